@@ -1,0 +1,80 @@
+package outbox_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/kafkatest"
+	"github.com/jobweaver/jobweaver/shared/outbox"
+	"github.com/jobweaver/jobweaver/shared/pgtest"
+	"github.com/jobweaver/jobweaver/shared/worker"
+)
+
+func TestAddThenDrainPublishesOnceAndEmptiesTable(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.Pool(t, worker.Migrations())
+	brokers := kafkatest.Cluster(t)
+	relay := &outbox.Relay{Pool: pool, Producer: kafkatest.Producer(t, brokers), Batch: 3}
+
+	var envs []envelope.Envelope
+	for i := 0; i < 7; i++ {
+		e, err := envelope.New(envelope.TypeJobCompleted, "trace-1", "7b0c0c5e-4d0f-4e0f-9a47-0c9f4f1f2e3d", envelope.AttemptResult{Attempt: i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, e)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := outbox.Add(ctx, tx, envs[:1]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := outbox.Add(ctx, tx, envs[1:]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := outbox.Backlog(ctx, pool); err != nil || n != 7 {
+		t.Fatalf("backlog = %d, %v; want 7", n, err)
+	}
+	n, err := relay.Drain(ctx)
+	if err != nil || n != 7 {
+		t.Fatalf("Drain = %d, %v; want 7", n, err)
+	}
+	if n, _, _ := outbox.Backlog(ctx, pool); n != 0 {
+		t.Fatalf("backlog after drain = %d", n)
+	}
+	recs := kafkatest.ReadAll(t, brokers, envelope.TopicJobCompleted, 7, 10*time.Second)
+	if len(recs) != 7 {
+		t.Fatalf("got %d records, want 7", len(recs))
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		e, err := envelope.Decode(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[e.EventID] = true
+		if string(r.Key) != e.JobID {
+			t.Errorf("key %q != jobId %q", r.Key, e.JobID)
+		}
+		var hdr = map[string]string{}
+		for _, h := range r.Headers {
+			hdr[h.Key] = string(h.Value)
+		}
+		if hdr["traceId"] != "trace-1" || hdr["eventId"] != e.EventID {
+			t.Errorf("headers = %v", hdr)
+		}
+	}
+	if len(seen) != 7 {
+		t.Fatalf("distinct events = %d", len(seen))
+	}
+	if n, err := relay.Drain(ctx); err != nil || n != 0 {
+		t.Fatalf("second Drain = %d, %v; want 0", n, err)
+	}
+}

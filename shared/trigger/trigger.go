@@ -1,0 +1,48 @@
+// Package trigger tells which AWS event a raw Lambda payload is, so that a
+// function fed by several triggers (the scheduler: a schedule, Kafka and
+// internal HTTP calls) can route it.
+package trigger
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Kind is a trigger kind.
+type Kind string
+
+// The kinds a JobWeaver function receives.
+const (
+	HTTP     Kind = "apigateway-v2" // events.APIGatewayV2HTTPRequest
+	Kafka    Kind = "kafka"         // events.KafkaEvent
+	Schedule Kind = "schedule"      // events.EventBridgeEvent from a schedule rule
+	Unknown  Kind = "unknown"
+)
+
+type probe struct {
+	Version        string          `json:"version"`
+	RouteKey       *string         `json:"routeKey"`
+	RequestContext json.RawMessage `json:"requestContext"`
+	EventSource    string          `json:"eventSource"`
+	Records        json.RawMessage `json:"records"`
+	DetailType     *string         `json:"detail-type"`
+	Source         string          `json:"source"`
+}
+
+// Detect returns the kind of payload, or an error if it is not a JSON
+// object.
+func Detect(payload []byte) (Kind, error) {
+	var p probe
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return Unknown, fmt.Errorf("trigger: payload is not a JSON object: %w", err)
+	}
+	switch {
+	case p.EventSource == "aws:kafka" || p.EventSource == "SelfManagedKafka" || (p.EventSource == "" && len(p.Records) > 0 && p.Records[0] == '{'):
+		return Kafka, nil
+	case p.DetailType != nil:
+		return Schedule, nil
+	case p.RouteKey != nil && len(p.RequestContext) > 0:
+		return HTTP, nil
+	}
+	return Unknown, nil
+}

@@ -1,0 +1,75 @@
+// Package wiring opens what every JobWeaver function needs from its
+// environment: its Postgres pool (migrated), a Kafka producer, an outbox
+// relay and a logger. Function mains and the local stack both use it.
+package wiring
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/logging"
+	"github.com/jobweaver/jobweaver/shared/outbox"
+	"github.com/jobweaver/jobweaver/shared/pgdb"
+)
+
+// Deps are a function's connections.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Producer *kgo.Client
+	Relay    *outbox.Relay
+	Log      *slog.Logger
+}
+
+// Close releases the connections.
+func (d *Deps) Close() {
+	if d.Producer != nil {
+		d.Producer.Close()
+	}
+	if d.Pool != nil {
+		d.Pool.Close()
+	}
+}
+
+// FromEnv reads DATABASE_URL, DB_MAX_CONNS, DB_MIGRATE and KAFKA_BROKERS,
+// connects, and applies migrations unless DB_MIGRATE=false.
+func FromEnv(ctx context.Context, service string, env *config.Env, migrations fs.FS) (*Deps, error) {
+	dsn := env.Required("DATABASE_URL")
+	maxConns := env.Int("DB_MAX_CONNS", 10, 1, 1000)
+	migrate := env.Bool("DB_MIGRATE", true)
+	kcfg := kafka.ConfigFromEnv(env, "jobweaver-"+service)
+	if err := env.Err(); err != nil {
+		return nil, err
+	}
+	return Open(ctx, service, dsn, int32(maxConns), migrate, migrations, kcfg, logging.New(service, nil))
+}
+
+// Open connects with explicit settings.
+func Open(ctx context.Context, service, dsn string, maxConns int32, migrate bool, migrations fs.FS, kcfg kafka.Config, log *slog.Logger) (*Deps, error) {
+	pool, err := pgdb.Open(ctx, dsn, maxConns)
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		if err := pgdb.Migrate(ctx, pool, migrations); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	prod, err := kafka.NewProducer(kcfg)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Deps{
+		Pool:     pool,
+		Producer: prod,
+		Relay:    &outbox.Relay{Pool: pool, Producer: prod},
+		Log:      log,
+	}, nil
+}
