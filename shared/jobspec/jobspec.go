@@ -1,0 +1,162 @@
+// Package jobspec decodes and validates a job submission: the original
+// JobWeaver contract {jobType, payload: {steps: [...]}, maxRetryCount}.
+package jobspec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/jobweaver/jobweaver/shared/step"
+)
+
+// Limits on a submission.
+const (
+	MaxSteps          = 100
+	MaxRetryCount     = 20
+	DefaultRetryCount = 3
+	// MaxSimulatedMs caps the designed waiting of all steps together, so an
+	// attempt fits well inside a worker invocation.
+	MaxSimulatedMs = 600_000
+)
+
+// JobTypes are the accepted job types.
+var JobTypes = map[string]bool{"SIMULATION": true}
+
+// Job is a valid submission.
+type Job struct {
+	JobType       string
+	Steps         []json.RawMessage
+	MaxRetryCount int
+}
+
+// PayloadJSON returns {"steps":[...]} as stored and sent.
+func (j Job) PayloadJSON() json.RawMessage {
+	b, _ := json.Marshal(struct {
+		Steps []json.RawMessage `json:"steps"`
+	}{j.Steps})
+	return b
+}
+
+// Error lists what is wrong with a submission.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string { return strings.Join(e.Problems, "; ") }
+
+type request struct {
+	JobType       *string  `json:"jobType"`
+	Payload       *payload `json:"payload"`
+	MaxRetryCount *int     `json:"maxRetryCount"`
+}
+
+type payload struct {
+	Steps []json.RawMessage `json:"steps"`
+}
+
+// Decode parses body strictly (unknown fields and trailing data are
+// rejected) and validates every field and step against reg.
+func Decode(body []byte, reg *step.Registry) (Job, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var req request
+	if err := dec.Decode(&req); err != nil {
+		return Job{}, &Error{Problems: []string{describe(err)}}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Job{}, &Error{Problems: []string{"body must hold a single JSON object"}}
+	}
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	job := Job{MaxRetryCount: DefaultRetryCount}
+	switch {
+	case req.JobType == nil || *req.JobType == "":
+		add("jobType: is required; one of %s", jobTypeList())
+	case !JobTypes[*req.JobType]:
+		add("jobType: unknown job type %q; one of %s", *req.JobType, jobTypeList())
+	default:
+		job.JobType = *req.JobType
+	}
+	if req.MaxRetryCount != nil {
+		if *req.MaxRetryCount < 0 || *req.MaxRetryCount > MaxRetryCount {
+			add("maxRetryCount: must be between 0 and %d (got %d)", MaxRetryCount, *req.MaxRetryCount)
+		}
+		job.MaxRetryCount = *req.MaxRetryCount
+	}
+	switch {
+	case req.Payload == nil:
+		add("payload: is required, as {\"steps\": [...]}")
+	case len(req.Payload.Steps) == 0:
+		add("payload.steps: must hold 1 to %d steps", MaxSteps)
+	case len(req.Payload.Steps) > MaxSteps:
+		add("payload.steps: must hold 1 to %d steps (got %d)", MaxSteps, len(req.Payload.Steps))
+	default:
+		var total int64
+		for i, raw := range req.Payload.Steps {
+			s, err := reg.Parse(raw)
+			if err != nil {
+				var fe *step.FieldError
+				if errors.As(err, &fe) {
+					add("payload.steps[%d].%s: %s", i, fe.Field, fe.Message)
+				} else {
+					add("payload.steps[%d]: %v", i, err)
+				}
+				continue
+			}
+			total += s.Simulated()
+		}
+		if total > MaxSimulatedMs {
+			add("payload.steps: sleeps, latencies and timeouts add up to %d ms; at most %d ms", total, MaxSimulatedMs)
+		}
+		job.Steps = req.Payload.Steps
+	}
+	if len(problems) > 0 {
+		return Job{}, &Error{Problems: problems}
+	}
+	return job, nil
+}
+
+// ParseSteps parses a stored {"steps":[...]} payload for running.
+func ParseSteps(payloadJSON []byte, reg *step.Registry) ([]step.Step, error) {
+	var p payload
+	if err := json.Unmarshal(payloadJSON, &p); err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	out := make([]step.Step, len(p.Steps))
+	for i, raw := range p.Steps {
+		s, err := reg.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("payload.steps[%d]: %w", i, err)
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+func jobTypeList() string {
+	var ts []string
+	for t := range JobTypes {
+		ts = append(ts, t)
+	}
+	return strings.Join(ts, ", ")
+}
+
+func describe(err error) string {
+	var se *json.SyntaxError
+	var ute *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("body is not valid JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &ute):
+		return fmt.Sprintf("%s: must be a %s", ute.Field, ute.Type.String())
+	case errors.Is(err, io.EOF):
+		return "body is empty; send a JSON job submission"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "body is not valid JSON: it ends too early"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return fmt.Sprintf("%s: is not a field of a job submission", strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
+	}
+	return "body is not a valid job submission: " + err.Error()
+}
