@@ -42,7 +42,8 @@ func (r Request) Offset() int { return r.Page * r.Size }
 // MaxPage bounds page so that offsets stay sane.
 const MaxPage = 1_000_000
 
-// Parse reads page (default 0) and size (default def, at most max). A bad
+// Parse reads page (default 0) and size (default def; larger than max is
+// capped to max). A bad
 // value is an *apierror.Error with code namespace+".INVALID_REQUEST".
 func Parse(q url.Values, def, max int, namespace string) (Request, error) {
 	r := Request{Page: 0, Size: def}
@@ -59,10 +60,10 @@ func Parse(q url.Values, def, max int, namespace string) (Request, error) {
 	}
 	if v := q.Get("size"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > max {
+		if err != nil || n < 1 {
 			return r, bad("size", v, 1, max)
 		}
-		r.Size = n
+		r.Size = min(n, max) // capped, as the original API does
 	}
 	return r, nil
 }
