@@ -19,6 +19,9 @@ type Error struct {
 	Code    string
 	Message string
 	JobID   string
+	// Details optionally lists the individual problems (for instance each
+	// validation failure of a submission); Message summarizes them.
+	Details []string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -43,6 +46,7 @@ type Body struct {
 	Message   string    `json:"message"`
 	JobID     string    `json:"jobId,omitempty"`
 	TraceID   string    `json:"traceId"`
+	Details   []string  `json:"details,omitempty"`
 }
 
 // Write sends err as a JSON error body. An error that is not an *Error is
@@ -64,6 +68,7 @@ func Write(w http.ResponseWriter, r *http.Request, log *slog.Logger, namespace s
 		Message:   e.Message,
 		JobID:     e.JobID,
 		TraceID:   trace.TraceID(r.Context()),
+		Details:   e.Details,
 	})
 }
 

@@ -53,7 +53,14 @@ func ToRequest(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Re
 	if path == "" {
 		path = "/"
 	}
+	// rawPath is the path as sent, still percent-encoded; requestContext's
+	// path is decoded. Keep both forms so that %2F and spaces survive.
 	u := &url.URL{Path: path, RawQuery: ev.RawQueryString}
+	if ev.RawPath != "" {
+		if p, err := url.PathUnescape(ev.RawPath); err == nil {
+			u.Path, u.RawPath = p, ev.RawPath
+		}
+	}
 	var body []byte
 	if ev.Body != "" {
 		if ev.IsBase64Encoded {

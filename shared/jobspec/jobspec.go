@@ -149,8 +149,10 @@ func describe(err error) string {
 	switch {
 	case errors.As(err, &se):
 		return fmt.Sprintf("body is not valid JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &ute) && ute.Field == "":
+		return fmt.Sprintf("body must be a JSON object (got %s)", ute.Value)
 	case errors.As(err, &ute):
-		return fmt.Sprintf("%s: must be a %s", ute.Field, ute.Type.String())
+		return fmt.Sprintf("%s: must be %s (got %s)", ute.Field, step.JSONType(ute.Type), ute.Value)
 	case errors.Is(err, io.EOF):
 		return "body is empty; send a JSON job submission"
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -203,7 +203,9 @@ func (s *httpCallStep) Run(ctx context.Context, env Env) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: %s %s: %v", ErrStepFailed, s.Method, s.URL, err)
+		// %w twice: callers can tell a refused destination (ssrf.ErrBlocked)
+		// or a context deadline from other transport failures.
+		return fmt.Errorf("%w: %s %s: %w", ErrStepFailed, s.Method, s.URL, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"sort"
 	"strings"
 )
@@ -80,6 +81,10 @@ func (r *Registry) Parse(raw json.RawMessage) (Step, error) {
 		Action *string `json:"action"`
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) && ute.Field == "action" {
+			return nil, invalid("action", "must be a string (got %s)", ute.Value)
+		}
 		return nil, invalid("action", "step must be a JSON object")
 	}
 	if head.Action == nil || *head.Action == "" {
@@ -101,7 +106,7 @@ func strict(raw json.RawMessage, v any) error {
 		var ute *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &ute):
-			return invalid(ute.Field, "must be a %s", ute.Type.String())
+			return invalid(ute.Field, "must be %s (got %s)", JSONType(ute.Type), ute.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return invalid(f, "is not a field of this action")
@@ -109,6 +114,33 @@ func strict(raw json.RawMessage, v any) error {
 		return invalid("step", "%v", err)
 	}
 	return nil
+}
+
+// JSONType describes, for messages, the JSON value a Go type decodes
+// from: "an integer", "a string", "an object"...
+func JSONType(t reflect.Type) string {
+	if t == nil {
+		return "a JSON value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "a JSON value"
 }
 
 // Default is the registry with the built-in kinds.

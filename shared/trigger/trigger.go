@@ -4,6 +4,7 @@
 package trigger
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -32,6 +33,11 @@ type probe struct {
 // Detect returns the kind of payload, or an error if it is not a JSON
 // object.
 func Detect(payload []byte) (Kind, error) {
+	if t := bytes.TrimLeft(payload, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		// null, arrays and scalars unmarshal into a struct without error
+		// (null) or with a confusing one; none of them is an event.
+		return Unknown, fmt.Errorf("trigger: payload is not a JSON object")
+	}
 	var p probe
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return Unknown, fmt.Errorf("trigger: payload is not a JSON object: %w", err)

@@ -30,17 +30,19 @@ CREATE TABLE job_attempts (
     dispatched_at timestamptz NOT NULL,
     finished_at   timestamptz,
     duration_ms   bigint,
-    outcome       text,       -- COMPLETED, FAILED, LEASE_EXPIRED; NULL while running
+    outcome       text,       -- COMPLETED, FAILED, LEASE_EXPIRED, CANCELLED; NULL while running
     error_code    text,
     error         text,
     PRIMARY KEY (job_id, attempt)
 );
 
--- Result events already applied (idempotent consumption).
+-- Result events already applied (idempotent consumption). Rows older
+-- than the dedup window are pruned by the tick (see prune.go).
 CREATE TABLE processed_events (
     event_id     uuid        PRIMARY KEY,
     processed_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX processed_events_at_idx ON processed_events (processed_at);
 
 CREATE TABLE outbox (
     id         bigserial PRIMARY KEY,

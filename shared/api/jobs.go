@@ -1,0 +1,347 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/jobspec"
+	"github.com/jobweaver/jobweaver/shared/paging"
+	"github.com/jobweaver/jobweaver/shared/step"
+	"github.com/jobweaver/jobweaver/shared/trace"
+)
+
+// IdempotencyKeyHeader names the header that makes a submission
+// idempotent; MaxIdempotencyKeyLen bounds it.
+const (
+	IdempotencyKeyHeader = "Idempotency-Key"
+	MaxIdempotencyKeyLen = 255
+)
+
+// The outbox is drained after every submission (for at most
+// drainTimeout) and, briefly, when a job is read that the scheduler has
+// not ingested yet: its JobCreated event may be stuck in the outbox after
+// a broker outage, and the api has no other invocation that drains.
+const (
+	drainTimeout      = 10 * time.Second
+	stuckDrainTimeout = 2 * time.Second
+)
+
+func badRequest(format string, args ...any) *apierror.Error {
+	return apierror.New(http.StatusBadRequest, "API.INVALID_REQUEST", fmt.Sprintf(format, args...))
+}
+
+// checkJSON accepts application/json with an optional UTF-8 charset.
+func checkJSON(contentType string) error {
+	mt, params, err := mime.ParseMediaType(contentType)
+	ok := err == nil && mt == "application/json"
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			ok = false
+		}
+	}
+	if !ok {
+		return apierror.New(http.StatusUnsupportedMediaType, "API.UNSUPPORTED_MEDIA_TYPE",
+			fmt.Sprintf("Content-Type must be application/json (got %q)", contentType))
+	}
+	return nil
+}
+
+// submitJob is POST /api/jobs.
+func (s *Service) submitJob(w http.ResponseWriter, r *http.Request) error {
+	if err := checkJSON(r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
+	key := strings.TrimSpace(r.Header.Get(IdempotencyKeyHeader))
+	if len(key) > MaxIdempotencyKeyLen {
+		return badRequest("%s must be at most %d characters (got %d)", IdempotencyKeyHeader, MaxIdempotencyKeyLen, len(key))
+	}
+	tooLarge := apierror.New(http.StatusRequestEntityTooLarge, "API.PAYLOAD_TOO_LARGE",
+		fmt.Sprintf("the request body must be at most %d bytes", s.cfg.BodyLimit))
+	if r.ContentLength > s.cfg.BodyLimit {
+		return tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.BodyLimit))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge
+	case err != nil:
+		return badRequest("could not read the request body: %v", err)
+	}
+	job, err := jobspec.Decode(body, step.Default)
+	var je *jobspec.Error
+	if errors.As(err, &je) {
+		e := badRequest("invalid job submission: %s", je.Error())
+		e.Details = je.Problems
+		return e
+	}
+	if err != nil {
+		return err
+	}
+
+	ctx := r.Context()
+	sub, created, err := createJob(ctx, s.pool, job, key, trace.TraceID(ctx))
+	if err != nil {
+		return err
+	}
+	r = withJob(r, sub.ID)
+	ctx = r.Context()
+	if created {
+		s.log.InfoContext(ctx, "job accepted", "jobType", sub.JobType, "steps", len(job.Steps), "maxRetryCount", sub.MaxRetryCount)
+	} else {
+		s.log.InfoContext(ctx, "idempotent repeat of a submission", "originalTraceId", sub.TraceID)
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	// A repeat drains too: its first event may still wait in the outbox.
+	s.drain(ctx, drainTimeout)
+	w.Header().Set("Location", "/api/jobs/"+sub.ID)
+	apierror.WriteJSON(w, http.StatusAccepted, Accepted{JobID: sub.ID, TraceID: sub.TraceID})
+	return nil
+}
+
+// drain publishes the outbox, for at most timeout. A failure is only
+// logged: the rows stay and go out with a later drain.
+func (s *Service) drain(ctx context.Context, timeout time.Duration) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if n, err := s.relay.Drain(dctx); err != nil {
+		s.log.WarnContext(ctx, "outbox relay failed; the event stays in the outbox for the next drain", "published", n, "error", err.Error())
+	}
+}
+
+// jobRequest parses the {id} of a job route and loads the submission.
+func (s *Service) jobRequest(r *http.Request) (*http.Request, submission, error) {
+	raw := r.PathValue("id")
+	id, err := uuid.Parse(raw)
+	if err != nil {
+		return r, submission{}, apierror.New(http.StatusBadRequest, "API.INVALID_JOB_ID",
+			fmt.Sprintf("job id must be a UUID (got %q)", raw))
+	}
+	r = withJob(r, id.String())
+	sub, err := jobByID(r.Context(), s.pool, id.String())
+	if errors.Is(err, errJobNotFound) {
+		return r, sub, apierror.New(http.StatusNotFound, "API.JOB_NOT_FOUND",
+			fmt.Sprintf("no job with id %s", id)).WithJob(id.String())
+	}
+	return r, sub, err
+}
+
+// liveStatus asks the scheduler for a job's state; nil means the scheduler
+// has not ingested the job yet.
+func (s *Service) liveStatus(ctx context.Context, id string) (*schedulerJob, error) {
+	path := "/internal/jobs/" + id + "/status"
+	status, body, err := s.call(ctx, invoke.Scheduler, http.MethodGet, path, nil, nil)
+	if err != nil {
+		return nil, s.unavailable(ctx, invoke.Scheduler, path, 0, nil, err)
+	}
+	if status == http.StatusNotFound {
+		return nil, nil
+	}
+	var live schedulerJob
+	if err := s.decodeOK(ctx, invoke.Scheduler, path, status, body, &live); err != nil {
+		return nil, err
+	}
+	return &live, nil
+}
+
+// getJob is GET /api/jobs/{id}.
+func (s *Service) getJob(w http.ResponseWriter, r *http.Request) error {
+	r, sub, err := s.jobRequest(r)
+	if err != nil {
+		return err
+	}
+	live, err := s.liveStatus(r.Context(), sub.ID)
+	if err != nil {
+		return err
+	}
+	view := pendingView(sub)
+	if live != nil {
+		view = mergeView(sub, *live)
+	} else {
+		s.drain(r.Context(), stuckDrainTimeout)
+	}
+	apierror.WriteJSON(w, http.StatusOK, view)
+	return nil
+}
+
+// listJobs is GET /api/jobs: validated here, answered by the scheduler.
+func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	pr, err := paging.Parse(q, s.cfg.DefaultPageSize, s.cfg.PageSizeMax, namespace)
+	if err != nil {
+		return err
+	}
+	fwd := url.Values{"page": {strconv.Itoa(pr.Page)}, "size": {strconv.Itoa(pr.Size)}}
+	if v := q.Get("type"); v != "" {
+		if !jobspec.JobTypes[v] {
+			return badRequest("type must be a known job type (got %q)", v)
+		}
+		fwd.Set("type", v)
+	}
+	if v := q.Get("status"); v != "" {
+		if !slices.Contains(Statuses, v) {
+			return badRequest("status must be one of %s (got %q)", strings.Join(Statuses, ", "), v)
+		}
+		fwd.Set("status", v)
+	}
+	if v := q.Get("traceId"); v != "" {
+		if !ValidTraceID(v) {
+			return badRequest("traceId must be 1 to %d visible ASCII characters", MaxTraceIDLen)
+		}
+		fwd.Set("traceId", v)
+	}
+	var from, to time.Time
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"createdFrom", &from}, {"createdTo", &to}} {
+		v := q.Get(p.name)
+		if v == "" {
+			continue
+		}
+		// An unencoded "+01:00" offset arrives as " 01:00".
+		t, err := time.Parse(time.RFC3339, strings.ReplaceAll(v, " ", "+"))
+		if err != nil {
+			return badRequest("%s must be an RFC 3339 time such as 2024-05-01T12:00:00Z (got %q)", p.name, v)
+		}
+		*p.t = t
+		fwd.Set(p.name, t.UTC().Format(time.RFC3339Nano))
+	}
+	if !from.IsZero() && !to.IsZero() && from.After(to) {
+		return badRequest("createdFrom must not be after createdTo")
+	}
+
+	ctx := r.Context()
+	const path = "/internal/jobs"
+	status, body, err := s.call(ctx, invoke.Scheduler, http.MethodGet, path, fwd, nil)
+	if err != nil {
+		return s.unavailable(ctx, invoke.Scheduler, path, 0, nil, err)
+	}
+	if status == http.StatusBadRequest {
+		// Our validation let through something the scheduler refuses.
+		msg := errorMessage(body)
+		if msg == "" {
+			msg = "the list query was refused"
+		}
+		return badRequest("%s", msg)
+	}
+	var page paging.Page[schedulerJob]
+	if err := s.decodeOK(ctx, invoke.Scheduler, path, status, body, &page); err != nil {
+		return err
+	}
+	views := make([]JobView, len(page.Content))
+	for i, j := range page.Content {
+		views[i] = j.view()
+	}
+	apierror.WriteJSON(w, http.StatusOK, paging.Page[JobView]{
+		Content: views, Page: page.Page, Size: page.Size,
+		TotalElements: page.TotalElements, TotalPages: page.TotalPages,
+	})
+	return nil
+}
+
+// listExecutions is GET /api/jobs/{id}/executions, answered by the worker.
+func (s *Service) listExecutions(w http.ResponseWriter, r *http.Request) error {
+	pr, err := paging.Parse(r.URL.Query(), s.cfg.DefaultPageSize, s.cfg.PageSizeMax, namespace)
+	if err != nil {
+		return err
+	}
+	r, sub, err := s.jobRequest(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	path := "/internal/executions/" + sub.ID
+	status, body, err := s.call(ctx, invoke.Worker, http.MethodGet, path,
+		url.Values{"page": {strconv.Itoa(pr.Page)}, "size": {strconv.Itoa(pr.Size)}}, nil)
+	if err != nil {
+		return s.unavailable(ctx, invoke.Worker, path, 0, nil, err)
+	}
+	if status == http.StatusNotFound {
+		// No attempt has finished yet.
+		apierror.WriteJSON(w, http.StatusOK, paging.New[Execution](nil, pr.Page, pr.Size, 0))
+		return nil
+	}
+	var page paging.Page[Execution]
+	if err := s.decodeOK(ctx, invoke.Worker, path, status, body, &page); err != nil {
+		return err
+	}
+	for i, e := range page.Content {
+		page.Content[i] = e.normalized()
+	}
+	if page.Content == nil {
+		page.Content = []Execution{}
+	}
+	apierror.WriteJSON(w, http.StatusOK, page)
+	return nil
+}
+
+// cancelJob is DELETE /api/jobs/{id}: the scheduler cancels a PENDING or
+// RUNNING job.
+func (s *Service) cancelJob(w http.ResponseWriter, r *http.Request) error {
+	r, sub, err := s.jobRequest(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	path := "/internal/jobs/" + sub.ID + "/cancel"
+	reqBody, err := json.Marshal(cancelRequest{JobCreated: sub.jobCreated(), TraceID: sub.TraceID})
+	if err != nil {
+		return err
+	}
+	status, body, err := s.call(ctx, invoke.Scheduler, http.MethodPost, path, nil, reqBody)
+	if err != nil {
+		return s.unavailable(ctx, invoke.Scheduler, path, 0, nil, err)
+	}
+	switch status {
+	case http.StatusOK:
+		var live schedulerJob
+		view := pendingView(sub)
+		view.Status = StatusCancelled
+		if json.Unmarshal(body, &live) == nil && live.Status != "" {
+			view = mergeView(sub, live)
+		}
+		s.log.InfoContext(ctx, "job cancelled")
+		apierror.WriteJSON(w, http.StatusOK, view)
+		return nil
+	case http.StatusConflict:
+		current := s.conflictStatus(ctx, sub.ID, body)
+		msg := "the job has finished and can no longer be cancelled"
+		if current != "" {
+			msg = fmt.Sprintf("the job is %s and can no longer be cancelled; only PENDING or RUNNING jobs can be", current)
+		}
+		return apierror.New(http.StatusConflict, "API.JOB_NOT_CANCELLABLE", msg).WithJob(sub.ID)
+	}
+	return s.unavailable(ctx, invoke.Scheduler, path, status, body, nil)
+}
+
+// conflictStatus finds the status that kept a job from being cancelled:
+// from the scheduler's 409 body if it names it, else from its status route.
+func (s *Service) conflictStatus(ctx context.Context, id string, body []byte) string {
+	var fields map[string]any
+	if json.Unmarshal(body, &fields) == nil {
+		for _, k := range []string{"currentStatus", "jobStatus", "status"} {
+			if v, ok := fields[k].(string); ok && slices.Contains(Statuses, v) {
+				return v
+			}
+		}
+	}
+	if live, err := s.liveStatus(ctx, id); err == nil && live != nil {
+		return live.Status
+	}
+	return ""
+}

@@ -1,0 +1,195 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/trace"
+)
+
+// namespace prefixes the api's error codes.
+const namespace = "API"
+
+// MaxTraceIDLen bounds a client's X-Trace-Id.
+const MaxTraceIDLen = 128
+
+// ValidTraceID reports whether a client-sent trace ID is kept: 1 to 128
+// visible ASCII characters (no spaces or control characters). Others are
+// replaced by a fresh ID.
+func ValidTraceID(id string) bool {
+	if id == "" || len(id) > MaxTraceIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// requestInfo is filled in by handlers for the access log.
+type requestInfo struct{ jobID string }
+
+type requestInfoKey struct{}
+
+// withJob records the job a request is about: in the context, so that
+// every log line and error carries it, and for the access log.
+func withJob(r *http.Request, jobID string) *http.Request {
+	if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		ri.jobID = jobID
+	}
+	return r.WithContext(trace.WithJobID(r.Context(), jobID))
+}
+
+// serve is the outermost handler: trace ID, access log, panic recovery,
+// then routing.
+func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := r.Header.Get(trace.HTTPHeader)
+	if !ValidTraceID(id) {
+		id = trace.NewID()
+	}
+	w.Header().Set(trace.HTTPHeader, id)
+	ri := &requestInfo{}
+	ctx := trace.WithTraceID(context.WithValue(r.Context(), requestInfoKey{}, ri), id)
+	r = r.WithContext(ctx)
+	sw := &statusWriter{ResponseWriter: w}
+
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.ErrorContext(trace.With(ctx, "", ri.jobID), "panic while serving a request",
+				"method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if !sw.wrote {
+				// A generic 500: the panic value and stack stay in the log.
+				apierror.Write(sw, r, nil, namespace, errors.New("panic"))
+			}
+		}
+		lctx := trace.With(ctx, "", ri.jobID)
+		level := slog.LevelInfo
+		if sw.status() >= 500 {
+			level = slog.LevelWarn
+		}
+		s.log.Log(lctx, level, "request",
+			"method", r.Method, "path", r.URL.Path, "status", sw.status(),
+			"durationMs", time.Since(start).Milliseconds(), "bytes", sw.bytes)
+	}()
+	s.dispatch(sw, r)
+}
+
+// dispatch routes r, answering unknown routes and wrong methods with the
+// JSON error contract instead of ServeMux's plain text.
+func (s *Service) dispatch(w http.ResponseWriter, r *http.Request) {
+	if !cleanPath(r.URL.Path) {
+		// ServeMux would redirect; an API answers such paths with 404.
+		apierror.Write(w, r, s.log, namespace, errNotFound(r))
+		return
+	}
+	h, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		// No route: ServeMux's handler tells 404 from 405 (with Allow).
+		p := &probeWriter{header: http.Header{}}
+		h.ServeHTTP(p, r)
+		if p.code == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", p.header.Get("Allow"))
+			apierror.Write(w, r, s.log, namespace, apierror.New(http.StatusMethodNotAllowed, "API.METHOD_NOT_ALLOWED",
+				fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, p.header.Get("Allow"))))
+			return
+		}
+		apierror.Write(w, r, s.log, namespace, errNotFound(r))
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func errNotFound(r *http.Request) error {
+	return apierror.New(http.StatusNotFound, "API.NOT_FOUND", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+}
+
+// cleanPath reports whether p is absolute and has no empty, "." or ".."
+// segments (a trailing slash is allowed).
+func cleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
+}
+
+// endpoint adapts a handler that returns an error: the error is written
+// with the error contract (a non-*apierror.Error becomes a generic 500,
+// logged in full).
+func (s *Service) endpoint(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok && ri.jobID != "" {
+				r = r.WithContext(trace.WithJobID(r.Context(), ri.jobID))
+			}
+			apierror.Write(w, r, s.log, namespace, err)
+		}
+	})
+}
+
+// statusWriter records the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	bytes int64
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.code, w.wrote = http.StatusOK, true
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) status() int {
+	if !w.wrote {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// probeWriter captures what ServeMux's own 404/405 handler would send.
+type probeWriter struct {
+	header http.Header
+	code   int
+}
+
+func (p *probeWriter) Header() http.Header { return p.header }
+func (p *probeWriter) WriteHeader(code int) {
+	if p.code == 0 {
+		p.code = code
+	}
+}
+func (p *probeWriter) Write(b []byte) (int, error) {
+	if p.code == 0 {
+		p.code = http.StatusOK
+	}
+	return len(b), nil
+}

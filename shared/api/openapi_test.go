@@ -1,0 +1,202 @@
+package api
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/jobweaver/jobweaver/shared/apierror"
+)
+
+// openAPI loads docs/openapi.yaml from the module root.
+func openAPI(t *testing.T) map[string]any {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	path := filepath.Join(filepath.Dir(file), "..", "..", "docs", "openapi.yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("docs/openapi.yaml: %v", err)
+	}
+	return doc
+}
+
+func mapAt(t *testing.T, m map[string]any, keys ...string) map[string]any {
+	t.Helper()
+	cur := m
+	for _, k := range keys {
+		next, ok := cur[k].(map[string]any)
+		if !ok {
+			t.Fatalf("openapi: no object at %s", strings.Join(keys, "."))
+		}
+		cur = next
+	}
+	return cur
+}
+
+// Every route the service serves is documented, with its responses, and
+// nothing undocumented is served.
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	doc := openAPI(t)
+	if v, _ := doc["openapi"].(string); !strings.HasPrefix(v, "3.1") {
+		t.Fatalf("openapi version = %q, want 3.1.x", v)
+	}
+	paths := mapAt(t, doc, "paths")
+	svc := &Service{}
+	served := map[string]bool{}
+	for _, rt := range svc.routes() {
+		key := strings.ToLower(rt.method) + " " + rt.path
+		served[key] = true
+		item, ok := paths[rt.path].(map[string]any)
+		if !ok {
+			t.Errorf("%s %s is not documented", rt.method, rt.path)
+			continue
+		}
+		op, ok := item[strings.ToLower(rt.method)].(map[string]any)
+		if !ok {
+			t.Errorf("%s %s: no %s operation", rt.method, rt.path, strings.ToLower(rt.method))
+			continue
+		}
+		responses, _ := op["responses"].(map[string]any)
+		if len(responses) == 0 {
+			t.Errorf("%s %s: no responses", rt.method, rt.path)
+		}
+		if op["operationId"] == nil {
+			t.Errorf("%s %s: no operationId", rt.method, rt.path)
+		}
+	}
+	for p, item := range paths {
+		for method := range item.(map[string]any) {
+			switch method {
+			case "get", "post", "put", "patch", "delete", "head", "options":
+				if !served[method+" "+p] {
+					t.Errorf("documented %s %s is not served", strings.ToUpper(method), p)
+				}
+			}
+		}
+	}
+}
+
+// Every $ref points at something that exists.
+func TestOpenAPIRefsResolve(t *testing.T) {
+	doc := openAPI(t)
+	var walk func(v any, at string)
+	walk = func(v any, at string) {
+		switch x := v.(type) {
+		case map[string]any:
+			if ref, ok := x["$ref"].(string); ok {
+				if !strings.HasPrefix(ref, "#/") {
+					t.Errorf("%s: external $ref %q", at, ref)
+				} else {
+					var cur any = doc
+					for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+						m, _ := cur.(map[string]any)
+						cur = m[part]
+					}
+					if cur == nil {
+						t.Errorf("%s: $ref %q does not resolve", at, ref)
+					}
+				}
+			}
+			for k, e := range x {
+				walk(e, at+"/"+k)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e, at+"[]")
+			}
+		}
+	}
+	walk(doc, "#")
+}
+
+// The documented schemas name exactly the fields the service writes.
+func TestOpenAPISchemasMatchTypes(t *testing.T) {
+	doc := openAPI(t)
+	schemas := mapAt(t, doc, "components", "schemas")
+	cases := []struct {
+		schema string
+		v      any
+		exact  bool
+	}{
+		{"Job", JobView{}, true},
+		{"Accepted", Accepted{}, true},
+		{"Execution", Execution{}, true},
+		{"ExecutionStep", ExecutionStep{}, true},
+		{"Error", apierror.Body{}, true},
+		{"Health", Health{}, true},
+	}
+	for _, tc := range cases {
+		props := mapAt(t, schemas, tc.schema, "properties")
+		var documented []string
+		for k := range props {
+			documented = append(documented, k)
+		}
+		sort.Strings(documented)
+		if got := jsonFields(reflect.TypeOf(tc.v)); !reflect.DeepEqual(got, documented) {
+			t.Errorf("schema %s documents %v; %T writes %v", tc.schema, documented, tc.v, got)
+		}
+	}
+	// Every status of a list filter and every API error code is documented.
+	statuses := mapAt(t, schemas, "JobStatus")["enum"].([]any)
+	if len(statuses) != len(Statuses) {
+		t.Errorf("JobStatus enum %v, service %v", statuses, Statuses)
+	}
+	codes := map[string]bool{}
+	for _, c := range mapAt(t, schemas, "Error", "properties", "errorCode")["enum"].([]any) {
+		codes[c.(string)] = true
+	}
+	src, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range src {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, _ := os.ReadFile(f)
+		for _, part := range strings.Split(string(b), `"API.`)[1:] {
+			code := "API." + part[:strings.IndexByte(part, '"')]
+			if !codes[code] {
+				t.Errorf("%s: error code %s is not in the Error schema's enum", f, code)
+			}
+		}
+	}
+	for _, c := range []string{"API.INTERNAL_ERROR"} { // built by apierror from the namespace
+		if !codes[c] {
+			t.Errorf("error code %s is not documented", c)
+		}
+	}
+}
+
+// jsonFields lists the JSON names of a struct's fields, embedded ones
+// flattened.
+func jsonFields(t reflect.Type) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Anonymous {
+			out = append(out, jsonFields(f.Type)...)
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}

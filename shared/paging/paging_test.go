@@ -1,0 +1,94 @@
+package paging_test
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/paging"
+)
+
+func TestParse(t *testing.T) {
+	cases := []struct {
+		query      string
+		page, size int
+		bad        string // substring of the error message, "" if valid
+	}{
+		{"", 0, 20, ""},
+		{"page=0&size=20", 0, 20, ""},
+		{"page=3&size=7", 3, 7, ""},
+		{"size=100", 0, 100, ""},
+		{"size=101", 0, 100, ""}, // capped, not refused
+		{"size=99999999999999999999", 0, 0, "size must be an integer from 1 to 100"},
+		{"page=1000000", 1000000, 20, ""},
+		{"page=1000001", 0, 0, "page must be an integer from 0 to 1000000"},
+		{"page=-1", 0, 0, `page must be an integer from 0 to 1000000 (got "-1")`},
+		{"page=x", 0, 0, `(got "x")`},
+		{"page=1.5", 0, 0, "page must be an integer"},
+		{"size=0", 0, 0, `size must be an integer from 1 to 100 (got "0")`},
+		{"size=-5", 0, 0, "size must be an integer"},
+		{"size=ten", 0, 0, "size must be an integer"},
+		{"page=&size=", 0, 20, ""}, // empty means default
+	}
+	for _, tc := range cases {
+		q, _ := url.ParseQuery(tc.query)
+		r, err := paging.Parse(q, 20, 100, "API")
+		if tc.bad != "" {
+			var e *apierror.Error
+			if !errors.As(err, &e) {
+				t.Errorf("Parse(%q): error %v, want an *apierror.Error", tc.query, err)
+				continue
+			}
+			if e.Status != http.StatusBadRequest || e.Code != "API.INVALID_REQUEST" || !strings.Contains(e.Message, tc.bad) {
+				t.Errorf("Parse(%q) = %d %s %q, want 400 API.INVALID_REQUEST …%q…", tc.query, e.Status, e.Code, e.Message, tc.bad)
+			}
+			continue
+		}
+		if err != nil || r.Page != tc.page || r.Size != tc.size {
+			t.Errorf("Parse(%q) = %+v, %v; want page %d size %d", tc.query, r, err, tc.page, tc.size)
+		}
+	}
+}
+
+func TestParseNamespace(t *testing.T) {
+	_, err := paging.Parse(url.Values{"page": {"-1"}}, 20, 100, "SCHEDULER")
+	var e *apierror.Error
+	if !errors.As(err, &e) || e.Code != "SCHEDULER.INVALID_REQUEST" {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+func TestOffset(t *testing.T) {
+	if got := (paging.Request{Page: 3, Size: 20}).Offset(); got != 60 {
+		t.Fatalf("Offset = %d", got)
+	}
+}
+
+func TestNew(t *testing.T) {
+	cases := []struct {
+		n, size    int
+		total      int64
+		totalPages int
+	}{
+		{0, 20, 0, 0},
+		{5, 20, 5, 1},
+		{20, 20, 20, 1},
+		{20, 20, 21, 2},
+		{1, 1, 3, 3},
+		{0, 0, 5, 0}, // no division by zero
+	}
+	for _, tc := range cases {
+		p := paging.New(make([]int, tc.n), 0, tc.size, tc.total)
+		if p.TotalPages != tc.totalPages || p.TotalElements != tc.total || p.Size != tc.size || len(p.Content) != tc.n {
+			t.Errorf("New(%d items, size %d, total %d) = %+v, want %d pages", tc.n, tc.size, tc.total, p, tc.totalPages)
+		}
+	}
+	b, _ := json.Marshal(paging.New[string](nil, 2, 10, 0))
+	if string(b) != `{"content":[],"page":2,"size":10,"totalElements":0,"totalPages":0}` {
+		t.Fatalf("JSON = %s", b)
+	}
+}

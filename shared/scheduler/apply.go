@@ -1,0 +1,158 @@
+package scheduler
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/trace"
+)
+
+// outcomeBatch folds attempt outcomes (results or lease rescues) into
+// locked jobs, in order, and then writes them set-based: one update of
+// job_attempts, one of jobs, and the dead letters of jobs that gave up.
+type outcomeBatch struct {
+	s        *Service
+	order    []string // job IDs in first-change order
+	jobs     map[string]*pendingJob
+	attempts map[attemptKey]attemptFinish
+}
+
+type attemptKey struct {
+	jobID   string
+	attempt int
+}
+
+// pendingJob is a job's state as outcomes of this batch changed it.
+type pendingJob struct {
+	state      *jobState // current; Version is the version locked
+	update     jobUpdate
+	deadReason string
+	deadCode   string
+	deadError  string
+}
+
+func (s *Service) newOutcomeBatch() *outcomeBatch {
+	return &outcomeBatch{s: s, jobs: map[string]*pendingJob{}, attempts: map[attemptKey]attemptFinish{}}
+}
+
+// add applies o to the locked job j (whose Status it updates, so that a
+// later outcome for the same job sees this one) and reports whether it
+// applied.
+func (b *outcomeBatch) add(ctx context.Context, j *jobState, o attemptOutcome) bool {
+	ctx = trace.With(ctx, j.TraceID, j.ID)
+	t, ok, why := decide(*j, o)
+	if !ok {
+		b.s.log.DebugContext(ctx, "attempt outcome ignored", "attempt", o.Attempt, "outcome", o.Outcome,
+			"eventId", o.EventID, "status", j.Status, "reason", why)
+		return false
+	}
+	p := b.jobs[j.ID]
+	if p == nil {
+		p = &pendingJob{state: j, update: jobUpdate{ID: j.ID, Version: j.Version}}
+		b.jobs[j.ID] = p
+		b.order = append(b.order, j.ID)
+	}
+	j.Status = t.Status
+	p.update.Status = t.Status
+	p.update.Delay = nil
+	f := attemptFinish{JobID: j.ID, Attempt: o.Attempt, Outcome: o.Outcome, DurationMs: o.DurationMs}
+	if o.Outcome != OutcomeCompleted {
+		code, msg := o.ErrorCode, o.Error
+		if msg == "" {
+			msg = fmt.Sprintf("attempt %d failed", o.Attempt)
+		}
+		f.ErrorCode, f.Error = nonEmpty(code), &msg
+		p.update.LastError, p.update.LastErrorCode = &msg, nonEmpty(code)
+		p.deadCode, p.deadError = code, msg
+	}
+	b.attempts[attemptKey{j.ID, o.Attempt}] = f
+
+	switch {
+	case t.Status == StatusPending:
+		d := backoff(o.Attempt, b.s.cfg.BackoffBase, b.s.cfg.BackoffCap, b.s.cfg.Jitter, b.s.rnd())
+		p.update.Delay = &d
+		b.s.log.InfoContext(ctx, "attempt failed; retry scheduled", "attempt", o.Attempt, "outcome", o.Outcome,
+			"errorCode", o.ErrorCode, "error", o.Error, "retryIn", d.String(),
+			"retriesLeft", j.MaxRetryCount-o.Attempt)
+	case t.DeadReason != "":
+		p.deadReason = t.DeadReason
+		b.s.log.WarnContext(ctx, "job failed; dead-lettered", "attempt", o.Attempt, "outcome", o.Outcome,
+			"reason", t.DeadReason, "errorCode", o.ErrorCode, "error", o.Error)
+	default:
+		b.s.log.InfoContext(ctx, "job completed", "attempt", o.Attempt, "eventId", o.EventID)
+	}
+	return true
+}
+
+// write stores the batch in tx and returns the dead letters to add to the
+// outbox with it.
+func (b *outcomeBatch) write(ctx context.Context, tx pgx.Tx) ([]envelope.Envelope, error) {
+	if len(b.order) == 0 {
+		return nil, nil
+	}
+	fs := make([]attemptFinish, 0, len(b.attempts))
+	for _, f := range b.attempts {
+		fs = append(fs, f)
+	}
+	slices.SortFunc(fs, func(a, c attemptFinish) int { // lock order
+		return cmp.Or(strings.Compare(a.JobID, c.JobID), cmp.Compare(a.Attempt, c.Attempt))
+	})
+	if err := attemptFinishMany(ctx, tx, fs); err != nil {
+		return nil, err
+	}
+	ups := make([]jobUpdate, 0, len(b.order))
+	var dead []string
+	for _, id := range b.order {
+		p := b.jobs[id]
+		ups = append(ups, p.update)
+		if p.update.Status == StatusFailed {
+			dead = append(dead, id)
+		}
+	}
+	finished, err := jobUpdateMany(ctx, tx, ups)
+	if err != nil {
+		return nil, err
+	}
+	if len(dead) == 0 {
+		return nil, nil
+	}
+	attempts, err := attemptListByJobs(ctx, tx, dead)
+	if err != nil {
+		return nil, err
+	}
+	envs := make([]envelope.Envelope, 0, len(dead))
+	for _, id := range dead {
+		p := b.jobs[id]
+		j := p.state
+		list := attempts[id]
+		if list == nil {
+			list = []envelope.AttemptSummary{}
+		}
+		e, err := envelope.New(envelope.TypeJobDeadLetter, j.TraceID, j.ID, envelope.JobDeadLetter{
+			JobSpec:   envelope.JobSpec{JobType: j.JobType, Payload: j.Payload, MaxRetryCount: j.MaxRetryCount},
+			Reason:    p.deadReason,
+			ErrorCode: p.deadCode,
+			LastError: p.deadError,
+			Attempts:  list,
+			FailedAt:  finished[id].UTC(),
+		})
+		if err != nil {
+			return nil, err
+		}
+		envs = append(envs, e)
+	}
+	return envs, nil
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

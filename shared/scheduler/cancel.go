@@ -1,0 +1,125 @@
+package scheduler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/trace"
+)
+
+// maxCancelBody bounds the submission a cancel request carries.
+const maxCancelBody = 1 << 20
+
+func (s *Service) serveCancel(w http.ResponseWriter, r *http.Request) {
+	id, err := pathJobID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCancelBody))
+	if err != nil {
+		s.fail(w, r, invalid("body must be at most %d bytes of JSON", maxCancelBody))
+		return
+	}
+	var sub *CancelRequest
+	if len(bytes.TrimSpace(body)) > 0 {
+		sub = new(CancelRequest)
+		if err := json.Unmarshal(body, sub); err != nil {
+			s.fail(w, r, invalid("body must be the job's submission as JSON: %v", err))
+			return
+		}
+	}
+	st, err := s.cancel(r.Context(), id, sub)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	apierror.WriteJSON(w, http.StatusOK, st)
+}
+
+// cancel makes a PENDING or RUNNING job CANCELLED. A job the scheduler has
+// not seen is recorded as CANCELLED from sub, its submission, if given.
+// A finished job is an *apierror.Error with CodeJobTerminal.
+func (s *Service) cancel(ctx context.Context, id string, sub *CancelRequest) (JobStatus, error) {
+	var st JobStatus
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if sub != nil && sub.JobType != "" {
+			if err := checkSpec(sub.JobSpec); err != nil {
+				return invalid("submission: %v", err)
+			}
+			traceID := clean(sub.TraceID)
+			if traceID == "" {
+				traceID = trace.TraceID(ctx)
+			}
+			var created *time.Time
+			if !sub.CreatedAt.IsZero() {
+				created = &sub.CreatedAt
+			}
+			tag, err := tx.Exec(ctx, `
+				INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, status, attempts,
+				                  next_run_at, created_at, finished_at)
+				VALUES ($1::uuid, $2, $3::text::jsonb, $4, $5, 'CANCELLED', 0,
+				        now(), coalesce($6::timestamptz, now()), now())
+				ON CONFLICT (id) DO NOTHING`,
+				id, sub.JobType, string(sub.Payload), sub.MaxRetryCount, traceID, created)
+			if err != nil {
+				return fmt.Errorf("scheduler: record cancelled job: %w", err)
+			}
+			if tag.RowsAffected() == 1 {
+				s.log.InfoContext(trace.With(ctx, traceID, id), "job cancelled before it was ingested")
+				st, err = jobGetByID(ctx, tx, id)
+				return err
+			}
+		}
+		var (
+			status            string
+			attempts, version int
+			traceID           string
+		)
+		err := tx.QueryRow(ctx, `SELECT status, attempts, version, trace_id FROM jobs WHERE id = $1::uuid FOR UPDATE`, id).
+			Scan(&status, &attempts, &version, &traceID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound(id)
+		}
+		if err != nil {
+			return fmt.Errorf("scheduler: lock job %s: %w", id, err)
+		}
+		if Terminal(status) {
+			return apierror.New(http.StatusConflict, CodeJobTerminal,
+				fmt.Sprintf("job %s is already %s; only PENDING or RUNNING jobs can be cancelled", id, status)).WithJob(id)
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE jobs SET status = 'CANCELLED', lease_until = NULL, finished_at = now(),
+			       updated_at = now(), version = version + 1
+			 WHERE id = $1::uuid AND version = $2`, id, version)
+		if err != nil {
+			return fmt.Errorf("scheduler: cancel job %s: %w", id, err)
+		}
+		if tag.RowsAffected() != 1 {
+			return errVersionConflict
+		}
+		if status == StatusRunning {
+			// The attempt in flight ends here; its result will be ignored.
+			if _, err := tx.Exec(ctx, `
+				UPDATE job_attempts
+				   SET outcome = 'CANCELLED', finished_at = now(),
+				       duration_ms = (extract(epoch FROM now() - dispatched_at) * 1000)::bigint
+				 WHERE job_id = $1::uuid AND attempt = $2 AND outcome IS NULL`, id, attempts); err != nil {
+				return fmt.Errorf("scheduler: close attempt %d of job %s: %w", attempts, id, err)
+			}
+		}
+		s.log.InfoContext(trace.With(ctx, traceID, id), "job cancelled", "was", status, "attempts", attempts)
+		st, err = jobGetByID(ctx, tx, id)
+		return err
+	})
+	return st, err
+}

@@ -1,0 +1,108 @@
+package scheduler
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/jobweaver/jobweaver/shared/config"
+)
+
+// Config tunes the scheduler. Start from [DefaultConfig] or
+// [ConfigFromEnv]; [New] validates it.
+type Config struct {
+	// BatchSize is how many jobs one dispatch pass claims at most, and how
+	// many expired leases one pass rescues.
+	BatchSize int
+	// FreshRatio is the share of each batch reserved for fresh jobs
+	// (attempts = 0); the rest is reserved for retries.
+	FreshRatio float64
+	// MaxInFlight caps RUNNING jobs. 0 pauses dispatch.
+	MaxInFlight int
+	// Lease is how long a dispatched attempt may run before it is rescued
+	// as failed.
+	Lease time.Duration
+	// Retry n waits min(BackoffBase·2^(n-1), BackoffCap) ± Jitter.
+	BackoffBase, BackoffCap time.Duration
+	Jitter                  float64
+	// TickMargin: a tick stops looping this long before its deadline.
+	TickMargin time.Duration
+	// IdlePoll: a tick pauses this long after a pass that did nothing.
+	IdlePoll time.Duration
+	// PageSizeMax caps the size of a job list page.
+	PageSizeMax int
+	// Clock replaces time.Now where the scheduler uses the function's own
+	// clock: the failedAt of poison dead letters and the pruning interval.
+	// Due times, leases and timestamps of state changes always use
+	// Postgres' now(); the tick loop measures its deadline in wall time.
+	// Optional.
+	Clock func() time.Time
+}
+
+// DefaultConfig returns the defaults ConfigFromEnv uses.
+func DefaultConfig() Config {
+	return Config{
+		BatchSize:   100,
+		FreshRatio:  0.5,
+		MaxInFlight: 1000,
+		Lease:       15 * time.Minute,
+		BackoffBase: time.Second,
+		BackoffCap:  300 * time.Second,
+		Jitter:      0.2,
+		TickMargin:  2 * time.Second,
+		IdlePoll:    100 * time.Millisecond,
+		PageSizeMax: 100,
+	}
+}
+
+// ConfigFromEnv reads SCHEDULER_BATCH_SIZE, SCHEDULER_FRESH_RATIO,
+// SCHEDULER_MAX_IN_FLIGHT, SCHEDULER_LEASE, SCHEDULER_BACKOFF_BASE,
+// SCHEDULER_BACKOFF_CAP, SCHEDULER_BACKOFF_JITTER, SCHEDULER_TICK_MARGIN and
+// SCHEDULER_IDLE_POLL. A bad value is recorded in env (see env.Err).
+func ConfigFromEnv(env *config.Env) Config {
+	d := DefaultConfig()
+	base := env.Duration("SCHEDULER_BACKOFF_BASE", d.BackoffBase, time.Millisecond, time.Hour)
+	return Config{
+		BatchSize:   env.Int("SCHEDULER_BATCH_SIZE", d.BatchSize, 1, 10_000),
+		FreshRatio:  env.Float("SCHEDULER_FRESH_RATIO", d.FreshRatio, 0, 1),
+		MaxInFlight: env.Int("SCHEDULER_MAX_IN_FLIGHT", d.MaxInFlight, 0, 10_000_000),
+		Lease:       env.Duration("SCHEDULER_LEASE", d.Lease, time.Second, 24*time.Hour),
+		BackoffBase: base,
+		// The cap may not be below the base; a default cap below a large
+		// base is caught by New.
+		BackoffCap:  env.Duration("SCHEDULER_BACKOFF_CAP", d.BackoffCap, base, 24*time.Hour),
+		Jitter:      env.Float("SCHEDULER_BACKOFF_JITTER", d.Jitter, 0, 1),
+		TickMargin:  env.Duration("SCHEDULER_TICK_MARGIN", d.TickMargin, 0, 10*time.Minute),
+		IdlePoll:    env.Duration("SCHEDULER_IDLE_POLL", d.IdlePoll, time.Millisecond, time.Minute),
+		PageSizeMax: d.PageSizeMax,
+	}
+}
+
+// validate reports the first bad field, named by its variable.
+func (c Config) validate() error {
+	bad := func(name, want string, got any) error {
+		return fmt.Errorf("scheduler: %s must be %s (got %v)", name, want, got)
+	}
+	switch {
+	case c.BatchSize < 1:
+		return bad("SCHEDULER_BATCH_SIZE", "at least 1", c.BatchSize)
+	case c.FreshRatio < 0 || c.FreshRatio > 1:
+		return bad("SCHEDULER_FRESH_RATIO", "from 0 to 1", c.FreshRatio)
+	case c.MaxInFlight < 0:
+		return bad("SCHEDULER_MAX_IN_FLIGHT", "0 or more", c.MaxInFlight)
+	case c.Lease < time.Millisecond:
+		return bad("SCHEDULER_LEASE", "at least 1ms", c.Lease)
+	case c.BackoffBase <= 0:
+		return bad("SCHEDULER_BACKOFF_BASE", "positive", c.BackoffBase)
+	case c.BackoffCap < c.BackoffBase:
+		return bad("SCHEDULER_BACKOFF_CAP", "at least SCHEDULER_BACKOFF_BASE ("+c.BackoffBase.String()+")", c.BackoffCap)
+	case c.Jitter < 0 || c.Jitter > 1:
+		return bad("SCHEDULER_BACKOFF_JITTER", "from 0 to 1", c.Jitter)
+	case c.TickMargin < 0:
+		return bad("SCHEDULER_TICK_MARGIN", "0 or more", c.TickMargin)
+	case c.IdlePoll < 0:
+		return bad("SCHEDULER_IDLE_POLL", "0 or more", c.IdlePoll)
+	case c.PageSizeMax < 1:
+		return bad("PageSizeMax", "at least 1", c.PageSizeMax)
+	}
+	return nil
+}

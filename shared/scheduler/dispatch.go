@@ -1,0 +1,69 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/outbox"
+	"github.com/jobweaver/jobweaver/shared/trace"
+)
+
+// dispatchLockKey is the advisory lock that serializes dispatch passes, so
+// that concurrent passes together never claim more than MaxInFlight.
+const dispatchLockKey int64 = 0x4a57_5343_4844 // "JWSCHD"
+
+// dispatch runs one dispatch pass: it claims up to min(BatchSize,
+// MaxInFlight - running) due jobs, split fairly between the fresh and
+// retry queues, and writes their run-job events to the outbox in the same
+// transaction. It does not publish them.
+func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
+	if s.cfg.MaxInFlight <= 0 {
+		return 0, 0, nil
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, dispatchLockKey); err != nil {
+			return fmt.Errorf("scheduler: take dispatch lock: %w", err)
+		}
+		running, freshDue, retryDue, err := jobDueCounts(ctx, tx, s.cfg.BatchSize)
+		if err != nil {
+			return err
+		}
+		n := min(s.cfg.BatchSize, s.cfg.MaxInFlight-running)
+		wantFresh, wantRetry := fairSplit(n, s.cfg.FreshRatio, freshDue, retryDue)
+		if wantFresh+wantRetry == 0 {
+			return nil
+		}
+		claimed, err := jobClaimDue(ctx, tx, wantFresh, wantRetry, s.cfg.Lease)
+		if err != nil {
+			return err
+		}
+		envs := make([]envelope.Envelope, 0, len(claimed))
+		for _, c := range claimed {
+			e, err := envelope.New(envelope.TypeRunJob, c.TraceID, c.ID, envelope.RunJob{
+				JobSpec:      envelope.JobSpec{JobType: c.JobType, Payload: c.Payload, MaxRetryCount: c.MaxRetryCount},
+				Attempt:      c.Attempts,
+				DispatchedAt: c.DispatchedAt.UTC(),
+				LeaseUntil:   c.LeaseUntil.UTC(),
+			})
+			if err != nil {
+				return err
+			}
+			envs = append(envs, e)
+			if c.Attempts == 1 {
+				fresh++
+			} else {
+				retry++
+			}
+			s.log.DebugContext(trace.With(ctx, c.TraceID, c.ID), "job dispatched",
+				"attempt", c.Attempts, "leaseUntil", c.LeaseUntil, "eventId", e.EventID)
+		}
+		return outbox.Add(ctx, tx, envs...)
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return fresh, retry, nil
+}

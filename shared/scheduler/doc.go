@@ -1,0 +1,66 @@
+// Package scheduler is JobWeaver's job state machine: it ingests submitted
+// jobs, dispatches due ones to the workers, applies their results, retries
+// failures with capped exponential backoff, rescues attempts whose lease
+// ran out, and dead-letters jobs that cannot succeed.
+//
+// # States
+//
+//	PENDING(attempts=0, fresh queue) ──dispatch──▶ RUNNING(lease) ──completed──▶ COMPLETED
+//	RUNNING ──failed or lease expired, retries left──▶ PENDING(attempts>0, retry queue)
+//	RUNNING ──failed or lease expired, no retries left / permanent──▶ FAILED (+ job-dead-letter)
+//	PENDING|RUNNING ──cancel──▶ CANCELLED
+//
+// Every state change bumps jobs.version and is written WHERE version = the
+// version read (optimistic locking), inside the transaction that also
+// writes the events it causes to the outbox.
+//
+// # Triggers
+//
+// One function serves three triggers, routed by [Service.Handle]:
+//
+//   - Kafka (job-created, job-completed, job-failed): [Service.HandleKafka]
+//     applies the whole batch in one transaction with set-based SQL, then
+//     runs a dispatch pass, so a fresh job goes out at once, and drains the
+//     outbox. Job-created is idempotent on the job ID; results are
+//     idempotent on the event ID (processed_events). Undecodable records are
+//     poison: they become a POISON_RECORD dead letter and never fail the
+//     batch.
+//   - Schedule (EventBridge): [Service.Tick] loops [Service.RunOnce] until
+//     shortly before the invocation's deadline. A pass rescues expired
+//     leases, dispatches due jobs and drains the outbox.
+//   - HTTP (internal API Gateway v2 calls from the api function):
+//     [Service.HTTPHandler] serves a job's status, the filtered job list and
+//     cancellation; see [PathJobStatus], [PathJobs] and [PathJobCancel].
+//
+// # Dispatch
+//
+// A pass claims up to min(BatchSize, MaxInFlight - running) due jobs
+// (next_run_at <= now(), Postgres' clock) from two queues, fresh
+// (attempts = 0) and retries (attempts > 0), each with FOR UPDATE SKIP
+// LOCKED in next_run_at order. ceil(n·FreshRatio) slots are reserved for
+// fresh jobs and the rest for retries; a queue with fewer due jobs than its
+// share gives the rest to the other (work-conserving). Dispatch passes take
+// a transaction-scoped advisory lock, so concurrent passes never overshoot
+// MaxInFlight; SKIP LOCKED keeps them from waiting on rows that result or
+// cancel transactions hold.
+//
+// # Results and retries
+//
+// A result applies only to the job's current attempt. A success applies
+// to a RUNNING job and to a PENDING one (a late success after a lease
+// rescue is still a success); a failure applies only to a RUNNING job.
+// A failure with retries left (attempts-1 < maxRetryCount) makes the job
+// PENDING again after min(BackoffBase·2^(attempts-1), BackoffCap) with
+// ±Jitter; the cap is a hard ceiling. A permanent failure or an exhausted
+// budget makes it FAILED and publishes a job-dead-letter event listing
+// every attempt. Results for cancelled jobs are ignored.
+//
+// A RUNNING job whose lease has run out is rescued as a failed attempt
+// with error code SCHEDULER.LEASE_EXPIRED.
+//
+// # Housekeeping
+//
+// Result event IDs are kept in processed_events for 14 days, well past
+// Kafka's default retention; a pass prunes older ones at most once a
+// minute.
+package scheduler

@@ -1,0 +1,365 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// querier is what the queries need: a pool or a transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// errJobNotFound is returned by the single-job queries.
+var errJobNotFound = errors.New("scheduler: job not found")
+
+// errVersionConflict means a job changed between being read and written.
+// Jobs are locked before they change, so it signals a bug or manual edit;
+// the transaction rolls back and the batch is retried.
+var errVersionConflict = errors.New("scheduler: job version changed concurrently")
+
+// newJob is a job-created event to ingest.
+type newJob struct {
+	ID            string
+	JobType       string
+	Payload       []byte
+	MaxRetryCount int
+	TraceID       string
+	CreatedAt     *time.Time // nil: now()
+}
+
+// jobInsertMany ingests jobs as PENDING and due now, skipping IDs that
+// already exist, and returns how many it inserted.
+func jobInsertMany(ctx context.Context, q querier, jobs []newJob) (int64, error) {
+	if len(jobs) == 0 {
+		return 0, nil
+	}
+	n := len(jobs)
+	ids, types, payloads, traces := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	retries, created := make([]int32, n), make([]*time.Time, n)
+	for i, j := range jobs {
+		ids[i], types[i], payloads[i], traces[i] = j.ID, j.JobType, string(j.Payload), j.TraceID
+		retries[i], created[i] = int32(j.MaxRetryCount), j.CreatedAt
+	}
+	tag, err := q.Exec(ctx, `
+		INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, status, attempts, next_run_at, created_at)
+		SELECT u.id::uuid, u.job_type, u.payload::jsonb, u.max_retry_count, u.trace_id,
+		       'PENDING', 0, now(), coalesce(u.created_at, now())
+		  FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::timestamptz[])
+		       AS u(id, job_type, payload, max_retry_count, trace_id, created_at)
+		 ORDER BY u.id
+		ON CONFLICT (id) DO NOTHING`,
+		ids, types, payloads, retries, traces, created)
+	if err != nil {
+		return 0, fmt.Errorf("scheduler: insert %d jobs: %w", len(jobs), err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+const jobStateColumns = `id::text, job_type, payload, max_retry_count, trace_id, status, attempts, version`
+
+func scanJobState(row pgx.CollectableRow) (jobState, error) {
+	var j jobState
+	err := row.Scan(&j.ID, &j.JobType, &j.Payload, &j.MaxRetryCount, &j.TraceID, &j.Status, &j.Attempts, &j.Version)
+	return j, err
+}
+
+// jobLockMany locks the jobs with the given IDs, in ID order so that
+// concurrent batches cannot deadlock, and returns those that exist.
+func jobLockMany(ctx context.Context, q querier, ids []string) (map[string]*jobState, error) {
+	rows, err := q.Query(ctx, `SELECT `+jobStateColumns+` FROM jobs
+		WHERE id = ANY($1::text[]::uuid[]) ORDER BY id FOR UPDATE`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: lock jobs: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, scanJobState)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: lock jobs: %w", err)
+	}
+	out := make(map[string]*jobState, len(list))
+	for i := range list {
+		out[list[i].ID] = &list[i]
+	}
+	return out, nil
+}
+
+// jobLeaseExpiredLock locks up to limit RUNNING jobs whose lease has run
+// out, oldest first, skipping jobs other transactions hold.
+func jobLeaseExpiredLock(ctx context.Context, q querier, limit int) ([]jobState, error) {
+	rows, err := q.Query(ctx, `SELECT `+jobStateColumns+` FROM jobs
+		WHERE status = 'RUNNING' AND lease_until < now()
+		ORDER BY lease_until LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: find expired leases: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, scanJobState)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: find expired leases: %w", err)
+	}
+	return list, nil
+}
+
+// jobDueCounts returns how many jobs are RUNNING and how many are due in
+// each queue (counted up to limit).
+func jobDueCounts(ctx context.Context, q querier, limit int) (running, fresh, retry int, err error) {
+	err = q.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM jobs WHERE status = 'RUNNING'),
+		       (SELECT count(*) FROM (SELECT 1 FROM jobs
+		          WHERE status = 'PENDING' AND attempts = 0 AND next_run_at <= now() LIMIT $1) f),
+		       (SELECT count(*) FROM (SELECT 1 FROM jobs
+		          WHERE status = 'PENDING' AND attempts > 0 AND next_run_at <= now() LIMIT $1) r)`,
+		limit).Scan(&running, &fresh, &retry)
+	if err != nil {
+		err = fmt.Errorf("scheduler: count due jobs: %w", err)
+	}
+	return running, fresh, retry, err
+}
+
+// claimedJob is a job a dispatch pass moved to RUNNING.
+type claimedJob struct {
+	jobState
+	DispatchedAt time.Time
+	LeaseUntil   time.Time
+}
+
+// jobClaimDue claims up to fresh jobs from the fresh queue and up to retry
+// from the retry queue, oldest due first, skipping locked rows: each
+// becomes RUNNING with its next attempt and a lease, and gets its
+// job_attempts row.
+func jobClaimDue(ctx context.Context, q querier, fresh, retry int, lease time.Duration) ([]claimedJob, error) {
+	rows, err := q.Query(ctx, `
+		WITH fresh AS (
+		    SELECT id, version FROM jobs
+		     WHERE status = 'PENDING' AND attempts = 0 AND next_run_at <= now()
+		     ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED
+		), retry AS (
+		    SELECT id, version FROM jobs
+		     WHERE status = 'PENDING' AND attempts > 0 AND next_run_at <= now()
+		     ORDER BY next_run_at LIMIT $2 FOR UPDATE SKIP LOCKED
+		), due AS (
+		    SELECT * FROM fresh UNION ALL SELECT * FROM retry
+		), claimed AS (
+		    UPDATE jobs j
+		       SET status = 'RUNNING', attempts = j.attempts + 1,
+		           lease_until = now() + $3::float8 * interval '1 microsecond',
+		           started_at = coalesce(j.started_at, now()), updated_at = now(),
+		           version = j.version + 1
+		      FROM due
+		     WHERE j.id = due.id AND j.version = due.version
+		 RETURNING j.id, j.job_type, j.payload, j.max_retry_count, j.trace_id, j.status,
+		           j.attempts, j.version, j.lease_until, j.next_run_at
+		), attempt AS (
+		    INSERT INTO job_attempts (job_id, attempt, dispatched_at)
+		    SELECT id, attempts, now() FROM claimed
+		)
+		SELECT id::text, job_type, payload, max_retry_count, trace_id, status, attempts, version,
+		       now(), lease_until
+		  FROM claimed ORDER BY next_run_at, id`,
+		fresh, retry, float64(lease.Microseconds()))
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: claim due jobs: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (claimedJob, error) {
+		var c claimedJob
+		err := row.Scan(&c.ID, &c.JobType, &c.Payload, &c.MaxRetryCount, &c.TraceID, &c.Status,
+			&c.Attempts, &c.Version, &c.DispatchedAt, &c.LeaseUntil)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: claim due jobs: %w", err)
+	}
+	return list, nil
+}
+
+// jobUpdate is a job's new state after one or more attempt outcomes.
+type jobUpdate struct {
+	ID            string
+	Version       int // as locked
+	Status        string
+	Delay         *time.Duration // retry: next_run_at = now() + Delay
+	LastError     *string
+	LastErrorCode *string
+}
+
+// jobUpdateMany writes updates, each only if the job still has the
+// version read, and returns each job's finished_at (zero when unset).
+func jobUpdateMany(ctx context.Context, q querier, ups []jobUpdate) (map[string]time.Time, error) {
+	if len(ups) == 0 {
+		return nil, nil
+	}
+	var (
+		ids, statuses = make([]string, len(ups)), make([]string, len(ups))
+		versions      = make([]int32, len(ups))
+		delays        = make([]*float64, len(ups))
+		errs, codes   = make([]*string, len(ups)), make([]*string, len(ups))
+	)
+	for i, u := range ups {
+		ids[i], statuses[i], versions[i] = u.ID, u.Status, int32(u.Version)
+		errs[i], codes[i] = u.LastError, u.LastErrorCode
+		if u.Delay != nil {
+			us := float64(u.Delay.Microseconds())
+			delays[i] = &us
+		}
+	}
+	rows, err := q.Query(ctx, `
+		UPDATE jobs j
+		   SET status = u.status,
+		       next_run_at = CASE WHEN u.delay_us IS NULL THEN j.next_run_at
+		                          ELSE now() + u.delay_us * interval '1 microsecond' END,
+		       lease_until = NULL,
+		       last_error = coalesce(u.last_error, j.last_error),
+		       last_error_code = coalesce(u.last_error_code, j.last_error_code),
+		       finished_at = CASE WHEN u.status IN ('COMPLETED', 'FAILED') THEN now() ELSE j.finished_at END,
+		       updated_at = now(),
+		       version = j.version + 1
+		  FROM unnest($1::text[], $2::int[], $3::text[], $4::float8[], $5::text[], $6::text[])
+		       AS u(id, version, status, delay_us, last_error, last_error_code)
+		 WHERE j.id = u.id::uuid AND j.version = u.version
+		RETURNING j.id::text, j.finished_at`,
+		ids, versions, statuses, delays, errs, codes)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: update %d jobs: %w", len(ups), err)
+	}
+	out := make(map[string]time.Time, len(ups))
+	var (
+		id       string
+		finished *time.Time
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &finished}, func() error {
+		out[id] = time.Time{}
+		if finished != nil {
+			out[id] = *finished
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: update %d jobs: %w", len(ups), err)
+	}
+	if len(out) != len(ups) {
+		return nil, fmt.Errorf("%w: updated %d of %d jobs", errVersionConflict, len(out), len(ups))
+	}
+	return out, nil
+}
+
+const jobStatusColumns = `id::text, job_type, payload, max_retry_count, trace_id, status, attempts,
+	last_error, last_error_code, created_at, started_at, finished_at, updated_at, next_run_at,
+	lease_until, version`
+
+func scanJobStatus(row pgx.Row) (JobStatus, error) {
+	var (
+		s              JobStatus
+		lastErr, code  *string
+		next           time.Time
+		lease, started *time.Time
+		finish         *time.Time
+	)
+	if err := row.Scan(&s.JobID, &s.JobType, &s.Payload, &s.MaxRetryCount, &s.TraceID, &s.Status,
+		&s.Attempts, &lastErr, &code, &s.CreatedAt, &started, &finish, &s.UpdatedAt, &next,
+		&lease, &s.Version); err != nil {
+		return s, err
+	}
+	if lastErr != nil {
+		s.LastError = *lastErr
+	}
+	if code != nil {
+		s.LastErrorCode = *code
+	}
+	utc := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
+	s.StartedAt, s.FinishedAt = utc(started), utc(finish)
+	if s.Status == StatusPending {
+		s.NextRunAt = utc(&next)
+	}
+	if s.Status == StatusRunning {
+		s.LeaseUntil = utc(lease)
+	}
+	return s, nil
+}
+
+// jobGetByID returns a job's status, or errJobNotFound.
+func jobGetByID(ctx context.Context, q querier, id string) (JobStatus, error) {
+	s, err := scanJobStatus(q.QueryRow(ctx, `SELECT `+jobStatusColumns+` FROM jobs WHERE id = $1::uuid`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s, errJobNotFound
+	}
+	if err != nil {
+		return s, fmt.Errorf("scheduler: get job %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// jobFilter narrows a job list; zero fields do not filter.
+type jobFilter struct {
+	JobType, Status, TraceID string
+	CreatedFrom, CreatedTo   *time.Time // both inclusive
+}
+
+func (f jobFilter) where() (string, []any) {
+	var (
+		conds []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.JobType != "" {
+		add("job_type = $?", f.JobType)
+	}
+	if f.Status != "" {
+		add("status = $?", f.Status)
+	}
+	if f.TraceID != "" {
+		add("trace_id = $?", f.TraceID)
+	}
+	if f.CreatedFrom != nil {
+		add("created_at >= $?", *f.CreatedFrom)
+	}
+	if f.CreatedTo != nil {
+		add("created_at <= $?", *f.CreatedTo)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// jobListPage returns one page of jobs matching f, newest first (ties
+// broken by ID, so pages are stable), and how many match in all.
+func jobListPage(ctx context.Context, q querier, f jobFilter, limit, offset int) ([]JobStatus, int64, error) {
+	where, args := f.where()
+	var total int64
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM jobs`+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("scheduler: count jobs: %w", err)
+	}
+	if total == 0 || int64(offset) >= total {
+		return nil, total, nil
+	}
+	n := len(args)
+	rows, err := q.Query(ctx, `SELECT `+jobStatusColumns+` FROM jobs`+where+
+		` ORDER BY created_at DESC, id DESC LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2),
+		append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("scheduler: list jobs: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (JobStatus, error) { return scanJobStatus(row) })
+	if err != nil {
+		return nil, 0, fmt.Errorf("scheduler: list jobs: %w", err)
+	}
+	return list, total, nil
+}

@@ -1,0 +1,87 @@
+package scheduler
+
+import (
+	"testing"
+	"time"
+
+	"github.com/jobweaver/jobweaver/shared/envelope"
+)
+
+// expire moves a job's lease into the past.
+func (b *testBundle) expire(t *testing.T, id string) {
+	t.Helper()
+	b.exec(t, `UPDATE jobs SET lease_until = now() - interval '1 second' WHERE id = $1`, id)
+}
+
+func TestExpiredLeaseIsRetriedThenFailed(t *testing.T) {
+	b := setup(t, nil)
+	created := newJobCreated(t, jobOpts{MaxRetries: 1})
+	id := created.JobID
+	b.consume(t, b.svc, created)
+	if r := b.runOnce(t, b.svc); r.Rescued != 0 {
+		t.Fatalf("rescued a live lease: %+v", r)
+	}
+
+	b.expire(t, id)
+	paused := b.service(t, paused)
+	if r := b.runOnce(t, paused); r.Rescued != 1 {
+		t.Fatalf("pass = %+v, want 1 rescued", r)
+	}
+	j := b.job(t, id)
+	if j.Status != StatusPending || j.Attempts != 1 || j.LastErrorCode != CodeLeaseExpired || j.LeaseUntil != nil {
+		t.Fatalf("after rescue: %+v", j)
+	}
+	if n := b.count(t, `SELECT count(*) FROM job_attempts WHERE job_id = $1 AND attempt = 1
+		AND outcome = 'LEASE_EXPIRED' AND error_code = $2 AND finished_at IS NOT NULL AND duration_ms >= 0`, id, CodeLeaseExpired); n != 1 {
+		t.Fatalf("rescued attempt rows = %d", n)
+	}
+
+	for b.job(t, id).Status == StatusPending { // wait out the backoff
+		b.runOnce(t, b.svc)
+	}
+	if j := b.job(t, id); j.Status != StatusRunning || j.Attempts != 2 {
+		t.Fatalf("retry: %+v", j)
+	}
+	b.expire(t, id)
+	if r := b.runOnce(t, b.svc); r.Rescued != 1 {
+		t.Fatalf("pass = %+v", r)
+	}
+	if j := b.job(t, id); j.Status != StatusFailed || j.FinishedAt == nil {
+		t.Fatalf("at budget: %+v", j)
+	}
+	dl := decodePayload[envelope.JobDeadLetter](t, b.read(t, envelope.TopicJobDeadLetter, 1)[0])
+	if dl.Reason != ReasonRetriesExhausted || dl.ErrorCode != CodeLeaseExpired || len(dl.Attempts) != 2 ||
+		dl.Attempts[0].Outcome != OutcomeLeaseExpired || dl.Attempts[1].Outcome != OutcomeLeaseExpired {
+		t.Fatalf("dead letter = %+v", dl)
+	}
+	b.read(t, envelope.TopicRunJob, 2)
+}
+
+func TestLateSuccessAfterRescueCompletesTheJob(t *testing.T) {
+	b := setup(t, func(c *Config) { c.BackoffBase, c.BackoffCap = time.Hour, time.Hour })
+	created := newJobCreated(t, jobOpts{MaxRetries: 3})
+	b.consume(t, b.svc, created)
+	b.expire(t, created.JobID)
+	b.runOnce(t, b.svc)
+	if j := b.job(t, created.JobID); j.Status != StatusPending {
+		t.Fatalf("after rescue: %+v", j)
+	}
+	// The worker was slow, not dead: its success still counts...
+	b.consume(t, b.svc, newResult(t, created.JobID, 1, "", false))
+	if j := b.job(t, created.JobID); j.Status != StatusCompleted || j.Attempts != 1 {
+		t.Fatalf("after late success: %+v", j)
+	}
+	if n := b.count(t, `SELECT count(*) FROM job_attempts WHERE job_id = $1 AND outcome = 'COMPLETED'`, created.JobID); n != 1 {
+		t.Fatalf("attempt not marked completed")
+	}
+	// ...but a late failure of a rescued attempt does not use a retry.
+	other := newJobCreated(t, jobOpts{MaxRetries: 3})
+	b.consume(t, b.svc, other)
+	b.expire(t, other.JobID)
+	b.runOnce(t, b.svc)
+	v := b.job(t, other.JobID).Version
+	b.consume(t, b.svc, newResult(t, other.JobID, 1, "late", false))
+	if j := b.job(t, other.JobID); j.Status != StatusPending || j.Version != v || j.LastErrorCode != CodeLeaseExpired {
+		t.Fatalf("after late failure: %+v", j)
+	}
+}

@@ -1,0 +1,88 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/jobweaver/jobweaver/shared/apigw"
+	"github.com/jobweaver/jobweaver/shared/outbox"
+	"github.com/jobweaver/jobweaver/shared/trigger"
+	"github.com/jobweaver/jobweaver/shared/wiring"
+)
+
+// Service is the scheduler function.
+type Service struct {
+	cfg   Config
+	pool  *pgxpool.Pool
+	relay *outbox.Relay
+	log   *slog.Logger
+	http  http.Handler
+	rnd   func() float64 // uniform in [0, 1), for backoff jitter
+
+	lastPrune atomic.Int64 // unix nanoseconds of the last prune
+}
+
+// New validates cfg and builds the service on deps (Pool, Relay and Log
+// are required).
+func New(cfg Config, deps *wiring.Deps) (*Service, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	switch {
+	case deps == nil || deps.Pool == nil:
+		return nil, errors.New("scheduler: deps.Pool is required")
+	case deps.Relay == nil:
+		return nil, errors.New("scheduler: deps.Relay is required")
+	}
+	log := deps.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, pool: deps.Pool, relay: deps.Relay, log: log, rnd: rand.Float64}
+	s.http = s.routes()
+	return s, nil
+}
+
+func (s *Service) now() time.Time {
+	if s.cfg.Clock != nil {
+		return s.cfg.Clock()
+	}
+	return time.Now()
+}
+
+// Handle is the Lambda entry point. It routes a raw payload by its
+// trigger: Kafka to HandleKafka, a schedule to Tick, an API Gateway v2
+// request to HTTPHandler.
+func (s *Service) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
+	kind, err := trigger.Detect(payload)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	switch kind {
+	case trigger.Kafka:
+		var ev events.KafkaEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("scheduler: decode Kafka event: %w", err)
+		}
+		return nil, s.HandleKafka(ctx, ev)
+	case trigger.Schedule:
+		return s.Tick(ctx)
+	case trigger.HTTP:
+		var ev events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("scheduler: decode API Gateway event: %w", err)
+		}
+		return apigw.Serve(ctx, s.HTTPHandler(), ev)
+	}
+	return nil, fmt.Errorf("scheduler: unsupported trigger payload (not Kafka, schedule or API Gateway v2)")
+}

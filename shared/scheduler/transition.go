@@ -1,0 +1,68 @@
+package scheduler
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// jobState is what a transition needs to know about a locked job.
+type jobState struct {
+	ID            string
+	JobType       string
+	Payload       json.RawMessage
+	MaxRetryCount int
+	TraceID       string
+	Status        string
+	Attempts      int
+	Version       int
+}
+
+// attemptOutcome is how one attempt ended: a result event or a lease
+// rescue.
+type attemptOutcome struct {
+	Attempt   int
+	Outcome   string // OutcomeCompleted, OutcomeFailed or OutcomeLeaseExpired
+	ErrorCode string
+	Error     string
+	Permanent bool
+	// DurationMs is the attempt's run time as the worker measured it; nil
+	// means now() - dispatched_at (a lease rescue).
+	DurationMs *int64
+	EventID    string // for logs; "" for a rescue
+}
+
+// transition is the state a job moves to.
+type transition struct {
+	Status string // StatusCompleted, StatusPending (retry) or StatusFailed
+	// DeadReason is set when the job gives up: ReasonRetriesExhausted or
+	// ReasonPermanentFailure.
+	DeadReason string
+}
+
+// decide applies an attempt's outcome to a job. It returns ok=false and
+// why when the outcome does not apply: a cancelled or finished job, a
+// superseded attempt, or a failure for a job no longer RUNNING.
+func decide(j jobState, o attemptOutcome) (t transition, ok bool, why string) {
+	switch {
+	case j.Status == StatusCancelled:
+		return t, false, "job is cancelled"
+	case o.Attempt != j.Attempts:
+		return t, false, fmt.Sprintf("attempt %d is not the current attempt %d", o.Attempt, j.Attempts)
+	}
+	if o.Outcome == OutcomeCompleted {
+		if j.Status != StatusRunning && j.Status != StatusPending {
+			return t, false, "job is already " + j.Status
+		}
+		return transition{Status: StatusCompleted}, true, ""
+	}
+	if j.Status != StatusRunning {
+		return t, false, "job is " + j.Status + ", not RUNNING"
+	}
+	switch {
+	case o.Permanent:
+		return transition{Status: StatusFailed, DeadReason: ReasonPermanentFailure}, true, ""
+	case j.Attempts-1 >= j.MaxRetryCount: // retries used so far
+		return transition{Status: StatusFailed, DeadReason: ReasonRetriesExhausted}, true, ""
+	}
+	return transition{Status: StatusPending}, true, ""
+}

@@ -1,0 +1,43 @@
+// Package worker is the worker service: it runs the steps of the run-job
+// events the scheduler dispatches and reports each attempt's outcome as a
+// job-completed or job-failed event.
+//
+// # Batches
+//
+// Lambda's Kafka event-source mapping hands the worker a batch of run-job
+// records. HandleKafka decodes them all, asks the database once which of
+// them already finished (a redelivery), runs the others concurrently (at
+// most Config.Concurrency at once) without holding a database connection,
+// and then writes, in one transaction, an executions row per attempt plus
+// its result event in the outbox. After the commit it drains the outbox to
+// Kafka; if that fails it returns the error, the mapping retries the batch,
+// the finished attempts are skipped, and the relay runs again.
+//
+// # Idempotency
+//
+// An attempt is keyed by its run-job event ID (executions.event_id). Once
+// an attempt has finished, a redelivered run-job never runs its steps
+// again. When two deliveries race, both may run, but the insert is ON
+// CONFLICT DO NOTHING and only the delivery whose row went in writes the
+// result event. Result event IDs are derived from the run-job event ID, so
+// even a duplicate would carry the same ID.
+//
+// # Failures
+//
+//   - A failing step fails the attempt (WORKER.STEP_FAILED); later steps are
+//     SKIPPED. The scheduler decides about a retry.
+//   - Steps stop Config.DeadlineMargin before the invocation's deadline; the
+//     step cut off fails the attempt with WORKER.DEADLINE_EXCEEDED, which the
+//     scheduler retries, and the handler still records the result in time.
+//   - A job whose steps cannot be parsed fails permanently
+//     (WORKER.INVALID_JOB, Permanent=true).
+//   - A poison record (an undecodable envelope, or one that is not a RunJob)
+//     never fails the batch: it becomes a JobDeadLetter with reason
+//     POISON_RECORD whose event ID is derived from the record's topic,
+//     partition and offset, so a redelivery yields the same event.
+//
+// # Internal HTTP
+//
+// GET /internal/executions/{jobId}?page&size lists a job's attempts,
+// oldest first, with each step's outcome (see Execution).
+package worker

@@ -1,0 +1,130 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/paging"
+	"github.com/jobweaver/jobweaver/shared/trace"
+)
+
+// Execution is one finished attempt as GET /internal/executions/{jobId}
+// shows it.
+type Execution struct {
+	EventID    string                `json:"eventId"` // the run-job event ID
+	JobID      string                `json:"jobId"`
+	Attempt    int                   `json:"attempt"`
+	TraceID    string                `json:"traceId,omitempty"`
+	Status     string                `json:"status"` // COMPLETED or FAILED
+	StartedAt  time.Time             `json:"startedAt"`
+	FinishedAt time.Time             `json:"finishedAt"`
+	DurationMs int64                 `json:"durationMs"`
+	ErrorCode  string                `json:"errorCode,omitempty"`
+	Error      string                `json:"error,omitempty"`
+	Steps      []envelope.StepResult `json:"steps"`
+}
+
+const namespace = "WORKER"
+
+func (s *Service) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /internal/executions/{jobId}", s.listExecutions)
+	mux.HandleFunc("/internal/executions/{jobId}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET")
+		apierror.Write(w, r, s.log, namespace, apierror.New(http.StatusMethodNotAllowed, "WORKER.METHOD_NOT_ALLOWED", r.Method+" is not allowed here; use GET"))
+	})
+	mux.HandleFunc("GET /health", s.health)
+	mux.HandleFunc("GET /actuator/health", s.health)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		apierror.Write(w, r, s.log, namespace, apierror.New(http.StatusNotFound, "WORKER.NOT_FOUND", "no route "+r.Method+" "+r.URL.Path))
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(trace.HTTPHeader)
+		if id == "" || len(id) > 200 {
+			id = trace.NewID()
+		}
+		w.Header().Set(trace.HTTPHeader, id)
+		mux.ServeHTTP(w, r.WithContext(trace.WithTraceID(r.Context(), id)))
+	})
+}
+
+func (s *Service) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.pool.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "health: database does not answer", "error", err.Error())
+		apierror.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "DOWN"})
+		return
+	}
+	apierror.WriteJSON(w, http.StatusOK, map[string]string{"status": "UP"})
+}
+
+func (s *Service) listExecutions(w http.ResponseWriter, r *http.Request) {
+	raw := r.PathValue("jobId")
+	id, err := uuid.Parse(raw)
+	if err != nil {
+		apierror.Write(w, r, s.log, namespace, apierror.New(http.StatusBadRequest, "WORKER.INVALID_REQUEST",
+			fmt.Sprintf("jobId must be a UUID (got %q)", raw)))
+		return
+	}
+	req, err := paging.Parse(r.URL.Query(), min(DefaultPageSize, s.cfg.PageSizeMax), s.cfg.PageSizeMax, namespace)
+	if err != nil {
+		apierror.Write(w, r, s.log, namespace, err)
+		return
+	}
+	page, err := s.Executions(r.Context(), id.String(), req)
+	if err != nil {
+		apierror.Write(w, r, s.log, namespace, err)
+		return
+	}
+	apierror.WriteJSON(w, http.StatusOK, page)
+}
+
+// Executions returns a page of a job's finished attempts, oldest attempt
+// first. An unknown job gives an empty page.
+func (s *Service) Executions(ctx context.Context, jobID string, req paging.Request) (paging.Page[Execution], error) {
+	var total int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM executions WHERE job_id = $1::text::uuid`, jobID).Scan(&total); err != nil {
+		return paging.Page[Execution]{}, fmt.Errorf("worker: count executions: %w", err)
+	}
+	var list []Execution
+	if total > int64(req.Offset()) {
+		rows, err := s.pool.Query(ctx, `
+			SELECT event_id::text, job_id::text, attempt, trace_id, status, started_at, finished_at,
+			       duration_ms, coalesce(error_code, ''), coalesce(error, ''), steps
+			FROM executions WHERE job_id = $1::text::uuid
+			ORDER BY attempt, finished_at, event_id
+			LIMIT $2 OFFSET $3`, jobID, req.Size, req.Offset())
+		if err != nil {
+			return paging.Page[Execution]{}, fmt.Errorf("worker: list executions: %w", err)
+		}
+		list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Execution, error) {
+			var (
+				e     Execution
+				steps []byte
+			)
+			err := row.Scan(&e.EventID, &e.JobID, &e.Attempt, &e.TraceID, &e.Status, &e.StartedAt, &e.FinishedAt,
+				&e.DurationMs, &e.ErrorCode, &e.Error, &steps)
+			if err == nil {
+				err = json.Unmarshal(steps, &e.Steps)
+			}
+			if e.Steps == nil {
+				e.Steps = []envelope.StepResult{}
+			}
+			e.StartedAt, e.FinishedAt = e.StartedAt.UTC(), e.FinishedAt.UTC()
+			return e, err
+		})
+		if err != nil {
+			return paging.Page[Execution]{}, fmt.Errorf("worker: list executions: %w", err)
+		}
+	}
+	return paging.New(list, req.Page, req.Size, total), nil
+}

@@ -1,0 +1,182 @@
+package worker
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+
+	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/jobspec"
+	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/step"
+	"github.com/jobweaver/jobweaver/shared/trace"
+)
+
+// Error codes of failed attempts and dead letters.
+const (
+	CodeStepFailed       = "WORKER.STEP_FAILED"
+	CodeDeadlineExceeded = "WORKER.DEADLINE_EXCEEDED"
+	CodeInvalidJob       = "WORKER.INVALID_JOB"
+	CodePoisonRecord     = "WORKER.POISON_RECORD"
+)
+
+// Step and attempt statuses.
+const (
+	StepSucceeded = "SUCCEEDED"
+	StepFailed    = "FAILED"
+	StepSkipped   = "SKIPPED"
+
+	StatusCompleted = "COMPLETED"
+	StatusFailed    = "FAILED"
+)
+
+// Namespaces of the derived event IDs.
+var (
+	poisonNS = uuid.MustParse("433dc6b5-5be9-4024-929a-3538dec77a14")
+	resultNS = uuid.MustParse("a8c08b0c-9cad-4d47-ac91-540f26fd26dd")
+)
+
+// PoisonEventID is the event ID of the dead letter for the poison record
+// at topic/partition/offset: the same for every delivery of that record.
+func PoisonEventID(topic string, partition, offset int64) string {
+	return uuid.NewSHA1(poisonNS, fmt.Appendf(nil, "%s/%d/%d", topic, partition, offset)).String()
+}
+
+// ResultEventID is the event ID of the job-completed or job-failed event
+// for the run-job event runJobEventID.
+func ResultEventID(runJobEventID string) string {
+	return uuid.NewSHA1(resultNS, []byte(runJobEventID)).String()
+}
+
+// task is one decoded record: either a run-job attempt to run (with its
+// steps, or the reason they cannot be parsed) or a poison record.
+type task struct {
+	rec     events.KafkaRecord
+	eventID string // canonical form of the run-job event ID
+	jobID   string // canonical form
+	traceID string
+	job     envelope.RunJob
+	steps   []step.Step
+	invalid error // the steps cannot be parsed: a permanent failure
+
+	poison     error              // non-nil for a poison record
+	poisonEnv  *envelope.Envelope // what decoded of a poison record, if anything
+	poisonType string
+}
+
+// decodeRecord classifies a record. It never fails: a record that is not
+// a usable RunJob is a poison task.
+func decodeRecord(rec events.KafkaRecord, reg *step.Registry) *task {
+	t := &task{rec: rec}
+	env, err := kafka.Decode(rec)
+	if err != nil {
+		t.poison = err
+		if env.EventID != "" || env.JobID != "" || env.TraceID != "" {
+			t.poisonEnv = &env
+		}
+		return t
+	}
+	t.poisonEnv = &env
+	if env.Type != envelope.TypeRunJob {
+		t.poison = fmt.Errorf("%w: type %q on %s (want %s)", envelope.ErrInvalid, env.Type, rec.Topic, envelope.TypeRunJob)
+		return t
+	}
+	if err := env.DecodePayload(&t.job); err != nil {
+		t.poison = err
+		return t
+	}
+	if t.job.Attempt < 1 || t.job.Attempt > maxAttempt {
+		t.poison = fmt.Errorf("%w: RunJob attempt must be from 1 to %d (got %d)", envelope.ErrInvalid, maxAttempt, t.job.Attempt)
+		return t
+	}
+	eid, err1 := uuid.Parse(env.EventID)
+	jid, err2 := uuid.Parse(env.JobID)
+	if err1 != nil || err2 != nil { // envelope.Decode validated both; stay safe
+		t.poison = fmt.Errorf("%w: eventId %q or jobId %q is not a UUID", envelope.ErrInvalid, env.EventID, env.JobID)
+		return t
+	}
+	t.poisonEnv = nil
+	t.eventID, t.jobID = eid.String(), jid.String()
+	t.traceID = clean(env.TraceID, 200)
+	if t.traceID == "" {
+		t.traceID = clean(kafka.Header(rec, trace.KafkaTraceHeader), 200)
+	}
+	steps, err := jobspec.ParseSteps(t.job.Payload, reg)
+	if err != nil {
+		t.invalid = err
+		return t
+	}
+	if len(steps) == 0 {
+		t.invalid = fmt.Errorf("payload.steps: the job has no steps")
+		return t
+	}
+	t.steps = steps
+	return t
+}
+
+// deadLetter builds the JobDeadLetter event for a poison task.
+func (t *task) deadLetter(now time.Time) envelope.Envelope {
+	var jobID, traceID string
+	if e := t.poisonEnv; e != nil {
+		if id, err := uuid.Parse(e.JobID); err == nil {
+			jobID = id.String()
+		}
+		traceID = e.TraceID
+	}
+	if traceID == "" {
+		traceID = kafka.Header(t.rec, trace.KafkaTraceHeader)
+	}
+	dl := envelope.JobDeadLetter{
+		Reason:    "POISON_RECORD",
+		ErrorCode: CodePoisonRecord,
+		LastError: clean(t.poison.Error(), maxErrorBytes),
+		Attempts:  []envelope.AttemptSummary{},
+		FailedAt:  now,
+		Source: &envelope.PoisonSource{
+			Topic:     clean(t.rec.Topic, 255),
+			Partition: t.rec.Partition,
+			Offset:    t.rec.Offset,
+			Value:     clean(t.rec.Value, -1),
+		},
+	}
+	p, _ := json.Marshal(dl) // plain values only
+	return envelope.Envelope{
+		EventID: PoisonEventID(t.rec.Topic, t.rec.Partition, t.rec.Offset),
+		Type:    envelope.TypeJobDeadLetter,
+		Version: envelope.Version,
+		Time:    now,
+		TraceID: clean(traceID, 200),
+		JobID:   jobID,
+		Payload: p,
+	}
+}
+
+const (
+	maxErrorBytes = 4096
+	maxAttempt    = 1_000_000 // far beyond any retry budget; keeps int32 columns safe
+)
+
+// clean makes s safe for a Postgres text or jsonb value: valid UTF-8, no
+// NUL characters, at most max bytes (cut at a character boundary; a
+// negative max keeps the whole string).
+func clean(s string, max int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+	}
+	if max >= 0 && len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s
+}

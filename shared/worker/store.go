@@ -1,0 +1,130 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/outbox"
+)
+
+// finished returns which of the tasks' run-job event IDs already have an
+// execution: one query for the whole batch.
+func (s *Service) finished(ctx context.Context, tasks []*task) (map[string]bool, error) {
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.eventID
+	}
+	rows, err := s.pool.Query(ctx, `SELECT event_id::text FROM executions WHERE event_id = ANY($1::text[]::uuid[])`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("worker: look up finished attempts: %w", err)
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("worker: look up finished attempts: %w", err)
+	}
+	out := make(map[string]bool, len(done))
+	for _, id := range done {
+		out[id] = true
+	}
+	return out, nil
+}
+
+const insertExecutions = `
+INSERT INTO executions (event_id, job_id, attempt, trace_id, status, started_at, finished_at,
+                        duration_ms, error_code, error, steps)
+SELECT e::uuid, j::uuid, a, t, st, sa, fa, d, NULLIF(ec, ''), NULLIF(er, ''), s::jsonb
+FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[],
+            $7::timestamptz[], $8::bigint[], $9::text[], $10::text[], $11::text[])
+     AS r(e, j, a, t, st, sa, fa, d, ec, er, s)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id::text`
+
+// record writes, in one transaction, an executions row per attempt, the
+// result events of the rows that went in (a racing delivery that inserted
+// first keeps its own), and the poison records' dead letters.
+func (s *Service) record(ctx context.Context, tasks []*task, outs []outcome, poison []envelope.Envelope) error {
+	if len(tasks) == 0 && len(poison) == 0 {
+		return nil
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("worker: begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+
+	envs := poison
+	if len(tasks) > 0 {
+		n := len(tasks)
+		var (
+			eventIDs  = make([]string, n)
+			jobIDs    = make([]string, n)
+			attempts  = make([]int32, n)
+			traceIDs  = make([]string, n)
+			statuses  = make([]string, n)
+			started   = make([]time.Time, n)
+			finished  = make([]time.Time, n)
+			durations = make([]int64, n)
+			codes     = make([]string, n)
+			errs      = make([]string, n)
+			steps     = make([]string, n)
+		)
+		for i, t := range tasks {
+			r := outs[i].result
+			sb, _ := json.Marshal(r.Steps) // plain values only
+			eventIDs[i], jobIDs[i], attempts[i], traceIDs[i] = t.eventID, t.jobID, int32(r.Attempt), t.traceID
+			statuses[i], started[i], finished[i], durations[i] = outs[i].status, r.StartedAt, r.FinishedAt, r.DurationMs
+			codes[i], errs[i], steps[i] = r.ErrorCode, r.Error, string(sb)
+		}
+		rows, err := tx.Query(ctx, insertExecutions, eventIDs, jobIDs, attempts, traceIDs, statuses,
+			started, finished, durations, codes, errs, steps)
+		if err != nil {
+			return fmt.Errorf("worker: insert executions: %w", err)
+		}
+		ins, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("worker: insert executions: %w", err)
+		}
+		inserted := make(map[string]bool, len(ins))
+		for _, id := range ins {
+			inserted[id] = true
+		}
+		envs = make([]envelope.Envelope, 0, len(poison)+len(ins))
+		envs = append(envs, poison...)
+		for i, t := range tasks {
+			if !inserted[t.eventID] {
+				continue // another delivery of this run-job finished first
+			}
+			envs = append(envs, resultEvent(t, outs[i]))
+		}
+	}
+	if err := outbox.Add(ctx, tx, envs...); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("worker: commit: %w", err)
+	}
+	return nil
+}
+
+// resultEvent is the job-completed or job-failed event of an attempt.
+func resultEvent(t *task, o outcome) envelope.Envelope {
+	typ := envelope.TypeJobCompleted
+	if o.status == StatusFailed {
+		typ = envelope.TypeJobFailed
+	}
+	p, _ := json.Marshal(o.result) // plain values only
+	return envelope.Envelope{
+		EventID: ResultEventID(t.eventID),
+		Type:    typ,
+		Version: envelope.Version,
+		Time:    o.result.FinishedAt.UTC(),
+		TraceID: t.traceID,
+		JobID:   t.jobID,
+		Payload: p,
+	}
+}

@@ -1,0 +1,143 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/jobweaver/jobweaver/shared/apigw"
+	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/logging"
+	"github.com/jobweaver/jobweaver/shared/outbox"
+	"github.com/jobweaver/jobweaver/shared/ssrf"
+	"github.com/jobweaver/jobweaver/shared/step"
+	"github.com/jobweaver/jobweaver/shared/trigger"
+	"github.com/jobweaver/jobweaver/shared/wiring"
+)
+
+// Service is the worker.
+type Service struct {
+	cfg     Config
+	pool    *pgxpool.Pool
+	relay   *outbox.Relay
+	log     *slog.Logger
+	http    *http.Client
+	handler http.Handler
+}
+
+// New builds the worker from its config and connections. deps.Pool and
+// deps.Relay are required; a bad HTTPAllowlist entry is an error naming
+// WORKER_HTTP_ALLOWLIST and the entry.
+func New(cfg Config, deps *wiring.Deps) (*Service, error) {
+	if deps == nil || deps.Pool == nil || deps.Relay == nil {
+		return nil, errors.New("worker: deps need a Pool and a Relay")
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	client, err := ssrf.NewClient(cfg.HTTPAllowlist, time.Duration(step.MaxHTTPTimeout)*time.Millisecond+5*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	log := deps.Log
+	if log == nil {
+		log = logging.Discard()
+	}
+	s := &Service{cfg: cfg, pool: deps.Pool, relay: deps.Relay, log: log, http: client}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handle is the Lambda entry point: Kafka events go to HandleKafka, API
+// Gateway v2 events to the internal HTTP routes.
+func (s *Service) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
+	kind, err := trigger.Detect(payload)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	switch kind {
+	case trigger.Kafka:
+		var ev events.KafkaEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("worker: decode Kafka event: %w", err)
+		}
+		return nil, s.HandleKafka(ctx, ev)
+	case trigger.HTTP:
+		var ev events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("worker: decode HTTP event: %w", err)
+		}
+		return apigw.Serve(ctx, s.handler, ev)
+	}
+	return nil, fmt.Errorf("worker: unsupported trigger %q", kind)
+}
+
+// HandleKafka runs a batch of run-job records; see the package doc. It
+// returns an error only when the batch must be redelivered: the database
+// is unreachable or the outbox could not be drained.
+func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
+	recs := kafka.Flatten(ev)
+	if len(recs) == 0 {
+		return nil
+	}
+	var (
+		runs   []*task
+		poison []envelope.Envelope
+		seen   = make(map[string]bool, len(recs))
+		now    = time.Now().UTC()
+	)
+	for _, rec := range recs {
+		t := decodeRecord(rec, s.cfg.Steps)
+		switch {
+		case t.poison != nil:
+			dl := t.deadLetter(now)
+			s.log.WarnContext(ctx, "poison record sent to the dead-letter topic", "topic", rec.Topic,
+				"partition", rec.Partition, "offset", rec.Offset, "eventId", dl.EventID, "error", t.poison.Error())
+			poison = append(poison, dl)
+		case seen[t.eventID]:
+			// the same run-job twice in one batch: run it once
+		default:
+			seen[t.eventID] = true
+			runs = append(runs, t)
+		}
+	}
+
+	if len(runs) > 0 {
+		done, err := s.finished(ctx, runs)
+		if err != nil {
+			return err
+		}
+		if len(done) > 0 {
+			fresh := runs[:0]
+			for _, t := range runs {
+				if done[t.eventID] {
+					s.log.DebugContext(ctx, "run-job already finished; skipped", "eventId", t.eventID, "jobId", t.jobID)
+					continue
+				}
+				fresh = append(fresh, t)
+			}
+			runs = fresh
+		}
+	}
+
+	outs := s.runAll(ctx, runs)
+	if err := s.record(ctx, runs, outs, poison); err != nil {
+		return err
+	}
+	if _, err := s.relay.Drain(ctx); err != nil {
+		return fmt.Errorf("worker: results are stored but not yet published: %w", err)
+	}
+	return nil
+}
+
+// HTTPHandler serves the internal routes.
+func (s *Service) HTTPHandler() http.Handler { return s.handler }
