@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,19 +42,16 @@ func AdminDSN(tb testing.TB) string {
 		if url == "" {
 			url = pgserver.DefaultURL
 		}
-		dir, err := os.MkdirTemp("", "jobweaver-pgtest-")
-		if err != nil {
-			findErr = err
-			return
-		}
+		// One folder for every run, so a private cluster started by an
+		// earlier run is found and reused rather than started again.
+		dir := filepath.Join(os.TempDir(), "jobweaver-pgtest")
 		srv, err := pgserver.Find(ctx, url, dir, nil)
 		if err != nil {
 			findErr = err
 			return
 		}
 		adminDSN = srv.URL
-		// A private cluster lives as long as the test binary; it is not
-		// stopped explicitly (the OS reaps it with its temp folder left behind).
+		// A private cluster is left running for the next test binary.
 	})
 	if findErr != nil {
 		tb.Fatalf("pgtest: no Postgres for tests: %v", findErr)

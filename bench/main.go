@@ -1,0 +1,433 @@
+// Command bench is JobWeaver's load generator. It starts the local stack
+// in-process (its own data folder and databases, nothing shared with
+// `make run`), drives it over HTTP exactly as a client would, and prints a
+// table:
+//
+//  1. end-to-end jobs/s for a burst of LOG-only jobs;
+//  2. submit→completed p50/p99 at a fixed offered rate (open loop);
+//  3. fresh-job wait p50/p99 while a backlog of due retries is queued.
+//
+// Run it with `make bench`, or `go run ./bench --help` for the knobs.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/devstack"
+	"github.com/jobweaver/jobweaver/shared/pgdb"
+)
+
+type options struct {
+	jobs        int
+	clients     int
+	rate        int
+	duration    time.Duration
+	backlog     int
+	freshRate   int
+	freshFor    time.Duration
+	scenarios   string
+	dataDir     string
+	databaseURL string
+	keepLogs    bool
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.jobs, "jobs", 20000, "jobs in the throughput burst")
+	flag.IntVar(&o.clients, "clients", 64, "concurrent HTTP clients for the burst")
+	flag.IntVar(&o.rate, "rate", 500, "offered jobs/s in the latency run")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "length of the latency run")
+	flag.IntVar(&o.backlog, "backlog", 50000, "due retries queued in the fairness run")
+	flag.IntVar(&o.freshRate, "fresh-rate", 20, "fresh jobs/s submitted during the fairness run")
+	flag.DurationVar(&o.freshFor, "fresh-for", 10*time.Second, "how long fresh jobs are submitted in the fairness run")
+	flag.StringVar(&o.scenarios, "scenarios", "throughput,latency,fairness", "which runs, comma-separated")
+	flag.StringVar(&o.dataDir, "data-dir", ".data/bench", "data folder for the bench's own stack (wiped at start)")
+	flag.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "Postgres server (default: as make run finds it)")
+	flag.BoolVar(&o.keepLogs, "logs", false, "print the functions' logs (off: they would drown the table)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./bench [flags]\n\nStarts a private local stack and measures it. Function settings (SCHEDULER_*, WORKER_*, ESM_*, …) come from the environment as for make run.\n\nFlags:\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type row struct{ scenario, metric, value, floor, verdict string }
+
+func run(o options) error {
+	ctx := context.Background()
+	env := config.FromOS()
+	cfg, err := devstack.ConfigFromEnv(env)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(filepath.Join(o.dataDir, "kafka")); err != nil {
+		return err
+	}
+	cfg.DataDir = o.dataDir
+	if o.databaseURL != "" {
+		cfg.DatabaseURL = o.databaseURL
+	}
+	cfg.KafkaBrokers = nil
+	cfg.KafkaPort = 0
+	cfg.APIAddr, cfg.SchedulerAddr, cfg.WorkerAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.DatabasePrefix = "jobweaver_bench"
+	if !o.keepLogs {
+		cfg.Logs = io.Discard
+	}
+	if err := dropBenchDatabases(ctx, cfg); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "bench: starting a private local stack…")
+	st, err := devstack.Start(ctx, cfg, io.Discard)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	b, err := newBench(ctx, st, cfg, o)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+
+	var rows []row
+	for _, s := range strings.Split(o.scenarios, ",") {
+		var rs []row
+		switch strings.TrimSpace(s) {
+		case "throughput":
+			rs, err = b.throughput(ctx)
+		case "latency":
+			rs, err = b.latency(ctx)
+		case "fairness":
+			rs, err = b.fairness(ctx)
+		default:
+			return fmt.Errorf("unknown scenario %q (throughput, latency, fairness)", s)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		rows = append(rows, rs...)
+	}
+	fmt.Println()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\tmetric\tmeasured\tfloor\tverdict")
+	fmt.Fprintln(tw, "--------\t------\t--------\t-----\t-------")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.scenario, r.metric, r.value, r.floor, r.verdict)
+	}
+	return tw.Flush()
+}
+
+func dropBenchDatabases(ctx context.Context, cfg devstack.Config) error {
+	// Only when the server answers already; a private cluster is fresh anyway.
+	for _, s := range []string{"api", "scheduler", "worker", "dlq"} {
+		_ = pgdb.DropDatabase(ctx, cfg.DatabaseURL, cfg.DatabasePrefix+"_"+s)
+	}
+	return nil
+}
+
+type bench struct {
+	o         options
+	st        *devstack.Stack
+	http      *http.Client
+	scheduler *pgxpool.Pool
+	worker    *pgxpool.Pool
+}
+
+func newBench(ctx context.Context, st *devstack.Stack, cfg devstack.Config, o options) (*bench, error) {
+	open := func(svc string) (*pgxpool.Pool, error) {
+		u, err := pgdb.WithDatabase(st.DatabaseURL, cfg.DatabasePrefix+"_"+svc)
+		if err != nil {
+			return nil, err
+		}
+		return pgdb.Open(ctx, u, 4)
+	}
+	sp, err := open("scheduler")
+	if err != nil {
+		return nil, err
+	}
+	wp, err := open("worker")
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	tr := &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512}
+	return &bench{o: o, st: st, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}, scheduler: sp, worker: wp}, nil
+}
+
+func (b *bench) close() {
+	b.scheduler.Close()
+	b.worker.Close()
+}
+
+var logJob = []byte(`{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"bench"}]},"maxRetryCount":3}`)
+
+// submit posts one LOG-only job and returns its ID.
+func (b *bench) submit(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.st.APIURL+"/api/jobs", bytes.NewReader(logJob))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := b.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted {
+		return "", fmt.Errorf("POST /api/jobs answered %d: %s", resp.StatusCode, body)
+	}
+	var out struct {
+		JobID string `json:"jobId"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return "", err
+	}
+	return out.JobID, nil
+}
+
+// waitCompleted waits until n jobs are terminal in the scheduler.
+func (b *bench) waitTerminal(ctx context.Context, n int, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	last := -1
+	for {
+		var done int
+		if err := b.scheduler.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE status IN ('COMPLETED','FAILED','CANCELLED')`).Scan(&done); err != nil {
+			return time.Time{}, err
+		}
+		if done >= n {
+			return time.Now(), nil
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("only %d of %d jobs finished within %s", done, n, timeout)
+		}
+		if done/1000 != last/1000 {
+			fmt.Fprintf(os.Stderr, "  %d/%d finished\n", done, n)
+			last = done
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (b *bench) throughput(ctx context.Context) ([]row, error) {
+	n := b.o.jobs
+	fmt.Fprintf(os.Stderr, "bench: throughput: submitting %d LOG-only jobs with %d clients…\n", n, b.o.clients)
+	base, err := b.terminalCount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var next atomic.Int64
+	var firstErr atomic.Value
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < b.o.clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				if _, err := b.submit(ctx); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return nil, err
+	}
+	submitted := time.Since(start)
+	end, err := b.waitTerminal(ctx, base+n, 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	total := end.Sub(start)
+	rate := float64(n) / total.Seconds()
+	return []row{
+		{"throughput", fmt.Sprintf("submit rate (%d jobs)", n), fmt.Sprintf("%.0f jobs/s", float64(n)/submitted.Seconds()), "", ""},
+		{"throughput", fmt.Sprintf("end-to-end (%d LOG jobs)", n), fmt.Sprintf("%.0f jobs/s", rate), "≥ 3000 jobs/s", verdict(rate >= 3000)},
+	}, nil
+}
+
+func (b *bench) terminalCount(ctx context.Context) (int, error) {
+	var n int
+	err := b.scheduler.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE status IN ('COMPLETED','FAILED','CANCELLED')`).Scan(&n)
+	return n, err
+}
+
+// openLoop submits at rate jobs/s for d, without waiting for answers to
+// pace the next send, and returns each job's send time.
+func (b *bench) openLoop(ctx context.Context, rate int, d time.Duration) (map[string]time.Time, error) {
+	interval := time.Second / time.Duration(rate)
+	total := int(d.Seconds() * float64(rate))
+	sent := make(map[string]time.Time, total)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	start := time.Now()
+	for i := 0; i < total; i++ {
+		at := start.Add(time.Duration(i) * interval)
+		if w := time.Until(at); w > 0 {
+			time.Sleep(w)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.Now()
+			id, err := b.submit(ctx)
+			if err != nil {
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			mu.Lock()
+			sent[id] = t
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return nil, err
+	}
+	return sent, nil
+}
+
+func (b *bench) latency(ctx context.Context) ([]row, error) {
+	fmt.Fprintf(os.Stderr, "bench: latency: %d jobs/s offered for %s…\n", b.o.rate, b.o.duration)
+	base, err := b.terminalCount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sent, err := b.openLoop(ctx, b.o.rate, b.o.duration)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := b.waitTerminal(ctx, base+len(sent), 5*time.Minute); err != nil {
+		return nil, err
+	}
+	done, err := b.times(ctx, b.scheduler, `SELECT id::text, finished_at FROM jobs WHERE id = ANY($1::uuid[])`, keys(sent))
+	if err != nil {
+		return nil, err
+	}
+	lat := diffs(sent, done)
+	p50, p99 := pct(lat, 50), pct(lat, 99)
+	return []row{
+		{"latency", fmt.Sprintf("submit→completed p50 @ %d/s", b.o.rate), ms(p50), "≤ 100 ms", verdict(p50 <= 100*time.Millisecond)},
+		{"latency", fmt.Sprintf("submit→completed p99 @ %d/s", b.o.rate), ms(p99), "≤ 250 ms", verdict(p99 <= 250*time.Millisecond)},
+	}, nil
+}
+
+func (b *bench) fairness(ctx context.Context) ([]row, error) {
+	n := b.o.backlog
+	fmt.Fprintf(os.Stderr, "bench: fairness: queueing %d due retries…\n", n)
+	base, err := b.terminalCount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Retries that are due now: jobs on their second attempt.
+	_, err = b.scheduler.Exec(ctx, `
+		INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, status, attempts, next_run_at, created_at)
+		SELECT gen_random_uuid(), 'SIMULATION', '{"steps":[{"action":"LOG","message":"retry"}]}', 3,
+		       'bench-backlog', 'PENDING', 1, now() - interval '1 second', now() - interval '1 minute'
+		FROM generate_series(1, $1)`, n)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "bench: fairness: %d fresh jobs/s for %s behind the backlog…\n", b.o.freshRate, b.o.freshFor)
+	sent, err := b.openLoop(ctx, b.o.freshRate, b.o.freshFor)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := b.waitTerminal(ctx, base+n+len(sent), 10*time.Minute); err != nil {
+		return nil, err
+	}
+	started, err := b.times(ctx, b.worker, `SELECT job_id::text, started_at FROM executions WHERE attempt = 1 AND job_id = ANY($1::uuid[])`, keys(sent))
+	if err != nil {
+		return nil, err
+	}
+	wait := diffs(sent, started)
+	p50, p99 := pct(wait, 50), pct(wait, 99)
+	return []row{
+		{"fairness", fmt.Sprintf("fresh-job wait p50 (%d retries due)", n), ms(p50), "", ""},
+		{"fairness", fmt.Sprintf("fresh-job wait p99 (%d retries due)", n), ms(p99), "≤ 1000 ms", verdict(p99 <= time.Second)},
+	}, nil
+}
+
+func (b *bench) times(ctx context.Context, pool *pgxpool.Pool, sql string, ids []string) (map[string]time.Time, error) {
+	rows, err := pool.Query(ctx, sql, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var id string
+		var t *time.Time
+		if err := rows.Scan(&id, &t); err != nil {
+			return nil, err
+		}
+		if t != nil {
+			out[id] = *t
+		}
+	}
+	return out, rows.Err()
+}
+
+func keys(m map[string]time.Time) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func diffs(from, to map[string]time.Time) []time.Duration {
+	var out []time.Duration
+	for id, t0 := range from {
+		if t1, ok := to[id]; ok {
+			out = append(out, t1.Sub(t0))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	i := (len(ds)*p + 99) / 100
+	if i < 1 {
+		i = 1
+	}
+	return ds[i-1]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func verdict(ok bool) string {
+	if ok {
+		return "meets"
+	}
+	return "MISSES"
+}

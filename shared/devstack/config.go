@@ -1,0 +1,149 @@
+package devstack
+
+import (
+	"io"
+	"time"
+
+	"github.com/jobweaver/jobweaver/shared/api"
+	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/dlq"
+	"github.com/jobweaver/jobweaver/shared/pgserver"
+	"github.com/jobweaver/jobweaver/shared/scheduler"
+	"github.com/jobweaver/jobweaver/shared/worker"
+)
+
+// Config is the local stack's configuration.
+type Config struct {
+	DataDir      string   // DATA_DIR: kafka/ and postgres/ live here
+	DatabaseURL  string   // DATABASE_URL: the server to use (or start privately)
+	KafkaBrokers []string // KAFKA_BROKERS: external brokers; empty for the embedded one
+	// KafkaPort is the embedded broker's port if it is free (a random one
+	// otherwise); 0 takes a random port at once.
+	KafkaPort int
+
+	APIAddr       string // API_ADDR
+	SchedulerAddr string // SCHEDULER_ADDR: the scheduler's internal routes
+	WorkerAddr    string // WORKER_ADDR: the worker's internal routes
+
+	TickInterval    time.Duration // TICK_INTERVAL: the local EventBridge schedule
+	ESMBatchSize    int           // ESM_BATCH_SIZE
+	ESMBatchWindow  time.Duration // ESM_BATCH_WINDOW
+	ESMPollers      int           // ESM_POLLERS: consumers per mapping
+	FunctionTimeout time.Duration // FUNCTION_TIMEOUT: deadline of every invocation but the tick
+	APIBodyLimit    int64         // API_BODY_LIMIT_BYTES
+	DBMaxConns      int           // DB_MAX_CONNS: pool size per function
+
+	// DatabasePrefix names the service databases: <prefix>_api, … .
+	DatabasePrefix string
+	// Logs receives the functions' JSON logs; nil means os.Stdout.
+	Logs io.Writer
+	// PostgresOptions adjust how a Postgres server is found (tests).
+	PostgresOptions []pgserver.Option
+
+	// The services' own settings, read from the same environment.
+	API       api.Config
+	Scheduler scheduler.Config
+	Worker    worker.Config
+	DLQ       dlq.Config
+}
+
+// Var documents one environment variable.
+type Var struct {
+	Name, Default, Help string
+	// Stack is true for the local stack's own variables (false: a
+	// function's setting, passed through).
+	Stack bool
+}
+
+// Vars lists every variable the local stack reads, its own and the
+// functions'.
+var Vars = []Var{
+	{"DATA_DIR", ".data", "where the embedded broker keeps its log and offsets (kafka/) and a private Postgres cluster lives (postgres/)", true},
+	{"DATABASE_URL", pgserver.DefaultURL, "the Postgres server to use; each function gets its own database on it. If it does not answer, a private cluster is started from the installed Postgres binaries", true},
+	{"KAFKA_BROKERS", "", "external brokers (host:port,...) to use instead of the embedded broker on :9092", true},
+	{"API_ADDR", ":8080", "address of the public API", true},
+	{"SCHEDULER_ADDR", ":8081", "address of the scheduler's internal routes (/internal/jobs/...)", true},
+	{"WORKER_ADDR", ":8082", "address of the worker's internal routes (/internal/executions/...)", true},
+	{"TICK_INTERVAL", "1s", "how often the local EventBridge schedule invokes the scheduler (each tick's deadline)", true},
+	{"ESM_BATCH_SIZE", "100", "event-source mappings: records per invocation at most", true},
+	{"ESM_BATCH_WINDOW", "5ms", "event-source mappings: how long to wait to fill a batch", true},
+	{"ESM_POLLERS", "2", "event-source mappings: consumer-group members per mapping", true},
+	{"FUNCTION_TIMEOUT", "60s", "deadline of each local invocation (HTTP and Kafka)", true},
+	{"API_BODY_LIMIT_BYTES", "262144", "larger request bodies get 413", false},
+	{"DB_MAX_CONNS", "10", "Postgres pool size per function", false},
+	{"LOG_LEVEL", "info", "debug, info, warn or error", false},
+	{"API_PAGE_SIZE_MAX", "100", "cap on the page size of lists", false},
+	{"SCHEDULER_BATCH_SIZE", "100", "jobs claimed per dispatch pass", false},
+	{"SCHEDULER_FRESH_RATIO", "0.5", "share of each dispatch batch reserved for fresh jobs", false},
+	{"SCHEDULER_MAX_IN_FLIGHT", "1000", "dispatched but unfinished jobs at most", false},
+	{"SCHEDULER_LEASE", "15m", "a dispatched job with no result by then is rescued as a failed attempt", false},
+	{"SCHEDULER_BACKOFF_BASE", "1s", "retry backoff base", false},
+	{"SCHEDULER_BACKOFF_CAP", "300s", "retry backoff cap", false},
+	{"SCHEDULER_BACKOFF_JITTER", "0.2", "retry backoff jitter (fraction)", false},
+	{"SCHEDULER_TICK_MARGIN", "2s", "a tick loops dispatch passes until this long before its deadline", false},
+	{"SCHEDULER_IDLE_POLL", "100ms", "pause after an idle dispatch pass", false},
+	{"WORKER_CONCURRENCY", "16", "records of one batch run at once", false},
+	{"WORKER_HTTP_ALLOWLIST", "", "CIDRs or host names HTTP_CALL may reach despite the SSRF guard", false},
+	{"WORKER_DEADLINE_MARGIN", "1s", "steps stop this long before the invocation deadline", false},
+	{"WORKER_PAGE_SIZE_MAX", "100", "cap on the page size of the worker's execution lists", false},
+	{"DLQ_PAGE_SIZE_MAX", "100", "cap on the page size of the dead-letter list", false},
+}
+
+// ConfigFromEnv reads the configuration. The first bad value is reported
+// as one line naming its variable.
+func ConfigFromEnv(env *config.Env) (Config, error) {
+	cfg := Config{
+		DataDir:         env.String("DATA_DIR", ".data"),
+		DatabaseURL:     env.String("DATABASE_URL", pgserver.DefaultURL),
+		KafkaBrokers:    env.List("KAFKA_BROKERS", nil),
+		KafkaPort:       9092,
+		APIAddr:         env.String("API_ADDR", ":8080"),
+		SchedulerAddr:   env.String("SCHEDULER_ADDR", ":8081"),
+		WorkerAddr:      env.String("WORKER_ADDR", ":8082"),
+		TickInterval:    env.Duration("TICK_INTERVAL", time.Second, 10*time.Millisecond, time.Hour),
+		ESMBatchSize:    env.Int("ESM_BATCH_SIZE", 100, 1, 10000),
+		ESMBatchWindow:  env.Duration("ESM_BATCH_WINDOW", 5*time.Millisecond, 0, 300*time.Second),
+		ESMPollers:      env.Int("ESM_POLLERS", 2, 1, 64),
+		FunctionTimeout: env.Duration("FUNCTION_TIMEOUT", 60*time.Second, time.Second, 15*time.Minute),
+		APIBodyLimit:    int64(env.Int("API_BODY_LIMIT_BYTES", 262144, 1<<10, 6<<20)),
+		DBMaxConns:      env.Int("DB_MAX_CONNS", 10, 1, 1000),
+		DatabasePrefix:  "jobweaver",
+	}
+	cfg.API = api.ConfigFromEnv(env)
+	cfg.Scheduler = scheduler.ConfigFromEnv(env)
+	cfg.Worker = worker.ConfigFromEnv(env)
+	cfg.DLQ = dlq.ConfigFromEnv(env)
+	return cfg, env.Err()
+}
+
+// withDefaults fills what a hand-built Config left unset.
+func (c Config) withDefaults() Config {
+	if c.DataDir == "" {
+		c.DataDir = ".data"
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = pgserver.DefaultURL
+	}
+	if c.TickInterval <= 0 {
+		c.TickInterval = time.Second
+	}
+	if c.ESMBatchSize <= 0 {
+		c.ESMBatchSize = 100
+	}
+	if c.ESMPollers <= 0 {
+		c.ESMPollers = 1
+	}
+	if c.FunctionTimeout <= 0 {
+		c.FunctionTimeout = 60 * time.Second
+	}
+	if c.APIBodyLimit <= 0 {
+		c.APIBodyLimit = 262144
+	}
+	if c.DBMaxConns <= 0 {
+		c.DBMaxConns = 10
+	}
+	if c.DatabasePrefix == "" {
+		c.DatabasePrefix = "jobweaver"
+	}
+	return c
+}

@@ -1,0 +1,278 @@
+// Package devstack runs the whole platform in one process for `make run`:
+// the four functions' handlers, unchanged, behind emulators that produce
+// the events AWS would send them.
+//
+//   - Kafka: an embedded Kafka-protocol broker (franz-go's kfake) that
+//     persists its log and committed offsets under DATA_DIR/kafka with
+//     every write synced, on :9092 if free; or external KAFKA_BROKERS.
+//   - Postgres: the server at DATABASE_URL, or a private cluster under
+//     DATA_DIR/postgres (see pgserver). Each function gets its own
+//     database (jobweaver_api, jobweaver_scheduler, jobweaver_worker,
+//     jobweaver_dlq), migrated at start, and its own pool.
+//   - Event-source mappings (see esm): job-created, job-completed and
+//     job-failed to the scheduler, run-job to the worker, job-dead-letter
+//     to the dlq; one mapping and consumer group per topic, as in AWS.
+//   - A schedule: every TICK_INTERVAL the scheduler gets an EventBridge
+//     scheduled event with a deadline of TICK_INTERVAL; ticks never
+//     overlap.
+//   - HTTP fronts (API Gateway): API_ADDR for the api; SCHEDULER_ADDR and
+//     WORKER_ADDR for the scheduler's and worker's internal routes.
+//
+// A hard kill loses nothing: the broker's log and offsets are synced to
+// disk, Postgres is durable, uncommitted records are delivered again and
+// the handlers are idempotent.
+//
+// A lock on DATA_DIR/devstack.lock keeps two stacks off one data folder,
+// and DATA_DIR/devstack.json tells a one-shot InvokeOnce where a running
+// stack's broker and database are.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/esm"
+	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/logging"
+	"github.com/jobweaver/jobweaver/shared/pgdb"
+	"github.com/jobweaver/jobweaver/shared/wiring"
+)
+
+// Stack is a running local stack.
+type Stack struct {
+	APIURL       string   // the public API
+	SchedulerURL string   // the scheduler's internal routes
+	WorkerURL    string   // the worker's internal routes
+	Brokers      []string // Kafka
+	DatabaseURL  string   // the Postgres server's maintenance database
+	DataDir      string   // absolute
+	// Invoker reaches the four functions in-process.
+	Invoker *invoke.Local
+
+	cfg     Config
+	out     io.Writer
+	lock    *dataLock
+	in      *infra
+	deps    []*wiring.Deps
+	servers []*http.Server
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+// Start brings the stack up and returns once everything serves. Progress
+// and the summary go to out. The stack runs until Close; ctx bounds only
+// the start.
+func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error) {
+	out = discardIfNil(out)
+	cfg = cfg.withDefaults()
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: DATA_DIR %s: %w", cfg.DataDir, err)
+	}
+	cfg.DataDir = dir
+	s := &Stack{cfg: cfg, out: out, DataDir: dir, Invoker: &invoke.Local{}}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	s.lock, err = lockData(dir)
+	if errors.Is(err, errLocked) {
+		return nil, fmt.Errorf("devstack: another local stack (pid %d) is using DATA_DIR %s; stop it or set DATA_DIR", lockHolder(dir), dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(filepath.Join(dir, stateName)) // left by a killed stack
+
+	// Bind the HTTP addresses first: a taken port fails fast.
+	fronts := []struct {
+		name, addr, fn, ns string
+		internal           bool
+		url                *string
+	}{
+		{"API_ADDR", cfg.APIAddr, invoke.API, "API", false, &s.APIURL},
+		{"SCHEDULER_ADDR", cfg.SchedulerAddr, invoke.Scheduler, "SCHEDULER", true, &s.SchedulerURL},
+		{"WORKER_ADDR", cfg.WorkerAddr, invoke.Worker, "WORKER", true, &s.WorkerURL},
+	}
+	lns := make([]net.Listener, len(fronts))
+	defer func() {
+		if err != nil {
+			for _, ln := range lns {
+				if ln != nil {
+					ln.Close()
+				}
+			}
+		}
+	}()
+	for i, f := range fronts {
+		if lns[i], err = listen(f.name, f.addr); err != nil {
+			return nil, err
+		}
+		*f.url = httpURL(lns[i])
+	}
+
+	if s.in, err = openInfra(ctx, cfg, out); err != nil {
+		return nil, err
+	}
+	s.Brokers, s.DatabaseURL = s.in.brokers, s.in.dbURL
+	if s.deps, err = openFunctions(ctx, cfg, s.in, Functions, s.Invoker); err != nil {
+		return nil, err
+	}
+
+	logs := cfg.Logs
+	if logs == nil {
+		logs = os.Stdout
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	esmLog := logging.New("esm", logs)
+	for _, m := range mappings(cfg, s.Brokers, s.Invoker, esmLog) {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := m.Run(runCtx); err != nil {
+				esmLog.Error("event-source mapping failed", "esm", m.Name, "error", err.Error())
+			}
+		}()
+	}
+	ticker := &Ticker{Invoker: s.Invoker, Function: invoke.Scheduler, Interval: cfg.TickInterval, Log: logging.New("schedule", logs)}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ticker.Run(runCtx)
+	}()
+
+	frontLog := logging.New("gateway", logs)
+	for i, f := range fronts {
+		srv := &http.Server{
+			Handler: &Front{
+				Invoker: s.Invoker, Function: f.fn, Namespace: f.ns, Internal: f.internal,
+				BodyLimit: cfg.APIBodyLimit, Timeout: cfg.FunctionTimeout, Log: frontLog,
+			},
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+		s.servers = append(s.servers, srv)
+		ln := lns[i]
+		lns[i] = nil
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				frontLog.Error("HTTP front stopped", "function", f.fn, "error", err.Error())
+			}
+		}()
+	}
+
+	if err := writeState(dir, state{
+		PID: os.Getpid(), Brokers: s.Brokers, DatabaseURL: s.DatabaseURL,
+		APIURL: s.APIURL, SchedulerURL: s.SchedulerURL, WorkerURL: s.WorkerURL,
+	}); err != nil {
+		return nil, err
+	}
+	s.printSummary()
+	return s, nil
+}
+
+// mappings are the event-source mappings of the platform: one per topic.
+func mappings(cfg Config, brokers []string, inv invoke.Invoker, log *slog.Logger) []*esm.Mapping {
+	routes := []struct{ topic, fn string }{
+		{envelope.TopicJobCreated, invoke.Scheduler},
+		{envelope.TopicJobCompleted, invoke.Scheduler},
+		{envelope.TopicJobFailed, invoke.Scheduler},
+		{envelope.TopicRunJob, invoke.Worker},
+		{envelope.TopicJobDeadLetter, invoke.DLQ},
+	}
+	var ms []*esm.Mapping
+	for _, r := range routes {
+		group := "jobweaver-" + r.fn + "-" + r.topic
+		ms = append(ms, &esm.Mapping{
+			Name:            r.topic + "->" + r.fn,
+			Topics:          []string{r.topic},
+			Group:           group,
+			Function:        r.fn,
+			BatchSize:       cfg.ESMBatchSize,
+			Window:          cfg.ESMBatchWindow,
+			Pollers:         cfg.ESMPollers,
+			Brokers:         brokers,
+			Invoker:         inv,
+			Log:             log,
+			FunctionTimeout: cfg.FunctionTimeout,
+		})
+	}
+	return ms
+}
+
+func (s *Stack) printSummary() {
+	cfg, w := s.cfg, s.out
+	kafkaNote := "external"
+	if s.in.embedded != nil {
+		kafkaNote = "embedded; log and offsets in " + filepath.Join(s.DataDir, "kafka")
+	}
+	pgNote := "databases " + strings.Join(dbNames(cfg.DatabasePrefix), ", ")
+	if s.in.pg != nil && s.in.pg.Private {
+		pgNote = "private cluster in " + filepath.Join(s.DataDir, "postgres") + "; " + pgNote
+	}
+	fmt.Fprintf(w, "\nJobWeaver local stack is up.\n")
+	fmt.Fprintf(w, "  API          %s\n", s.APIURL)
+	fmt.Fprintf(w, "  scheduler    %s  (internal routes: /internal/jobs/...)\n", s.SchedulerURL)
+	fmt.Fprintf(w, "  worker       %s  (internal routes: /internal/executions/...)\n", s.WorkerURL)
+	fmt.Fprintf(w, "  Kafka        %s  (%s)\n", strings.Join(s.Brokers, ","), kafkaNote)
+	fmt.Fprintf(w, "  Postgres     %s  (%s)\n", pgdb.Redact(s.DatabaseURL), pgNote)
+	fmt.Fprintf(w, "  data folder  %s\n", s.DataDir)
+	fmt.Fprintf(w, "  schedule every %s; event-source mappings: batch %d, window %s, %d pollers; function timeout %s\n",
+		cfg.TickInterval, cfg.ESMBatchSize, cfg.ESMBatchWindow, cfg.ESMPollers, cfg.FunctionTimeout)
+	fmt.Fprintf(w, "\nTry:\n")
+	fmt.Fprintf(w, "  curl -s -X POST %s/api/jobs -H 'Content-Type: application/json' \\\n", s.APIURL)
+	fmt.Fprintf(w, "    -d '{\"jobType\":\"SIMULATION\",\"payload\":{\"steps\":[{\"action\":\"LOG\",\"message\":\"hello\"},{\"action\":\"SLEEP\",\"durationMs\":500}]},\"maxRetryCount\":3}'\n")
+	fmt.Fprintf(w, "  curl -s %s/api/jobs/<jobId>\n", s.APIURL)
+	fmt.Fprintf(w, "  curl -s '%s/api/jobs?page=0&size=20'\n", s.APIURL)
+	fmt.Fprintf(w, "  curl -s %s/api/dlq\n", s.APIURL)
+	fmt.Fprintf(w, "  curl -s %s/internal/jobs/<jobId>/status\n", s.SchedulerURL)
+	fmt.Fprintf(w, "  curl -s '%s/internal/executions/<jobId>?page=0&size=20'\n", s.WorkerURL)
+	fmt.Fprintf(w, "Ctrl-C stops it.\n\n")
+}
+
+func dbNames(prefix string) []string {
+	var out []string
+	for _, f := range Functions {
+		out = append(out, prefix+"_"+f)
+	}
+	return out
+}
+
+// Close stops the stack in order: the HTTP fronts, the mappings and the
+// schedule (waiting for running invocations), the functions' connections,
+// the embedded broker (which flushes) and a private Postgres.
+func (s *Stack) Close() {
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, srv := range s.servers {
+			_ = srv.Shutdown(ctx)
+		}
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.wg.Wait()
+		closeAll(s.deps)
+		if s.in != nil {
+			s.in.close()
+		}
+		if s.lock != nil {
+			_ = os.Remove(filepath.Join(s.DataDir, stateName))
+			s.lock.unlock()
+		}
+	})
+}

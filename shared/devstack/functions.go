@@ -1,0 +1,120 @@
+package devstack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/jobweaver/jobweaver/shared/api"
+	"github.com/jobweaver/jobweaver/shared/dlq"
+	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/logging"
+	"github.com/jobweaver/jobweaver/shared/scheduler"
+	"github.com/jobweaver/jobweaver/shared/wiring"
+	"github.com/jobweaver/jobweaver/shared/worker"
+)
+
+// Functions are the four function names in start order.
+var Functions = []string{invoke.API, invoke.Scheduler, invoke.Worker, invoke.DLQ}
+
+func migrations(name string) fs.FS {
+	switch name {
+	case invoke.API:
+		return api.Migrations()
+	case invoke.Scheduler:
+		return scheduler.Migrations()
+	case invoke.Worker:
+		return worker.Migrations()
+	case invoke.DLQ:
+		return dlq.Migrations()
+	}
+	return nil
+}
+
+// openFunctions opens each named function's deps (its own database,
+// migrated, and a producer), builds its service and registers its handler
+// in inv. It returns the deps to close.
+func openFunctions(ctx context.Context, cfg Config, in *infra, names []string, inv *invoke.Local) (_ []*wiring.Deps, err error) {
+	urls, err := databases(ctx, in.dbURL, cfg.DatabasePrefix, names)
+	if err != nil {
+		return nil, err
+	}
+	logs := cfg.Logs
+	if logs == nil {
+		logs = os.Stdout
+	}
+	var all []*wiring.Deps
+	defer func() {
+		if err != nil {
+			for _, d := range all {
+				d.Close()
+			}
+		}
+	}()
+	for _, name := range names {
+		deps, err := wiring.Open(ctx, name, urls[name], int32(cfg.DBMaxConns), true, migrations(name),
+			kafka.Config{Brokers: in.brokers, ClientID: "jobweaver-" + name}, logging.New(name, logs))
+		if err != nil {
+			return nil, fmt.Errorf("devstack: %s: %w", name, err)
+		}
+		all = append(all, deps)
+		h, err := newHandler(cfg, name, deps, inv)
+		if err != nil {
+			return nil, fmt.Errorf("devstack: %s: %w", name, err)
+		}
+		inv.Register(name, lambda.NewHandler(h))
+	}
+	return all, nil
+}
+
+type handleFunc = func(context.Context, json.RawMessage) (any, error)
+
+func newHandler(cfg Config, name string, deps *wiring.Deps, inv invoke.Invoker) (handleFunc, error) {
+	switch name {
+	case invoke.API:
+		s, err := api.New(cfg.API, deps, inv)
+		if err != nil {
+			return nil, err
+		}
+		return s.Handle, nil
+	case invoke.Scheduler:
+		s, err := scheduler.New(cfg.Scheduler, deps)
+		if err != nil {
+			return nil, err
+		}
+		return s.Handle, nil
+	case invoke.Worker:
+		s, err := worker.New(cfg.Worker, deps)
+		if err != nil {
+			return nil, err
+		}
+		return s.Handle, nil
+	case invoke.DLQ:
+		s, err := dlq.New(cfg.DLQ, deps)
+		if err != nil {
+			return nil, err
+		}
+		return s.Handle, nil
+	}
+	return nil, fmt.Errorf("unknown function %q (want api, scheduler, worker or dlq)", name)
+}
+
+func closeAll(deps []*wiring.Deps) {
+	for _, d := range deps {
+		d.Close()
+	}
+}
+
+// discardIfNil returns w, or io.Discard.
+func discardIfNil(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}

@@ -1,0 +1,220 @@
+package devstack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/pgdb"
+	"github.com/jobweaver/jobweaver/shared/pgserver"
+)
+
+// infra is the plumbing the functions share: brokers and a Postgres server.
+type infra struct {
+	brokers  []string
+	embedded *kfake.Cluster // nil for external brokers
+	pg       *pgserver.Server
+	dbURL    string // the server's maintenance database
+	out      io.Writer
+}
+
+// openInfra starts (or connects to) Kafka and Postgres.
+func openInfra(ctx context.Context, cfg Config, out io.Writer) (_ *infra, err error) {
+	in := &infra{out: out}
+	defer func() {
+		if err != nil {
+			in.close()
+		}
+	}()
+	if len(cfg.KafkaBrokers) > 0 {
+		in.brokers = cfg.KafkaBrokers
+	} else {
+		if in.embedded, err = startBroker(cfg.DataDir, cfg.KafkaPort); err != nil {
+			return nil, err
+		}
+		in.brokers = in.embedded.ListenAddrs()
+	}
+	if err := ensureTopics(ctx, in.brokers); err != nil {
+		return nil, err
+	}
+	in.pg, err = pgserver.Find(ctx, cfg.DatabaseURL, filepath.Join(cfg.DataDir, "postgres"), out, cfg.PostgresOptions...)
+	if err != nil {
+		return nil, err
+	}
+	in.dbURL = in.pg.URL
+	return in, nil
+}
+
+// close closes the embedded broker (which flushes its log) and stops a
+// private Postgres.
+func (in *infra) close() {
+	if in.embedded != nil {
+		in.embedded.Close()
+		in.embedded = nil
+	}
+	if in.pg != nil && in.pg.Private {
+		if err := in.pg.Stop(); err != nil {
+			fmt.Fprintf(in.out, "%v\n", err)
+		}
+		in.pg = nil
+	}
+}
+
+// startBroker starts the embedded Kafka-protocol broker persisting to
+// dataDir/kafka, on port if it is free and on a random port otherwise.
+func startBroker(dataDir string, port int) (*kfake.Cluster, error) {
+	dir := filepath.Join(dataDir, "kafka")
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.DataDir(dir), kfake.SyncWrites()}
+	for _, t := range kafka.Topics {
+		opts = append(opts, kfake.SeedTopics(t.Partitions, t.Name))
+	}
+	if port > 0 {
+		c, err := kfake.NewCluster(append(opts, kfake.Ports(port))...)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, brokerError(dir, err)
+		}
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, brokerError(dir, err)
+	}
+	return c, nil
+}
+
+func brokerError(dir string, err error) error {
+	return fmt.Errorf("devstack: start the embedded Kafka broker on %s: %v (remove %s, or run `make clean`, to start afresh)", dir, err, dir)
+}
+
+// ensureTopics creates the lifecycle topics that are missing.
+func ensureTopics(ctx context.Context, brokers []string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ClientID("jobweaver-devstack"))
+	if err != nil {
+		return fmt.Errorf("devstack: kafka client for %v: %w", brokers, err)
+	}
+	defer cl.Close()
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := kafka.EnsureTopics(tctx, cl, kafka.Topics); err != nil {
+		return fmt.Errorf("devstack: Kafka at %s: %w", strings.Join(brokers, ","), err)
+	}
+	return nil
+}
+
+// databases creates the service databases and returns each one's URL.
+func databases(ctx context.Context, adminURL, prefix string, names []string) (map[string]string, error) {
+	urls := map[string]string{}
+	for _, n := range names {
+		db := prefix + "_" + n
+		if err := pgdb.EnsureDatabase(ctx, adminURL, db); err != nil {
+			return nil, fmt.Errorf("devstack: %w", err)
+		}
+		u, err := pgdb.WithDatabase(adminURL, db)
+		if err != nil {
+			return nil, err
+		}
+		urls[n] = u
+	}
+	return urls, nil
+}
+
+// The data folder's lock and state file tell a one-shot invocation
+// whether a local stack already runs on it, and where its plumbing is.
+
+const (
+	lockName  = "devstack.lock"
+	stateName = "devstack.json"
+)
+
+// state is what a running stack records in DATA_DIR/devstack.json.
+type state struct {
+	PID          int      `json:"pid"`
+	Brokers      []string `json:"brokers"`
+	DatabaseURL  string   `json:"databaseUrl"`
+	APIURL       string   `json:"apiUrl"`
+	SchedulerURL string   `json:"schedulerUrl"`
+	WorkerURL    string   `json:"workerUrl"`
+}
+
+// dataLock is an exclusive flock on DATA_DIR/devstack.lock.
+type dataLock struct{ f *os.File }
+
+// errLocked says another process holds the data folder.
+var errLocked = errors.New("data folder in use")
+
+func lockData(dir string) (*dataLock, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("devstack: create DATA_DIR %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errLocked
+		}
+		return nil, fmt.Errorf("devstack: lock %s: %w", dir, err)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return &dataLock{f}, nil
+}
+
+func (l *dataLock) unlock() {
+	if l == nil || l.f == nil {
+		return
+	}
+	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	l.f.Close()
+	l.f = nil
+}
+
+// lockHolder returns the PID recorded by the holder of dir's lock, or 0.
+func lockHolder(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, lockName))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+func writeState(dir string, s state) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, stateName+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("devstack: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(dir, stateName))
+}
+
+func readState(dir string) (state, error) {
+	var s state
+	b, err := os.ReadFile(filepath.Join(dir, stateName))
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("devstack: %s: %w", filepath.Join(dir, stateName), err)
+	}
+	return s, nil
+}

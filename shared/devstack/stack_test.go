@@ -1,0 +1,238 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/pgdb"
+	"github.com/jobweaver/jobweaver/shared/pgserver"
+	"github.com/jobweaver/jobweaver/shared/pgtest"
+)
+
+// bound only turns a hang into a failure; nothing asserts latency.
+const bound = 2 * time.Minute
+
+// testConfig is a stack on free ports, in a fresh data folder, with its
+// own databases on the test Postgres server (dropped at the end).
+func testConfig(t *testing.T) Config {
+	t.Helper()
+	cfg, err := ConfigFromEnv(config.FromMap(map[string]string{"TICK_INTERVAL": "200ms", "ESM_POLLERS": "1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := pgtest.AdminDSN(t)
+	cfg.DataDir = t.TempDir()
+	cfg.DatabaseURL = admin
+	cfg.KafkaPort = 0
+	cfg.APIAddr, cfg.SchedulerAddr, cfg.WorkerAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.DatabasePrefix = fmt.Sprintf("jwtest_devstack_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+	cfg.Logs = io.Discard
+	t.Cleanup(func() {
+		for _, db := range dbNames(cfg.DatabasePrefix) {
+			if err := pgdb.DropDatabase(context.Background(), admin, db); err != nil {
+				t.Logf("drop %s: %v", db, err)
+			}
+		}
+	})
+	return cfg
+}
+
+func start(t *testing.T, cfg Config) *Stack {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	var out bytes.Buffer
+	s, err := Start(ctx, cfg, &out)
+	if err != nil {
+		t.Fatalf("Start: %v\n%s", err, out.String())
+	}
+	t.Cleanup(s.Close)
+	for _, want := range []string{s.APIURL, s.SchedulerURL, s.WorkerURL, s.Brokers[0], s.DataDir, "curl -s -X POST " + s.APIURL + "/api/jobs"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the summary does not mention %s:\n%s", want, out.String())
+		}
+	}
+	return s
+}
+
+func call(t *testing.T, method, url, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s %s: %d %q is not a JSON object", method, url, resp.StatusCode, b)
+	}
+	return resp.StatusCode, m
+}
+
+// waitStatus polls the job until it has status want.
+func waitStatus(t *testing.T, apiURL, id, want string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for {
+		code, job := call(t, "GET", apiURL+"/api/jobs/"+id, "")
+		if code == 200 && job["status"] == want {
+			return job
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s never reached %s: last %d %v", id, want, code, job)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+const submission = `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"hello"},{"action":"SLEEP","durationMs":50}]},"maxRetryCount":1}`
+
+func TestStackRunsAJobEndToEndAndSurvivesARestart(t *testing.T) {
+	cfg := testConfig(t)
+	s := start(t, cfg)
+
+	// A job submitted over HTTP runs through Kafka, the scheduler and the worker.
+	code, created := call(t, "POST", s.APIURL+"/api/jobs", submission)
+	id, _ := created["jobId"].(string)
+	if code != 202 || id == "" {
+		t.Fatalf("POST /api/jobs = %d %v", code, created)
+	}
+	waitStatus(t, s.APIURL, id, "COMPLETED")
+
+	// The internal fronts serve the original's client collection.
+	if code, st := call(t, "GET", s.SchedulerURL+"/internal/jobs/"+id+"/status", ""); code != 200 || st["status"] != "COMPLETED" {
+		t.Errorf("scheduler status = %d %v", code, st)
+	}
+	if code, ex := call(t, "GET", s.WorkerURL+"/internal/executions/"+id+"?page=0&size=20", ""); code != 200 || ex["totalElements"] != float64(1) {
+		t.Errorf("worker executions = %d %v", code, ex)
+	}
+	if code, body := call(t, "GET", s.SchedulerURL+"/api/jobs", ""); code != 404 || body["errorCode"] != "SCHEDULER.NOT_FOUND" {
+		t.Errorf("public route on the scheduler front = %d %v", code, body)
+	}
+
+	// An oversized body is refused at the front with the platform's error.
+	code, body := call(t, "POST", s.APIURL+"/api/jobs", strings.Repeat("x", int(cfg.APIBodyLimit)+bodySlack+1))
+	if code != 413 || body["errorCode"] != "API.PAYLOAD_TOO_LARGE" {
+		t.Errorf("oversized body = %d %v", code, body)
+	}
+
+	// A second stack on the same data folder is refused.
+	if _, err := Start(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "another local stack") {
+		t.Errorf("second Start on one DATA_DIR: %v", err)
+	}
+
+	// A one-shot invocation attaches to the running stack.
+	get := getEvent(t, id)
+	out, err := InvokeOnce(context.Background(), cfg, invoke.API, get, nil)
+	if err != nil {
+		t.Fatalf("InvokeOnce while running: %v", err)
+	}
+	checkGet(t, out, "COMPLETED")
+
+	s.Close()
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, stateName)); !os.IsNotExist(err) {
+		t.Errorf("%s left after Close: %v", stateName, err)
+	}
+
+	// Without a running stack, InvokeOnce starts the broker itself on the
+	// same data folder.
+	out, err = InvokeOnce(context.Background(), cfg, invoke.API, get, nil)
+	if err != nil {
+		t.Fatalf("InvokeOnce alone: %v", err)
+	}
+	checkGet(t, out, "COMPLETED")
+
+	// Restart: the broker's log and offsets and the databases are kept,
+	// and a new job runs.
+	s2 := start(t, cfg)
+	waitStatus(t, s2.APIURL, id, "COMPLETED")
+	code, created = call(t, "POST", s2.APIURL+"/api/jobs", submission)
+	id2, _ := created["jobId"].(string)
+	if code != 202 || id2 == "" {
+		t.Fatalf("POST after restart = %d %v", code, created)
+	}
+	waitStatus(t, s2.APIURL, id2, "COMPLETED")
+}
+
+func getEvent(t *testing.T, id string) []byte {
+	t.Helper()
+	ev := events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: "$default", RawPath: "/api/jobs/" + id,
+		Headers: map[string]string{"accept": "application/json"},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey: "$default", Stage: "$default",
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET", Path: "/api/jobs/" + id, Protocol: "HTTP/1.1"},
+		},
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func checkGet(t *testing.T, out []byte, status string) {
+	t.Helper()
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("result %s: %v", out, err)
+	}
+	var job map[string]any
+	if err := json.Unmarshal([]byte(resp.Body), &job); err != nil || resp.StatusCode != 200 || job["status"] != status {
+		t.Errorf("GET via InvokeOnce = %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
+func TestInvokeOnceRejectsUnknownFunctionsAndBadJSON(t *testing.T) {
+	cfg := Config{DataDir: t.TempDir()}
+	if _, err := InvokeOnce(context.Background(), cfg, "mailer", []byte(`{}`), nil); err == nil || !strings.Contains(err.Error(), "unknown function") {
+		t.Errorf("unknown function: %v", err)
+	}
+	if _, err := InvokeOnce(context.Background(), cfg, invoke.Worker, []byte(`{`), nil); err == nil || !strings.Contains(err.Error(), "not valid JSON") {
+		t.Errorf("bad JSON: %v", err)
+	}
+}
+
+func TestStartWithoutPostgresFailsWithOneLine(t *testing.T) {
+	cfg := Config{
+		DataDir: t.TempDir(), DatabaseURL: "postgres://postgres@127.0.0.1:1/postgres",
+		APIAddr: "127.0.0.1:0", SchedulerAddr: "127.0.0.1:0", WorkerAddr: "127.0.0.1:0",
+		PostgresOptions: []pgserver.Option{pgserver.WithBinDirs()}, // as if none were installed
+	}
+	_, err := Start(context.Background(), cfg, nil)
+	if !errors.Is(err, pgserver.ErrNoPostgres) {
+		t.Fatalf("Start = %v; want ErrNoPostgres", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "no Postgres answered at postgres://postgres@127.0.0.1:1/postgres") ||
+		!strings.Contains(msg, "sudo apt-get install postgresql") {
+		t.Errorf("message: %s", msg)
+	}
+	// Everything it started is stopped: the data folder is free again.
+	l, err := lockData(cfg.DataDir)
+	if err != nil {
+		t.Fatalf("data folder still locked: %v", err)
+	}
+	l.unlock()
+}

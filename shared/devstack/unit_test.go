@@ -1,0 +1,303 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/pgserver"
+	"github.com/jobweaver/jobweaver/shared/trigger"
+)
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := ConfigFromEnv(config.FromMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		DataDir: ".data", DatabaseURL: pgserver.DefaultURL, KafkaPort: 9092,
+		APIAddr: ":8080", SchedulerAddr: ":8081", WorkerAddr: ":8082",
+		TickInterval: time.Second, ESMBatchSize: 100, ESMBatchWindow: 5 * time.Millisecond, ESMPollers: 2,
+		FunctionTimeout: 60 * time.Second, APIBodyLimit: 262144, DBMaxConns: 10, DatabasePrefix: "jobweaver",
+	}
+	got := cfg
+	got.API, got.Scheduler, got.Worker, got.DLQ = want.API, want.Scheduler, want.Worker, want.DLQ
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("defaults:\n%+v\nwant\n%+v", got, want)
+	}
+	if len(cfg.KafkaBrokers) != 0 {
+		t.Errorf("KafkaBrokers = %v; want none (embedded)", cfg.KafkaBrokers)
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	cfg, err := ConfigFromEnv(config.FromMap(map[string]string{
+		"DATA_DIR": "/tmp/x", "KAFKA_BROKERS": "a:9092, b:9092", "TICK_INTERVAL": "250ms",
+		"ESM_BATCH_SIZE": "10", "ESM_BATCH_WINDOW": "0s", "ESM_POLLERS": "3", "FUNCTION_TIMEOUT": "5s",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != "/tmp/x" || strings.Join(cfg.KafkaBrokers, "|") != "a:9092|b:9092" || cfg.TickInterval != 250*time.Millisecond ||
+		cfg.ESMBatchSize != 10 || cfg.ESMBatchWindow != 0 || cfg.ESMPollers != 3 || cfg.FunctionTimeout != 5*time.Second {
+		t.Errorf("cfg = %+v", cfg)
+	}
+}
+
+func TestConfigBadValueNamesTheVariable(t *testing.T) {
+	for name, value := range map[string]string{
+		"TICK_INTERVAL":        "soon",
+		"ESM_BATCH_SIZE":       "0",
+		"ESM_BATCH_WINDOW":     "-1s",
+		"ESM_POLLERS":          "many",
+		"FUNCTION_TIMEOUT":     "1ms",
+		"API_BODY_LIMIT_BYTES": "x",
+		"DB_MAX_CONNS":         "0",
+	} {
+		_, err := ConfigFromEnv(config.FromMap(map[string]string{name: value}))
+		if err == nil || !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s=%s: err = %v; want one line naming %s", name, value, err, name)
+		}
+	}
+}
+
+func TestVarsDocumentEveryStackVariable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, v := range Vars {
+		if v.Help == "" || seen[v.Name] {
+			t.Errorf("variable %s: empty help or listed twice", v.Name)
+		}
+		seen[v.Name] = true
+	}
+	for _, n := range []string{"DATA_DIR", "DATABASE_URL", "KAFKA_BROKERS", "API_ADDR", "SCHEDULER_ADDR", "WORKER_ADDR",
+		"TICK_INTERVAL", "ESM_BATCH_SIZE", "ESM_BATCH_WINDOW", "ESM_POLLERS", "FUNCTION_TIMEOUT", "API_BODY_LIMIT_BYTES"} {
+		if !seen[n] {
+			t.Errorf("%s is not documented in Vars", n)
+		}
+	}
+}
+
+// echo is a fake function answering every HTTP event with what it got.
+func echo(t *testing.T) (*invoke.Local, *atomic.Int32) {
+	t.Helper()
+	var calls atomic.Int32
+	inv := &invoke.Local{}
+	inv.Register("fn", lambda.NewHandler(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		calls.Add(1)
+		if strings.HasSuffix(ev.RawPath, "/boom") {
+			return events.APIGatewayV2HTTPResponse{}, errors.New("handler exploded with SQL text")
+		}
+		if strings.HasSuffix(ev.RawPath, "/slow") {
+			<-ctx.Done()
+			return events.APIGatewayV2HTTPResponse{}, ctx.Err()
+		}
+		b, _ := json.Marshal(map[string]any{"method": ev.RequestContext.HTTP.Method, "path": ev.RawPath, "query": ev.RawQueryString,
+			"body": ev.Body, "trace": ev.Headers["x-trace-id"], "routeKey": ev.RouteKey, "stage": ev.RequestContext.Stage})
+		return events.APIGatewayV2HTTPResponse{StatusCode: 201, Headers: map[string]string{"Content-Type": "application/json", "X-Custom": "1"},
+			Cookies: []string{"a=b"}, Body: string(b)}, nil
+	}))
+	return inv, &calls
+}
+
+func decodeError(t *testing.T, rec *httptest.ResponseRecorder) apierror.Body {
+	t.Helper()
+	var b apierror.Body
+	if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil {
+		t.Fatalf("error body %q: %v", rec.Body.String(), err)
+	}
+	if b.Status != rec.Code || b.TraceID == "" || b.Timestamp.IsZero() || b.Message == "" {
+		t.Errorf("incomplete error body %+v (status %d)", b, rec.Code)
+	}
+	if rec.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("error content type %q", rec.Header().Get("Content-Type"))
+	}
+	return b
+}
+
+func TestFrontCarriesRequestAndResponse(t *testing.T) {
+	inv, _ := echo(t)
+	f := &Front{Invoker: inv, Function: "fn", Namespace: "API", BodyLimit: 1024, Timeout: time.Minute}
+	req := httptest.NewRequest("POST", "/api/jobs?x=1&y=2", strings.NewReader(`{"a":1}`))
+	req.Header.Set("X-Trace-Id", "trace-1")
+	rec := httptest.NewRecorder()
+	f.ServeHTTP(rec, req)
+	if rec.Code != 201 || rec.Header().Get("X-Custom") != "1" || rec.Header().Get("Set-Cookie") != "a=b" {
+		t.Fatalf("status %d, headers %v", rec.Code, rec.Header())
+	}
+	var got map[string]string
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"method": "POST", "path": "/api/jobs", "query": "x=1&y=2", "body": `{"a":1}`, "trace": "trace-1", "routeKey": "$default", "stage": "$default"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q; want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestFrontAnswers413ForOversizedBodies(t *testing.T) {
+	inv, calls := echo(t)
+	f := &Front{Invoker: inv, Function: "fn", Namespace: "API", BodyLimit: 1024}
+	// Just over the function's limit: carried, so the function answers.
+	rec := httptest.NewRecorder()
+	f.ServeHTTP(rec, httptest.NewRequest("POST", "/api/jobs", bytes.NewReader(make([]byte, 2000))))
+	if rec.Code != 201 || calls.Load() != 1 {
+		t.Fatalf("a body within the slack: status %d, %d calls; want it carried", rec.Code, calls.Load())
+	}
+	// Far over: 413 from the front, without invoking.
+	rec = httptest.NewRecorder()
+	f.ServeHTTP(rec, httptest.NewRequest("POST", "/api/jobs", bytes.NewReader(make([]byte, 1024+bodySlack+1))))
+	if rec.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d; want 413", rec.Code)
+	}
+	if b := decodeError(t, rec); b.ErrorCode != "API.PAYLOAD_TOO_LARGE" || !strings.Contains(b.Message, "1024") {
+		t.Errorf("body %+v", b)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("the function was invoked for an oversized body")
+	}
+}
+
+func TestFrontErrors(t *testing.T) {
+	inv, _ := echo(t)
+	f := &Front{Invoker: inv, Function: "fn", Namespace: "SCHEDULER", Internal: true, BodyLimit: 1024, Timeout: 20 * time.Millisecond}
+
+	rec := httptest.NewRecorder()
+	f.ServeHTTP(rec, httptest.NewRequest("GET", "/api/jobs", nil))
+	if b := decodeError(t, rec); rec.Code != 404 || b.ErrorCode != "SCHEDULER.NOT_FOUND" {
+		t.Errorf("public route on an internal front: %d %+v", rec.Code, b)
+	}
+	for _, p := range []string{"/internal/jobs", "/actuator/health", "/health"} {
+		rec = httptest.NewRecorder()
+		f.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+		if rec.Code != 201 {
+			t.Errorf("%s on an internal front: %d; want it carried", p, rec.Code)
+		}
+	}
+
+	rec = httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/internal/boom", nil)
+	req.Header.Set("X-Trace-Id", "trace-2")
+	f.ServeHTTP(rec, req)
+	b := decodeError(t, rec)
+	if rec.Code != 500 || b.ErrorCode != "SCHEDULER.INTERNAL_ERROR" || strings.Contains(b.Message, "SQL") || b.TraceID != "trace-2" {
+		t.Errorf("function error: %d %+v", rec.Code, b)
+	}
+
+	rec = httptest.NewRecorder()
+	f.ServeHTTP(rec, httptest.NewRequest("GET", "/internal/slow", nil))
+	if b := decodeError(t, rec); rec.Code != 504 || b.ErrorCode != "SCHEDULER.GATEWAY_TIMEOUT" {
+		t.Errorf("timeout: %d %+v", rec.Code, b)
+	}
+
+	rec = httptest.NewRecorder()
+	(&Front{Invoker: inv, Function: "missing", Namespace: "WORKER"}).ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
+	if b := decodeError(t, rec); rec.Code != 500 || b.ErrorCode != "WORKER.INTERNAL_ERROR" {
+		t.Errorf("missing function: %d %+v", rec.Code, b)
+	}
+}
+
+func TestScheduledEvent(t *testing.T) {
+	at := time.Date(2026, 11, 29, 10, 0, 0, 123, time.UTC)
+	b, err := json.Marshal(ScheduledEvent(at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := trigger.Detect(b); err != nil || k != trigger.Schedule {
+		t.Fatalf("Detect = %s, %v", k, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
+		"account": "000000000000", "region": "us-east-1", "time": "2026-11-29T10:00:00Z"} {
+		if m[k] != want {
+			t.Errorf("%s = %v; want %v", k, m[k], want)
+		}
+	}
+	if d, ok := m["detail"].(map[string]any); !ok || len(d) != 0 {
+		t.Errorf("detail = %v; want {}", m["detail"])
+	}
+	if r, ok := m["resources"].([]any); !ok || len(r) != 1 || r[0] != ScheduleRuleARN {
+		t.Errorf("resources = %v", m["resources"])
+	}
+	if id, _ := m["id"].(string); id == "" {
+		t.Errorf("no id")
+	}
+}
+
+func TestTickerNeverOverlapsAndSetsTheDeadline(t *testing.T) {
+	const interval = 10 * time.Millisecond
+	var (
+		mu        sync.Mutex
+		running   int
+		overlap   bool
+		n         int
+		badDL     bool
+		done      = make(chan struct{})
+		closeOnce sync.Once
+	)
+	inv := &invoke.Local{}
+	inv.Register(invoke.Scheduler, lambda.NewHandler(func(ctx context.Context, ev events.EventBridgeEvent) error {
+		dl, ok := ctx.Deadline()
+		mu.Lock()
+		running++
+		overlap = overlap || running > 1
+		badDL = badDL || !ok || time.Until(dl) > interval
+		n++
+		count := n
+		mu.Unlock()
+		if ev.DetailType != "Scheduled Event" {
+			t.Errorf("detail-type %q", ev.DetailType)
+		}
+		// Run past the deadline and beyond a few intervals.
+		<-ctx.Done()
+		time.Sleep(3 * interval)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		if count >= 5 {
+			closeOnce.Do(func() { close(done) })
+		}
+		return nil
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	tk := &Ticker{Invoker: inv, Function: invoke.Scheduler, Interval: interval, Log: discardLog()}
+	go func() { tk.Run(ctx); close(stopped) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("fewer than 5 ticks in a minute")
+	}
+	cancel()
+	<-stopped
+	mu.Lock()
+	defer mu.Unlock()
+	if overlap {
+		t.Error("tick invocations overlapped")
+	}
+	if badDL {
+		t.Error("a tick had no deadline, or one beyond the interval")
+	}
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,226 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/kafkatest"
+)
+
+func TestSubmitRunsToCompletion(t *testing.T) {
+	var hits atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer target.Close()
+	s := startStack(t, nil)
+
+	steps := `{"action":"LOG","message":"start"},{"action":"SLEEP","durationMs":20},` +
+		`{"action":"COMPUTE","iterations":10000},{"action":"HTTP_CALL","url":"` + target.URL + `"},` +
+		`{"action":"HTTP_CALL","latencyMs":5},{"action":"LOG","message":"done"}`
+	r := s.do(t, http.MethodPost, "/api/jobs", jobJSON(steps, 2), "X-Trace-Id", "trace-e2e-1")
+	if r.status != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", r.status, r.body)
+	}
+	if got := r.header.Get("X-Trace-Id"); got != "trace-e2e-1" {
+		t.Errorf("X-Trace-Id echoed = %q", got)
+	}
+	acc := r.json(t)
+	id := acc["jobId"].(string)
+	if acc["traceId"] != "trace-e2e-1" {
+		t.Errorf("traceId = %v", acc["traceId"])
+	}
+
+	job := s.waitStatus(t, id, "COMPLETED")
+	if job["attempts"] != float64(1) || job["jobType"] != "SIMULATION" || job["traceId"] != "trace-e2e-1" {
+		t.Errorf("job = %v", job)
+	}
+	for _, f := range []string{"createdAt", "startedAt", "finishedAt"} {
+		if job[f] == nil {
+			t.Errorf("job has no %s: %v", f, job)
+		}
+	}
+	if hits.Load() != 1 {
+		t.Errorf("HTTP_CALL target hit %d times, want 1", hits.Load())
+	}
+
+	ex := s.do(t, http.MethodGet, "/api/jobs/"+id+"/executions", "").json(t)
+	content := ex["content"].([]any)
+	if len(content) != 1 {
+		t.Fatalf("executions = %v", ex)
+	}
+	att := content[0].(map[string]any)
+	if att["status"] != "COMPLETED" || len(att["steps"].([]any)) != 6 {
+		t.Errorf("attempt = %v", att)
+	}
+	for _, st := range att["steps"].([]any) {
+		if st.(map[string]any)["status"] != "SUCCEEDED" {
+			t.Errorf("step = %v", st)
+		}
+	}
+
+	// The trace ID rode every hop: the job-created and run-job records.
+	for _, topic := range []string{envelope.TopicJobCreated, envelope.TopicRunJob, envelope.TopicJobCompleted} {
+		recs := kafkatest.ReadAll(t, s.Brokers, topic, 1, 10*time.Second)
+		if len(recs) != 1 {
+			t.Fatalf("%s has %d records", topic, len(recs))
+		}
+		var trace string
+		for _, h := range recs[0].Headers {
+			if h.Key == "traceId" {
+				trace = string(h.Value)
+			}
+		}
+		if trace != "trace-e2e-1" || string(recs[0].Key) != id {
+			t.Errorf("%s record: key %q traceId %q", topic, recs[0].Key, trace)
+		}
+	}
+	list := s.do(t, http.MethodGet, "/api/jobs?status=COMPLETED&traceId=trace-e2e-1", "").json(t)
+	if list["totalElements"] != float64(1) {
+		t.Errorf("list = %v", list)
+	}
+}
+
+func TestFailureRetriesWithGrowingDelaysThenDeadLetters(t *testing.T) {
+	s := startStack(t, nil)
+	id := s.submit(t, jobJSON(`{"action":"LOG","message":"about to fail"},{"action":"FAIL","message":"simulated crash"}`, 2))
+	job := s.waitStatus(t, id, "FAILED")
+	if job["attempts"] != float64(3) {
+		t.Fatalf("attempts = %v, want 3", job["attempts"])
+	}
+
+	// Three attempts, each dispatched later than the one before by a
+	// growing delay (base 300 ms: ~300 ms, then ~600 ms, ±20 %).
+	rows, err := s.dbs["scheduler"].Query(context.Background(),
+		`SELECT dispatched_at FROM job_attempts WHERE job_id = $1 ORDER BY attempt`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at []time.Time
+	for rows.Next() {
+		var d time.Time
+		if err := rows.Scan(&d); err != nil {
+			t.Fatal(err)
+		}
+		at = append(at, d)
+	}
+	if len(at) != 3 {
+		t.Fatalf("attempt rows = %d", len(at))
+	}
+	gap1, gap2 := at[1].Sub(at[0]), at[2].Sub(at[1])
+	if gap1 < 240*time.Millisecond || gap2 <= gap1 {
+		t.Errorf("retry gaps %v then %v: want ≥240ms and growing", gap1, gap2)
+	}
+
+	eventually(t, "the dead letter is persisted", func() bool {
+		return s.count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE job_id = $1`, id) == 1
+	})
+	dl := s.do(t, http.MethodGet, "/api/dlq", "").json(t)
+	entries := dl["content"].([]any)
+	if len(entries) != 1 {
+		t.Fatalf("dlq = %v", dl)
+	}
+	e := entries[0].(map[string]any)
+	if e["jobId"] != id || e["reason"] != "RETRIES_EXHAUSTED" || len(e["attempts"].([]any)) != 3 {
+		t.Errorf("entry = %v", e)
+	}
+	for _, a := range e["attempts"].([]any) {
+		a := a.(map[string]any)
+		if a["error"] == nil || a["error"] == "" || a["dispatchedAt"] == nil {
+			t.Errorf("attempt summary lacks error or timing: %v", a)
+		}
+	}
+	ex := s.do(t, http.MethodGet, "/api/jobs/"+id+"/executions", "").json(t)
+	if ex["totalElements"] != float64(3) {
+		t.Errorf("executions = %v", ex)
+	}
+}
+
+func TestZeroRetriesGoStraightToDeadLetter(t *testing.T) {
+	s := startStack(t, nil)
+	id := s.submit(t, jobJSON(`{"action":"FAIL","message":"immediate failure"}`, 0))
+	job := s.waitStatus(t, id, "FAILED")
+	if job["attempts"] != float64(1) {
+		t.Errorf("attempts = %v, want 1", job["attempts"])
+	}
+	eventually(t, "the dead letter is persisted", func() bool {
+		return s.count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE job_id = $1`, id) == 1
+	})
+}
+
+func TestFailTimesThenSucceeds(t *testing.T) {
+	s := startStack(t, nil)
+	id := s.submit(t, jobJSON(`{"action":"FAIL","message":"flaky","failTimes":2},{"action":"LOG","message":"ok"}`, 3))
+	job := s.waitStatus(t, id, "COMPLETED")
+	if job["attempts"] != float64(3) {
+		t.Errorf("attempts = %v, want 3", job["attempts"])
+	}
+	if n := s.count(t, "dlq", `SELECT count(*) FROM dead_letters`); n != 0 {
+		t.Errorf("dead letters = %d", n)
+	}
+}
+
+func TestIdempotencyKeyAndCancel(t *testing.T) {
+	s := startStack(t, nil)
+	body := jobJSON(`{"action":"SLEEP","durationMs":60000}`, 0)
+	a := s.submit(t, body, "Idempotency-Key", "k-1")
+	b := s.submit(t, body, "Idempotency-Key", "k-1")
+	if a != b {
+		t.Fatalf("same Idempotency-Key gave %s and %s", a, b)
+	}
+	s.waitStatus(t, a, "RUNNING")
+	r := s.do(t, http.MethodDelete, "/api/jobs/"+a, "")
+	if r.status != http.StatusOK || r.json(t)["status"] != "CANCELLED" {
+		t.Fatalf("DELETE = %d %s", r.status, r.body)
+	}
+	r = s.do(t, http.MethodDelete, "/api/jobs/"+a, "")
+	if r.status != http.StatusConflict || r.json(t)["errorCode"] != "API.JOB_NOT_CANCELLABLE" {
+		t.Fatalf("second DELETE = %d %s", r.status, r.body)
+	}
+	if n := s.count(t, "scheduler", `SELECT count(*) FROM jobs`); n != 1 {
+		t.Errorf("scheduler jobs = %d, want 1", n)
+	}
+}
+
+func TestErrorsAreStructured(t *testing.T) {
+	s := startStack(t, nil)
+	cases := []struct {
+		method, path, body, ctype string
+		status                    int
+		code                      string
+	}{
+		{"POST", "/api/jobs", `{"jobType":"SIMULATION","payload":{"steps":[]}}`, "application/json", 400, "API.INVALID_REQUEST"},
+		{"POST", "/api/jobs", `{not json`, "application/json", 400, "API.INVALID_REQUEST"},
+		{"POST", "/api/jobs", `{}`, "text/plain", 415, "API.UNSUPPORTED_MEDIA_TYPE"},
+		{"GET", "/api/jobs/not-a-uuid", "", "", 400, "API.INVALID_JOB_ID"},
+		{"GET", "/api/jobs/6f1f5d6e-8d7e-4c43-9a55-1f1d4b0c2e10", "", "", 404, "API.JOB_NOT_FOUND"},
+		{"GET", "/api/nothing", "", "", 404, "API.NOT_FOUND"},
+		{"PUT", "/api/jobs", "", "", 405, "API.METHOD_NOT_ALLOWED"},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest(c.method, s.APIURL+c.path, stringsReader(c.body))
+		if c.ctype != "" {
+			req.Header.Set("Content-Type", c.ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || body["errorCode"] != c.code || body["traceId"] == nil || body["timestamp"] == nil || body["message"] == "" {
+			t.Errorf("%s %s: %d %v; want %d %s", c.method, c.path, resp.StatusCode, body, c.status, c.code)
+		}
+	}
+	// A body over the limit is refused with 413 before it reaches the handler.
+	big := `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"` + string(make([]byte, 300<<10)) + `"}]}}`
+	r := s.do(t, http.MethodPost, "/api/jobs", big)
+	if r.status != http.StatusRequestEntityTooLarge || r.json(t)["errorCode"] != "API.PAYLOAD_TOO_LARGE" {
+		t.Errorf("big body = %d %s", r.status, r.body)
+	}
+}

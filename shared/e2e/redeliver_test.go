@@ -1,0 +1,140 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/kafkatest"
+)
+
+// snapshot is every piece of state the platform keeps, as text.
+func (s *stack) snapshot(t *testing.T) map[string]int {
+	t.Helper()
+	q := map[string][2]string{
+		"api jobs":           {"api", `SELECT count(*) FROM jobs`},
+		"scheduler jobs":     {"scheduler", `SELECT count(*) FROM jobs`},
+		"scheduler versions": {"scheduler", `SELECT coalesce(sum(version), 0) FROM jobs`},
+		"scheduler attempts": {"scheduler", `SELECT coalesce(sum(attempts), 0) FROM jobs`},
+		"attempt rows":       {"scheduler", `SELECT count(*) FROM job_attempts`},
+		"completed":          {"scheduler", `SELECT count(*) FROM jobs WHERE status = 'COMPLETED'`},
+		"failed":             {"scheduler", `SELECT count(*) FROM jobs WHERE status = 'FAILED'`},
+		"executions":         {"worker", `SELECT count(*) FROM executions`},
+		"dead letters":       {"dlq", `SELECT count(*) FROM dead_letters`},
+		"api outbox":         {"api", `SELECT count(*) FROM outbox`},
+		"scheduler outbox":   {"scheduler", `SELECT count(*) FROM outbox`},
+		"worker outbox":      {"worker", `SELECT count(*) FROM outbox`},
+	}
+	out := map[string]int{}
+	for name, sq := range q {
+		out[name] = s.count(t, sq[0], sq[1])
+	}
+	return out
+}
+
+// lagZero waits until every consumer group has consumed everything.
+func (s *stack) lagZero(t *testing.T) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	eventually(t, "consumer lag reaches zero", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		groups, err := adm.ListGroups(ctx)
+		if err != nil || len(groups) < 5 {
+			return false
+		}
+		lags, err := adm.Lag(ctx, groups.Groups()...)
+		if err != nil {
+			return false
+		}
+		for _, l := range lags {
+			if l.Error() != nil || l.Lag.Total() != 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestEveryEventDeliveredTwiceChangesNothing(t *testing.T) {
+	s := startStack(t, nil)
+	ok := s.submit(t, jobJSON(`{"action":"LOG","message":"fine"}`, 1))
+	flaky := s.submit(t, jobJSON(`{"action":"FAIL","message":"once","failTimes":1}`, 2))
+	dead := s.submit(t, jobJSON(`{"action":"FAIL","message":"always"}`, 1))
+	s.waitStatus(t, ok, "COMPLETED")
+	s.waitStatus(t, flaky, "COMPLETED")
+	s.waitStatus(t, dead, "FAILED")
+	eventually(t, "the dead letter is stored", func() bool {
+		return s.count(t, "dlq", `SELECT count(*) FROM dead_letters`) == 1
+	})
+	s.lagZero(t)
+	before := s.snapshot(t)
+
+	// Produce every record of every topic again, as a redelivery would.
+	counts := map[string]int{}
+	prod := kafkatest.Producer(t, s.Brokers)
+	for _, topic := range kafka.TopicNames() {
+		recs := readTopic(t, s.Brokers, topic)
+		counts[topic] = len(recs)
+		for _, r := range recs {
+			dup := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers, Partition: r.Partition}
+			if err := prod.ProduceSync(context.Background(), dup).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if counts["job-created"] != 3 || counts["run-job"] != 5 || counts["job-dead-letter"] != 1 {
+		t.Fatalf("records per topic before redelivery = %v", counts)
+	}
+	s.lagZero(t)
+	// Give the scheduler's ticks a few passes to misbehave, then compare.
+	time.Sleep(300 * time.Millisecond)
+	s.lagZero(t)
+	after := s.snapshot(t)
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("%s: %d before redelivery, %d after", k, v, after[k])
+		}
+	}
+	for _, topic := range kafka.TopicNames() {
+		if n := len(readTopic(t, s.Brokers, topic)); n != 2*counts[topic] {
+			t.Errorf("%s holds %d records after redelivery, want exactly the %d duplicates added (%d)", topic, n, counts[topic], 2*counts[topic])
+		}
+	}
+	r := s.do(t, http.MethodGet, "/api/jobs/"+flaky, "").json(t)
+	if r["attempts"] != float64(2) || r["status"] != "COMPLETED" {
+		t.Errorf("flaky job after redelivery = %v", r)
+	}
+}
+
+// readTopic returns every record in topic up to its current end.
+func readTopic(t *testing.T, brokers []string, topic string) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	ends.Each(func(o kadm.ListedOffset) { total += int(o.Offset) })
+	return kafkatest.ReadAll(t, brokers, topic, total, 10*time.Second)
+}
+
+var _ = fmt.Sprint
