@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -79,6 +81,10 @@ type Service struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	handler http.Handler
+	// lastSweep is when publish last swept the outbox (UnixNano); a sweep
+	// runs at most every sweepEvery, for rows older than sweepAge.
+	lastSweep            atomic.Int64
+	sweepEvery, sweepAge time.Duration
 }
 
 // New builds the service over deps (pool, relay and logger are used) and
@@ -103,6 +109,9 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 		inv:   inv,
 		log:   log,
 		mux:   http.NewServeMux(),
+
+		sweepEvery: sweepEvery,
+		sweepAge:   sweepAge,
 	}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.method+" "+rt.path, s.endpoint(rt.handle))
@@ -142,6 +151,7 @@ type route struct {
 func (s *Service) routes() []route {
 	return []route{
 		{http.MethodPost, "/api/jobs", s.submitJob},
+		{http.MethodPost, "/api/jobs/batch", s.submitBatch},
 		{http.MethodGet, "/api/jobs", s.listJobs},
 		{http.MethodGet, "/api/jobs/{id}", s.getJob},
 		{http.MethodDelete, "/api/jobs/{id}", s.cancelJob},

@@ -38,6 +38,10 @@ const (
 const (
 	drainTimeout      = 10 * time.Second
 	stuckDrainTimeout = 2 * time.Second
+	// A submission publishes its own event; a sweep for rows older than
+	// sweepAge (left by a failed publish) runs at most every sweepEvery.
+	sweepEvery = time.Second
+	sweepAge   = 2 * time.Second
 )
 
 func badRequest(format string, args ...any) *apierror.Error {
@@ -69,18 +73,9 @@ func (s *Service) submitJob(w http.ResponseWriter, r *http.Request) error {
 	if len(key) > MaxIdempotencyKeyLen {
 		return badRequest("%s must be at most %d characters (got %d)", IdempotencyKeyHeader, MaxIdempotencyKeyLen, len(key))
 	}
-	tooLarge := apierror.New(http.StatusRequestEntityTooLarge, "API.PAYLOAD_TOO_LARGE",
-		fmt.Sprintf("the request body must be at most %d bytes", s.cfg.BodyLimit))
-	if r.ContentLength > s.cfg.BodyLimit {
-		return tooLarge
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.BodyLimit))
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return tooLarge
-	case err != nil:
-		return badRequest("could not read the request body: %v", err)
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
 	}
 	job, err := jobspec.Decode(body, step.Default)
 	var je *jobspec.Error
@@ -94,23 +89,64 @@ func (s *Service) submitJob(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	ctx := r.Context()
-	sub, created, err := createJob(ctx, s.pool, job, key, trace.TraceID(ctx))
+	sub, pub, err := createJob(ctx, s.pool, job, key, trace.TraceID(ctx))
 	if err != nil {
 		return err
 	}
 	r = withJob(r, sub.ID)
 	ctx = r.Context()
-	if created {
+	if pub != nil {
 		s.log.InfoContext(ctx, "job accepted", "jobType", sub.JobType, "steps", len(job.Steps), "maxRetryCount", sub.MaxRetryCount)
+		s.publish(ctx, pub)
 	} else {
 		s.log.InfoContext(ctx, "idempotent repeat of a submission", "originalTraceId", sub.TraceID)
 		w.Header().Set("Idempotent-Replayed", "true")
+		// Its first event may still wait in the outbox.
+		s.drain(ctx, drainTimeout)
 	}
-	// A repeat drains too: its first event may still wait in the outbox.
-	s.drain(ctx, drainTimeout)
 	w.Header().Set("Location", "/api/jobs/"+sub.ID)
 	apierror.WriteJSON(w, http.StatusAccepted, Accepted{JobID: sub.ID, TraceID: sub.TraceID})
 	return nil
+}
+
+// readBody reads a JSON request body of at most the body limit.
+func (s *Service) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	tooLarge := apierror.New(http.StatusRequestEntityTooLarge, "API.PAYLOAD_TOO_LARGE",
+		fmt.Sprintf("the request body must be at most %d bytes", s.cfg.BodyLimit))
+	if r.ContentLength > s.cfg.BodyLimit {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.BodyLimit))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, tooLarge
+	case err != nil:
+		return nil, badRequest("could not read the request body: %v", err)
+	}
+	return body, nil
+}
+
+// publish sends a just-committed event, then, at most once per
+// sweepEvery, sweeps the outbox for older rows a failed or interrupted
+// publish left behind. A failure is only logged: the row stays for a
+// later sweep.
+func (s *Service) publish(ctx context.Context, pub *pendingEvent) {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
+	defer cancel()
+	if err := s.relay.Publish(pctx, pub.ids, pub.envs...); err != nil {
+		s.log.WarnContext(ctx, "publish failed; the event stays in the outbox for the next sweep", "error", err.Error())
+	}
+	now := time.Now().UnixNano()
+	last := s.lastSweep.Load()
+	if now-last < int64(s.sweepEvery) || !s.lastSweep.CompareAndSwap(last, now) {
+		return
+	}
+	if n, err := s.relay.DrainOlder(pctx, s.sweepAge); err != nil {
+		s.log.WarnContext(ctx, "outbox sweep failed; the rows stay for the next sweep", "published", n, "error", err.Error())
+	} else if n > 0 {
+		s.log.InfoContext(ctx, "outbox sweep published left-over events", "published", n)
+	}
 }
 
 // drain publishes the outbox, for at most timeout. A failure is only

@@ -20,6 +20,9 @@ type Config struct {
 	// KafkaPort is the embedded broker's port if it is free (a random one
 	// otherwise); 0 takes a random port at once.
 	KafkaPort int
+	// KafkaSyncWrites makes the embedded broker fsync every batch
+	// (KAFKA_SYNC_WRITES); a hard kill is survived either way.
+	KafkaSyncWrites bool
 
 	APIAddr       string // API_ADDR
 	SchedulerAddr string // SCHEDULER_ADDR: the scheduler's internal routes
@@ -61,6 +64,7 @@ var Vars = []Var{
 	{"DATA_DIR", ".data", "where the embedded broker keeps its log and offsets (kafka/) and a private Postgres cluster lives (postgres/)", true},
 	{"DATABASE_URL", pgserver.DefaultURL, "the Postgres server to use; each function gets its own database on it. If it does not answer, a private cluster is started from the installed Postgres binaries", true},
 	{"KAFKA_BROKERS", "", "external brokers (host:port,...) to use instead of the embedded broker on :9092", true},
+	{"KAFKA_SYNC_WRITES", "false", "embedded broker: fsync every batch, to survive a power cut too (a killed process loses nothing either way)", true},
 	{"API_ADDR", ":8080", "address of the public API", true},
 	{"SCHEDULER_ADDR", ":8081", "address of the scheduler's internal routes (/internal/jobs/...)", true},
 	{"WORKER_ADDR", ":8082", "address of the worker's internal routes (/internal/executions/...)", true},
@@ -97,6 +101,7 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 		DatabaseURL:     env.String("DATABASE_URL", pgserver.DefaultURL),
 		KafkaBrokers:    env.List("KAFKA_BROKERS", nil),
 		KafkaPort:       9092,
+		KafkaSyncWrites: env.Bool("KAFKA_SYNC_WRITES", false),
 		APIAddr:         env.String("API_ADDR", ":8080"),
 		SchedulerAddr:   env.String("SCHEDULER_ADDR", ":8081"),
 		WorkerAddr:      env.String("WORKER_ADDR", ":8082"),

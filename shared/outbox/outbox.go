@@ -23,6 +23,26 @@ import (
 	"github.com/jobweaver/jobweaver/shared/kafka"
 )
 
+// RowValues are the columns of one outbox row.
+type RowValues struct {
+	Topic   string
+	Key     []byte
+	Value   []byte
+	Headers []byte // JSON object
+}
+
+// Row returns the outbox columns for e, for callers that write the row
+// with their own statement.
+func Row(e envelope.Envelope) RowValues {
+	r := kafka.Record(e)
+	h := make(map[string]string, len(r.Headers))
+	for _, kv := range r.Headers {
+		h[kv.Key] = string(kv.Value)
+	}
+	hb, _ := json.Marshal(h)
+	return RowValues{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: hb}
+}
+
 // Add writes envelopes to the outbox inside tx.
 func Add(ctx context.Context, tx pgx.Tx, envs ...envelope.Envelope) error {
 	if len(envs) == 0 {
@@ -30,13 +50,8 @@ func Add(ctx context.Context, tx pgx.Tx, envs ...envelope.Envelope) error {
 	}
 	rows := make([][]any, len(envs))
 	for i, e := range envs {
-		r := kafka.Record(e)
-		h := make(map[string]string, len(r.Headers))
-		for _, kv := range r.Headers {
-			h[kv.Key] = string(kv.Value)
-		}
-		hb, _ := json.Marshal(h)
-		rows[i] = []any{r.Topic, r.Key, r.Value, hb}
+		r := Row(e)
+		rows[i] = []any{r.Topic, r.Key, r.Value, r.Headers}
 	}
 	if len(rows) == 1 {
 		_, err := tx.Exec(ctx, `INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4)`, rows[0]...)
@@ -64,9 +79,15 @@ type Relay struct {
 // FOR UPDATE SKIP LOCKED, so concurrent relays split the work; a failed
 // produce rolls back and leaves the rows for the next pass.
 func (r *Relay) Drain(ctx context.Context) (int, error) {
+	return r.DrainOlder(ctx, 0)
+}
+
+// DrainOlder is Drain limited to rows at least age old: the ones a failed
+// or crashed Publish left behind, without racing a Publish in flight.
+func (r *Relay) DrainOlder(ctx context.Context, age time.Duration) (int, error) {
 	total := 0
 	for {
-		n, err := r.pass(ctx)
+		n, err := r.pass(ctx, age)
 		total += n
 		if err != nil || n < r.batch() {
 			return total, err
@@ -81,7 +102,7 @@ func (r *Relay) batch() int {
 	return 500
 }
 
-func (r *Relay) pass(ctx context.Context) (int, error) {
+func (r *Relay) pass(ctx context.Context, age time.Duration) (int, error) {
 	tx, err := r.Pool.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: begin: %w", err)
@@ -89,8 +110,9 @@ func (r *Relay) pass(ctx context.Context) (int, error) {
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	rows, err := tx.Query(ctx, `
 		DELETE FROM outbox WHERE id IN (
-			SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-		RETURNING topic, key, value, headers`, r.batch())
+			SELECT id FROM outbox WHERE created_at <= now() - $2::interval
+			ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+		RETURNING topic, key, value, headers`, r.batch(), age)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: claim: %w", err)
 	}
@@ -127,6 +149,30 @@ func (r *Relay) pass(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("outbox: commit after publish: %w", err)
 	}
 	return len(recs), nil
+}
+
+// Publish sends envs, which the caller has just committed to the outbox as
+// the rows ids, straight to Kafka and then deletes those rows: one produce
+// and one statement, with no claim. If it fails, or the process dies
+// before the delete, the rows stay for a later DrainOlder (the consumers
+// absorb the duplicate that may follow).
+func (r *Relay) Publish(ctx context.Context, ids []int64, envs ...envelope.Envelope) error {
+	if len(envs) == 0 {
+		return nil
+	}
+	recs := make([]*kgo.Record, len(envs))
+	for i, e := range envs {
+		recs[i] = kafka.Record(e)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := r.Producer.ProduceSync(pctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("outbox: publish %d records: %w", len(recs), err)
+	}
+	if _, err := r.Pool.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("outbox: delete %d published rows: %w", len(ids), err)
+	}
+	return nil
 }
 
 // Backlog returns how many rows wait and the age of the oldest.
