@@ -17,6 +17,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/dlq"
+	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
 
@@ -34,7 +35,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	lambda.Start(svc.Handle)
+	lambda.Start(trigger.HandleFunc(svc.Handle))
 }
 
 func fail(err error) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
+	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
 
@@ -29,7 +30,7 @@ func main() {
 	if err != nil {
 		exit(err)
 	}
-	lambda.Start(svc.Handle)
+	lambda.Start(trigger.HandleFunc(svc.Handle))
 }
 
 func exit(err error) {

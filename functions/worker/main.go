@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 	"github.com/jobweaver/jobweaver/shared/worker"
 )
@@ -36,7 +37,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	lambda.Start(svc.Handle)
+	lambda.Start(trigger.HandleFunc(svc.Handle))
 }
 
 func fail(err error) {

@@ -8,14 +8,13 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/jobweaver/jobweaver/shared/api"
 	"github.com/jobweaver/jobweaver/shared/dlq"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
+	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 	"github.com/jobweaver/jobweaver/shared/worker"
 )
@@ -68,7 +67,7 @@ func openFunctions(ctx context.Context, cfg Config, in *infra, names []string, i
 		if err != nil {
 			return nil, fmt.Errorf("devstack: %s: %w", name, err)
 		}
-		inv.Register(name, lambda.NewHandler(h))
+		inv.Register(name, trigger.HandleFunc(h))
 	}
 	return all, nil
 }

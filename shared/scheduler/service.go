@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jobweaver/jobweaver/shared/kafka"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -70,8 +71,8 @@ func (s *Service) Handle(ctx context.Context, payload json.RawMessage) (any, err
 	}
 	switch kind {
 	case trigger.Kafka:
-		var ev events.KafkaEvent
-		if err := json.Unmarshal(payload, &ev); err != nil {
+		ev, err := kafka.DecodeEvent(payload)
+		if err != nil {
 			return nil, fmt.Errorf("scheduler: decode Kafka event: %w", err)
 		}
 		return nil, s.HandleKafka(ctx, ev)

@@ -66,8 +66,8 @@ func (s *Service) Handle(ctx context.Context, payload json.RawMessage) (any, err
 	}
 	switch kind {
 	case trigger.Kafka:
-		var ev events.KafkaEvent
-		if err := json.Unmarshal(payload, &ev); err != nil {
+		ev, err := kafka.DecodeEvent(payload)
+		if err != nil {
 			return nil, fmt.Errorf("worker: decode Kafka event: %w", err)
 		}
 		return nil, s.HandleKafka(ctx, ev)
