@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,7 +46,7 @@ func runChild() int {
 
 // child starts the stack in a child process and waits until it serves;
 // kill ends it with SIGKILL and waits for it to be gone.
-func child(t *testing.T, cfg Config) (kill func(), _ state) {
+func child(t *testing.T, cfg Config, env ...string) (kill func(), _ state) {
 	t.Helper()
 	_ = os.Remove(cfg.DataDir + "/" + stateName)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -54,6 +57,7 @@ func child(t *testing.T, cfg Config) (kill func(), _ state) {
 		"API_ADDR=127.0.0.1:0", "SCHEDULER_ADDR=127.0.0.1:0", "WORKER_ADDR=127.0.0.1:0",
 		"TICK_INTERVAL=200ms", "ESM_POLLERS=1",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -106,5 +110,138 @@ func TestStackSurvivesAHardKill(t *testing.T) {
 	job := waitStatus(t, st.APIURL, id, "COMPLETED")
 	if job["attempts"] != float64(1) {
 		t.Errorf("attempts = %v; want the same single attempt finished after the restart", job["attempts"])
+	}
+}
+
+// Many jobs in every stage of their flow (running, retrying, finishing,
+// dead-lettering) when the stack is killed: after a restart each one
+// reaches its one right terminal state, none is stuck, and no attempt that
+// had finished runs again.
+func TestManyJobsSurviveAHardKill(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[string]int{} // HTTP_CALL hits per job token: one per attempt that ran
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Query().Get("token")]++
+		mu.Unlock()
+	}))
+	defer target.Close()
+
+	cfg := testConfig(t)
+	env := []string{"WORKER_HTTP_ALLOWLIST=127.0.0.1/32", "SCHEDULER_BACKOFF_BASE=300ms", "ESM_BATCH_SIZE=10"}
+	kill, st := child(t, cfg, env...)
+
+	type kind struct {
+		steps      string
+		maxRetry   int
+		status     string
+		attempts   float64
+		deadLetter bool
+	}
+	kinds := []kind{
+		{`{"action":"SLEEP","durationMs":%d}`, 1, "COMPLETED", 1, false},
+		{`{"action":"FAIL","message":"flaky","failTimes":1},{"action":"SLEEP","durationMs":%d}`, 2, "COMPLETED", 2, false},
+		{`{"action":"SLEEP","durationMs":%d},{"action":"FAIL","message":"always"}`, 1, "FAILED", 2, true},
+	}
+	type job struct {
+		id, token string
+		want      kind
+	}
+	var jobs []job
+	for i := 0; i < 60; i++ {
+		k := kinds[i%len(kinds)]
+		token := fmt.Sprintf("job-%d", i)
+		steps := fmt.Sprintf(`{"action":"HTTP_CALL","url":"%s/?token=%s"},`, target.URL, token) + fmt.Sprintf(k.steps, 100+10*(i%20))
+		code, created := call(t, "POST", st.APIURL+"/api/jobs",
+			fmt.Sprintf(`{"jobType":"SIMULATION","payload":{"steps":[%s]},"maxRetryCount":%d}`, steps, k.maxRetry))
+		id, _ := created["jobId"].(string)
+		if code != 202 || id == "" {
+			t.Fatalf("POST /api/jobs = %d %v", code, created)
+		}
+		jobs = append(jobs, job{id, token, k})
+	}
+	// Kill once some jobs are done and others are mid-flight.
+	terminal := func(apiURL string) int {
+		n := 0
+		for _, j := range jobs {
+			if _, v := call(t, "GET", apiURL+"/api/jobs/"+j.id, ""); v["status"] == "COMPLETED" || v["status"] == "FAILED" {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(bound)
+	for terminal(st.APIURL) < len(jobs)/4 {
+		if time.Now().After(deadline) {
+			t.Fatal("jobs do not finish")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	finishedBefore := map[string]bool{}
+	for _, j := range jobs {
+		if _, v := call(t, "GET", st.APIURL+"/api/jobs/"+j.id, ""); v["status"] == "COMPLETED" || v["status"] == "FAILED" {
+			finishedBefore[j.id] = true
+		}
+	}
+	kill()
+	if len(finishedBefore) == len(jobs) {
+		t.Fatal("every job finished before the kill; the test proves nothing")
+	}
+
+	_, st = child(t, cfg, env...)
+	for _, j := range jobs {
+		got := waitTerminal(t, st.APIURL, j.id)
+		if got["status"] != j.want.status || got["attempts"] != j.want.attempts {
+			t.Errorf("job %s (%s): %v after %v attempts; want %s after %v", j.id, j.token, got["status"], got["attempts"], j.want.status, j.want.attempts)
+		}
+	}
+
+	// Each attempt ran its steps once; only an attempt cut off by the kill
+	// (at most one per job, never one of a job already finished) may have
+	// run twice.
+	for _, j := range jobs {
+		code, ex := call(t, "GET", st.APIURL+"/api/jobs/"+j.id+"/executions", "")
+		if code != 200 {
+			t.Fatalf("executions = %d %v", code, ex)
+		}
+		runs := int(ex["totalElements"].(float64))
+		mu.Lock()
+		h := hits[j.token]
+		mu.Unlock()
+		switch {
+		case runs != int(j.want.attempts):
+			t.Errorf("job %s: %d executions recorded, want %v", j.token, runs, j.want.attempts)
+		case finishedBefore[j.id] && h != runs:
+			t.Errorf("job %s finished before the kill but its steps ran %d times for %d attempts", j.token, h, runs)
+		case h != runs && h != runs+1:
+			t.Errorf("job %s: steps ran %d times for %d attempts", j.token, h, runs)
+		}
+	}
+	// Exactly one dead letter per dead job.
+	code, dl := call(t, "GET", st.APIURL+"/api/dlq?size=100", "")
+	want := 0
+	for _, j := range jobs {
+		if j.want.deadLetter {
+			want++
+		}
+	}
+	if code != 200 || dl["totalElements"] != float64(want) {
+		t.Errorf("dead letters = %d %v, want %d", code, dl["totalElements"], want)
+	}
+}
+
+// waitTerminal polls the job until it is COMPLETED or FAILED.
+func waitTerminal(t *testing.T, apiURL, id string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for {
+		code, job := call(t, "GET", apiURL+"/api/jobs/"+id, "")
+		if code == 200 && (job["status"] == "COMPLETED" || job["status"] == "FAILED") {
+			return job
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s is stuck: %d %v", id, code, job)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,10 +70,14 @@ func (s *stack) lagZero(t *testing.T) {
 }
 
 func TestEveryEventDeliveredTwiceChangesNothing(t *testing.T) {
+	var hits atomic.Int32 // one per attempt whose steps ran
+	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer target.Close()
+	call := `{"action":"HTTP_CALL","url":"` + target.URL + `"},`
 	s := startStack(t, nil)
-	ok := s.submit(t, jobJSON(`{"action":"LOG","message":"fine"}`, 1))
-	flaky := s.submit(t, jobJSON(`{"action":"FAIL","message":"once","failTimes":1}`, 2))
-	dead := s.submit(t, jobJSON(`{"action":"FAIL","message":"always"}`, 1))
+	ok := s.submit(t, jobJSON(call+`{"action":"LOG","message":"fine"}`, 1))
+	flaky := s.submit(t, jobJSON(call+`{"action":"FAIL","message":"once","failTimes":1}`, 2))
+	dead := s.submit(t, jobJSON(call+`{"action":"FAIL","message":"always"}`, 1))
 	s.waitStatus(t, ok, "COMPLETED")
 	s.waitStatus(t, flaky, "COMPLETED")
 	s.waitStatus(t, dead, "FAILED")
@@ -80,6 +86,9 @@ func TestEveryEventDeliveredTwiceChangesNothing(t *testing.T) {
 	})
 	s.lagZero(t)
 	before := s.snapshot(t)
+	if hits.Load() != 5 {
+		t.Fatalf("steps ran %d times before redelivery, want 5 (1 + 2 + 2 attempts)", hits.Load())
+	}
 
 	// Produce every record of every topic again, as a redelivery would.
 	counts := map[string]int{}
@@ -111,6 +120,9 @@ func TestEveryEventDeliveredTwiceChangesNothing(t *testing.T) {
 		if n := len(readTopic(t, s.Brokers, topic)); n != 2*counts[topic] {
 			t.Errorf("%s holds %d records after redelivery, want exactly the %d duplicates added (%d)", topic, n, counts[topic], 2*counts[topic])
 		}
+	}
+	if hits.Load() != 5 {
+		t.Errorf("steps ran %d times after redelivery, want still 5: a redelivered run-job ran its steps again", hits.Load())
 	}
 	r := s.do(t, http.MethodGet, "/api/jobs/"+flaky, "").json(t)
 	if r["attempts"] != float64(2) || r["status"] != "COMPLETED" {
