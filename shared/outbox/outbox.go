@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,7 +73,20 @@ type Relay struct {
 	Producer *kgo.Client
 	// Batch is how many rows one pass claims; 0 means 500.
 	Batch int
+
+	// Rows that Publish sent but has not deleted yet: deletes are grouped
+	// (see Publish).
+	mu        sync.Mutex
+	sent      []int64
+	sentSince time.Time
 }
+
+// Deletes of published rows are grouped: flushed once this many wait, or
+// once the oldest has waited this long (checked on the next Publish).
+const (
+	deleteBatch = 64
+	deleteDelay = 50 * time.Millisecond
+)
 
 // Drain publishes unsent rows until none are left that another relay has
 // not locked, and returns how many it published. Rows are claimed with
@@ -85,6 +99,9 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 // DrainOlder is Drain limited to rows at least age old: the ones a failed
 // or crashed Publish left behind, without racing a Publish in flight.
 func (r *Relay) DrainOlder(ctx context.Context, age time.Duration) (int, error) {
+	if err := r.Flush(ctx); err != nil {
+		return 0, err
+	}
 	total := 0
 	for {
 		n, err := r.pass(ctx, age)
@@ -152,10 +169,11 @@ func (r *Relay) pass(ctx context.Context, age time.Duration) (int, error) {
 }
 
 // Publish sends envs, which the caller has just committed to the outbox as
-// the rows ids, straight to Kafka and then deletes those rows: one produce
-// and one statement, with no claim. If it fails, or the process dies
-// before the delete, the rows stay for a later DrainOlder (the consumers
-// absorb the duplicate that may follow).
+// the rows ids, straight to Kafka with no claim. The rows' delete is
+// grouped with other publishes' and runs within deleteDelay, on a later
+// Publish or Flush, so a busy api pays one statement per batch of jobs
+// rather than per job. A row whose delete is lost (a failed publish, a
+// crash) stays for a later DrainOlder; the consumers absorb the duplicate.
 func (r *Relay) Publish(ctx context.Context, ids []int64, envs ...envelope.Envelope) error {
 	if len(envs) == 0 {
 		return nil
@@ -168,6 +186,28 @@ func (r *Relay) Publish(ctx context.Context, ids []int64, envs ...envelope.Envel
 	defer cancel()
 	if err := r.Producer.ProduceSync(pctx, recs...).FirstErr(); err != nil {
 		return fmt.Errorf("outbox: publish %d records: %w", len(recs), err)
+	}
+	r.mu.Lock()
+	if len(r.sent) == 0 {
+		r.sentSince = time.Now()
+	}
+	r.sent = append(r.sent, ids...)
+	due := len(r.sent) >= deleteBatch || time.Since(r.sentSince) >= deleteDelay
+	r.mu.Unlock()
+	if due {
+		return r.Flush(ctx)
+	}
+	return nil
+}
+
+// Flush deletes the rows Publish sent and has not deleted yet.
+func (r *Relay) Flush(ctx context.Context) error {
+	r.mu.Lock()
+	ids := r.sent
+	r.sent = nil
+	r.mu.Unlock()
+	if len(ids) == 0 {
+		return nil
 	}
 	if _, err := r.Pool.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, ids); err != nil {
 		return fmt.Errorf("outbox: delete %d published rows: %w", len(ids), err)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"io/fs"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,8 +27,14 @@ type Deps struct {
 	Log      *slog.Logger
 }
 
-// Close releases the connections.
+// Close deletes the outbox rows already published and releases the
+// connections.
 func (d *Deps) Close() {
+	if d.Relay != nil && d.Pool != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = d.Relay.Flush(ctx) // rows left behind are only published again
+		cancel()
+	}
 	if d.Producer != nil {
 		d.Producer.Close()
 	}
