@@ -39,7 +39,6 @@ type options struct {
 	jobs        int
 	clients     int
 	batch       int
-	single      bool
 	rate        int
 	duration    time.Duration
 	backlog     int
@@ -56,14 +55,13 @@ func main() {
 	var o options
 	flag.IntVar(&o.jobs, "jobs", 20000, "jobs in the throughput burst")
 	flag.IntVar(&o.clients, "clients", 64, "concurrent HTTP clients for the burst")
-	flag.BoolVar(&o.single, "single", true, "run the one-job-per-request burst")
-	flag.IntVar(&o.batch, "batch", 100, "jobs per POST /api/jobs/batch in the batched burst (0: skip it)")
+	flag.IntVar(&o.batch, "batch", 100, "jobs per POST /api/jobs/batch in the throughput burst (1: one POST /api/jobs each)")
 	flag.IntVar(&o.rate, "rate", 500, "offered jobs/s in the latency run")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "length of the latency run")
 	flag.IntVar(&o.backlog, "backlog", 50000, "due retries queued in the fairness run")
 	flag.IntVar(&o.freshRate, "fresh-rate", 20, "fresh jobs/s submitted during the fairness run")
 	flag.DurationVar(&o.freshFor, "fresh-for", 10*time.Second, "how long fresh jobs are submitted in the fairness run")
-	flag.StringVar(&o.scenarios, "scenarios", "throughput,latency,fairness", "which runs, comma-separated")
+	flag.StringVar(&o.scenarios, "scenarios", "throughput,single,latency,fairness", "which runs, comma-separated: throughput (batched submissions), single (one job per request), latency, fairness")
 	flag.StringVar(&o.dataDir, "data-dir", ".data/bench", "data folder for the bench's own stack (wiped at start)")
 	flag.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "Postgres server (default: as make run finds it)")
 	flag.BoolVar(&o.keepLogs, "logs", false, "print the functions' logs (off: they would drown the table)")
@@ -88,9 +86,6 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	if err := os.RemoveAll(filepath.Join(o.dataDir, "kafka")); err != nil {
-		return err
-	}
 	cfg.DataDir = o.dataDir
 	if o.databaseURL != "" {
 		cfg.DatabaseURL = o.databaseURL
@@ -102,21 +97,6 @@ func run(o options) error {
 	if !o.keepLogs {
 		cfg.Logs = io.Discard
 	}
-	if err := dropBenchDatabases(ctx, cfg); err != nil {
-		return err
-	}
-	fmt.Fprintln(os.Stderr, "bench: starting a private local stack…")
-	st, err := devstack.Start(ctx, cfg, io.Discard)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	b, err := newBench(ctx, st, cfg, o)
-	if err != nil {
-		return err
-	}
-	defer b.close()
-
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -129,20 +109,26 @@ func run(o options) error {
 		defer pprof.StopCPUProfile()
 	}
 	var rows []row
-	for _, s := range strings.Split(o.scenarios, ",") {
-		var rs []row
-		switch strings.TrimSpace(s) {
+	for _, name := range strings.Split(o.scenarios, ",") {
+		name = strings.TrimSpace(name)
+		var run func(*bench, context.Context) ([]row, error)
+		switch name {
 		case "throughput":
-			rs, err = b.throughput(ctx)
+			run = (*bench).throughput
+		case "single":
+			run = (*bench).single
 		case "latency":
-			rs, err = b.latency(ctx)
+			run = (*bench).latency
 		case "fairness":
-			rs, err = b.fairness(ctx)
+			run = (*bench).fairness
 		default:
-			return fmt.Errorf("unknown scenario %q (throughput, latency, fairness)", s)
+			return fmt.Errorf("unknown scenario %q (throughput, single, latency, fairness)", name)
 		}
+		// Each scenario gets a fresh stack: empty databases and topics, so
+		// no run measures what an earlier one left behind.
+		rs, err := withStack(ctx, cfg, o, run)
 		if err != nil {
-			return fmt.Errorf("%s: %w", s, err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		rows = append(rows, rs...)
 	}
@@ -156,12 +142,34 @@ func run(o options) error {
 	return tw.Flush()
 }
 
-func dropBenchDatabases(ctx context.Context, cfg devstack.Config) error {
-	// Only when the server answers already; a private cluster is fresh anyway.
-	for _, s := range []string{"api", "scheduler", "worker", "dlq"} {
-		_ = pgdb.DropDatabase(ctx, cfg.DatabaseURL, cfg.DatabasePrefix+"_"+s)
+// withStack runs one scenario on a fresh private stack with databases of
+// its own, dropped at the end.
+func withStack(ctx context.Context, cfg devstack.Config, o options, run func(*bench, context.Context) ([]row, error)) ([]row, error) {
+	if err := os.RemoveAll(filepath.Join(o.dataDir, "kafka")); err != nil {
+		return nil, err
 	}
-	return nil
+	cfg.DatabasePrefix = fmt.Sprintf("jobweaver_bench_%d", time.Now().UnixNano())
+	fmt.Fprintln(os.Stderr, "bench: starting a private local stack…")
+	st, err := devstack.Start(ctx, cfg, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		st.Close()
+		dropDatabases(ctx, st.DatabaseURL, cfg.DatabasePrefix)
+	}()
+	b, err := newBench(ctx, st, cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	defer b.close()
+	return run(b, ctx)
+}
+
+func dropDatabases(ctx context.Context, serverURL, prefix string) {
+	for _, s := range []string{"api", "scheduler", "worker", "dlq"} {
+		_ = pgdb.DropDatabase(ctx, serverURL, prefix+"_"+s)
+	}
 }
 
 type bench struct {
@@ -225,44 +233,43 @@ func (b *bench) submit(ctx context.Context) (string, error) {
 	return out.JobID, nil
 }
 
-// waitCompleted waits until n jobs are terminal in the scheduler.
+// waitTerminal waits until n jobs are terminal in the scheduler. It polls
+// the cheap count of unfinished jobs (the partial indexes answer it) and
+// confirms with the full count only when that reaches zero, so the poll
+// itself does not load the database it measures.
 func (b *bench) waitTerminal(ctx context.Context, n int, timeout time.Duration) (time.Time, error) {
 	deadline := time.Now().Add(timeout)
-	last := -1
+	lastReport := time.Now()
 	for {
-		var done int
-		if err := b.scheduler.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE status IN ('COMPLETED','FAILED','CANCELLED')`).Scan(&done); err != nil {
+		var open int
+		if err := b.scheduler.QueryRow(ctx, `SELECT count(*) FROM jobs
+			WHERE (status = 'PENDING' AND attempts = 0) OR (status = 'PENDING' AND attempts > 0) OR status = 'RUNNING'`).Scan(&open); err != nil {
 			return time.Time{}, err
 		}
-		if done >= n {
-			return time.Now(), nil
+		now := time.Now()
+		if open == 0 {
+			done, err := b.terminalCount(ctx)
+			if err != nil {
+				return time.Time{}, err
+			}
+			if done >= n {
+				return now, nil
+			}
 		}
-		if time.Now().After(deadline) {
-			return time.Time{}, fmt.Errorf("only %d of %d jobs finished within %s", done, n, timeout)
+		if now.After(deadline) {
+			return time.Time{}, fmt.Errorf("jobs did not finish within %s (%d still open)", timeout, open)
 		}
-		if done/1000 != last/1000 {
-			fmt.Fprintf(os.Stderr, "  %d/%d finished\n", done, n)
-			last = done
+		if now.Sub(lastReport) > 2*time.Second {
+			fmt.Fprintf(os.Stderr, "  %d jobs still open\n", open)
+			lastReport = now
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-func (b *bench) throughput(ctx context.Context) ([]row, error) {
-	var rows []row
-	if b.o.single {
-		r, err := b.burst(ctx, 1)
-		if err != nil {
-			return nil, err
-		}
-		rows = r
-	}
-	if b.o.batch <= 1 {
-		return rows, nil
-	}
-	more, err := b.burst(ctx, b.o.batch)
-	return append(rows, more...), err
-}
+func (b *bench) throughput(ctx context.Context) ([]row, error) { return b.burst(ctx, b.o.batch) }
+
+func (b *bench) single(ctx context.Context) ([]row, error) { return b.burst(ctx, 1) }
 
 // burst submits o.jobs LOG-only jobs, per jobs to a request, as fast as
 // the clients can, and measures until the last one has finished.
