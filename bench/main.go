@@ -49,6 +49,7 @@ type options struct {
 	databaseURL string
 	keepLogs    bool
 	cpuProfile  string
+	keep        bool
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.StringVar(&o.dataDir, "data-dir", ".data/bench", "data folder for the bench's own stack (wiped at start)")
 	flag.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "Postgres server (default: as make run finds it)")
 	flag.BoolVar(&o.keepLogs, "logs", false, "print the functions' logs (off: they would drown the table)")
+	flag.BoolVar(&o.keep, "keep", false, "keep each scenario's databases for inspection (their names are printed)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (stack included) to this file")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./bench [flags]\n\nStarts a private local stack and measures it. Function settings (SCHEDULER_*, WORKER_*, ESM_*, …) come from the environment as for make run.\n\nFlags:\n")
@@ -156,6 +158,10 @@ func withStack(ctx context.Context, cfg devstack.Config, o options, run func(*be
 	}
 	defer func() {
 		st.Close()
+		if o.keep {
+			fmt.Fprintf(os.Stderr, "bench: kept databases %s_{api,scheduler,worker,dlq}\n", cfg.DatabasePrefix)
+			return
+		}
 		dropDatabases(ctx, st.DatabaseURL, cfg.DatabasePrefix)
 	}()
 	b, err := newBench(ctx, st, cfg, o)

@@ -31,6 +31,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"io"
 	"log/slog"
 	"net"
@@ -140,7 +142,8 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	esmLog := logging.New("esm", logs)
-	for _, m := range mappings(cfg, s.Brokers, s.Invoker, esmLog) {
+	ms := mappings(cfg, s.Brokers, s.Invoker, esmLog)
+	for _, m := range ms {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -148,6 +151,11 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 				esmLog.Error("event-source mapping failed", "esm", m.Name, "error", err.Error())
 			}
 		}()
+	}
+	// Serve only once every consumer group has settled: a member joining
+	// later would stop the group's deliveries for a rebalance.
+	if err := waitGroupsStable(ctx, s.Brokers, ms); err != nil {
+		return nil, err
 	}
 	ticker := &Ticker{Invoker: s.Invoker, Function: invoke.Scheduler, Interval: cfg.TickInterval, Log: logging.New("schedule", logs)}
 	s.wg.Add(1)
@@ -275,4 +283,46 @@ func (s *Stack) Close() {
 			s.lock.unlock()
 		}
 	})
+}
+
+// waitGroupsStable waits until each mapping's consumer group is Stable with
+// all its pollers as members.
+func waitGroupsStable(ctx context.Context, brokers []string, ms []*esm.Mapping) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	want := map[string]int{}
+	var groups []string
+	for _, m := range ms {
+		want[m.Group] = max(m.Pollers, 1)
+		groups = append(groups, m.Group)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		described, err := adm.DescribeGroups(ctx, groups...)
+		settled := err == nil
+		if settled {
+			for _, g := range groups {
+				d, ok := described[g]
+				if !ok || d.Err != nil || d.State != "Stable" || len(d.Members) != want[g] {
+					settled = false
+					break
+				}
+			}
+		}
+		if settled {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("devstack: the event-source mappings' consumer groups did not settle within a minute (last error: %v)", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
