@@ -24,6 +24,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/logging"
+	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
@@ -44,6 +45,9 @@ type Config struct {
 	PageSizeMax int
 	// DefaultPageSize is the size of a page when the request names none.
 	DefaultPageSize int
+	// Metrics receives the api's metrics; nil means metrics.FromEnv (the
+	// METRICS variable). See docs/metrics.md.
+	Metrics *metrics.Emitter
 }
 
 // ConfigFromEnv reads API_BODY_LIMIT_BYTES (default 262144, 1 KiB to
@@ -81,6 +85,7 @@ type Service struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	handler http.Handler
+	metrics *metrics.Emitter
 	// lastSweep is when publish last swept the outbox (UnixNano); a sweep
 	// runs at most every sweepEvery, for rows older than sweepAge.
 	lastSweep            atomic.Int64
@@ -102,6 +107,13 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 	if log == nil {
 		log = logging.New("api", nil)
 	}
+	m := cfg.Metrics
+	if m == nil {
+		var err error
+		if m, err = metrics.FromEnv("api"); err != nil {
+			return nil, err
+		}
+	}
 	s := &Service{
 		cfg:   cfg.withDefaults(),
 		pool:  deps.Pool,
@@ -112,6 +124,7 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 
 		sweepEvery: sweepEvery,
 		sweepAge:   sweepAge,
+		metrics:    m,
 	}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.method+" "+rt.path, s.endpoint(rt.handle))

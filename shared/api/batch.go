@@ -10,6 +10,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/jobspec"
+	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/step"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
@@ -74,6 +75,7 @@ func (s *Service) submitBatch(w http.ResponseWriter, r *http.Request) error {
 		}
 		for i, sub := range subs {
 			out.Jobs[i] = Accepted{JobID: sub.ID, TraceID: sub.TraceID}
+			s.metrics.Count("JobsSubmitted", 1, metrics.Dim("JobType", sub.JobType))
 		}
 		s.log.InfoContext(ctx, "batch accepted", "jobs", len(subs))
 		s.publish(ctx, pub)
@@ -86,6 +88,7 @@ func (s *Service) submitBatch(w http.ResponseWriter, r *http.Request) error {
 			}
 			if p != nil {
 				pub.ids, pub.envs = append(pub.ids, p.ids...), append(pub.envs, p.envs...)
+				s.metrics.Count("JobsSubmitted", 1, metrics.Dim("JobType", sub.JobType))
 			}
 			out.Jobs[i] = Accepted{JobID: sub.ID, TraceID: sub.TraceID}
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/jobspec"
+	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/paging"
 	"github.com/jobweaver/jobweaver/shared/step"
 	"github.com/jobweaver/jobweaver/shared/trace"
@@ -96,6 +97,7 @@ func (s *Service) submitJob(w http.ResponseWriter, r *http.Request) error {
 	r = withJob(r, sub.ID)
 	ctx = r.Context()
 	if pub != nil {
+		s.metrics.Count("JobsSubmitted", 1, metrics.Dim("JobType", sub.JobType))
 		s.log.InfoContext(ctx, "job accepted", "jobType", sub.JobType, "steps", len(job.Steps), "maxRetryCount", sub.MaxRetryCount)
 		s.publish(ctx, pub)
 	} else {

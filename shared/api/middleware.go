@@ -81,6 +81,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 		s.log.Log(lctx, level, "request",
 			"method", r.Method, "path", r.URL.Path, "status", sw.status(),
 			"durationMs", time.Since(start).Milliseconds(), "bytes", sw.bytes)
+		_ = s.metrics.Flush()
 	}()
 	s.dispatch(sw, r)
 }

@@ -1,11 +1,17 @@
 package dlq
 
-import "github.com/jobweaver/jobweaver/shared/config"
+import (
+	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/metrics"
+)
 
 // Config tunes the dlq.
 type Config struct {
 	// PageSizeMax caps the size of a page of entries (default 100).
 	PageSizeMax int
+	// Metrics receives the dlq's metrics; nil means metrics.FromEnv (the
+	// METRICS variable). See docs/metrics.md.
+	Metrics *metrics.Emitter
 }
 
 // Defaults.

@@ -23,6 +23,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/logging"
+	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/trace"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
@@ -49,6 +50,7 @@ type Service struct {
 	pool    *pgxpool.Pool
 	log     *slog.Logger
 	handler http.Handler
+	metrics *metrics.Emitter
 }
 
 // New builds the dlq; deps.Pool is required.
@@ -63,7 +65,14 @@ func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 	if log == nil {
 		log = logging.Discard()
 	}
-	s := &Service{cfg: cfg, pool: deps.Pool, log: log}
+	m := cfg.Metrics
+	if m == nil {
+		var err error
+		if m, err = metrics.FromEnv("dlq"); err != nil {
+			return nil, err
+		}
+	}
+	s := &Service{cfg: cfg, pool: deps.Pool, log: log, metrics: m}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -102,6 +111,8 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	defer s.metrics.Flush()
+	s.metrics.Value("BatchSize", float64(len(recs)), metrics.Count)
 	now := time.Now().UTC()
 	rows := make([]row, 0, len(recs))
 	seen := make(map[string]bool, len(recs))
@@ -121,13 +132,19 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 	if err != nil {
 		return err
 	}
+	poison := 0
 	for _, r := range rows {
+		if r.reason == ReasonPoisonRecord && r.errorCode == CodePoisonRecord {
+			poison++
+		}
 		if stored[r.eventID] {
+			s.metrics.Count("DeadLettersStored", 1, metrics.Dim("JobType", r.jobType))
 			s.log.LogAttrs(trace.With(ctx, r.traceID, r.jobID), slog.LevelError, "dead letter stored",
 				slog.String("id", r.eventID), slog.String("reason", r.reason), slog.String("errorCode", r.errorCode),
 				slog.String("jobType", r.jobType), slog.String("lastError", r.lastError))
 		}
 	}
+	s.metrics.Count("PoisonRecords", poison)
 	return nil
 }
 

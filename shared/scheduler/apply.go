@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
@@ -21,6 +22,7 @@ type outcomeBatch struct {
 	order    []string // job IDs in first-change order
 	jobs     map[string]*pendingJob
 	attempts map[attemptKey]attemptFinish
+	m        *metrics.Pending // counts of outcomes, for after the commit
 }
 
 type attemptKey struct {
@@ -37,8 +39,8 @@ type pendingJob struct {
 	deadError  string
 }
 
-func (s *Service) newOutcomeBatch() *outcomeBatch {
-	return &outcomeBatch{s: s, jobs: map[string]*pendingJob{}, attempts: map[attemptKey]attemptFinish{}}
+func (s *Service) newOutcomeBatch(m *metrics.Pending) *outcomeBatch {
+	return &outcomeBatch{s: s, jobs: map[string]*pendingJob{}, attempts: map[attemptKey]attemptFinish{}, m: m}
 }
 
 // add applies o to the locked job j (whose Status it updates, so that a
@@ -62,7 +64,9 @@ func (b *outcomeBatch) add(ctx context.Context, j *jobState, o attemptOutcome) b
 	p.update.Status = t.Status
 	p.update.Delay = nil
 	f := attemptFinish{JobID: j.ID, Attempt: o.Attempt, Outcome: o.Outcome, DurationMs: o.DurationMs}
+	jt := metrics.Dim("JobType", j.JobType)
 	if o.Outcome != OutcomeCompleted {
+		b.m.Count("JobsFailed", 1, jt)
 		code, msg := o.ErrorCode, o.Error
 		if msg == "" {
 			msg = fmt.Sprintf("attempt %d failed", o.Attempt)
@@ -77,14 +81,17 @@ func (b *outcomeBatch) add(ctx context.Context, j *jobState, o attemptOutcome) b
 	case t.Status == StatusPending:
 		d := backoff(o.Attempt, b.s.cfg.BackoffBase, b.s.cfg.BackoffCap, b.s.cfg.Jitter, b.s.rnd())
 		p.update.Delay = &d
+		b.m.Count("JobsRetried", 1, jt)
 		b.s.log.InfoContext(ctx, "attempt failed; retry scheduled", "attempt", o.Attempt, "outcome", o.Outcome,
 			"errorCode", o.ErrorCode, "error", o.Error, "retryIn", d.String(),
 			"retriesLeft", j.MaxRetryCount-o.Attempt)
 	case t.DeadReason != "":
 		p.deadReason = t.DeadReason
+		b.m.Count("JobsDeadLettered", 1, jt)
 		b.s.log.WarnContext(ctx, "job failed; dead-lettered", "attempt", o.Attempt, "outcome", o.Outcome,
 			"reason", t.DeadReason, "errorCode", o.ErrorCode, "error", o.Error)
 	default:
+		b.m.Count("JobsCompleted", 1, jt)
 		b.s.log.InfoContext(ctx, "job completed", "attempt", o.Attempt, "eventId", o.EventID)
 	}
 	return true

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/metrics"
 )
 
 // Config tunes the scheduler. Start from [DefaultConfig] or
@@ -36,6 +37,9 @@ type Config struct {
 	// Postgres' now(); the tick loop measures its deadline in wall time.
 	// Optional.
 	Clock func() time.Time
+	// Metrics receives the scheduler's metrics; nil means
+	// metrics.FromEnv (the METRICS variable). See docs/metrics.md.
+	Metrics *metrics.Emitter
 }
 
 // DefaultConfig returns the defaults ConfigFromEnv uses.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
@@ -23,6 +24,10 @@ import (
 // batch should be delivered again; everything is idempotent.
 func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 	recs := kafka.Flatten(ev)
+	defer s.metrics.Flush()
+	if len(recs) > 0 {
+		s.metrics.Value("BatchSize", float64(len(recs)), metrics.Count)
+	}
 	var (
 		created []inbound
 		results []inbound
@@ -53,11 +58,14 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 		if err := s.consume(ctx, created, results, poison); err != nil {
 			return err
 		}
+		s.metrics.Count("PoisonRecords", len(poison))
 	}
 	if _, _, err := s.dispatch(ctx); err != nil {
 		return err
 	}
-	if _, err := s.relay.Drain(ctx); err != nil {
+	_, err := s.relay.Drain(ctx)
+	s.gaugeOutboxBacklog(ctx)
+	if err != nil {
 		return fmt.Errorf("scheduler: relay outbox: %w", err)
 	}
 	return nil
@@ -65,12 +73,13 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 
 // consume writes a parsed batch in one transaction.
 func (s *Service) consume(ctx context.Context, created, results []inbound, poison []envelope.Envelope) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	var m metrics.Pending // the outcomes' metrics count once the transaction commits
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n, err := s.ingest(ctx, tx, created)
 		if err != nil {
 			return err
 		}
-		dead, err := s.applyResults(ctx, tx, results)
+		dead, err := s.applyResults(ctx, tx, results, &m)
 		if err != nil {
 			return err
 		}
@@ -81,6 +90,10 @@ func (s *Service) consume(ctx context.Context, created, results []inbound, poiso
 			"results", len(results), "poison", len(poison), "deadLetters", len(dead))
 		return nil
 	})
+	if err == nil {
+		s.metrics.Commit(&m)
+	}
+	return err
 }
 
 // ingest inserts the jobs of job-created events as PENDING; a job that
@@ -111,8 +124,9 @@ func (s *Service) ingest(ctx context.Context, tx pgx.Tx, created []inbound) (int
 }
 
 // applyResults applies the results whose event IDs are new to the jobs'
-// current attempts, and returns the dead letters they cause.
-func (s *Service) applyResults(ctx context.Context, tx pgx.Tx, results []inbound) ([]envelope.Envelope, error) {
+// current attempts, and returns the dead letters they cause. Their
+// metrics go to m.
+func (s *Service) applyResults(ctx context.Context, tx pgx.Tx, results []inbound, m *metrics.Pending) ([]envelope.Envelope, error) {
 	if len(results) == 0 {
 		return nil, nil
 	}
@@ -148,7 +162,7 @@ func (s *Service) applyResults(ctx context.Context, tx pgx.Tx, results []inbound
 	if err != nil {
 		return nil, err
 	}
-	b := s.newOutcomeBatch()
+	b := s.newOutcomeBatch(m)
 	for _, in := range todo {
 		j := jobs[in.Env.JobID]
 		if j == nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
@@ -23,6 +24,11 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 	if s.cfg.MaxInFlight <= 0 {
 		return 0, 0, nil
 	}
+	var (
+		m         metrics.Pending // counts once the transaction commits
+		due       int             // due jobs counted (each queue up to BatchSize)
+		saturated bool            // a queue has at least BatchSize due
+	)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, dispatchLockKey); err != nil {
 			return fmt.Errorf("scheduler: take dispatch lock: %w", err)
@@ -31,6 +37,7 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 		if err != nil {
 			return err
 		}
+		due, saturated = freshDue+retryDue, freshDue >= s.cfg.BatchSize || retryDue >= s.cfg.BatchSize
 		n := min(s.cfg.BatchSize, s.cfg.MaxInFlight-running)
 		wantFresh, wantRetry := fairSplit(n, s.cfg.FreshRatio, freshDue, retryDue)
 		if wantFresh+wantRetry == 0 {
@@ -52,8 +59,12 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 				return err
 			}
 			envs = append(envs, e)
+			jt := metrics.Dim("JobType", c.JobType)
+			m.Count("JobsDispatched", 1, jt)
+			m.Value("DispatchLatency", millis(c.DispatchedAt.Sub(c.NextRunAt)), metrics.Milliseconds, jt)
 			if c.Attempts == 1 {
 				fresh++
+				m.Value("FreshJobWait", millis(c.DispatchedAt.Sub(c.CreatedAt)), metrics.Milliseconds, jt)
 			} else {
 				retry++
 			}
@@ -65,5 +76,7 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
+	s.metrics.Commit(&m)
+	s.gaugeDueBacklog(ctx, due > fresh+retry || saturated)
 	return fresh, retry, nil
 }

@@ -124,11 +124,36 @@ func jobDueCounts(ctx context.Context, q querier, limit int) (running, fresh, re
 	return running, fresh, retry, err
 }
 
+// jobDueBacklog returns how many PENDING jobs are due (counted up to
+// limit in each queue) and how long the one due longest has been due (0
+// if none is).
+func jobDueBacklog(ctx context.Context, q querier, limit int) (n int, oldest time.Duration, err error) {
+	var secs *float64
+	err = q.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM (SELECT 1 FROM jobs
+		          WHERE status = 'PENDING' AND attempts = 0 AND next_run_at <= now() LIMIT $1) f)
+		     + (SELECT count(*) FROM (SELECT 1 FROM jobs
+		          WHERE status = 'PENDING' AND attempts > 0 AND next_run_at <= now() LIMIT $1) r),
+		       extract(epoch FROM now() - least(
+		          (SELECT min(next_run_at) FROM jobs WHERE status = 'PENDING' AND attempts = 0 AND next_run_at <= now()),
+		          (SELECT min(next_run_at) FROM jobs WHERE status = 'PENDING' AND attempts > 0 AND next_run_at <= now())
+		       ))::float8`, limit).Scan(&n, &secs)
+	if err != nil {
+		return 0, 0, fmt.Errorf("scheduler: measure the due backlog: %w", err)
+	}
+	if secs != nil && *secs > 0 {
+		oldest = time.Duration(*secs * float64(time.Second))
+	}
+	return n, oldest, nil
+}
+
 // claimedJob is a job a dispatch pass moved to RUNNING.
 type claimedJob struct {
 	jobState
 	DispatchedAt time.Time
 	LeaseUntil   time.Time
+	NextRunAt    time.Time // when it became due
+	CreatedAt    time.Time // when the api accepted it
 }
 
 // jobClaimDue claims up to fresh jobs from the fresh queue and up to retry
@@ -156,13 +181,13 @@ func jobClaimDue(ctx context.Context, q querier, fresh, retry int, lease time.Du
 		      FROM due
 		     WHERE j.id = due.id AND j.version = due.version
 		 RETURNING j.id, j.job_type, j.payload, j.max_retry_count, j.trace_id, j.status,
-		           j.attempts, j.version, j.lease_until, j.next_run_at
+		           j.attempts, j.version, j.lease_until, j.next_run_at, j.created_at
 		), attempt AS (
 		    INSERT INTO job_attempts (job_id, attempt, dispatched_at)
 		    SELECT id, attempts, now() FROM claimed
 		)
 		SELECT id::text, job_type, payload, max_retry_count, trace_id, status, attempts, version,
-		       now(), lease_until
+		       now(), lease_until, next_run_at, created_at
 		  FROM claimed ORDER BY next_run_at, id`,
 		fresh, retry, float64(lease.Microseconds()))
 	if err != nil {
@@ -171,7 +196,7 @@ func jobClaimDue(ctx context.Context, q querier, fresh, retry int, lease time.Du
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (claimedJob, error) {
 		var c claimedJob
 		err := row.Scan(&c.ID, &c.JobType, &c.Payload, &c.MaxRetryCount, &c.TraceID, &c.Status,
-			&c.Attempts, &c.Version, &c.DispatchedAt, &c.LeaseUntil)
+			&c.Attempts, &c.Version, &c.DispatchedAt, &c.LeaseUntil, &c.NextRunAt, &c.CreatedAt)
 		return c, err
 	})
 	if err != nil {

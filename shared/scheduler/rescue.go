@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 )
 
@@ -14,12 +15,13 @@ import (
 // retried or, out of retries, FAILED and dead-lettered.
 func (s *Service) rescue(ctx context.Context) (int, error) {
 	n := 0
+	var m metrics.Pending
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		expired, err := jobLeaseExpiredLock(ctx, tx, s.cfg.BatchSize)
 		if err != nil || len(expired) == 0 {
 			return err
 		}
-		b := s.newOutcomeBatch()
+		b := s.newOutcomeBatch(&m)
 		for i := range expired {
 			j := &expired[i]
 			if b.add(ctx, j, attemptOutcome{
@@ -40,5 +42,6 @@ func (s *Service) rescue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.metrics.Commit(&m)
 	return n, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jobweaver/jobweaver/shared/apigw"
+	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
@@ -29,6 +30,9 @@ type Service struct {
 	log   *slog.Logger
 	http  http.Handler
 	rnd   func() float64 // uniform in [0, 1), for backoff jitter
+
+	metrics     *metrics.Emitter
+	lastBacklog atomic.Int64 // unix nanoseconds of the last backlog measurement
 
 	lastPrune atomic.Int64 // unix nanoseconds of the last prune
 }
@@ -49,7 +53,14 @@ func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, pool: deps.Pool, relay: deps.Relay, log: log, rnd: rand.Float64}
+	m := cfg.Metrics
+	if m == nil {
+		var err error
+		if m, err = metrics.FromEnv("scheduler"); err != nil {
+			return nil, err
+		}
+	}
+	s := &Service{cfg: cfg, pool: deps.Pool, relay: deps.Relay, log: log, rnd: rand.Float64, metrics: m}
 	s.http = s.routes()
 	return s, nil
 }

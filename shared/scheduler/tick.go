@@ -66,6 +66,7 @@ func (s *Service) RunOnce(ctx context.Context) (PassResult, error) {
 // without a deadline it runs exactly one. A failed pass is logged and the
 // loop goes on; the error of the last pass, if it failed, is returned.
 func (s *Service) Tick(ctx context.Context) (TickResult, error) {
+	defer s.metrics.Flush()
 	var res TickResult
 	deadline, hasDeadline := ctx.Deadline()
 	// The deadline is wall-clock time, so the loop uses time.Now, not Clock.
@@ -76,6 +77,7 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 		res.Passes++
 		res.add(r)
 		last = err
+		_ = s.metrics.FlushOlder(tickFlushEvery)
 		if err != nil {
 			res.Failed++
 			if ctx.Err() == nil {
@@ -92,6 +94,7 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 			}
 		}
 	}
+	s.gaugeOutboxBacklog(ctx)
 	s.log.DebugContext(ctx, "tick done", "passes", res.Passes, "failed", res.Failed, "rescued", res.Rescued,
 		"dispatched", res.Dispatched, "published", res.Published)
 	return res, last

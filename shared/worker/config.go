@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/ssrf"
 	"github.com/jobweaver/jobweaver/shared/step"
 )
@@ -24,6 +25,9 @@ type Config struct {
 	PageSizeMax int
 	// Steps is the step registry attempts run with; nil means step.Default.
 	Steps *step.Registry
+	// Metrics receives the worker's metrics; nil means metrics.FromEnv
+	// (the METRICS variable). See docs/metrics.md.
+	Metrics *metrics.Emitter
 }
 
 // Defaults.

@@ -16,6 +16,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/logging"
+	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/ssrf"
 	"github.com/jobweaver/jobweaver/shared/step"
@@ -31,6 +32,7 @@ type Service struct {
 	log     *slog.Logger
 	http    *http.Client
 	handler http.Handler
+	metrics *metrics.Emitter
 }
 
 // New builds the worker from its config and connections. deps.Pool and
@@ -52,7 +54,13 @@ func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 	if log == nil {
 		log = logging.Discard()
 	}
-	s := &Service{cfg: cfg, pool: deps.Pool, relay: deps.Relay, log: log, http: client}
+	m := cfg.Metrics
+	if m == nil {
+		if m, err = metrics.FromEnv("worker"); err != nil {
+			return nil, err
+		}
+	}
+	s := &Service{cfg: cfg, pool: deps.Pool, relay: deps.Relay, log: log, http: client, metrics: m}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -89,6 +97,8 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	defer s.metrics.Flush()
+	s.metrics.Value("BatchSize", float64(len(recs)), metrics.Count)
 	var (
 		runs   []*task
 		poison []envelope.Envelope
@@ -133,10 +143,40 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 	if err := s.record(ctx, runs, outs, poison); err != nil {
 		return err
 	}
-	if _, err := s.relay.Drain(ctx); err != nil {
+	s.countAttempts(runs, outs, len(poison))
+	_, err := s.relay.Drain(ctx)
+	s.gaugeOutboxBacklog(ctx)
+	if err != nil {
 		return fmt.Errorf("worker: results are stored but not yet published: %w", err)
 	}
 	return nil
+}
+
+// countAttempts records the metrics of a stored batch: each attempt's
+// duration and outcome by job type, and the poison records.
+func (s *Service) countAttempts(runs []*task, outs []outcome, poison int) {
+	for i, t := range runs {
+		jt := metrics.Dim("JobType", t.job.JobType)
+		r := outs[i].result
+		s.metrics.Value("ExecutionDuration", float64(r.FinishedAt.Sub(r.StartedAt).Microseconds())/1000, metrics.Milliseconds, jt)
+		if outs[i].status == StatusCompleted {
+			s.metrics.Count("AttemptsSucceeded", 1, jt)
+		} else {
+			s.metrics.Count("AttemptsFailed", 1, jt)
+		}
+	}
+	s.metrics.Count("PoisonRecords", poison)
+}
+
+// gaugeOutboxBacklog records the outbox rows left after a drain: more
+// than a few means publishing falls behind or fails.
+func (s *Service) gaugeOutboxBacklog(ctx context.Context) {
+	if !s.metrics.Enabled() {
+		return
+	}
+	if n, _, err := outbox.Backlog(ctx, s.pool); err == nil {
+		s.metrics.Gauge("OutboxBacklog", float64(n), metrics.Count)
+	}
 }
 
 // HTTPHandler serves the internal routes.
