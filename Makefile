@@ -5,7 +5,7 @@ FN    ?=
 EVENT ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench build invoke fmt lint clean
+.PHONY: help run test test-lambda bench build invoke invoke-remote fmt lint clean
 
 help: ## list the targets
 	@echo "JobWeaver make targets:"
@@ -26,13 +26,59 @@ node_modules/.bin/newman: package.json package-lock.json
 bench: ## run the benchmarks (go run ./bench)
 	$(GO) run ./bench
 
-build: ## build the Lambda bootstrap binaries into build/ (not written yet)
-	@echo "build: not implemented yet" >&2; exit 1
+# Lambda: provided.al2023, arm64 unless ARCH=x86_64. The flags are also
+# shared/lambdatest.BuildFlags (the emulator tests build with the same).
+ARCH      ?= arm64
+FUNCTIONS := api scheduler worker dlq
+LAMBDA_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags '-s -w'
+
+build: ## build build/<fn>/bootstrap and build/<fn>.zip for Lambda provided.al2023 (ARCH=arm64, the default, or x86_64)
+	@case "$(ARCH)" in \
+	  arm64|aarch64) goarch=arm64 ;; \
+	  x86_64|amd64) goarch=amd64 ;; \
+	  *) echo "make build: ARCH must be arm64 or x86_64 (got $(ARCH))" >&2; exit 2 ;; \
+	esac; \
+	echo "building $(FUNCTIONS) for Lambda provided.al2023 $(ARCH) (GOARCH=$$goarch)"; \
+	rm -rf build/.out && \
+	CGO_ENABLED=0 GOOS=linux GOARCH=$$goarch $(GO) build $(LAMBDA_BUILD_FLAGS) -o build/.out/ $(addprefix ./functions/,$(FUNCTIONS)) && \
+	for fn in $(FUNCTIONS); do mkdir -p build/$$fn && mv build/.out/$$fn build/$$fn/bootstrap || exit 1; done && \
+	rmdir build/.out && \
+	$(GO) run ./localstack/lambdazip $(addprefix build/,$(FUNCTIONS))
+
+test-lambda: ## the Lambda emulator tests alone: the real bootstraps under the AWS Runtime Interface Emulator (part of make test)
+	$(GO) test -count=1 -v -timeout 10m ./shared/lambdatest
 
 invoke: ## run one function once on an event: make invoke FN=worker EVENT=events/worker/run-job.json
 	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
 		echo "usage: make invoke FN=api|scheduler|worker|dlq EVENT=events/<function>/<event>.json" >&2; exit 2; fi
 	$(GO) run ./localstack/invoke $(FN) $(EVENT)
+
+invoke-remote: ## invoke a function once through the Lambda API, run under the Lambda emulator: make invoke-remote FN=worker EVENT=events/worker/run-job.json (ARGS=--aws: the deployed one)
+	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
+		echo "usage: make invoke-remote FN=api|scheduler|worker|dlq EVENT=events/<function>/<event>.json [ARGS=--aws]" >&2; exit 2; fi
+	$(GO) run ./localstack/invoke-remote $(ARGS) $(FN) $(EVENT)
+
+# LocalStack, for machines with Docker: README.md, section "LocalStack". The
+# compose profile is pro when LOCALSTACK_AUTH_TOKEN is set (LocalStack Pro,
+# which has Kafka event-source mappings), else community (the bridge
+# stands in for them).
+LOCALSTACK_COMPOSE := docker compose -f localstack/compose.yaml
+LOCALSTACK_PROFILE  = $(if $(strip $(LOCALSTACK_AUTH_TOKEN)),pro,community)
+DRY_RUN ?=
+.PHONY: localstack-up localstack-deploy localstack-bridge localstack-down
+
+localstack-up: ## start LocalStack, Redpanda and Postgres in Docker (localstack/compose.yaml), pinned, and wait until healthy
+	@command -v docker >/dev/null 2>&1 || { echo "make: localstack-up needs Docker with its compose plugin (docker compose)" >&2; exit 1; }
+	$(LOCALSTACK_COMPOSE) --profile $(LOCALSTACK_PROFILE) up -d --wait
+
+localstack-deploy: ## after make build: topics, databases, the four functions, API Gateway and schedule on LocalStack (DRY_RUN=1: print the calls only)
+	$(GO) run ./localstack/deploy $(if $(strip $(DRY_RUN)),--dry-run) $(ARGS)
+
+localstack-bridge: ## feed the LocalStack functions from Kafka: the event-source mappings LocalStack community lacks (Ctrl-C stops)
+	$(GO) run ./localstack/bridge $(ARGS)
+
+localstack-down: ## stop the LocalStack stack and delete its data
+	$(LOCALSTACK_COMPOSE) --profile community --profile pro down -v --remove-orphans
 
 fmt: ## gofmt every Go file
 	gofmt -w $$(find . -name '*.go' -not -path './.data/*' -not -path './build/*')

@@ -1,12 +1,15 @@
 // Command api is the JobWeaver api function: API Gateway HTTP API (v2)
-// events in, the public REST API out. Build it as bootstrap for
-// provided.al2023 (-tags lambda.norpc, CGO_ENABLED=0).
+// events in, the public REST API out. It reaches the scheduler, worker and
+// dlq functions through the Lambda Invoke API (SCHEDULER_FUNCTION_NAME,
+// WORKER_FUNCTION_NAME, DLQ_FUNCTION_NAME; the endpoint, region and
+// credentials come from the standard AWS configuration chain).
+//
+// `make build` builds it as bootstrap for provided.al2023; see
+// docs/lambda.md.
 package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -17,28 +20,25 @@ import (
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
 
+const name = "api"
+
 func main() {
 	ctx := context.Background()
 	env := config.FromOS()
 	cfg := api.ConfigFromEnv(env)
 	functions := invoke.FunctionNamesFromEnv(env)
 	// FromEnv reports the first bad variable read so far before connecting.
-	deps, err := wiring.FromEnv(ctx, "api", env, api.Migrations())
+	deps, err := wiring.FromEnv(ctx, name, env, api.Migrations())
 	if err != nil {
-		fail(err)
+		wiring.Fail(name, err)
 	}
 	inv, err := invoke.NewLambda(ctx, functions)
 	if err != nil {
-		fail(err)
+		wiring.Fail(name, err)
 	}
 	svc, err := api.New(cfg, deps, inv)
 	if err != nil {
-		fail(err)
+		wiring.Fail(name, err)
 	}
 	lambda.Start(trigger.HandleFunc(svc.Handle))
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "api:", err)
-	os.Exit(1)
 }

@@ -3,15 +3,12 @@
 // serves GET /internal/dlq and GET /internal/dlq/{id} for the api. See
 // package dlq.
 //
-// Build it for provided.al2023 as a binary named bootstrap:
-//
-//	CGO_ENABLED=0 GOOS=linux go build -tags lambda.norpc -o bootstrap ./functions/dlq
+// `make build` builds it as bootstrap for provided.al2023; see
+// docs/lambda.md.
 package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -21,24 +18,21 @@ import (
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
 
+const name = "dlq"
+
 func main() {
 	env := config.FromOS()
 	cfg := dlq.ConfigFromEnv(env)
 	if err := env.Err(); err != nil {
-		fail(err)
+		wiring.Fail(name, err)
 	}
-	deps, err := wiring.FromEnv(context.Background(), "dlq", env, dlq.Migrations())
+	deps, err := wiring.FromEnv(context.Background(), name, env, dlq.Migrations())
 	if err != nil {
-		fail(err)
+		wiring.Fail(name, err)
 	}
 	svc, err := dlq.New(cfg, deps)
 	if err != nil {
-		fail(err)
+		wiring.Fail(name, err)
 	}
 	lambda.Start(trigger.HandleFunc(svc.Handle))
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, err)
-	os.Exit(1)
 }

@@ -1,12 +1,13 @@
 // Command scheduler is the scheduler Lambda function: it serves Kafka
 // batches (job-created, job-completed, job-failed), the EventBridge tick
 // and internal HTTP calls with scheduler.Service.Handle.
+//
+// `make build` builds it as bootstrap for provided.al2023; see
+// docs/lambda.md.
 package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -16,24 +17,21 @@ import (
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
 
+const name = "scheduler"
+
 func main() {
 	env := config.FromOS()
 	cfg := scheduler.ConfigFromEnv(env)
 	if err := env.Err(); err != nil {
-		exit(err)
+		wiring.Fail(name, err)
 	}
-	deps, err := wiring.FromEnv(context.Background(), "scheduler", env, scheduler.Migrations())
+	deps, err := wiring.FromEnv(context.Background(), name, env, scheduler.Migrations())
 	if err != nil {
-		exit(err)
+		wiring.Fail(name, err)
 	}
 	svc, err := scheduler.New(cfg, deps)
 	if err != nil {
-		exit(err)
+		wiring.Fail(name, err)
 	}
 	lambda.Start(trigger.HandleFunc(svc.Handle))
-}
-
-func exit(err error) {
-	fmt.Fprintln(os.Stderr, err)
-	os.Exit(1)
 }

@@ -2,15 +2,12 @@
 // run-job records delivered by a Kafka event-source mapping and serves
 // GET /internal/executions/{jobId} for the api. See package worker.
 //
-// Build it for provided.al2023 as a binary named bootstrap:
-//
-//	CGO_ENABLED=0 GOOS=linux go build -tags lambda.norpc -o bootstrap ./functions/worker
+// `make build` builds it as bootstrap for provided.al2023; see
+// docs/lambda.md.
 package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -20,27 +17,24 @@ import (
 	"github.com/jobweaver/jobweaver/shared/worker"
 )
 
+const name = "worker"
+
 func main() {
 	env := config.FromOS()
 	cfg := worker.ConfigFromEnv(env)
 	if err := env.Err(); err != nil {
-		fail(err)
+		wiring.Fail(name, err)
 	}
 	if err := cfg.Validate(); err != nil {
-		fail(err)
+		wiring.Fail(name, err)
 	}
-	deps, err := wiring.FromEnv(context.Background(), "worker", env, worker.Migrations())
+	deps, err := wiring.FromEnv(context.Background(), name, env, worker.Migrations())
 	if err != nil {
-		fail(err)
+		wiring.Fail(name, err)
 	}
 	svc, err := worker.New(cfg, deps)
 	if err != nil {
-		fail(err)
+		wiring.Fail(name, err)
 	}
 	lambda.Start(trigger.HandleFunc(svc.Handle))
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, err)
-	os.Exit(1)
 }

@@ -1,12 +1,14 @@
 package devstack
 
 import (
+	"context"
 	"io"
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/api"
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/dlq"
+	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/pgserver"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
 	"github.com/jobweaver/jobweaver/shared/worker"
@@ -43,12 +45,35 @@ type Config struct {
 	// PostgresOptions adjust how a Postgres server is found (tests).
 	PostgresOptions []pgserver.Option
 
+	// Remote, if set, runs the four functions outside the stack's process,
+	// as Lambda would (see Remote); nil runs them in-process.
+	Remote Remote
+
 	// The services' own settings, read from the same environment.
 	API       api.Config
 	Scheduler scheduler.Config
 	Worker    worker.Config
 	DLQ       dlq.Config
 }
+
+// FunctionEnv is what the stack gives each function, by function name:
+// DATABASE_URL (the function's own database) and KAFKA_BROKERS.
+type FunctionEnv map[string]map[string]string
+
+// Remote starts the functions named in env (api, scheduler, worker, dlq)
+// elsewhere, such as Lambda runtime emulators or deployed functions, and
+// returns the invoker that reaches them. With Config.Remote set, the
+// stack provides Kafka and Postgres, creates and migrates the functions'
+// databases (the deploy step), calls Remote, and then drives the
+// functions only through the returned invoker: the HTTP fronts, the
+// event-source mappings and the schedule invoke it, and no handler runs
+// in the stack's process. If the invoker is an io.Closer, the stack
+// closes it after stopping everything that invokes it.
+//
+// Invocations are bounded by FunctionTimeout on the caller's side (the
+// tick too, so that the scheduler's own deadline decides how long a tick
+// runs); it should exceed the functions' own timeouts.
+type Remote func(ctx context.Context, env FunctionEnv) (invoke.Invoker, error)
 
 // Var documents one environment variable.
 type Var struct {

@@ -59,8 +59,11 @@ type Stack struct {
 	Brokers      []string // Kafka
 	DatabaseURL  string   // the Postgres server's maintenance database
 	DataDir      string   // absolute
-	// Invoker reaches the four functions in-process.
+	// Invoker reaches the four functions in-process; nil when they run
+	// remotely (Config.Remote).
 	Invoker *invoke.Local
+
+	remote invoke.Invoker // Config.Remote's invoker, or nil
 
 	cfg     Config
 	out     io.Writer
@@ -131,7 +134,17 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 		return nil, err
 	}
 	s.Brokers, s.DatabaseURL = s.in.brokers, s.in.dbURL
-	if s.deps, err = openFunctions(ctx, cfg, s.in, Functions, s.Invoker); err != nil {
+	// inv reaches the functions: in-process handlers, or the remote ones.
+	var inv invoke.Invoker = s.Invoker
+	tickTimeout := cfg.TickInterval
+	if cfg.Remote != nil {
+		s.Invoker = nil
+		if s.remote, err = startRemote(ctx, cfg, s.in, Functions); err != nil {
+			return nil, err
+		}
+		inv = s.remote
+		tickTimeout = cfg.FunctionTimeout
+	} else if s.deps, err = openFunctions(ctx, cfg, s.in, Functions, s.Invoker); err != nil {
 		return nil, err
 	}
 
@@ -142,7 +155,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	esmLog := logging.New("esm", logs)
-	ms := mappings(cfg, s.Brokers, s.Invoker, esmLog)
+	ms := mappings(cfg, s.Brokers, inv, esmLog)
 	for _, m := range ms {
 		s.wg.Add(1)
 		go func() {
@@ -157,7 +170,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	if err := waitGroupsStable(ctx, s.Brokers, ms); err != nil {
 		return nil, err
 	}
-	ticker := &Ticker{Invoker: s.Invoker, Function: invoke.Scheduler, Interval: cfg.TickInterval, Log: logging.New("schedule", logs)}
+	ticker := &Ticker{Invoker: inv, Function: invoke.Scheduler, Interval: cfg.TickInterval, Timeout: tickTimeout, Log: logging.New("schedule", logs)}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -168,7 +181,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	for i, f := range fronts {
 		srv := &http.Server{
 			Handler: &Front{
-				Invoker: s.Invoker, Function: f.fn, Namespace: f.ns, Internal: f.internal,
+				Invoker: inv, Function: f.fn, Namespace: f.ns, Internal: f.internal,
 				BodyLimit: cfg.APIBodyLimit, Timeout: cfg.FunctionTimeout, Log: frontLog,
 			},
 			ReadHeaderTimeout: 10 * time.Second,
@@ -275,6 +288,7 @@ func (s *Stack) Close() {
 		}
 		s.wg.Wait()
 		closeAll(s.deps)
+		closeRemote(s.remote)
 		if s.in != nil {
 			s.in.close()
 		}

@@ -83,6 +83,20 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				fmt.Sprintf("the %s function did not answer within %s", f.Function, f.timeout()))
 			return
 		}
+		var fe *invoke.FunctionError
+		if errors.As(err, &fe) {
+			switch fe.Type {
+			case invoke.ErrorTypeResponseTooLarge:
+				f.log().Warn("function response over the Lambda limit", "function", f.Function, "method", r.Method, "path", r.URL.Path, "traceId", traceID, "error", err.Error())
+				f.fail(w, traceID, http.StatusBadGateway, "RESPONSE_TOO_LARGE",
+					fmt.Sprintf("the %s function's response exceeded the 6 MB Lambda response limit; ask for less (a smaller page size)", f.Function))
+				return
+			case invoke.ErrorTypeTimeout:
+				f.fail(w, traceID, http.StatusGatewayTimeout, "GATEWAY_TIMEOUT",
+					fmt.Sprintf("the %s function timed out", f.Function))
+				return
+			}
+		}
 		f.log().Error("function invocation failed", "function", f.Function, "method", r.Method, "path", r.URL.Path, "traceId", traceID, "error", err.Error())
 		f.fail(w, traceID, http.StatusInternalServerError, "INTERNAL_ERROR",
 			"an internal error occurred; retry later, and quote the traceId if it persists")

@@ -3,16 +3,19 @@ package devstack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/jobweaver/jobweaver/shared/api"
 	"github.com/jobweaver/jobweaver/shared/dlq"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/logging"
+	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
@@ -116,4 +119,48 @@ func discardIfNil(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
+}
+
+// startRemote creates and migrates the named functions' databases (what
+// the deploy step does in AWS) and starts them through cfg.Remote.
+func startRemote(ctx context.Context, cfg Config, in *infra, names []string) (invoke.Invoker, error) {
+	urls, err := databases(ctx, in.dbURL, cfg.DatabasePrefix, names)
+	if err != nil {
+		return nil, err
+	}
+	env := FunctionEnv{}
+	for _, name := range names {
+		if err := migrate(ctx, urls[name], migrations(name)); err != nil {
+			return nil, fmt.Errorf("devstack: %s: %w", name, err)
+		}
+		env[name] = map[string]string{
+			"DATABASE_URL":  urls[name],
+			"KAFKA_BROKERS": strings.Join(in.brokers, ","),
+		}
+	}
+	inv, err := cfg.Remote(ctx, env)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: start the functions: %w", err)
+	}
+	if inv == nil {
+		return nil, errors.New("devstack: Config.Remote returned no invoker")
+	}
+	return inv, nil
+}
+
+// migrate applies a function's migrations to its database.
+func migrate(ctx context.Context, url string, fsys fs.FS) error {
+	pool, err := pgdb.Open(ctx, url, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return pgdb.Migrate(ctx, pool, fsys)
+}
+
+// closeRemote closes a remote invoker that can be closed.
+func closeRemote(inv invoke.Invoker) {
+	if c, ok := inv.(io.Closer); ok {
+		_ = c.Close()
+	}
 }

@@ -23,6 +23,10 @@ import (
 // (the embedded broker on a random port), and stops them afterwards. The
 // api needs the other three functions for its queries, so invoking the
 // api builds all four; any other function is built alone.
+//
+// With cfg.Remote set, the functions run through it instead (see Remote):
+// their databases are created and migrated, Remote starts them, and the
+// payload goes to the invoker it returns.
 func InvokeOnce(ctx context.Context, cfg Config, function string, payload []byte, out io.Writer) ([]byte, error) {
 	out = discardIfNil(out)
 	if !slices.Contains(Functions, function) {
@@ -63,6 +67,18 @@ func InvokeOnce(ctx context.Context, cfg Config, function string, payload []byte
 	names := []string{function}
 	if function == invoke.API {
 		names = Functions
+	}
+	if cfg.Remote != nil {
+		// The function has a deadline of its own (its timeout);
+		// FunctionTimeout only bounds the wait for it.
+		inv, err := startRemote(ctx, cfg, in, names)
+		if err != nil {
+			return nil, err
+		}
+		defer closeRemote(inv)
+		ictx, cancel := context.WithTimeout(ctx, cfg.FunctionTimeout)
+		defer cancel()
+		return inv.Invoke(ictx, function, payload)
 	}
 	inv := &invoke.Local{}
 	deps, err := openFunctions(ctx, cfg, in, names, inv)

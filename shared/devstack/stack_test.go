@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"github.com/jobweaver/jobweaver/shared/pgserver"
 	"github.com/jobweaver/jobweaver/shared/pgtest"
+	"github.com/jobweaver/jobweaver/shared/trigger"
 )
 
 // bound only turns a hang into a failure; nothing asserts latency.
@@ -235,4 +237,100 @@ func TestStartWithoutPostgresFailsWithOneLine(t *testing.T) {
 		t.Fatalf("data folder still locked: %v", err)
 	}
 	l.unlock()
+}
+
+// fakeRemote stands for functions run elsewhere.
+type fakeRemote struct {
+	mu     sync.Mutex
+	env    FunctionEnv
+	calls  map[string]int
+	tickDL time.Duration
+	closed bool
+}
+
+func (f *fakeRemote) start(_ context.Context, env FunctionEnv) (invoke.Invoker, error) {
+	f.env = env
+	return f, nil
+}
+
+func (f *fakeRemote) Invoke(ctx context.Context, fn string, payload []byte) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls[fn]++
+	if kind, _ := trigger.Detect(payload); kind == trigger.Schedule {
+		dl, _ := ctx.Deadline()
+		f.tickDL = time.Until(dl)
+		return []byte(`{"passes":1}`), nil
+	}
+	return []byte(`{"statusCode":200,"headers":{"Content-Type":"application/json"},"body":"{\"remote\":\"` + fn + `\"}"}`), nil
+}
+
+func (f *fakeRemote) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	return nil
+}
+
+// With Config.Remote, the stack migrates the databases, hands each
+// function its environment, drives the functions only through the
+// remote invoker (ticks bounded by FUNCTION_TIMEOUT), and closes it.
+func TestRemoteFunctions(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.FunctionTimeout = 42 * time.Second
+	f := &fakeRemote{calls: map[string]int{}}
+	cfg.Remote = f.start
+	s := start(t, cfg)
+	if s.Invoker != nil {
+		t.Errorf("in-process handlers are registered")
+	}
+	for _, fn := range Functions {
+		e := f.env[fn]
+		if e["KAFKA_BROKERS"] != strings.Join(s.Brokers, ",") || !strings.Contains(e["DATABASE_URL"], cfg.DatabasePrefix+"_"+fn) {
+			t.Errorf("%s env = %v", fn, e)
+		}
+		pool, err := pgdb.Open(context.Background(), e["DATABASE_URL"], 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		err = pool.QueryRow(context.Background(), `SELECT count(*) FROM goose_db_version WHERE is_applied`).Scan(&n)
+		pool.Close()
+		if err != nil || n < 2 {
+			t.Errorf("%s database not migrated: %d, %v", fn, n, err)
+		}
+	}
+	for url, fn := range map[string]string{s.APIURL + "/api/jobs": "api", s.SchedulerURL + "/internal/jobs": "scheduler", s.WorkerURL + "/internal/executions/x": "worker"} {
+		if status, body := call(t, http.MethodGet, url, ""); status != 200 || body["remote"] != fn {
+			t.Errorf("GET %s = %d %v", url, status, body)
+		}
+	}
+	deadline := time.Now().Add(bound)
+	for {
+		f.mu.Lock()
+		ticks, dl := f.calls["scheduler"], f.tickDL
+		f.mu.Unlock()
+		if ticks >= 2 && dl > 0 {
+			if dl < 30*time.Second {
+				t.Errorf("tick deadline %v away; want FUNCTION_TIMEOUT (42s)", dl)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no tick reached the remote scheduler")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.Close()
+	if !f.closed {
+		t.Error("the remote invoker was not closed")
+	}
+
+	// InvokeOnce too.
+	f2 := &fakeRemote{calls: map[string]int{}}
+	cfg.Remote = f2.start
+	out, err := InvokeOnce(context.Background(), cfg, invoke.Worker, []byte(`{"version":"2.0","routeKey":"$default","rawPath":"/health","requestContext":{"http":{"method":"GET"}}}`), nil)
+	if err != nil || !strings.Contains(string(out), `remote`) || f2.calls["worker"] != 1 || !f2.closed || len(f2.env) != 1 {
+		t.Errorf("InvokeOnce = %s, %v; calls %v env %v closed %v", out, err, f2.calls, f2.env, f2.closed)
+	}
 }

@@ -31,13 +31,18 @@ func ScheduledEvent(t time.Time) events.EventBridgeEvent {
 }
 
 // Ticker is the local EventBridge schedule: every Interval it invokes
-// Function with a scheduled event and a deadline of Interval. Invocations
-// never overlap: a tick that runs long delays the next one.
+// Function with a scheduled event and a deadline of Timeout (Interval if
+// 0). Invocations never overlap: a tick that runs long delays the next
+// one.
 type Ticker struct {
 	Invoker  invoke.Invoker
 	Function string
 	Interval time.Duration
-	Log      *slog.Logger
+	// Timeout bounds each invocation; 0 means Interval. A function that
+	// runs elsewhere (in Lambda or its emulator) has a deadline of its
+	// own, its timeout, which decides how long a tick runs.
+	Timeout time.Duration
+	Log     *slog.Logger
 }
 
 // Run ticks until ctx ends.
@@ -75,7 +80,11 @@ func (t *Ticker) Once(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	tctx, cancel := context.WithTimeout(ctx, t.Interval)
+	timeout := t.Timeout
+	if timeout <= 0 {
+		timeout = t.Interval
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	_, err = t.Invoker.Invoke(tctx, t.Function, payload)
 	return err

@@ -301,3 +301,52 @@ func TestTickerNeverOverlapsAndSetsTheDeadline(t *testing.T) {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// invokerFunc adapts a function to invoke.Invoker.
+type invokerFunc func(ctx context.Context, fn string, payload []byte) ([]byte, error)
+
+func (f invokerFunc) Invoke(ctx context.Context, fn string, payload []byte) ([]byte, error) {
+	return f(ctx, fn, payload)
+}
+
+// A function that runs as Lambda fails with typed errors; the front
+// answers an oversized response 502 and a timeout 504, at once.
+func TestFrontMapsLambdaFunctionErrors(t *testing.T) {
+	cases := []struct {
+		errType string
+		status  int
+		code    string
+	}{
+		{invoke.ErrorTypeResponseTooLarge, 502, "SCHEDULER.RESPONSE_TOO_LARGE"},
+		{invoke.ErrorTypeTimeout, 504, "SCHEDULER.GATEWAY_TIMEOUT"},
+		{"Runtime.ExitError", 500, "SCHEDULER.INTERNAL_ERROR"},
+	}
+	for _, c := range cases {
+		inv := invokerFunc(func(context.Context, string, []byte) ([]byte, error) {
+			return nil, &invoke.FunctionError{Function: "scheduler", Name: "s", Type: c.errType, Message: "m"}
+		})
+		f := &Front{Invoker: inv, Function: "scheduler", Namespace: "SCHEDULER", Internal: true, Log: discardLog()}
+		rec := httptest.NewRecorder()
+		f.ServeHTTP(rec, httptest.NewRequest("GET", "/internal/jobs?size=100", nil))
+		if b := decodeError(t, rec); rec.Code != c.status || b.ErrorCode != c.code {
+			t.Errorf("%s: %d %+v", c.errType, rec.Code, b)
+		}
+	}
+}
+
+// A ticker with a Timeout bounds each tick by it, not by the interval.
+func TestTickerTimeout(t *testing.T) {
+	var left time.Duration
+	inv := invokerFunc(func(ctx context.Context, _ string, _ []byte) ([]byte, error) {
+		dl, _ := ctx.Deadline()
+		left = time.Until(dl)
+		return nil, nil
+	})
+	tk := &Ticker{Invoker: inv, Function: invoke.Scheduler, Interval: 10 * time.Millisecond, Timeout: time.Minute}
+	if err := tk.Once(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if left < 50*time.Second {
+		t.Fatalf("tick deadline %v away; want the Timeout (1m)", left)
+	}
+}

@@ -5,8 +5,11 @@ package wiring
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -43,12 +46,19 @@ func (d *Deps) Close() {
 	}
 }
 
-// FromEnv reads DATABASE_URL, DB_MAX_CONNS, DB_MIGRATE and KAFKA_BROKERS,
-// connects, and applies migrations unless DB_MIGRATE=false.
+// FromEnv reads DATABASE_URL, DB_MAX_CONNS, DB_MIGRATE and KAFKA_BROKERS
+// for a function's main, and connects: the pool pings the database once,
+// the Kafka client dials nothing until the first produce.
+//
+// DB_MIGRATE defaults to false: in Lambda the migrations run once at
+// deploy time, not in every cold start (which would add a lock and a
+// round of queries to each, and let a new environment's init fail on a
+// migration). DB_MIGRATE=true applies them at init, under a Postgres
+// advisory lock. The local stack migrates its databases itself.
 func FromEnv(ctx context.Context, service string, env *config.Env, migrations fs.FS) (*Deps, error) {
 	dsn := env.Required("DATABASE_URL")
 	maxConns := env.Int("DB_MAX_CONNS", 10, 1, 1000)
-	migrate := env.Bool("DB_MIGRATE", true)
+	migrate := env.Bool("DB_MIGRATE", false)
 	kcfg := kafka.ConfigFromEnv(env, "jobweaver-"+service)
 	if err := env.Err(); err != nil {
 		return nil, err
@@ -79,4 +89,16 @@ func Open(ctx context.Context, service, dsn string, maxConns int32, migrate bool
 		Relay:    &outbox.Relay{Pool: pool, Producer: prod},
 		Log:      log,
 	}, nil
+}
+
+// Fail ends a function's init: it writes one line, "<service>: <err>", to
+// stderr (the function's log) and exits with status 1, which Lambda
+// reports as Runtime.ExitError.
+func Fail(service string, err error) {
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	if !strings.HasPrefix(msg, service+":") {
+		msg = service + ": " + msg
+	}
+	fmt.Fprintln(os.Stderr, msg)
+	os.Exit(1)
 }

@@ -1,0 +1,330 @@
+package lambdatest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/jobweaver/jobweaver/shared/dlq"
+	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/kafkatest"
+	"github.com/jobweaver/jobweaver/shared/worker"
+)
+
+// badEvents invokes the functions directly with malformed trigger events
+// (testdata/events): each is a clear error, or for records that cannot be
+// decoded, a dead letter while the invocation succeeds.
+func badEvents(t *testing.T, s *stack) {
+	cases := []struct {
+		file, fn string
+		wantErr  string // a function error containing this
+		status   int    // else an HTTP response with this status
+	}{
+		{"worker-wrong-shape.json", "worker", "worker: decode Kafka event: json: cannot unmarshal", 0},
+		{"worker-bad-headers.json", "worker", "worker: decode Kafka event", 0},
+		{"worker-poison-records.json", "worker", "", 0},
+		{"dlq-wrong-shape.json", "dlq", "dlq: decode Kafka event: json: cannot unmarshal array", 0},
+		{"dlq-poison-record.json", "dlq", "", 0},
+		{"api-bad-base64-body.json", "api", "api (jobweaver-api) failed: wrapError: apigw: body is not valid base64", 0},
+		{"api-missing-headers.json", "api", "", http.StatusUnsupportedMediaType},
+		{"scheduler-not-an-object.json", "scheduler", "scheduler: trigger: payload is not a JSON object", 0},
+		{"scheduler-unknown-shape.json", "scheduler", "scheduler: unsupported trigger payload (not Kafka, schedule or API Gateway v2)", 0},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	for _, c := range cases {
+		payload, err := os.ReadFile(filepath.Join("testdata", "events", c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Twice: a redelivery changes nothing.
+		for range 2 {
+			out, err := s.cluster.Invoke(ctx, c.fn, payload)
+			switch {
+			case c.wantErr != "":
+				var fe *invoke.FunctionError
+				if !errors.As(err, &fe) || !strings.Contains(err.Error(), c.wantErr) {
+					t.Errorf("%s: %v (%s); want a function error …%s…", c.file, err, out, c.wantErr)
+				}
+			case err != nil:
+				t.Errorf("%s: %v", c.file, err)
+			case c.status != 0:
+				if !strings.Contains(string(out), fmt.Sprintf(`"statusCode":%d`, c.status)) {
+					t.Errorf("%s: %s; want status %d", c.file, out, c.status)
+				}
+			case string(out) != "null":
+				t.Errorf("%s: %s; want null", c.file, out)
+			}
+		}
+		t.Logf("%-30s -> %s", c.file, describe(s.cluster, c.fn, ctx, payload))
+	}
+	// The undecodable records are dead letters, once each, with their
+	// error and where they came from.
+	for _, p := range []struct {
+		id, code, errPart string
+		offset            float64
+	}{
+		{worker.PoisonEventID(envelope.TopicRunJob, 5, 900001), "WORKER.POISON_RECORD", "base64", 900001},
+		{worker.PoisonEventID(envelope.TopicRunJob, 5, 900002), "WORKER.POISON_RECORD", "", 900002},
+		{dlq.PoisonEventID(envelope.TopicJobDeadLetter, 2, 900003), "DLQ.POISON_RECORD", "base64", 900003},
+	} {
+		e := s.waitDeadLetter(t, "poison "+p.id, func(e map[string]any) bool { return e["id"] == p.id })
+		src, _ := e["source"].(map[string]any)
+		if e["reason"] != "POISON_RECORD" || e["errorCode"] != p.code || !strings.Contains(fmt.Sprint(e["lastError"]), p.errPart) || src["offset"] != p.offset {
+			t.Errorf("poison dead letter %v", e)
+		}
+	}
+	n := 0
+	for _, e := range s.deadLetters(t) {
+		if src, ok := e["source"].(map[string]any); ok && src["offset"].(float64) >= 900001 && src["offset"].(float64) <= 900003 {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d dead letters for the 3 poison records invoked twice", n)
+	}
+}
+
+// describe says what an invocation answers, for the log.
+func describe(c *Cluster, fn string, ctx context.Context, payload []byte) string {
+	out, err := c.Invoke(ctx, fn, payload)
+	if err != nil {
+		return err.Error()
+	}
+	if len(out) > 200 {
+		out = append(out[:200], "…"...)
+	}
+	return string(out)
+}
+
+// poisonRecords: records nobody can decode, on every topic, end in the
+// DLQ, and jobs behind them still complete.
+func poisonRecords(t *testing.T, s *stack) {
+	before := s.count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE reason = 'POISON_RECORD'`)
+	prod := kafkatest.Producer(t, s.Brokers)
+	n := 0
+	for _, topic := range []string{envelope.TopicJobCreated, envelope.TopicRunJob, envelope.TopicJobCompleted, envelope.TopicJobFailed} {
+		for p := int32(0); p < 6; p += 2 {
+			r := &kgo.Record{Topic: topic, Partition: p, Value: []byte(`{"this is":"not an envelope"`)}
+			if err := prod.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+	}
+	if err := prod.ProduceSync(context.Background(), &kgo.Record{Topic: envelope.TopicJobDeadLetter, Value: []byte{0xff, 0x00}}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	n++
+	var ids []string
+	for range 6 {
+		ids = append(ids, s.submit(t, jobJSON(`{"action":"LOG","message":"behind poison"}`, 0)))
+	}
+	for _, id := range ids {
+		s.waitStatus(t, id, "COMPLETED")
+	}
+	eventually(t, fmt.Sprintf("%d more poison entries in the DLQ", n), func() bool {
+		return s.count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE reason = 'POISON_RECORD'`) == before+n
+	})
+}
+
+func (s *stack) count(t *testing.T, svc, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := s.dbs[svc].QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %s: %v", svc, sql, err)
+	}
+	return n
+}
+
+// databaseOutage: while the worker's database refuses connections, its
+// handler returns an error for a batch holding a poison record (the
+// emulator's answer carries no X-Amz-Function-Error, so only the payload
+// says so); the event-source mapping retries the same batch, and once
+// the database is back the poison record ends in the DLQ, once.
+func databaseOutage(t *testing.T, s *stack) {
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, s.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	db := pgx.Identifier{s.prefix + "_worker"}.Sanitize()
+	allow := func(on bool) {
+		if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s WITH ALLOW_CONNECTIONS %v", db, on)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allow(false)
+	restored := false
+	defer func() {
+		if !restored {
+			allow(true)
+		}
+	}()
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, s.prefix+"_worker"); err != nil {
+		t.Fatal(err)
+	}
+	failed := func() int {
+		n := 0
+		for _, inv := range s.cluster.Invocations("worker") {
+			if inv.Failed != "" {
+				n++
+			}
+		}
+		return n
+	}
+	before := failed()
+	prod := kafkatest.Producer(t, s.Brokers)
+	res := prod.ProduceSync(ctx, &kgo.Record{Topic: envelope.TopicRunJob, Partition: 3, Value: []byte("poison during an outage")})
+	if err := res.FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	rec := res[0].Record
+	eventually(t, "the worker fails the batch twice", func() bool { return failed() >= before+2 })
+	var kinds []string
+	for _, inv := range s.cluster.Invocations("worker") {
+		if inv.Failed != "" {
+			kinds = append(kinds, inv.Failed)
+		}
+	}
+	t.Logf("worker invocations failed during the outage: %d (error types %v)", failed()-before, kinds[before:])
+	allow(true)
+	restored = true
+	id := worker.PoisonEventID(rec.Topic, int64(rec.Partition), rec.Offset)
+	s.waitDeadLetter(t, "the poison record after the outage", func(e map[string]any) bool { return e["id"] == id })
+	time.Sleep(300 * time.Millisecond) // a duplicate would show up by now
+	n := 0
+	for _, e := range s.deadLetters(t) {
+		if e["id"] == id {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d dead letters for one poison record", n)
+	}
+}
+
+// oversizedResponse: a list whose response exceeds Lambda's 6 MB limit is
+// a clear, quick error (not a hang), and a smaller page works. In-process
+// nothing limits a response, so only the emulator shows this.
+func oversizedResponse(t *testing.T, s *stack) {
+	msg := strings.Repeat("x", 4000)
+	var steps []string
+	for range 60 {
+		steps = append(steps, fmt.Sprintf(`{"action":"LOG","message":%q}`, msg))
+	}
+	body := jobJSON(strings.Join(steps, ","), 0)
+	if len(body) > 262144 {
+		t.Fatalf("job body %d bytes: over the API's limit", len(body))
+	}
+	trace := "big-" + s.prefix
+	const jobs = 30 // 30 × 245 KB: over 6 MB in one page
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs / 5 {
+				s.submit(t, body, "X-Trace-Id", trace)
+			}
+		}()
+	}
+	wg.Wait()
+	eventually(t, "the scheduler has ingested the big jobs", func() bool {
+		r := s.do(t, http.MethodGet, "/api/jobs?size=1&traceId="+trace, "")
+		return r.status == 200 && r.json(t)["totalElements"] == float64(jobs)
+	})
+
+	start := time.Now()
+	r := s.do(t, http.MethodGet, fmt.Sprintf("/api/jobs?size=%d&traceId=%s", jobs, trace), "")
+	took := time.Since(start)
+	t.Logf("GET /api/jobs?size=%d (about %d MB) -> %d in %v: %s", jobs, jobs*len(body)/1e6, r.status, took.Round(time.Millisecond), r.body)
+	if r.status != http.StatusServiceUnavailable || r.json(t)["errorCode"] != "API.SCHEDULER_UNAVAILABLE" || took > 10*time.Second {
+		t.Errorf("oversized list through the api: %d %.300s in %v", r.status, r.body, took)
+	}
+	r = do(t, s.SchedulerURL, http.MethodGet, fmt.Sprintf("/internal/jobs?size=%d&traceId=%s", jobs, trace), "")
+	t.Logf("GET scheduler /internal/jobs?size=%d -> %d %s", jobs, r.status, r.body)
+	if r.status != http.StatusBadGateway || r.json(t)["errorCode"] != "SCHEDULER.RESPONSE_TOO_LARGE" {
+		t.Errorf("oversized internal list: %d %.300s", r.status, r.body)
+	}
+	tooLarge := 0
+	for _, inv := range s.cluster.Invocations("scheduler") {
+		if inv.Failed == invoke.ErrorTypeResponseTooLarge {
+			tooLarge++
+		}
+	}
+	if tooLarge < 2 {
+		t.Errorf("scheduler invocations failed as too large: %d", tooLarge)
+	}
+	r = s.do(t, http.MethodGet, "/api/jobs?size=5&traceId="+trace, "")
+	if r.status != 200 || len(r.json(t)["content"].([]any)) != 5 {
+		t.Errorf("a smaller page: %d %.300s", r.status, r.body)
+	}
+}
+
+// A worker invocation that runs into its Lambda timeout mid-job: the job
+// is retried, or rescued by its lease, never lost.
+func TestFunctionTimeout(t *testing.T) {
+	// The worker stops its steps WORKER_DEADLINE_MARGIN (1 s) before the
+	// 2 s timeout and records the attempt as cut off: it is retried, and
+	// dead-lettered once the retries run out.
+	t.Run("steps cut off before the deadline are retried", func(t *testing.T) {
+		t.Parallel()
+		s := startStack(t, true, map[string]string{"SCHEDULER_LEASE": "5s"},
+			map[string]FunctionSettings{"worker": {Timeout: 2 * time.Second, Instances: 1}})
+		id := s.submit(t, jobJSON(`{"action":"LOG","message":"long"},{"action":"SLEEP","durationMs":5000}`, 1))
+		job := s.waitStatus(t, id, "FAILED")
+		ex := s.do(t, http.MethodGet, "/api/jobs/"+id+"/executions", "").json(t)
+		t.Logf("job %v: attempts %v, last error %v", job["status"], job["attempts"], job["lastError"])
+		if job["attempts"] != float64(2) || job["lastErrorCode"] != worker.CodeDeadlineExceeded || ex["totalElements"] != float64(2) {
+			t.Errorf("job %v, executions %v", job, ex)
+		}
+		s.waitDeadLetter(t, "the timed-out job", func(e map[string]any) bool { return e["jobId"] == id && e["reason"] == "RETRIES_EXHAUSTED" })
+		for _, inv := range s.cluster.Invocations("worker") {
+			if inv.Failed == invoke.ErrorTypeTimeout {
+				t.Errorf("the worker ran into its timeout: %+v", inv)
+			}
+		}
+	})
+	// Without a margin the runtime's deadline comes first: the invocation
+	// times out (or fails at its deadline) every time it is retried, and
+	// its partition stays blocked. The scheduler's lease rescues the job,
+	// which is dead-lettered, not lost.
+	t.Run("a timed-out invocation is rescued by the lease", func(t *testing.T) {
+		t.Parallel()
+		s := startStack(t, true, map[string]string{"SCHEDULER_LEASE": "3s", "WORKER_DEADLINE_MARGIN": "0s"},
+			map[string]FunctionSettings{"worker": {Timeout: 2 * time.Second, Instances: 1}})
+		id := s.submit(t, jobJSON(`{"action":"LOG","message":"long"},{"action":"SLEEP","durationMs":5000}`, 0))
+		job := s.waitStatus(t, id, "FAILED")
+		t.Logf("job %v: attempts %v, last error %v", job["status"], job["attempts"], job["lastError"])
+		if job["lastErrorCode"] != "SCHEDULER.LEASE_EXPIRED" {
+			t.Errorf("job %v", job)
+		}
+		s.waitDeadLetter(t, "the rescued job", func(e map[string]any) bool { return e["jobId"] == id })
+		// The event-source mapping retries the failed batch (and would
+		// forever: the partition is blocked until the records expire).
+		eventually(t, "the batch is retried", func() bool { return len(s.cluster.Invocations("worker")) >= 2 })
+		var kinds []string
+		for _, inv := range s.cluster.Invocations("worker") {
+			kinds = append(kinds, inv.Failed)
+		}
+		t.Logf("worker invocations: %q", kinds)
+		for _, k := range kinds {
+			if k == "" {
+				t.Errorf("a worker invocation succeeded: %q", kinds)
+			}
+		}
+	})
+}
