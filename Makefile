@@ -60,8 +60,8 @@ invoke-remote: ## invoke a function once through the Lambda API, run under the L
 
 # LocalStack, for machines with Docker: README.md, section "LocalStack". The
 # compose profile is pro when LOCALSTACK_AUTH_TOKEN is set (LocalStack Pro,
-# which has Kafka event-source mappings), else community (the bridge
-# stands in for them).
+# which has Kafka event-source mappings and API Gateway v2), else community
+# (make localstack-bridge stands in for both).
 LOCALSTACK_COMPOSE := docker compose -f localstack/compose.yaml
 LOCALSTACK_PROFILE  = $(if $(strip $(LOCALSTACK_AUTH_TOKEN)),pro,community)
 DRY_RUN ?=
@@ -71,10 +71,10 @@ localstack-up: ## start LocalStack, Redpanda and Postgres in Docker (localstack/
 	@command -v docker >/dev/null 2>&1 || { echo "make: localstack-up needs Docker with its compose plugin (docker compose)" >&2; exit 1; }
 	$(LOCALSTACK_COMPOSE) --profile $(LOCALSTACK_PROFILE) up -d --wait
 
-localstack-deploy: ## after make build: topics, databases, the four functions, API Gateway and schedule on LocalStack (DRY_RUN=1: print the calls only)
+localstack-deploy: ## after make build: topics, databases, the four functions and the schedule on LocalStack (Pro: HTTP API, Kafka mappings); DRY_RUN=1 prints the calls only
 	$(GO) run ./localstack/deploy $(if $(strip $(DRY_RUN)),--dry-run) $(ARGS)
 
-localstack-bridge: ## feed the LocalStack functions from Kafka: the event-source mappings LocalStack community lacks (Ctrl-C stops)
+localstack-bridge: ## what LocalStack community lacks: Kafka event-source mappings to the functions, and the API on :8090 (Ctrl-C stops)
 	$(GO) run ./localstack/bridge $(ARGS)
 
 localstack-down: ## stop the LocalStack stack and delete its data

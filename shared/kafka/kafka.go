@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -21,13 +22,35 @@ import (
 	"github.com/jobweaver/jobweaver/shared/envelope"
 )
 
-// Config selects the brokers a client talks to.
+// Config selects the brokers a client talks to and how it connects to
+// them. The zero value of the security fields is plaintext without
+// authentication; see Auth and Opts.
 type Config struct {
 	Brokers  []string
 	ClientID string
+
+	// Auth is KAFKA_AUTH: AuthNone ("" too), AuthTLS, AuthIAM or AuthSCRAM.
+	Auth Auth
+	// TLSCAFile (KAFKA_TLS_CA_FILE) is a PEM file of the CAs to trust
+	// instead of the system roots, for tls, iam and scram.
+	TLSCAFile string
+	// SASLMechanism (KAFKA_SASL_MECHANISM: SCRAM-SHA-512, the default, or
+	// SCRAM-SHA-256), SASLUsername (KAFKA_SASL_USERNAME) and SASLPassword
+	// (KAFKA_SASL_PASSWORD) are for scram.
+	SASLMechanism string
+	SASLUsername  string
+	SASLPassword  string
+	// Credentials sign AWS_MSK_IAM sessions for iam; nil means the AWS
+	// SDK's default credential chain. Not read from the environment.
+	Credentials aws.CredentialsProvider
 }
 
-// ConfigFromEnv reads KAFKA_BROKERS (comma-separated host:port).
+// ConfigFromEnv reads KAFKA_BROKERS (comma-separated host:port) and
+// KAFKA_AUTH (none, the default; tls; iam; scram) with the settings the
+// chosen one needs: KAFKA_TLS_CA_FILE (optional, for tls, iam and scram),
+// KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM (for
+// scram). A missing or bad value is recorded in env.Err, in one line that
+// names the variable.
 func ConfigFromEnv(env *config.Env, clientID string) Config {
 	b := env.Required("KAFKA_BROKERS")
 	var brokers []string
@@ -36,7 +59,9 @@ func ConfigFromEnv(env *config.Env, clientID string) Config {
 			brokers = append(brokers, s)
 		}
 	}
-	return Config{Brokers: brokers, ClientID: clientID}
+	c := Config{Brokers: brokers, ClientID: clientID}
+	readAuthEnv(env, &c)
+	return c
 }
 
 // Topic is a topic with its partition count.
@@ -65,8 +90,13 @@ func TopicNames() []string {
 }
 
 // NewProducer returns a client for producing: idempotent, acks=all, and no
-// linger, since every hop of a job's flow waits on a produce.
+// linger, since every hop of a job's flow waits on a produce. It connects
+// as cfg.Opts says (TLS, SASL); opts come last and win.
 func NewProducer(cfg Config, opts ...kgo.Opt) (*kgo.Client, error) {
+	security, err := cfg.Opts()
+	if err != nil {
+		return nil, err
+	}
 	base := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -77,6 +107,7 @@ func NewProducer(cfg Config, opts ...kgo.Opt) (*kgo.Client, error) {
 	if cfg.ClientID != "" {
 		base = append(base, kgo.ClientID(cfg.ClientID))
 	}
+	base = append(base, security...)
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: new client for %v: %w", cfg.Brokers, err)
