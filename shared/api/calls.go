@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -32,6 +33,13 @@ var unavailableCodes = map[string]string{
 // unavailable logs why an internal call failed and returns the 503 the
 // client sees; the cause stays in the log.
 func (s *Service) unavailable(ctx context.Context, function, path string, status int, body []byte, err error) error {
+	var fe *invoke.FunctionError
+	if errors.As(err, &fe) && fe.Type == invoke.ErrorTypeResponseTooLarge {
+		// Retrying cannot help: the answer is over Lambda's 6 MB limit.
+		s.log.WarnContext(ctx, "internal call's response is too large", "function", function, "path", path)
+		return apierror.New(http.StatusUnprocessableEntity, "API.RESPONSE_TOO_LARGE",
+			"the answer is larger than the 6 MB a function may return; ask for a smaller page (size)")
+	}
 	attrs := []any{"function", function, "path", path}
 	if err != nil {
 		attrs = append(attrs, "error", err.Error())

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/outbox"
@@ -179,4 +181,21 @@ func TestNewChecksDeps(t *testing.T) {
 	if _, err := New(Config{}, &wiring.Deps{Pool: b.pool, Relay: relay}, nil); err == nil {
 		t.Error("New accepted a nil invoker")
 	}
+}
+
+// A list whose answer is over Lambda's response limit is the client's to
+// fix (a smaller page), not a 503 to retry.
+func TestResponseTooLargeAsksForASmallerPage(t *testing.T) {
+	b := setup(t, Config{})
+	b.local.Register(invoke.Scheduler, tooLarge{})
+	w := b.do(http.MethodGet, "/api/jobs?size=100", "")
+	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), "API.RESPONSE_TOO_LARGE") {
+		t.Fatalf("GET /api/jobs = %d %s", w.Code, w.Body)
+	}
+}
+
+type tooLarge struct{}
+
+func (tooLarge) Invoke(context.Context, []byte) ([]byte, error) {
+	return nil, &invoke.FunctionError{Function: invoke.Scheduler, Type: invoke.ErrorTypeResponseTooLarge, Message: "Response payload size exceeded maximum allowed payload size (6291556 bytes)."}
 }
