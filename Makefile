@@ -21,6 +21,8 @@ test: node_modules/.bin/newman ## go vet, then every test with -count=1 (real Po
 node_modules/.bin/newman: package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "make: npm is needed to run the original client collection with newman: sudo apt-get install nodejs npm" >&2; exit 1; }
 	npm ci --no-audit --no-fund
+	@# aws-cdk ships Go init templates; a go.mod makes ./... skip node_modules.
+	@printf 'module jobweaver.invalid/node_modules\n' > node_modules/go.mod
 	@touch $@
 
 bench: ## run the benchmarks (go run ./bench)
@@ -29,7 +31,7 @@ bench: ## run the benchmarks (go run ./bench)
 # Lambda: provided.al2023, arm64 unless ARCH=x86_64. The flags are also
 # shared/lambdatest.BuildFlags (the emulator tests build with the same).
 ARCH      ?= arm64
-FUNCTIONS := api scheduler worker dlq
+FUNCTIONS := api scheduler worker dlq migrate
 LAMBDA_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags '-s -w'
 
 build: ## build build/<fn>/bootstrap and build/<fn>.zip for Lambda provided.al2023 (ARCH=arm64, the default, or x86_64)
@@ -80,6 +82,42 @@ localstack-bridge: ## what LocalStack community lacks: Kafka event-source mappin
 localstack-down: ## stop the LocalStack stack and delete its data
 	$(LOCALSTACK_COMPOSE) --profile community --profile pro down -v --remove-orphans
 
+# AWS (infra/, cdk.json): the CDK CLI pinned in package.json. synth runs
+# offline with no AWS credentials; diff, deploy and destroy need them (and
+# deploy a bootstrapped account: npx cdk bootstrap). STAGE=dev|prod picks
+# the stage of cdk.json; ALARM_EMAIL subscribes an address to the alarms;
+# CDK_ARGS passes more (-c key=value, --require-approval never, ...).
+STAGE       ?= dev
+ALARM_EMAIL ?=
+CDK_ARGS    ?=
+CDK         := node_modules/.bin/cdk
+CDK_ENV     := CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+CDK_FLAGS    = --no-notices -c stage=$(STAGE) -c architecture=$(if $(filter x86_64 amd64,$(ARCH)),x86_64,arm64) $(if $(strip $(ALARM_EMAIL)),-c alarmEmail=$(ALARM_EMAIL)) $(CDK_ARGS)
+# The stack takes build/<fn>/ as the functions' code, migrate included.
+CDK_ASSETS   = @for fn in api scheduler worker dlq migrate; do [ -x build/$$fn/bootstrap ] || { \
+	echo "make: build/$$fn/bootstrap is missing: make build must build functions/$$fn for the stack" >&2; exit 1; }; done
+.PHONY: synth diff deploy destroy
+
+synth: build $(CDK) ## synthesize the CloudFormation template into cdk.out/, offline (STAGE=dev|prod)
+	$(CDK_ASSETS)
+	$(CDK_ENV) $(CDK) synth --quiet $(CDK_FLAGS)
+	@echo "cdk.out/JobWeaver-$(STAGE).template.json"
+
+diff: build $(CDK) ## compare the stack with the deployed one (AWS credentials; STAGE=dev|prod)
+	$(CDK_ASSETS)
+	$(CDK_ENV) $(CDK) diff $(CDK_FLAGS)
+
+deploy: build $(CDK) ## deploy the stack (AWS credentials, cdk bootstrap; STAGE=dev|prod, ALARM_EMAIL=...)
+	$(CDK_ASSETS)
+	$(CDK_ENV) $(CDK) deploy $(CDK_FLAGS)
+
+destroy: build $(CDK) ## delete the stack (AWS credentials; prod keeps its database snapshot, logs and bucket)
+	$(CDK_ASSETS)
+	$(CDK_ENV) $(CDK) destroy $(CDK_FLAGS)
+
+$(CDK): node_modules/.bin/newman
+	@touch $@
+
 fmt: ## gofmt every Go file
 	gofmt -w $$(find . -name '*.go' -not -path './.data/*' -not -path './build/*')
 
@@ -89,4 +127,4 @@ lint: ## go vet and a gofmt check
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
 clean: ## remove local data (.data: broker log, private Postgres; stop make run first) and build output
-	rm -rf .data build
+	rm -rf .data build cdk.out

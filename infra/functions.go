@@ -1,0 +1,249 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// GoFunction is one of JobWeaver's Go functions: build/<name>/bootstrap on
+// provided.al2023, in the private subnets, with its own role (CDK makes
+// one per function; grants add to it) and log group.
+type GoFunction struct {
+	Name     string // api, scheduler, worker, dlq, migrate
+	Function awslambda.Function
+	Logs     awslogs.LogGroup
+}
+
+// NewGoFunction makes the function fn sized by cfg.Functions[fn], with
+// env plus the stage's extra variables for it.
+func NewGoFunction(scope constructs.Construct, fn string, cfg Config, net *Network, description string, env map[string]*string) *GoFunction {
+	fc := cfg.Functions[fn]
+	all := map[string]*string{}
+	for k, v := range fc.Env {
+		all[k] = jsii.String(v)
+	}
+	for k, v := range env {
+		if _, clash := fc.Env[k]; clash {
+			panic(fmt.Sprintf("context: stages.%s.functions.%s.env.%s is set by the stack; remove it", cfg.Stage, fn, k))
+		}
+		all[k] = v
+	}
+	removal := awscdk.RemovalPolicy_DESTROY
+	if cfg.RetainData {
+		removal = awscdk.RemovalPolicy_RETAIN
+	}
+	name := resourceName(cfg, fn)
+	logs := awslogs.NewLogGroup(scope, jsii.String(title(fn)+"Logs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("/aws/lambda/" + name),
+		Retention:     retentionDays(cfg.LogRetentionDays),
+		RemovalPolicy: removal,
+	})
+	arch := awslambda.Architecture_ARM_64()
+	if cfg.Architecture == "x86_64" {
+		arch = awslambda.Architecture_X86_64()
+	}
+	props := &awslambda.FunctionProps{
+		FunctionName:   jsii.String(name),
+		Description:    jsii.String(description),
+		Runtime:        awslambda.Runtime_PROVIDED_AL2023(),
+		Handler:        jsii.String("bootstrap"),
+		Architecture:   arch,
+		Code:           awslambda.Code_FromAsset(jsii.String(filepath.Join(cfg.AssetDir, fn)), nil),
+		MemorySize:     jsii.Number(float64(fc.MemoryMiB)),
+		Timeout:        awscdk.Duration_Seconds(jsii.Number(float64(fc.TimeoutSeconds))),
+		Vpc:            net.Vpc,
+		VpcSubnets:     net.Subnets,
+		SecurityGroups: &[]awsec2.ISecurityGroup{net.Functions},
+		Environment:    &all,
+		LogGroup:       logs,
+	}
+	if fc.ReservedConcurrency > 0 {
+		props.ReservedConcurrentExecutions = jsii.Number(float64(fc.ReservedConcurrency))
+	}
+	f := awslambda.NewFunction(scope, jsii.String(title(fn)), props)
+	// The endpoints carry the function's AWS calls (Secrets Manager,
+	// Lambda): have them before the function can run.
+	for _, e := range net.Endpoints {
+		f.Node().AddDependency(e)
+	}
+	return &GoFunction{Name: fn, Function: f, Logs: logs}
+}
+
+// Functions holds the four platform functions, their triggers from Kafka
+// (one event-source mapping per topic), the scheduler's one-minute tick,
+// and the queue where the mappings send what they give up on.
+type Functions struct {
+	constructs.Construct
+	ByName map[string]*GoFunction
+	// OnFailure receives the metadata of Kafka batches a mapping discards
+	// (after its retries, or records too large to deliver). Records are
+	// never lost from Kafka; the message says which offsets to replay.
+	OnFailure awssqs.Queue
+	Mappings  map[string]awslambda.EventSourceMapping // by topic
+	Tick      awsevents.Rule
+}
+
+// NewFunctions builds the functions, their grants and their triggers
+// (except the HTTP API, in API).
+func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Network, data *Data, msg *Messaging, prov *Provisioning) *Functions {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	f := &Functions{Construct: c, ByName: map[string]*GoFunction{}, Mappings: map[string]awslambda.EventSourceMapping{}}
+	descriptions := map[string]string{
+		"api":       "JobWeaver api: the public REST API (API Gateway HTTP API)",
+		"scheduler": "JobWeaver scheduler: ingest, dispatch, results, retries (job-created, job-completed, job-failed, 1-minute tick)",
+		"worker":    "JobWeaver worker: runs jobs' steps (run-job)",
+		"dlq":       "JobWeaver dlq: stores dead letters (job-dead-letter)",
+	}
+	// What each function produces (its outbox's topics).
+	produces := map[string][]string{
+		"api":       {"job-created"},
+		"scheduler": {"run-job", "job-dead-letter"},
+		"worker":    {"job-completed", "job-failed", "job-dead-letter"},
+		"dlq":       nil,
+	}
+	for _, svc := range Services {
+		env := serviceEnv(cfg, svc, data, msg)
+		if svc == "api" {
+			for _, callee := range []string{"scheduler", "worker", "dlq"} {
+				env[envFunctionName(callee)] = jsii.String(resourceName(cfg, callee))
+			}
+		}
+		fn := NewGoFunction(c, svc, cfg, net, descriptions[svc], env)
+		f.ByName[svc] = fn
+		data.Secrets[svc].GrantRead(fn.Function, nil)
+		if len(produces[svc]) > 0 {
+			msg.GrantProduce(fn.Function, produces[svc]...)
+		} else {
+			// The producer is made at start (it dials nothing until used).
+			msg.grant(fn.Function, []string{"kafka-cluster:Connect"}, msg.ClusterArn)
+		}
+		// Nothing runs before its databases and topics exist.
+		fn.Function.Node().AddDependency(prov.Databases, prov.Topics)
+	}
+	api := f.ByName["api"].Function
+	for _, callee := range []string{"scheduler", "worker", "dlq"} {
+		f.ByName[callee].Function.GrantInvoke(api)
+	}
+
+	// The tick: rescue expired leases, dispatch due retries, drain the
+	// outbox. One tick loops until shortly before the function's timeout
+	// (SCHEDULER_TICK_MARGIN), so with a 60 s timeout dispatch is
+	// continuous. A failed or late tick is not retried: the next one
+	// comes within the minute.
+	sched := f.ByName["scheduler"].Function
+	sched.ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
+		RetryAttempts: jsii.Number(0),
+		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(60)),
+	})
+	f.Tick = awsevents.NewRule(c, jsii.String("Tick"), &awsevents.RuleProps{
+		RuleName:    jsii.String(resourceName(cfg, "scheduler-tick")),
+		Description: jsii.String("JobWeaver scheduler tick"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(1))),
+	})
+	f.Tick.AddTarget(awseventstargets.NewLambdaFunction(sched, &awseventstargets.LambdaFunctionProps{
+		RetryAttempts: jsii.Number(0),
+		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(60)),
+	}))
+
+	f.OnFailure = awssqs.NewQueue(c, jsii.String("MappingFailures"), &awssqs.QueueProps{
+		QueueName:       jsii.String(resourceName(cfg, "mapping-failures")),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	onFailure := awslambdaeventsources.NewSqsDlq(f.OnFailure)
+
+	for _, m := range Mappings() {
+		mc := cfg.Mappings[m.Topic]
+		fn := f.ByName[m.Function].Function
+		group := resourceName(cfg, m.Function+"-"+m.Topic)
+		msg.GrantConsume(fn, m.Topic, group)
+		opts := &awslambda.EventSourceMappingOptions{
+			EventSourceArn:       msg.ClusterArn,
+			KafkaTopic:           jsii.String(m.Topic),
+			KafkaConsumerGroupId: jsii.String(group),
+			BatchSize:            jsii.Number(float64(mc.BatchSize)),
+			StartingPosition:     awslambda.StartingPosition(mc.StartingPosition),
+			// Always set: left out, Lambda waits 500 ms to fill a Kafka batch.
+			MaxBatchingWindow: awscdk.Duration_Seconds(jsii.Number(float64(mc.BatchWindowSeconds))),
+			OnFailure:         onFailure,
+		}
+		if mc.Provisioned() {
+			opts.ProvisionedPollerConfig = &awslambda.ProvisionedPollerConfig{
+				MinimumPollers:  jsii.Number(float64(mc.MinPollers)),
+				MaximumPollers:  jsii.Number(float64(mc.MaxPollers)),
+				PollerGroupName: jsii.String(resourceName(cfg, "pollers")),
+			}
+			// Lambda's Kafka error handling (provisioned mode only). The
+			// handlers retry a batch by failing it whole and return no
+			// partial response yet; ReportBatchItemFailures is harmless
+			// until they do (a null response is a full success).
+			opts.RetryAttempts = jsii.Number(float64(mc.RetryAttempts))
+			opts.BisectBatchOnError = jsii.Bool(true)
+			opts.ReportBatchItemFailures = jsii.Bool(true)
+		}
+		f.Mappings[m.Topic] = fn.AddEventSourceMapping(jsii.String("Kafka"+title(m.Topic)), opts)
+	}
+	// The mappings read with the function's role: the MSK control-plane
+	// calls they make, and the network lookups for their pollers (EC2
+	// Describe* have no resource-level permissions).
+	for _, svc := range []string{"scheduler", "worker", "dlq"} {
+		fn := f.ByName[svc].Function
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"),
+			Resources: jsii.Strings(*msg.ClusterArn),
+		}))
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("ec2:DescribeSecurityGroups", "ec2:DescribeVpcs"),
+			Resources: jsii.Strings("*"),
+		}))
+	}
+	return f
+}
+
+// serviceEnv is a service function's environment: its database (the URL
+// has no password: DB_SECRET_ARN holds it), the brokers, the metrics mode.
+func serviceEnv(cfg Config, svc string, data *Data, msg *Messaging) map[string]*string {
+	q := url.Values{"sslmode": {"require"}}
+	if cfg.Database.Proxy {
+		// RDS Proxy pins a client to a server connection while it has
+		// named prepared statements (pgx's default cache_statement mode);
+		// cache_describe uses only the unnamed statement.
+		q.Set("default_query_exec_mode", "cache_describe")
+	}
+	dsn := awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("postgres://" + DatabaseUser(svc) + "@"), data.Host, jsii.String(":"), data.Port,
+		jsii.String("/" + DatabaseName(svc) + "?" + q.Encode()),
+	})
+	return map[string]*string{
+		"DATABASE_URL":  dsn,
+		"DB_SECRET_ARN": data.Secrets[svc].SecretArn(),
+		"DB_MAX_CONNS":  jsii.String(fmt.Sprint(cfg.Functions[svc].DBMaxConns)),
+		"DB_MIGRATE":    jsii.String("false"),
+		"KAFKA_BROKERS": msg.BootstrapBrokers,
+		"KAFKA_AUTH":    jsii.String("iam"),
+		"METRICS":       jsii.String("emf"),
+	}
+}
+
+// envFunctionName is the variable the api reads a callee's name from.
+func envFunctionName(callee string) string {
+	return map[string]string{
+		"scheduler": "SCHEDULER_FUNCTION_NAME",
+		"worker":    "WORKER_FUNCTION_NAME",
+		"dlq":       "DLQ_FUNCTION_NAME",
+	}[callee]
+}

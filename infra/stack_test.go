@@ -1,0 +1,901 @@
+package main
+
+// The stack's tests: assertions over the template each stage of cdk.json
+// synthesizes, and a golden copy of each under testdata/ (go test ./infra
+// -run TestGolden -update rewrites them). Every CDK test lives in this one
+// package: each test binary that uses the CDK starts its own Node process.
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/jobweaver/jobweaver/shared/kafka"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/<stage>.template.json from the synthesized stacks")
+
+// testAssets stands in for build/: <fn>/bootstrap for every function, so
+// the stack synthesizes without `make build`. testOut is the apps' outdir.
+var testAssets, testOut string
+
+func TestMain(m *testing.M) {
+	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+	os.Setenv("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+	code := func() int {
+		dir, err := os.MkdirTemp("", "jobweaver-infra-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		testAssets, testOut = filepath.Join(dir, "build"), filepath.Join(dir, "cdk.out")
+		for _, fn := range AllFunctions {
+			if err := os.MkdirAll(filepath.Join(testAssets, fn), 0o755); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			// A stand-in bootstrap: the template does not depend on its
+			// bytes except through the asset hash, which the golden
+			// comparison normalizes.
+			if err := os.WriteFile(filepath.Join(testAssets, fn, "bootstrap"), []byte("#!/bin/sh\necho "+fn+"\n"), 0o755); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+		}
+		code := m.Run()
+		jsii.Close()
+		return code
+	}()
+	os.Exit(code)
+}
+
+// cdkContext is cdk.json's context: what `cdk synth` passes the app.
+func cdkContext(t *testing.T) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		App     string         `json:"app"`
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("cdk.json: %v", err)
+	}
+	if doc.App != "go run ./infra" {
+		t.Errorf(`cdk.json: app is %q, want "go run ./infra"`, doc.App)
+	}
+	return doc.Context
+}
+
+// synthesized is one stage's stack and its template.
+type synthesized struct {
+	cfg      Config
+	stack    *Stack
+	template assertions.Template
+	json     map[string]any
+}
+
+var (
+	synthMu    sync.Mutex
+	synthCache = map[string]*synthesized{}
+)
+
+// overrides are the -c values each stage is synthesized with, on top of
+// cdk.json (prod also checks the alarm e-mail subscription).
+var overrides = map[string]map[string]any{
+	"dev":  {},
+	"prod": {"alarmEmail": "oncall@example.com"},
+}
+
+// synth synthesizes stage from cdk.json's context (once per test binary),
+// the way `cdk synth -c stage=<stage>` does, but with the test assets.
+func synth(t *testing.T, stage string) *synthesized {
+	t.Helper()
+	synthMu.Lock()
+	defer synthMu.Unlock()
+	if s, ok := synthCache[stage]; ok {
+		if s == nil {
+			t.Fatalf("%s: the synth failed in an earlier test", stage)
+		}
+		return s
+	}
+	synthCache[stage] = nil
+	// A failed synth (a validation error) panics in the jsii runtime.
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("%s: synth failed: %v", stage, r)
+		}
+	}()
+	ctx := cdkContext(t)
+	ctx["stage"] = stage
+	ctx["assetDir"] = testAssets
+	for k, v := range overrides[stage] {
+		ctx[k] = v
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(filepath.Join(testOut, stage))})
+	cfg, err := ConfigFromContext(func(key string) any { return app.Node().TryGetContext(jsii.String(key)) })
+	if err != nil {
+		t.Fatalf("%s: %v", stage, err)
+	}
+	s := &synthesized{cfg: cfg, stack: NewStack(app, cfg)}
+	s.template = assertions.Template_FromStack(s.stack.Stack, nil)
+	s.json = *s.template.ToJSON()
+	synthCache[stage] = s
+	return s
+}
+
+// check runs a CDK assertion, which panics when it fails, as a test error.
+func check(t *testing.T, what string, assertion func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	assertion()
+}
+
+// resources returns the template's resources of a type by logical ID.
+func (s *synthesized) resources(typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range s.json["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] == typ {
+			out[id] = res
+		}
+	}
+	return out
+}
+
+func props(r map[string]any) map[string]any {
+	p, _ := r["Properties"].(map[string]any)
+	return p
+}
+
+// functionID returns the logical ID of the function named name.
+func (s *synthesized) functionID(t *testing.T, name string) string {
+	t.Helper()
+	for id, r := range s.resources("AWS::Lambda::Function") {
+		if props(r)["FunctionName"] == name {
+			return id
+		}
+	}
+	t.Fatalf("no function named %s", name)
+	return ""
+}
+
+// refersTo reports whether v (a template value) references logical ID id.
+func refersTo(v any, id string) bool {
+	b, _ := json.Marshal(v)
+	return bytes.Contains(b, []byte(`{"Ref":"`+id+`"}`)) || bytes.Contains(b, []byte(`{"Fn::GetAtt":["`+id+`",`))
+}
+
+func TestFunctions(t *testing.T) {
+	for _, stage := range []string{"dev", "prod"} {
+		t.Run(stage, func(t *testing.T) {
+			s := synth(t, stage)
+			for _, fn := range AllFunctions {
+				fc := s.cfg.Functions[fn]
+				want := map[string]any{
+					"FunctionName":  resourceName(s.cfg, fn),
+					"Runtime":       "provided.al2023",
+					"Architectures": []any{"arm64"},
+					"Handler":       "bootstrap",
+					"MemorySize":    fc.MemoryMiB,
+					"Timeout":       fc.TimeoutSeconds,
+					"VpcConfig":     assertions.Match_ObjectLike(&map[string]any{"SubnetIds": assertions.Match_AnyValue()}),
+					"LoggingConfig": map[string]any{"LogGroup": assertions.Match_AnyValue()},
+				}
+				if fc.ReservedConcurrency > 0 {
+					want["ReservedConcurrentExecutions"] = fc.ReservedConcurrency
+				} else {
+					want["ReservedConcurrentExecutions"] = assertions.Match_Absent()
+				}
+				check(t, fn+" function", func() {
+					s.template.HasResourceProperties(jsii.String("AWS::Lambda::Function"), &want)
+				})
+				check(t, fn+" log group", func() {
+					s.template.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), &map[string]any{
+						"LogGroupName":    "/aws/lambda/" + resourceName(s.cfg, fn),
+						"RetentionInDays": s.cfg.LogRetentionDays,
+					})
+				})
+			}
+			for _, svc := range Services {
+				vars := map[string]any{
+					"DATABASE_URL":  assertions.Match_AnyValue(),
+					"DB_SECRET_ARN": map[string]any{"Ref": assertions.Match_AnyValue()},
+					"DB_MAX_CONNS":  fmt.Sprint(s.cfg.Functions[svc].DBMaxConns),
+					"DB_MIGRATE":    "false",
+					"KAFKA_BROKERS": assertions.Match_AnyValue(),
+					"KAFKA_AUTH":    "iam",
+					"METRICS":       "emf",
+				}
+				if svc == "api" {
+					vars["SCHEDULER_FUNCTION_NAME"] = resourceName(s.cfg, "scheduler")
+					vars["WORKER_FUNCTION_NAME"] = resourceName(s.cfg, "worker")
+					vars["DLQ_FUNCTION_NAME"] = resourceName(s.cfg, "dlq")
+				}
+				check(t, svc+" environment", func() {
+					s.template.HasResourceProperties(jsii.String("AWS::Lambda::Function"), &map[string]any{
+						"FunctionName": resourceName(s.cfg, svc),
+						"Environment":  map[string]any{"Variables": assertions.Match_ObjectLike(&vars)},
+					})
+				})
+				// The URL names the service's user and database, never a password.
+				env := props(s.resources("AWS::Lambda::Function")[s.functionID(t, resourceName(s.cfg, svc))])["Environment"]
+				for k := range env.(map[string]any)["Variables"].(map[string]any) {
+					if _, fromContext := s.cfg.Functions[svc].Env[k]; !fromContext && !contains(StackEnv, k) {
+						t.Errorf("%s: %s is set by the stack but missing from StackEnv", svc, k)
+					}
+				}
+				url, _ := json.Marshal(env.(map[string]any)["Variables"].(map[string]any)["DATABASE_URL"])
+				if !strings.Contains(string(url), "postgres://"+DatabaseUser(svc)+"@") ||
+					!strings.Contains(string(url), "/"+DatabaseName(svc)+"?") || !strings.Contains(string(url), "sslmode=require") {
+					t.Errorf("%s DATABASE_URL is %s", svc, url)
+				}
+			}
+		})
+	}
+}
+
+func TestHTTPAPI(t *testing.T) {
+	s := synth(t, "dev")
+	apiFn := s.functionID(t, resourceName(s.cfg, "api"))
+	for _, r := range Routes {
+		check(t, "route "+string(r.Method)+" "+r.Path, func() {
+			s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), &map[string]any{
+				"RouteKey": string(r.Method) + " " + r.Path,
+				"Target":   assertions.Match_AnyValue(),
+			})
+		})
+	}
+	check(t, "route count", func() {
+		s.template.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::Route"), jsii.Number(float64(len(Routes))))
+	})
+	integrations := s.resources("AWS::ApiGatewayV2::Integration")
+	if len(integrations) != 1 {
+		t.Fatalf("%d integrations, want 1", len(integrations))
+	}
+	for _, in := range integrations {
+		p := props(in)
+		if p["IntegrationType"] != "AWS_PROXY" || p["PayloadFormatVersion"] != "2.0" || !refersTo(p["IntegrationUri"], apiFn) {
+			t.Errorf("integration %v does not proxy to the api function with payload 2.0", p)
+		}
+	}
+	check(t, "$default stage with access logs and throttling", func() {
+		s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), &map[string]any{
+			"StageName":  "$default",
+			"AutoDeploy": true,
+			"AccessLogSettings": map[string]any{
+				"DestinationArn": assertions.Match_AnyValue(),
+				"Format":         assertions.Match_StringLikeRegexp(jsii.String(`\$context\.requestId`)),
+			},
+			"DefaultRouteSettings": map[string]any{
+				"ThrottlingRateLimit":  s.cfg.API.ThrottleRatePerSecond,
+				"ThrottlingBurstLimit": s.cfg.API.ThrottleBurst,
+			},
+		})
+	})
+	check(t, "ApiUrl output", func() { s.template.HasOutput(jsii.String("ApiUrl"), &map[string]any{}) })
+}
+
+func TestSchedule(t *testing.T) {
+	s := synth(t, "dev")
+	sched := s.functionID(t, resourceName(s.cfg, "scheduler"))
+	rules := s.resources("AWS::Events::Rule")
+	if len(rules) != 1 {
+		t.Fatalf("%d EventBridge rules, want 1", len(rules))
+	}
+	for _, r := range rules {
+		p := props(r)
+		targets, _ := p["Targets"].([]any)
+		if p["ScheduleExpression"] != "rate(1 minute)" || p["State"] == "DISABLED" || len(targets) != 1 ||
+			!refersTo(targets[0].(map[string]any)["Arn"], sched) {
+			t.Errorf("rule %v is not rate(1 minute) → scheduler", p)
+		}
+	}
+	check(t, "ticks are not retried", func() {
+		s.template.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), &map[string]any{
+			"FunctionName":         map[string]any{"Ref": sched},
+			"MaximumRetryAttempts": 0,
+		})
+	})
+}
+
+func TestEventSourceMappings(t *testing.T) {
+	for _, stage := range []string{"dev", "prod"} {
+		t.Run(stage, func(t *testing.T) {
+			s := synth(t, stage)
+			esms := s.resources("AWS::Lambda::EventSourceMapping")
+			if len(esms) != len(kafka.Topics) {
+				t.Fatalf("%d event-source mappings, want %d", len(esms), len(kafka.Topics))
+			}
+			cluster := "Cluster"
+			seen := map[string]bool{}
+			for id, r := range esms {
+				p := props(r)
+				topics, _ := p["Topics"].([]any)
+				if len(topics) != 1 {
+					t.Errorf("%s: topics %v", id, p["Topics"])
+					continue
+				}
+				topic := topics[0].(string)
+				m, ok := mappingByTopic(topic)
+				if !ok || seen[topic] {
+					t.Errorf("%s: topic %s unknown or mapped twice", id, topic)
+					continue
+				}
+				seen[topic] = true
+				mc := s.cfg.Mappings[topic]
+				if !refersTo(p["FunctionName"], s.functionID(t, resourceName(s.cfg, m.Function))) {
+					t.Errorf("%s → %v, want the %s function", topic, p["FunctionName"], m.Function)
+				}
+				arn, _ := json.Marshal(p["EventSourceArn"])
+				if !strings.Contains(string(arn), cluster) {
+					t.Errorf("%s reads %s, not the MSK cluster", topic, arn)
+				}
+				if p["StartingPosition"] != mc.StartingPosition || p["BatchSize"] != float64(mc.BatchSize) {
+					t.Errorf("%s: starting position %v, batch size %v", topic, p["StartingPosition"], p["BatchSize"])
+				}
+				if p["MaximumBatchingWindowInSeconds"] != float64(mc.BatchWindowSeconds) {
+					t.Errorf("%s: batching window %v", topic, p["MaximumBatchingWindowInSeconds"])
+				}
+				group := resourceName(s.cfg, m.Function+"-"+topic)
+				if cg, _ := json.Marshal(p["AmazonManagedKafkaEventSourceConfig"]); !strings.Contains(string(cg), `"ConsumerGroupId":"`+group+`"`) {
+					t.Errorf("%s: consumer group %s, want %s", topic, cg, group)
+				}
+				if d, _ := json.Marshal(p["DestinationConfig"]); !strings.Contains(string(d), "MappingFailures") {
+					t.Errorf("%s: on-failure destination %s, want the mapping-failures queue", topic, d)
+				}
+				pp, _ := p["ProvisionedPollerConfig"].(map[string]any)
+				if mc.Provisioned() {
+					if pp["MinimumPollers"] != float64(mc.MinPollers) || pp["MaximumPollers"] != float64(mc.MaxPollers) {
+						t.Errorf("%s: pollers %v", topic, pp)
+					}
+					if rt, _ := p["FunctionResponseTypes"].([]any); len(rt) != 1 || rt[0] != "ReportBatchItemFailures" {
+						t.Errorf("%s: response types %v", topic, p["FunctionResponseTypes"])
+					}
+					if p["MaximumRetryAttempts"] != float64(mc.RetryAttempts) || p["BisectBatchOnFunctionError"] != true {
+						t.Errorf("%s: retries %v, bisect %v", topic, p["MaximumRetryAttempts"], p["BisectBatchOnFunctionError"])
+					}
+				} else if pp != nil || p["FunctionResponseTypes"] != nil {
+					t.Errorf("%s: on-demand mapping has pollers %v or response types %v", topic, pp, p["FunctionResponseTypes"])
+				}
+				// The mapping starts only once the topics exist.
+				if deps, _ := json.Marshal(r["DependsOn"]); !strings.Contains(string(deps), "ProvisioningTopics") {
+					t.Errorf("%s: does not depend on the topics (DependsOn %s)", topic, deps)
+				}
+			}
+		})
+	}
+}
+
+func TestDatabase(t *testing.T) {
+	for _, stage := range []string{"dev", "prod"} {
+		t.Run(stage, func(t *testing.T) {
+			s := synth(t, stage)
+			check(t, "private, encrypted Postgres", func() {
+				s.template.HasResourceProperties(jsii.String("AWS::RDS::DBInstance"), &map[string]any{
+					"Engine":             "postgres",
+					"DBInstanceClass":    "db." + s.cfg.Database.InstanceClass,
+					"PubliclyAccessible": false,
+					"StorageEncrypted":   true,
+					"MultiAZ":            s.cfg.Database.MultiAz,
+					"DeletionProtection": s.cfg.RetainData,
+				})
+			})
+			check(t, "one instance", func() { s.template.ResourceCountIs(jsii.String("AWS::RDS::DBInstance"), jsii.Number(1)) })
+			check(t, "TLS only", func() {
+				s.template.HasResourceProperties(jsii.String("AWS::RDS::DBParameterGroup"), &map[string]any{
+					"Parameters": assertions.Match_ObjectLike(&map[string]any{"rds.force_ssl": "1"}),
+				})
+			})
+			for _, svc := range Services {
+				check(t, svc+" secret", func() {
+					s.template.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), &map[string]any{
+						"Name": resourceName(s.cfg, "db-"+svc),
+						"GenerateSecretString": assertions.Match_ObjectLike(&map[string]any{
+							"SecretStringTemplate": assertions.Match_SerializedJson(map[string]any{
+								"username": DatabaseUser(svc), "dbname": DatabaseName(svc),
+							}),
+						}),
+					})
+				})
+			}
+			proxies := 0
+			if s.cfg.Database.Proxy {
+				proxies = 1
+				check(t, "proxy requires TLS", func() {
+					s.template.HasResourceProperties(jsii.String("AWS::RDS::DBProxy"), &map[string]any{"RequireTLS": true, "EngineFamily": "POSTGRESQL"})
+				})
+			}
+			check(t, "proxy count", func() { s.template.ResourceCountIs(jsii.String("AWS::RDS::DBProxy"), jsii.Number(float64(proxies))) })
+			dbs := s.resources("Custom::JobWeaverDatabases")
+			if len(dbs) != 1 {
+				t.Fatalf("%d Custom::JobWeaverDatabases, want 1", len(dbs))
+			}
+			for _, r := range dbs {
+				p := props(r)
+				if p["MigrationsHash"] != MigrationsHash() || len(p["Services"].([]any)) != len(Services) {
+					t.Errorf("databases resource: %v", p)
+				}
+			}
+		})
+	}
+}
+
+func TestKafka(t *testing.T) {
+	dev, prod := synth(t, "dev"), synth(t, "prod")
+	check(t, "dev: provisioned MSK with IAM only, TLS", func() {
+		dev.template.HasResourceProperties(jsii.String("AWS::MSK::Cluster"), &map[string]any{
+			"ClientAuthentication": map[string]any{
+				"Sasl":            map[string]any{"Iam": map[string]any{"Enabled": true}},
+				"Unauthenticated": map[string]any{"Enabled": false},
+			},
+			"EncryptionInfo": map[string]any{"EncryptionInTransit": map[string]any{"ClientBroker": "TLS", "InCluster": true}},
+		})
+	})
+	check(t, "prod: MSK Serverless with IAM", func() {
+		prod.template.HasResourceProperties(jsii.String("AWS::MSK::ServerlessCluster"), &map[string]any{
+			"ClientAuthentication": map[string]any{"Sasl": map[string]any{"Iam": map[string]any{"Enabled": true}}},
+		})
+	})
+	for _, s := range []*synthesized{dev, prod} {
+		var want []any
+		for _, tp := range kafka.Topics {
+			want = append(want, map[string]any{"Name": tp.Name, "Partitions": fmt.Sprint(tp.Partitions)})
+		}
+		check(t, s.cfg.Stage+": topics resource", func() {
+			s.template.HasResourceProperties(jsii.String("Custom::JobWeaverTopics"), &map[string]any{"Topics": want})
+		})
+		for _, r := range s.resources("Custom::AWS") {
+			call, _ := json.Marshal(props(r)["Update"])
+			for _, want := range []string{`\"service\":\"Kafka\"`, `\"action\":\"getBootstrapBrokers\"`, `BootstrapBrokerStringSaslIam`} {
+				if !strings.Contains(string(call), want) {
+					t.Errorf("%s: the bootstrap-brokers call %s lacks %s", s.cfg.Stage, call, want)
+				}
+			}
+		}
+		check(t, s.cfg.Stage+": bootstrap brokers read at deploy time", func() {
+			s.template.HasResourceProperties(jsii.String("Custom::AWS"), &map[string]any{
+				"Create": assertions.Match_AnyValue(),
+				"Update": assertions.Match_AnyValue(),
+			})
+		})
+	}
+}
+
+func TestNetwork(t *testing.T) {
+	s := synth(t, "dev")
+	for _, typ := range []string{"AWS::EC2::NatGateway", "AWS::EC2::InternetGateway"} {
+		if n := len(s.resources(typ)); n != 0 {
+			t.Errorf("dev has %d %s, want none (private subnets and VPC endpoints)", n, typ)
+		}
+	}
+	var services []string
+	for _, r := range s.resources("AWS::EC2::VPCEndpoint") {
+		b, _ := json.Marshal(props(r)["ServiceName"])
+		services = append(services, string(b))
+	}
+	sort.Strings(services)
+	joined := strings.Join(services, " ")
+	for _, svc := range []string{".secretsmanager", ".lambda", ".sts"} {
+		if !strings.Contains(joined, svc) {
+			t.Errorf("no %s endpoint among %v", svc, services)
+		}
+	}
+	if len(services) != 3 {
+		t.Errorf("%d VPC endpoints, want 3: %v", len(services), services)
+	}
+	check(t, "nothing looked up", func() {
+		if ctx := s.stack.Node().TryGetContext(jsii.String("availability-zones:account=unknown-account:region=us-east-1")); ctx != nil {
+			panic("an AZ lookup was recorded")
+		}
+	})
+}
+
+// expectedAlarms are the alarms' short names (resourceName(cfg, name)).
+func expectedAlarms() []string {
+	names := []string{"dead-letters-stored", "jobs-dead-lettered", "failure-rate", "outbox-backlog-scheduler",
+		"outbox-backlog-worker", "due-backlog", "oldest-due-age", "mapping-failures", "rds-cpu", "rds-connections"}
+	for _, svc := range Services {
+		names = append(names, svc+"-errors", svc+"-throttles")
+	}
+	for _, svc := range []string{"scheduler", "worker", "dlq"} {
+		names = append(names, svc+"-offset-lag")
+	}
+	sort.Strings(names)
+	return names
+}
+
+func TestAlarms(t *testing.T) {
+	for _, stage := range []string{"dev", "prod"} {
+		t.Run(stage, func(t *testing.T) {
+			s := synth(t, stage)
+			topics := s.resources("AWS::SNS::Topic")
+			if len(topics) != 1 {
+				t.Fatalf("%d SNS topics, want 1", len(topics))
+			}
+			var topic string
+			for id := range topics {
+				topic = id
+			}
+			alarms := map[string]map[string]any{}
+			for _, r := range s.resources("AWS::CloudWatch::Alarm") {
+				alarms[props(r)["AlarmName"].(string)] = props(r)
+			}
+			want := expectedAlarms()
+			if len(alarms) != len(want) {
+				t.Errorf("%d alarms, want %d (%v)", len(alarms), len(want), want)
+			}
+			for _, name := range want {
+				p, ok := alarms[resourceName(s.cfg, name)]
+				if !ok {
+					t.Errorf("no alarm %s", name)
+					continue
+				}
+				for _, k := range []string{"AlarmActions", "OKActions"} {
+					if acts, _ := p[k].([]any); len(acts) != 1 || !refersTo(acts[0], topic) {
+						t.Errorf("alarm %s %s = %v, want the alarm topic", name, k, p[k])
+					}
+				}
+			}
+			// The metric contract: Service-level dimensions in namespace JobWeaver.
+			for name, metric := range map[string]string{
+				"dead-letters-stored": "DeadLettersStored", "jobs-dead-lettered": "JobsDeadLettered",
+				"outbox-backlog-scheduler": "OutboxBacklog", "due-backlog": "DueBacklog", "oldest-due-age": "OldestDueAgeSeconds",
+			} {
+				p := alarms[resourceName(s.cfg, name)]
+				if p["Namespace"] != MetricNamespace || p["MetricName"] != metric {
+					t.Errorf("alarm %s watches %v/%v", name, p["Namespace"], p["MetricName"])
+				}
+				if d, _ := json.Marshal(p["Dimensions"]); !strings.Contains(string(d), `"Name":"Service"`) {
+					t.Errorf("alarm %s dimensions %s", name, d)
+				}
+			}
+			rate, _ := json.Marshal(alarms[resourceName(s.cfg, "failure-rate")]["Metrics"])
+			for _, m := range []string{"JobsFailed", "JobsDispatched", "IF(dispatched"} {
+				if !strings.Contains(string(rate), m) {
+					t.Errorf("failure-rate alarm lacks %s: %s", m, rate)
+				}
+			}
+			for _, svc := range []string{"scheduler", "worker", "dlq"} {
+				p := alarms[resourceName(s.cfg, svc+"-offset-lag")]
+				if p["Namespace"] != "AWS/Lambda" || p["MetricName"] != "OffsetLag" {
+					t.Errorf("%s offset-lag alarm watches %v/%v", svc, p["Namespace"], p["MetricName"])
+				}
+			}
+			subs := s.resources("AWS::SNS::Subscription")
+			if email := s.cfg.AlarmEmail; email != "" {
+				if len(subs) != 1 {
+					t.Fatalf("%d subscriptions, want the e-mail one", len(subs))
+				}
+				for _, r := range subs {
+					if p := props(r); p["Protocol"] != "email" || p["Endpoint"] != email {
+						t.Errorf("subscription %v", p)
+					}
+				}
+			} else if len(subs) != 0 {
+				t.Errorf("%d subscriptions without alarmEmail", len(subs))
+			}
+		})
+	}
+}
+
+func TestDashboard(t *testing.T) {
+	s := synth(t, "dev")
+	boards := s.resources("AWS::CloudWatch::Dashboard")
+	if len(boards) != 1 {
+		t.Fatalf("%d dashboards, want 1", len(boards))
+	}
+	for _, r := range boards {
+		body, _ := json.Marshal(props(r)["DashboardBody"])
+		// Left to right, top to bottom: the pipeline, then latencies, then lag.
+		last := -1
+		for _, m := range []string{"JobsSubmitted", "JobsDispatched", "JobsCompleted", "JobsFailed", "JobsDeadLettered",
+			"DeadLettersStored", "FreshJobWait", "DispatchLatency", "ExecutionDuration", "DueBacklog", "OutboxBacklog", "OffsetLag"} {
+			i := bytes.Index(body, []byte(`\"`+m+`\"`))
+			if i < 0 {
+				t.Errorf("the dashboard does not show %s", m)
+				continue
+			}
+			if i < last {
+				t.Errorf("%s comes before the stage it follows", m)
+			}
+			last = i
+		}
+	}
+}
+
+// TestIAM checks that no policy grants a wildcard action on a wildcard
+// resource, that only the expected AWS managed policies are attached, and
+// that each function's role reaches only its own things.
+func TestIAM(t *testing.T) {
+	for _, stage := range []string{"dev", "prod"} {
+		t.Run(stage, func(t *testing.T) {
+			s := synth(t, stage)
+			statements := map[string][]map[string]any{} // by policy logical ID
+			for id, r := range s.resources("AWS::IAM::Policy") {
+				doc := props(r)["PolicyDocument"].(map[string]any)
+				for _, st := range doc["Statement"].([]any) {
+					statements[id] = append(statements[id], st.(map[string]any))
+				}
+			}
+			for id, r := range s.resources("AWS::IAM::Role") {
+				pols, _ := props(r)["Policies"].([]any)
+				for _, p := range pols {
+					doc := p.(map[string]any)["PolicyDocument"].(map[string]any)
+					for _, st := range doc["Statement"].([]any) {
+						statements[id] = append(statements[id], st.(map[string]any))
+					}
+				}
+				managed, _ := json.Marshal(props(r)["ManagedPolicyArns"])
+				for _, m := range regexp.MustCompile(`:iam::aws:policy/([A-Za-z/-]+)`).FindAllStringSubmatch(string(managed), -1) {
+					switch m[1] {
+					case "service-role/AWSLambdaBasicExecutionRole", "service-role/AWSLambdaVPCAccessExecutionRole":
+					default:
+						t.Errorf("role %s has managed policy %s", id, m[1])
+					}
+				}
+			}
+			for id, sts := range statements {
+				for _, st := range sts {
+					if st["Effect"] != "Allow" {
+						continue
+					}
+					actions, resources := list(st["Action"]), list(st["Resource"])
+					anyResource := false
+					for _, r := range resources {
+						anyResource = anyResource || r == "*"
+					}
+					for _, a := range actions {
+						if a == "*" || (anyResource && strings.Contains(a, "*")) {
+							t.Errorf("policy %s allows %s on %v", id, a, resources)
+						}
+					}
+				}
+			}
+
+			// Each service reads its own database secret and no other.
+			secretIDs := map[string]string{}
+			for id, r := range s.resources("AWS::SecretsManager::Secret") {
+				secretIDs[fmt.Sprint(props(r)["Name"])] = id
+			}
+			for _, svc := range Services {
+				role := roleOf(t, s, resourceName(s.cfg, svc))
+				var read []string
+				invoke := false
+				for _, st := range policyStatementsOfRole(s, role, statements) {
+					acts := strings.Join(list(st["Action"]), " ")
+					b, _ := json.Marshal(st["Resource"])
+					if strings.Contains(acts, "secretsmanager:GetSecretValue") {
+						for name, id := range secretIDs {
+							if bytes.Contains(b, []byte(`"`+id+`"`)) {
+								read = append(read, name)
+							}
+						}
+					}
+					invoke = invoke || strings.Contains(acts, "lambda:InvokeFunction")
+				}
+				if len(read) != 1 || read[0] != resourceName(s.cfg, "db-"+svc) {
+					t.Errorf("%s reads secrets %v, want only its own", svc, read)
+				}
+				if invoke != (svc == "api") {
+					t.Errorf("%s may invoke functions: %v", svc, invoke)
+				}
+			}
+		})
+	}
+}
+
+// roleOf returns the logical ID of a function's role.
+func roleOf(t *testing.T, s *synthesized, function string) string {
+	t.Helper()
+	r := s.resources("AWS::Lambda::Function")[s.functionID(t, function)]
+	role := props(r)["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	return role
+}
+
+// policyStatementsOfRole lists the statements of the policies attached to
+// a role (AWS::IAM::Policy with it in Roles).
+func policyStatementsOfRole(s *synthesized, role string, statements map[string][]map[string]any) []map[string]any {
+	var out []map[string]any
+	for id, r := range s.resources("AWS::IAM::Policy") {
+		if refersTo(props(r)["Roles"], role) {
+			out = append(out, statements[id]...)
+		}
+	}
+	return out
+}
+
+// list turns an IAM Action or Resource (a string, a token or a list) into
+// strings; tokens become their JSON.
+func list(v any) []string {
+	var items []any
+	switch x := v.(type) {
+	case []any:
+		items = x
+	default:
+		items = []any{x}
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		if s, ok := it.(string); ok {
+			out = append(out, s)
+			continue
+		}
+		b, _ := json.Marshal(it)
+		out = append(out, string(b))
+	}
+	return out
+}
+
+func TestDependencies(t *testing.T) {
+	s := synth(t, "dev")
+	for _, svc := range Services {
+		r := s.resources("AWS::Lambda::Function")[s.functionID(t, resourceName(s.cfg, svc))]
+		deps, _ := json.Marshal(r["DependsOn"])
+		for _, want := range []string{"ProvisioningDatabases", "ProvisioningTopics"} {
+			if !strings.Contains(string(deps), want) {
+				t.Errorf("%s function does not depend on %s: %s", svc, want, deps)
+			}
+		}
+	}
+}
+
+// TestNoDependencyCycle walks Ref, Fn::GetAtt, Fn::Sub and DependsOn:
+// CloudFormation refuses a template whose resources wait on each other,
+// and nothing else here would notice before a deploy.
+func TestNoDependencyCycle(t *testing.T) {
+	subRE := regexp.MustCompile(`\$\{([A-Za-z0-9]+)`)
+	for _, stage := range []string{"dev", "prod"} {
+		s := synth(t, stage)
+		all := s.json["Resources"].(map[string]any)
+		edges := map[string][]string{}
+		var walk func(from string, v any)
+		walk = func(from string, v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, val := range x {
+					switch k {
+					case "Ref":
+						if id, ok := val.(string); ok && all[id] != nil {
+							edges[from] = append(edges[from], id)
+						}
+					case "Fn::GetAtt":
+						if l, ok := val.([]any); ok {
+							edges[from] = append(edges[from], l[0].(string))
+						}
+					case "Fn::Sub":
+						str, _ := val.(string)
+						if l, ok := val.([]any); ok {
+							str, _ = l[0].(string)
+							walk(from, l[1])
+						}
+						for _, m := range subRE.FindAllStringSubmatch(str, -1) {
+							if all[m[1]] != nil {
+								edges[from] = append(edges[from], m[1])
+							}
+						}
+					default:
+						walk(from, val)
+					}
+				}
+			case []any:
+				for _, val := range x {
+					walk(from, val)
+				}
+			}
+		}
+		for id, r := range all {
+			res := r.(map[string]any)
+			walk(id, res["Properties"])
+			for _, d := range list(res["DependsOn"]) {
+				if d != "null" {
+					edges[id] = append(edges[id], d)
+				}
+			}
+		}
+		state := map[string]int{} // 1 visiting, 2 done
+		var visit func(id string, path []string) bool
+		visit = func(id string, path []string) bool {
+			state[id] = 1
+			for _, next := range edges[id] {
+				if all[next] == nil {
+					t.Errorf("%s: %s refers to missing resource %s", stage, id, next)
+					continue
+				}
+				if state[next] == 1 {
+					t.Errorf("%s: dependency cycle %v", stage, append(path, id, next))
+					return true
+				}
+				if state[next] == 0 && visit(next, append(path, id)) {
+					return true
+				}
+			}
+			state[id] = 2
+			return false
+		}
+		for _, id := range sortedKeys(all) {
+			if state[id] == 0 && visit(id, nil) {
+				break
+			}
+		}
+	}
+}
+
+// hashRE matches the asset hashes (and the migrations hash) in a template.
+var hashRE = regexp.MustCompile(`[0-9a-f]{64}`)
+
+// normalize makes a template stable for the golden files: pretty JSON
+// with sorted keys and every 64-hex hash replaced, so that rebuilding the
+// binaries or changing a migration does not churn the golden.
+func normalize(t *testing.T, tmpl map[string]any) []byte {
+	t.Helper()
+	b, err := json.MarshalIndent(tmpl, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(hashRE.ReplaceAll(b, []byte("<hash>")), '\n')
+}
+
+func TestGolden(t *testing.T) {
+	for _, stage := range []string{"dev", "prod"} {
+		t.Run(stage, func(t *testing.T) {
+			s := synth(t, stage)
+			got := normalize(t, s.json)
+			path := filepath.Join("testdata", stage+".template.json")
+			if *update {
+				if err := os.MkdirAll("testdata", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (go test ./infra -run TestGolden -update writes it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("the %s template differs from %s; review the change and run go test ./infra -run TestGolden -update\n%s",
+					stage, path, firstDiff(want, got))
+			}
+		})
+	}
+}
+
+// firstDiff shows the first differing line with a little context.
+func firstDiff(want, got []byte) string {
+	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d:\n  golden: %s\n  now:    %s", i+1, wl, gl)
+		}
+	}
+	return ""
+}
