@@ -6,6 +6,7 @@ package wiring
 import (
 	"context"
 	"fmt"
+	"github.com/jobweaver/jobweaver/shared/dbsecret"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -46,7 +47,8 @@ func (d *Deps) Close() {
 	}
 }
 
-// FromEnv reads DATABASE_URL, DB_MAX_CONNS, DB_MIGRATE and KAFKA_BROKERS
+// FromEnv reads DATABASE_URL (completed from the secret DB_SECRET_ARN when
+// set), DB_MAX_CONNS, DB_MIGRATE and KAFKA_BROKERS
 // for a function's main, and connects: the pool pings the database once,
 // the Kafka client dials nothing until the first produce.
 //
@@ -59,9 +61,16 @@ func FromEnv(ctx context.Context, service string, env *config.Env, migrations fs
 	dsn := env.Required("DATABASE_URL")
 	maxConns := env.Int("DB_MAX_CONNS", 10, 1, 1000)
 	migrate := env.Bool("DB_MIGRATE", false)
+	secretARN := env.String("DB_SECRET_ARN", "")
 	kcfg := kafka.ConfigFromEnv(env, "jobweaver-"+service)
 	if err := env.Err(); err != nil {
 		return nil, err
+	}
+	if secretARN != "" {
+		var err error
+		if dsn, err = dbsecret.FromAWS(ctx, secretARN, dsn); err != nil {
+			return nil, fmt.Errorf("config: DB_SECRET_ARN: %w", err)
+		}
 	}
 	return Open(ctx, service, dsn, int32(maxConns), migrate, migrations, kcfg, logging.New(service, nil))
 }
