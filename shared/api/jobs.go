@@ -156,7 +156,9 @@ func (s *Service) publish(ctx context.Context, pub *pendingEvent) {
 func (s *Service) drain(ctx context.Context, timeout time.Duration) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	if n, err := s.relay.Drain(dctx); err != nil {
+	// Only rows older than sweepAge: a younger one is being published by
+	// the request that wrote it, and sending it here too would duplicate it.
+	if n, err := s.relay.DrainOlder(dctx, s.sweepAge); err != nil {
 		s.log.WarnContext(ctx, "outbox relay failed; the event stays in the outbox for the next drain", "published", n, "error", err.Error())
 	}
 }
