@@ -9,7 +9,7 @@ EVENT ?=
 
 help: ## list the targets
 	@echo "JobWeaver make targets:"
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: ## run the whole platform locally (API on :8080); settings: go run ./localstack/devstack --help
 	$(GO) run ./localstack/devstack
