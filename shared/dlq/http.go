@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"net/http"
 	"time"
 
@@ -50,30 +51,13 @@ func (s *Service) routes() http.Handler {
 	}
 	mux.HandleFunc("/internal/dlq", notAllowed)
 	mux.HandleFunc("/internal/dlq/{id}", notAllowed)
-	mux.HandleFunc("GET /health", s.health)
-	mux.HandleFunc("GET /actuator/health", s.health)
+	health := pgdb.HealthHandler(s.pool, s.log)
+	mux.HandleFunc("GET /health", health)
+	mux.HandleFunc("GET /actuator/health", health)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, r, s.log, namespace, apierror.New(http.StatusNotFound, "DLQ.NOT_FOUND", "no route "+r.Method+" "+r.URL.Path))
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(trace.HTTPHeader)
-		if id == "" || len(id) > 200 {
-			id = trace.NewID()
-		}
-		w.Header().Set(trace.HTTPHeader, id)
-		mux.ServeHTTP(w, r.WithContext(trace.WithTraceID(r.Context(), id)))
-	})
-}
-
-func (s *Service) health(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.pool.Ping(ctx); err != nil {
-		s.log.WarnContext(ctx, "health: database does not answer", "error", err.Error())
-		apierror.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "DOWN"})
-		return
-	}
-	apierror.WriteJSON(w, http.StatusOK, map[string]string{"status": "UP"})
+	return trace.Middleware(mux)
 }
 
 func (s *Service) list(w http.ResponseWriter, r *http.Request) {

@@ -31,7 +31,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST "+PathJobCancel, s.serveCancel)
 	mux.HandleFunc("GET /health", serveHealth)
 	mux.HandleFunc("GET /actuator/health", serveHealth)
-	return withTrace(s.withErrorBodies(mux))
+	return trace.Middleware(s.withErrorBodies(mux))
 }
 
 // withErrorBodies answers requests that match no route (404) or no method
@@ -65,19 +65,6 @@ type statusProbe struct {
 func (p *statusProbe) Header() http.Header         { return p.header }
 func (p *statusProbe) WriteHeader(code int)        { p.code = code }
 func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
-
-// withTrace puts the caller's X-Trace-Id (or a new one) in the request
-// context and echoes it.
-func withTrace(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := strings.TrimSpace(r.Header.Get(trace.HTTPHeader))
-		if id == "" || len(id) > 128 {
-			id = trace.NewID()
-		}
-		w.Header().Set(trace.HTTPHeader, id)
-		h.ServeHTTP(w, r.WithContext(trace.WithTraceID(r.Context(), id)))
-	})
-}
 
 func serveHealth(w http.ResponseWriter, _ *http.Request) {
 	apierror.WriteJSON(w, http.StatusOK, map[string]string{"status": "UP"})

@@ -4,6 +4,8 @@ package trace
 
 import (
 	"context"
+	"net/http"
+	"strings"
 
 	"github.com/google/uuid"
 )
@@ -54,4 +56,21 @@ func With(ctx context.Context, traceID, jobID string) context.Context {
 		ctx = WithJobID(ctx, jobID)
 	}
 	return ctx
+}
+
+// MaxHTTPLen bounds a trace ID taken from a client's header.
+const MaxHTTPLen = 128
+
+// Middleware keeps the caller's X-Trace-Id (or makes a new one when it is
+// missing or longer than MaxHTTPLen), echoes it, and puts it in the
+// request's context.
+func Middleware(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := strings.TrimSpace(r.Header.Get(HTTPHeader))
+		if id == "" || len(id) > MaxHTTPLen {
+			id = NewID()
+		}
+		w.Header().Set(HTTPHeader, id)
+		h.ServeHTTP(w, r.WithContext(WithTraceID(r.Context(), id)))
+	})
 }

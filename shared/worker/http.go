@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"net/http"
 	"time"
 
@@ -41,30 +42,13 @@ func (s *Service) routes() http.Handler {
 		w.Header().Set("Allow", "GET")
 		apierror.Write(w, r, s.log, namespace, apierror.New(http.StatusMethodNotAllowed, "WORKER.METHOD_NOT_ALLOWED", r.Method+" is not allowed here; use GET"))
 	})
-	mux.HandleFunc("GET /health", s.health)
-	mux.HandleFunc("GET /actuator/health", s.health)
+	health := pgdb.HealthHandler(s.pool, s.log)
+	mux.HandleFunc("GET /health", health)
+	mux.HandleFunc("GET /actuator/health", health)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, r, s.log, namespace, apierror.New(http.StatusNotFound, "WORKER.NOT_FOUND", "no route "+r.Method+" "+r.URL.Path))
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(trace.HTTPHeader)
-		if id == "" || len(id) > 200 {
-			id = trace.NewID()
-		}
-		w.Header().Set(trace.HTTPHeader, id)
-		mux.ServeHTTP(w, r.WithContext(trace.WithTraceID(r.Context(), id)))
-	})
-}
-
-func (s *Service) health(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.pool.Ping(ctx); err != nil {
-		s.log.WarnContext(ctx, "health: database does not answer", "error", err.Error())
-		apierror.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "DOWN"})
-		return
-	}
-	apierror.WriteJSON(w, http.StatusOK, map[string]string{"status": "UP"})
+	return trace.Middleware(mux)
 }
 
 func (s *Service) listExecutions(w http.ResponseWriter, r *http.Request) {
