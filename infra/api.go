@@ -3,10 +3,13 @@ package main
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/jobweaver/jobweaver/shared/apiauth"
 )
 
 // accessLogFormat is one JSON object per request in the access log.
@@ -14,34 +17,48 @@ const accessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identi
 	`"requestTime":"$context.requestTime","method":"$context.httpMethod","path":"$context.path",` +
 	`"routeKey":"$context.routeKey","status":"$context.status","protocol":"$context.protocol",` +
 	`"responseLength":"$context.responseLength","responseLatency":"$context.responseLatency",` +
-	`"integrationLatency":"$context.integrationLatency","integrationError":"$context.integrationErrorMessage"}`
+	`"integrationLatency":"$context.integrationLatency","integrationError":"$context.integrationErrorMessage",` +
+	`"clientId":"$context.authorizer.claims.client_id","authorizerError":"$context.authorizer.error"}`
 
 // API holds the public entry: an API Gateway HTTP API whose routes (the
 // public ones only: /api/..., /health, /actuator/health; the internal
 // routes are reached by Lambda Invoke, never over HTTP) go to the api
 // function with payload format 2.0, and its $default stage with access
-// logging and throttling. There is no authorizer yet.
+// logging and throttling. With auth (api.auth cognito) a JWT authorizer
+// on the stage's user pool guards every /api/... route with the route's
+// scopes; the health routes stay open for probes.
 type API struct {
 	constructs.Construct
 	HttpApi    awsapigatewayv2.HttpApi
 	Stage      awsapigatewayv2.HttpStage
 	AccessLogs awslogs.LogGroup
+	Authorizer awsapigatewayv2authorizers.HttpUserPoolAuthorizer // nil with api.auth none
 	// Url is the stage's URL, https://<id>.execute-api.<region>.amazonaws.com/.
 	Url *string
 }
 
-// Routes are the HTTP API's routes, all to the api function.
-var Routes = []struct {
+// Route is one HTTP API route to the api function.
+type Route struct {
 	Method awsapigatewayv2.HttpMethod
 	Path   string
-}{
-	{awsapigatewayv2.HttpMethod_ANY, "/api/{proxy+}"},
-	{awsapigatewayv2.HttpMethod_GET, "/health"},
-	{awsapigatewayv2.HttpMethod_GET, "/actuator/health"},
+	// Scopes are the token scopes the route accepts (any one of them);
+	// nil: the route needs no token.
+	Scopes []string
 }
 
-// NewAPI builds the HTTP API in front of fns' api function.
-func NewAPI(scope constructs.Construct, id string, cfg Config, fns *Functions) *API {
+// Routes are the HTTP API's routes, all to the api function. A GET goes
+// to the GET route (a more specific method wins over ANY), so reading
+// needs read or write, and everything else needs write.
+var Routes = []Route{
+	{awsapigatewayv2.HttpMethod_GET, "/api/{proxy+}", []string{apiauth.ScopeRead, apiauth.ScopeWrite}},
+	{awsapigatewayv2.HttpMethod_ANY, "/api/{proxy+}", []string{apiauth.ScopeWrite}},
+	{awsapigatewayv2.HttpMethod_GET, "/health", nil},
+	{awsapigatewayv2.HttpMethod_GET, "/actuator/health", nil},
+}
+
+// NewAPI builds the HTTP API in front of fns' api function; auth is nil
+// with api.auth none.
+func NewAPI(scope constructs.Construct, id string, cfg Config, fns *Functions, auth *Auth) *API {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	a := &API{Construct: c}
 	a.HttpApi = awsapigatewayv2.NewHttpApi(c, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
@@ -53,12 +70,28 @@ func NewAPI(scope constructs.Construct, id string, cfg Config, fns *Functions) *
 		&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
 			PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
 		})
+	if auth != nil {
+		clients := make([]awscognito.IUserPoolClient, len(auth.Clients))
+		for i, cl := range auth.Clients {
+			clients[i] = cl
+		}
+		a.Authorizer = awsapigatewayv2authorizers.NewHttpUserPoolAuthorizer(jsii.String("Tokens"), auth.UserPool,
+			&awsapigatewayv2authorizers.HttpUserPoolAuthorizerProps{
+				AuthorizerName:  jsii.String(resourceName(cfg, "tokens")),
+				UserPoolClients: &clients,
+			})
+	}
 	for _, r := range Routes {
-		a.HttpApi.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+		opts := &awsapigatewayv2.AddRoutesOptions{
 			Path:        jsii.String(r.Path),
 			Methods:     &[]awsapigatewayv2.HttpMethod{r.Method},
 			Integration: integration,
-		})
+		}
+		if a.Authorizer != nil && r.Scopes != nil {
+			opts.Authorizer = a.Authorizer
+			opts.AuthorizationScopes = jsii.Strings(r.Scopes...)
+		}
+		a.HttpApi.AddRoutes(opts)
 	}
 	removal := awscdk.RemovalPolicy_DESTROY
 	if cfg.RetainData {

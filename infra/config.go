@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jobweaver/jobweaver/shared/apiauth"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 )
 
@@ -39,6 +40,12 @@ type StageConfig struct {
 		// steps to the internet need one); 0 leaves them isolated, with
 		// VPC endpoints for the AWS APIs the functions call.
 		NatGateways int `json:"natGateways"`
+		// AvailabilityZones pins the AZs by name (us-east-1a, ...); empty
+		// takes the region's first maxAzs. Pin them when one of the first
+		// lacks a service the stack needs: RDS Proxy is not offered in
+		// every AZ (use1-az3, for one), and which name is which AZ ID
+		// differs between accounts (aws ec2 describe-availability-zones).
+		AvailabilityZones []string `json:"availabilityZones"`
 	} `json:"network"`
 
 	Database struct {
@@ -70,6 +77,17 @@ type StageConfig struct {
 	API struct {
 		ThrottleRatePerSecond int `json:"throttleRatePerSecond"`
 		ThrottleBurst         int `json:"throttleBurst"`
+		// Auth is "cognito": every /api/... route needs a bearer token
+		// from the stage's Cognito user pool (a JWT authorizer; GET needs
+		// scope jobweaver/read or jobweaver/write, other methods
+		// jobweaver/write). "none" leaves the API open: only for a stage
+		// that something else guards.
+		Auth string `json:"auth"`
+		// Clients are the app clients that may get tokens (client
+		// credentials grant), by name, with their scopes: "read", "write".
+		Clients map[string][]string `json:"clients"`
+		// TokenValidityMinutes is how long an access token lasts (5..1440).
+		TokenValidityMinutes int `json:"tokenValidityMinutes"`
 	} `json:"api"`
 
 	// DashboardHosting adds an S3 bucket and a CloudFront distribution for
@@ -228,6 +246,16 @@ func (c Config) Validate() error {
 	if c.Network.NatGateways < 0 || c.Network.NatGateways > c.Network.MaxAzs {
 		bad("network.natGateways must be between 0 and maxAzs")
 	}
+	if azs := c.Network.AvailabilityZones; len(azs) > 0 {
+		if len(azs) != c.Network.MaxAzs {
+			bad("network.availabilityZones lists %d AZs, but maxAzs is %d: list maxAzs of them, or none", len(azs), c.Network.MaxAzs)
+		}
+		for _, az := range azs {
+			if c.Region != "" && (!strings.HasPrefix(az, c.Region) || len(az) != len(c.Region)+1) {
+				bad("network.availabilityZones: %q is not an AZ of region %s (say %sa)", az, c.Region, c.Region)
+			}
+		}
+	}
 	d := c.Database
 	if d.InstanceClass == "" || d.EngineVersion == "" {
 		bad("database.instanceClass and database.engineVersion are required")
@@ -264,6 +292,10 @@ func (c Config) Validate() error {
 		}
 		if f.TimeoutSeconds < 1 || f.TimeoutSeconds > 900 {
 			bad("functions.%s.timeoutSeconds must be 1..900", fn)
+		}
+		if f.TimeoutSeconds > maxKafkaTimeoutSeconds && consumesKafka(fn) {
+			bad("functions.%s.timeoutSeconds must be at most %d: Lambda's MSK event-source mappings only take functions whose timeout is 14 minutes or less",
+				fn, maxKafkaTimeoutSeconds)
 		}
 		if f.ReservedConcurrency < 0 {
 			bad("functions.%s.reservedConcurrency must be >= 0", fn)
@@ -331,6 +363,34 @@ func (c Config) Validate() error {
 	if c.API.ThrottleRatePerSecond <= 0 || c.API.ThrottleBurst <= 0 {
 		bad("api.throttleRatePerSecond and api.throttleBurst must be > 0")
 	}
+	switch c.API.Auth {
+	case "cognito":
+		if len(c.API.Clients) == 0 {
+			bad("api.clients: auth cognito needs at least one app client, say {\"operator\": [\"read\", \"write\"]}")
+		}
+		for name, scopes := range c.API.Clients {
+			if !apiauth.ValidClientName(name) {
+				bad("api.clients.%s: a client name is lower-case letters, digits and dashes, at most 40", name)
+			}
+			if len(scopes) == 0 {
+				bad("api.clients.%s has no scope (want some of %v)", name, apiauth.Scopes)
+			}
+			for _, sc := range scopes {
+				if !contains(apiauth.Scopes, sc) {
+					bad("api.clients.%s: scope %q is not one of %v", name, sc, apiauth.Scopes)
+				}
+			}
+		}
+		if c.API.TokenValidityMinutes < 5 || c.API.TokenValidityMinutes > 1440 {
+			bad("api.tokenValidityMinutes must be 5..1440 (Cognito's bounds for access tokens)")
+		}
+	case "none":
+		if len(c.API.Clients) > 0 {
+			bad("api.clients needs api.auth cognito")
+		}
+	default:
+		bad("api.auth must be cognito or none (got %q)", c.API.Auth)
+	}
 	a := c.Alarms
 	if a.DeadLetters < 0 || a.FailureRatePercent <= 0 || a.FailureRatePercent > 100 || a.OutboxBacklog <= 0 ||
 		a.DueBacklog <= 0 || a.OldestDueAgeSeconds <= 0 || a.OffsetLag <= 0 || a.RDSCPUPercent <= 0 ||
@@ -366,6 +426,20 @@ func (c Config) ConnectionBudget() (int, string) {
 		parts = append(parts, fmt.Sprintf("%s %dx%d", fn, n, f.DBMaxConns))
 	}
 	return total, strings.Join(parts, " + ")
+}
+
+// maxKafkaTimeoutSeconds is the longest timeout a function behind an MSK
+// event-source mapping may have (Lambda's MSK guide: 14 minutes).
+const maxKafkaTimeoutSeconds = 14 * 60
+
+// consumesKafka reports whether a mapping feeds fn.
+func consumesKafka(fn string) bool {
+	for _, m := range Mappings() {
+		if m.Function == fn {
+			return true
+		}
+	}
+	return false
 }
 
 func mappingByTopic(topic string) (Mapping, bool) {

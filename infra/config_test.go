@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -71,16 +74,98 @@ func TestConfigRejects(t *testing.T) {
 			stageOf(ctx, "dev")["kafka"].(map[string]any)["brokers"] = 3
 		}},
 		{"lease shorter than a job", "must exceed the worker's timeout", func(ctx map[string]any) {
-			delete(stageOf(ctx, "dev")["functions"].(map[string]any)["scheduler"].(map[string]any)["env"].(map[string]any), "SCHEDULER_LEASE")
+			stageOf(ctx, "dev")["functions"].(map[string]any)["scheduler"].(map[string]any)["env"].(map[string]any)["SCHEDULER_LEASE"] = "10m"
 		}},
 		{"env the stack sets", "functions.api.env.KAFKA_AUTH is set by the stack", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["functions"].(map[string]any)["api"].(map[string]any)["env"].(map[string]any)["KAFKA_AUTH"] = "none"
 		}},
 		{"log retention", "logRetentionDays must be one of", func(ctx map[string]any) { stageOf(ctx, "dev")["logRetentionDays"] = 10 }},
+		{"auth kind", "api.auth must be cognito or none", func(ctx map[string]any) { stageOf(ctx, "dev")["api"].(map[string]any)["auth"] = "basic" }},
+		{"auth without clients", "auth cognito needs at least one app client", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["api"].(map[string]any)["clients"] = map[string]any{}
+		}},
+		{"unknown scope", `scope "admin" is not one of [read write]`, func(ctx map[string]any) {
+			stageOf(ctx, "dev")["api"].(map[string]any)["clients"] = map[string]any{"ops": []any{"admin"}}
+		}},
+		{"client name", "api.clients.Ops: a client name is", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["api"].(map[string]any)["clients"] = map[string]any{"Ops": []any{"read"}}
+		}},
+		{"client without scope", "api.clients.ci has no scope", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["api"].(map[string]any)["clients"] = map[string]any{"ci": []any{}}
+		}},
+		{"token validity", "api.tokenValidityMinutes must be 5..1440", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["api"].(map[string]any)["tokenValidityMinutes"] = 2
+		}},
+		{"Kafka consumer timeout", "functions.worker.timeoutSeconds must be at most 840", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)["timeoutSeconds"] = 900
+		}},
+		{"AZ count", "network.availabilityZones lists 1 AZs, but maxAzs is 2", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["network"].(map[string]any)["availabilityZones"] = []any{"us-east-1a"}
+		}},
+		{"AZ of another region", `"eu-west-1a" is not an AZ of region us-east-1`, func(ctx map[string]any) {
+			stageOf(ctx, "dev")["network"].(map[string]any)["availabilityZones"] = []any{"us-east-1a", "eu-west-1a"}
+		}},
+		{"clients without auth", "api.clients needs api.auth cognito", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["api"].(map[string]any)["auth"] = "none"
+		}},
 	} {
 		_, err := ConfigFromContext(contextWith(t, c.edit))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want an error with %q", c.name, err, c.want)
 		}
+	}
+}
+
+func TestCheckAssets(t *testing.T) {
+	self, err := os.Executable() // this test binary: an ELF for this machine
+	if err != nil {
+		t.Fatal(err)
+	}
+	native, _ := map[string]string{"amd64": "x86_64", "arm64": "arm64"}[runtime.GOARCH]
+	other := map[string]string{"x86_64": "arm64", "arm64": "x86_64"}[native]
+	if native == "" {
+		t.Skipf("no Lambda architecture matches GOARCH %s", runtime.GOARCH)
+	}
+	elfBin, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assets := func(t *testing.T, write func(fn string) []byte) string {
+		dir := t.TempDir()
+		for _, fn := range AllFunctions {
+			if b := write(fn); b != nil {
+				os.MkdirAll(filepath.Join(dir, fn), 0o755)
+				if err := os.WriteFile(filepath.Join(dir, fn, "bootstrap"), b, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return dir
+	}
+	for _, c := range []struct {
+		name, arch, want string
+		write            func(fn string) []byte
+	}{
+		{"binaries for the stack's architecture", native, "", func(string) []byte { return elfBin }},
+		{"scripts", other, "", func(string) []byte { return []byte("#!/bin/sh\n") }},
+		{"binaries for the other architecture", other, "worker/bootstrap is built for", func(fn string) []byte {
+			if fn == "worker" {
+				return elfBin
+			}
+			return []byte("#!/bin/sh\n")
+		}},
+		{"missing", native, "dlq/bootstrap is missing or not executable: run make build", func(fn string) []byte {
+			if fn == "dlq" {
+				return nil
+			}
+			return elfBin
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := CheckAssets(Config{Architecture: c.arch, AssetDir: assets(t, c.write)})
+			if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+				t.Fatalf("CheckAssets = %v, want %q", err, c.want)
+			}
+		})
 	}
 }

@@ -111,7 +111,9 @@ func NewData(scope constructs.Construct, id string, cfg Config, net *Network) *D
 			AllowAllOutbound: jsii.Bool(true),
 		})
 		proxySG.AddIngressRule(net.Functions, awsec2.Port_Tcp(jsii.Number(5432)), jsii.String("functions"), nil)
-		sg.AddIngressRule(proxySG, awsec2.Port_Tcp(jsii.Number(5432)), jsii.String("RDS Proxy"), nil)
+		// The proxy opens the instance's group to itself (the CDK adds that
+		// rule when it binds the instance); adding it here too would make a
+		// second, identical ingress rule.
 		secrets := make([]awssecretsmanager.ISecret, 0, len(Services))
 		for _, svc := range Services {
 			secrets = append(secrets, d.Secrets[svc])

@@ -26,6 +26,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "infra:", err)
 		os.Exit(1)
 	}
+	if err := CheckAssets(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "infra:", err)
+		os.Exit(1)
+	}
 	NewStack(app, cfg)
 	app.Synth(nil)
 }

@@ -14,7 +14,11 @@ import (
 //   - Lambda: the api function invokes scheduler, worker and dlq (internal
 //     routes), and Lambda's MSK event-source mappings need it (or NAT) in
 //     the cluster's VPC;
-//   - STS: the MSK event-source mappings need it (or NAT) as well.
+//   - STS: the MSK event-source mappings need it (or NAT) as well;
+//   - SQS: the mappings' on-failure destination is a queue, and Lambda
+//     sends to it from the cluster's VPC ("You must deploy a VPC endpoint
+//     for your on-failure destination service inside your Kafka cluster
+//     VPC", Lambda's Kafka error-handling guide).
 //
 // CloudWatch Logs needs none: Lambda ships the functions' logs (and the
 // EMF metrics in them) from outside the VPC.
@@ -30,8 +34,9 @@ type Network struct {
 	Endpoints []awsec2.InterfaceVpcEndpoint
 }
 
-// NewNetwork builds the VPC. Nothing is looked up: the AZs are the
-// region's first ones (Fn::GetAZs), so synth needs no AWS account.
+// NewNetwork builds the VPC. Nothing is looked up: the AZs are
+// network.availabilityZones, or else the region's first maxAzs ones
+// (Fn::GetAZs), so synth needs no AWS account.
 func NewNetwork(scope constructs.Construct, id string, cfg Config) *Network {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	private := awsec2.SubnetType_PRIVATE_ISOLATED
@@ -45,14 +50,19 @@ func NewNetwork(scope constructs.Construct, id string, cfg Config) *Network {
 	subnets = append(subnets, &awsec2.SubnetConfiguration{
 		Name: jsii.String("private"), SubnetType: private, CidrMask: jsii.Number(20),
 	})
-	vpc := awsec2.NewVpc(c, jsii.String("Vpc"), &awsec2.VpcProps{
+	props := &awsec2.VpcProps{
 		VpcName:                      jsii.String(resourceName(cfg, "vpc")),
 		IpAddresses:                  awsec2.IpAddresses_Cidr(jsii.String("10.40.0.0/16")),
-		MaxAzs:                       jsii.Number(float64(cfg.Network.MaxAzs)),
 		NatGateways:                  jsii.Number(float64(cfg.Network.NatGateways)),
 		SubnetConfiguration:          &subnets,
 		RestrictDefaultSecurityGroup: jsii.Bool(true),
-	})
+	}
+	if azs := cfg.Network.AvailabilityZones; len(azs) > 0 {
+		props.AvailabilityZones = jsii.Strings(azs...)
+	} else {
+		props.MaxAzs = jsii.Number(float64(cfg.Network.MaxAzs))
+	}
+	vpc := awsec2.NewVpc(c, jsii.String("Vpc"), props)
 	sel := &awsec2.SubnetSelection{SubnetType: private}
 
 	fnSG := awsec2.NewSecurityGroup(c, jsii.String("FunctionsSg"), &awsec2.SecurityGroupProps{
@@ -69,6 +79,7 @@ func NewNetwork(scope constructs.Construct, id string, cfg Config) *Network {
 		{"SecretsManager", awsec2.InterfaceVpcEndpointAwsService_SECRETS_MANAGER()},
 		{"Lambda", awsec2.InterfaceVpcEndpointAwsService_LAMBDA()},
 		{"Sts", awsec2.InterfaceVpcEndpointAwsService_STS()},
+		{"Sqs", awsec2.InterfaceVpcEndpointAwsService_SQS()},
 	} {
 		// Open: the endpoint's security group takes HTTPS from the VPC's
 		// CIDR, which covers the functions and the MSK mappings' pollers.

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/jobweaver/jobweaver/shared/apiauth"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 )
 
@@ -95,47 +96,61 @@ var (
 	synthCache = map[string]*synthesized{}
 )
 
-// overrides are the -c values each stage is synthesized with, on top of
-// cdk.json (prod also checks the alarm e-mail subscription).
-var overrides = map[string]map[string]any{
-	"dev":  {},
-	"prod": {"alarmEmail": "oncall@example.com"},
+// variants are the stacks the tests synthesize: each stage of cdk.json
+// (prod also with an alarm e-mail, to check the subscription) and dev's
+// other paths: x86_64 functions and an API without auth.
+var variants = map[string]struct {
+	stage string
+	edit  func(ctx map[string]any)
+}{
+	"dev":  {"dev", nil},
+	"prod": {"prod", func(ctx map[string]any) { ctx["alarmEmail"] = "oncall@example.com" }},
+	"dev-x86-open": {"dev", func(ctx map[string]any) {
+		ctx["architecture"] = "x86_64"
+		api := ctx["stages"].(map[string]any)["dev"].(map[string]any)["api"].(map[string]any)
+		api["auth"], api["clients"] = "none", map[string]any{}
+	}},
 }
 
-// synth synthesizes stage from cdk.json's context (once per test binary),
-// the way `cdk synth -c stage=<stage>` does, but with the test assets.
-func synth(t *testing.T, stage string) *synthesized {
+// synth synthesizes a variant (a stage: "dev", "prod") from cdk.json's
+// context, once per test binary, the way `cdk synth -c stage=<stage>`
+// does, but with the test assets.
+func synth(t *testing.T, variant string) *synthesized {
 	t.Helper()
 	synthMu.Lock()
 	defer synthMu.Unlock()
-	if s, ok := synthCache[stage]; ok {
+	if s, ok := synthCache[variant]; ok {
 		if s == nil {
-			t.Fatalf("%s: the synth failed in an earlier test", stage)
+			t.Fatalf("%s: the synth failed in an earlier test", variant)
 		}
 		return s
 	}
-	synthCache[stage] = nil
+	v, ok := variants[variant]
+	if !ok {
+		t.Fatalf("no variant %q", variant)
+	}
+	synthCache[variant] = nil
 	// A failed synth (a validation error) panics in the jsii runtime.
 	defer func() {
 		if r := recover(); r != nil {
-			t.Fatalf("%s: synth failed: %v", stage, r)
+			t.Fatalf("%s: synth failed: %v", variant, r)
 		}
 	}()
 	ctx := cdkContext(t)
-	ctx["stage"] = stage
+	ctx["stage"] = v.stage
 	ctx["assetDir"] = testAssets
-	for k, v := range overrides[stage] {
-		ctx[k] = v
+	if v.edit != nil {
+		v.edit(ctx)
 	}
-	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(filepath.Join(testOut, stage))})
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(filepath.Join(testOut, variant))})
 	cfg, err := ConfigFromContext(func(key string) any { return app.Node().TryGetContext(jsii.String(key)) })
 	if err != nil {
-		t.Fatalf("%s: %v", stage, err)
+		t.Fatalf("%s: %v", variant, err)
 	}
 	s := &synthesized{cfg: cfg, stack: NewStack(app, cfg)}
 	s.template = assertions.Template_FromStack(s.stack.Stack, nil)
 	s.json = *s.template.ToJSON()
-	synthCache[stage] = s
+	synthCache[variant] = s
 	return s
 }
 
@@ -186,15 +201,15 @@ func refersTo(v any, id string) bool {
 }
 
 func TestFunctions(t *testing.T) {
-	for _, stage := range []string{"dev", "prod"} {
-		t.Run(stage, func(t *testing.T) {
-			s := synth(t, stage)
+	for _, variant := range []string{"dev", "prod", "dev-x86-open"} {
+		t.Run(variant, func(t *testing.T) {
+			s := synth(t, variant)
 			for _, fn := range AllFunctions {
 				fc := s.cfg.Functions[fn]
 				want := map[string]any{
 					"FunctionName":  resourceName(s.cfg, fn),
 					"Runtime":       "provided.al2023",
-					"Architectures": []any{"arm64"},
+					"Architectures": []any{s.cfg.Architecture},
 					"Handler":       "bootstrap",
 					"MemorySize":    fc.MemoryMiB,
 					"Timeout":       fc.TimeoutSeconds,
@@ -255,44 +270,178 @@ func TestFunctions(t *testing.T) {
 }
 
 func TestHTTPAPI(t *testing.T) {
-	s := synth(t, "dev")
-	apiFn := s.functionID(t, resourceName(s.cfg, "api"))
-	for _, r := range Routes {
-		check(t, "route "+string(r.Method)+" "+r.Path, func() {
-			s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), &map[string]any{
-				"RouteKey": string(r.Method) + " " + r.Path,
-				"Target":   assertions.Match_AnyValue(),
+	for _, variant := range []string{"dev", "prod", "dev-x86-open"} {
+		t.Run(variant, func(t *testing.T) {
+			s := synth(t, variant)
+			apiFn := s.functionID(t, resourceName(s.cfg, "api"))
+			routes := s.resources("AWS::ApiGatewayV2::Route")
+			if len(routes) != len(Routes) {
+				t.Errorf("%d routes, want %d", len(routes), len(Routes))
+			}
+			authorizers := s.resources("AWS::ApiGatewayV2::Authorizer")
+			var authorizerID string
+			for id := range authorizers {
+				authorizerID = id
+			}
+			open := s.cfg.API.Auth == "none"
+			if want := map[bool]int{true: 0, false: 1}[open]; len(authorizers) != want {
+				t.Fatalf("%d authorizers, want %d", len(authorizers), want)
+			}
+			for _, r := range Routes {
+				key := string(r.Method) + " " + r.Path
+				var p map[string]any
+				for _, route := range routes {
+					if props(route)["RouteKey"] == key {
+						p = props(route)
+					}
+				}
+				if p == nil {
+					t.Errorf("no route %s", key)
+					continue
+				}
+				switch {
+				case open || r.Scopes == nil:
+					if p["AuthorizationType"] != nil && p["AuthorizationType"] != "NONE" {
+						t.Errorf("%s: authorization %v, want none", key, p["AuthorizationType"])
+					}
+				default:
+					if p["AuthorizationType"] != "JWT" || !refersTo(p["AuthorizerId"], authorizerID) {
+						t.Errorf("%s: authorization %v by %v, want JWT by %s", key, p["AuthorizationType"], p["AuthorizerId"], authorizerID)
+					}
+					if got := list(p["AuthorizationScopes"]); strings.Join(got, " ") != strings.Join(r.Scopes, " ") {
+						t.Errorf("%s: scopes %v, want %v", key, got, r.Scopes)
+					}
+				}
+			}
+			// Reads take a read or a write token, everything else a write token.
+			if scopes := Routes[0].Scopes; Routes[0].Method != "GET" || len(scopes) != 2 {
+				t.Errorf("the first route is %v %v, want GET with read and write", Routes[0].Method, scopes)
+			}
+			integrations := s.resources("AWS::ApiGatewayV2::Integration")
+			if len(integrations) != 1 {
+				t.Fatalf("%d integrations, want 1", len(integrations))
+			}
+			for _, in := range integrations {
+				p := props(in)
+				if p["IntegrationType"] != "AWS_PROXY" || p["PayloadFormatVersion"] != "2.0" || !refersTo(p["IntegrationUri"], apiFn) {
+					t.Errorf("integration %v does not proxy to the api function with payload 2.0", p)
+				}
+			}
+			check(t, "$default stage with access logs and throttling", func() {
+				s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), &map[string]any{
+					"StageName":  "$default",
+					"AutoDeploy": true,
+					"AccessLogSettings": map[string]any{
+						"DestinationArn": assertions.Match_AnyValue(),
+						"Format":         assertions.Match_StringLikeRegexp(jsii.String(`\$context\.requestId.*\$context\.authorizer\.claims\.client_id`)),
+					},
+					"DefaultRouteSettings": map[string]any{
+						"ThrottlingRateLimit":  s.cfg.API.ThrottleRatePerSecond,
+						"ThrottlingBurstLimit": s.cfg.API.ThrottleBurst,
+					},
+				})
+			})
+			check(t, "ApiUrl output", func() { s.template.HasOutput(jsii.String("ApiUrl"), &map[string]any{}) })
+			if open {
+				s.template.ResourceCountIs(jsii.String("AWS::Cognito::UserPool"), jsii.Number(0))
+				return
+			}
+			testAuth(t, s, authorizers[authorizerID])
+		})
+	}
+}
+
+// testAuth checks the token side: a user pool without sign-up whose app
+// clients may use only the client credentials grant with their scopes,
+// each client's credentials in its secret, and the authorizer trusting
+// exactly that pool and those clients.
+func testAuth(t *testing.T, s *synthesized, authorizer map[string]any) {
+	t.Helper()
+	pools := s.resources("AWS::Cognito::UserPool")
+	if len(pools) != 1 {
+		t.Fatalf("%d user pools, want 1", len(pools))
+	}
+	var poolID string
+	for id, p := range pools {
+		poolID = id
+		pp := props(p)
+		if admin, _ := pp["AdminCreateUserConfig"].(map[string]any); admin["AllowAdminCreateUserOnly"] != true {
+			t.Errorf("user pool allows sign-up: %v", pp["AdminCreateUserConfig"])
+		}
+		if pp["UserPoolTier"] != "LITE" {
+			t.Errorf("user pool tier %v, want LITE", pp["UserPoolTier"])
+		}
+	}
+	check(t, "resource server", func() {
+		s.template.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolResourceServer"), &map[string]any{
+			"Identifier": apiauth.ResourceServer,
+			"Scopes": []any{
+				map[string]any{"ScopeName": "read", "ScopeDescription": assertions.Match_AnyValue()},
+				map[string]any{"ScopeName": "write", "ScopeDescription": assertions.Match_AnyValue()},
+			},
+		})
+	})
+	check(t, "token domain", func() {
+		s.template.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolDomain"), &map[string]any{
+			"Domain": map[string]any{"Fn::Join": []any{"-", []any{"jobweaver-" + s.cfg.Stage, map[string]any{"Ref": "AWS::AccountId"}}}},
+		})
+	})
+	clients := s.resources("AWS::Cognito::UserPoolClient")
+	if len(clients) != len(s.cfg.API.Clients) {
+		t.Errorf("%d app clients, want %d", len(clients), len(s.cfg.API.Clients))
+	}
+	jwt, _ := props(authorizer)["JwtConfiguration"].(map[string]any)
+	if props(authorizer)["AuthorizerType"] != "JWT" || list(props(authorizer)["IdentitySource"])[0] != "$request.header.Authorization" ||
+		!refersTo(jwt["Issuer"], poolID) {
+		t.Errorf("authorizer %v does not check the pool's bearer tokens", props(authorizer))
+	}
+	for name, scopes := range s.cfg.API.Clients {
+		var id string
+		for cid, c := range clients {
+			if props(c)["ClientName"] == resourceName(s.cfg, name) {
+				id = cid
+			}
+		}
+		if id == "" {
+			t.Errorf("no app client %s", resourceName(s.cfg, name))
+			continue
+		}
+		p := props(clients[id])
+		want := make([]string, len(scopes))
+		for i, sc := range scopes {
+			want[i] = apiauth.ResourceServer + "/" + sc
+		}
+		if strings.Join(list(p["AllowedOAuthFlows"]), ",") != "client_credentials" || p["GenerateSecret"] != true ||
+			p["AllowedOAuthFlowsUserPoolClient"] != true || strings.Join(list(p["ExplicitAuthFlows"]), ",") != "ALLOW_REFRESH_TOKEN_AUTH" {
+			t.Errorf("client %s: flows %v, secret %v, auth flows %v: want client_credentials only, with a secret",
+				name, p["AllowedOAuthFlows"], p["GenerateSecret"], p["ExplicitAuthFlows"])
+		}
+		b, _ := json.Marshal(p["AllowedOAuthScopes"])
+		for _, sc := range want {
+			if !strings.Contains(string(b), sc) {
+				t.Errorf("client %s: scopes %s lack %s", name, b, sc)
+			}
+		}
+		if strings.Count(string(b), apiauth.ResourceServer+"/") != len(want) {
+			t.Errorf("client %s: scopes %s, want exactly %v", name, b, want)
+		}
+		units, _ := p["TokenValidityUnits"].(map[string]any)
+		if p["AccessTokenValidity"] != float64(s.cfg.API.TokenValidityMinutes) || units["AccessToken"] != "minutes" || !refersTo(p["UserPoolId"], poolID) {
+			t.Errorf("client %s: token validity %v (want %d minutes), pool %v", name, p["AccessTokenValidity"], s.cfg.API.TokenValidityMinutes, p["UserPoolId"])
+		}
+		if !refersTo(jwt["Audience"], id) {
+			t.Errorf("the authorizer's audience %v lacks client %s", jwt["Audience"], name)
+		}
+		check(t, "secret of client "+name, func() {
+			s.template.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), &map[string]any{
+				"Name":         apiauth.SecretName(s.cfg.Stage, name),
+				"SecretString": assertions.Match_AnyValue(),
 			})
 		})
 	}
-	check(t, "route count", func() {
-		s.template.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::Route"), jsii.Number(float64(len(Routes))))
-	})
-	integrations := s.resources("AWS::ApiGatewayV2::Integration")
-	if len(integrations) != 1 {
-		t.Fatalf("%d integrations, want 1", len(integrations))
+	for _, out := range []string{"TokenUrl", "UserPoolId", "ApiClientSecrets"} {
+		check(t, out+" output", func() { s.template.HasOutput(jsii.String(out), &map[string]any{}) })
 	}
-	for _, in := range integrations {
-		p := props(in)
-		if p["IntegrationType"] != "AWS_PROXY" || p["PayloadFormatVersion"] != "2.0" || !refersTo(p["IntegrationUri"], apiFn) {
-			t.Errorf("integration %v does not proxy to the api function with payload 2.0", p)
-		}
-	}
-	check(t, "$default stage with access logs and throttling", func() {
-		s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), &map[string]any{
-			"StageName":  "$default",
-			"AutoDeploy": true,
-			"AccessLogSettings": map[string]any{
-				"DestinationArn": assertions.Match_AnyValue(),
-				"Format":         assertions.Match_StringLikeRegexp(jsii.String(`\$context\.requestId`)),
-			},
-			"DefaultRouteSettings": map[string]any{
-				"ThrottlingRateLimit":  s.cfg.API.ThrottleRatePerSecond,
-				"ThrottlingBurstLimit": s.cfg.API.ThrottleBurst,
-			},
-		})
-	})
-	check(t, "ApiUrl output", func() { s.template.HasOutput(jsii.String("ApiUrl"), &map[string]any{}) })
 }
 
 func TestSchedule(t *testing.T) {
@@ -495,13 +644,26 @@ func TestNetwork(t *testing.T) {
 	}
 	sort.Strings(services)
 	joined := strings.Join(services, " ")
-	for _, svc := range []string{".secretsmanager", ".lambda", ".sts"} {
+	// Secrets Manager for the functions; Lambda for the api's invokes and
+	// the mappings; STS for the mappings; SQS for the mappings' on-failure
+	// destination.
+	for _, svc := range []string{".secretsmanager", ".lambda", ".sts", ".sqs"} {
 		if !strings.Contains(joined, svc) {
 			t.Errorf("no %s endpoint among %v", svc, services)
 		}
 	}
-	if len(services) != 3 {
-		t.Errorf("%d VPC endpoints, want 3: %v", len(services), services)
+	if len(services) != 4 {
+		t.Errorf("%d VPC endpoints, want 4: %v", len(services), services)
+	}
+	// No two ingress rules alike: EC2 refuses a duplicate rule.
+	seen := map[string]string{}
+	for id, r := range s.resources("AWS::EC2::SecurityGroupIngress") {
+		p := props(r)
+		b, _ := json.Marshal([]any{p["GroupId"], p["SourceSecurityGroupId"], p["CidrIp"], p["IpProtocol"], p["FromPort"], p["ToPort"]})
+		if other, dup := seen[string(b)]; dup {
+			t.Errorf("ingress rules %s and %s are the same rule", id, other)
+		}
+		seen[string(b)] = id
 	}
 	check(t, "nothing looked up", func() {
 		if ctx := s.stack.Node().TryGetContext(jsii.String("availability-zones:account=unknown-account:region=us-east-1")); ctx != nil {

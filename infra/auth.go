@@ -1,0 +1,112 @@
+package main
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/jobweaver/jobweaver/shared/apiauth"
+)
+
+// Auth holds who may call the API: a Cognito user pool used as an OAuth
+// 2.0 authorization server for programs (no users, no sign-up), its
+// resource server "jobweaver" with the scopes read and write, a domain
+// for its token endpoint, and one app client per entry of api.clients,
+// each allowed only the client credentials grant. Each client's
+// credentials go into a Secrets Manager secret
+// (apiauth.SecretName: jobweaver-<stage>/api-clients/<name>) for make
+// token and for the programs that call the API.
+type Auth struct {
+	constructs.Construct
+	UserPool awscognito.UserPool
+	Domain   awscognito.UserPoolDomain
+	Clients  []awscognito.UserPoolClient // in name order
+	Secrets  map[string]awssecretsmanager.Secret
+	// TokenUrl is the token endpoint,
+	// https://jobweaver-<stage>-<account>.auth.<region>.amazoncognito.com/oauth2/token.
+	TokenUrl *string
+}
+
+// NewAuth builds the user pool and the app clients of cfg.API.Clients.
+func NewAuth(scope constructs.Construct, id string, cfg Config) *Auth {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	a := &Auth{Construct: c, Secrets: map[string]awssecretsmanager.Secret{}}
+	removal := awscdk.RemovalPolicy_DESTROY
+	if cfg.RetainData {
+		removal = awscdk.RemovalPolicy_RETAIN
+	}
+	a.UserPool = awscognito.NewUserPool(c, jsii.String("UserPool"), &awscognito.UserPoolProps{
+		UserPoolName:       jsii.String(resourceName(cfg, "api")),
+		SelfSignUpEnabled:  jsii.Bool(false),
+		FeaturePlan:        awscognito.FeaturePlan_LITE, // machine-to-machine needs nothing more
+		DeletionProtection: jsii.Bool(cfg.RetainData),
+		RemovalPolicy:      removal,
+	})
+	read := awscognito.NewResourceServerScope(&awscognito.ResourceServerScopeProps{
+		ScopeName: jsii.String("read"), ScopeDescription: jsii.String("GET /api/...: jobs, executions, dead letters"),
+	})
+	write := awscognito.NewResourceServerScope(&awscognito.ResourceServerScopeProps{
+		ScopeName: jsii.String("write"), ScopeDescription: jsii.String("every /api/... route: submit and cancel jobs, and read"),
+	})
+	server := a.UserPool.AddResourceServer(jsii.String("ResourceServer"), &awscognito.UserPoolResourceServerOptions{
+		Identifier:                 jsii.String(apiauth.ResourceServer),
+		UserPoolResourceServerName: jsii.String("JobWeaver API"),
+		Scopes:                     &[]awscognito.ResourceServerScope{read, write},
+	})
+	// The domain prefix is global to the region: the account ID keeps two
+	// accounts' stages apart.
+	a.Domain = a.UserPool.AddDomain(jsii.String("Domain"), &awscognito.UserPoolDomainOptions{
+		CognitoDomain: &awscognito.CognitoDomainOptions{
+			DomainPrefix: awscdk.Fn_Join(jsii.String("-"), &[]*string{jsii.String("jobweaver-" + cfg.Stage), awscdk.Aws_ACCOUNT_ID()}),
+		},
+	})
+	a.TokenUrl = awscdk.Fn_Join(jsii.String(""), &[]*string{a.Domain.BaseUrl(nil), jsii.String("/oauth2/token")})
+
+	names := make([]string, 0, len(cfg.API.Clients))
+	for name := range cfg.API.Clients {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var oauthScopes []awscognito.OAuthScope
+		var full []string
+		for _, s := range cfg.API.Clients[name] {
+			// The scope by name (what the routes ask for), not through the
+			// resource server's Ref: the client depends on the server below.
+			full = append(full, apiauth.ResourceServer+"/"+s)
+			oauthScopes = append(oauthScopes, awscognito.OAuthScope_Custom(jsii.String(full[len(full)-1])))
+		}
+		client := a.UserPool.AddClient(jsii.String("Client"+title(name)), &awscognito.UserPoolClientOptions{
+			UserPoolClientName:    jsii.String(resourceName(cfg, name)),
+			GenerateSecret:        jsii.Bool(true),
+			AuthFlows:             &awscognito.AuthFlow{User: jsii.Bool(false)}, // no user sign-in of any kind: ALLOW_REFRESH_TOKEN_AUTH alone
+			AccessTokenValidity:   awscdk.Duration_Minutes(jsii.Number(float64(cfg.API.TokenValidityMinutes))),
+			EnableTokenRevocation: jsii.Bool(true),
+			OAuth: &awscognito.OAuthSettings{
+				Flows:  &awscognito.OAuthFlows{ClientCredentials: jsii.Bool(true)},
+				Scopes: &oauthScopes,
+			},
+		})
+		client.Node().AddDependency(server)
+		a.Clients = append(a.Clients, client)
+		// The client secret is read at deploy time (a DescribeUserPoolClient
+		// custom resource, with its response kept out of the logs) into the
+		// client's own secret.
+		a.Secrets[name] = awssecretsmanager.NewSecret(c, jsii.String("ClientSecret"+title(name)), &awssecretsmanager.SecretProps{
+			SecretName:  jsii.String(apiauth.SecretName(cfg.Stage, name)),
+			Description: jsii.String("JobWeaver " + cfg.Stage + " API app client " + name + ": client credentials for its token endpoint (make token)"),
+			SecretObjectValue: &map[string]awscdk.SecretValue{
+				"clientId":     awscdk.SecretValue_UnsafePlainText(client.UserPoolClientId()),
+				"clientSecret": client.UserPoolClientSecret(),
+				"tokenUrl":     awscdk.SecretValue_UnsafePlainText(a.TokenUrl),
+				"scope":        awscdk.SecretValue_UnsafePlainText(jsii.String(strings.Join(full, " "))),
+			},
+			RemovalPolicy: removal,
+		})
+	}
+	return a
+}

@@ -1,0 +1,131 @@
+// Package apiauth names what the deployed API's authentication is made of
+// and gets a token for it.
+//
+// In AWS the HTTP API checks every /api/... request with a JWT authorizer:
+// the token must come from the stage's Cognito user pool, be issued to one
+// of the stage's app clients, and carry a scope of the route
+// ([ScopeRead] for GET, [ScopeWrite] for every other method; a write token
+// may also read). Programs get tokens with the OAuth 2.0 client
+// credentials grant. Each app client's credentials live in a Secrets
+// Manager secret named by [SecretName], as JSON ([Client]), so that an
+// operator reads one secret and asks the token endpoint, as [Load] and
+// [Client.Token] do (make token).
+//
+// The local stack (make run) has no authorizer: API Gateway is the one
+// that checks tokens, and it is not there.
+package apiauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// ResourceServer is the user pool's resource server for the API: the
+// prefix of its scopes.
+const ResourceServer = "jobweaver"
+
+// The scopes a route asks for.
+const (
+	ScopeRead  = ResourceServer + "/read"  // GET /api/...
+	ScopeWrite = ResourceServer + "/write" // every other method on /api/... (and GET)
+)
+
+// Scopes are the scope names an app client may be given, without the
+// resource server's prefix.
+var Scopes = []string{"read", "write"}
+
+// clientName is what an app client's name may be.
+var clientName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
+
+// ValidClientName reports whether name can name an app client (and its
+// secret): lower-case letters, digits and dashes, starting with a letter,
+// at most 40.
+func ValidClientName(name string) bool { return clientName.MatchString(name) }
+
+// SecretName is the Secrets Manager secret that holds an app client's
+// credentials: jobweaver-<stage>/api-clients/<client>.
+func SecretName(stage, client string) string {
+	return "jobweaver-" + stage + "/api-clients/" + client
+}
+
+// Client is an app client's credentials, the JSON of its secret.
+type Client struct {
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+	// TokenURL is the user pool domain's token endpoint,
+	// https://<prefix>.auth.<region>.amazoncognito.com/oauth2/token.
+	TokenURL string `json:"tokenUrl"`
+	// Scope is the client's scopes, space-separated: the most it may ask.
+	Scope string `json:"scope"`
+}
+
+// SecretGetter is the Secrets Manager call Load makes.
+type SecretGetter interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// Load reads a client's credentials from its secret (SecretName).
+func Load(ctx context.Context, sm SecretGetter, stage, client string) (Client, error) {
+	name := SecretName(stage, client)
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &name})
+	if err != nil {
+		return Client{}, fmt.Errorf("read secret %s: %w (is stage %q deployed, with the app client %q in its api.clients, and are these the credentials and region of its account?)",
+			name, err, stage, client)
+	}
+	if out.SecretString == nil {
+		return Client{}, fmt.Errorf("secret %s has no string value", name)
+	}
+	var c Client
+	if err := json.Unmarshal([]byte(*out.SecretString), &c); err != nil {
+		return Client{}, fmt.Errorf("secret %s: %w", name, err)
+	}
+	if c.ClientID == "" || c.ClientSecret == "" || c.TokenURL == "" {
+		return Client{}, fmt.Errorf("secret %s lacks clientId, clientSecret or tokenUrl", name)
+	}
+	return c, nil
+}
+
+// Token asks the token endpoint for an access token with the client
+// credentials grant (client authentication in the Authorization header, as
+// Cognito wants). scopes narrows the token (say, to ScopeRead); none asks
+// for every scope of the client. httpClient may be nil.
+func (c Client) Token(ctx context.Context, httpClient *http.Client, scopes ...string) (*oauth2.Token, error) {
+	if len(scopes) == 0 {
+		scopes = strings.Fields(c.Scope)
+	}
+	for _, s := range scopes {
+		if !slices.Contains(strings.Fields(c.Scope), s) {
+			return nil, fmt.Errorf("scope %q is not one of the client's (%s)", s, c.Scope)
+		}
+	}
+	cfg := clientcredentials.Config{
+		ClientID:     c.ClientID,
+		ClientSecret: c.ClientSecret,
+		TokenURL:     c.TokenURL,
+		Scopes:       scopes,
+		AuthStyle:    oauth2.AuthStyleInHeader,
+	}
+	if httpClient != nil {
+		ctx = context.WithValue(ctx, oauth2.HTTPClient, httpClient)
+	}
+	tok, err := cfg.Token(ctx)
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.ErrorCode != "" {
+			return nil, fmt.Errorf("token endpoint %s refused: %s %s (the secret may be older than the app client: redeploy, or read it again)",
+				c.TokenURL, re.ErrorCode, re.ErrorDescription)
+		}
+		return nil, fmt.Errorf("token endpoint %s: %w", c.TokenURL, err)
+	}
+	return tok, nil
+}
