@@ -50,8 +50,10 @@ type Series struct {
 
 // Result is what a run of output published.
 type Result struct {
-	Docs   []map[string]any
-	series map[string]*Series
+	Docs []map[string]any
+	// Skipped counts the lines ParseLog took for ordinary log lines.
+	Skipped int
+	series  map[string]*Series
 }
 
 // Parse checks every line of out as an EMF document (blank lines are
@@ -73,6 +75,41 @@ func ParseBytes(out []byte) (*Result, error) {
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Bytes()
 		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if err := r.add(line); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+	}
+	return r, sc.Err()
+}
+
+// ParseLog reads out as CloudWatch Logs reads a function's log stream:
+// a line that is a JSON object with an _aws member is an EMF document and
+// must be valid (tb fails on the first invalid one); any other line is an
+// ordinary log line and is skipped. Result.Skipped counts those lines.
+func ParseLog(tb testing.TB, out []byte) *Result {
+	tb.Helper()
+	r, err := ParseLogBytes(out)
+	if err != nil {
+		tb.Fatalf("invalid EMF document in the log: %v", err)
+	}
+	return r
+}
+
+// ParseLogBytes is ParseLog returning the error.
+func ParseLogBytes(out []byte) (*Result, error) {
+	r := &Result{series: map[string]*Series{}}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var probe map[string]json.RawMessage
+		if json.Unmarshal(line, &probe) != nil || probe["_aws"] == nil {
+			r.Skipped++
 			continue
 		}
 		if err := r.add(line); err != nil {
@@ -282,6 +319,12 @@ func (r *Result) GetIn(ns, name string, dims ...string) *Series {
 		m[dims[i]] = dims[i+1]
 	}
 	return r.series[key(ns, name, m)]
+}
+
+// Lookup returns the series of metric name in namespace ns under exactly
+// the dimensions dims (nil or empty: none), or nil if none was published.
+func (r *Result) Lookup(ns, name string, dims map[string]string) *Series {
+	return r.series[key(ns, name, dims)]
 }
 
 // Values returns the data points of Get (nil if none).

@@ -75,3 +75,26 @@ func TestSeriesPerDimensionSet(t *testing.T) {
 		t.Fatalf("names %s, %d series, %d docs", got, len(r.Series()), len(r.Docs))
 	}
 }
+
+func TestParseLogSkipsLogLines(t *testing.T) {
+	out := `{"level":"INFO","msg":"not a metric"}
+START RequestId: 1 Version: $LATEST
+{"_aws":{"Timestamp":1790000000000,"CloudWatchMetrics":[{"Namespace":"JobWeaver","Dimensions":[["Service"],["Service","JobType"]],"Metrics":[{"Name":"N","Unit":"Count"}]}]},"Service":"w","JobType":"A","N":2}
+[1,2]
+`
+	r := ParseLog(t, []byte(out))
+	if r.Skipped != 3 || len(r.Docs) != 1 {
+		t.Fatalf("skipped %d, %d docs", r.Skipped, len(r.Docs))
+	}
+	if s := r.Lookup("JobWeaver", "N", map[string]string{"Service": "w", "JobType": "A"}); s == nil || s.Unit != "Count" || len(s.Values) != 1 {
+		t.Fatalf("Lookup {Service,JobType} = %+v", s)
+	}
+	if r.Lookup("JobWeaver", "N", map[string]string{"Service": "w"}) == nil || r.Lookup("JobWeaver", "N", nil) != nil {
+		t.Fatal("Lookup matched dimension sets inexactly")
+	}
+	// A document with _aws must still be valid EMF.
+	bad := `{"_aws":{"Timestamp":1790000000000,"CloudWatchMetrics":[{"Namespace":"JobWeaver","Dimensions":[["Service"]],"Metrics":[{"Name":"N"}]}]},"N":1}`
+	if _, err := ParseLogBytes([]byte(bad)); err == nil || !strings.Contains(err.Error(), `dimension "Service"`) {
+		t.Fatalf("invalid EMF in a log: err = %v", err)
+	}
+}
