@@ -182,6 +182,7 @@ func newDashboard(c constructs.Construct, cfg Config, p ObservabilityProps, o *O
 		graph("4 · Dead-lettered", 6, ms(
 			jw("JobsDeadLettered", "scheduler", "Sum", 1, "dead-lettered"),
 			jw("DeadLettersStored", "dlq", "Sum", 1, "stored by dlq"),
+			jw("PoisonRecords", "scheduler", "Sum", 1, "poison (scheduler)"),
 			jw("PoisonRecords", "worker", "Sum", 1, "poison (worker)"),
 			jw("PoisonRecords", "dlq", "Sum", 1, "poison (dlq)"))),
 	)
