@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/apigw"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
@@ -78,9 +79,12 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 		if sw.status() >= 500 {
 			level = slog.LevelWarn
 		}
-		s.log.Log(lctx, level, "request",
-			"method", r.Method, "path", r.URL.Path, "status", sw.status(),
-			"durationMs", time.Since(start).Milliseconds(), "bytes", sw.bytes)
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status(),
+			"durationMs", time.Since(start).Milliseconds(), "bytes", sw.bytes}
+		if c := apigw.Caller(ctx); c != "" {
+			attrs = append(attrs, "caller", c)
+		}
+		s.log.Log(lctx, level, "request", attrs...)
 		_ = s.metrics.Flush()
 	}()
 	s.dispatch(sw, r)

@@ -312,8 +312,10 @@ func TestHandle(t *testing.T) {
 	b := setup(t, Config{})
 	ev := map[string]any{
 		"version": "2.0", "routeKey": "$default", "rawPath": "/api/jobs", "rawQueryString": "",
-		"headers":         map[string]string{"content-type": "application/json", "x-trace-id": "lambda-trace"},
-		"requestContext":  map[string]any{"http": map[string]any{"method": "POST", "path": "/api/jobs"}},
+		"headers": map[string]string{"content-type": "application/json", "x-trace-id": "lambda-trace"},
+		"requestContext": map[string]any{"http": map[string]any{"method": "POST", "path": "/api/jobs"},
+			// What API Gateway's JWT authorizer adds (a client credentials token).
+			"authorizer": map[string]any{"jwt": map[string]any{"claims": map[string]string{"client_id": "app-client-7", "scope": "jobweaver/write"}}}},
 		"body":            sampleJob,
 		"isBase64Encoded": false,
 	}
@@ -336,6 +338,11 @@ func TestHandle(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted || json.Unmarshal([]byte(resp.Body), &a) != nil || a.TraceID != "lambda-trace" ||
 		resp.Headers["X-Trace-Id"] != "lambda-trace" {
 		t.Fatalf("response = %+v", resp)
+	}
+
+	// The access log names the caller the authorizer let in.
+	if !strings.Contains(b.logs.String(), `"caller":"app-client-7"`) {
+		t.Errorf("no access line with the caller:\n%s", b.logs.String())
 	}
 
 	for _, p := range []string{

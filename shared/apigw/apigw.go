@@ -6,6 +6,7 @@ package apigw
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -73,6 +74,11 @@ func ToRequest(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Re
 			body = []byte(ev.Body)
 		}
 	}
+	if a := ev.RequestContext.Authorizer; a != nil && a.JWT != nil {
+		if c := cmp.Or(a.JWT.Claims["client_id"], a.JWT.Claims["sub"]); c != "" {
+			ctx = context.WithValue(ctx, callerKey{}, c)
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("apigw: build request: %w", err)
@@ -88,6 +94,16 @@ func ToRequest(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Re
 	req.RequestURI = u.RequestURI()
 	req.ContentLength = int64(len(body))
 	return req, nil
+}
+
+type callerKey struct{}
+
+// Caller is who API Gateway's JWT authorizer let the request in as: the
+// token's client_id claim (an app client, client credentials grant), else
+// its sub. It is "" when no authorizer ran, as in the local stack.
+func Caller(ctx context.Context) string {
+	c, _ := ctx.Value(callerKey{}).(string)
+	return c
 }
 
 // FromRecorder converts a recorded response to an event response. Bodies

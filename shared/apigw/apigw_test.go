@@ -233,3 +233,35 @@ func TestHandler(t *testing.T) {
 		t.Fatalf("Handler = %+v, %v", resp, err)
 	}
 }
+
+func TestCaller(t *testing.T) {
+	jwt := func(claims map[string]string) *events.APIGatewayV2HTTPRequestContextAuthorizerDescription {
+		return &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims},
+		}
+	}
+	for _, c := range []struct {
+		name string
+		auth *events.APIGatewayV2HTTPRequestContextAuthorizerDescription
+		want string
+	}{
+		{"no authorizer", nil, ""},
+		{"client credentials token", jwt(map[string]string{"client_id": "4sf1", "sub": "4sf1", "scope": "jobweaver/write"}), "4sf1"},
+		{"user token", jwt(map[string]string{"sub": "u-17"}), "u-17"},
+		{"no identifying claim", jwt(map[string]string{"scope": "x"}), ""},
+		{"lambda authorizer", &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: map[string]any{"id": "x"}}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ev := events.APIGatewayV2HTTPRequest{RawPath: "/api/jobs"}
+			ev.RequestContext.HTTP.Method = http.MethodGet
+			ev.RequestContext.Authorizer = c.auth
+			req, err := apigw.ToRequest(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := apigw.Caller(req.Context()); got != c.want {
+				t.Fatalf("Caller = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
