@@ -335,6 +335,10 @@ func (c Config) Validate() error {
 		if mc.RetryAttempts < -1 || mc.RetryAttempts > 10000 {
 			bad("mappings.%s.retryAttempts must be -1..10000", m.Topic)
 		}
+		if mc.Provisioned() && mc.RetryAttempts == -1 {
+			bad("mappings.%s.retryAttempts: -1 with the on-failure destination means 10 for Lambda, after which a batch is skipped; "+
+				"set the limit you mean (up to 10000)", m.Topic)
+		}
 		if !mc.Provisioned() && mc.RetryAttempts != -1 {
 			bad("mappings.%s.retryAttempts needs provisioned pollers (Lambda's Kafka error handling is provisioned-mode only); use -1", m.Topic)
 		}

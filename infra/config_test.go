@@ -96,6 +96,10 @@ func TestConfigRejects(t *testing.T) {
 		{"token validity", "api.tokenValidityMinutes must be 5..1440", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["api"].(map[string]any)["tokenValidityMinutes"] = 2
 		}},
+		{"endless retries become ten", "mappings.run-job.retryAttempts: -1 with the on-failure destination means 10", func(ctx map[string]any) {
+			m := stageOf(ctx, "dev")["mappings"].(map[string]any)["run-job"].(map[string]any)
+			m["minPollers"], m["maxPollers"] = 1, 2
+		}},
 		{"Kafka consumer timeout", "functions.worker.timeoutSeconds must be at most 840", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)["timeoutSeconds"] = 900
 		}},
