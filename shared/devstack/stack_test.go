@@ -32,7 +32,17 @@ const bound = 2 * time.Minute
 // own databases on the test Postgres server (dropped at the end).
 func testConfig(t *testing.T) Config {
 	t.Helper()
-	cfg, err := ConfigFromEnv(config.FromMap(map[string]string{"TICK_INTERVAL": "200ms", "ESM_POLLERS": "1"}))
+	return testConfigWith(t, nil)
+}
+
+// testConfigWith is testConfig read from an environment with env added.
+func testConfigWith(t *testing.T, env map[string]string) Config {
+	t.Helper()
+	m := map[string]string{"TICK_INTERVAL": "200ms", "ESM_POLLERS": "1"}
+	for k, v := range env {
+		m[k] = v
+	}
+	cfg, err := ConfigFromEnv(config.FromMap(m))
 	if err != nil {
 		t.Fatal(err)
 	}
