@@ -19,7 +19,6 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/jobweaver/jobweaver/shared/apigw"
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/logging"
@@ -51,6 +50,8 @@ type Service struct {
 	log     *slog.Logger
 	handler http.Handler
 	metrics *metrics.Emitter
+	// triggers routes Handle's payloads by their trigger.
+	triggers trigger.Router
 }
 
 // New builds the dlq; deps.Pool is required.
@@ -74,31 +75,14 @@ func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, pool: deps.Pool, log: log, metrics: m}
 	s.handler = s.routes()
+	s.triggers = trigger.Router{Name: "dlq", Kafka: s.HandleKafka, HTTP: s.handler}
 	return s, nil
 }
 
-// Handle is the Lambda entry point: Kafka events go to HandleKafka, API
-// Gateway v2 events to the internal HTTP routes.
+// Handle is the Lambda entry point (trigger.Router): Kafka events go to
+// HandleKafka, API Gateway v2 events to the internal HTTP routes.
 func (s *Service) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
-	kind, err := trigger.Detect(payload)
-	if err != nil {
-		return nil, fmt.Errorf("dlq: %w", err)
-	}
-	switch kind {
-	case trigger.Kafka:
-		ev, err := kafka.DecodeEvent(payload)
-		if err != nil {
-			return nil, fmt.Errorf("dlq: decode Kafka event: %w", err)
-		}
-		return nil, s.HandleKafka(ctx, ev)
-	case trigger.HTTP:
-		var ev events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, fmt.Errorf("dlq: decode HTTP event: %w", err)
-		}
-		return apigw.Serve(ctx, s.handler, ev)
-	}
-	return nil, fmt.Errorf("dlq: unsupported trigger %q", kind)
+	return s.triggers.Handle(ctx, payload)
 }
 
 // HTTPHandler serves the internal routes.
