@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
@@ -23,6 +22,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/metrics"
+	"github.com/jobweaver/jobweaver/shared/pgtext"
 	"github.com/jobweaver/jobweaver/shared/trace"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
@@ -161,24 +161,24 @@ func decodeRecord(rec events.KafkaRecord, now time.Time) row {
 	if traceID == "" {
 		traceID = kafka.Header(rec, trace.KafkaTraceHeader)
 	}
-	r := row{jobID: canonicalUUID(env.JobID), traceID: clean(traceID, 200)}
+	r := row{jobID: canonicalUUID(env.JobID), traceID: pgtext.Clean(traceID, 200)}
 	if err != nil {
 		src, _ := json.Marshal(envelope.PoisonSource{
-			Topic: clean(rec.Topic, 255), Partition: rec.Partition, Offset: rec.Offset, Value: clean(rec.Value, -1),
+			Topic: pgtext.Clean(rec.Topic, 255), Partition: rec.Partition, Offset: rec.Offset, Value: pgtext.Clean(rec.Value, -1),
 		})
 		r.eventID = PoisonEventID(rec.Topic, rec.Partition, rec.Offset)
-		r.reason, r.errorCode, r.lastError = ReasonPoisonRecord, CodePoisonRecord, clean(err.Error(), maxText)
+		r.reason, r.errorCode, r.lastError = ReasonPoisonRecord, CodePoisonRecord, pgtext.Clean(err.Error(), maxText)
 		r.attempts, r.source, r.failedAt = []byte("[]"), src, now
 		return r
 	}
 	r.eventID = eventID.String()
-	r.jobType = clean(dl.JobType, 200)
-	r.reason = clean(dl.Reason, 100)
+	r.jobType = pgtext.Clean(dl.JobType, 200)
+	r.reason = pgtext.Clean(dl.Reason, 100)
 	if r.reason == "" {
 		r.reason = "UNKNOWN"
 	}
-	r.errorCode = clean(dl.ErrorCode, 200)
-	r.lastError = clean(dl.LastError, maxText)
+	r.errorCode = pgtext.Clean(dl.ErrorCode, 200)
+	r.lastError = pgtext.Clean(dl.LastError, maxText)
 	r.failedAt = dl.FailedAt
 	hasPayload := len(dl.Payload) > 0 && string(dl.Payload) != "null"
 	if dl.JobType != "" || hasPayload || dl.MaxRetryCount != 0 {
@@ -189,13 +189,13 @@ func decodeRecord(rec events.KafkaRecord, now time.Time) row {
 		attempts = []envelope.AttemptSummary{}
 	}
 	for i := range attempts {
-		attempts[i].Outcome = clean(attempts[i].Outcome, 100)
-		attempts[i].ErrorCode = clean(attempts[i].ErrorCode, 200)
-		attempts[i].Error = clean(attempts[i].Error, maxText)
+		attempts[i].Outcome = pgtext.Clean(attempts[i].Outcome, 100)
+		attempts[i].ErrorCode = pgtext.Clean(attempts[i].ErrorCode, 200)
+		attempts[i].Error = pgtext.Clean(attempts[i].Error, maxText)
 	}
 	r.attempts, _ = json.Marshal(attempts)
 	if src := dl.Source; src != nil {
-		src.Topic, src.Value = clean(src.Topic, 255), clean(src.Value, -1)
+		src.Topic, src.Value = pgtext.Clean(src.Topic, 255), pgtext.Clean(src.Value, -1)
 		r.source, _ = json.Marshal(src)
 	}
 	return r
@@ -275,7 +275,7 @@ func degrade(r row, why string) row {
 	r.job = nil
 	r.attempts = []byte("[]")
 	r.source = nil
-	r.lastError = clean(r.lastError+" [dlq: the job, attempts and source of this entry could not be stored: "+why+"]", maxText)
+	r.lastError = pgtext.Clean(r.lastError+" [dlq: the job, attempts and source of this entry could not be stored: "+why+"]", maxText)
 	return r
 }
 
@@ -317,25 +317,6 @@ func canonicalUUID(s string) string {
 	return ""
 }
 
-// clean makes s safe for a Postgres text value: valid UTF-8, no NUL, at
-// most max bytes (cut at a character boundary; negative: no limit).
-func clean(s string, max int) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if strings.IndexByte(s, 0) >= 0 {
-		s = strings.ReplaceAll(s, "\x00", "")
-	}
-	if max >= 0 && len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut]
-	}
-	return s
-}
-
 // cleanJSON re-encodes a JSON value so that jsonb accepts it: strings and
 // keys lose NUL characters, invalid UTF-8 and lone surrogates. Numbers
 // keep their text. It returns nil for empty or invalid input.
@@ -359,7 +340,7 @@ func cleanJSON(raw json.RawMessage) json.RawMessage {
 func scrub(v any) any {
 	switch x := v.(type) {
 	case string:
-		return clean(x, -1)
+		return pgtext.Clean(x, -1)
 	case []any:
 		for i := range x {
 			x[i] = scrub(x[i])
@@ -367,7 +348,7 @@ func scrub(v any) any {
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, val := range x {
-			m[clean(k, -1)] = scrub(val)
+			m[pgtext.Clean(k, -1)] = scrub(val)
 		}
 		return m
 	}
