@@ -56,12 +56,7 @@ func TestStackConnectsToBrokersWithKafkaAuth(t *testing.T) {
 		"KAFKA_SASL_USERNAME": "jobweaver", "KAFKA_SASL_PASSWORD": "s3cret",
 	})
 	s := start(t, cfg)
-	code, created := call(t, "POST", s.APIURL+"/api/jobs", submission)
-	id, _ := created["jobId"].(string)
-	if code != 202 || id == "" {
-		t.Fatalf("POST /api/jobs = %d %v", code, created)
-	}
-	waitStatus(t, s.APIURL, id, "COMPLETED")
+	waitStatus(t, s.APIURL, submit(t, s.APIURL), "COMPLETED")
 
 	// InvokeOnce uses the running stack's brokers with the same settings:
 	// the api it builds publishes the new job's event.

@@ -135,14 +135,7 @@ func TestRouterHandle(t *testing.T) {
 // FuzzRouterHandle: a router never panics on any payload, and each payload
 // reaches at most one handler.
 func FuzzRouterHandle(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addFixtures(f)
 	f.Add([]byte(`{"eventSource":"aws:kafka","records":[1]}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		rec := &recorder{}
