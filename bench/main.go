@@ -32,6 +32,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/devstack"
+	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
 )
 
@@ -92,7 +93,7 @@ func run(o options) error {
 	if o.databaseURL != "" {
 		cfg.DatabaseURL = o.databaseURL
 	}
-	cfg.KafkaBrokers = nil
+	cfg.Kafka = kafka.Config{} // the embedded broker
 	cfg.KafkaPort = 0
 	cfg.APIAddr, cfg.SchedulerAddr, cfg.WorkerAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DatabasePrefix = "jobweaver_bench"

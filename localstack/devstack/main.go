@@ -14,7 +14,6 @@ import (
 	"syscall"
 
 	"github.com/jobweaver/jobweaver/localstack/internal/cli"
-	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/devstack"
 )
 
@@ -30,7 +29,8 @@ func run() int {
 Runs JobWeaver on this machine: the api, scheduler, worker and dlq handlers,
 unchanged, fed by a local API Gateway (HTTP), event-source mappings (Kafka
 consumer groups), and an EventBridge schedule (a ticker). Kafka is an
-embedded broker persisted under DATA_DIR/kafka unless KAFKA_BROKERS is set.
+embedded broker persisted under DATA_DIR/kafka unless KAFKA_BROKERS is set
+(then KAFKA_AUTH and its settings say how every client connects to it).
 Postgres is DATABASE_URL, or a private cluster under DATA_DIR/postgres
 started from the installed Postgres binaries. Ctrl-C stops it cleanly; a
 hard kill loses nothing.
@@ -50,14 +50,9 @@ A bad value stops the start with one line naming the variable.
 		fmt.Fprintf(os.Stderr, "devstack: unexpected argument %q (see --help)\n", fs.Arg(0))
 		return 2
 	}
-	if err := cli.Apply(fs); err != nil {
-		fmt.Fprintf(os.Stderr, "devstack: %v\n", err)
-		return 2
-	}
-	cfg, err := devstack.ConfigFromEnv(config.FromOS())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	cfg, code, ok := cli.Load(fs)
+	if !ok {
+		return code
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -13,24 +13,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jobweaver/jobweaver/localstack/internal/cli"
-	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/devstack"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/lambdatest"
@@ -76,60 +69,12 @@ Flags:
 `)
 		cli.PrintVars(w)
 	}
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	return cli.RunInvoke(fs, os.Args[1:], os.Stdout, func(ctx context.Context, cfg devstack.Config, fn string, payload []byte) ([]byte, error) {
+		if *aws {
+			return invokeDeployed(ctx, cfg, fn, *name, payload)
 		}
-		return 2
-	}
-	if fs.NArg() != 2 {
-		fs.Usage()
-		return 2
-	}
-	fn, file := fs.Arg(0), fs.Arg(1)
-	if !slices.Contains(lambdatest.Functions, fn) {
-		fmt.Fprintf(os.Stderr, "invoke-remote: unknown function %q (want api, scheduler, worker or dlq)\n", fn)
-		return 2
-	}
-	payload, err := os.ReadFile(file)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "invoke-remote: %v\n", err)
-		return 1
-	}
-	if !json.Valid(payload) {
-		fmt.Fprintf(os.Stderr, "invoke-remote: %s is not valid JSON\n", file)
-		return 1
-	}
-	if err := cli.Apply(fs); err != nil {
-		fmt.Fprintf(os.Stderr, "invoke-remote: %v\n", err)
-		return 2
-	}
-	cfg, err := devstack.ConfigFromEnv(config.FromOS())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cfg.Logs = os.Stderr
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	var out []byte
-	if *aws {
-		out, err = invokeDeployed(ctx, cfg, fn, *name, payload)
-	} else {
-		out, err = invokeEmulated(ctx, cfg, fn, payload)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "invoke-remote: %s: %v\n", fn, err)
-		return 1
-	}
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, out, "", "  ") != nil {
-		pretty.Reset()
-		pretty.Write(out)
-	}
-	fmt.Println(pretty.String())
-	return 0
+		return invokeEmulated(ctx, cfg, fn, payload)
+	})
 }
 
 // invokeDeployed invokes the deployed function through the SDK's default

@@ -9,18 +9,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/jobweaver/jobweaver/localstack/internal/cli"
-	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/devstack"
 )
 
@@ -44,45 +38,7 @@ The settings are those of make run:
 `)
 		cli.PrintVars(w)
 	}
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() != 2 {
-		fs.Usage()
-		return 2
-	}
-	fn, file := fs.Arg(0), fs.Arg(1)
-	payload, err := os.ReadFile(file)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "invoke: %v\n", err)
-		return 1
-	}
-	if err := cli.Apply(fs); err != nil {
-		fmt.Fprintf(os.Stderr, "invoke: %v\n", err)
-		return 2
-	}
-	cfg, err := devstack.ConfigFromEnv(config.FromOS())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cfg.Logs = os.Stderr
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	out, err := devstack.InvokeOnce(ctx, cfg, fn, payload, os.Stderr)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "invoke: %s: %v\n", fn, err)
-		return 1
-	}
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, out, "", "  ") != nil {
-		pretty.Reset()
-		pretty.Write(out)
-	}
-	fmt.Println(pretty.String())
-	return 0
+	return cli.RunInvoke(fs, os.Args[1:], os.Stdout, func(ctx context.Context, cfg devstack.Config, fn string, payload []byte) ([]byte, error) {
+		return devstack.InvokeOnce(ctx, cfg, fn, payload, os.Stderr)
+	})
 }

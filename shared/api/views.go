@@ -44,49 +44,24 @@ type JobView struct {
 	NextRunAt     *time.Time      `json:"nextRunAt"`
 }
 
-// schedulerJob is the scheduler's job status JSON
-// (GET /internal/jobs/{id}/status and the entries of GET /internal/jobs).
-// Unknown fields are ignored.
+// schedulerJob is the scheduler's job status JSON (scheduler.JobStatus, as
+// GET /internal/jobs/{id}/status and the entries of GET /internal/jobs
+// answer it): a JobView's fields, with the scheduler's empty strings and
+// missing payload still to be made null, and the row's version. Unknown
+// fields are ignored.
 type schedulerJob struct {
-	JobID         string          `json:"jobId"`
-	JobType       string          `json:"jobType"`
-	Payload       json.RawMessage `json:"payload"`
-	MaxRetryCount int             `json:"maxRetryCount"`
-	TraceID       string          `json:"traceId"`
-	Status        string          `json:"status"`
-	Attempts      int             `json:"attempts"`
-	LastError     *string         `json:"lastError"`
-	LastErrorCode *string         `json:"lastErrorCode"`
-	CreatedAt     time.Time       `json:"createdAt"`
-	StartedAt     *time.Time      `json:"startedAt"`
-	FinishedAt    *time.Time      `json:"finishedAt"`
-	UpdatedAt     time.Time       `json:"updatedAt"`
-	NextRunAt     *time.Time      `json:"nextRunAt"`
-	Version       int             `json:"version"`
+	JobView
+	Version int `json:"version"`
 }
 
 // view shows a scheduler entry as it is (the list).
 func (j schedulerJob) view() JobView {
-	payload := j.Payload
-	if len(payload) == 0 {
-		payload = json.RawMessage("null")
+	v := j.JobView
+	if len(v.Payload) == 0 {
+		v.Payload = json.RawMessage("null")
 	}
-	return JobView{
-		JobID:         j.JobID,
-		JobType:       j.JobType,
-		Payload:       payload,
-		MaxRetryCount: j.MaxRetryCount,
-		TraceID:       j.TraceID,
-		Status:        j.Status,
-		Attempts:      j.Attempts,
-		LastError:     nonEmpty(j.LastError),
-		LastErrorCode: nonEmpty(j.LastErrorCode),
-		CreatedAt:     j.CreatedAt,
-		StartedAt:     j.StartedAt,
-		FinishedAt:    j.FinishedAt,
-		UpdatedAt:     j.UpdatedAt,
-		NextRunAt:     j.NextRunAt,
-	}
+	v.LastError, v.LastErrorCode = nonEmpty(v.LastError), nonEmpty(v.LastErrorCode)
+	return v
 }
 
 // pendingView shows a submission the scheduler has not ingested yet.

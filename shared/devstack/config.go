@@ -9,6 +9,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/dlq"
 	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/pgserver"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
 	"github.com/jobweaver/jobweaver/shared/worker"
@@ -16,9 +17,14 @@ import (
 
 // Config is the local stack's configuration.
 type Config struct {
-	DataDir      string   // DATA_DIR: kafka/ and postgres/ live here
-	DatabaseURL  string   // DATABASE_URL: the server to use (or start privately)
-	KafkaBrokers []string // KAFKA_BROKERS: external brokers; empty for the embedded one
+	DataDir     string // DATA_DIR: kafka/ and postgres/ live here
+	DatabaseURL string // DATABASE_URL: the server to use (or start privately)
+	// Kafka is the external brokers (KAFKA_BROKERS) and how every client
+	// of the stack connects to them (KAFKA_AUTH and its settings, see
+	// kafka.ConfigFromEnv). No Brokers means the embedded broker, which is
+	// plaintext whatever the other fields say. Each client sets its own
+	// ClientID.
+	Kafka kafka.Config
 	// KafkaPort is the embedded broker's port if it is free (a random one
 	// otherwise); 0 takes a random port at once.
 	KafkaPort int
@@ -57,7 +63,8 @@ type Config struct {
 }
 
 // FunctionEnv is what the stack gives each function, by function name:
-// DATABASE_URL (the function's own database) and KAFKA_BROKERS.
+// DATABASE_URL (the function's own database), KAFKA_BROKERS and, for
+// external brokers that want them, KAFKA_AUTH and its settings.
 type FunctionEnv map[string]map[string]string
 
 // Remote starts the functions named in env (api, scheduler, worker, dlq)
@@ -89,6 +96,11 @@ var Vars = []Var{
 	{"DATA_DIR", ".data", "where the embedded broker keeps its log and offsets (kafka/) and a private Postgres cluster lives (postgres/)", true},
 	{"DATABASE_URL", pgserver.DefaultURL, "the Postgres server to use; each function gets its own database on it. If it does not answer, a private cluster is started from the installed Postgres binaries", true},
 	{"KAFKA_BROKERS", "", "external brokers (host:port,...) to use instead of the embedded broker on :9092", true},
+	{"KAFKA_AUTH", "none", "with KAFKA_BROKERS: how every client connects to them: none (plaintext), tls, iam (TLS, SASL AWS_MSK_IAM) or scram (TLS, SASL SCRAM); the embedded broker is plaintext", true},
+	{"KAFKA_TLS_CA_FILE", "", "with KAFKA_AUTH tls, iam or scram: PEM file of the CAs to trust instead of the system roots", true},
+	{"KAFKA_SASL_MECHANISM", "scram-sha-512", "with KAFKA_AUTH=scram: scram-sha-512 or scram-sha-256", true},
+	{"KAFKA_SASL_USERNAME", "", "with KAFKA_AUTH=scram: the SASL user (required)", true},
+	{"KAFKA_SASL_PASSWORD", "", "with KAFKA_AUTH=scram: the SASL password (required)", true},
 	{"KAFKA_SYNC_WRITES", "false", "embedded broker: fsync every batch, to survive a power cut too (a killed process loses nothing either way)", true},
 	{"API_ADDR", ":8080", "address of the public API", true},
 	{"SCHEDULER_ADDR", ":8081", "address of the scheduler's internal routes (/internal/jobs/...)", true},
@@ -124,7 +136,6 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 	cfg := Config{
 		DataDir:         env.String("DATA_DIR", ".data"),
 		DatabaseURL:     env.String("DATABASE_URL", pgserver.DefaultURL),
-		KafkaBrokers:    env.List("KAFKA_BROKERS", nil),
 		KafkaPort:       9092,
 		KafkaSyncWrites: env.Bool("KAFKA_SYNC_WRITES", false),
 		APIAddr:         env.String("API_ADDR", ":8080"),
@@ -138,6 +149,12 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 		APIBodyLimit:    int64(env.Int("API_BODY_LIMIT_BYTES", 262144, 1<<10, 6<<20)),
 		DBMaxConns:      env.Int("DB_MAX_CONNS", 10, 1, 1000),
 		DatabasePrefix:  "jobweaver",
+	}
+	// KAFKA_AUTH and its settings apply only to external brokers: they may
+	// be set for other tools (the LocalStack bridge) while make run uses
+	// the embedded broker.
+	if len(env.List("KAFKA_BROKERS", nil)) > 0 {
+		cfg.Kafka = kafka.ConfigFromEnv(env, "")
 	}
 	cfg.API = api.ConfigFromEnv(env)
 	cfg.Scheduler = scheduler.ConfigFromEnv(env)

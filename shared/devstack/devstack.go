@@ -4,7 +4,10 @@
 //
 //   - Kafka: an embedded Kafka-protocol broker (franz-go's kfake) that
 //     persists its log and committed offsets under DATA_DIR/kafka with
-//     every write synced, on :9092 if free; or external KAFKA_BROKERS.
+//     every write synced, on :9092 if free; or external KAFKA_BROKERS,
+//     which every client of the stack (topic creation, the functions'
+//     producers, the mappings' consumers) reaches as KAFKA_AUTH and its
+//     settings say.
 //   - Postgres: the server at DATABASE_URL, or a private cluster under
 //     DATA_DIR/postgres (see pgserver). Each function gets its own
 //     database (jobweaver_api, jobweaver_scheduler, jobweaver_worker,
@@ -31,8 +34,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"io"
 	"log/slog"
 	"net"
@@ -42,6 +43,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/esm"
@@ -155,7 +158,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	esmLog := logging.New("esm", logs)
-	ms := mappings(cfg, s.Brokers, inv, esmLog)
+	ms := mappings(cfg, s.in, inv, esmLog)
 	for _, m := range ms {
 		s.wg.Add(1)
 		go func() {
@@ -167,7 +170,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	}
 	// Serve only once every consumer group has settled: a member joining
 	// later would stop the group's deliveries for a rebalance.
-	if err := waitGroupsStable(ctx, s.Brokers, ms); err != nil {
+	if err := s.in.waitGroupsStable(ctx, ms); err != nil {
 		return nil, err
 	}
 	ticker := &Ticker{Invoker: inv, Function: invoke.Scheduler, Interval: cfg.TickInterval, Timeout: tickTimeout, Log: logging.New("schedule", logs)}
@@ -199,6 +202,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	if err := writeState(dir, state{
 		PID: os.Getpid(), Brokers: s.Brokers, DatabaseURL: s.DatabaseURL,
 		APIURL: s.APIURL, SchedulerURL: s.SchedulerURL, WorkerURL: s.WorkerURL,
+		KafkaAuth: kafkaAuth(s.in.kafka),
 	}); err != nil {
 		return nil, err
 	}
@@ -206,8 +210,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	return s, nil
 }
 
-// mappings are the event-source mappings of the platform: one per topic.
-func mappings(cfg Config, brokers []string, inv invoke.Invoker, log *slog.Logger) []*esm.Mapping {
+// mappings are the event-source mappings of the platform: one per topic,
+// consuming in's brokers with its security options.
+func mappings(cfg Config, in *infra, inv invoke.Invoker, log *slog.Logger) []*esm.Mapping {
 	routes := []struct{ topic, fn string }{
 		{envelope.TopicJobCreated, invoke.Scheduler},
 		{envelope.TopicJobCompleted, invoke.Scheduler},
@@ -226,7 +231,8 @@ func mappings(cfg Config, brokers []string, inv invoke.Invoker, log *slog.Logger
 			BatchSize:       cfg.ESMBatchSize,
 			Window:          cfg.ESMBatchWindow,
 			Pollers:         cfg.ESMPollers,
-			Brokers:         brokers,
+			Brokers:         in.brokers,
+			ClientOpts:      in.kafkaOpts,
 			Invoker:         inv,
 			Log:             log,
 			FunctionTimeout: cfg.FunctionTimeout,
@@ -237,7 +243,7 @@ func mappings(cfg Config, brokers []string, inv invoke.Invoker, log *slog.Logger
 
 func (s *Stack) printSummary() {
 	cfg, w := s.cfg, s.out
-	kafkaNote := "external"
+	kafkaNote := "external, auth " + s.in.kafka.Describe()
 	if s.in.embedded != nil {
 		kafkaNote = "embedded; log and offsets in " + filepath.Join(s.DataDir, "kafka")
 	}
@@ -301,8 +307,8 @@ func (s *Stack) Close() {
 
 // waitGroupsStable waits until each mapping's consumer group is Stable with
 // all its pollers as members.
-func waitGroupsStable(ctx context.Context, brokers []string, ms []*esm.Mapping) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func (in *infra) waitGroupsStable(ctx context.Context, ms []*esm.Mapping) error {
+	cl, err := in.kafkaClient("jobweaver-devstack")
 	if err != nil {
 		return err
 	}

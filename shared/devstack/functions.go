@@ -8,12 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/jobweaver/jobweaver/shared/api"
 	"github.com/jobweaver/jobweaver/shared/dlq"
 	"github.com/jobweaver/jobweaver/shared/invoke"
-	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
@@ -60,8 +58,9 @@ func openFunctions(ctx context.Context, cfg Config, in *infra, names []string, i
 		}
 	}()
 	for _, name := range names {
-		deps, err := wiring.Open(ctx, name, urls[name], int32(cfg.DBMaxConns), true, migrations(name),
-			kafka.Config{Brokers: in.brokers, ClientID: "jobweaver-" + name}, logging.New(name, logs))
+		kcfg := in.kafka
+		kcfg.ClientID = "jobweaver-" + name
+		deps, err := wiring.Open(ctx, name, urls[name], int32(cfg.DBMaxConns), true, migrations(name), kcfg, logging.New(name, logs))
 		if err != nil {
 			return nil, fmt.Errorf("devstack: %s: %w", name, err)
 		}
@@ -133,10 +132,8 @@ func startRemote(ctx context.Context, cfg Config, in *infra, names []string) (in
 		if err := migrate(ctx, urls[name], migrations(name)); err != nil {
 			return nil, fmt.Errorf("devstack: %s: %w", name, err)
 		}
-		env[name] = map[string]string{
-			"DATABASE_URL":  urls[name],
-			"KAFKA_BROKERS": strings.Join(in.brokers, ","),
-		}
+		env[name] = kafkaEnv(in.kafka)
+		env[name]["DATABASE_URL"] = urls[name]
 	}
 	inv, err := cfg.Remote(ctx, env)
 	if err != nil {

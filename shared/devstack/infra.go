@@ -23,11 +23,16 @@ import (
 
 // infra is the plumbing the functions share: brokers and a Postgres server.
 type infra struct {
-	brokers  []string
-	embedded *kfake.Cluster // nil for external brokers
-	pg       *pgserver.Server
-	dbURL    string // the server's maintenance database
-	out      io.Writer
+	brokers []string
+	// kafka is the brokers and how to connect to them; kafkaOpts are its
+	// Opts, which every client of the stack gets (producers through
+	// kafka.NewProducer).
+	kafka     kafka.Config
+	kafkaOpts []kgo.Opt
+	embedded  *kfake.Cluster // nil for external brokers
+	pg        *pgserver.Server
+	dbURL     string // the server's maintenance database
+	out       io.Writer
 }
 
 // openInfra starts (or connects to) Kafka and Postgres.
@@ -38,15 +43,17 @@ func openInfra(ctx context.Context, cfg Config, out io.Writer) (_ *infra, err er
 			in.close()
 		}
 	}()
-	if len(cfg.KafkaBrokers) > 0 {
-		in.brokers = cfg.KafkaBrokers
-	} else {
+	kcfg := cfg.Kafka
+	if len(kcfg.Brokers) == 0 {
 		if in.embedded, err = startBroker(cfg.DataDir, cfg.KafkaPort, cfg.KafkaSyncWrites); err != nil {
 			return nil, err
 		}
-		in.brokers = in.embedded.ListenAddrs()
+		kcfg = kafka.Config{Brokers: in.embedded.ListenAddrs()}
 	}
-	if err := ensureTopics(ctx, in.brokers); err != nil {
+	if err := in.setKafka(kcfg); err != nil {
+		return nil, err
+	}
+	if err := in.ensureTopics(ctx); err != nil {
 		return nil, err
 	}
 	in.pg, err = pgserver.Find(ctx, cfg.DatabaseURL, filepath.Join(cfg.DataDir, "postgres"), out, cfg.PostgresOptions...)
@@ -55,6 +62,74 @@ func openInfra(ctx context.Context, cfg Config, out io.Writer) (_ *infra, err er
 	}
 	in.dbURL = in.pg.URL
 	return in, nil
+}
+
+// setKafka makes c the brokers and security of every client.
+func (in *infra) setKafka(c kafka.Config) error {
+	opts, err := c.Opts()
+	if err != nil {
+		return fmt.Errorf("devstack: %w", err)
+	}
+	c.ClientID = ""
+	in.brokers, in.kafka, in.kafkaOpts = c.Brokers, c, opts
+	return nil
+}
+
+// kafkaAuth is c's KAFKA_AUTH in lower case, or "" for none.
+func kafkaAuth(c kafka.Config) kafka.Auth {
+	a := kafka.Auth(strings.ToLower(strings.TrimSpace(string(c.Auth))))
+	if a == kafka.AuthNone {
+		return ""
+	}
+	return a
+}
+
+// kafkaEnv is the environment that connects a function to c's brokers:
+// KAFKA_BROKERS and, unless c is plaintext, KAFKA_AUTH and its settings.
+func kafkaEnv(c kafka.Config) map[string]string {
+	env := map[string]string{"KAFKA_BROKERS": strings.Join(c.Brokers, ",")}
+	auth := kafkaAuth(c)
+	if auth == "" {
+		return env
+	}
+	env["KAFKA_AUTH"] = string(auth)
+	for name, v := range map[string]string{
+		"KAFKA_TLS_CA_FILE":    c.TLSCAFile,
+		"KAFKA_SASL_MECHANISM": c.SASLMechanism,
+		"KAFKA_SASL_USERNAME":  c.SASLUsername,
+		"KAFKA_SASL_PASSWORD":  c.SASLPassword,
+	} {
+		if v != "" {
+			env[name] = v
+		}
+	}
+	return env
+}
+
+// runningKafka is how a one-shot invocation reaches the brokers of the
+// stack that st describes: plaintext as that stack does, or with the
+// security settings of own (this process's KAFKA_AUTH and its settings),
+// which must name the same KAFKA_AUTH.
+func runningKafka(st state, own kafka.Config) (kafka.Config, error) {
+	if st.KafkaAuth == "" {
+		return kafka.Config{Brokers: st.Brokers}, nil
+	}
+	if kafkaAuth(own) != st.KafkaAuth {
+		return kafka.Config{}, fmt.Errorf("devstack: the running local stack (pid %d) connects to Kafka at %s with KAFKA_AUTH=%s: set KAFKA_BROKERS, KAFKA_AUTH and its settings as for it",
+			st.PID, strings.Join(st.Brokers, ","), st.KafkaAuth)
+	}
+	own.Brokers = st.Brokers
+	return own, nil
+}
+
+// kafkaClient returns a client of the stack's brokers with its security
+// options.
+func (in *infra) kafkaClient(clientID string) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(in.brokers...), kgo.ClientID(clientID)}, in.kafkaOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: kafka client for %v: %w", in.brokers, err)
+	}
+	return cl, nil
 }
 
 // close closes the embedded broker (which flushes its log) and stops a
@@ -109,16 +184,16 @@ func brokerError(dir string, err error) error {
 }
 
 // ensureTopics creates the lifecycle topics that are missing.
-func ensureTopics(ctx context.Context, brokers []string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ClientID("jobweaver-devstack"))
+func (in *infra) ensureTopics(ctx context.Context) error {
+	cl, err := in.kafkaClient("jobweaver-devstack")
 	if err != nil {
-		return fmt.Errorf("devstack: kafka client for %v: %w", brokers, err)
+		return err
 	}
 	defer cl.Close()
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := kafka.EnsureTopics(tctx, cl, kafka.Topics); err != nil {
-		return fmt.Errorf("devstack: Kafka at %s: %w", strings.Join(brokers, ","), err)
+		return fmt.Errorf("devstack: Kafka at %s (auth %s): %w", strings.Join(in.brokers, ","), in.kafka.Describe(), err)
 	}
 	return nil
 }
@@ -156,6 +231,10 @@ type state struct {
 	APIURL       string   `json:"apiUrl"`
 	SchedulerURL string   `json:"schedulerUrl"`
 	WorkerURL    string   `json:"workerUrl"`
+	// KafkaAuth is the KAFKA_AUTH the stack connects with ("" for none);
+	// a one-shot invocation takes its settings (no secret is written
+	// here) from its own environment.
+	KafkaAuth kafka.Auth `json:"kafkaAuth,omitempty"`
 }
 
 // dataLock is an exclusive flock on DATA_DIR/devstack.lock.

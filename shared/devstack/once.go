@@ -51,7 +51,14 @@ func InvokeOnce(ctx context.Context, cfg Config, function string, payload []byte
 			return nil, fmt.Errorf("devstack: a local stack (pid %d) holds %s but its %s cannot be read (is it still starting?): %v", lockHolder(dir), dir, stateName, err)
 		}
 		fmt.Fprintf(out, "using the running local stack (pid %d): Kafka %v, Postgres %s\n", st.PID, st.Brokers, pgdb.Redact(st.DatabaseURL))
-		in = &infra{brokers: st.Brokers, dbURL: st.DatabaseURL, out: out}
+		kc, err := runningKafka(st, cfg.Kafka)
+		if err != nil {
+			return nil, err
+		}
+		in = &infra{dbURL: st.DatabaseURL, out: out}
+		if err := in.setKafka(kc); err != nil {
+			return nil, err
+		}
 	case err != nil:
 		return nil, err
 	default:

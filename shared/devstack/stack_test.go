@@ -32,7 +32,17 @@ const bound = 2 * time.Minute
 // own databases on the test Postgres server (dropped at the end).
 func testConfig(t *testing.T) Config {
 	t.Helper()
-	cfg, err := ConfigFromEnv(config.FromMap(map[string]string{"TICK_INTERVAL": "200ms", "ESM_POLLERS": "1"}))
+	return testConfigWith(t, nil)
+}
+
+// testConfigWith is testConfig read from an environment with env added.
+func testConfigWith(t *testing.T, env map[string]string) Config {
+	t.Helper()
+	m := map[string]string{"TICK_INTERVAL": "200ms", "ESM_POLLERS": "1"}
+	for k, v := range env {
+		m[k] = v
+	}
+	cfg, err := ConfigFromEnv(config.FromMap(m))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +119,17 @@ func waitStatus(t *testing.T, apiURL, id, want string) map[string]any {
 	}
 }
 
+// submit posts submission to the api and returns the accepted job's ID.
+func submit(t *testing.T, apiURL string) string {
+	t.Helper()
+	code, created := call(t, "POST", apiURL+"/api/jobs", submission)
+	id, _ := created["jobId"].(string)
+	if code != 202 || id == "" {
+		t.Fatalf("POST /api/jobs = %d %v", code, created)
+	}
+	return id
+}
+
 const submission = `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"hello"},{"action":"SLEEP","durationMs":50}]},"maxRetryCount":1}`
 
 func TestStackRunsAJobEndToEndAndSurvivesARestart(t *testing.T) {
@@ -116,11 +137,7 @@ func TestStackRunsAJobEndToEndAndSurvivesARestart(t *testing.T) {
 	s := start(t, cfg)
 
 	// A job submitted over HTTP runs through Kafka, the scheduler and the worker.
-	code, created := call(t, "POST", s.APIURL+"/api/jobs", submission)
-	id, _ := created["jobId"].(string)
-	if code != 202 || id == "" {
-		t.Fatalf("POST /api/jobs = %d %v", code, created)
-	}
+	id := submit(t, s.APIURL)
 	waitStatus(t, s.APIURL, id, "COMPLETED")
 
 	// The internal fronts serve the original's client collection.
@@ -170,12 +187,7 @@ func TestStackRunsAJobEndToEndAndSurvivesARestart(t *testing.T) {
 	// and a new job runs.
 	s2 := start(t, cfg)
 	waitStatus(t, s2.APIURL, id, "COMPLETED")
-	code, created = call(t, "POST", s2.APIURL+"/api/jobs", submission)
-	id2, _ := created["jobId"].(string)
-	if code != 202 || id2 == "" {
-		t.Fatalf("POST after restart = %d %v", code, created)
-	}
-	waitStatus(t, s2.APIURL, id2, "COMPLETED")
+	waitStatus(t, s2.APIURL, submit(t, s2.APIURL), "COMPLETED")
 }
 
 func getEvent(t *testing.T, id string) []byte {

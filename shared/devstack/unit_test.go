@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -21,6 +22,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/pgserver"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 )
@@ -41,8 +43,8 @@ func TestConfigDefaults(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults:\n%+v\nwant\n%+v", got, want)
 	}
-	if len(cfg.KafkaBrokers) != 0 {
-		t.Errorf("KafkaBrokers = %v; want none (embedded)", cfg.KafkaBrokers)
+	if len(cfg.Kafka.Brokers) != 0 {
+		t.Errorf("Kafka.Brokers = %v; want none (embedded)", cfg.Kafka.Brokers)
 	}
 }
 
@@ -54,9 +56,78 @@ func TestConfigFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.DataDir != "/tmp/x" || strings.Join(cfg.KafkaBrokers, "|") != "a:9092|b:9092" || cfg.TickInterval != 250*time.Millisecond ||
+	if cfg.DataDir != "/tmp/x" || strings.Join(cfg.Kafka.Brokers, "|") != "a:9092|b:9092" || cfg.TickInterval != 250*time.Millisecond ||
 		cfg.ESMBatchSize != 10 || cfg.ESMBatchWindow != 0 || cfg.ESMPollers != 3 || cfg.FunctionTimeout != 5*time.Second {
 		t.Errorf("cfg = %+v", cfg)
+	}
+}
+
+// KAFKA_AUTH and its settings are read with KAFKA_BROKERS, and only then:
+// the embedded broker is plaintext.
+func TestConfigKafkaAuth(t *testing.T) {
+	scram := map[string]string{"KAFKA_AUTH": "scram", "KAFKA_TLS_CA_FILE": "/ca.pem",
+		"KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"}
+	with := map[string]string{"KAFKA_BROKERS": "b:9096"}
+	maps.Copy(with, scram)
+	cfg, err := ConfigFromEnv(config.FromMap(with))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := kafka.Config{Brokers: []string{"b:9096"}, Auth: kafka.AuthSCRAM, TLSCAFile: "/ca.pem",
+		SASLMechanism: kafka.MechanismSCRAMSHA512, SASLUsername: "u", SASLPassword: "p"}
+	if !reflect.DeepEqual(cfg.Kafka, want) {
+		t.Errorf("Kafka = %+v; want %+v", cfg.Kafka, want)
+	}
+	if cfg, err := ConfigFromEnv(config.FromMap(scram)); err != nil || !reflect.DeepEqual(cfg.Kafka, kafka.Config{}) {
+		t.Errorf("without KAFKA_BROKERS: Kafka = %+v, %v; want the zero Config (embedded)", cfg.Kafka, err)
+	}
+	_, err = ConfigFromEnv(config.FromMap(map[string]string{"KAFKA_BROKERS": "b:9096", "KAFKA_AUTH": "scram"}))
+	if err == nil || !strings.Contains(err.Error(), "KAFKA_SASL_USERNAME") {
+		t.Errorf("scram without a user: %v", err)
+	}
+}
+
+// The functions run elsewhere get the brokers and, when they want it,
+// KAFKA_AUTH and its settings.
+func TestKafkaEnv(t *testing.T) {
+	for _, c := range []struct {
+		cfg  kafka.Config
+		want map[string]string
+	}{
+		{kafka.Config{Brokers: []string{"a:1", "b:2"}}, map[string]string{"KAFKA_BROKERS": "a:1,b:2"}},
+		{kafka.Config{Brokers: []string{"a:1"}, Auth: "NONE", TLSCAFile: "/ca.pem"}, map[string]string{"KAFKA_BROKERS": "a:1"}},
+		{kafka.Config{Brokers: []string{"a:1"}, Auth: kafka.AuthTLS, TLSCAFile: "/ca.pem"},
+			map[string]string{"KAFKA_BROKERS": "a:1", "KAFKA_AUTH": "tls", "KAFKA_TLS_CA_FILE": "/ca.pem"}},
+		{kafka.Config{Brokers: []string{"a:1"}, Auth: kafka.AuthSCRAM, SASLMechanism: "SCRAM-SHA-256", SASLUsername: "u", SASLPassword: "p"},
+			map[string]string{"KAFKA_BROKERS": "a:1", "KAFKA_AUTH": "scram", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+				"KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"}},
+	} {
+		if got := kafkaEnv(c.cfg); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("kafkaEnv(%+v) = %v; want %v", c.cfg, got, c.want)
+		}
+		// The function reads the same settings back.
+		env := config.FromMap(c.want)
+		if back := kafka.ConfigFromEnv(env, ""); env.Err() != nil || !reflect.DeepEqual(kafkaEnv(back), c.want) {
+			t.Errorf("%v reads back as %+v, %v", c.want, back, env.Err())
+		}
+	}
+}
+
+// A one-shot invocation reaches a running stack's brokers as that stack
+// does, with its own settings of the same KAFKA_AUTH.
+func TestRunningKafka(t *testing.T) {
+	own := kafka.Config{Brokers: []string{"mine:9096"}, Auth: "SCRAM", SASLUsername: "u", SASLPassword: "p"}
+	got, err := runningKafka(state{Brokers: []string{"b:9092"}}, own)
+	if err != nil || !reflect.DeepEqual(got, kafka.Config{Brokers: []string{"b:9092"}}) {
+		t.Errorf("plaintext stack: %+v, %v; want its brokers, plaintext", got, err)
+	}
+	got, err = runningKafka(state{Brokers: []string{"b:9096"}, KafkaAuth: kafka.AuthSCRAM}, own)
+	if want := (kafka.Config{Brokers: []string{"b:9096"}, Auth: "SCRAM", SASLUsername: "u", SASLPassword: "p"}); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("scram stack: %+v, %v; want %+v", got, err, want)
+	}
+	_, err = runningKafka(state{PID: 7, Brokers: []string{"b:9096"}, KafkaAuth: kafka.AuthSCRAM}, kafka.Config{})
+	if err == nil || !strings.Contains(err.Error(), "KAFKA_AUTH=scram") || !strings.Contains(err.Error(), "pid 7") {
+		t.Errorf("scram stack, no settings here: %v", err)
 	}
 }
 

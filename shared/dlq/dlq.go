@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
@@ -19,11 +18,11 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/jobweaver/jobweaver/shared/apigw"
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/metrics"
+	"github.com/jobweaver/jobweaver/shared/pgtext"
 	"github.com/jobweaver/jobweaver/shared/trace"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
@@ -51,6 +50,8 @@ type Service struct {
 	log     *slog.Logger
 	handler http.Handler
 	metrics *metrics.Emitter
+	// triggers routes Handle's payloads by their trigger.
+	triggers trigger.Router
 }
 
 // New builds the dlq; deps.Pool is required.
@@ -74,31 +75,14 @@ func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, pool: deps.Pool, log: log, metrics: m}
 	s.handler = s.routes()
+	s.triggers = trigger.Router{Name: "dlq", Kafka: s.HandleKafka, HTTP: s.handler}
 	return s, nil
 }
 
-// Handle is the Lambda entry point: Kafka events go to HandleKafka, API
-// Gateway v2 events to the internal HTTP routes.
+// Handle is the Lambda entry point (trigger.Router): Kafka events go to
+// HandleKafka, API Gateway v2 events to the internal HTTP routes.
 func (s *Service) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
-	kind, err := trigger.Detect(payload)
-	if err != nil {
-		return nil, fmt.Errorf("dlq: %w", err)
-	}
-	switch kind {
-	case trigger.Kafka:
-		ev, err := kafka.DecodeEvent(payload)
-		if err != nil {
-			return nil, fmt.Errorf("dlq: decode Kafka event: %w", err)
-		}
-		return nil, s.HandleKafka(ctx, ev)
-	case trigger.HTTP:
-		var ev events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, fmt.Errorf("dlq: decode HTTP event: %w", err)
-		}
-		return apigw.Serve(ctx, s.handler, ev)
-	}
-	return nil, fmt.Errorf("dlq: unsupported trigger %q", kind)
+	return s.triggers.Handle(ctx, payload)
 }
 
 // HTTPHandler serves the internal routes.
@@ -177,24 +161,24 @@ func decodeRecord(rec events.KafkaRecord, now time.Time) row {
 	if traceID == "" {
 		traceID = kafka.Header(rec, trace.KafkaTraceHeader)
 	}
-	r := row{jobID: canonicalUUID(env.JobID), traceID: clean(traceID, 200)}
+	r := row{jobID: canonicalUUID(env.JobID), traceID: pgtext.Clean(traceID, 200)}
 	if err != nil {
 		src, _ := json.Marshal(envelope.PoisonSource{
-			Topic: clean(rec.Topic, 255), Partition: rec.Partition, Offset: rec.Offset, Value: clean(rec.Value, -1),
+			Topic: pgtext.Clean(rec.Topic, 255), Partition: rec.Partition, Offset: rec.Offset, Value: pgtext.Clean(rec.Value, -1),
 		})
 		r.eventID = PoisonEventID(rec.Topic, rec.Partition, rec.Offset)
-		r.reason, r.errorCode, r.lastError = ReasonPoisonRecord, CodePoisonRecord, clean(err.Error(), maxText)
+		r.reason, r.errorCode, r.lastError = ReasonPoisonRecord, CodePoisonRecord, pgtext.Clean(err.Error(), maxText)
 		r.attempts, r.source, r.failedAt = []byte("[]"), src, now
 		return r
 	}
 	r.eventID = eventID.String()
-	r.jobType = clean(dl.JobType, 200)
-	r.reason = clean(dl.Reason, 100)
+	r.jobType = pgtext.Clean(dl.JobType, 200)
+	r.reason = pgtext.Clean(dl.Reason, 100)
 	if r.reason == "" {
 		r.reason = "UNKNOWN"
 	}
-	r.errorCode = clean(dl.ErrorCode, 200)
-	r.lastError = clean(dl.LastError, maxText)
+	r.errorCode = pgtext.Clean(dl.ErrorCode, 200)
+	r.lastError = pgtext.Clean(dl.LastError, maxText)
 	r.failedAt = dl.FailedAt
 	hasPayload := len(dl.Payload) > 0 && string(dl.Payload) != "null"
 	if dl.JobType != "" || hasPayload || dl.MaxRetryCount != 0 {
@@ -205,13 +189,13 @@ func decodeRecord(rec events.KafkaRecord, now time.Time) row {
 		attempts = []envelope.AttemptSummary{}
 	}
 	for i := range attempts {
-		attempts[i].Outcome = clean(attempts[i].Outcome, 100)
-		attempts[i].ErrorCode = clean(attempts[i].ErrorCode, 200)
-		attempts[i].Error = clean(attempts[i].Error, maxText)
+		attempts[i].Outcome = pgtext.Clean(attempts[i].Outcome, 100)
+		attempts[i].ErrorCode = pgtext.Clean(attempts[i].ErrorCode, 200)
+		attempts[i].Error = pgtext.Clean(attempts[i].Error, maxText)
 	}
 	r.attempts, _ = json.Marshal(attempts)
 	if src := dl.Source; src != nil {
-		src.Topic, src.Value = clean(src.Topic, 255), clean(src.Value, -1)
+		src.Topic, src.Value = pgtext.Clean(src.Topic, 255), pgtext.Clean(src.Value, -1)
 		r.source, _ = json.Marshal(src)
 	}
 	return r
@@ -291,7 +275,7 @@ func degrade(r row, why string) row {
 	r.job = nil
 	r.attempts = []byte("[]")
 	r.source = nil
-	r.lastError = clean(r.lastError+" [dlq: the job, attempts and source of this entry could not be stored: "+why+"]", maxText)
+	r.lastError = pgtext.Clean(r.lastError+" [dlq: the job, attempts and source of this entry could not be stored: "+why+"]", maxText)
 	return r
 }
 
@@ -333,25 +317,6 @@ func canonicalUUID(s string) string {
 	return ""
 }
 
-// clean makes s safe for a Postgres text value: valid UTF-8, no NUL, at
-// most max bytes (cut at a character boundary; negative: no limit).
-func clean(s string, max int) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if strings.IndexByte(s, 0) >= 0 {
-		s = strings.ReplaceAll(s, "\x00", "")
-	}
-	if max >= 0 && len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut]
-	}
-	return s
-}
-
 // cleanJSON re-encodes a JSON value so that jsonb accepts it: strings and
 // keys lose NUL characters, invalid UTF-8 and lone surrogates. Numbers
 // keep their text. It returns nil for empty or invalid input.
@@ -375,7 +340,7 @@ func cleanJSON(raw json.RawMessage) json.RawMessage {
 func scrub(v any) any {
 	switch x := v.(type) {
 	case string:
-		return clean(x, -1)
+		return pgtext.Clean(x, -1)
 	case []any:
 		for i := range x {
 			x[i] = scrub(x[i])
@@ -383,7 +348,7 @@ func scrub(v any) any {
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, val := range x {
-			m[clean(k, -1)] = scrub(val)
+			m[pgtext.Clean(k, -1)] = scrub(val)
 		}
 		return m
 	}

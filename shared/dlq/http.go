@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"net/http"
 	"time"
 
@@ -14,8 +13,9 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/internalhttp"
 	"github.com/jobweaver/jobweaver/shared/paging"
-	"github.com/jobweaver/jobweaver/shared/trace"
+	"github.com/jobweaver/jobweaver/shared/pgdb"
 )
 
 // Entry is one dead letter as the internal routes show it.
@@ -42,22 +42,12 @@ var ErrNotFound = apierror.New(http.StatusNotFound, "DLQ.ENTRY_NOT_FOUND", "no d
 const namespace = "DLQ"
 
 func (s *Service) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /internal/dlq", s.list)
-	mux.HandleFunc("GET /internal/dlq/{id}", s.get)
-	notAllowed := func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", "GET")
-		apierror.Write(w, r, s.log, namespace, apierror.New(http.StatusMethodNotAllowed, "DLQ.METHOD_NOT_ALLOWED", r.Method+" is not allowed here; use GET"))
-	}
-	mux.HandleFunc("/internal/dlq", notAllowed)
-	mux.HandleFunc("/internal/dlq/{id}", notAllowed)
-	health := pgdb.HealthHandler(s.pool, s.log)
-	mux.HandleFunc("GET /health", health)
-	mux.HandleFunc("GET /actuator/health", health)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		apierror.Write(w, r, s.log, namespace, apierror.New(http.StatusNotFound, "DLQ.NOT_FOUND", "no route "+r.Method+" "+r.URL.Path))
-	})
-	return trace.Middleware(mux)
+	return internalhttp.ReadOnly{
+		Namespace: namespace,
+		Get:       map[string]http.HandlerFunc{"/internal/dlq": s.list, "/internal/dlq/{id}": s.get},
+		Health:    pgdb.HealthHandler(s.pool, s.log),
+		Log:       s.log,
+	}.Handler()
 }
 
 func (s *Service) list(w http.ResponseWriter, r *http.Request) {

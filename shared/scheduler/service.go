@@ -4,18 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"github.com/jobweaver/jobweaver/shared/kafka"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/jobweaver/jobweaver/shared/apigw"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/trigger"
@@ -30,6 +26,8 @@ type Service struct {
 	log   *slog.Logger
 	http  http.Handler
 	rnd   func() float64 // uniform in [0, 1), for backoff jitter
+	// triggers routes Handle's payloads by their trigger.
+	triggers trigger.Router
 
 	metrics     *metrics.Emitter
 	lastBacklog atomic.Int64 // unix nanoseconds of the last backlog measurement
@@ -62,6 +60,12 @@ func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, pool: deps.Pool, relay: deps.Relay, log: log, rnd: rand.Float64, metrics: m}
 	s.http = s.routes()
+	s.triggers = trigger.Router{
+		Name:     "scheduler",
+		Kafka:    s.HandleKafka,
+		Schedule: func(ctx context.Context) (any, error) { return s.Tick(ctx) },
+		HTTP:     s.http,
+	}
 	return s, nil
 }
 
@@ -73,28 +77,8 @@ func (s *Service) now() time.Time {
 }
 
 // Handle is the Lambda entry point. It routes a raw payload by its
-// trigger: Kafka to HandleKafka, a schedule to Tick, an API Gateway v2
-// request to HTTPHandler.
+// trigger (trigger.Router): Kafka to HandleKafka, a schedule to Tick, an
+// API Gateway v2 request to HTTPHandler.
 func (s *Service) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
-	kind, err := trigger.Detect(payload)
-	if err != nil {
-		return nil, fmt.Errorf("scheduler: %w", err)
-	}
-	switch kind {
-	case trigger.Kafka:
-		ev, err := kafka.DecodeEvent(payload)
-		if err != nil {
-			return nil, fmt.Errorf("scheduler: decode Kafka event: %w", err)
-		}
-		return nil, s.HandleKafka(ctx, ev)
-	case trigger.Schedule:
-		return s.Tick(ctx)
-	case trigger.HTTP:
-		var ev events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, fmt.Errorf("scheduler: decode API Gateway event: %w", err)
-		}
-		return apigw.Serve(ctx, s.HTTPHandler(), ev)
-	}
-	return nil, fmt.Errorf("scheduler: unsupported trigger payload (not Kafka, schedule or API Gateway v2)")
+	return s.triggers.Handle(ctx, payload)
 }

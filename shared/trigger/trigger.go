@@ -1,6 +1,7 @@
-// Package trigger tells which AWS event a raw Lambda payload is, so that a
-// function fed by several triggers (the scheduler: a schedule, Kafka and
-// internal HTTP calls) can route it.
+// Package trigger tells which AWS event a raw Lambda payload is (Detect),
+// so that a function fed by several triggers (the scheduler: a schedule,
+// Kafka and internal HTTP calls) can route it to the handler of that kind
+// (Router).
 package trigger
 
 import (

@@ -106,14 +106,7 @@ func TestDetectRejectsNonObjects(t *testing.T) {
 
 // FuzzDetect: Detect never panics, and an error always comes with Unknown.
 func FuzzDetect(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addFixtures(f)
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		k, err := trigger.Detect(payload)
@@ -126,4 +119,17 @@ func FuzzDetect(f *testing.F) {
 			t.Fatalf("Detect = %q, not a known kind", k)
 		}
 	})
+}
+
+// addFixtures seeds f with every payload of testdata.
+func addFixtures(f *testing.F) {
+	f.Helper()
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 }

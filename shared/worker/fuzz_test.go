@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/pgtext"
 	"github.com/jobweaver/jobweaver/shared/step"
 )
 
@@ -125,7 +126,7 @@ func checkTask(t *testing.T, tk *task) {
 	if (tk.invalid == nil) == (len(tk.steps) == 0) {
 		t.Fatalf("a run task has steps xor an invalid-steps error: %d steps, %v", len(tk.steps), tk.invalid)
 	}
-	if clean(tk.traceID, -1) != tk.traceID {
+	if pgtext.Clean(tk.traceID, -1) != tk.traceID {
 		t.Fatalf("trace ID %q is not clean", tk.traceID)
 	}
 }

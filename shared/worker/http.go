@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"net/http"
 	"time"
 
@@ -13,8 +12,9 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/internalhttp"
 	"github.com/jobweaver/jobweaver/shared/paging"
-	"github.com/jobweaver/jobweaver/shared/trace"
+	"github.com/jobweaver/jobweaver/shared/pgdb"
 )
 
 // Execution is one finished attempt as GET /internal/executions/{jobId}
@@ -36,19 +36,12 @@ type Execution struct {
 const namespace = "WORKER"
 
 func (s *Service) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /internal/executions/{jobId}", s.listExecutions)
-	mux.HandleFunc("/internal/executions/{jobId}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", "GET")
-		apierror.Write(w, r, s.log, namespace, apierror.New(http.StatusMethodNotAllowed, "WORKER.METHOD_NOT_ALLOWED", r.Method+" is not allowed here; use GET"))
-	})
-	health := pgdb.HealthHandler(s.pool, s.log)
-	mux.HandleFunc("GET /health", health)
-	mux.HandleFunc("GET /actuator/health", health)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		apierror.Write(w, r, s.log, namespace, apierror.New(http.StatusNotFound, "WORKER.NOT_FOUND", "no route "+r.Method+" "+r.URL.Path))
-	})
-	return trace.Middleware(mux)
+	return internalhttp.ReadOnly{
+		Namespace: namespace,
+		Get:       map[string]http.HandlerFunc{"/internal/executions/{jobId}": s.listExecutions},
+		Health:    pgdb.HealthHandler(s.pool, s.log),
+		Log:       s.log,
+	}.Handler()
 }
 
 func (s *Service) listExecutions(w http.ResponseWriter, r *http.Request) {

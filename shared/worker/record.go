@@ -3,9 +3,7 @@ package worker
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
@@ -13,6 +11,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/pgtext"
 	"github.com/jobweaver/jobweaver/shared/step"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
@@ -102,9 +101,9 @@ func decodeRecord(rec events.KafkaRecord, reg *step.Registry) *task {
 	}
 	t.poisonEnv = nil
 	t.eventID, t.jobID = eid.String(), jid.String()
-	t.traceID = clean(env.TraceID, 200)
+	t.traceID = pgtext.Clean(env.TraceID, 200)
 	if t.traceID == "" {
-		t.traceID = clean(kafka.Header(rec, trace.KafkaTraceHeader), 200)
+		t.traceID = pgtext.Clean(kafka.Header(rec, trace.KafkaTraceHeader), 200)
 	}
 	steps, err := jobspec.ParseSteps(t.job.Payload, reg)
 	if err != nil {
@@ -134,14 +133,14 @@ func (t *task) deadLetter(now time.Time) envelope.Envelope {
 	dl := envelope.JobDeadLetter{
 		Reason:    "POISON_RECORD",
 		ErrorCode: CodePoisonRecord,
-		LastError: clean(t.poison.Error(), maxErrorBytes),
+		LastError: pgtext.Clean(t.poison.Error(), maxErrorBytes),
 		Attempts:  []envelope.AttemptSummary{},
 		FailedAt:  now,
 		Source: &envelope.PoisonSource{
-			Topic:     clean(t.rec.Topic, 255),
+			Topic:     pgtext.Clean(t.rec.Topic, 255),
 			Partition: t.rec.Partition,
 			Offset:    t.rec.Offset,
-			Value:     clean(t.rec.Value, -1),
+			Value:     pgtext.Clean(t.rec.Value, -1),
 		},
 	}
 	p, _ := json.Marshal(dl) // plain values only
@@ -150,7 +149,7 @@ func (t *task) deadLetter(now time.Time) envelope.Envelope {
 		Type:    envelope.TypeJobDeadLetter,
 		Version: envelope.Version,
 		Time:    now,
-		TraceID: clean(traceID, 200),
+		TraceID: pgtext.Clean(traceID, 200),
 		JobID:   jobID,
 		Payload: p,
 	}
@@ -160,23 +159,3 @@ const (
 	maxErrorBytes = 4096
 	maxAttempt    = 1_000_000 // far beyond any retry budget; keeps int32 columns safe
 )
-
-// clean makes s safe for a Postgres text or jsonb value: valid UTF-8, no
-// NUL characters, at most max bytes (cut at a character boundary; a
-// negative max keeps the whole string).
-func clean(s string, max int) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if strings.IndexByte(s, 0) >= 0 {
-		s = strings.ReplaceAll(s, "\x00", "")
-	}
-	if max >= 0 && len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut]
-	}
-	return s
-}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/pgtext"
 	"github.com/jobweaver/jobweaver/shared/step"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
@@ -113,7 +114,7 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 		res.FinishedAt = started
 		res.Steps = []envelope.StepResult{}
 		res.ErrorCode = CodeInvalidJob
-		res.Error = clean("the job cannot run: "+t.invalid.Error(), maxErrorBytes)
+		res.Error = pgtext.Clean("the job cannot run: "+t.invalid.Error(), maxErrorBytes)
 		res.Permanent = true
 		return s.finish(ctx, i, t, res)
 	}
@@ -140,16 +141,16 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 			}
 			failed = true
 			sr.Status = StepFailed
-			sr.Error = clean(err.Error(), maxErrorBytes)
+			sr.Error = pgtext.Clean(err.Error(), maxErrorBytes)
 			if ctx.Err() != nil {
 				res.ErrorCode = CodeDeadlineExceeded
-				res.Error = clean(fmt.Sprintf("step %d (%s) was cut off by the invocation deadline: %v", k, sr.Action, err), maxErrorBytes)
+				res.Error = pgtext.Clean(fmt.Sprintf("step %d (%s) was cut off by the invocation deadline: %v", k, sr.Action, err), maxErrorBytes)
 			} else {
 				res.ErrorCode = CodeStepFailed
-				res.Error = clean(fmt.Sprintf("step %d (%s) failed: %v", k, sr.Action, err), maxErrorBytes)
+				res.Error = pgtext.Clean(fmt.Sprintf("step %d (%s) failed: %v", k, sr.Action, err), maxErrorBytes)
 			}
 		}
-		sr.Action = clean(sr.Action, 100)
+		sr.Action = pgtext.Clean(sr.Action, 100)
 		res.Steps[k] = sr
 	}
 	res.FinishedAt = time.Now()

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/jobweaver/jobweaver/shared/apigw"
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/logging"
@@ -33,6 +32,8 @@ type Service struct {
 	http    *http.Client
 	handler http.Handler
 	metrics *metrics.Emitter
+	// triggers routes Handle's payloads by their trigger.
+	triggers trigger.Router
 }
 
 // New builds the worker from its config and connections. deps.Pool and
@@ -62,31 +63,14 @@ func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, pool: deps.Pool, relay: deps.Relay, log: log, http: client, metrics: m}
 	s.handler = s.routes()
+	s.triggers = trigger.Router{Name: "worker", Kafka: s.HandleKafka, HTTP: s.handler}
 	return s, nil
 }
 
-// Handle is the Lambda entry point: Kafka events go to HandleKafka, API
-// Gateway v2 events to the internal HTTP routes.
+// Handle is the Lambda entry point (trigger.Router): Kafka events go to
+// HandleKafka, API Gateway v2 events to the internal HTTP routes.
 func (s *Service) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
-	kind, err := trigger.Detect(payload)
-	if err != nil {
-		return nil, fmt.Errorf("worker: %w", err)
-	}
-	switch kind {
-	case trigger.Kafka:
-		ev, err := kafka.DecodeEvent(payload)
-		if err != nil {
-			return nil, fmt.Errorf("worker: decode Kafka event: %w", err)
-		}
-		return nil, s.HandleKafka(ctx, ev)
-	case trigger.HTTP:
-		var ev events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, fmt.Errorf("worker: decode HTTP event: %w", err)
-		}
-		return apigw.Serve(ctx, s.handler, ev)
-	}
-	return nil, fmt.Errorf("worker: unsupported trigger %q", kind)
+	return s.triggers.Handle(ctx, payload)
 }
 
 // HandleKafka runs a batch of run-job records; see the package doc. It
