@@ -13,6 +13,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/paging"
+	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
@@ -29,8 +30,9 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET "+PathJobStatus, s.serveStatus)
 	mux.HandleFunc("GET "+PathJobs, s.serveList)
 	mux.HandleFunc("POST "+PathJobCancel, s.serveCancel)
-	mux.HandleFunc("GET /health", serveHealth)
-	mux.HandleFunc("GET /actuator/health", serveHealth)
+	health := pgdb.HealthHandler(s.pool, s.log)
+	mux.HandleFunc("GET /health", health)
+	mux.HandleFunc("GET /actuator/health", health)
 	return trace.Middleware(s.withErrorBodies(mux))
 }
 
@@ -65,10 +67,6 @@ type statusProbe struct {
 func (p *statusProbe) Header() http.Header         { return p.header }
 func (p *statusProbe) WriteHeader(code int)        { p.code = code }
 func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
-
-func serveHealth(w http.ResponseWriter, _ *http.Request) {
-	apierror.WriteJSON(w, http.StatusOK, map[string]string{"status": "UP"})
-}
 
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	apierror.Write(w, r, s.log, errorNamespace, err)

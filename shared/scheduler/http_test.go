@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,8 +143,8 @@ func TestListRoute(t *testing.T) {
 func TestHealthAndUnknownRoutes(t *testing.T) {
 	b := setup(t, nil)
 	for _, p := range []string{"/health", "/actuator/health"} {
-		if rec := b.serve(t, http.MethodGet, p, ""); rec.Code != http.StatusOK {
-			t.Fatalf("%s = %d", p, rec.Code)
+		if rec := b.serve(t, http.MethodGet, p, ""); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"UP"`) {
+			t.Fatalf("%s = %d %s", p, rec.Code, rec.Body)
 		}
 	}
 	for _, tt := range []struct {
@@ -162,5 +163,10 @@ func TestHealthAndUnknownRoutes(t *testing.T) {
 		if tt.status == http.StatusMethodNotAllowed && rec.Header().Get("Allow") == "" {
 			t.Fatalf("%s %s: no Allow header", tt.method, tt.path)
 		}
+	}
+	// The health answers for the database: DOWN when it does not answer.
+	b.svc.pool.Close()
+	if rec := b.serve(t, http.MethodGet, "/health", ""); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"DOWN"`) {
+		t.Fatalf("/health with the pool closed = %d %s", rec.Code, rec.Body)
 	}
 }
