@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
+	"github.com/jobweaver/jobweaver/shared/stacktest"
 )
 
 func TestSubmitRunsToCompletion(t *testing.T) {
@@ -22,20 +24,20 @@ func TestSubmitRunsToCompletion(t *testing.T) {
 	steps := `{"action":"LOG","message":"start"},{"action":"SLEEP","durationMs":20},` +
 		`{"action":"COMPUTE","iterations":10000},{"action":"HTTP_CALL","url":"` + target.URL + `"},` +
 		`{"action":"HTTP_CALL","latencyMs":5},{"action":"LOG","message":"done"}`
-	r := s.do(t, http.MethodPost, "/api/jobs", jobJSON(steps, 2), "X-Trace-Id", "trace-e2e-1")
-	if r.status != http.StatusAccepted {
-		t.Fatalf("POST = %d %s", r.status, r.body)
+	r := s.Do(t, http.MethodPost, "/api/jobs", stacktest.JobJSON(steps, 2), "X-Trace-Id", "trace-e2e-1")
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", r.Status, r.Body)
 	}
-	if got := r.header.Get("X-Trace-Id"); got != "trace-e2e-1" {
+	if got := r.Header.Get("X-Trace-Id"); got != "trace-e2e-1" {
 		t.Errorf("X-Trace-Id echoed = %q", got)
 	}
-	acc := r.json(t)
+	acc := r.JSON(t)
 	id := acc["jobId"].(string)
 	if acc["traceId"] != "trace-e2e-1" {
 		t.Errorf("traceId = %v", acc["traceId"])
 	}
 
-	job := s.waitStatus(t, id, "COMPLETED")
+	job := s.WaitStatus(t, id, "COMPLETED")
 	if job["attempts"] != float64(1) || job["jobType"] != "SIMULATION" || job["traceId"] != "trace-e2e-1" {
 		t.Errorf("job = %v", job)
 	}
@@ -48,7 +50,7 @@ func TestSubmitRunsToCompletion(t *testing.T) {
 		t.Errorf("HTTP_CALL target hit %d times, want 1", hits.Load())
 	}
 
-	ex := s.do(t, http.MethodGet, "/api/jobs/"+id+"/executions", "").json(t)
+	ex := s.Do(t, http.MethodGet, "/api/jobs/"+id+"/executions", "").JSON(t)
 	content := ex["content"].([]any)
 	if len(content) != 1 {
 		t.Fatalf("executions = %v", ex)
@@ -79,7 +81,7 @@ func TestSubmitRunsToCompletion(t *testing.T) {
 			t.Errorf("%s record: key %q traceId %q", topic, recs[0].Key, trace)
 		}
 	}
-	list := s.do(t, http.MethodGet, "/api/jobs?status=COMPLETED&traceId=trace-e2e-1", "").json(t)
+	list := s.Do(t, http.MethodGet, "/api/jobs?status=COMPLETED&traceId=trace-e2e-1", "").JSON(t)
 	if list["totalElements"] != float64(1) {
 		t.Errorf("list = %v", list)
 	}
@@ -87,15 +89,15 @@ func TestSubmitRunsToCompletion(t *testing.T) {
 
 func TestFailureRetriesWithGrowingDelaysThenDeadLetters(t *testing.T) {
 	s := startStack(t, nil)
-	id := s.submit(t, jobJSON(`{"action":"LOG","message":"about to fail"},{"action":"FAIL","message":"simulated crash"}`, 2))
-	job := s.waitStatus(t, id, "FAILED")
+	id := s.Submit(t, stacktest.JobJSON(`{"action":"LOG","message":"about to fail"},{"action":"FAIL","message":"simulated crash"}`, 2))
+	job := s.WaitStatus(t, id, "FAILED")
 	if job["attempts"] != float64(3) {
 		t.Fatalf("attempts = %v, want 3", job["attempts"])
 	}
 
 	// Three attempts, each dispatched later than the one before by a
 	// growing delay (base 300 ms: ~300 ms, then ~600 ms, ±20 %).
-	rows, err := s.dbs["scheduler"].Query(context.Background(),
+	rows, err := s.DBs["scheduler"].Query(context.Background(),
 		`SELECT dispatched_at FROM job_attempts WHERE job_id = $1 ORDER BY attempt`, id)
 	if err != nil {
 		t.Fatal(err)
@@ -116,10 +118,10 @@ func TestFailureRetriesWithGrowingDelaysThenDeadLetters(t *testing.T) {
 		t.Errorf("retry gaps %v then %v: want ≥240ms and growing", gap1, gap2)
 	}
 
-	eventually(t, "the dead letter is persisted", func() bool {
-		return s.count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE job_id = $1`, id) == 1
+	stacktest.Eventually(t, "the dead letter is persisted", func() bool {
+		return s.Count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE job_id = $1`, id) == 1
 	})
-	dl := s.do(t, http.MethodGet, "/api/dlq", "").json(t)
+	dl := s.Do(t, http.MethodGet, "/api/dlq", "").JSON(t)
 	entries := dl["content"].([]any)
 	if len(entries) != 1 {
 		t.Fatalf("dlq = %v", dl)
@@ -134,7 +136,7 @@ func TestFailureRetriesWithGrowingDelaysThenDeadLetters(t *testing.T) {
 			t.Errorf("attempt summary lacks error or timing: %v", a)
 		}
 	}
-	ex := s.do(t, http.MethodGet, "/api/jobs/"+id+"/executions", "").json(t)
+	ex := s.Do(t, http.MethodGet, "/api/jobs/"+id+"/executions", "").JSON(t)
 	if ex["totalElements"] != float64(3) {
 		t.Errorf("executions = %v", ex)
 	}
@@ -142,46 +144,46 @@ func TestFailureRetriesWithGrowingDelaysThenDeadLetters(t *testing.T) {
 
 func TestZeroRetriesGoStraightToDeadLetter(t *testing.T) {
 	s := startStack(t, nil)
-	id := s.submit(t, jobJSON(`{"action":"FAIL","message":"immediate failure"}`, 0))
-	job := s.waitStatus(t, id, "FAILED")
+	id := s.Submit(t, stacktest.JobJSON(`{"action":"FAIL","message":"immediate failure"}`, 0))
+	job := s.WaitStatus(t, id, "FAILED")
 	if job["attempts"] != float64(1) {
 		t.Errorf("attempts = %v, want 1", job["attempts"])
 	}
-	eventually(t, "the dead letter is persisted", func() bool {
-		return s.count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE job_id = $1`, id) == 1
+	stacktest.Eventually(t, "the dead letter is persisted", func() bool {
+		return s.Count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE job_id = $1`, id) == 1
 	})
 }
 
 func TestFailTimesThenSucceeds(t *testing.T) {
 	s := startStack(t, nil)
-	id := s.submit(t, jobJSON(`{"action":"FAIL","message":"flaky","failTimes":2},{"action":"LOG","message":"ok"}`, 3))
-	job := s.waitStatus(t, id, "COMPLETED")
+	id := s.Submit(t, stacktest.JobJSON(`{"action":"FAIL","message":"flaky","failTimes":2},{"action":"LOG","message":"ok"}`, 3))
+	job := s.WaitStatus(t, id, "COMPLETED")
 	if job["attempts"] != float64(3) {
 		t.Errorf("attempts = %v, want 3", job["attempts"])
 	}
-	if n := s.count(t, "dlq", `SELECT count(*) FROM dead_letters`); n != 0 {
+	if n := s.Count(t, "dlq", `SELECT count(*) FROM dead_letters`); n != 0 {
 		t.Errorf("dead letters = %d", n)
 	}
 }
 
 func TestIdempotencyKeyAndCancel(t *testing.T) {
 	s := startStack(t, nil)
-	body := jobJSON(`{"action":"SLEEP","durationMs":60000}`, 0)
-	a := s.submit(t, body, "Idempotency-Key", "k-1")
-	b := s.submit(t, body, "Idempotency-Key", "k-1")
+	body := stacktest.JobJSON(`{"action":"SLEEP","durationMs":60000}`, 0)
+	a := s.Submit(t, body, "Idempotency-Key", "k-1")
+	b := s.Submit(t, body, "Idempotency-Key", "k-1")
 	if a != b {
 		t.Fatalf("same Idempotency-Key gave %s and %s", a, b)
 	}
-	s.waitStatus(t, a, "RUNNING")
-	r := s.do(t, http.MethodDelete, "/api/jobs/"+a, "")
-	if r.status != http.StatusOK || r.json(t)["status"] != "CANCELLED" {
-		t.Fatalf("DELETE = %d %s", r.status, r.body)
+	s.WaitStatus(t, a, "RUNNING")
+	r := s.Do(t, http.MethodDelete, "/api/jobs/"+a, "")
+	if r.Status != http.StatusOK || r.JSON(t)["status"] != "CANCELLED" {
+		t.Fatalf("DELETE = %d %s", r.Status, r.Body)
 	}
-	r = s.do(t, http.MethodDelete, "/api/jobs/"+a, "")
-	if r.status != http.StatusConflict || r.json(t)["errorCode"] != "API.JOB_NOT_CANCELLABLE" {
-		t.Fatalf("second DELETE = %d %s", r.status, r.body)
+	r = s.Do(t, http.MethodDelete, "/api/jobs/"+a, "")
+	if r.Status != http.StatusConflict || r.JSON(t)["errorCode"] != "API.JOB_NOT_CANCELLABLE" {
+		t.Fatalf("second DELETE = %d %s", r.Status, r.Body)
 	}
-	if n := s.count(t, "scheduler", `SELECT count(*) FROM jobs`); n != 1 {
+	if n := s.Count(t, "scheduler", `SELECT count(*) FROM jobs`); n != 1 {
 		t.Errorf("scheduler jobs = %d, want 1", n)
 	}
 }
@@ -202,7 +204,7 @@ func TestErrorsAreStructured(t *testing.T) {
 		{"PUT", "/api/jobs", "", "", 405, "API.METHOD_NOT_ALLOWED"},
 	}
 	for _, c := range cases {
-		req, _ := http.NewRequest(c.method, s.APIURL+c.path, stringsReader(c.body))
+		req, _ := http.NewRequest(c.method, s.APIURL+c.path, strings.NewReader(c.body))
 		if c.ctype != "" {
 			req.Header.Set("Content-Type", c.ctype)
 		}
@@ -219,8 +221,8 @@ func TestErrorsAreStructured(t *testing.T) {
 	}
 	// A body over the limit is refused with 413 before it reaches the handler.
 	big := `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"` + string(make([]byte, 300<<10)) + `"}]}}`
-	r := s.do(t, http.MethodPost, "/api/jobs", big)
-	if r.status != http.StatusRequestEntityTooLarge || r.json(t)["errorCode"] != "API.PAYLOAD_TOO_LARGE" {
-		t.Errorf("big body = %d %s", r.status, r.body)
+	r := s.Do(t, http.MethodPost, "/api/jobs", big)
+	if r.Status != http.StatusRequestEntityTooLarge || r.JSON(t)["errorCode"] != "API.PAYLOAD_TOO_LARGE" {
+		t.Errorf("big body = %d %s", r.Status, r.Body)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/metrics/metricstest"
+	"github.com/jobweaver/jobweaver/shared/stacktest"
 )
 
 // The CloudFormation templates the CDK app synthesizes (kept equal to the
@@ -139,23 +140,23 @@ func runMetricsWorkload(t *testing.T, doc []docMetric) *metricstest.Result {
 			t.Fatal(err)
 		}
 	}
-	logJob := jobJSON(`{"action":"LOG","message":"metrics"}`, 0)
-	ok := []string{s.submit(t, logJob)}
-	r := s.do(t, http.MethodPost, "/api/jobs/batch", `{"jobs":[`+logJob+`,`+logJob+`]}`)
-	if r.status != http.StatusAccepted {
-		t.Fatalf("POST /api/jobs/batch = %d %s", r.status, r.body)
+	logJob := stacktest.JobJSON(`{"action":"LOG","message":"metrics"}`, 0)
+	ok := []string{s.Submit(t, logJob)}
+	r := s.Do(t, http.MethodPost, "/api/jobs/batch", `{"jobs":[`+logJob+`,`+logJob+`]}`)
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("POST /api/jobs/batch = %d %s", r.Status, r.Body)
 	}
-	for _, j := range r.json(t)["jobs"].([]any) {
+	for _, j := range r.JSON(t)["jobs"].([]any) {
 		ok = append(ok, j.(map[string]any)["jobId"].(string))
 	}
-	failing := s.submit(t, jobJSON(`{"action":"FAIL","message":"metrics"}`, 1)) // one retry, then the DLQ
+	failing := s.Submit(t, stacktest.JobJSON(`{"action":"FAIL","message":"metrics"}`, 1)) // one retry, then the DLQ
 
 	for _, id := range ok {
-		s.waitStatus(t, id, "COMPLETED")
+		s.WaitStatus(t, id, "COMPLETED")
 	}
-	s.waitStatus(t, failing, "FAILED")
-	eventually(t, "the dead letter and three poison entries are stored", func() bool {
-		return s.count(t, "dlq", `SELECT count(*) FROM dead_letters`) == 4
+	s.WaitStatus(t, failing, "FAILED")
+	stacktest.Eventually(t, "the dead letter and three poison entries are stored", func() bool {
+		return s.Count(t, "dlq", `SELECT count(*) FROM dead_letters`) == 4
 	})
 	// Functions flush when an invocation ends, just after what the test
 	// waited for; give the last ones a moment, then stop everything.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
+	"github.com/jobweaver/jobweaver/shared/stacktest"
 )
 
 // A record nobody can decode ends in the DLQ once, and the partition keeps
@@ -30,15 +31,15 @@ func TestPoisonRecordsEndInDeadLetterQueue(t *testing.T) {
 	// Every partition still delivers.
 	var ids []string
 	for i := 0; i < 12; i++ {
-		ids = append(ids, s.submit(t, jobJSON(`{"action":"LOG","message":"behind poison"}`, 0)))
+		ids = append(ids, s.Submit(t, stacktest.JobJSON(`{"action":"LOG","message":"behind poison"}`, 0)))
 	}
 	for _, id := range ids {
-		s.waitStatus(t, id, "COMPLETED")
+		s.WaitStatus(t, id, "COMPLETED")
 	}
-	eventually(t, "25 poison entries in the DLQ", func() bool {
-		return s.count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE reason = 'POISON_RECORD'`) == 25
+	stacktest.Eventually(t, "25 poison entries in the DLQ", func() bool {
+		return s.Count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE reason = 'POISON_RECORD'`) == 25
 	})
-	dl := s.do(t, http.MethodGet, "/api/dlq?size=100", "").json(t)
+	dl := s.Do(t, http.MethodGet, "/api/dlq?size=100", "").JSON(t)
 	if dl["totalElements"] != float64(25) {
 		t.Errorf("GET /api/dlq totalElements = %v", dl["totalElements"])
 	}

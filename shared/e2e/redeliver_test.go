@@ -14,6 +14,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
+	"github.com/jobweaver/jobweaver/shared/stacktest"
 )
 
 // snapshot is every piece of state the platform keeps, as text.
@@ -35,7 +36,7 @@ func (s *stack) snapshot(t *testing.T) map[string]int {
 	}
 	out := map[string]int{}
 	for name, sq := range q {
-		out[name] = s.count(t, sq[0], sq[1])
+		out[name] = s.Count(t, sq[0], sq[1])
 	}
 	return out
 }
@@ -49,7 +50,7 @@ func (s *stack) lagZero(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	eventually(t, "consumer lag reaches zero", func() bool {
+	stacktest.Eventually(t, "consumer lag reaches zero", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		groups, err := adm.ListGroups(ctx)
@@ -75,14 +76,14 @@ func TestEveryEventDeliveredTwiceChangesNothing(t *testing.T) {
 	defer target.Close()
 	call := `{"action":"HTTP_CALL","url":"` + target.URL + `"},`
 	s := startStack(t, nil)
-	ok := s.submit(t, jobJSON(call+`{"action":"LOG","message":"fine"}`, 1))
-	flaky := s.submit(t, jobJSON(call+`{"action":"FAIL","message":"once","failTimes":1}`, 2))
-	dead := s.submit(t, jobJSON(call+`{"action":"FAIL","message":"always"}`, 1))
-	s.waitStatus(t, ok, "COMPLETED")
-	s.waitStatus(t, flaky, "COMPLETED")
-	s.waitStatus(t, dead, "FAILED")
-	eventually(t, "the dead letter is stored", func() bool {
-		return s.count(t, "dlq", `SELECT count(*) FROM dead_letters`) == 1
+	ok := s.Submit(t, stacktest.JobJSON(call+`{"action":"LOG","message":"fine"}`, 1))
+	flaky := s.Submit(t, stacktest.JobJSON(call+`{"action":"FAIL","message":"once","failTimes":1}`, 2))
+	dead := s.Submit(t, stacktest.JobJSON(call+`{"action":"FAIL","message":"always"}`, 1))
+	s.WaitStatus(t, ok, "COMPLETED")
+	s.WaitStatus(t, flaky, "COMPLETED")
+	s.WaitStatus(t, dead, "FAILED")
+	stacktest.Eventually(t, "the dead letter is stored", func() bool {
+		return s.Count(t, "dlq", `SELECT count(*) FROM dead_letters`) == 1
 	})
 	s.lagZero(t)
 	before := s.snapshot(t)
@@ -124,7 +125,7 @@ func TestEveryEventDeliveredTwiceChangesNothing(t *testing.T) {
 	if hits.Load() != 5 {
 		t.Errorf("steps ran %d times after redelivery, want still 5: a redelivered run-job ran its steps again", hits.Load())
 	}
-	r := s.do(t, http.MethodGet, "/api/jobs/"+flaky, "").json(t)
+	r := s.Do(t, http.MethodGet, "/api/jobs/"+flaky, "").JSON(t)
 	if r["attempts"] != float64(2) || r["status"] != "COMPLETED" {
 		t.Errorf("flaky job after redelivery = %v", r)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
+	"github.com/jobweaver/jobweaver/shared/stacktest"
 	"github.com/jobweaver/jobweaver/shared/worker"
 )
 
@@ -41,7 +42,7 @@ func badEvents(t *testing.T, s *stack) {
 		{"scheduler-not-an-object.json", "scheduler", "scheduler: trigger: payload is not a JSON object", 0},
 		{"scheduler-unknown-shape.json", "scheduler", "scheduler: unsupported trigger payload (not Kafka, schedule or API Gateway v2)", 0},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	ctx, cancel := context.WithTimeout(context.Background(), stacktest.Bound)
 	defer cancel()
 	for _, c := range cases {
 		payload, err := os.ReadFile(filepath.Join("testdata", "events", c.file))
@@ -79,14 +80,14 @@ func badEvents(t *testing.T, s *stack) {
 		{worker.PoisonEventID(envelope.TopicRunJob, 5, 900002), "WORKER.POISON_RECORD", "", 900002},
 		{dlq.PoisonEventID(envelope.TopicJobDeadLetter, 2, 900003), "DLQ.POISON_RECORD", "base64", 900003},
 	} {
-		e := s.waitDeadLetter(t, "poison "+p.id, func(e map[string]any) bool { return e["id"] == p.id })
+		e := s.WaitDeadLetter(t, "poison "+p.id, func(e map[string]any) bool { return e["id"] == p.id })
 		src, _ := e["source"].(map[string]any)
 		if e["reason"] != "POISON_RECORD" || e["errorCode"] != p.code || !strings.Contains(fmt.Sprint(e["lastError"]), p.errPart) || src["offset"] != p.offset {
 			t.Errorf("poison dead letter %v", e)
 		}
 	}
 	n := 0
-	for _, e := range s.deadLetters(t) {
+	for _, e := range s.DeadLetters(t) {
 		if src, ok := e["source"].(map[string]any); ok && src["offset"].(float64) >= 900001 && src["offset"].(float64) <= 900003 {
 			n++
 		}
@@ -111,7 +112,7 @@ func describe(c *Cluster, fn string, ctx context.Context, payload []byte) string
 // poisonRecords: records nobody can decode, on every topic, end in the
 // DLQ, and jobs behind them still complete.
 func poisonRecords(t *testing.T, s *stack) {
-	before := s.count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE reason = 'POISON_RECORD'`)
+	before := s.Count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE reason = 'POISON_RECORD'`)
 	prod := kafkatest.Producer(t, s.Brokers)
 	n := 0
 	for _, topic := range []string{envelope.TopicJobCreated, envelope.TopicRunJob, envelope.TopicJobCompleted, envelope.TopicJobFailed} {
@@ -129,23 +130,14 @@ func poisonRecords(t *testing.T, s *stack) {
 	n++
 	var ids []string
 	for range 6 {
-		ids = append(ids, s.submit(t, jobJSON(`{"action":"LOG","message":"behind poison"}`, 0)))
+		ids = append(ids, s.Submit(t, stacktest.JobJSON(`{"action":"LOG","message":"behind poison"}`, 0)))
 	}
 	for _, id := range ids {
-		s.waitStatus(t, id, "COMPLETED")
+		s.WaitStatus(t, id, "COMPLETED")
 	}
-	eventually(t, fmt.Sprintf("%d more poison entries in the DLQ", n), func() bool {
-		return s.count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE reason = 'POISON_RECORD'`) == before+n
+	stacktest.Eventually(t, fmt.Sprintf("%d more poison entries in the DLQ", n), func() bool {
+		return s.Count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE reason = 'POISON_RECORD'`) == before+n
 	})
-}
-
-func (s *stack) count(t *testing.T, svc, sql string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := s.dbs[svc].QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %s: %v", svc, sql, err)
-	}
-	return n
 }
 
 // databaseOutage: while the worker's database refuses connections, its
@@ -155,12 +147,12 @@ func (s *stack) count(t *testing.T, svc, sql string, args ...any) int {
 // the database is back the poison record ends in the DLQ, once.
 func databaseOutage(t *testing.T, s *stack) {
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, s.admin)
+	admin, err := pgx.Connect(ctx, s.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer admin.Close(ctx)
-	db := pgx.Identifier{s.prefix + "_worker"}.Sanitize()
+	db := pgx.Identifier{s.Prefix + "_worker"}.Sanitize()
 	allow := func(on bool) {
 		if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s WITH ALLOW_CONNECTIONS %v", db, on)); err != nil {
 			t.Fatal(err)
@@ -173,7 +165,7 @@ func databaseOutage(t *testing.T, s *stack) {
 			allow(true)
 		}
 	}()
-	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, s.prefix+"_worker"); err != nil {
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, s.Prefix+"_worker"); err != nil {
 		t.Fatal(err)
 	}
 	failed := func() int {
@@ -192,7 +184,7 @@ func databaseOutage(t *testing.T, s *stack) {
 		t.Fatal(err)
 	}
 	rec := res[0].Record
-	eventually(t, "the worker fails the batch twice", func() bool { return failed() >= before+2 })
+	stacktest.Eventually(t, "the worker fails the batch twice", func() bool { return failed() >= before+2 })
 	var kinds []string
 	for _, inv := range s.cluster.Invocations("worker") {
 		if inv.Failed != "" {
@@ -203,10 +195,10 @@ func databaseOutage(t *testing.T, s *stack) {
 	allow(true)
 	restored = true
 	id := worker.PoisonEventID(rec.Topic, int64(rec.Partition), rec.Offset)
-	s.waitDeadLetter(t, "the poison record after the outage", func(e map[string]any) bool { return e["id"] == id })
+	s.WaitDeadLetter(t, "the poison record after the outage", func(e map[string]any) bool { return e["id"] == id })
 	time.Sleep(300 * time.Millisecond) // a duplicate would show up by now
 	n := 0
-	for _, e := range s.deadLetters(t) {
+	for _, e := range s.DeadLetters(t) {
 		if e["id"] == id {
 			n++
 		}
@@ -225,11 +217,11 @@ func oversizedResponse(t *testing.T, s *stack) {
 	for range 60 {
 		steps = append(steps, fmt.Sprintf(`{"action":"LOG","message":%q}`, msg))
 	}
-	body := jobJSON(strings.Join(steps, ","), 0)
+	body := stacktest.JobJSON(strings.Join(steps, ","), 0)
 	if len(body) > 262144 {
 		t.Fatalf("job body %d bytes: over the API's limit", len(body))
 	}
-	trace := "big-" + s.prefix
+	trace := "big-" + s.Prefix
 	const jobs = 30 // 30 × 245 KB: over 6 MB in one page
 	var wg sync.WaitGroup
 	for range 5 {
@@ -237,27 +229,27 @@ func oversizedResponse(t *testing.T, s *stack) {
 		go func() {
 			defer wg.Done()
 			for range jobs / 5 {
-				s.submit(t, body, "X-Trace-Id", trace)
+				s.Submit(t, body, "X-Trace-Id", trace)
 			}
 		}()
 	}
 	wg.Wait()
-	eventually(t, "the scheduler has ingested the big jobs", func() bool {
-		r := s.do(t, http.MethodGet, "/api/jobs?size=1&traceId="+trace, "")
-		return r.status == 200 && r.json(t)["totalElements"] == float64(jobs)
+	stacktest.Eventually(t, "the scheduler has ingested the big jobs", func() bool {
+		r := s.Do(t, http.MethodGet, "/api/jobs?size=1&traceId="+trace, "")
+		return r.Status == 200 && r.JSON(t)["totalElements"] == float64(jobs)
 	})
 
 	start := time.Now()
-	r := s.do(t, http.MethodGet, fmt.Sprintf("/api/jobs?size=%d&traceId=%s", jobs, trace), "")
+	r := s.Do(t, http.MethodGet, fmt.Sprintf("/api/jobs?size=%d&traceId=%s", jobs, trace), "")
 	took := time.Since(start)
-	t.Logf("GET /api/jobs?size=%d (about %d MB) -> %d in %v: %s", jobs, jobs*len(body)/1e6, r.status, took.Round(time.Millisecond), r.body)
-	if r.status != http.StatusUnprocessableEntity || r.json(t)["errorCode"] != "API.RESPONSE_TOO_LARGE" {
-		t.Errorf("oversized list through the api: %d %.300s in %v", r.status, r.body, took)
+	t.Logf("GET /api/jobs?size=%d (about %d MB) -> %d in %v: %s", jobs, jobs*len(body)/1e6, r.Status, took.Round(time.Millisecond), r.Body)
+	if r.Status != http.StatusUnprocessableEntity || r.JSON(t)["errorCode"] != "API.RESPONSE_TOO_LARGE" {
+		t.Errorf("oversized list through the api: %d %.300s in %v", r.Status, r.Body, took)
 	}
-	r = do(t, s.SchedulerURL, http.MethodGet, fmt.Sprintf("/internal/jobs?size=%d&traceId=%s", jobs, trace), "")
-	t.Logf("GET scheduler /internal/jobs?size=%d -> %d %s", jobs, r.status, r.body)
-	if r.status != http.StatusBadGateway || r.json(t)["errorCode"] != "SCHEDULER.RESPONSE_TOO_LARGE" {
-		t.Errorf("oversized internal list: %d %.300s", r.status, r.body)
+	r = stacktest.Do(t, s.SchedulerURL, http.MethodGet, fmt.Sprintf("/internal/jobs?size=%d&traceId=%s", jobs, trace), "")
+	t.Logf("GET scheduler /internal/jobs?size=%d -> %d %s", jobs, r.Status, r.Body)
+	if r.Status != http.StatusBadGateway || r.JSON(t)["errorCode"] != "SCHEDULER.RESPONSE_TOO_LARGE" {
+		t.Errorf("oversized internal list: %d %.300s", r.Status, r.Body)
 	}
 	tooLarge := 0
 	for _, inv := range s.cluster.Invocations("scheduler") {
@@ -268,9 +260,9 @@ func oversizedResponse(t *testing.T, s *stack) {
 	if tooLarge < 2 {
 		t.Errorf("scheduler invocations failed as too large: %d", tooLarge)
 	}
-	r = s.do(t, http.MethodGet, "/api/jobs?size=5&traceId="+trace, "")
-	if r.status != 200 || len(r.json(t)["content"].([]any)) != 5 {
-		t.Errorf("a smaller page: %d %.300s", r.status, r.body)
+	r = s.Do(t, http.MethodGet, "/api/jobs?size=5&traceId="+trace, "")
+	if r.Status != 200 || len(r.JSON(t)["content"].([]any)) != 5 {
+		t.Errorf("a smaller page: %d %.300s", r.Status, r.Body)
 	}
 }
 
@@ -284,14 +276,14 @@ func TestFunctionTimeout(t *testing.T) {
 		t.Parallel()
 		s := startStack(t, true, map[string]string{"SCHEDULER_LEASE": "5s"},
 			map[string]FunctionSettings{"worker": {Timeout: 2 * time.Second, Instances: 1}})
-		id := s.submit(t, jobJSON(`{"action":"LOG","message":"long"},{"action":"SLEEP","durationMs":5000}`, 1))
-		job := s.waitStatus(t, id, "FAILED")
-		ex := s.do(t, http.MethodGet, "/api/jobs/"+id+"/executions", "").json(t)
+		id := s.Submit(t, stacktest.JobJSON(`{"action":"LOG","message":"long"},{"action":"SLEEP","durationMs":5000}`, 1))
+		job := s.WaitStatus(t, id, "FAILED")
+		ex := s.Do(t, http.MethodGet, "/api/jobs/"+id+"/executions", "").JSON(t)
 		t.Logf("job %v: attempts %v, last error %v", job["status"], job["attempts"], job["lastError"])
 		if job["attempts"] != float64(2) || job["lastErrorCode"] != worker.CodeDeadlineExceeded || ex["totalElements"] != float64(2) {
 			t.Errorf("job %v, executions %v", job, ex)
 		}
-		s.waitDeadLetter(t, "the timed-out job", func(e map[string]any) bool { return e["jobId"] == id && e["reason"] == "RETRIES_EXHAUSTED" })
+		s.WaitDeadLetter(t, "the timed-out job", func(e map[string]any) bool { return e["jobId"] == id && e["reason"] == "RETRIES_EXHAUSTED" })
 		for _, inv := range s.cluster.Invocations("worker") {
 			if inv.Failed == invoke.ErrorTypeTimeout {
 				t.Errorf("the worker ran into its timeout: %+v", inv)
@@ -306,16 +298,16 @@ func TestFunctionTimeout(t *testing.T) {
 		t.Parallel()
 		s := startStack(t, true, map[string]string{"SCHEDULER_LEASE": "3s", "WORKER_DEADLINE_MARGIN": "0s"},
 			map[string]FunctionSettings{"worker": {Timeout: 2 * time.Second, Instances: 1}})
-		id := s.submit(t, jobJSON(`{"action":"LOG","message":"long"},{"action":"SLEEP","durationMs":5000}`, 0))
-		job := s.waitStatus(t, id, "FAILED")
+		id := s.Submit(t, stacktest.JobJSON(`{"action":"LOG","message":"long"},{"action":"SLEEP","durationMs":5000}`, 0))
+		job := s.WaitStatus(t, id, "FAILED")
 		t.Logf("job %v: attempts %v, last error %v", job["status"], job["attempts"], job["lastError"])
 		if job["lastErrorCode"] != "SCHEDULER.LEASE_EXPIRED" {
 			t.Errorf("job %v", job)
 		}
-		s.waitDeadLetter(t, "the rescued job", func(e map[string]any) bool { return e["jobId"] == id })
+		s.WaitDeadLetter(t, "the rescued job", func(e map[string]any) bool { return e["jobId"] == id })
 		// The event-source mapping retries the failed batch (and would
 		// forever: the partition is blocked until the records expire).
-		eventually(t, "the batch is retried", func() bool { return len(s.cluster.Invocations("worker")) >= 2 })
+		stacktest.Eventually(t, "the batch is retried", func() bool { return len(s.cluster.Invocations("worker")) >= 2 })
 		var kinds []string
 		for _, inv := range s.cluster.Invocations("worker") {
 			kinds = append(kinds, inv.Failed)

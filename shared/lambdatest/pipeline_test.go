@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jobweaver/jobweaver/shared/stacktest"
 )
 
 // outcome is what a scenario leaves behind, in terms that do not depend
@@ -71,23 +73,23 @@ func runScenario(t *testing.T, s *stack, sc scenario) outcome {
 	hits := &counter{}
 	target := httptest.NewServer(hits)
 	defer target.Close()
-	trace := fmt.Sprintf("trace-%s-%s", sc.name, s.prefix)
-	body := jobJSON(strings.ReplaceAll(sc.steps, "{{target}}", target.URL), sc.maxRetry)
+	trace := fmt.Sprintf("trace-%s-%s", sc.name, s.Prefix)
+	body := stacktest.JobJSON(strings.ReplaceAll(sc.steps, "{{target}}", target.URL), sc.maxRetry)
 	headers := []string{"X-Trace-Id", trace}
 	if sc.repeat {
 		headers = append(headers, "Idempotency-Key", "key-"+trace)
 	}
-	id := s.submit(t, body, headers...)
+	id := s.Submit(t, body, headers...)
 	var o outcome
 	if sc.repeat {
-		o.SameID = s.submit(t, body, headers...) == id
+		o.SameID = s.Submit(t, body, headers...) == id
 	}
-	job := s.waitStatus(t, id, sc.final)
+	job := s.WaitStatus(t, id, sc.final)
 	o.Status = job["status"].(string)
 	o.Attempts = int(job["attempts"].(float64))
 	o.LastErrorCode, _ = job["lastErrorCode"].(string)
 
-	ex := s.do(t, http.MethodGet, "/api/jobs/"+id+"/executions", "").json(t)
+	ex := s.Do(t, http.MethodGet, "/api/jobs/"+id+"/executions", "").JSON(t)
 	var atts []map[string]any
 	for _, a := range ex["content"].([]any) {
 		atts = append(atts, a.(map[string]any))
@@ -103,7 +105,7 @@ func runScenario(t *testing.T, s *stack, sc scenario) outcome {
 		o.Executions = append(o.Executions, fmt.Sprintf("%v %v %s", a["status"], steps, code))
 	}
 	if o.Status == "FAILED" {
-		e := s.waitDeadLetter(t, "job "+id, func(e map[string]any) bool { return e["jobId"] == id })
+		e := s.WaitDeadLetter(t, "job "+id, func(e map[string]any) bool { return e["jobId"] == id })
 		var codes []string
 		for _, a := range e["attempts"].([]any) {
 			a := a.(map[string]any)
@@ -115,7 +117,7 @@ func runScenario(t *testing.T, s *stack, sc scenario) outcome {
 		}
 		o.DeadLetter = fmt.Sprintf("%v x%d %v", e["reason"], len(codes), codes)
 	}
-	list := s.do(t, http.MethodGet, "/api/jobs?traceId="+trace, "").json(t)
+	list := s.Do(t, http.MethodGet, "/api/jobs?traceId="+trace, "").JSON(t)
 	o.Listed = int(list["totalElements"].(float64))
 	o.TargetHits = int(hits.n.Load())
 	return o
