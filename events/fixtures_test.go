@@ -40,6 +40,7 @@ var fixtures = []struct {
 	{"scheduler/job-failed.json", trigger.Kafka, envelope.TopicJobFailed},
 	{"worker/run-job.json", trigger.Kafka, envelope.TopicRunJob},
 	{"dlq/job-dead-letter.json", trigger.Kafka, envelope.TopicJobDeadLetter},
+	{"dlq/mapping-failure.json", trigger.SQS, ""},
 }
 
 func TestEveryFixtureIsListed(t *testing.T) {
@@ -89,6 +90,12 @@ func TestFixtures(t *testing.T) {
 				var ev events.KafkaEvent
 				roundTrip(t, raw, &ev)
 				checkKafka(t, ev, f.topic)
+			case trigger.SQS:
+				var ev events.SQSEvent
+				roundTrip(t, raw, &ev)
+				if len(ev.Records) == 0 || ev.Records[0].EventSource != "aws:sqs" || !json.Valid([]byte(ev.Records[0].Body)) {
+					t.Errorf("not an SQS event with a JSON body: %+v", ev)
+				}
 			}
 		})
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/jobweaver/jobweaver/shared/kafka"
 )
 
 // GoFunction is one of JobWeaver's Go functions: build/<name>/bootstrap on
@@ -96,6 +97,15 @@ type Functions struct {
 	Tick      awsevents.Rule
 }
 
+// topicNames lists the lifecycle topics.
+func topicNames() []string {
+	out := make([]string, len(kafka.Topics))
+	for i, t := range kafka.Topics {
+		out[i] = t.Name
+	}
+	return out
+}
+
 // NewFunctions builds the functions, their grants and their triggers
 // (except the HTTP API, in API).
 func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Network, data *Data, msg *Messaging, prov *Provisioning) *Functions {
@@ -105,14 +115,16 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 		"api":       "JobWeaver api: the public REST API (API Gateway HTTP API)",
 		"scheduler": "JobWeaver scheduler: ingest, dispatch, results, retries (job-created, job-completed, job-failed, 1-minute tick)",
 		"worker":    "JobWeaver worker: runs jobs' steps (run-job)",
-		"dlq":       "JobWeaver dlq: stores dead letters (job-dead-letter)",
+		"dlq":       "JobWeaver dlq: stores dead letters (job-dead-letter) and replays Kafka batches the mappings gave up on (mapping-failures queue)",
 	}
 	// What each function produces (its outbox's topics).
 	produces := map[string][]string{
 		"api":       {"job-created"},
 		"scheduler": {"run-job", "job-dead-letter"},
 		"worker":    {"job-completed", "job-failed", "job-dead-letter"},
-		"dlq":       nil,
+		// The dlq produces again the records of a batch a mapping gave up
+		// on (any topic), after reading them back by offset.
+		"dlq": topicNames(),
 	}
 	for _, svc := range Services {
 		env := serviceEnv(cfg, svc, data, msg)
@@ -129,6 +141,9 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 		} else {
 			// The producer is made at start (it dials nothing until used).
 			msg.grant(fn.Function, []string{"kafka-cluster:Connect"}, msg.ClusterArn)
+		}
+		if svc == "dlq" {
+			msg.GrantRead(fn.Function, topicNames()...)
 		}
 		// Nothing runs before its databases and topics exist.
 		fn.Function.Node().AddDependency(prov.Databases, prov.Topics)
@@ -159,10 +174,13 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 	}))
 
 	f.OnFailure = awssqs.NewQueue(c, jsii.String("MappingFailures"), &awssqs.QueueProps{
-		QueueName:       jsii.String(resourceName(cfg, "mapping-failures")),
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:      jsii.Bool(true),
-		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		QueueName: jsii.String(resourceName(cfg, "mapping-failures")),
+		// Lambda wants at least the consumer's timeout; six times it, as
+		// Lambda's SQS guide advises, leaves room for its retries.
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(float64(6 * cfg.Functions["dlq"].TimeoutSeconds))),
+		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(14)),
 	})
 	onFailure := awslambdaeventsources.NewSqsDlq(f.OnFailure)
 
@@ -197,6 +215,19 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 		}
 		f.Mappings[m.Topic] = fn.AddEventSourceMapping(jsii.String("Kafka"+title(m.Topic)), opts)
 	}
+	// The dlq takes what lands on the failure queue: it stores each range
+	// as a MAPPING_FAILURE dead letter and produces its records again
+	// (shared/dlq HandleSQS). A message it cannot handle yet (Kafka
+	// down) comes back after the visibility timeout, for the queue's
+	// retention of 14 days.
+	dlqFn := f.ByName["dlq"]
+	f.OnFailure.GrantConsumeMessages(dlqFn.Function)
+	dlqFn.Function.AddEventSource(awslambdaeventsources.NewSqsEventSource(f.OnFailure, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(10),
+		MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(0)),
+		ReportBatchItemFailures: jsii.Bool(true),
+	}))
+
 	// The mappings read with the function's role: the MSK control-plane
 	// calls they make, and the network lookups for their pollers (EC2
 	// Describe* have no resource-level permissions).

@@ -141,6 +141,17 @@ func (m *Messaging) GrantConsume(p awsiam.IGrantable, topic, group string) {
 	m.grant(p, []string{"kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"}, m.GroupArn(group))
 }
 
+// GrantRead lets a principal read topics by offset, with no consumer
+// group (the dlq reads back the ranges it replays).
+func (m *Messaging) GrantRead(p awsiam.IGrantable, topics ...string) {
+	m.grant(p, []string{"kafka-cluster:Connect"}, m.ClusterArn)
+	arns := make([]*string, len(topics))
+	for i, t := range topics {
+		arns[i] = m.TopicArn(t)
+	}
+	m.grant(p, []string{"kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"}, arns...)
+}
+
 // GrantCreateTopics lets the migrate function create and grow topics.
 func (m *Messaging) GrantCreateTopics(p awsiam.IGrantable, topics ...string) {
 	m.grant(p, []string{"kafka-cluster:Connect"}, m.ClusterArn)

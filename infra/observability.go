@@ -137,8 +137,13 @@ func NewObservability(scope constructs.Construct, id string, cfg Config, p Obser
 		alarm(svc+"-offset-lag", fmt.Sprintf("The %s function's Kafka mappings are more than %d records behind for 15 minutes", svc, a.OffsetLag),
 			fn.Metric(jsii.String("OffsetLag"), opts("Maximum", 5, "")), float64(a.OffsetLag), 3, gt)
 	}
-	alarm("mapping-failures", "An event-source mapping gave up on a Kafka batch: its offsets are in the mapping-failures queue, replay them",
-		p.Functions.OnFailure.MetricApproximateNumberOfMessagesVisible(opts("Maximum", 5, "")), 0, 1, gt)
+	// A mapping gave up on a batch: the dlq stores it and replays it, but
+	// it means the platform failed for a long while; and a failure the dlq
+	// cannot replay stays in the queue.
+	alarm("mapping-failures", "An event-source mapping gave up on a Kafka batch: the dlq stores it (reason MAPPING_FAILURE) and produces its records again; find why the batch kept failing",
+		p.Functions.OnFailure.MetricNumberOfMessagesSent(opts("Sum", 5, "")), 0, 1, gt)
+	alarm("mapping-failures-stuck", "A batch a mapping gave up on has waited more than 15 minutes in the mapping-failures queue: the dlq cannot store or replay it (see its log)",
+		p.Functions.OnFailure.MetricApproximateAgeOfOldestMessage(opts("Maximum", 5, "")), 900, 1, gt)
 
 	// Database.
 	db := p.Data.Instance
@@ -225,7 +230,9 @@ func newDashboard(c constructs.Construct, cfg Config, p ObservabilityProps, o *O
 	d.AddWidgets(
 		graph("Postgres CPU (%) and connections", 8, ms(db.MetricCPUUtilization(opts("Average", 1, "CPU"))), db.MetricDatabaseConnections(opts("Maximum", 1, "connections"))),
 		graph("HTTP API requests and 5xx", 8, ms(p.API.HttpApi.MetricCount(opts("Sum", 1, "requests")), p.API.HttpApi.MetricServerError(opts("Sum", 1, "5xx"))), p.API.HttpApi.MetricLatency(opts("p99", 1, "latency p99 (ms)"))),
-		graph("Mapping failures queued", 8, ms(p.Functions.OnFailure.MetricApproximateNumberOfMessagesVisible(opts("Maximum", 1, "batches given up")))),
+		graph("Mapping failures", 8, ms(p.Functions.OnFailure.MetricNumberOfMessagesSent(opts("Sum", 1, "batches given up")),
+			jw("RecordsReplayed", "dlq", "Sum", 1, "records replayed by the dlq"),
+			p.Functions.OnFailure.MetricApproximateNumberOfMessagesVisible(opts("Maximum", 1, "waiting in the queue")))),
 	)
 	alarms := make([]interfacesawscloudwatch.IAlarmRef, 0, len(o.Alarms))
 	for _, k := range sortedKeys(o.Alarms) {

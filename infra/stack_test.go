@@ -472,8 +472,22 @@ func TestEventSourceMappings(t *testing.T) {
 		t.Run(stage, func(t *testing.T) {
 			s := synth(t, stage)
 			esms := s.resources("AWS::Lambda::EventSourceMapping")
-			if len(esms) != len(kafka.Topics) {
-				t.Fatalf("%d event-source mappings, want %d", len(esms), len(kafka.Topics))
+			// Besides the Kafka mappings, the failure queue feeds the dlq,
+			// which reports the messages it could not handle yet.
+			failureQueue := 0
+			for id, r := range esms {
+				p := props(r)
+				if arn, _ := json.Marshal(p["EventSourceArn"]); strings.Contains(string(arn), "MappingFailures") {
+					failureQueue++
+					rt, _ := p["FunctionResponseTypes"].([]any)
+					if !refersTo(p["FunctionName"], s.functionID(t, resourceName(s.cfg, "dlq"))) || len(rt) != 1 || rt[0] != "ReportBatchItemFailures" {
+						t.Errorf("failure queue mapping %s: function %v, response types %v; want the dlq with batch item failures", id, p["FunctionName"], rt)
+					}
+					delete(esms, id)
+				}
+			}
+			if failureQueue != 1 || len(esms) != len(kafka.Topics) {
+				t.Fatalf("%d Kafka mappings and %d on the failure queue, want %d and 1", len(esms), failureQueue, len(kafka.Topics))
 			}
 			cluster := "Cluster"
 			seen := map[string]bool{}
@@ -675,7 +689,7 @@ func TestNetwork(t *testing.T) {
 // expectedAlarms are the alarms' short names (resourceName(cfg, name)).
 func expectedAlarms() []string {
 	names := []string{"dead-letters-stored", "jobs-dead-lettered", "failure-rate", "outbox-backlog-scheduler",
-		"outbox-backlog-worker", "due-backlog", "oldest-due-age", "mapping-failures", "rds-cpu", "rds-connections"}
+		"outbox-backlog-worker", "due-backlog", "oldest-due-age", "mapping-failures", "mapping-failures-stuck", "rds-cpu", "rds-connections"}
 	for _, svc := range Services {
 		names = append(names, svc+"-errors", svc+"-throttles")
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafka"
@@ -50,6 +51,9 @@ type Service struct {
 	log     *slog.Logger
 	handler http.Handler
 	metrics *metrics.Emitter
+	// producer and kafka replay mapping failures (nil producer: no replay).
+	producer *kgo.Client
+	kafka    kafka.Config
 	// triggers routes Handle's payloads by their trigger.
 	triggers trigger.Router
 }
@@ -73,14 +77,15 @@ func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 			return nil, err
 		}
 	}
-	s := &Service{cfg: cfg, pool: deps.Pool, log: log, metrics: m}
+	s := &Service{cfg: cfg, pool: deps.Pool, log: log, metrics: m, producer: deps.Producer, kafka: deps.Kafka}
 	s.handler = s.routes()
-	s.triggers = trigger.Router{Name: "dlq", Kafka: s.HandleKafka, HTTP: s.handler}
+	s.triggers = trigger.Router{Name: "dlq", Kafka: s.HandleKafka, HTTP: s.handler, SQS: s.HandleSQS}
 	return s, nil
 }
 
 // Handle is the Lambda entry point (trigger.Router): Kafka events go to
-// HandleKafka, API Gateway v2 events to the internal HTTP routes.
+// HandleKafka, SQS events (the mapping-failures queue) to HandleSQS, API
+// Gateway v2 events to the internal HTTP routes.
 func (s *Service) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
 	return s.triggers.Handle(ctx, payload)
 }

@@ -1,6 +1,7 @@
 // Package dlq is the dead-letter service: it stores every job-dead-letter
 // event (a job that ran out of retries or failed permanently, or a record
-// some consumer could not decode) and serves them to the api.
+// some consumer could not decode), takes in and replays the Kafka batches
+// an event-source mapping gave up on, and serves the entries to the api.
 //
 // # Storing
 //
@@ -15,6 +16,18 @@
 //
 // Every newly stored entry is logged at error level ("dead letter
 // stored", with its reason and error code), the hook for alarms.
+//
+// # Mapping failures
+//
+// In AWS, a Kafka event-source mapping that gives up on a batch sends its
+// topic-partition offset ranges to the mapping-failures queue, which feeds
+// HandleSQS. Each range is stored as a MAPPING_FAILURE entry (idempotent
+// on the range), read back from Kafka by offset and produced again to its
+// topic with a ReplayHeader count, so that a batch skipped during an
+// outage is processed after all (the consumers are idempotent). A record
+// that already went round MaxReplays times is left for an operator
+// (status PARTLY_REPLAYED). What cannot be stored or replayed yet is
+// reported back to the queue, which delivers it again.
 //
 // # Internal HTTP
 //

@@ -24,13 +24,13 @@ type Entry struct {
 	JobID      string                    `json:"jobId,omitempty"`
 	TraceID    string                    `json:"traceId"`
 	JobType    string                    `json:"jobType,omitempty"`
-	Reason     string                    `json:"reason"` // RETRIES_EXHAUSTED, PERMANENT_FAILURE, POISON_RECORD
+	Reason     string                    `json:"reason"` // RETRIES_EXHAUSTED, PERMANENT_FAILURE, POISON_RECORD, MAPPING_FAILURE
 	ErrorCode  string                    `json:"errorCode,omitempty"`
 	LastError  string                    `json:"lastError,omitempty"`
 	Job        *envelope.JobSpec         `json:"job,omitempty"` // jobType, payload, maxRetryCount
 	Attempts   []envelope.AttemptSummary `json:"attempts"`
-	Source     *envelope.PoisonSource    `json:"source,omitempty"` // poison records only
-	Status     string                    `json:"status"`
+	Source     *envelope.PoisonSource    `json:"source,omitempty"` // poison records and mapping failures
+	Status     string                    `json:"status"`           // NEW; mapping failures: REPLAYED, PARTLY_REPLAYED
 	FailedAt   *time.Time                `json:"failedAt,omitempty"`
 	ReceivedAt time.Time                 `json:"receivedAt"`
 }

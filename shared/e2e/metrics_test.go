@@ -158,6 +158,15 @@ func runMetricsWorkload(t *testing.T, doc []docMetric) *metricstest.Result {
 	stacktest.Eventually(t, "the dead letter and three poison entries are stored", func() bool {
 		return s.Count(t, "dlq", `SELECT count(*) FROM dead_letters`) == 4
 	})
+	// A Kafka batch a mapping gave up on, as the mapping-failures queue
+	// delivers it to the dlq: stored and its records produced again.
+	failure, err := os.ReadFile(filepath.Join("..", "..", "events", "dlq", "mapping-failure.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.Invoker.Invoke(context.Background(), "dlq", failure); err != nil || !bytes.Contains(out, []byte(`"batchItemFailures"`)) {
+		t.Fatalf("dlq on a mapping failure: %s, %v", out, err)
+	}
 	// Functions flush when an invocation ends, just after what the test
 	// waited for; give the last ones a moment, then stop everything.
 	names := docNames(doc)

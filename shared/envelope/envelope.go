@@ -184,10 +184,17 @@ type JobDeadLetter struct {
 	Source *PoisonSource `json:"source,omitempty"`
 }
 
-// PoisonSource locates a record that could not be decoded.
+// PoisonSource locates a record that could not be decoded, or (in the
+// dlq) the records of a batch an event-source mapping gave up on.
 type PoisonSource struct {
 	Topic     string `json:"topic"`
 	Partition int64  `json:"partition"`
 	Offset    int64  `json:"offset"`
-	Value     string `json:"value"` // as received, base64
+	Value     string `json:"value"` // as received: a record's base64 value; a mapping failure's queue message
+	// A mapping failure's range is Offset..LastOffset, given up by the
+	// event-source mapping of Function under Condition
+	// (RetryAttemptsExhausted, RecordAgeExceeded, ...).
+	LastOffset int64  `json:"lastOffset,omitempty"`
+	Function   string `json:"function,omitempty"`
+	Condition  string `json:"condition,omitempty"`
 }

@@ -29,6 +29,9 @@ type Router struct {
 	Schedule func(context.Context) (any, error)
 	// HTTP serves API Gateway HTTP API (v2) requests, through apigw.Serve.
 	HTTP http.Handler
+	// SQS takes a queue's batch; its response lists the messages to
+	// deliver again (ReportBatchItemFailures).
+	SQS func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
 }
 
 // Handle routes payload; it is a HandleFunc.
@@ -52,6 +55,12 @@ func (r Router) Handle(ctx context.Context, payload json.RawMessage) (any, error
 			return nil, fmt.Errorf("%s: decode API Gateway event: %w", r.Name, err)
 		}
 		return apigw.Serve(ctx, r.HTTP, ev)
+	case kind == SQS && r.SQS != nil:
+		var ev events.SQSEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("%s: decode SQS event: %w", r.Name, err)
+		}
+		return r.SQS(ctx, ev)
 	}
 	return nil, fmt.Errorf("%s: unsupported trigger payload (not %s)", r.Name, r.takes())
 }
@@ -68,6 +77,9 @@ func (r Router) takes() string {
 	}
 	if r.HTTP != nil {
 		kinds = append(kinds, "API Gateway v2")
+	}
+	if r.SQS != nil {
+		kinds = append(kinds, "SQS")
 	}
 	switch len(kinds) {
 	case 0:

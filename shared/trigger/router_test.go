@@ -81,7 +81,7 @@ func TestRouterHandle(t *testing.T) {
 		{name: "http", takes: all, payload: fixture(t, "apigw-v2-http.json"), request: "POST /api/jobs", status: http.StatusTeapot},
 		{name: "function url", takes: noSchedule, payload: fixture(t, "function-url.json"), request: "GET /health", status: http.StatusTeapot},
 		{name: "not an object", takes: all, payload: `[1]`, wantErr: "fn: trigger: payload is not a JSON object"},
-		{name: "unknown shape", takes: all, payload: fixture(t, "sqs.json"),
+		{name: "sqs to a router without SQS", takes: all, payload: fixture(t, "sqs.json"),
 			wantErr: "fn: unsupported trigger payload (not Kafka, schedule or API Gateway v2)"},
 		{name: "a trigger it does not take", takes: noSchedule, payload: fixture(t, "eventbridge-schedule.json"),
 			wantErr: "fn: unsupported trigger payload (not Kafka or API Gateway v2)"},
@@ -144,4 +144,30 @@ func FuzzRouterHandle(f *testing.F) {
 			t.Fatalf("%d handlers ran", n)
 		}
 	})
+}
+
+func TestRouterSQS(t *testing.T) {
+	var got []string
+	r := trigger.Router{Name: "fn", SQS: func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		for _, m := range ev.Records {
+			got = append(got, m.MessageId+":"+m.Body)
+		}
+		return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: ev.Records[0].MessageId}}}, nil
+	}}
+	out, err := r.Handle(context.Background(), json.RawMessage(fixture(t, "sqs.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, ok := out.(events.SQSEventResponse)
+	if !ok || len(resp.BatchItemFailures) != 1 || strings.Join(got, ",") != "059f36b4-87a3-44ab-83d2-661975830a7d:test" {
+		t.Fatalf("SQS: handler saw %v, result %#v", got, out)
+	}
+	if _, err := r.Handle(context.Background(), json.RawMessage(fixture(t, "kafka-msk.json"))); err == nil ||
+		!strings.Contains(err.Error(), "(not SQS)") {
+		t.Fatalf("Kafka to an SQS-only router: %v", err)
+	}
+	if _, err := r.Handle(context.Background(), json.RawMessage(`{"Records":[{"eventSource":"aws:sqs","body":7}]}`)); err == nil ||
+		!strings.Contains(err.Error(), "decode SQS event") {
+		t.Fatalf("SQS of the wrong shape: %v", err)
+	}
 }

@@ -19,6 +19,7 @@ const (
 	HTTP     Kind = "apigateway-v2" // events.APIGatewayV2HTTPRequest
 	Kafka    Kind = "kafka"         // events.KafkaEvent
 	Schedule Kind = "schedule"      // events.EventBridgeEvent from a schedule rule
+	SQS      Kind = "sqs"           // events.SQSEvent
 	Unknown  Kind = "unknown"
 )
 
@@ -55,6 +56,15 @@ func Detect(payload []byte) (Kind, error) {
 		return Unknown, fmt.Errorf("trigger: payload is not a JSON object: %w", err)
 	}
 	switch {
+	case len(p.Records) > 0 && p.Records[0] == '[':
+		// SQS: {"Records": [{"eventSource": "aws:sqs", ...}]}.
+		var recs []struct {
+			EventSource string `json:"eventSource"`
+		}
+		if json.Unmarshal(p.Records, &recs) == nil && len(recs) > 0 && recs[0].EventSource == "aws:sqs" {
+			return SQS, nil
+		}
+		return Unknown, nil
 	case p.EventSource == "aws:kafka" || p.EventSource == "SelfManagedKafka" || (p.EventSource == "" && len(p.Records) > 0 && p.Records[0] == '{'):
 		return Kafka, nil
 	case p.DetailType != nil:

@@ -23,7 +23,7 @@ func TestDetectFixtures(t *testing.T) {
 		{"kafka-self-managed.json", trigger.Kafka},
 		{"kafka-no-source.json", trigger.Kafka},
 		{"eventbridge-schedule.json", trigger.Schedule},
-		{"sqs.json", trigger.Unknown},
+		{"sqs.json", trigger.SQS},
 		{"apigw-v1-rest.json", trigger.Unknown},
 		{"empty-object.json", trigger.Unknown},
 	}
@@ -69,6 +69,7 @@ func TestDetectRoundTripThroughEventTypes(t *testing.T) {
 		{roundTrip("apigw-v2-http.json", &events.APIGatewayV2HTTPRequest{}), trigger.HTTP},
 		{roundTrip("kafka-msk.json", &events.KafkaEvent{}), trigger.Kafka},
 		{roundTrip("eventbridge-schedule.json", &events.EventBridgeEvent{}), trigger.Schedule},
+		{roundTrip("sqs.json", &events.SQSEvent{}), trigger.SQS},
 	}
 	for _, tc := range cases {
 		if got, err := trigger.Detect(tc.payload); err != nil || got != tc.want {
@@ -114,7 +115,7 @@ func FuzzDetect(f *testing.F) {
 			t.Fatalf("Detect = %s with error %v", k, err)
 		}
 		switch k {
-		case trigger.HTTP, trigger.Kafka, trigger.Schedule, trigger.Unknown:
+		case trigger.HTTP, trigger.Kafka, trigger.Schedule, trigger.SQS, trigger.Unknown:
 		default:
 			t.Fatalf("Detect = %q, not a known kind", k)
 		}

@@ -27,8 +27,11 @@ import (
 type Deps struct {
 	Pool     *pgxpool.Pool
 	Producer *kgo.Client
-	Relay    *outbox.Relay
-	Log      *slog.Logger
+	// Kafka is how Producer connects, for other clients of the same
+	// brokers (the dlq reads offset ranges back to replay them).
+	Kafka kafka.Config
+	Relay *outbox.Relay
+	Log   *slog.Logger
 }
 
 // Close deletes the outbox rows already published and releases the
@@ -95,6 +98,7 @@ func Open(ctx context.Context, service, dsn string, maxConns int32, migrate bool
 	return &Deps{
 		Pool:     pool,
 		Producer: prod,
+		Kafka:    kcfg,
 		Relay:    &outbox.Relay{Pool: pool, Producer: prod},
 		Log:      log,
 	}, nil
