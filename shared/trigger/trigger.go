@@ -56,23 +56,28 @@ func Detect(payload []byte) (Kind, error) {
 		return Unknown, fmt.Errorf("trigger: payload is not a JSON object: %w", err)
 	}
 	switch {
-	case len(p.Records) > 0 && p.Records[0] == '[':
-		// SQS: {"Records": [{"eventSource": "aws:sqs", ...}]}.
-		var recs []struct {
-			EventSource string `json:"eventSource"`
-		}
-		if json.Unmarshal(p.Records, &recs) == nil && len(recs) > 0 && recs[0].EventSource == "aws:sqs" {
-			return SQS, nil
-		}
-		return Unknown, nil
 	case p.EventSource == "aws:kafka" || p.EventSource == "SelfManagedKafka" || (p.EventSource == "" && len(p.Records) > 0 && p.Records[0] == '{'):
 		return Kafka, nil
+	case sqsRecords(p.Records):
+		return SQS, nil
 	case p.DetailType != nil:
 		return Schedule, nil
 	case p.RouteKey != nil && len(p.RequestContext) > 0:
 		return HTTP, nil
 	}
 	return Unknown, nil
+}
+
+// sqsRecords reports whether records is an SQS event's
+// [{"eventSource": "aws:sqs", ...}, ...].
+func sqsRecords(records json.RawMessage) bool {
+	if len(records) == 0 || records[0] != '[' {
+		return false
+	}
+	var recs []struct {
+		EventSource string `json:"eventSource"`
+	}
+	return json.Unmarshal(records, &recs) == nil && len(recs) > 0 && recs[0].EventSource == "aws:sqs"
 }
 
 // HandleFunc is a function's entry point over its raw payload. As a

@@ -134,3 +134,16 @@ func addFixtures(f *testing.F) {
 		f.Add(b)
 	}
 }
+
+// A Kafka event whose records have the wrong shape is still Kafka (its
+// decoding then fails with the reason), not an SQS event or unknown.
+func TestDetectKafkaBeforeRecordsShape(t *testing.T) {
+	for _, p := range []string{
+		`{"eventSource": "aws:kafka", "records": [{"topic": "job-dead-letter"}]}`,
+		`{"eventSource": "SelfManagedKafka", "Records": []}`,
+	} {
+		if k, err := trigger.Detect([]byte(p)); err != nil || k != trigger.Kafka {
+			t.Errorf("Detect(%s) = %s, %v; want kafka", p, k, err)
+		}
+	}
+}
