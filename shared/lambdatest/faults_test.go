@@ -95,6 +95,24 @@ func badEvents(t *testing.T, s *stack) {
 	if n != 3 {
 		t.Errorf("%d dead letters for the 3 poison records invoked twice", n)
 	}
+
+	// A Kafka batch a mapping gave up on, from the mapping-failures queue
+	// (SQS): stored once, its records produced again, a partial batch
+	// response that reports nothing.
+	failure, err := os.ReadFile(filepath.Join("..", "..", "events", "dlq", "mapping-failure.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if out, err := s.cluster.Invoke(ctx, "dlq", failure); err != nil || string(out) != `{"batchItemFailures":null}` {
+			t.Errorf("mapping failure: %s, %v; want an empty partial batch response", out, err)
+		}
+	}
+	id := dlq.MappingFailureID(envelope.TopicJobCreated, 0, 0, 2)
+	e := s.WaitDeadLetter(t, "the mapping failure", func(e map[string]any) bool { return e["id"] == id })
+	if e["reason"] != dlq.ReasonMappingFailure || (e["status"] != dlq.StatusReplayed && e["status"] != dlq.StatusPartlyReplayed) {
+		t.Errorf("mapping failure entry %v", e)
+	}
 }
 
 // describe says what an invocation answers, for the log.
