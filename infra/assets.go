@@ -34,8 +34,12 @@ func CheckAssets(cfg Config) error {
 		machine := f.Machine
 		f.Close()
 		if machine != want {
-			errs = append(errs, fmt.Errorf("%s is built for %s, but the stack deploys %s functions: run make build ARCH=%s, or set -c architecture",
-				path, machine, wantArch, wantArch))
+			got := map[elf.Machine]string{elf.EM_AARCH64: "arm64", elf.EM_X86_64: "x86_64"}[machine]
+			if got == "" {
+				got = machine.String()
+			}
+			errs = append(errs, fmt.Errorf("%s is built for %s, but the stack deploys %s functions: run make build ARCH=%s, or set -c architecture=%s",
+				path, got, wantArch, wantArch, got))
 		}
 	}
 	return errors.Join(errs...)
