@@ -96,7 +96,7 @@ CDK_FLAGS    = --no-notices -c stage=$(STAGE) -c architecture=$(if $(filter x86_
 # The stack takes build/<fn>/ as the functions' code, migrate included.
 CDK_ASSETS   = @for fn in api scheduler worker dlq migrate; do [ -x build/$$fn/bootstrap ] || { \
 	echo "make: build/$$fn/bootstrap is missing: make build must build functions/$$fn for the stack" >&2; exit 1; }; done
-.PHONY: synth diff deploy destroy token
+.PHONY: synth diff deploy destroy token smoke
 
 synth: build $(CDK) ## synthesize the CloudFormation template into cdk.out/, offline (STAGE=dev|prod)
 	$(CDK_ASSETS)
@@ -114,6 +114,9 @@ deploy: build $(CDK) ## deploy the stack (AWS credentials, cdk bootstrap; STAGE=
 destroy: build $(CDK) ## delete the stack (AWS credentials; prod keeps its database snapshot, logs and bucket)
 	$(CDK_ASSETS)
 	$(CDK_ENV) $(CDK) destroy $(CDK_FLAGS)
+
+smoke: ## check a deployed stage end to end through its API: health, auth, a job to COMPLETED, a failing job into the DLQ (STAGE=dev|prod)
+	@$(GO) run ./infra/smoke -stage $(STAGE) $(if $(CLIENT),-client $(CLIENT))
 
 token: ## print an access token for a deployed stage's API: TOKEN=$(make -s token) (STAGE=dev|prod, CLIENT=operator, SCOPE=read|write)
 	@$(GO) run ./infra/token -stage $(STAGE) $(if $(CLIENT),-client $(CLIENT)) $(if $(SCOPE),-scope $(SCOPE))

@@ -14,6 +14,8 @@ require (
 
 require golang.org/x/oauth2 v0.38.0
 
+require github.com/aws/aws-sdk-go-v2/service/cloudformation v1.83.0
+
 require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.276.0

@@ -91,7 +91,7 @@ Flags:
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err == nil && cfg.Region == "" {
-		cfg.Region = cdkRegion("cdk.json")
+		cfg.Region = apiauth.CDKRegion("cdk.json")
 	}
 	if err != nil || cfg.Region == "" {
 		fmt.Fprintf(stderr, "token: no AWS configuration (%v): set AWS_PROFILE or credentials, and AWS_REGION or --region\n", err)
@@ -122,22 +122,4 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
-}
-
-// cdkRegion is cdk.json's "region" context, the region make deploy uses,
-// or "" without one.
-func cdkRegion(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	var f struct {
-		Context struct {
-			Region string `json:"region"`
-		} `json:"context"`
-	}
-	if json.Unmarshal(b, &f) != nil {
-		return ""
-	}
-	return f.Context.Region
 }

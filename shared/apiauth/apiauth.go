@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -128,4 +129,23 @@ func (c Client) Token(ctx context.Context, httpClient *http.Client, scopes ...st
 		return nil, fmt.Errorf("token endpoint %s: %w", c.TokenURL, err)
 	}
 	return tok, nil
+}
+
+// CDKRegion is the "region" context of the cdk.json at path, the region
+// make deploy uses, or "" without one: the default region of the commands
+// that talk to a deployed stage.
+func CDKRegion(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var f struct {
+		Context struct {
+			Region string `json:"region"`
+		} `json:"context"`
+	}
+	if json.Unmarshal(b, &f) != nil {
+		return ""
+	}
+	return f.Context.Region
 }
