@@ -26,11 +26,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
-	"golang.org/x/oauth2"
 
 	"github.com/jobweaver/jobweaver/shared/apiauth"
 )
@@ -78,20 +74,11 @@ Flags:
 	ctx, cancel := context.WithTimeout(ctx, 3**wait+time.Minute)
 	defer cancel()
 
-	needAWS := s.api == "" || !*noToken
 	var cfg aws.Config
-	if needAWS {
-		var opts []func(*config.LoadOptions) error
-		if *region != "" {
-			opts = append(opts, config.WithRegion(*region))
-		}
+	if s.api == "" || !*noToken {
 		var err error
-		cfg, err = config.LoadDefaultConfig(ctx, opts...)
-		if err == nil && cfg.Region == "" {
-			cfg.Region = apiauth.CDKRegion("cdk.json")
-		}
-		if err != nil || cfg.Region == "" {
-			fmt.Fprintf(stderr, "smoke: no AWS configuration (%v): set AWS_PROFILE or credentials, and AWS_REGION or --region\n", err)
+		if cfg, err = apiauth.AWSConfig(ctx, *region); err != nil {
+			fmt.Fprintln(stderr, "smoke:", err)
 			return 1
 		}
 	}
@@ -111,17 +98,12 @@ Flags:
 		withToken = withToken && outputs["TokenUrl"] != ""
 	}
 	if withToken {
-		c, err := apiauth.Load(ctx, secretsmanager.NewFromConfig(cfg), *stage, *client)
-		if err == nil {
-			var t *oauth2.Token
-			if t, err = c.Token(ctx, nil); err == nil {
-				s.token = t.AccessToken
-			}
-		}
+		t, err := apiauth.StageToken(ctx, cfg, *stage, *client)
 		if err != nil {
 			fmt.Fprintln(stderr, "smoke:", err)
 			return 1
 		}
+		s.token = t.AccessToken
 	}
 	fmt.Fprintf(stderr, "smoke: %s (token: %v)\n", s.api, s.token != "")
 	results := s.run(ctx, stderr)

@@ -23,8 +23,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jobweaver/jobweaver/shared/apiauth"
 )
 
@@ -85,24 +83,12 @@ Flags:
 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var opts []func(*config.LoadOptions) error
-	if r := *region; r != "" {
-		opts = append(opts, config.WithRegion(r))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err == nil && cfg.Region == "" {
-		cfg.Region = apiauth.CDKRegion("cdk.json")
-	}
-	if err != nil || cfg.Region == "" {
-		fmt.Fprintf(stderr, "token: no AWS configuration (%v): set AWS_PROFILE or credentials, and AWS_REGION or --region\n", err)
-		return 1
-	}
-	c, err := apiauth.Load(ctx, secretsmanager.NewFromConfig(cfg), *stage, *client)
+	cfg, err := apiauth.AWSConfig(ctx, *region)
 	if err != nil {
 		fmt.Fprintln(stderr, "token:", err)
 		return 1
 	}
-	tok, err := c.Token(ctx, nil, scopes...)
+	tok, err := apiauth.StageToken(ctx, cfg, *stage, *client, scopes...)
 	if err != nil {
 		fmt.Fprintln(stderr, "token:", err)
 		return 1

@@ -26,6 +26,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -148,4 +150,32 @@ func CDKRegion(path string) string {
 		return ""
 	}
 	return f.Context.Region
+}
+
+// AWSConfig is the standard AWS configuration (AWS_PROFILE, AWS_REGION,
+// ...) for the commands that talk to a deployed stage, in region if set,
+// else the configuration's region, else cdk.json's.
+func AWSConfig(ctx context.Context, region string) (aws.Config, error) {
+	var opts []func(*config.LoadOptions) error
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err == nil && cfg.Region == "" {
+		cfg.Region = CDKRegion("cdk.json")
+	}
+	if err != nil || cfg.Region == "" {
+		return cfg, fmt.Errorf("no AWS configuration (%v): set AWS_PROFILE or credentials, and AWS_REGION or --region", err)
+	}
+	return cfg, nil
+}
+
+// StageToken gets a token for a stage's app client: its credentials from
+// its secret (Load), then the token endpoint (Client.Token).
+func StageToken(ctx context.Context, cfg aws.Config, stage, client string, scopes ...string) (*oauth2.Token, error) {
+	c, err := Load(ctx, secretsmanager.NewFromConfig(cfg), stage, client)
+	if err != nil {
+		return nil, err
+	}
+	return c.Token(ctx, nil, scopes...)
 }
