@@ -12,6 +12,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/step"
+	"github.com/jobweaver/jobweaver/shared/strictjson"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
@@ -114,6 +115,9 @@ func decodeBatch(body []byte) ([]json.RawMessage, error) {
 	}
 	if dec.More() {
 		return nil, badRequest("body must hold a single JSON object")
+	}
+	if err := strictjson.CheckKeys(body, strictjson.Fields(&req)); err != nil {
+		return nil, badRequest(`a batch must be {"jobs": [job submission, ...]}: %v`, err)
 	}
 	if req.Jobs == nil || len(*req.Jobs) == 0 || len(*req.Jobs) > MaxBatchJobs {
 		return nil, badRequest("jobs: must hold 1 to %d job submissions", MaxBatchJobs)

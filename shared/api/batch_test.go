@@ -68,6 +68,8 @@ func TestBatchIsAllOrNothing(t *testing.T) {
 		{"empty", `{"jobs":[]}`},
 		{"missing", `{}`},
 		{"unknown field", `{"jobs":[],"x":1}`},
+		{"field name in another case", strings.Replace(batchBody(2, -1), `"jobs"`, `"JOBS"`, 1)},
+		{"jobs given twice", strings.Replace(batchBody(1, -1), `{"jobs":`, `{"jobs":[],"jobs":`, 1)},
 		{"too many", batchBody(MaxBatchJobs+1, -1)},
 	}
 	for _, c := range cases {

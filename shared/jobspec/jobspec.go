@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/jobweaver/jobweaver/shared/step"
+	"github.com/jobweaver/jobweaver/shared/strictjson"
 )
 
 // Limits on a submission.
@@ -67,6 +68,16 @@ func Decode(body []byte, reg *step.Registry) (Job, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return Job{}, &Error{Problems: []string{"body must hold a single JSON object"}}
+	}
+	// Exact field names, each once (encoding/json matches any case and
+	// keeps the last of two equal keys).
+	if msg := checkKeys("", body, &req); msg != "" {
+		return Job{}, &Error{Problems: []string{msg}}
+	}
+	if req.Payload != nil {
+		if msg := checkKeys("payload.", strictjson.Value(body, "payload"), req.Payload); msg != "" {
+			return Job{}, &Error{Problems: []string{msg}}
+		}
 	}
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -141,6 +152,22 @@ func jobTypeList() string {
 		ts = append(ts, t)
 	}
 	return strings.Join(ts, ", ")
+}
+
+// checkKeys says what is wrong with the keys of the object raw, decoded
+// into v, or "" if nothing is.
+func checkKeys(prefix string, raw []byte, v any) string {
+	var ke *strictjson.KeyError
+	if !errors.As(strictjson.CheckKeys(raw, strictjson.Fields(v)), &ke) {
+		return ""
+	}
+	switch {
+	case ke.Duplicate:
+		return fmt.Sprintf("%s%s: appears more than once", prefix, ke.Key)
+	case ke.Want != "":
+		return fmt.Sprintf("%s%s: is not a field of a job submission; field names are case-sensitive: %q", prefix, ke.Key, ke.Want)
+	}
+	return fmt.Sprintf("%s%s: is not a field of a job submission", prefix, ke.Key)
 }
 
 func describe(err error) string {

@@ -84,6 +84,16 @@ var decodeCases = []decodeCase{
 	{name: "trailing object", body: submit(`{"action":"LOG","message":"x"}`, "") + `{}`, want: []string{"single JSON object"}},
 	{name: "trailing garbage", body: submit(`{"action":"LOG","message":"x"}`, "") + `x`, want: []string{"single JSON object"}},
 	{name: "unknown top-level field", body: submit(`{"action":"LOG","message":"x"}`, `"priority":1`), want: []string{"priority: is not a field of a job submission"}},
+	{name: "field name in another case", body: `{"JOBTYPE":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"x"}]}}`,
+		want: []string{`JOBTYPE: is not a field of a job submission; field names are case-sensitive: "jobType"`}},
+	{name: "field given twice", body: `{"jobType":"OTHER","jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"x"}]}}`,
+		want: []string{"jobType: appears more than once"}},
+	{name: "payload field in another case", body: `{"jobType":"SIMULATION","payload":{"Steps":[{"action":"LOG","message":"x"}]}}`,
+		want: []string{`payload.Steps: is not a field of a job submission; field names are case-sensitive: "steps"`}},
+	{name: "step field in another case", body: submit(`{"action":"LOG","Message":"x"}`, ""),
+		want: []string{`payload.steps[0].Message: is not a field of this action; field names are case-sensitive: "message"`}},
+	{name: "step field given twice", body: submit(`{"action":"SLEEP","durationMs":1,"durationMs":600001}`, ""),
+		want: []string{"payload.steps[0].durationMs: appears more than once"}},
 	{name: "unknown payload field", body: `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"x"}],"cron":"*"}}`, want: []string{"cron: is not a field"}},
 
 	// jobType
@@ -314,4 +324,16 @@ func sameJSON(a, b []byte) bool {
 		return false
 	}
 	return fmt.Sprint(x) == fmt.Sprint(y) && reflect.DeepEqual(x, y)
+}
+
+// BenchmarkDecode: one typical submission, validated (the submit path's
+// per-job parsing cost).
+func BenchmarkDecode(b *testing.B) {
+	body := []byte(submit(`{"action":"LOG","message":"Starting simulation"},{"action":"SLEEP","durationMs":200},{"action":"COMPUTE","iterations":10000},{"action":"LOG","message":"Simulation complete"}`, `"maxRetryCount":3`))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := jobspec.Decode(body, step.Default); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

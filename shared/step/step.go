@@ -17,6 +17,8 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+
+	"github.com/jobweaver/jobweaver/shared/strictjson"
 )
 
 // Env is what a running step may use.
@@ -100,6 +102,18 @@ func (r *Registry) Parse(raw json.RawMessage) (Step, error) {
 // strict decodes raw into v, rejecting unknown fields; v must have an
 // field tagged "action".
 func strict(raw json.RawMessage, v any) error {
+	// Exact field names, each once: encoding/json alone would take
+	// "Message" for "message" and the last of two "message"s.
+	var ke *strictjson.KeyError
+	if err := strictjson.CheckKeys(raw, strictjson.Fields(v)); errors.As(err, &ke) {
+		switch {
+		case ke.Duplicate:
+			return invalid(ke.Key, "appears more than once")
+		case ke.Want != "":
+			return invalid(ke.Key, "is not a field of this action; field names are case-sensitive: %q", ke.Want)
+		}
+		return invalid(ke.Key, "is not a field of this action")
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
