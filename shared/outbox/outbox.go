@@ -161,7 +161,11 @@ func (r *Relay) pass(ctx context.Context, age time.Duration) (int, error) {
 	if err := r.Producer.ProduceSync(pctx, recs...).FirstErr(); err != nil {
 		return 0, fmt.Errorf("outbox: publish %d records: %w", len(recs), err)
 	}
-	if err := tx.Commit(ctx); err != nil {
+	// Published: delete the rows even if the caller's deadline has just
+	// passed, or they would go out a second time.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer ccancel()
+	if err := tx.Commit(cctx); err != nil {
 		// Published but not deleted: the rows go out again (at least once).
 		return 0, fmt.Errorf("outbox: commit after publish: %w", err)
 	}
