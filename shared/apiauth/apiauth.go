@@ -9,7 +9,7 @@
 // credentials grant. Each app client's credentials live in a Secrets
 // Manager secret named by [SecretName], as JSON ([Client]), so that an
 // operator reads one secret and asks the token endpoint, as [Load] and
-// [Client.Token] do (make token).
+// [Client.Token] do (make token, make smoke; [StageToken] does both).
 //
 // The local stack (make run) has no authorizer: API Gateway is the one
 // that checks tokens, and it is not there.
