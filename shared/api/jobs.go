@@ -239,7 +239,7 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) error {
 		fwd.Set("status", v)
 	}
 	if v := q.Get("traceId"); v != "" {
-		if !ValidTraceID(v) {
+		if !validTraceFilter(v) {
 			return badRequest("traceId must be 1 to %d visible ASCII characters", MaxTraceIDLen)
 		}
 		fwd.Set("traceId", v)

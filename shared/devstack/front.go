@@ -48,10 +48,8 @@ type Front struct {
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The trace ID of the errors the front answers itself; the request
 	// goes to the function as the client sent it.
-	traceID := r.Header.Get(trace.HTTPHeader)
-	if traceID == "" {
-		traceID = trace.NewID()
-	}
+	// An invalid X-Trace-Id is never echoed or logged (trace.ValidID).
+	traceID, _ := trace.FromHeader(r.Header)
 	if f.Internal && !internalPath(r.URL.Path) {
 		f.fail(w, traceID, http.StatusNotFound, "NOT_FOUND",
 			fmt.Sprintf("%s serves only its internal routes (/internal/...); the public API is on API_ADDR", strings.ToLower(f.Namespace)))

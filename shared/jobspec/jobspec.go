@@ -66,8 +66,8 @@ func Decode(body []byte, reg *step.Registry) (Job, error) {
 	if err := dec.Decode(&req); err != nil {
 		return Job{}, &Error{Problems: []string{describe(err)}}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Job{}, &Error{Problems: []string{"body must hold a single JSON object"}}
+	if err := strictjson.CheckEnd(body, dec.InputOffset()); err != nil {
+		return Job{}, &Error{Problems: []string{"body must hold exactly one JSON object: " + err.Error()}}
 	}
 	// Exact field names, each once (encoding/json matches any case and
 	// keeps the last of two equal keys).

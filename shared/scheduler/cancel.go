@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/strictjson"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
@@ -33,8 +34,13 @@ func (s *Service) serveCancel(w http.ResponseWriter, r *http.Request) {
 	var sub *CancelRequest
 	if len(bytes.TrimSpace(body)) > 0 {
 		sub = new(CancelRequest)
-		if err := json.Unmarshal(body, sub); err != nil {
-			s.fail(w, r, invalid("body must be the job's submission as JSON: %v", err))
+		dec := json.NewDecoder(bytes.NewReader(body))
+		err := dec.Decode(sub)
+		if err == nil {
+			err = strictjson.CheckEnd(body, dec.InputOffset())
+		}
+		if err != nil {
+			s.fail(w, r, invalid("body must be the job's submission as exactly one JSON object: %v", err))
 			return
 		}
 	}

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -119,6 +120,9 @@ func TestCancelErrors(t *testing.T) {
 		{"bad id", JobCancelPath("not-a-uuid"), "", http.StatusBadRequest, CodeInvalidRequest},
 		{"body not JSON", JobCancelPath(uuid.NewString()), "{", http.StatusBadRequest, CodeInvalidRequest},
 		{"submission without payload", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION"}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"trailing brace", JobCancelPath(uuid.NewString()), validCancel + `}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"two objects", JobCancelPath(uuid.NewString()), validCancel + ` {}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"trailing garbage", JobCancelPath(uuid.NewString()), validCancel + `x`, http.StatusBadRequest, CodeInvalidRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,4 +135,15 @@ func TestCancelErrors(t *testing.T) {
 			}
 		})
 	}
+	var n int
+	if err := b.pool.QueryRow(context.Background(), `SELECT count(*) FROM jobs`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("jobs recorded = %d (%v)", n, err)
+	}
+	// Whitespace after the submission is fine: the job is recorded as CANCELLED.
+	if rec := b.serve(t, http.MethodPost, JobCancelPath(uuid.NewString()), validCancel+" \n"); rec.Code != http.StatusOK {
+		t.Fatalf("cancel with trailing whitespace = %d %s", rec.Code, rec.Body)
+	}
 }
+
+// validCancel is a cancel body the scheduler accepts.
+const validCancel = `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"x"}]},"maxRetryCount":1,"traceId":"t"}`
