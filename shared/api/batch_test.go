@@ -178,7 +178,7 @@ func TestBatchKeyReusedStoresNothing(t *testing.T) {
 	first, _ := b.postBatch(t, batchBody(2, -1), "Idempotency-Key", "shared-key")
 	for _, body := range []string{
 		batchBody(3, -1), // one more job
-		strings.Replace(batchBody(2, -1), `"durationMs":10`, `"durationMs":11`, 1),  // another step
+		strings.Replace(batchBody(2, -1), `"durationMs":10`, `"durationMs":11`, 1),       // another step
 		strings.Replace(batchBody(2, -1), `"maxRetryCount":1}`, `"maxRetryCount":2}`, 1), // another budget
 	} {
 		w := b.do(http.MethodPost, "/api/jobs/batch", body, "Content-Type", "application/json", "Idempotency-Key", "shared-key")

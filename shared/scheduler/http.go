@@ -113,16 +113,27 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	list, total, err := jobListPage(r.Context(), s.pool, f, page.Size, page.Offset())
+	after, err := paging.ParseCursor(r.URL.Query(), errorNamespace)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, paging.New(list, page.Page, page.Size, total))
+	res, err := jobListPage(r.Context(), s.pool, jobListQuery{Filter: f, Limit: page.Size, Offset: page.Offset(), After: after})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := paging.New(res.Jobs, page.Page, page.Size, res.Total)
+	out.TotalIsEstimate = res.TotalEstimate
+	if res.Next != nil {
+		out.NextCursor = res.Next.Encode()
+	}
+	apierror.WriteJSON(w, http.StatusOK, out)
 }
 
 // parseListQuery reads page, size, type, status, traceId, createdFrom and
-// createdTo (RFC 3339, both inclusive, as the public API documents them).
+// createdTo (RFC 3339, both inclusive, as the public API documents them);
+// serveList reads cursor (paging.ParseCursor).
 func parseListQuery(q url.Values, maxSize int) (paging.Request, jobFilter, error) {
 	page, err := paging.Parse(q, min(defaultPageSize, maxSize), maxSize, errorNamespace)
 	if err != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -326,65 +324,4 @@ func jobGetByID(ctx context.Context, q querier, id string) (JobStatus, error) {
 		return s, fmt.Errorf("scheduler: get job %s: %w", id, err)
 	}
 	return s, nil
-}
-
-// jobFilter narrows a job list; zero fields do not filter.
-type jobFilter struct {
-	JobType, Status, TraceID string
-	CreatedFrom, CreatedTo   *time.Time // both inclusive
-}
-
-func (f jobFilter) where() (string, []any) {
-	var (
-		conds []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		conds = append(conds, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
-	}
-	if f.JobType != "" {
-		add("job_type = $?", f.JobType)
-	}
-	if f.Status != "" {
-		add("status = $?", f.Status)
-	}
-	if f.TraceID != "" {
-		add("trace_id = $?", f.TraceID)
-	}
-	if f.CreatedFrom != nil {
-		add("created_at >= $?", *f.CreatedFrom)
-	}
-	if f.CreatedTo != nil {
-		add("created_at <= $?", *f.CreatedTo)
-	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
-}
-
-// jobListPage returns one page of jobs matching f, newest first (ties
-// broken by ID, so pages are stable), and how many match in all.
-func jobListPage(ctx context.Context, q querier, f jobFilter, limit, offset int) ([]JobStatus, int64, error) {
-	where, args := f.where()
-	var total int64
-	if err := q.QueryRow(ctx, `SELECT count(*) FROM jobs`+where, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("scheduler: count jobs: %w", err)
-	}
-	if total == 0 || int64(offset) >= total {
-		return nil, total, nil
-	}
-	n := len(args)
-	rows, err := q.Query(ctx, `SELECT `+jobStatusColumns+` FROM jobs`+where+
-		` ORDER BY created_at DESC, id DESC LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2),
-		append(args, limit, offset)...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("scheduler: list jobs: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (JobStatus, error) { return scanJobStatus(row) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("scheduler: list jobs: %w", err)
-	}
-	return list, total, nil
 }
