@@ -149,6 +149,9 @@ func run(o options) error {
 		}
 		rows = append(rows, rs...)
 	}
+	if len(rows) == 0 {
+		return nil
+	}
 	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tmetric\tmeasured\tfloor\tverdict")
