@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -128,6 +129,7 @@ func listBench(ctx context.Context, o options) error {
 		{"filtered: FAILED on one day", "size=20&status=FAILED&" + dayQ.Encode(), oldList(" WHERE status = $3 AND created_at >= $1 AND created_at <= $2", 0), []any{day, day.Add(24*time.Hour - time.Microsecond), "FAILED"}},
 		{fmt.Sprintf("deep page by offset (row %d)", deep), fmt.Sprintf("size=20&page=%d", deep/20), oldList("", deep), nil},
 		{fmt.Sprintf("deep page by cursor (row %d)", deep), "size=20&cursor=" + deepAfter.Encode(), "", nil},
+		{fmt.Sprintf("deep FAILED page by offset (row %d)", deep/10), fmt.Sprintf("size=20&status=FAILED&page=%d", deep/200), oldList(" WHERE status = $1", deep/10), []any{"FAILED"}},
 		{"size=100, first page", "size=100", "", nil},
 	}
 	counts := []struct {
@@ -156,9 +158,58 @@ func listBench(ctx context.Context, o options) error {
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
 
+	// What the old list did, on the table as it was: in a transaction
+	// that drops the indexes of migration 00004 (rolled back after).
+	before := map[string]string{}
+	countBefore := map[string]time.Duration{}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DROP INDEX jobs_status_created_idx, jobs_type_created_idx, jobs_trace_created_idx`); err != nil {
+			return err
+		}
+		for _, c := range cases {
+			if c.old == "" {
+				continue
+			}
+			where := ""
+			if i := strings.Index(c.old, " WHERE "); i >= 0 {
+				where = c.old[i:strings.Index(c.old, " ORDER BY")]
+			}
+			d, err := median(func() error {
+				var n int64
+				if err := tx.QueryRow(ctx, `SELECT count(*) FROM jobs`+where, c.oldArgs...).Scan(&n); err != nil {
+					return err
+				}
+				rows, err := tx.Query(ctx, c.old, c.oldArgs...)
+				if err != nil {
+					return err
+				}
+				_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			before[c.name] = ms(d)
+		}
+		for _, c := range counts {
+			d, err := median(func() error {
+				var n int64
+				return tx.QueryRow(ctx, `SELECT count(*) FROM jobs`+c.where, c.args...).Scan(&n)
+			})
+			if err != nil {
+				return err
+			}
+			countBefore[c.name] = d
+		}
+		return errRollback
+	})
+	if err != nil && err != errRollback {
+		return err
+	}
+
 	fmt.Printf("\nlists: %d jobs, PostgreSQL %s, autovacuum %s, median of %d runs\n\n", o.listRows, serverVersion(ctx, pool), autovacuum, o.listRuns)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "| request\t| now: GET /internal/jobs\t| items\t| bytes\t| total\t| before: count(*) + full rows\t|")
+	fmt.Fprintln(tw, "| request\t| now: GET /internal/jobs\t| items\t| bytes\t| total\t| before: count(*) + full rows, no list indexes\t|")
 	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|")
 	for _, c := range cases {
 		var page paging.Page[json.RawMessage]
@@ -179,30 +230,11 @@ func listBench(ctx context.Context, o options) error {
 		if page.TotalIsEstimate {
 			total = "~" + total + " (estimate)"
 		}
-		before := "—"
-		if c.old != "" {
-			where := ""
-			if i := strings.Index(c.old, " WHERE "); i >= 0 {
-				where = c.old[i:strings.Index(c.old, " ORDER BY")]
-			}
-			od, err := median(func() error {
-				var n int64
-				if err := pool.QueryRow(ctx, `SELECT count(*) FROM jobs`+where, c.oldArgs...).Scan(&n); err != nil {
-					return err
-				}
-				rows, err := pool.Query(ctx, c.old, c.oldArgs...)
-				if err != nil {
-					return err
-				}
-				_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			before = ms(od)
+		old := before[c.name]
+		if old == "" {
+			old = "—"
 		}
-		fmt.Fprintf(tw, "| %s\t| %s\t| %d\t| %d\t| %s\t| %s\t|\n", c.name, ms(d), len(page.Content), size, total, before)
+		fmt.Fprintf(tw, "| %s\t| %s\t| %d\t| %d\t| %s\t| %s\t|\n", c.name, ms(d), len(page.Content), size, total, old)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -210,8 +242,8 @@ func listBench(ctx context.Context, o options) error {
 
 	fmt.Printf("\ncounts: paging.Count (exact up to %d, then the planner's estimate) vs count(*)\n\n", paging.CountCap)
 	tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "| filter\t| paging.Count\t| result\t| count(*)\t| exact\t|")
-	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|")
+	fmt.Fprintln(tw, "| filter\t| paging.Count\t| result\t| count(*)\t| count(*), no list indexes\t| exact\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|")
 	for _, c := range counts {
 		var (
 			n        int64
@@ -235,7 +267,7 @@ func listBench(ctx context.Context, o options) error {
 		if estimate {
 			res = "~" + res
 		}
-		fmt.Fprintf(tw, "| %s\t| %s\t| %s\t| %s\t| %d\t|\n", c.name, ms(d), res, ms(ed), exact)
+		fmt.Fprintf(tw, "| %s\t| %s\t| %s\t| %s\t| %s\t| %d\t|\n", c.name, ms(d), res, ms(ed), ms(countBefore[c.name]), exact)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -248,6 +280,7 @@ func listBench(ctx context.Context, o options) error {
 			{"status filter", `SELECT id FROM jobs WHERE status = $1 ORDER BY created_at DESC, id DESC LIMIT 21`, []any{"FAILED"}},
 			{"trace filter", `SELECT id FROM jobs WHERE trace_id = $1 ORDER BY created_at DESC, id DESC LIMIT 21`, []any{traceID}},
 			{"cursor", `SELECT id FROM jobs WHERE (created_at, id) < ($1, $2::uuid) ORDER BY created_at DESC, id DESC LIMIT 21`, []any{deepAfter.Time, deepAfter.ID}},
+			{"deep offset, the page's IDs", fmt.Sprintf(`SELECT id FROM jobs ORDER BY created_at DESC, id DESC LIMIT 21 OFFSET %d`, deep), nil},
 		} {
 			fmt.Printf("\nEXPLAIN ANALYZE (%s):\n", c.name)
 			rows, err := pool.Query(ctx, `EXPLAIN (ANALYZE, BUFFERS) `+c.sql, c.args...)
@@ -263,6 +296,9 @@ func listBench(ctx context.Context, o options) error {
 	}
 	return nil
 }
+
+// errRollback ends a transaction that only measured.
+var errRollback = errors.New("rollback")
 
 func serverVersion(ctx context.Context, pool *pgxpool.Pool) string {
 	var v string

@@ -226,10 +226,12 @@ func databaseOutage(t *testing.T, s *stack) {
 	}
 }
 
-// oversizedResponse: a list whose response exceeds Lambda's 6 MB limit is
-// a clear, quick error (not a hang), and a smaller page works. In-process
-// nothing limits a response, so only the emulator shows this.
-func oversizedResponse(t *testing.T, s *stack) {
+// largeJobsList: a page of jobs whose payloads add up to over Lambda's
+// 6 MB response limit is answered, through the emulator's real limit: list
+// items are summaries without payloads, and each job's own route still
+// has its whole payload. (A response over the limit is mapped to a clear
+// error: the devstack front's and the api's unit tests.)
+func largeJobsList(t *testing.T, s *stack) {
 	msg := strings.Repeat("x", 4000)
 	var steps []string
 	for range 60 {
@@ -257,35 +259,30 @@ func oversizedResponse(t *testing.T, s *stack) {
 		return r.Status == 200 && r.JSON(t)["totalElements"] == float64(jobs)
 	})
 
-	start := time.Now()
 	r := s.Do(t, http.MethodGet, fmt.Sprintf("/api/jobs?size=%d&traceId=%s", jobs, trace), "")
-	took := time.Since(start)
-	t.Logf("GET /api/jobs?size=%d (about %d MB) -> %d in %v: %s", jobs, jobs*len(body)/1e6, r.Status, took.Round(time.Millisecond), r.Body)
-	if r.Status != http.StatusUnprocessableEntity || r.JSON(t)["errorCode"] != "API.RESPONSE_TOO_LARGE" {
-		t.Errorf("oversized list through the api: %d %.300s in %v", r.Status, r.Body, took)
+	t.Logf("GET /api/jobs?size=%d (payloads of about %d MB) -> %d, %d bytes", jobs, jobs*len(body)/1e6, r.Status, len(r.Body))
+	if r.Status != http.StatusOK || len(r.JSON(t)["content"].([]any)) != jobs || strings.Contains(string(r.Body), msg) || len(r.Body) > 64<<10 {
+		t.Fatalf("large jobs' list through the api: %d, %d bytes: %.300s", r.Status, len(r.Body), r.Body)
+	}
+	first := r.JSON(t)["content"].([]any)[0].(map[string]any)
+	if _, ok := first["payload"]; ok {
+		t.Errorf("a list item carries a payload: %v", first)
 	}
 	r = stacktest.Do(t, s.SchedulerURL, http.MethodGet, fmt.Sprintf("/internal/jobs?size=%d&traceId=%s", jobs, trace), "")
-	t.Logf("GET scheduler /internal/jobs?size=%d -> %d %s", jobs, r.Status, r.Body)
-	if r.Status != http.StatusBadGateway || r.JSON(t)["errorCode"] != "SCHEDULER.RESPONSE_TOO_LARGE" {
-		t.Errorf("oversized internal list: %d %.300s", r.Status, r.Body)
+	if r.Status != http.StatusOK || strings.Contains(string(r.Body), msg) {
+		t.Errorf("large jobs' internal list: %d %.300s", r.Status, r.Body)
 	}
-	tooLarge := 0
 	for _, inv := range s.cluster.Invocations("scheduler") {
 		if inv.Failed == invoke.ErrorTypeResponseTooLarge {
-			tooLarge++
+			t.Errorf("a scheduler invocation failed as too large")
 		}
 	}
-	if tooLarge < 2 {
-		t.Errorf("scheduler invocations failed as too large: %d", tooLarge)
-	}
-	r = s.Do(t, http.MethodGet, "/api/jobs?size=5&traceId="+trace, "")
-	if r.Status != 200 || len(r.JSON(t)["content"].([]any)) != 5 {
-		t.Errorf("a smaller page: %d %.300s", r.Status, r.Body)
+	r = s.Do(t, http.MethodGet, "/api/jobs/"+first["jobId"].(string), "")
+	if r.Status != http.StatusOK || strings.Count(string(r.Body), msg) != 60 {
+		t.Errorf("the job's own route: %d, %d bytes", r.Status, len(r.Body))
 	}
 }
 
-// A worker invocation that runs into its Lambda timeout mid-job: the job
-// is retried, or rescued by its lease, never lost.
 func TestFunctionTimeout(t *testing.T) {
 	// The worker stops its steps WORKER_DEADLINE_MARGIN (1 s) before the
 	// 2 s timeout and records the attempt as cut off: it is retried, and

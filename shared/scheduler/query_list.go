@@ -140,9 +140,9 @@ type jobListResult struct {
 // jobListPage returns one page of jobs matching the filter, newest first
 // (ties broken by ID, so pages are stable), with how many match in all:
 // exact up to paging.CountCap, else estimated. The page reads at most
-// Limit+1 rows through an index (OFFSET still walks the rows it skips;
-// a cursor does not), and is cut short when its JSON would pass
-// paging.MaxPageBytes; Next then continues where it stopped.
+// Limit+1 rows, found through an index (OFFSET still walks the index
+// entries it skips; a cursor does not), and is cut short when its JSON
+// would pass paging.MaxPageBytes; Next then continues where it stopped.
 func jobListPage(ctx context.Context, q querier, lq jobListQuery) (jobListResult, error) {
 	conds, args := lq.Filter.conds()
 	var res jobListResult
@@ -157,13 +157,16 @@ func jobListPage(ctx context.Context, q querier, lq jobListQuery) (jobListResult
 		args = append(args, lq.After.Time, lq.After.ID)
 		conds = append(conds, fmt.Sprintf("(created_at, id) < ($%d, $%d::uuid)", len(args)-1, len(args)))
 	}
+	// The page's IDs first, from the index alone (each list index holds
+	// created_at and id, so OFFSET skips index entries, not table rows),
+	// then only those rows.
 	args = append(args, lq.Limit+1)
-	sql := `SELECT ` + jobSummaryColumns + ` FROM jobs` + where(conds) +
-		` ORDER BY created_at DESC, id DESC LIMIT $` + strconv.Itoa(len(args))
+	ids := `SELECT id FROM jobs` + where(conds) + ` ORDER BY created_at DESC, id DESC LIMIT $` + strconv.Itoa(len(args))
 	if lq.After == nil {
 		args = append(args, lq.Offset)
-		sql += ` OFFSET $` + strconv.Itoa(len(args))
+		ids += ` OFFSET $` + strconv.Itoa(len(args))
 	}
+	sql := `SELECT ` + jobSummaryColumns + ` FROM jobs WHERE id IN (` + ids + `) ORDER BY created_at DESC, id DESC`
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return res, fmt.Errorf("scheduler: list jobs: %w", err)
