@@ -29,8 +29,9 @@
 //     shortly before the invocation's deadline. A pass rescues expired
 //     leases, dispatches due jobs and drains the outbox.
 //   - HTTP (internal API Gateway v2 calls from the api function):
-//     [Service.HTTPHandler] serves a job's status, the filtered job list and
-//     cancellation; see [PathJobStatus], [PathJobs] and [PathJobCancel].
+//     [Service.HTTPHandler] serves a job's status, the filtered job list
+//     (summaries: [JobSummary], by page or keyset cursor) and cancellation;
+//     see [PathJobStatus], [PathJobs] and [PathJobCancel].
 //
 // # Dispatch
 //
