@@ -244,10 +244,12 @@ type dataLock struct{ f *os.File }
 var errLocked = errors.New("data folder in use")
 
 func lockData(dir string) (*dataLock, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// 0700: the folder holds the state file (DATABASE_URL, the internal
+	// routes' secret), the broker's log and a private Postgres.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("devstack: create DATA_DIR %s: %w", dir, err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
@@ -287,11 +289,28 @@ func writeState(dir string, s state) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, stateName+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	// The state names DATABASE_URL and the internal routes' secret: only
+	// the owner reads it. CreateTemp makes the file 0600 whatever the umask.
+	f, err := os.CreateTemp(dir, stateName+".*.tmp")
+	if err != nil {
 		return fmt.Errorf("devstack: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(dir, stateName))
+	tmp := f.Name()
+	_, err = f.Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o600)
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, stateName))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("devstack: write %s: %w", filepath.Join(dir, stateName), err)
+	}
+	return nil
 }
 
 func readState(dir string) (state, error) {
