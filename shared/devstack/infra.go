@@ -235,6 +235,9 @@ type state struct {
 	// a one-shot invocation takes its settings (no secret is written
 	// here) from its own environment.
 	KafkaAuth kafka.Auth `json:"kafkaAuth,omitempty"`
+	// InternalSecret is this run's secret for writes to the internal
+	// routes (Front.Secret), made at start; the file is 0600.
+	InternalSecret string `json:"internalSecret,omitempty"`
 }
 
 // dataLock is an exclusive flock on DATA_DIR/devstack.lock.

@@ -119,6 +119,15 @@ func TestCancelErrors(t *testing.T) {
 		{"bad id", JobCancelPath("not-a-uuid"), "", http.StatusBadRequest, CodeInvalidRequest},
 		{"body not JSON", JobCancelPath(uuid.NewString()), "{", http.StatusBadRequest, CodeInvalidRequest},
 		{"submission without payload", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION"}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"unknown job, empty object", JobCancelPath(uuid.NewString()), `{}`, http.StatusNotFound, CodeJobNotFound},
+		{"unknown job, white space", JobCancelPath(uuid.NewString()), " \n", http.StatusNotFound, CodeJobNotFound},
+		{"not an object", JobCancelPath(uuid.NewString()), `[]`, http.StatusBadRequest, CodeInvalidRequest},
+		{"unknown field", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG"}]},"createdAt":"2026-01-02T03:04:05Z","status":"CANCELLED"}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"trailing data", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG"}]},"createdAt":"2026-01-02T03:04:05Z"}}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"payload without steps", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION","payload":{"x":1},"createdAt":"2026-01-02T03:04:05Z"}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"empty steps", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION","payload":{"steps":[]},"createdAt":"2026-01-02T03:04:05Z"}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"payload not an object", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION","payload":"x","createdAt":"2026-01-02T03:04:05Z"}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"submission without createdAt", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG"}]}}`, http.StatusBadRequest, CodeInvalidRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,5 +139,9 @@ func TestCancelErrors(t *testing.T) {
 				t.Fatalf("body = %+v", body)
 			}
 		})
+	}
+	// None of them recorded a job out of nothing.
+	if n := b.count(t, `SELECT count(*) FROM jobs`); n != 0 {
+		t.Fatalf("%d jobs recorded by refused cancels", n)
 	}
 }
