@@ -172,6 +172,16 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	if logs == nil {
 		logs = os.Stdout
 	}
+	// A broker that lost its log: re-drive the work it held, before the
+	// mappings and the schedule start.
+	bc, err := s.in.checkBroker(ctx, cfg, logging.New("devstack", logs))
+	if err != nil {
+		return nil, err
+	}
+	if bc.New && (bc.Running > 0 || bc.Resent > 0) {
+		fmt.Fprintf(out, "The Kafka broker is new (cluster %s; the databases had sent their records to %s): re-drove %d RUNNING jobs at once (same attempt, no attempt charged) and re-sent %d outbox rows.\n",
+			bc.ClusterID, orNone(bc.Recorded), bc.Redriven, bc.Resent)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	esmLog := logging.New("esm", logs)
@@ -300,6 +310,14 @@ func dbNames(prefix string) []string {
 		out = append(out, prefix+"_"+f)
 	}
 	return out
+}
+
+// orNone is s, or a phrase for a cluster ID that was not recorded.
+func orNone(s string) string {
+	if s == "" {
+		return "a broker not recorded"
+	}
+	return s
 }
 
 // newSecret returns 32 random bytes in hex.

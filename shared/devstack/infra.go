@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -30,9 +32,13 @@ type infra struct {
 	kafka     kafka.Config
 	kafkaOpts []kgo.Opt
 	embedded  *kfake.Cluster // nil for external brokers
-	pg        *pgserver.Server
-	dbURL     string // the server's maintenance database
-	out       io.Writer
+	// freshBroker is true when the embedded broker started with no log
+	// (no DATA_DIR/kafka/meta.json): whatever the databases had sent to a
+	// broker is gone.
+	freshBroker bool
+	pg          *pgserver.Server
+	dbURL       string // the server's maintenance database
+	out         io.Writer
 }
 
 // openInfra starts (or connects to) Kafka and Postgres.
@@ -45,7 +51,7 @@ func openInfra(ctx context.Context, cfg Config, out io.Writer) (_ *infra, err er
 	}()
 	kcfg := cfg.Kafka
 	if len(kcfg.Brokers) == 0 {
-		if in.embedded, err = startBroker(cfg.DataDir, cfg.KafkaPort, cfg.KafkaSyncWrites); err != nil {
+		if in.embedded, in.freshBroker, err = startBroker(cfg.DataDir, cfg.KafkaPort, cfg.KafkaSyncWrites); err != nil {
 			return nil, err
 		}
 		kcfg = kafka.Config{Brokers: in.embedded.ListenAddrs()}
@@ -154,9 +160,16 @@ func (in *infra) close() {
 // kill of the process loses nothing; syncWrites adds an fsync per batch,
 // which also survives a power cut, at a large cost in throughput (a real
 // Kafka broker does not fsync per batch either by default).
-func startBroker(dataDir string, port int, syncWrites bool) (*kfake.Cluster, error) {
+//
+// A broker with no log yet gets a cluster ID of its own (kfake's default
+// is the same for every cluster, "kfake"), which it persists; fresh says
+// so. The stack compares the ID with the one its databases recorded
+// (see redrive.go).
+func startBroker(dataDir string, port int, syncWrites bool) (_ *kfake.Cluster, fresh bool, _ error) {
 	dir := filepath.Join(dataDir, "kafka")
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.DataDir(dir)}
+	_, err := os.Stat(filepath.Join(dir, "meta.json"))
+	fresh = errors.Is(err, fs.ErrNotExist)
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.DataDir(dir), kfake.ClusterID("jobweaver-" + uuid.NewString())}
 	if syncWrites {
 		opts = append(opts, kfake.SyncWrites())
 	}
@@ -166,17 +179,17 @@ func startBroker(dataDir string, port int, syncWrites bool) (*kfake.Cluster, err
 	if port > 0 {
 		c, err := kfake.NewCluster(append(opts, kfake.Ports(port))...)
 		if err == nil {
-			return c, nil
+			return c, fresh, nil
 		}
 		if !errors.Is(err, syscall.EADDRINUSE) {
-			return nil, brokerError(dir, err)
+			return nil, false, brokerError(dir, err)
 		}
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
-		return nil, brokerError(dir, err)
+		return nil, false, brokerError(dir, err)
 	}
-	return c, nil
+	return c, fresh, nil
 }
 
 func brokerError(dir string, err error) error {
@@ -198,12 +211,13 @@ func (in *infra) ensureTopics(ctx context.Context) error {
 	return nil
 }
 
-// databases creates the service databases and returns each one's URL.
+// databases creates the service databases that are missing, with the
+// mark Clean looks for, and returns each one's URL.
 func databases(ctx context.Context, adminURL, prefix string, names []string) (map[string]string, error) {
 	urls := map[string]string{}
 	for _, n := range names {
 		db := prefix + "_" + n
-		if err := pgdb.EnsureDatabase(ctx, adminURL, db); err != nil {
+		if _, err := pgdb.CreateDatabase(ctx, adminURL, db, databaseMark); err != nil {
 			return nil, fmt.Errorf("devstack: %w", err)
 		}
 		u, err := pgdb.WithDatabase(adminURL, db)

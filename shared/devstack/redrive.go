@@ -1,0 +1,130 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/pgdb"
+	"github.com/jobweaver/jobweaver/shared/scheduler"
+	"github.com/jobweaver/jobweaver/shared/wiring"
+)
+
+// A broker that lost its log (make clean kept an external Postgres's
+// databases, or DATA_DIR/kafka was removed) no longer holds the records
+// the databases sent to it: run-jobs of RUNNING jobs, results on their
+// way back. Left alone, those jobs wait for their lease (15 minutes by
+// default) and, MaxInFlight being reached, hold back every new job.
+//
+// So at start the stack compares the broker's cluster ID with the one
+// the scheduler's database recorded (scheduler.Service.Broker). It is a
+// new broker when the IDs differ, or when none was recorded and the
+// embedded broker has just been created. Then the stack re-drives the
+// RUNNING jobs at once (scheduler.Service.Redrive: the same attempt, sent
+// again, no attempt charged) and re-sends every function's unsent outbox
+// rows, says so, and records the new ID.
+
+// brokerCheck is what checkBroker found and did.
+type brokerCheck struct {
+	ClusterID, Recorded string
+	New                 bool
+	Running, Unsent     int // in the scheduler's database when checked
+	Redriven            int // RUNNING jobs re-driven
+	Resent              int // outbox rows re-sent, all functions
+}
+
+// checkBroker compares the broker with the one the databases recorded,
+// re-drives their work if it is new, and records it. It runs once the
+// databases are migrated and before the event-source mappings start.
+func (in *infra) checkBroker(ctx context.Context, cfg Config, log *slog.Logger) (brokerCheck, error) {
+	var bc brokerCheck
+	id, err := in.clusterID(ctx)
+	if err != nil {
+		return bc, err
+	}
+	bc.ClusterID = id
+	open := func(name string) (*wiring.Deps, error) {
+		url, err := pgdb.WithDatabase(in.dbURL, cfg.DatabasePrefix+"_"+name)
+		if err != nil {
+			return nil, err
+		}
+		kcfg := in.kafka
+		kcfg.ClientID = "jobweaver-devstack-" + name
+		return wiring.Open(ctx, name, url, 2, false, nil, kcfg, log)
+	}
+	deps, err := open(invoke.Scheduler)
+	if err != nil {
+		return bc, fmt.Errorf("devstack: check the broker: %w", err)
+	}
+	defer deps.Close()
+	sched, err := scheduler.New(cfg.Scheduler, deps)
+	if err != nil {
+		return bc, fmt.Errorf("devstack: check the broker: %w", err)
+	}
+	if bc.Recorded, err = sched.Broker(ctx); err != nil {
+		return bc, fmt.Errorf("devstack: %w", err)
+	}
+	bc.New = bc.Recorded != id && (bc.Recorded != "" || in.freshBroker)
+	if bc.New {
+		if bc.Running, bc.Unsent, err = sched.InFlight(ctx); err != nil {
+			return bc, fmt.Errorf("devstack: %w", err)
+		}
+		if bc.Redriven, err = sched.Redrive(ctx); err != nil {
+			return bc, fmt.Errorf("devstack: re-drive the RUNNING jobs: %w", err)
+		}
+		// Every function's unsent rows, the re-driven run-jobs included.
+		for _, name := range Functions {
+			d := deps
+			if name != invoke.Scheduler {
+				if d, err = open(name); err != nil {
+					return bc, fmt.Errorf("devstack: re-send %s's outbox: %w", name, err)
+				}
+			}
+			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			n, err := d.Relay.Drain(dctx)
+			cancel()
+			if d != deps {
+				d.Close()
+			}
+			bc.Resent += n
+			if err != nil {
+				// Not fatal: the rows stay, and the functions' own relays
+				// (the tick, the next invocation) try again.
+				log.Warn("re-sending an outbox to the new broker failed; its relay will retry", "function", name, "resent", n, "error", err.Error())
+			}
+		}
+		log.Warn("the Kafka broker is new: it holds none of the records the databases sent; re-drove the work in flight",
+			"clusterId", id, "recordedClusterId", bc.Recorded, "runningJobs", bc.Running, "unsentOutboxRows", bc.Unsent,
+			"redrivenJobs", bc.Redriven, "resentOutboxRows", bc.Resent)
+	}
+	if bc.Recorded != id {
+		if err := sched.RecordBroker(ctx, id); err != nil {
+			return bc, fmt.Errorf("devstack: %w", err)
+		}
+	}
+	return bc, nil
+}
+
+// clusterID asks the brokers for their cluster ID.
+func (in *infra) clusterID(ctx context.Context) (string, error) {
+	cl, err := in.kafkaClient("jobweaver-devstack")
+	if err != nil {
+		return "", err
+	}
+	defer cl.Close()
+	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	md, err := kadm.NewClient(cl).BrokerMetadata(mctx)
+	if err != nil {
+		return "", fmt.Errorf("devstack: ask Kafka at %v for its cluster ID: %w", in.brokers, err)
+	}
+	if md.Cluster == "" {
+		return "", errors.New("devstack: the Kafka brokers report no cluster ID")
+	}
+	return md.Cluster, nil
+}
