@@ -2,14 +2,20 @@ package devstack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
 	"github.com/jobweaver/jobweaver/shared/wiring"
@@ -27,7 +33,9 @@ import (
 // embedded broker has just been created. Then the stack re-drives the
 // RUNNING jobs at once (scheduler.Service.Redrive: the same attempt, sent
 // again, no attempt charged) and re-sends every function's unsent outbox
-// rows, says so, and records the new ID.
+// rows, says so, and records the new ID. Jobs the api accepted whose
+// job-created the scheduler never ingested (it was in the old broker)
+// get their job-created again (reingest).
 
 // brokerCheck is what checkBroker found and did.
 type brokerCheck struct {
@@ -35,6 +43,7 @@ type brokerCheck struct {
 	New                 bool
 	Running, Unsent     int // in the scheduler's database when checked
 	Redriven            int // RUNNING jobs re-driven
+	Reingested          int // accepted jobs the scheduler never ingested, sent again
 	Resent              int // outbox rows re-sent, all functions
 }
 
@@ -77,12 +86,19 @@ func (in *infra) checkBroker(ctx context.Context, cfg Config, log *slog.Logger) 
 		if bc.Redriven, err = sched.Redrive(ctx); err != nil {
 			return bc, fmt.Errorf("devstack: re-drive the RUNNING jobs: %w", err)
 		}
-		// Every function's unsent rows, the re-driven run-jobs included.
+		// Every function's unsent rows, the re-driven run-jobs and the
+		// job-created events of jobs the scheduler never ingested included.
 		for _, name := range Functions {
 			d := deps
 			if name != invoke.Scheduler {
 				if d, err = open(name); err != nil {
 					return bc, fmt.Errorf("devstack: re-send %s's outbox: %w", name, err)
+				}
+			}
+			if name == invoke.API {
+				if bc.Reingested, err = reingest(ctx, d.Pool, deps.Pool); err != nil {
+					d.Close()
+					return bc, err
 				}
 			}
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -100,7 +116,7 @@ func (in *infra) checkBroker(ctx context.Context, cfg Config, log *slog.Logger) 
 		}
 		log.Warn("the Kafka broker is new: it holds none of the records the databases sent; re-drove the work in flight",
 			"clusterId", id, "recordedClusterId", bc.Recorded, "runningJobs", bc.Running, "unsentOutboxRows", bc.Unsent,
-			"redrivenJobs", bc.Redriven, "resentOutboxRows", bc.Resent)
+			"redrivenJobs", bc.Redriven, "reingestedJobs", bc.Reingested, "resentOutboxRows", bc.Resent)
 	}
 	if bc.Recorded != id {
 		if err := sched.RecordBroker(ctx, id); err != nil {
@@ -127,4 +143,85 @@ func (in *infra) clusterID(ctx context.Context) (string, error) {
 		return "", errors.New("devstack: the Kafka brokers report no cluster ID")
 	}
 	return md.Cluster, nil
+}
+
+// reingestChunk is how many api jobs reingest compares at once.
+const reingestChunk = 2000
+
+// reingest writes a job-created event to the api's outbox for every job
+// the api accepted that the scheduler does not have: its job-created was
+// published to a broker that is gone. The scheduler ingests a job once
+// (by its ID), so a job-created that was not lost after all changes
+// nothing. It returns how many it wrote.
+//
+// This is the local stack acting as an operator across two services'
+// databases, reading only the api's accepted jobs (jobs: id, job_type,
+// payload, max_retry_count, trace_id, created_at) and the scheduler's
+// job IDs; the functions themselves never do.
+func reingest(ctx context.Context, api, sched *pgxpool.Pool) (int, error) {
+	total, after := 0, uuid.Nil.String()
+	for {
+		rows, err := api.Query(ctx, `
+			SELECT id::text, job_type, payload::text, max_retry_count, trace_id, created_at
+			  FROM jobs WHERE id > $1::uuid ORDER BY id LIMIT $2`, after, reingestChunk)
+		if err != nil {
+			return total, fmt.Errorf("devstack: re-ingest: read the api's jobs: %w", err)
+		}
+		type job struct {
+			id, jobType, payload, traceID string
+			maxRetry                      int
+			created                       time.Time
+		}
+		jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (job, error) {
+			var j job
+			err := r.Scan(&j.id, &j.jobType, &j.payload, &j.maxRetry, &j.traceID, &j.created)
+			return j, err
+		})
+		if err != nil {
+			return total, fmt.Errorf("devstack: re-ingest: read the api's jobs: %w", err)
+		}
+		if len(jobs) == 0 {
+			return total, nil
+		}
+		ids := make([]string, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.id
+		}
+		rows, err = sched.Query(ctx, `SELECT id::text FROM jobs WHERE id = ANY($1::uuid[])`, ids)
+		if err != nil {
+			return total, fmt.Errorf("devstack: re-ingest: read the scheduler's jobs: %w", err)
+		}
+		known, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return total, fmt.Errorf("devstack: re-ingest: read the scheduler's jobs: %w", err)
+		}
+		have := make(map[string]bool, len(known))
+		for _, id := range known {
+			have[id] = true
+		}
+		var envs []envelope.Envelope
+		for _, j := range jobs {
+			if have[j.id] {
+				continue
+			}
+			e, err := envelope.New(envelope.TypeJobCreated, j.traceID, j.id, envelope.JobCreated{
+				JobSpec:   envelope.JobSpec{JobType: j.jobType, Payload: json.RawMessage(j.payload), MaxRetryCount: j.maxRetry},
+				CreatedAt: j.created.UTC(),
+			})
+			if err != nil {
+				return total, err
+			}
+			envs = append(envs, e)
+		}
+		if len(envs) > 0 {
+			if err := pgx.BeginFunc(ctx, api, func(tx pgx.Tx) error { return outbox.Add(ctx, tx, envs...) }); err != nil {
+				return total, fmt.Errorf("devstack: re-ingest: %w", err)
+			}
+			total += len(envs)
+		}
+		if len(jobs) < reingestChunk {
+			return total, nil
+		}
+		after = jobs[len(jobs)-1].id
+	}
 }

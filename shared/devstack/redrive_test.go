@@ -83,17 +83,39 @@ func TestNewBrokerRedrivesTheWorkInFlight(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
+	// A job the api accepted whose job-created was still in the old
+	// broker, never ingested.
+	apiURL, err := pgdb.WithDatabase(cfg.DatabaseURL, cfg.DatabasePrefix+"_"+invoke.API)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiPool, err := pgdb.Open(ctx, apiURL, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lost string
+	err = apiPool.QueryRow(ctx, `
+		INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, created_at)
+		VALUES (gen_random_uuid(), 'SIMULATION', '{"steps":[{"action":"LOG","message":"lost"}]}', 0, 'trace-lost', now())
+		RETURNING id::text`).Scan(&lost)
+	apiPool.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	var out bytes.Buffer
 	s, err := Start(ctx, cfg, &out)
 	if err != nil {
 		t.Fatalf("Start: %v\n%s", err, out.String())
 	}
 	t.Cleanup(s.Close)
-	if want := fmt.Sprintf("re-drove %d RUNNING jobs", n); !strings.Contains(out.String(), want) {
-		t.Errorf("the start does not say %q:\n%s", want, out.String())
+	for _, want := range []string{fmt.Sprintf("re-drove %d RUNNING jobs", n), "sent 1 accepted jobs the scheduler had not ingested"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the start does not say %q:\n%s", want, out.String())
+		}
 	}
 	newcomer := job(s.APIURL, "newcomer")
-	for _, id := range append(ids, newcomer) {
+	for _, id := range append(ids, newcomer, lost) {
 		if j := waitStatus(t, s.APIURL, id, "COMPLETED"); j["attempts"] != float64(1) {
 			t.Errorf("job %s: attempts = %v; want 1 (a re-drive charges no attempt)", id, j["attempts"])
 		}
