@@ -178,9 +178,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	if err != nil {
 		return nil, err
 	}
-	if bc.New && (bc.Running > 0 || bc.Resent > 0) {
-		fmt.Fprintf(out, "The Kafka broker is new (cluster %s; the databases had sent their records to %s): re-drove %d RUNNING jobs at once (same attempt, no attempt charged), sent %d accepted jobs the scheduler had not ingested to it again, and re-sent %d outbox rows in all.\n",
-			bc.ClusterID, orNone(bc.Recorded), bc.Redriven, bc.Reingested, bc.Resent)
+	if bc.New && bc.Redriven+bc.Reingested+bc.DeadLettered+bc.Resent > 0 {
+		fmt.Fprintf(out, "The Kafka broker is new (cluster %s; the databases had sent their records to %s): re-drove %d RUNNING jobs at once (same attempt, no attempt charged), sent %d accepted jobs the scheduler had not ingested and %d dead letters the dlq had not stored again, and re-sent %d outbox rows in all.\n",
+			bc.ClusterID, orNone(bc.Recorded), bc.Redriven, bc.Reingested, bc.DeadLettered, bc.Resent)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel

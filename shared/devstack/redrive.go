@@ -44,6 +44,7 @@ type brokerCheck struct {
 	Running, Unsent     int // in the scheduler's database when checked
 	Redriven            int // RUNNING jobs re-driven
 	Reingested          int // accepted jobs the scheduler never ingested, sent again
+	DeadLettered        int // dead letters the dlq never stored, sent again
 	Resent              int // outbox rows re-sent, all functions
 }
 
@@ -86,27 +87,30 @@ func (in *infra) checkBroker(ctx context.Context, cfg Config, log *slog.Logger) 
 		if bc.Redriven, err = sched.Redrive(ctx); err != nil {
 			return bc, fmt.Errorf("devstack: re-drive the RUNNING jobs: %w", err)
 		}
-		// Every function's unsent rows, the re-driven run-jobs and the
-		// job-created events of jobs the scheduler never ingested included.
+		all := map[string]*wiring.Deps{invoke.Scheduler: deps}
 		for _, name := range Functions {
-			d := deps
-			if name != invoke.Scheduler {
-				if d, err = open(name); err != nil {
-					return bc, fmt.Errorf("devstack: re-send %s's outbox: %w", name, err)
-				}
+			if all[name] != nil {
+				continue
 			}
-			if name == invoke.API {
-				if bc.Reingested, err = reingest(ctx, d.Pool, deps.Pool); err != nil {
-					d.Close()
-					return bc, err
-				}
+			d, err := open(name)
+			if err != nil {
+				return bc, fmt.Errorf("devstack: re-drive: %w", err)
 			}
+			defer d.Close()
+			all[name] = d
+		}
+		if bc.Reingested, err = reingest(ctx, all[invoke.API].Pool, deps.Pool); err != nil {
+			return bc, err
+		}
+		if bc.DeadLettered, err = deadLetterAgain(ctx, sched, all[invoke.DLQ].Pool); err != nil {
+			return bc, err
+		}
+		// Every function's unsent rows: the re-driven run-jobs, job-created
+		// and dead letters included.
+		for _, name := range Functions {
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			n, err := d.Relay.Drain(dctx)
+			n, err := all[name].Relay.Drain(dctx)
 			cancel()
-			if d != deps {
-				d.Close()
-			}
 			bc.Resent += n
 			if err != nil {
 				// Not fatal: the rows stay, and the functions' own relays
@@ -114,9 +118,13 @@ func (in *infra) checkBroker(ctx context.Context, cfg Config, log *slog.Logger) 
 				log.Warn("re-sending an outbox to the new broker failed; its relay will retry", "function", name, "resent", n, "error", err.Error())
 			}
 		}
-		log.Warn("the Kafka broker is new: it holds none of the records the databases sent; re-drove the work in flight",
+		level := slog.LevelDebug // a first start: nothing was in flight
+		if bc.Redriven+bc.Reingested+bc.DeadLettered+bc.Resent > 0 {
+			level = slog.LevelWarn
+		}
+		log.Log(ctx, level, "the Kafka broker is new: it holds none of the records the databases sent; re-drove the work in flight",
 			"clusterId", id, "recordedClusterId", bc.Recorded, "runningJobs", bc.Running, "unsentOutboxRows", bc.Unsent,
-			"redrivenJobs", bc.Redriven, "reingestedJobs", bc.Reingested, "resentOutboxRows", bc.Resent)
+			"redrivenJobs", bc.Redriven, "reingestedJobs", bc.Reingested, "deadLettersSentAgain", bc.DeadLettered, "resentOutboxRows", bc.Resent)
 	}
 	if bc.Recorded != id {
 		if err := sched.RecordBroker(ctx, id); err != nil {
@@ -223,5 +231,48 @@ func reingest(ctx context.Context, api, sched *pgxpool.Pool) (int, error) {
 			return total, nil
 		}
 		after = jobs[len(jobs)-1].id
+	}
+}
+
+// deadLetterAgain has the scheduler send again the dead letter of every
+// FAILED job the dlq has no entry for (dead_letters.job_id): it was in the
+// old broker. It returns how many it sent.
+func deadLetterAgain(ctx context.Context, sched *scheduler.Service, dlq *pgxpool.Pool) (int, error) {
+	total, after := 0, ""
+	for {
+		ids, err := sched.FailedJobs(ctx, after, reingestChunk)
+		if err != nil {
+			return total, fmt.Errorf("devstack: %w", err)
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		rows, err := dlq.Query(ctx, `SELECT DISTINCT job_id::text FROM dead_letters WHERE job_id = ANY($1::uuid[])`, ids)
+		if err != nil {
+			return total, fmt.Errorf("devstack: read the dlq's entries: %w", err)
+		}
+		stored, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return total, fmt.Errorf("devstack: read the dlq's entries: %w", err)
+		}
+		have := make(map[string]bool, len(stored))
+		for _, id := range stored {
+			have[id] = true
+		}
+		var missing []string
+		for _, id := range ids {
+			if !have[id] {
+				missing = append(missing, id)
+			}
+		}
+		n, err := sched.DeadLetterAgain(ctx, missing)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("devstack: %w", err)
+		}
+		if len(ids) < reingestChunk {
+			return total, nil
+		}
+		after = ids[len(ids)-1]
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -64,6 +65,17 @@ func TestNewBrokerRedrivesTheWorkInFlight(t *testing.T) {
 		}
 		return id
 	}
+	// A job dead-lettered before the kill; its dead letter will be lost.
+	code, created := call(t, "POST", st.APIURL+"/api/jobs",
+		`{"jobType":"SIMULATION","payload":{"steps":[{"action":"FAIL","message":"doomed"}]},"maxRetryCount":0}`)
+	doomed, _ := created["jobId"].(string)
+	if code != 202 || doomed == "" {
+		t.Fatalf("POST /api/jobs = %d %v", code, created)
+	}
+	waitStatus(t, st.APIURL, doomed, "FAILED")
+	dlqPool := dbPool(t, cfg, invoke.DLQ)
+	waitRows(t, dlqPool, doomed, 1)
+
 	var ids []string
 	for i := range n {
 		ids = append(ids, job(st.APIURL, fmt.Sprint("job-", i)))
@@ -76,6 +88,11 @@ func TestNewBrokerRedrivesTheWorkInFlight(t *testing.T) {
 	kill()
 	released.Do(func() { close(release) })
 
+	// The dlq had not stored the dead letter after all: it was in the
+	// broker.
+	if _, err := dlqPool.Exec(context.Background(), `DELETE FROM dead_letters WHERE job_id = $1`, doomed); err != nil {
+		t.Fatal(err)
+	}
 	// make clean with an external Postgres: the broker's log goes, the
 	// databases stay.
 	if err := os.RemoveAll(filepath.Join(cfg.DataDir, "kafka")); err != nil {
@@ -85,21 +102,11 @@ func TestNewBrokerRedrivesTheWorkInFlight(t *testing.T) {
 	defer cancel()
 	// A job the api accepted whose job-created was still in the old
 	// broker, never ingested.
-	apiURL, err := pgdb.WithDatabase(cfg.DatabaseURL, cfg.DatabasePrefix+"_"+invoke.API)
-	if err != nil {
-		t.Fatal(err)
-	}
-	apiPool, err := pgdb.Open(ctx, apiURL, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var lost string
-	err = apiPool.QueryRow(ctx, `
+	if err := dbPool(t, cfg, invoke.API).QueryRow(ctx, `
 		INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, created_at)
 		VALUES (gen_random_uuid(), 'SIMULATION', '{"steps":[{"action":"LOG","message":"lost"}]}', 0, 'trace-lost', now())
-		RETURNING id::text`).Scan(&lost)
-	apiPool.Close()
-	if err != nil {
+		RETURNING id::text`).Scan(&lost); err != nil {
 		t.Fatal(err)
 	}
 
@@ -109,7 +116,7 @@ func TestNewBrokerRedrivesTheWorkInFlight(t *testing.T) {
 		t.Fatalf("Start: %v\n%s", err, out.String())
 	}
 	t.Cleanup(s.Close)
-	for _, want := range []string{fmt.Sprintf("re-drove %d RUNNING jobs", n), "sent 1 accepted jobs the scheduler had not ingested"} {
+	for _, want := range []string{fmt.Sprintf("re-drove %d RUNNING jobs", n), "sent 1 accepted jobs the scheduler had not ingested and 1 dead letters"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the start does not say %q:\n%s", want, out.String())
 		}
@@ -120,6 +127,7 @@ func TestNewBrokerRedrivesTheWorkInFlight(t *testing.T) {
 			t.Errorf("job %s: attempts = %v; want 1 (a re-drive charges no attempt)", id, j["attempts"])
 		}
 	}
+	waitRows(t, dlqPool, doomed, 1) // the dead letter, stored once
 	mu.Lock()
 	defer mu.Unlock()
 	for i := range n {
@@ -172,6 +180,40 @@ func TestKnownBrokerIsRecordedWithoutRedrive(t *testing.T) {
 	}
 	if again, err := sched.Broker(context.Background()); err != nil || again != recorded {
 		t.Errorf("recorded broker after restart = %q, %v; want %q (the log kept its cluster ID)", again, err, recorded)
+	}
+}
+
+// dbPool is a pool on cfg's database of function fn, closed at the end.
+func dbPool(t *testing.T, cfg Config, fn string) *pgxpool.Pool {
+	t.Helper()
+	url, err := pgdb.WithDatabase(cfg.DatabaseURL, cfg.DatabasePrefix+"_"+fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgdb.Open(context.Background(), url, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// waitRows waits until the dlq holds want entries for job.
+func waitRows(t *testing.T, dlq *pgxpool.Pool, job string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for {
+		var n int
+		if err := dlq.QueryRow(context.Background(), `SELECT count(*) FROM dead_letters WHERE job_id = $1`, job).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dlq holds %d entries for job %s; want %d", n, job, want)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

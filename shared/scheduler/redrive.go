@@ -160,3 +160,101 @@ func (s *Service) InFlight(ctx context.Context) (running, unsent int, err error)
 	}
 	return running, unsent, nil
 }
+
+// deadLetterNS derives the event ID of a dead letter DeadLetterAgain sends.
+var deadLetterNS = uuid.MustParse("0b7e3f4c-5d1a-4e2b-8c6d-444541444c45")
+
+// FailedJobs returns up to limit IDs of FAILED jobs after after, in ID
+// order: the jobs that made a dead letter.
+func (s *Service) FailedJobs(ctx context.Context, after string, limit int) ([]string, error) {
+	if after == "" {
+		after = uuid.Nil.String()
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id::text FROM jobs WHERE status = 'FAILED' AND id > $1::uuid ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: list failed jobs: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: list failed jobs: %w", err)
+	}
+	return ids, nil
+}
+
+// DeadLetterAgain writes to the outbox, once more, the dead letter of each
+// FAILED job among ids (others are skipped), for dead letters lost with a
+// broker before the dlq stored them. It is rebuilt from the job and its
+// attempts: the reason is RETRIES_EXHAUSTED when the job had no retry
+// left, else PERMANENT_FAILURE; failedAt is the job's finishedAt. Its
+// event ID is derived from the job ID, so sending it twice stores it once.
+// It returns how many it wrote.
+func (s *Service) DeadLetterAgain(ctx context.Context, ids []string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	n := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT id::text, job_type, payload, max_retry_count, trace_id, attempts,
+			       coalesce(last_error_code, ''), coalesce(last_error, ''), coalesce(finished_at, updated_at)
+			  FROM jobs WHERE id = ANY($1::text[]::uuid[]) AND status = 'FAILED' ORDER BY id`, ids)
+		if err != nil {
+			return fmt.Errorf("scheduler: read failed jobs: %w", err)
+		}
+		type failed struct {
+			id, jobType, traceID, code, msg string
+			payload                         []byte
+			maxRetry, attempts              int
+			at                              time.Time
+		}
+		jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (failed, error) {
+			var f failed
+			err := r.Scan(&f.id, &f.jobType, &f.payload, &f.maxRetry, &f.traceID, &f.attempts, &f.code, &f.msg, &f.at)
+			return f, err
+		})
+		if err != nil || len(jobs) == 0 {
+			return err
+		}
+		found := make([]string, len(jobs))
+		for i, f := range jobs {
+			found[i] = f.id
+		}
+		attempts, err := attemptListByJobs(ctx, tx, found)
+		if err != nil {
+			return err
+		}
+		envs := make([]envelope.Envelope, 0, len(jobs))
+		for _, f := range jobs {
+			reason := ReasonPermanentFailure
+			if f.attempts-1 >= f.maxRetry {
+				reason = ReasonRetriesExhausted
+			}
+			list := attempts[f.id]
+			if list == nil {
+				list = []envelope.AttemptSummary{}
+			}
+			e, err := envelope.New(envelope.TypeJobDeadLetter, f.traceID, f.id, envelope.JobDeadLetter{
+				JobSpec:   envelope.JobSpec{JobType: f.jobType, Payload: f.payload, MaxRetryCount: f.maxRetry},
+				Reason:    reason,
+				ErrorCode: f.code,
+				LastError: f.msg,
+				Attempts:  list,
+				FailedAt:  f.at.UTC(),
+			})
+			if err != nil {
+				return err
+			}
+			e.EventID = uuid.NewSHA1(deadLetterNS, []byte(f.id)).String()
+			envs = append(envs, e)
+		}
+		n = len(envs)
+		return outbox.Add(ctx, tx, envs...)
+	})
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		s.log.InfoContext(ctx, "dead letters sent again", "jobs", n)
+	}
+	return n, nil
+}

@@ -150,3 +150,66 @@ func TestRecordBrokerAndInFlight(t *testing.T) {
 		t.Fatalf("InFlight = %d running, %d unsent, %v; want 1, 1", running, unsent, err)
 	}
 }
+
+func TestDeadLetterAgainRebuildsTheLostDeadLetter(t *testing.T) {
+	b := setup(t, nil)
+	exhausted := newJobCreated(t, jobOpts{MaxRetries: 0})
+	b.consume(t, b.svc, exhausted)
+	b.consume(t, b.svc, newResult(t, exhausted.JobID, 1, "boom", false))
+	permanent := newJobCreated(t, jobOpts{MaxRetries: 3})
+	b.consume(t, b.svc, permanent)
+	b.consume(t, b.svc, newResult(t, permanent.JobID, 1, "bad spec", true))
+	running := newJobCreated(t, jobOpts{})
+	b.consume(t, b.svc, running)
+	original := map[string]envelope.JobDeadLetter{}
+	seen := map[string]bool{}
+	for _, e := range b.read(t, envelope.TopicJobDeadLetter, 2) {
+		original[e.JobID] = decodePayload[envelope.JobDeadLetter](t, e)
+		seen[e.EventID] = true
+	}
+
+	failed, err := b.svc.FailedJobs(b.ctx, "", 10)
+	if err != nil || len(failed) != 2 {
+		t.Fatalf("FailedJobs = %v, %v; want the 2 FAILED jobs", failed, err)
+	}
+	if rest, err := b.svc.FailedJobs(b.ctx, failed[0], 10); err != nil || len(rest) != 1 || rest[0] != failed[1] {
+		t.Fatalf("FailedJobs after %s = %v, %v", failed[0], rest, err)
+	}
+	ids := []string{exhausted.JobID, permanent.JobID, running.JobID, "6b0e8d1c-0000-4000-8000-000000000000"}
+	for round := range 2 {
+		n, err := b.svc.DeadLetterAgain(b.ctx, ids)
+		if err != nil || n != 2 {
+			t.Fatalf("DeadLetterAgain = %d, %v; want the 2 FAILED jobs only", n, err)
+		}
+		if _, err := b.deps.Relay.Drain(b.ctx); err != nil {
+			t.Fatal(err)
+		}
+		again := map[string]string{}
+		for _, e := range b.read(t, envelope.TopicJobDeadLetter, 4+2*round) {
+			if seen[e.EventID] {
+				continue
+			}
+			again[e.JobID] = e.EventID
+			got, want := decodePayload[envelope.JobDeadLetter](t, e), original[e.JobID]
+			if got.Reason != want.Reason || got.ErrorCode != want.ErrorCode || got.LastError != want.LastError ||
+				len(got.Attempts) != len(want.Attempts) || got.Attempts[0].Outcome != want.Attempts[0].Outcome ||
+				!got.FailedAt.Equal(want.FailedAt) || string(got.Payload) != string(want.Payload) {
+				t.Fatalf("dead letter sent again = %+v; want it as the original %+v", got, want)
+			}
+		}
+		// The second round's event IDs are the first's: the dlq stores
+		// each dead letter once.
+		if len(again) != 2 && round == 0 {
+			t.Fatalf("new dead letters = %v; want 2", again)
+		}
+		if round == 1 && len(again) != 0 {
+			t.Fatalf("the second round made new event IDs: %v", again)
+		}
+		for _, id := range again {
+			seen[id] = true
+		}
+	}
+	if original[exhausted.JobID].Reason != ReasonRetriesExhausted || original[permanent.JobID].Reason != ReasonPermanentFailure {
+		t.Fatalf("original reasons = %+v", original)
+	}
+}
