@@ -35,13 +35,18 @@ import (
 // again, no attempt charged) and re-sends every function's unsent outbox
 // rows, says so, and records the new ID. Jobs the api accepted whose
 // job-created the scheduler never ingested (it was in the old broker)
-// get their job-created again (reingest).
+// get their job-created again (reingest), and FAILED jobs whose dead
+// letter the dlq never stored get it again (deadLetterAgain).
+//
+// None of this is needed after a restart on the same broker (a kill -9
+// included): its log still holds every record the offsets have not
+// passed.
 
 // brokerCheck is what checkBroker found and did.
 type brokerCheck struct {
 	ClusterID, Recorded string
 	New                 bool
-	Running, Unsent     int // in the scheduler's database when checked
+	Running, Unsent     int // RUNNING jobs and unsent outbox rows in the scheduler's database when checked
 	Redriven            int // RUNNING jobs re-driven
 	Reingested          int // accepted jobs the scheduler never ingested, sent again
 	DeadLettered        int // dead letters the dlq never stored, sent again
@@ -123,7 +128,7 @@ func (in *infra) checkBroker(ctx context.Context, cfg Config, log *slog.Logger) 
 			level = slog.LevelWarn
 		}
 		log.Log(ctx, level, "the Kafka broker is new: it holds none of the records the databases sent; re-drove the work in flight",
-			"clusterId", id, "recordedClusterId", bc.Recorded, "runningJobs", bc.Running, "unsentOutboxRows", bc.Unsent,
+			"clusterId", id, "recordedClusterId", bc.Recorded, "runningJobs", bc.Running, "unsentSchedulerOutboxRows", bc.Unsent,
 			"redrivenJobs", bc.Redriven, "reingestedJobs", bc.Reingested, "deadLettersSentAgain", bc.DeadLettered, "resentOutboxRows", bc.Resent)
 	}
 	if bc.Recorded != id {
