@@ -105,7 +105,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// even if the client goes away; it has its own deadline.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), f.timeout())
 	defer cancel()
-	out, err := f.Invoker.Invoke(ctx, f.Function, payload)
+	out, err := invokeRecovered(ctx, f.Invoker, f.Function, payload, f.log())
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			f.fail(w, traceID, http.StatusGatewayTimeout, "GATEWAY_TIMEOUT",

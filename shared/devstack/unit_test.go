@@ -489,3 +489,17 @@ func TestTickerTimeout(t *testing.T) {
 		t.Fatalf("tick deadline %v away; want the Timeout (1m)", left)
 	}
 }
+
+func TestAPanickingFunctionIsAnErrorNotACrash(t *testing.T) {
+	inv := invokerFunc(func(context.Context, string, []byte) ([]byte, error) { panic("handler bug") })
+	f := &Front{Invoker: inv, Function: "scheduler", Namespace: "SCHEDULER", Internal: true, Log: discardLog()}
+	rec := httptest.NewRecorder()
+	f.ServeHTTP(rec, local(httptest.NewRequest("GET", "/internal/jobs", nil)))
+	if b := decodeError(t, rec); rec.Code != 500 || b.ErrorCode != "SCHEDULER.INTERNAL_ERROR" || strings.Contains(b.Message, "handler bug") {
+		t.Errorf("front: %d %+v; want a 500 that does not leak the panic", rec.Code, b)
+	}
+	tk := &Ticker{Invoker: inv, Function: invoke.Scheduler, Interval: time.Second, Log: discardLog()}
+	if err := tk.Once(context.Background(), time.Now()); err == nil || !strings.Contains(err.Error(), "panicked: handler bug") {
+		t.Errorf("tick: %v; want the panic as an error", err)
+	}
+}
