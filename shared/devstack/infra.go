@@ -246,7 +246,7 @@ type state struct {
 	SchedulerURL string   `json:"schedulerUrl"`
 	WorkerURL    string   `json:"workerUrl"`
 	// KafkaAuth is the KAFKA_AUTH the stack connects with ("" for none);
-	// a one-shot invocation takes its settings (no secret is written
+	// a one-shot invocation takes its settings (no Kafka secret is written
 	// here) from its own environment.
 	KafkaAuth kafka.Auth `json:"kafkaAuth,omitempty"`
 	// InternalSecret is this run's secret for writes to the internal
