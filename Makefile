@@ -132,5 +132,6 @@ lint: ## go vet and a gofmt check
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.data/*' -not -path './build/*')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-clean: ## remove local data (.data: broker log, private Postgres; stop make run first) and build output
+clean: ## reset what make run keeps (stop it first): drop the databases it created on DATABASE_URL's server (listed), remove DATA_DIR (.data) and build output
+	$(GO) run ./localstack/devstack clean
 	rm -rf .data build cdk.out

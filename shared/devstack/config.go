@@ -32,6 +32,8 @@ type Config struct {
 	// (KAFKA_SYNC_WRITES); a hard kill is survived either way.
 	KafkaSyncWrites bool
 
+	// The HTTP fronts' addresses, on loopback by default. The internal
+	// fronts answer only loopback clients whatever their address.
 	APIAddr       string // API_ADDR
 	SchedulerAddr string // SCHEDULER_ADDR: the scheduler's internal routes
 	WorkerAddr    string // WORKER_ADDR: the worker's internal routes
@@ -102,9 +104,9 @@ var Vars = []Var{
 	{"KAFKA_SASL_USERNAME", "", "with KAFKA_AUTH=scram: the SASL user (required)", true},
 	{"KAFKA_SASL_PASSWORD", "", "with KAFKA_AUTH=scram: the SASL password (required)", true},
 	{"KAFKA_SYNC_WRITES", "false", "embedded broker: fsync every batch, to survive a power cut too (a killed process loses nothing either way)", true},
-	{"API_ADDR", ":8080", "address of the public API", true},
-	{"SCHEDULER_ADDR", ":8081", "address of the scheduler's internal routes (/internal/jobs/...)", true},
-	{"WORKER_ADDR", ":8082", "address of the worker's internal routes (/internal/executions/...)", true},
+	{"API_ADDR", "127.0.0.1:8080", "address of the public API; only this machine reaches it unless you name another interface (0.0.0.0:8080 or :8080: every interface, and then anyone who reaches this machine can submit, read and cancel jobs: make run has no authorizer)", true},
+	{"SCHEDULER_ADDR", "127.0.0.1:8081", "address of the scheduler's internal routes (/internal/jobs/...); whatever the address, they answer only clients on this machine, and writes (cancel) need the stack's internalSecret (DATA_DIR/devstack.json) in the X-Jobweaver-Internal-Secret header", true},
+	{"WORKER_ADDR", "127.0.0.1:8082", "address of the worker's internal routes (/internal/executions/...); whatever the address, they answer only clients on this machine", true},
 	{"TICK_INTERVAL", "1s", "how often the local EventBridge schedule invokes the scheduler (each tick's deadline)", true},
 	{"ESM_BATCH_SIZE", "100", "event-source mappings: records per invocation at most", true},
 	{"ESM_BATCH_WINDOW", "5ms", "event-source mappings: how long to wait to fill a batch", true},
@@ -138,9 +140,9 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 		DatabaseURL:     env.String("DATABASE_URL", pgserver.DefaultURL),
 		KafkaPort:       9092,
 		KafkaSyncWrites: env.Bool("KAFKA_SYNC_WRITES", false),
-		APIAddr:         env.String("API_ADDR", ":8080"),
-		SchedulerAddr:   env.String("SCHEDULER_ADDR", ":8081"),
-		WorkerAddr:      env.String("WORKER_ADDR", ":8082"),
+		APIAddr:         env.String("API_ADDR", "127.0.0.1:8080"),
+		SchedulerAddr:   env.String("SCHEDULER_ADDR", "127.0.0.1:8081"),
+		WorkerAddr:      env.String("WORKER_ADDR", "127.0.0.1:8082"),
 		TickInterval:    env.Duration("TICK_INTERVAL", time.Second, 10*time.Millisecond, time.Hour),
 		ESMBatchSize:    env.Int("ESM_BATCH_SIZE", 100, 1, 10000),
 		ESMBatchWindow:  env.Duration("ESM_BATCH_WINDOW", 5*time.Millisecond, 0, 300*time.Second),

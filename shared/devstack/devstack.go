@@ -19,7 +19,13 @@
 //     scheduled event with a deadline of TICK_INTERVAL; ticks never
 //     overlap.
 //   - HTTP fronts (API Gateway): API_ADDR for the api; SCHEDULER_ADDR and
-//     WORKER_ADDR for the scheduler's and worker's internal routes.
+//     WORKER_ADDR for the scheduler's and worker's internal routes. All
+//     three listen on 127.0.0.1 unless told otherwise. The internal
+//     fronts answer only loopback clients, whatever their address, and
+//     their writes (a cancel) need the run's internal secret, which only
+//     DATA_DIR/devstack.json (0600) holds: internal routes are never
+//     public (in AWS they are reached only through IAM-authorised Lambda
+//     Invoke).
 //
 // A hard kill loses nothing: the broker's log and offsets are synced to
 // disk, Postgres is durable, uncommitted records are delivered again and
@@ -32,6 +38,8 @@ package devstack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -56,17 +64,22 @@ import (
 
 // Stack is a running local stack.
 type Stack struct {
-	APIURL       string   // the public API
-	SchedulerURL string   // the scheduler's internal routes
-	WorkerURL    string   // the worker's internal routes
-	Brokers      []string // Kafka
-	DatabaseURL  string   // the Postgres server's maintenance database
-	DataDir      string   // absolute
+	APIURL       string // the public API
+	SchedulerURL string // the scheduler's internal routes
+	WorkerURL    string // the worker's internal routes
+	// InternalSecret is what writes to the internal routes send in
+	// InternalSecretHeader; made afresh at each start, and recorded in
+	// DATA_DIR/devstack.json (0600).
+	InternalSecret string
+	Brokers        []string // Kafka
+	DatabaseURL    string   // the Postgres server's maintenance database
+	DataDir        string   // absolute
 	// Invoker reaches the four functions in-process; nil when they run
 	// remotely (Config.Remote).
 	Invoker *invoke.Local
 
-	remote invoke.Invoker // Config.Remote's invoker, or nil
+	remote  invoke.Invoker // Config.Remote's invoker, or nil
+	apiOpen bool           // the API listens beyond loopback
 
 	cfg     Config
 	out     io.Writer
@@ -105,6 +118,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 		return nil, err
 	}
 	_ = os.Remove(filepath.Join(dir, stateName)) // left by a killed stack
+	if s.InternalSecret, err = newSecret(); err != nil {
+		return nil, err
+	}
 
 	// Bind the HTTP addresses first: a taken port fails fast.
 	fronts := []struct {
@@ -132,6 +148,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 		}
 		*f.url = httpURL(lns[i])
 	}
+	s.apiOpen = !loopbackListener(lns[0])
 
 	if s.in, err = openInfra(ctx, cfg, out); err != nil {
 		return nil, err
@@ -154,6 +171,16 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	logs := cfg.Logs
 	if logs == nil {
 		logs = os.Stdout
+	}
+	// A broker that lost its log: re-drive the work it held, before the
+	// mappings and the schedule start.
+	bc, err := s.in.checkBroker(ctx, cfg, logging.New("devstack", logs))
+	if err != nil {
+		return nil, err
+	}
+	if bc.New && bc.Redriven+bc.Reingested+bc.DeadLettered+bc.Resent > 0 {
+		fmt.Fprintf(out, "The Kafka broker is new (cluster %s; the databases had sent their records to %s): re-drove %d RUNNING jobs at once (same attempt, no attempt charged), sent %d accepted jobs the scheduler had not ingested and %d dead letters the dlq had not stored again, and re-sent %d outbox rows in all.\n",
+			bc.ClusterID, orNone(bc.Recorded), bc.Redriven, bc.Reingested, bc.DeadLettered, bc.Resent)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -184,7 +211,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	for i, f := range fronts {
 		srv := &http.Server{
 			Handler: &Front{
-				Invoker: inv, Function: f.fn, Namespace: f.ns, Internal: f.internal,
+				Invoker: inv, Function: f.fn, Namespace: f.ns, Internal: f.internal, Secret: s.InternalSecret,
 				BodyLimit: cfg.APIBodyLimit, Timeout: cfg.FunctionTimeout, Log: frontLog,
 			},
 			ReadHeaderTimeout: 10 * time.Second,
@@ -202,7 +229,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	if err := writeState(dir, state{
 		PID: os.Getpid(), Brokers: s.Brokers, DatabaseURL: s.DatabaseURL,
 		APIURL: s.APIURL, SchedulerURL: s.SchedulerURL, WorkerURL: s.WorkerURL,
-		KafkaAuth: kafkaAuth(s.in.kafka),
+		KafkaAuth: kafkaAuth(s.in.kafka), InternalSecret: s.InternalSecret,
 	}); err != nil {
 		return nil, err
 	}
@@ -252,9 +279,13 @@ func (s *Stack) printSummary() {
 		pgNote = "private cluster in " + filepath.Join(s.DataDir, "postgres") + "; " + pgNote
 	}
 	fmt.Fprintf(w, "\nJobWeaver local stack is up.\n")
-	fmt.Fprintf(w, "  API          %s\n", s.APIURL)
-	fmt.Fprintf(w, "  scheduler    %s  (internal routes: /internal/jobs/...)\n", s.SchedulerURL)
-	fmt.Fprintf(w, "  worker       %s  (internal routes: /internal/executions/...)\n", s.WorkerURL)
+	apiNote := "this machine only; API_ADDR=0.0.0.0:8080 opens it"
+	if s.apiOpen {
+		apiNote = "OPEN on " + cfg.APIAddr + ": anyone who reaches this machine can submit, read and cancel jobs (no authorizer locally)"
+	}
+	fmt.Fprintf(w, "  API          %s  (%s)\n", s.APIURL, apiNote)
+	fmt.Fprintf(w, "  scheduler    %s  (internal routes: /internal/jobs/...; loopback clients only, writes need the %s header)\n", s.SchedulerURL, InternalSecretHeader)
+	fmt.Fprintf(w, "  worker       %s  (internal routes: /internal/executions/...; loopback clients only)\n", s.WorkerURL)
 	fmt.Fprintf(w, "  Kafka        %s  (%s)\n", strings.Join(s.Brokers, ","), kafkaNote)
 	fmt.Fprintf(w, "  Postgres     %s  (%s)\n", pgdb.Redact(s.DatabaseURL), pgNote)
 	fmt.Fprintf(w, "  data folder  %s\n", s.DataDir)
@@ -268,6 +299,8 @@ func (s *Stack) printSummary() {
 	fmt.Fprintf(w, "  curl -s %s/api/dlq\n", s.APIURL)
 	fmt.Fprintf(w, "  curl -s %s/internal/jobs/<jobId>/status\n", s.SchedulerURL)
 	fmt.Fprintf(w, "  curl -s '%s/internal/executions/<jobId>?page=0&size=20'\n", s.WorkerURL)
+	fmt.Fprintf(w, "  curl -s -X POST %s/internal/jobs/<jobId>/cancel -H \"%s: $(jq -r .internalSecret %s)\"\n",
+		s.SchedulerURL, InternalSecretHeader, filepath.Join(s.DataDir, stateName))
 	fmt.Fprintf(w, "Ctrl-C stops it.\n\n")
 }
 
@@ -277,6 +310,23 @@ func dbNames(prefix string) []string {
 		out = append(out, prefix+"_"+f)
 	}
 	return out
+}
+
+// orNone is s, or a phrase for a cluster ID that was not recorded.
+func orNone(s string) string {
+	if s == "" {
+		return "a broker not recorded"
+	}
+	return s
+}
+
+// newSecret returns 32 random bytes in hex.
+func newSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("devstack: make the internal secret: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // Close stops the stack in order: the HTTP fronts, the mappings and the

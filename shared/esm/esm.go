@@ -21,7 +21,8 @@
 //     in order, and a partition's next batch waits for the previous one.
 //   - Offsets. They are committed, synchronously, only after the function
 //     returned without error; the consumer group does not auto-commit.
-//   - Errors. A function error (or timeout) retries the whole, identical
+//   - Errors. A function error (or timeout, or a panic of an in-process
+//     handler, logged with its stack) retries the whole, identical
 //     batch with exponential backoff (RetryBackoff doubling to 5 s) until it
 //     succeeds; records are never skipped (AWS's default for Kafka sources:
 //     retries until the records expire). The partitions of a failing batch
@@ -48,6 +49,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -309,10 +311,26 @@ func (p *poller) invoke(ctx context.Context, payload []byte) error {
 	m := p.m
 	ictx, cancel := context.WithTimeout(ctx, m.FunctionTimeout)
 	defer cancel()
-	_, err := m.Invoker.Invoke(ictx, m.Function, payload)
+	err := p.call(ictx, payload)
 	if errors.Is(ictx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("esm: task timed out after %.2f seconds (FunctionTimeout)", m.FunctionTimeout.Seconds())
 	}
+	return err
+}
+
+// call invokes the function once. A panic in an in-process handler is
+// what Lambda reports as a runtime error: it fails this invocation, so the
+// batch is retried like any failed one, and it is logged with its stack;
+// it never takes the mapping, or the process, down.
+func (p *poller) call(ctx context.Context, payload []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.Error("function panicked; the batch counts as failed and will be retried",
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("esm: the function panicked: %v", r)
+		}
+	}()
+	_, err = p.m.Invoker.Invoke(ctx, p.m.Function, payload)
 	return err
 }
 
