@@ -712,6 +712,7 @@ func TestAlarms(t *testing.T) {
 			for id := range topics {
 				topic = id
 			}
+			testAlarmTopicPolicy(t, s, topic)
 			alarms := map[string]map[string]any{}
 			for _, r := range s.resources("AWS::CloudWatch::Alarm") {
 				alarms[props(r)["AlarmName"].(string)] = props(r)
@@ -771,6 +772,63 @@ func TestAlarms(t *testing.T) {
 				t.Errorf("%d subscriptions without alarmEmail", len(subs))
 			}
 		})
+	}
+}
+
+// testAlarmTopicPolicy checks that CloudWatch may publish to the alarm
+// topic for this stage's alarms, and that every alarm's name is covered by
+// the policy's aws:SourceArn pattern: with EnforceSSL the topic's policy
+// replaces SNS's default one, so without this Allow no alarm notifies.
+func testAlarmTopicPolicy(t *testing.T, s *synthesized, topic string) {
+	t.Helper()
+	policies := s.resources("AWS::SNS::TopicPolicy")
+	if len(policies) != 1 {
+		t.Fatalf("%d SNS topic policies, want 1", len(policies))
+	}
+	pattern := resourceName(s.cfg, "*")
+	for id, r := range policies {
+		p := props(r)
+		if topics, _ := p["Topics"].([]any); len(topics) != 1 || !refersTo(topics[0], topic) {
+			t.Errorf("topic policy %s is on %v, want the alarm topic", id, p["Topics"])
+		}
+		doc, _ := p["PolicyDocument"].(map[string]any)
+		statements, _ := doc["Statement"].([]any)
+		allows := 0
+		for _, st := range statements {
+			st := st.(map[string]any)
+			if st["Effect"] != "Allow" {
+				continue
+			}
+			allows++
+			principal, _ := json.Marshal(st["Principal"])
+			cond, _ := json.Marshal(st["Condition"])
+			if string(principal) != `{"Service":"cloudwatch.amazonaws.com"}` || st["Action"] != "sns:Publish" || !refersTo(st["Resource"], topic) {
+				t.Errorf("Allow statement %v: want cloudwatch.amazonaws.com to sns:Publish on the alarm topic", st)
+			}
+			if !strings.Contains(string(cond), `"ArnLike":{"aws:SourceArn":`) || !strings.Contains(string(cond), `":alarm:`+pattern+`"`) ||
+				!strings.Contains(string(cond), `"aws:SourceAccount":{"Ref":"AWS::AccountId"}`) {
+				t.Errorf("Allow statement's condition %s: want aws:SourceArn like this account's alarms %s and aws:SourceAccount", cond, pattern)
+			}
+		}
+		if allows != 1 {
+			t.Errorf("topic policy has %d Allow statements, want the one for CloudWatch alarms", allows)
+		}
+	}
+	check(t, "CloudWatch may publish to the alarm topic", func() {
+		s.template.HasResourceProperties(jsii.String("AWS::SNS::TopicPolicy"), &map[string]any{
+			"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{
+				"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+					"Effect":    "Allow",
+					"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+					"Action":    "sns:Publish",
+				})}),
+			}),
+		})
+	})
+	for _, r := range s.resources("AWS::CloudWatch::Alarm") {
+		if name, _ := props(r)["AlarmName"].(string); !strings.HasPrefix(name, strings.TrimSuffix(pattern, "*")) {
+			t.Errorf("alarm %s is outside the topic policy's pattern %s: its notifications would be refused", name, pattern)
+		}
 	}
 }
 
