@@ -401,6 +401,19 @@ func (c Config) Validate() error {
 		a.RDSConnectionsPercent <= 0 || a.RDSConnectionsPercent > 100 || a.FunctionErrors < 0 || a.FunctionThrottles < 0 {
 		bad("alarms: thresholds must be positive (deadLetters, functionErrors and functionThrottles may be 0; percentages at most 100)")
 	}
+	if len(errs) == 0 {
+		// A trigger that finds its function's reservation used up is
+		// throttled: a Kafka batch or a failure-queue message waits and is
+		// retried late, a tick is dropped, an internal route fails.
+		for _, fn := range Services {
+			reserved := c.Functions[fn].ReservedConcurrency
+			if need, detail := c.ConcurrencyNeed(fn); reserved > 0 && need > reserved {
+				bad("functions.%s.reservedConcurrency %d is below what its triggers can run at once, %d (%s): "+
+					"raise it to %d (and check the connection budget) or leave it 0 (unreserved, with database.proxy)",
+					fn, reserved, need, detail, need)
+			}
+		}
+	}
 	if len(errs) == 0 && !c.Database.Proxy {
 		if need, detail := c.ConnectionBudget(); need > c.Database.MaxConnections {
 			bad("database: without the RDS Proxy the functions may open %d connections (%s), more than maxConnections %d: "+
@@ -430,6 +443,58 @@ func (c Config) ConnectionBudget() (int, string) {
 		parts = append(parts, fmt.Sprintf("%s %dx%d", fn, n, f.DBMaxConns))
 	}
 	return total, strings.Join(parts, " + ")
+}
+
+// FailureQueueMaxConcurrency caps the dlq's mapping of the
+// mapping-failures queue (MaxConcurrency; SQS mappings take 2..1000).
+// Without it Lambda starts five invocations at once and scales on.
+const FailureQueueMaxConcurrency = 2
+
+// ConcurrencyNeed is the most invocations of fn that its triggers can run
+// at once, with how it adds up:
+//   - one per partition of each Kafka topic mapped to it (Lambda reads a
+//     partition in order: one batch at a time), in on-demand and in
+//     provisioned mode alike;
+//   - the scheduler's tick: one (it ends before the next minute's);
+//   - the dlq's failure-queue mapping: FailureQueueMaxConcurrency;
+//   - for scheduler, worker and dlq, one for the internal routes the api
+//     (and other functions) invoke synchronously.
+//
+// Validate refuses a reservation below it, so that no trigger of a
+// platform function is ever throttled by its own function's reservation.
+func (c Config) ConcurrencyNeed(fn string) (int, string) {
+	need, parts := 0, []string{}
+	for _, m := range Mappings() {
+		if m.Function == fn {
+			need += int(m.Partitions)
+			parts = append(parts, fmt.Sprintf("%s %d", m.Topic, m.Partitions))
+		}
+	}
+	switch fn {
+	case "scheduler":
+		need++
+		parts = append(parts, "tick 1")
+	case "dlq":
+		need += FailureQueueMaxConcurrency
+		parts = append(parts, fmt.Sprintf("mapping-failures queue %d", FailureQueueMaxConcurrency))
+	}
+	if fn == "scheduler" || fn == "worker" || fn == "dlq" {
+		need++
+		parts = append(parts, "direct invocations 1")
+	}
+	return need, strings.Join(parts, " + ")
+}
+
+// ReservedTotal is the concurrency the stage reserves, summed over the
+// functions (migrate reserves none). Lambda refuses a reservation that
+// leaves the account fewer than 100 unreserved: the account's
+// concurrency quota must be at least ReservedTotal + 100.
+func (c Config) ReservedTotal() int {
+	total := 0
+	for _, fn := range AllFunctions {
+		total += c.Functions[fn].ReservedConcurrency
+	}
+	return total
 }
 
 // maxKafkaTimeoutSeconds is the longest timeout a function behind an MSK

@@ -70,6 +70,13 @@ func TestConfigRejects(t *testing.T) {
 		{"retries need provisioned pollers", "retryAttempts needs provisioned pollers", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["mappings"].(map[string]any)["run-job"].(map[string]any)["retryAttempts"] = 3
 		}},
+		{"scheduler below its triggers", "functions.scheduler.reservedConcurrency 12 is below what its triggers can run at once, 20", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["functions"].(map[string]any)["scheduler"].(map[string]any)["reservedConcurrency"] = 12
+		}},
+		{"dlq below its triggers", "functions.dlq.reservedConcurrency 3 is below what its triggers can run at once, 6 (job-dead-letter 3 + mapping-failures queue 2 + direct invocations 1)", func(ctx map[string]any) {
+			stageOf(ctx, "prod")["functions"].(map[string]any)["dlq"].(map[string]any)["reservedConcurrency"] = 3
+			ctx["stage"] = "prod"
+		}},
 		{"architecture", `"architecture" must be arm64 or x86_64`, func(ctx map[string]any) { ctx["architecture"] = "riscv" }},
 		{"brokers per AZ", "kafka.brokers must be a positive multiple", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["kafka"].(map[string]any)["brokers"] = 3

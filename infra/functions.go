@@ -226,6 +226,9 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 		BatchSize:               jsii.Number(10),
 		MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(0)),
 		ReportBatchItemFailures: jsii.Bool(true),
+		// Within the dlq's reservation (Config.ConcurrencyNeed): left
+		// out, Lambda starts five invocations and throttles itself.
+		MaxConcurrency: jsii.Number(FailureQueueMaxConcurrency),
 	}))
 
 	// The mappings read with the function's role: the MSK control-plane

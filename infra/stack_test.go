@@ -549,6 +549,74 @@ func TestEventSourceMappings(t *testing.T) {
 	}
 }
 
+// TestConcurrency checks, from the template alone, that no function's
+// triggers can run more invocations at once than its reservation: one per
+// partition of each Kafka topic mapped to it, the SQS mapping's
+// MaxConcurrency, one per schedule, one for direct invocations (internal
+// routes). A trigger beyond the reservation is throttled by its own
+// function: Kafka batches and failure-queue messages wait, ticks drop.
+func TestConcurrency(t *testing.T) {
+	partitions := map[string]int{}
+	for _, tp := range kafka.Topics {
+		partitions[tp.Name] = int(tp.Partitions)
+	}
+	for _, stage := range []string{"dev", "prod"} {
+		t.Run(stage, func(t *testing.T) {
+			s := synth(t, stage)
+			need := map[string]int{}
+			owner := func(v any) string {
+				for _, fn := range Services {
+					if refersTo(v, s.functionID(t, resourceName(s.cfg, fn))) {
+						return fn
+					}
+				}
+				return ""
+			}
+			for id, r := range s.resources("AWS::Lambda::EventSourceMapping") {
+				p := props(r)
+				fn := owner(p["FunctionName"])
+				if topics, _ := p["Topics"].([]any); len(topics) == 1 {
+					need[fn] += partitions[topics[0].(string)]
+					continue
+				}
+				sc, _ := p["ScalingConfig"].(map[string]any)
+				max, _ := sc["MaximumConcurrency"].(float64)
+				if max < 2 {
+					t.Errorf("SQS mapping %s → %s has no MaximumConcurrency (%v): Lambda would start 5 invocations and scale on", id, fn, p["ScalingConfig"])
+				}
+				need[fn] += int(max)
+			}
+			for _, r := range s.resources("AWS::Events::Rule") {
+				for _, target := range props(r)["Targets"].([]any) {
+					need[owner(target.(map[string]any)["Arn"])]++
+				}
+			}
+			for _, fn := range []string{"scheduler", "worker", "dlq"} {
+				need[fn]++ // the api's synchronous invocations
+			}
+			total := 0
+			for _, fn := range Services {
+				id := s.functionID(t, resourceName(s.cfg, fn))
+				reserved, _ := props(s.resources("AWS::Lambda::Function")[id])["ReservedConcurrentExecutions"].(float64)
+				total += int(reserved)
+				if reserved == 0 && !s.cfg.Database.Proxy {
+					t.Errorf("%s is unreserved without the RDS Proxy: nothing bounds its connections", fn)
+				}
+				if reserved > 0 && need[fn] > int(reserved) {
+					t.Errorf("%s: its triggers can run %d invocations at once, its reservation is %v", fn, need[fn], reserved)
+				}
+				if cn, _ := s.cfg.ConcurrencyNeed(fn); cn != need[fn] {
+					t.Errorf("%s: Config.ConcurrencyNeed says %d, the template %d", fn, cn, need[fn])
+				}
+			}
+			if total != s.cfg.ReservedTotal() {
+				t.Errorf("the template reserves %d, Config.ReservedTotal says %d", total, s.cfg.ReservedTotal())
+			}
+			t.Logf("%s reserves %d: the account needs a concurrency quota of at least %d", stage, total, total+100)
+		})
+	}
+}
+
 func TestDatabase(t *testing.T) {
 	for _, stage := range []string{"dev", "prod"} {
 		t.Run(stage, func(t *testing.T) {
