@@ -48,7 +48,9 @@ func NewGoFunction(scope constructs.Construct, fn string, cfg Config, net *Netwo
 	}
 	name := resourceName(cfg, fn)
 	logs := awslogs.NewLogGroup(scope, jsii.String(title(fn)+"Logs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/lambda/" + name),
+		// /aws/lambda/jobweaver-<stage>-<fn>-<stack suffix>: retained
+		// with retainData, so a stack created again takes a new name.
+		LogGroupName:  retainedName("/aws/lambda/" + name),
 		Retention:     retentionDays(cfg.LogRetentionDays),
 		RemovalPolicy: removal,
 	})

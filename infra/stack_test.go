@@ -226,7 +226,7 @@ func TestFunctions(t *testing.T) {
 				})
 				check(t, fn+" log group", func() {
 					s.template.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), &map[string]any{
-						"LogGroupName":    "/aws/lambda/" + resourceName(s.cfg, fn),
+						"LogGroupName":    retainedNameValue("/aws/lambda/" + resourceName(s.cfg, fn)),
 						"RetentionInDays": s.cfg.LogRetentionDays,
 					})
 				})
@@ -617,6 +617,88 @@ func TestConcurrency(t *testing.T) {
 	}
 }
 
+// retainedNameValue is how the template spells retainedName(prefix):
+// prefix + "-" + the first block of the stack's UUID.
+func retainedNameValue(prefix string) map[string]any {
+	split := func(sep string, v any) map[string]any { return map[string]any{"Fn::Split": []any{sep, v}} }
+	sel := func(i int, v any) map[string]any { return map[string]any{"Fn::Select": []any{i, v}} }
+	suffix := sel(0, split("-", sel(2, split("/", map[string]any{"Ref": "AWS::StackId"}))))
+	return map[string]any{"Fn::Join": []any{"", []any{prefix + "-", suffix}}}
+}
+
+// nameString renders a name from the template: a string as it is, a
+// retainedName as <prefix>-<stack>.
+func nameString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, _ := json.Marshal(v)
+	for _, part := range regexp.MustCompile(`"Fn::Join":\["",\["([^"]*)-",`).FindAllStringSubmatch(string(b), 1) {
+		if want, _ := json.Marshal(retainedNameValue(part[1])); string(want) == string(b) {
+			return part[1] + "-<stack>"
+		}
+	}
+	return string(b)
+}
+
+// refersToResource reports whether v references a resource of the stack.
+func refersToResource(s *synthesized, v any) bool {
+	for id := range s.json["Resources"].(map[string]any) {
+		if refersTo(v, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// uniqueNameKeys are the properties that name a resource uniquely in an
+// account and region (a second resource of the same name fails to create).
+var uniqueNameKeys = []string{"LogGroupName", "Name", "BucketName", "QueueName", "TopicName", "FunctionName",
+	"DBInstanceIdentifier", "DBProxyName", "ClusterName", "RoleName", "Domain"}
+
+// TestRetainedNames checks that what outlives a deleted stack
+// (DeletionPolicy Retain: prod's data, the CDK's own log groups) has no
+// fixed unique name: each carries the
+// stack's own suffix (from AWS::StackId), so that creating the stack
+// again does not collide with what the deleted one left behind.
+func TestRetainedNames(t *testing.T) {
+	for _, stage := range []string{"dev", "prod"} {
+		t.Run(stage, func(t *testing.T) {
+			s := synth(t, stage)
+			retained := 0
+			for id, r := range s.json["Resources"].(map[string]any) {
+				res := r.(map[string]any)
+				if res["DeletionPolicy"] != "Retain" {
+					continue
+				}
+				retained++
+				p := props(res)
+				for _, k := range uniqueNameKeys {
+					v, ok := p[k]
+					if !ok {
+						continue
+					}
+					// Unique per stack: the stack's suffix, or a name CloudFormation
+					// generates for another resource (the CDK's own log groups).
+					if b, _ := json.Marshal(v); !strings.Contains(string(b), `"AWS::StackId"`) && !refersToResource(s, v) {
+						t.Errorf("retained %s (%s) has the fixed %s %s: a stack created again after a delete would collide with it", id, res["Type"], k, b)
+					}
+				}
+			}
+			if s.cfg.RetainData && retained == 0 {
+				t.Errorf("nothing retained with retainData")
+			}
+			// make token finds the app clients' secrets by their fixed names:
+			// those go with the stack.
+			for id, r := range s.resources("AWS::SecretsManager::Secret") {
+				if name, ok := props(r)["Name"].(string); ok && strings.Contains(name, "/api-clients/") && r["DeletionPolicy"] != "Delete" {
+					t.Errorf("%s: the app client secret %s is not deleted with the stack (DeletionPolicy %v)", id, name, r["DeletionPolicy"])
+				}
+			}
+		})
+	}
+}
+
 func TestDatabase(t *testing.T) {
 	for _, stage := range []string{"dev", "prod"} {
 		t.Run(stage, func(t *testing.T) {
@@ -640,7 +722,7 @@ func TestDatabase(t *testing.T) {
 			for _, svc := range Services {
 				check(t, svc+" secret", func() {
 					s.template.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), &map[string]any{
-						"Name": resourceName(s.cfg, "db-"+svc),
+						"Name": retainedNameValue(resourceName(s.cfg, "db-" + svc)),
 						"GenerateSecretString": assertions.Match_ObjectLike(&map[string]any{
 							"SecretStringTemplate": assertions.Match_SerializedJson(map[string]any{
 								"username": DatabaseUser(svc), "dbname": DatabaseName(svc),
@@ -977,7 +1059,7 @@ func TestIAM(t *testing.T) {
 			// Each service reads its own database secret and no other.
 			secretIDs := map[string]string{}
 			for id, r := range s.resources("AWS::SecretsManager::Secret") {
-				secretIDs[fmt.Sprint(props(r)["Name"])] = id
+				secretIDs[nameString(props(r)["Name"])] = id
 			}
 			for _, svc := range Services {
 				role := roleOf(t, s, resourceName(s.cfg, svc))
@@ -995,7 +1077,7 @@ func TestIAM(t *testing.T) {
 					}
 					invoke = invoke || strings.Contains(acts, "lambda:InvokeFunction")
 				}
-				if len(read) != 1 || read[0] != resourceName(s.cfg, "db-"+svc) {
+				if len(read) != 1 || read[0] != resourceName(s.cfg, "db-"+svc)+"-<stack>" {
 					t.Errorf("%s reads secrets %v, want only its own", svc, read)
 				}
 				if invoke != (svc == "api") {
