@@ -17,6 +17,12 @@ require golang.org/x/oauth2 v0.38.0
 require github.com/aws/aws-sdk-go-v2/service/cloudformation v1.83.0
 
 require (
+	github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs v1.92.2 // indirect
+	github.com/aws/aws-sdk-go-v2/service/ec2 v1.349.0 // indirect
+	github.com/aws/aws-sdk-go-v2/service/servicequotas v1.43.12 // indirect
+)
+
+require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.276.0
 	github.com/aws/aws-sdk-go-v2/service/apigatewayv2 v1.44.0

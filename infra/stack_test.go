@@ -722,7 +722,7 @@ func TestDatabase(t *testing.T) {
 			for _, svc := range Services {
 				check(t, svc+" secret", func() {
 					s.template.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), &map[string]any{
-						"Name": retainedNameValue(resourceName(s.cfg, "db-" + svc)),
+						"Name": retainedNameValue(resourceName(s.cfg, "db-"+svc)),
 						"GenerateSecretString": assertions.Match_ObjectLike(&map[string]any{
 							"SecretStringTemplate": assertions.Match_SerializedJson(map[string]any{
 								"username": DatabaseUser(svc), "dbname": DatabaseName(svc),
