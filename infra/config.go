@@ -269,6 +269,11 @@ func (c Config) Validate() error {
 	if d.MaxConnections <= 0 {
 		bad("database.maxConnections must be > 0")
 	}
+	if d.Proxy && d.EngineVersion != "" && !contains(ProxyEngineVersions, d.EngineVersion) {
+		bad("database.engineVersion %s with database.proxy: RDS Proxy is confirmed for RDS for PostgreSQL %v only "+
+			"(AWS's table \"Supported Regions and DB engines for Amazon RDS Proxy\"); pick one of them, or add the version to "+
+			"ProxyEngineVersions (infra/config.go) once that table lists it", d.EngineVersion, ProxyEngineVersions)
+	}
 	switch k := c.Kafka; k.Mode {
 	case "serverless":
 	case "provisioned":
@@ -444,6 +449,11 @@ func (c Config) ConnectionBudget() (int, string) {
 	}
 	return total, strings.Join(parts, " + ")
 }
+
+// ProxyEngineVersions are the Postgres major versions the stack puts an
+// RDS Proxy in front of: those we could confirm RDS Proxy supports for RDS
+// for PostgreSQL. A newer major goes here once AWS's table lists it.
+var ProxyEngineVersions = []string{"13", "14", "15", "16"}
 
 // FailureQueueMaxConcurrency caps the dlq's mapping of the
 // mapping-failures queue (MaxConcurrency; SQS mappings take 2..1000).

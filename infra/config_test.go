@@ -77,6 +77,10 @@ func TestConfigRejects(t *testing.T) {
 			stageOf(ctx, "prod")["functions"].(map[string]any)["dlq"].(map[string]any)["reservedConcurrency"] = 3
 			ctx["stage"] = "prod"
 		}},
+		{"proxy on an unconfirmed engine", "database.engineVersion 17 with database.proxy: RDS Proxy is confirmed for RDS for PostgreSQL [13 14 15 16] only", func(ctx map[string]any) {
+			stageOf(ctx, "prod")["database"].(map[string]any)["engineVersion"] = "17"
+			ctx["stage"] = "prod"
+		}},
 		{"architecture", `"architecture" must be arm64 or x86_64`, func(ctx map[string]any) { ctx["architecture"] = "riscv" }},
 		{"brokers per AZ", "kafka.brokers must be a positive multiple", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["kafka"].(map[string]any)["brokers"] = 3
