@@ -107,8 +107,8 @@ diff: build $(CDK) ## compare the stack with the deployed one (AWS credentials; 
 	$(CDK_ASSETS)
 	$(CDK_ENV) $(CDK) diff $(CDK_FLAGS)
 
-preflight: ## read the AWS account before a deploy: Lambda concurrency, AZ IDs, MSK and RDS quotas, CDK bootstrap, names left by an earlier stack (STAGE=dev|prod)
-	@$(GO) run ./infra/preflight -stage $(STAGE)
+preflight: ## read the AWS account before a deploy: Lambda concurrency, AZ IDs, MSK and RDS quotas, CDK bootstrap, names left by an earlier stack (STAGE=dev|prod; ARGS=-region ...)
+	@$(GO) run ./infra/preflight -stage $(STAGE) $(ARGS)
 
 # make deploy runs preflight first; SKIP_PREFLIGHT=1 deploys without it.
 deploy: $(if $(strip $(SKIP_PREFLIGHT)),,preflight) build $(CDK) ## make preflight, then deploy the stack (AWS credentials, cdk bootstrap; STAGE=dev|prod, ALARM_EMAIL=...; SKIP_PREFLIGHT=1)
