@@ -467,8 +467,8 @@ const FailureQueueMaxConcurrency = 2
 //     provisioned mode alike;
 //   - the scheduler's tick: one (it ends before the next minute's);
 //   - the dlq's failure-queue mapping: FailureQueueMaxConcurrency;
-//   - for scheduler, worker and dlq, one for the internal routes the api
-//     (and other functions) invoke synchronously.
+//   - for scheduler, worker and dlq, one for the api, which invokes their
+//     internal routes synchronously.
 //
 // Validate refuses a reservation below it, so that no trigger of a
 // platform function is ever throttled by its own function's reservation.
@@ -488,6 +488,9 @@ func (c Config) ConcurrencyNeed(fn string) (int, string) {
 		need += FailureQueueMaxConcurrency
 		parts = append(parts, fmt.Sprintf("mapping-failures queue %d", FailureQueueMaxConcurrency))
 	}
+	// Synchronous callers, one invocation each: today the api's internal
+	// routes. A function granted invoke on another adds one here (the
+	// stack tests count the grants in the template and compare).
 	if fn == "scheduler" || fn == "worker" || fn == "dlq" {
 		need++
 		parts = append(parts, "direct invocations 1")

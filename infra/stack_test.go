@@ -552,8 +552,8 @@ func TestEventSourceMappings(t *testing.T) {
 // TestConcurrency checks, from the template alone, that no function's
 // triggers can run more invocations at once than its reservation: one per
 // partition of each Kafka topic mapped to it, the SQS mapping's
-// MaxConcurrency, one per schedule, one for direct invocations (internal
-// routes). A trigger beyond the reservation is throttled by its own
+// MaxConcurrency, one per schedule, one per function whose role may invoke
+// it (the api's internal routes). A trigger beyond the reservation is throttled by its own
 // function: Kafka batches and failure-queue messages wait, ticks drop.
 func TestConcurrency(t *testing.T) {
 	partitions := map[string]int{}
@@ -591,8 +591,27 @@ func TestConcurrency(t *testing.T) {
 					need[owner(target.(map[string]any)["Arn"])]++
 				}
 			}
-			for _, fn := range []string{"scheduler", "worker", "dlq"} {
-				need[fn]++ // the api's synchronous invocations
+			// One for each function that may invoke it synchronously (the
+			// api's internal routes): the roles granted lambda:InvokeFunction.
+			for _, r := range s.resources("AWS::IAM::Policy") {
+				p := props(r)
+				doc, _ := p["PolicyDocument"].(map[string]any)
+				statements, _ := doc["Statement"].([]any)
+				callees := map[string]bool{}
+				for _, st := range statements {
+					st := st.(map[string]any)
+					if !strings.Contains(strings.Join(list(st["Action"]), " "), "lambda:InvokeFunction") {
+						continue
+					}
+					for _, fn := range Services {
+						if refersTo(st["Resource"], s.functionID(t, resourceName(s.cfg, fn))) {
+							callees[fn] = true
+						}
+					}
+				}
+				for fn := range callees {
+					need[fn]++
+				}
 			}
 			total := 0
 			for _, fn := range Services {

@@ -241,7 +241,9 @@ func reservedDetail(s *Stage) string {
 
 // StageAZs are the AZs the stage's subnets go in: network.availabilityZones
 // if set, else the first maxAzs of the region's available AZs in name
-// order (what Fn::GetAZs gives the VPC).
+// order, which is what Fn::GetAZs gives the VPC (in an account with a
+// default VPC, Fn::GetAZs lists only AZs with a default subnet: pin the
+// AZs if you deleted some).
 func StageAZs(s *Stage, zones []ec2types.AvailabilityZone) []ec2types.AvailabilityZone {
 	byName := map[string]ec2types.AvailabilityZone{}
 	var names []string
@@ -412,7 +414,7 @@ func checkQuotas(ctx context.Context, c *Clients, s *Stage, exists bool) []Resul
 		instances, adds(1), err, "rds:DescribeDBInstances"))
 	if s.Database.Proxy {
 		proxies, err := countDBProxies(ctx, c)
-		out = append(out, compare("rds proxy quota", "rds", "proxies", func(n string) bool { return strings.Contains(n, "prox") },
+		out = append(out, compare("rds proxy quota", "rds", "proxies", func(n string) bool { return n == "proxies" || n == "db proxies" },
 			proxies, adds(1), err, "rds:DescribeDBProxies"))
 	}
 	return out
