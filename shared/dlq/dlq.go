@@ -24,6 +24,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/pgtext"
+	"github.com/jobweaver/jobweaver/shared/poison"
 	"github.com/jobweaver/jobweaver/shared/trace"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
@@ -36,12 +37,11 @@ const (
 	StatusNew          = "NEW"
 )
 
-var poisonNS = uuid.MustParse("f9a0bf8d-f02e-4ed1-a6e5-c7b7c9c4d4c0")
-
 // PoisonEventID is the ID under which the undecodable record at
-// topic/partition/offset is stored: the same for every delivery.
+// topic/partition/offset is stored: the same for every delivery
+// (poison.EventID, shared by every service).
 func PoisonEventID(topic string, partition, offset int64) string {
-	return uuid.NewSHA1(poisonNS, fmt.Appendf(nil, "%s/%d/%d", topic, partition, offset)).String()
+	return poison.EventID(topic, partition, offset)
 }
 
 // Service is the dlq.
@@ -168,12 +168,13 @@ func decodeRecord(rec events.KafkaRecord, now time.Time) row {
 	}
 	r := row{jobID: canonicalUUID(env.JobID), traceID: pgtext.Clean(traceID, 200)}
 	if err != nil {
-		src, _ := json.Marshal(envelope.PoisonSource{
-			Topic: pgtext.Clean(rec.Topic, 255), Partition: rec.Partition, Offset: rec.Offset, Value: pgtext.Clean(rec.Value, -1),
-		})
-		r.eventID = PoisonEventID(rec.Topic, rec.Partition, rec.Offset)
-		r.reason, r.errorCode, r.lastError = ReasonPoisonRecord, CodePoisonRecord, pgtext.Clean(err.Error(), maxText)
-		r.attempts, r.source, r.failedAt = []byte("[]"), src, now
+		// The dead letter every service makes of a poison record, stored
+		// here rather than published.
+		e, pdl := poison.DeadLetter(rec, err, CodePoisonRecord, now)
+		src, _ := envelope.JSON(pdl.Source)
+		r.eventID, r.jobID, r.traceID = e.EventID, e.JobID, e.TraceID
+		r.reason, r.errorCode, r.lastError = pdl.Reason, pdl.ErrorCode, pdl.LastError
+		r.attempts, r.source, r.failedAt = []byte("[]"), src, pdl.FailedAt
 		return r
 	}
 	r.eventID = eventID.String()

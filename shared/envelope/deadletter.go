@@ -1,7 +1,9 @@
 package envelope
 
 import (
+	"encoding/json"
 	"fmt"
+	"time"
 	"unicode/utf8"
 )
 
@@ -30,11 +32,17 @@ func NewDeadLetter(traceID, jobID string, dl JobDeadLetter, maxBytes int) (Envel
 	if err != nil || len(e.Marshal()) <= maxBytes {
 		return e, err
 	}
-	// What the envelope adds around the payload, with room for a change
-	// in the length of its time.
-	overhead := len(e.Marshal()) - len(e.Payload) + 16
+	// What the envelope adds around the payload, whatever its time (the
+	// longest RFC 3339 time is 35 bytes): the same for every build of
+	// this dead letter, so a rebuild trims it the same way.
+	bare := e
+	bare.Time, bare.Payload = time.Time{}, json.RawMessage("0")
+	overhead := len(bare.Marshal()) - 1 + 35
 	if !dl.Fit(maxBytes - overhead) {
 		return Envelope{}, fmt.Errorf("envelope: a dead letter cannot be trimmed to %d bytes", maxBytes)
+	}
+	if dl.Trimmed != nil {
+		dl.Trimmed.LimitBytes = maxBytes
 	}
 	p, err := JSON(dl)
 	if err != nil {
@@ -83,19 +91,23 @@ func (dl *JobDeadLetter) Fit(maxBytes int) bool {
 			return true
 		}
 	}
-	if dl.Source != nil {
-		if over := size() - maxBytes; over > 0 {
-			t.SourceValueBytes = cutString(&dl.Source.Value, over)
-			if size() <= maxBytes {
+	// Cutting a string makes the marker's count longer: cut with a margin,
+	// and once more if that was not enough.
+	cut := func(s *string, n *int) bool {
+		for i := 0; i < 3 && *s != ""; i++ {
+			over := size() - maxBytes
+			if over <= 0 {
 				return true
 			}
+			*n += cutString(s, over+64)
 		}
+		return size() <= maxBytes
 	}
-	if over := size() - maxBytes; over > 0 {
-		t.LastErrorBytes = cutString(&dl.LastError, over)
-		if size() <= maxBytes {
-			return true
-		}
+	if dl.Source != nil && cut(&dl.Source.Value, &t.SourceValueBytes) {
+		return true
+	}
+	if cut(&dl.LastError, &t.LastErrorBytes) {
+		return true
 	}
 	for i := range dl.Attempts {
 		cutAttempt(i)
