@@ -19,6 +19,11 @@ import (
 // Version is the envelope version this code writes and reads.
 const Version = 1
 
+// MaxErrorBytes caps every error text an event carries: a step's error,
+// an attempt's error, a dead letter's lastError and each of its attempts'.
+// Encoded, such a text takes at most EncodedStringBound(MaxErrorBytes).
+const MaxErrorBytes = 4096
+
 // The lifecycle topics.
 const (
 	TopicJobCreated    = "job-created"

@@ -27,9 +27,6 @@ import (
 // Reason is the dead letter's reason.
 const Reason = "POISON_RECORD"
 
-// MaxErrorBytes caps the error text a dead letter carries.
-const MaxErrorBytes = 4096
-
 // ns is the worker's former namespace, so that the IDs of its poison
 // dead letters did not change when the three services came to share it.
 var ns = uuid.MustParse("433dc6b5-5be9-4024-929a-3538dec77a14")
@@ -66,7 +63,7 @@ func DeadLetter(rec events.KafkaRecord, cause error, code string, now time.Time)
 	dl := envelope.JobDeadLetter{
 		Reason:    Reason,
 		ErrorCode: code,
-		LastError: pgtext.Clean(cause.Error(), MaxErrorBytes),
+		LastError: pgtext.Clean(cause.Error(), envelope.MaxErrorBytes),
 		Attempts:  []envelope.AttemptSummary{},
 		FailedAt:  now,
 		Source: &envelope.PoisonSource{

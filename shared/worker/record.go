@@ -124,6 +124,6 @@ func (t *task) deadLetter(now time.Time) envelope.Envelope {
 }
 
 const (
-	maxErrorBytes = 4096
+	maxErrorBytes = envelope.MaxErrorBytes
 	maxAttempt    = 1_000_000 // far beyond any retry budget; keeps int32 columns safe
 )
