@@ -142,7 +142,14 @@ type row struct {
 	eventID, jobID, traceID, jobType string
 	reason, errorCode, lastError     string
 	job, attempts, source            []byte
+	detail                           []byte // rowDetail, or nil
 	failedAt                         time.Time
+}
+
+// rowDetail is the detail column: what only some dead letters carry.
+type rowDetail struct {
+	Parked  *envelope.ParkedRow `json:"parked,omitempty"`
+	Trimmed *envelope.Trimmed   `json:"trimmed,omitempty"`
 }
 
 // decodeRecord turns a record into a row. It never fails: a record that
@@ -175,6 +182,9 @@ func decodeRecord(rec events.KafkaRecord, now time.Time) row {
 		r.eventID, r.jobID, r.traceID = e.EventID, e.JobID, e.TraceID
 		r.reason, r.errorCode, r.lastError = pdl.Reason, pdl.ErrorCode, pdl.LastError
 		r.attempts, r.source, r.failedAt = []byte("[]"), src, pdl.FailedAt
+		if pdl.Trimmed != nil {
+			r.detail, _ = envelope.JSON(rowDetail{Trimmed: pdl.Trimmed})
+		}
 		return r
 	}
 	r.eventID = eventID.String()
@@ -204,17 +214,24 @@ func decodeRecord(rec events.KafkaRecord, now time.Time) row {
 		src.Topic, src.Value = pgtext.Clean(src.Topic, 255), pgtext.Clean(src.Value, -1)
 		r.source, _ = json.Marshal(src)
 	}
+	if dl.Parked != nil || dl.Trimmed != nil {
+		if p := dl.Parked; p != nil {
+			p.Service, p.Topic, p.Key = pgtext.Clean(p.Service, 100), pgtext.Clean(p.Topic, 255), pgtext.Clean(p.Key, 255)
+			p.EventID, p.EventType, p.Error = pgtext.Clean(p.EventID, 100), pgtext.Clean(p.EventType, 100), pgtext.Clean(p.Error, maxText)
+		}
+		r.detail, _ = envelope.JSON(rowDetail{Parked: dl.Parked, Trimmed: dl.Trimmed})
+	}
 	return r
 }
 
 const insertSQL = `
 INSERT INTO dead_letters (event_id, job_id, trace_id, job_type, reason, error_code, last_error,
-                          job, attempts, source, failed_at)
+                          job, attempts, source, failed_at, detail)
 SELECT e::uuid, NULLIF(j, '')::uuid, t, NULLIF(jt, ''), r, NULLIF(ec, ''), NULLIF(le, ''),
-       NULLIF(jb, '')::jsonb, a::jsonb, NULLIF(s, '')::jsonb, f
+       NULLIF(jb, '')::jsonb, a::jsonb, NULLIF(s, '')::jsonb, f, NULLIF(d, '')::jsonb
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::text[], $11::timestamptz[])
-     AS x(e, j, t, jt, r, ec, le, jb, a, s, f)
+            $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[])
+     AS x(e, j, t, jt, r, ec, le, jb, a, s, f, d)
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id::text`
 
@@ -281,6 +298,7 @@ func degrade(r row, why string) row {
 	r.job = nil
 	r.attempts = []byte("[]")
 	r.source = nil
+	r.detail = nil
 	r.lastError = pgtext.Clean(r.lastError+" [dlq: the job, attempts and source of this entry could not be stored: "+why+"]", maxText)
 	return r
 }
@@ -291,16 +309,17 @@ func insertRows(ctx context.Context, tx pgx.Tx, rows []row, stored map[string]bo
 		ids, jobIDs, traceIDs, jobTypes = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		reasons, codes, lastErrors      = make([]string, n), make([]string, n), make([]string, n)
 		jobs, attempts, sources         = make([]string, n), make([]string, n), make([]string, n)
+		details                         = make([]string, n)
 		failedAt                        = make([]pgtype.Timestamptz, n)
 	)
 	for i, r := range rows {
 		ids[i], jobIDs[i], traceIDs[i], jobTypes[i] = r.eventID, r.jobID, r.traceID, r.jobType
 		reasons[i], codes[i], lastErrors[i] = r.reason, r.errorCode, r.lastError
-		jobs[i], attempts[i], sources[i] = string(r.job), string(r.attempts), string(r.source)
+		jobs[i], attempts[i], sources[i], details[i] = string(r.job), string(r.attempts), string(r.source), string(r.detail)
 		failedAt[i] = pgtype.Timestamptz{Time: r.failedAt, Valid: !r.failedAt.IsZero()}
 	}
 	res, err := tx.Query(ctx, insertSQL, ids, jobIDs, traceIDs, jobTypes, reasons, codes, lastErrors,
-		jobs, attempts, sources, failedAt)
+		jobs, attempts, sources, failedAt, details)
 	if err != nil {
 		return err
 	}

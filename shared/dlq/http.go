@@ -30,6 +30,8 @@ type Entry struct {
 	Job        *envelope.JobSpec         `json:"job,omitempty"` // jobType, payload, maxRetryCount
 	Attempts   []envelope.AttemptSummary `json:"attempts"`
 	Source     *envelope.PoisonSource    `json:"source,omitempty"` // poison records and mapping failures
+	Parked     *envelope.ParkedRow       `json:"parked,omitempty"`  // OUTBOX_PARKED: the outbox row the broker refused
+	Trimmed    *envelope.Trimmed         `json:"trimmed,omitempty"` // what was cut for the dead letter to fit the broker
 	Status     string                    `json:"status"`           // NEW; mapping failures: REPLAYED, PARTLY_REPLAYED
 	FailedAt   *time.Time                `json:"failedAt,omitempty"`
 	ReceivedAt time.Time                 `json:"receivedAt"`
@@ -81,7 +83,7 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 }
 
 const entryColumns = `event_id::text, coalesce(job_id::text, ''), trace_id, coalesce(job_type, ''), reason,
-	coalesce(error_code, ''), coalesce(last_error, ''), job, attempts, source, status, failed_at, received_at`
+	coalesce(error_code, ''), coalesce(last_error, ''), job, attempts, source, status, failed_at, received_at, detail`
 
 // List returns a page of entries, newest first.
 func (s *Service) List(ctx context.Context, req paging.Request) (paging.Page[Entry], error) {
@@ -124,10 +126,18 @@ func scanEntry(row pgx.CollectableRow) (Entry, error) {
 		e                     Entry
 		job, attempts, source []byte
 		failedAt              *time.Time
+		detail                []byte
 	)
 	if err := row.Scan(&e.ID, &e.JobID, &e.TraceID, &e.JobType, &e.Reason, &e.ErrorCode, &e.LastError,
-		&job, &attempts, &source, &e.Status, &failedAt, &e.ReceivedAt); err != nil {
+		&job, &attempts, &source, &e.Status, &failedAt, &e.ReceivedAt, &detail); err != nil {
 		return e, err
+	}
+	if len(detail) > 0 {
+		var d rowDetail
+		if err := json.Unmarshal(detail, &d); err != nil {
+			return e, fmt.Errorf("entry %s: detail: %w", e.ID, err)
+		}
+		e.Parked, e.Trimmed = d.Parked, d.Trimmed
 	}
 	if len(job) > 0 {
 		e.Job = new(envelope.JobSpec)

@@ -17,5 +17,11 @@ CREATE TABLE outbox_parked (
     error      text        NOT NULL
 );
 
+-- A dead letter's parked row (reason OUTBOX_PARKED) and what was trimmed
+-- from it to fit the broker's record limit: {"parked": {...}, "trimmed":
+-- {...}}, NULL when it has neither.
+ALTER TABLE dead_letters ADD COLUMN detail jsonb;
+
 -- +goose Down
+ALTER TABLE dead_letters DROP COLUMN detail;
 DROP TABLE outbox_parked;
