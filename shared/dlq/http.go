@@ -29,10 +29,10 @@ type Entry struct {
 	LastError  string                    `json:"lastError,omitempty"`
 	Job        *envelope.JobSpec         `json:"job,omitempty"` // jobType, payload, maxRetryCount
 	Attempts   []envelope.AttemptSummary `json:"attempts"`
-	Source     *envelope.PoisonSource    `json:"source,omitempty"` // poison records and mapping failures
+	Source     *envelope.PoisonSource    `json:"source,omitempty"`  // poison records and mapping failures
 	Parked     *envelope.ParkedRow       `json:"parked,omitempty"`  // OUTBOX_PARKED: the outbox row the broker refused
 	Trimmed    *envelope.Trimmed         `json:"trimmed,omitempty"` // what was cut for the dead letter to fit the broker
-	Status     string                    `json:"status"`           // NEW; mapping failures: REPLAYED, PARTLY_REPLAYED
+	Status     string                    `json:"status"`            // NEW; mapping failures: REPLAYED, PARTLY_REPLAYED
 	FailedAt   *time.Time                `json:"failedAt,omitempty"`
 	ReceivedAt time.Time                 `json:"receivedAt"`
 }
