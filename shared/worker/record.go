@@ -61,9 +61,7 @@ type task struct {
 	steps   []step.Step
 	invalid error // the steps cannot be parsed: a permanent failure
 
-	poison     error              // non-nil for a poison record
-	poisonEnv  *envelope.Envelope // what decoded of a poison record, if anything
-	poisonType string
+	poison error // non-nil for a poison record
 }
 
 // decodeRecord classifies a record. It never fails: a record that is not
@@ -73,12 +71,8 @@ func decodeRecord(rec events.KafkaRecord, reg *step.Registry) *task {
 	env, err := kafka.Decode(rec)
 	if err != nil {
 		t.poison = err
-		if env.EventID != "" || env.JobID != "" || env.TraceID != "" {
-			t.poisonEnv = &env
-		}
 		return t
 	}
-	t.poisonEnv = &env
 	if env.Type != envelope.TypeRunJob {
 		t.poison = fmt.Errorf("%w: type %q on %s (want %s)", envelope.ErrInvalid, env.Type, rec.Topic, envelope.TypeRunJob)
 		return t
@@ -97,7 +91,6 @@ func decodeRecord(rec events.KafkaRecord, reg *step.Registry) *task {
 		t.poison = fmt.Errorf("%w: eventId %q or jobId %q is not a UUID", envelope.ErrInvalid, env.EventID, env.JobID)
 		return t
 	}
-	t.poisonEnv = nil
 	t.eventID, t.jobID = eid.String(), jid.String()
 	t.traceID = pgtext.Clean(env.TraceID, 200)
 	if t.traceID == "" {
