@@ -12,6 +12,7 @@ package outbox
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -140,32 +141,38 @@ func (r *Relay) pass(ctx context.Context, age time.Duration) (claimed, published
 		return 0, 0, fmt.Errorf("outbox: begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	// One statement claims and deletes; rows that must stay are put back
+	// below, in the same transaction (only when a produce failed).
 	rows, err := tx.Query(ctx, `
-		SELECT id, topic, key, value, headers FROM outbox WHERE created_at <= now() - $2::interval
-		ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.batch(), age)
+		DELETE FROM outbox WHERE id IN (
+			SELECT id FROM outbox WHERE created_at <= now() - $2::interval
+			ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+		RETURNING id, topic, key, value, headers, created_at`, r.batch(), age)
 	if err != nil {
 		return 0, 0, fmt.Errorf("outbox: claim: %w", err)
 	}
 	var (
-		ids  []int64
+		cs   []claim
 		recs []*kgo.Record
 	)
 	for rows.Next() {
 		var (
-			id  int64
+			c   claim
 			rec kgo.Record
-			h   map[string]string
 		)
-		if err := rows.Scan(&id, &rec.Topic, &rec.Key, &rec.Value, &h); err != nil {
+		if err := rows.Scan(&c.id, &rec.Topic, &rec.Key, &rec.Value, &c.headers, &c.createdAt); err != nil {
 			rows.Close()
 			return 0, 0, fmt.Errorf("outbox: scan: %w", err)
 		}
+		var h map[string]string
+		_ = json.Unmarshal(c.headers, &h) // written by Row: a flat object
 		for _, k := range []string{"traceId", "eventId", "type"} {
 			if v, ok := h[k]; ok {
 				rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
 			}
 		}
-		ids = append(ids, id)
+		c.rec = &rec
+		cs = append(cs, c)
 		recs = append(recs, &rec)
 	}
 	if err := rows.Err(); err != nil {
@@ -174,41 +181,34 @@ func (r *Relay) pass(ctx context.Context, age time.Duration) (claimed, published
 	if len(recs) == 0 {
 		return 0, 0, nil
 	}
-	res := r.produce(ctx, recs)
 	var (
-		done      []int64 // published or parked: deleted from the outbox
-		parkIDs   []int64
-		parkErrs  []string
-		transient error
-		failed    int
+		park, keep []claim
+		transient  error
 	)
-	for i, err := range res {
+	for i, err := range r.produce(ctx, recs) {
 		switch {
 		case err == nil:
-			done = append(done, ids[i])
 			published++
 		case kafka.Permanent(err):
-			done = append(done, ids[i])
-			parkIDs, parkErrs = append(parkIDs, ids[i]), append(parkErrs, pgtext.Clean(err.Error(), 1000))
+			cs[i].err = pgtext.Clean(err.Error(), 1000)
+			park = append(park, cs[i])
 		default:
-			failed++
-			if transient == nil {
-				transient = err
-			}
+			keep = append(keep, cs[i])
+			transient = cmp.Or(transient, err)
 		}
 	}
 	// Published: delete the rows even if the caller's deadline has just
 	// passed, or they would go out a second time.
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer ccancel()
-	if len(parkIDs) > 0 {
-		if err := r.park(cctx, tx, parkIDs, parkErrs); err != nil {
+	if len(keep) > 0 {
+		if err := putBack(cctx, tx, keep); err != nil {
 			return len(recs), 0, err
 		}
 	}
-	if len(done) > 0 {
-		if _, err := tx.Exec(cctx, `DELETE FROM outbox WHERE id = ANY($1)`, done); err != nil {
-			return len(recs), 0, fmt.Errorf("outbox: delete %d published rows: %w", len(done), err)
+	if len(park) > 0 {
+		if err := r.park(cctx, tx, park); err != nil {
+			return len(recs), 0, err
 		}
 	}
 	if err := tx.Commit(cctx); err != nil {
@@ -217,9 +217,39 @@ func (r *Relay) pass(ctx context.Context, age time.Duration) (claimed, published
 	}
 	if transient != nil {
 		// Those rows stay, for the next pass.
-		return len(recs), published, fmt.Errorf("outbox: publish: %d of %d records failed: %w", failed, len(recs), transient)
+		return len(recs), published, fmt.Errorf("outbox: publish: %d of %d records failed: %w", len(keep), len(recs), transient)
 	}
 	return len(recs), published, nil
+}
+
+// claim is a claimed outbox row.
+type claim struct {
+	id        int64
+	rec       *kgo.Record
+	headers   []byte // as stored
+	createdAt time.Time
+	err       string // why the broker refused it for good
+}
+
+// putBack re-inserts rows the claim deleted but could not publish, with
+// their IDs and times, for the next pass.
+func putBack(ctx context.Context, tx pgx.Tx, cs []claim) error {
+	ids, topics, keys, values, headers, created := columns(cs)
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO outbox (id, topic, key, value, headers, created_at)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bytea[], $5::jsonb[], $6::timestamptz[])`,
+		ids, topics, keys, values, headers, created); err != nil {
+		return fmt.Errorf("outbox: keep %d unpublished rows: %w", len(cs), err)
+	}
+	return nil
+}
+
+func columns(cs []claim) (ids []int64, topics []string, keys, values, headers [][]byte, created []time.Time) {
+	for _, c := range cs {
+		ids, topics, created = append(ids, c.id), append(topics, c.rec.Topic), append(created, c.createdAt)
+		keys, values, headers = append(keys, c.rec.Key), append(values, c.rec.Value), append(headers, c.headers)
+	}
+	return
 }
 
 // produce sends recs and returns each one's error, in order. A record
@@ -261,52 +291,48 @@ func (r *Relay) produce(ctx context.Context, recs []*kgo.Record) []error {
 	return errs
 }
 
-// park moves the outbox rows ids, which the broker refused for good, to
+// park moves the claimed rows cs, which the broker refused for good, to
 // outbox_parked, and adds for each a small OUTBOX_PARKED dead letter
 // pointing at it, in tx. A parked row that is itself on the job-dead-letter
 // topic gets no dead letter of its own: that one would most likely be
 // refused the same way, and parking it would make another, for ever. It
 // is surfaced by the OutboxParked gauge and its alarm, and by the log.
-func (r *Relay) park(ctx context.Context, tx pgx.Tx, ids []int64, errs []string) error {
+func (r *Relay) park(ctx context.Context, tx pgx.Tx, cs []claim) error {
+	ids, topics, keys, values, headers, created := columns(cs)
+	errs := make([]string, len(cs))
+	for i, c := range cs {
+		errs[i] = c.err
+	}
 	rows, err := tx.Query(ctx, `
 		INSERT INTO outbox_parked (outbox_id, topic, key, value, headers, created_at, error)
-		SELECT o.id, o.topic, o.key, o.value, o.headers, o.created_at, p.error
-		FROM outbox o JOIN unnest($1::bigint[], $2::text[]) AS p(id, error) ON p.id = o.id
-		ORDER BY o.id
-		RETURNING id, topic, key, length(value), headers, error`, ids, errs)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bytea[], $5::jsonb[], $6::timestamptz[], $7::text[])
+		RETURNING outbox_id, id`, ids, topics, keys, values, headers, created, errs)
 	if err != nil {
-		return fmt.Errorf("outbox: park %d rows: %w", len(ids), err)
+		return fmt.Errorf("outbox: park %d rows: %w", len(cs), err)
 	}
-	type parked struct {
-		id    int64
-		topic string
-		key   []byte
-		size  int
-		h     map[string]string
-		err   string
-	}
-	ps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (parked, error) {
-		var p parked
-		err := row.Scan(&p.id, &p.topic, &p.key, &p.size, &p.h, &p.err)
-		return p, err
-	})
-	if err != nil {
-		return fmt.Errorf("outbox: park %d rows: %w", len(ids), err)
+	parkedID := make(map[int64]int64, len(cs)) // outbox id -> parked id
+	var outboxID, id int64
+	if _, err := pgx.ForEachRow(rows, []any{&outboxID, &id}, func() error { parkedID[outboxID] = id; return nil }); err != nil {
+		return fmt.Errorf("outbox: park %d rows: %w", len(cs), err)
 	}
 	var dead []envelope.Envelope
-	for _, p := range ps {
+	for _, c := range cs {
+		h := map[string]string{}
+		for _, kv := range c.rec.Headers {
+			h[kv.Key] = string(kv.Value)
+		}
 		if r.Log != nil {
 			r.Log.ErrorContext(ctx, "outbox row parked: the broker refused it for good",
-				"topic", p.topic, "eventId", p.h["eventId"], "type", p.h["type"], "bytes", p.size,
-				"parkedId", p.id, "error", p.err)
+				"topic", c.rec.Topic, "eventId", h["eventId"], "type", h["type"], "bytes", len(c.rec.Value),
+				"parkedId", parkedID[c.id], "error", c.err)
 		}
-		if p.topic == envelope.TopicJobDeadLetter {
+		if c.rec.Topic == envelope.TopicJobDeadLetter {
 			continue
 		}
 		dead = append(dead, ParkedDeadLetter(r.Service, envelope.ParkedRow{
-			Service: r.Service, ParkedID: p.id, Topic: p.topic, Key: pgtext.Clean(string(p.key), 200),
-			EventID: p.h["eventId"], EventType: p.h["type"], Bytes: p.size, Error: p.err,
-		}, p.h["traceId"], time.Now()))
+			Service: r.Service, ParkedID: parkedID[c.id], Topic: c.rec.Topic, Key: pgtext.Clean(string(c.rec.Key), 200),
+			EventID: h["eventId"], EventType: h["type"], Bytes: len(c.rec.Value), Error: c.err,
+		}, h["traceId"], time.Now()))
 	}
 	return Add(ctx, tx, dead...)
 }

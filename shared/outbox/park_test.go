@@ -125,6 +125,15 @@ func TestDrainParksPermanentFailuresAndPublishesTheRest(t *testing.T) {
 	if p := refs[overLimit.EventID]; p.Bytes <= kafka.MaxEventBytes || !strings.Contains(p.Error, "too large") {
 		t.Errorf("parked ref for the over-limit row = %+v", p)
 	}
+	for eventID, ref := range refs {
+		var value []byte
+		if err := pool.QueryRow(ctx, `SELECT value FROM outbox_parked WHERE id = $1`, ref.ParkedID).Scan(&value); err != nil {
+			t.Fatal(err)
+		}
+		if e, _ := envelope.Decode(value); e.EventID != eventID || len(value) != ref.Bytes {
+			t.Errorf("parked row %d holds %s (%d bytes); the dead letter says %s (%d bytes)", ref.ParkedID, e.EventID, len(value), eventID, ref.Bytes)
+		}
+	}
 	var value []byte
 	if err := pool.QueryRow(ctx, `SELECT value FROM outbox_parked WHERE topic = $1`, envelope.TopicJobDeadLetter).Scan(&value); err != nil {
 		t.Fatal(err)
