@@ -42,7 +42,8 @@ func CheckSize(r *kgo.Record) error {
 // the producer, which refuses a record over its batch limit with the same
 // error) will never accept this record as it is, whatever else happens:
 // MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE, INVALID_RECORD,
-// CORRUPT_MESSAGE, INVALID_TOPIC_EXCEPTION, and ErrEventTooLarge. These
+// INVALID_TOPIC_EXCEPTION, and ErrEventTooLarge (CORRUPT_MESSAGE is
+// retriable: a checksum can fail in transit). These
 // are franz-go kerr errors that are not retriable and are about the
 // record itself. Other errors are transient for a relay: retriable ones
 // (a leader moving, a timeout, a broker outage), and non-retriable ones
@@ -61,7 +62,7 @@ func Permanent(err error) bool {
 	}
 	switch ke.Code {
 	case kerr.MessageTooLarge.Code, kerr.RecordListTooLarge.Code, kerr.InvalidRecord.Code,
-		kerr.CorruptMessage.Code, kerr.InvalidTopicException.Code:
+		kerr.InvalidTopicException.Code:
 		return true
 	}
 	return false
