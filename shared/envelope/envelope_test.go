@@ -83,3 +83,24 @@ func TestFitTrimsInOrderAndSaysWhat(t *testing.T) {
 		})
 	}
 }
+
+// A run-job-sized event: JSON without HTML escaping against encoding/json.
+func BenchmarkMarshal(b *testing.B) {
+	payload := json.RawMessage(`{"steps":[` + strings.Repeat(`{"action":"LOG","message":"a message <of> some & length"},`, 9) + `{"action":"SLEEP","durationMs":10}]}`)
+	e, err := envelope.New(envelope.TypeRunJob, "trace", "7b0c0c5e-4d0f-4e0f-9a47-0c9f4f1f2e3d", envelope.RunJob{JobSpec: envelope.JobSpec{JobType: "SIMULATION", Payload: payload}, Attempt: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("JSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = e.Marshal()
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = json.Marshal(e)
+		}
+	})
+}
