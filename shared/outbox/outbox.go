@@ -4,9 +4,11 @@
 // deletes them once the broker has acknowledged them.
 //
 // Every service database has an outbox table (see each service's first
-// migration). Delivery is at least
-// once: a crash between produce and delete publishes a row again, which
-// consumers absorb because they are idempotent on the event ID.
+// migration) and an outbox_parked table (its 00003 migration) for the rows
+// the broker refuses for good. Delivery is at least once: a crash between
+// produce and delete publishes a row again, which consumers absorb because
+// they are idempotent on the event ID. No row blocks another: each is
+// published, kept for the next pass, or parked on its own.
 package outbox
 
 import (
