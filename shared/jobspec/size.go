@@ -33,21 +33,22 @@ type EventSizes struct {
 	// Payload is the payload as events carry it, at its largest: its
 	// compact JSON plus one byte for every separator (Postgres jsonb,
 	// which the scheduler stores it in, writes ", " and ": ").
-	Payload      int
-	JobCreated   int
-	RunJob       int
-	Result       int // job-completed or job-failed: does not grow with the payload
-	DeadLetter   int // with all maxRetryCount+1 attempts' errors
-	Limit        int // kafka.MaxEventBytes
-	LargestEvent string
-	Largest      int
+	Payload       int
+	JobCreated    int
+	RunJob        int
+	Result        int // job-completed or job-failed: does not grow with the payload
+	DeadLetter    int // with all maxRetryCount+1 attempts' errors
+	Limit         int // kafka.MaxEventBytes
+	LargestEvent  string
+	Largest       int
+	MaxRetryCount int // the job's, which DeadLetter counts with
 }
 
 // EventSizes works out the worst case of each of the job's events: what
 // the api checks at submit against kafka.MaxEventBytes.
 func (j Job) EventSizes() EventSizes {
 	p := j.PayloadJSON()
-	s := EventSizes{Payload: len(p) + separators(p), Limit: kafka.MaxEventBytes}
+	s := EventSizes{Payload: len(p) + separators(p), Limit: kafka.MaxEventBytes, MaxRetryCount: j.MaxRetryCount}
 	errText := envelope.EncodedStringBound(envelope.MaxErrorBytes)
 	code := envelope.EncodedStringBound(ErrorCodeBytes)
 	s.JobCreated = EnvelopeBytes + SpecBytes + s.Payload
@@ -75,13 +76,7 @@ func (e *SizeError) Error() string {
 	return fmt.Sprintf("the job's %s event could take up to %d bytes once encoded, over the broker's %d-byte limit; "+
 		"its payload takes %d bytes as events carry it, and with maxRetryCount %d it may take at most about %d: "+
 		"make the steps' messages shorter, use fewer steps, or lower maxRetryCount",
-		e.LargestEvent, e.Largest, e.Limit, e.Payload, e.maxRetry(), max(room, 0))
-}
-
-func (e *SizeError) maxRetry() int {
-	per := AttemptBytes + envelope.EncodedStringBound(ErrorCodeBytes) + envelope.EncodedStringBound(envelope.MaxErrorBytes)
-	fixed := EnvelopeBytes + SpecBytes + e.Payload + envelope.EncodedStringBound(ErrorCodeBytes) + envelope.EncodedStringBound(envelope.MaxErrorBytes)
-	return (e.DeadLetter-fixed)/per - 1
+		e.LargestEvent, e.Largest, e.Limit, e.Payload, e.MaxRetryCount, max(room, 0))
 }
 
 // CheckSize returns a *SizeError if one of the job's events could exceed
