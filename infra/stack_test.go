@@ -689,7 +689,7 @@ func TestNetwork(t *testing.T) {
 // expectedAlarms are the alarms' short names (resourceName(cfg, name)).
 func expectedAlarms() []string {
 	names := []string{"dead-letters-stored", "jobs-dead-lettered", "failure-rate", "outbox-backlog-scheduler",
-		"outbox-backlog-worker", "due-backlog", "oldest-due-age", "mapping-failures", "mapping-failures-stuck", "rds-cpu", "rds-connections"}
+		"outbox-backlog-worker", "outbox-parked-scheduler", "outbox-parked-worker", "due-backlog", "oldest-due-age", "mapping-failures", "mapping-failures-stuck", "rds-cpu", "rds-connections"}
 	for _, svc := range Services {
 		names = append(names, svc+"-errors", svc+"-throttles")
 	}
@@ -735,7 +735,7 @@ func TestAlarms(t *testing.T) {
 			// The metric contract: Service-level dimensions in namespace JobWeaver.
 			for name, metric := range map[string]string{
 				"dead-letters-stored": "DeadLettersStored", "jobs-dead-lettered": "JobsDeadLettered",
-				"outbox-backlog-scheduler": "OutboxBacklog", "due-backlog": "DueBacklog", "oldest-due-age": "OldestDueAgeSeconds",
+				"outbox-backlog-scheduler": "OutboxBacklog", "outbox-parked-worker": "OutboxParked", "due-backlog": "DueBacklog", "oldest-due-age": "OldestDueAgeSeconds",
 			} {
 				p := alarms[resourceName(s.cfg, name)]
 				if p["Namespace"] != MetricNamespace || p["MetricName"] != metric {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/step"
 	"github.com/jobweaver/jobweaver/shared/strictjson"
 )
@@ -36,7 +37,8 @@ type Job struct {
 
 // PayloadJSON returns {"steps":[...]} as stored and sent.
 func (j Job) PayloadJSON() json.RawMessage {
-	b, _ := json.Marshal(struct {
+	// Not HTML-escaped: a < in a step travels as one byte, not six.
+	b, _ := envelope.JSON(struct {
 		Steps []json.RawMessage `json:"steps"`
 	}{j.Steps})
 	return b

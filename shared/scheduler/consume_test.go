@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/poison"
 )
 
 func TestIngestPublishesOneRunJob(t *testing.T) {
@@ -275,5 +276,30 @@ func TestPoisonRecordsAreDeadLetteredAndTheBatchSucceeds(t *testing.T) {
 	}
 	if offsets[41].Source == nil || offsets[42].Source == nil || offsets[42].Source.Value != "%%% not base64" {
 		t.Fatalf("dead letters = %+v", offsets)
+	}
+}
+
+// A redelivered poison record makes the same dead letter (the ID derives
+// from the record's topic, partition and offset), which the dlq stores
+// once: no second dlq entry.
+func TestRedeliveredPoisonRecordMakesTheSameDeadLetter(t *testing.T) {
+	b := setup(t, nil)
+	ev := events.KafkaEvent{Records: map[string][]events.KafkaRecord{"job-completed-1": {
+		{Topic: envelope.TopicJobCompleted, Partition: 1, Offset: 7, Value: base64.StdEncoding.EncodeToString([]byte(`{"eventId":`))},
+	}}}
+	for i := 0; i < 2; i++ {
+		if err := b.svc.HandleKafka(b.ctx, ev); err != nil {
+			t.Fatalf("delivery %d: %v", i+1, err)
+		}
+	}
+	dls := b.read(t, envelope.TopicJobDeadLetter, 2)
+	if len(dls) != 2 {
+		t.Fatalf("%d dead-letter records; want 2 (one per delivery)", len(dls))
+	}
+	want := poison.EventID(envelope.TopicJobCompleted, 1, 7)
+	for _, e := range dls {
+		if e.EventID != want || e.TraceID != want {
+			t.Errorf("dead letter %s (trace %s); want event and trace ID %s", e.EventID, e.TraceID, want)
+		}
 	}
 }
