@@ -34,9 +34,14 @@ type FunctionSettings struct {
 
 // Functions returns the emulator functions for the stack's environment:
 // each named function with its database and brokers, p.Env and its own
-// settings; the api also gets the deployed names of the functions it
-// calls (SCHEDULER_FUNCTION_NAME, ...), which the cluster answers to.
+// settings; the api and the worker also get the deployed names of the
+// functions they call (SCHEDULER_FUNCTION_NAME, ...), which the cluster
+// answers to.
 func (p *Platform) functions(env devstack.FunctionEnv) []Function {
+	callees := map[string][]string{
+		invoke.API:    {invoke.Scheduler, invoke.Worker, invoke.DLQ},
+		invoke.Worker: {invoke.Scheduler}, // attempts start through the scheduler
+	}
 	var fns []Function
 	for _, name := range Functions {
 		stackEnv, ok := env[name]
@@ -48,12 +53,10 @@ func (p *Platform) functions(env devstack.FunctionEnv) []Function {
 		maps.Copy(e, p.Env)
 		maps.Copy(e, set.Env)
 		maps.Copy(e, stackEnv)
-		if name == invoke.API {
-			for _, callee := range []string{invoke.Scheduler, invoke.Worker, invoke.DLQ} {
-				key := map[string]string{invoke.Scheduler: "SCHEDULER_FUNCTION_NAME", invoke.Worker: "WORKER_FUNCTION_NAME", invoke.DLQ: "DLQ_FUNCTION_NAME"}[callee]
-				if _, set := e[key]; !set {
-					e[key] = "jobweaver-" + callee
-				}
+		for _, callee := range callees[name] {
+			key := map[string]string{invoke.Scheduler: "SCHEDULER_FUNCTION_NAME", invoke.Worker: "WORKER_FUNCTION_NAME", invoke.DLQ: "DLQ_FUNCTION_NAME"}[callee]
+			if _, set := e[key]; !set {
+				e[key] = "jobweaver-" + callee
 			}
 		}
 		fns = append(fns, Function{Name: name, Bootstrap: p.Bootstraps[name], Env: e, Timeout: set.Timeout, Instances: set.Instances})

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/ssrf"
 	"github.com/jobweaver/jobweaver/shared/step"
@@ -25,6 +26,13 @@ type Config struct {
 	PageSizeMax int
 	// Steps is the step registry attempts run with; nil means step.Default.
 	Steps *step.Registry
+	// Scheduler reaches the scheduler function (invoke.Scheduler): each
+	// attempt is started through it right before it runs, so that its
+	// lease measures work and a superseded run-job record is not run, and
+	// attempts a batch could not start are released through it. nil runs
+	// every record without asking: a standalone worker (tests), whose
+	// attempts the scheduler never sees start.
+	Scheduler invoke.Invoker
 	// Metrics receives the worker's metrics; nil means metrics.FromEnv
 	// (the METRICS variable). See docs/metrics.md.
 	Metrics *metrics.Emitter

@@ -1,0 +1,100 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jobweaver/jobweaver/shared/envelope"
+)
+
+// reporter stores and publishes each attempt's result as soon as the
+// attempt ends, never held behind a slower neighbour of its batch: a
+// single goroutine commits whatever results are waiting in one
+// transaction (an executions row each, plus its result event in the
+// outbox) and then drains the outbox. Results that end while a commit is
+// in progress go together in the next one.
+type reporter struct {
+	s      *Service
+	ctx    context.Context
+	in     chan report
+	done   chan struct{}
+	poison []envelope.Envelope // written with the first commit
+
+	// Read after done is closed.
+	storeErr error // the first commit that failed
+	drainErr error // the last drain's error
+	drained  bool
+}
+
+type report struct {
+	t *task
+	o outcome
+}
+
+// newReporter starts the reporter for a batch of n tasks; the poison
+// records' dead letters go out with its first commit.
+func (s *Service) newReporter(ctx context.Context, n int, poison []envelope.Envelope) *reporter {
+	r := &reporter{s: s, ctx: ctx, in: make(chan report, n), done: make(chan struct{}), poison: poison}
+	go r.loop()
+	return r
+}
+
+// add hands over an attempt's outcome. Each task is added at most once,
+// so it never blocks.
+func (r *reporter) add(t *task, o outcome) { r.in <- report{t, o} }
+
+// close waits until everything added is stored and drained, and returns
+// what failed.
+func (r *reporter) close() error {
+	close(r.in)
+	<-r.done
+	if r.storeErr != nil {
+		return r.storeErr
+	}
+	if r.drainErr != nil {
+		return fmt.Errorf("worker: results are stored but not yet published: %w", r.drainErr)
+	}
+	return nil
+}
+
+func (r *reporter) loop() {
+	defer close(r.done)
+	for first := range r.in {
+		batch := []report{first}
+	more:
+		for {
+			select {
+			case x, ok := <-r.in:
+				if !ok {
+					break more
+				}
+				batch = append(batch, x)
+			default:
+				break more
+			}
+		}
+		r.commit(batch)
+	}
+	if len(r.poison) > 0 || !r.drained {
+		r.commit(nil)
+	}
+}
+
+// commit stores batch (and the poison dead letters, the first time) and
+// drains the outbox.
+func (r *reporter) commit(batch []report) {
+	tasks := make([]*task, len(batch))
+	outs := make([]outcome, len(batch))
+	for i, b := range batch {
+		tasks[i], outs[i] = b.t, b.o
+	}
+	if err := r.s.record(r.ctx, tasks, outs, r.poison); err != nil {
+		r.storeErr = errors.Join(r.storeErr, err)
+		return
+	}
+	r.s.countAttempts(tasks, outs, len(r.poison))
+	r.poison = nil
+	_, r.drainErr = r.s.relay.Drain(r.ctx)
+	r.drained = true
+}
