@@ -188,4 +188,3 @@ func TestResultLeavesBeforeTheBatchEnds(t *testing.T) {
 		t.Fatalf("%d job-completed records; want 4", n)
 	}
 }
-
