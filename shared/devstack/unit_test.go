@@ -37,6 +37,7 @@ func TestConfigDefaults(t *testing.T) {
 		APIAddr: ":8080", SchedulerAddr: ":8081", WorkerAddr: ":8082",
 		TickInterval: time.Second, ESMBatchSize: 100, ESMBatchWindow: 5 * time.Millisecond, ESMPollers: 2,
 		FunctionTimeout: 60 * time.Second, APIBodyLimit: 262144, DBMaxConns: 10, DatabasePrefix: "jobweaver",
+		WorkerTimeout: 840 * time.Second,
 	}
 	got := cfg
 	got.API, got.Scheduler, got.Worker, got.DLQ = want.API, want.Scheduler, want.Worker, want.DLQ
@@ -419,5 +420,41 @@ func TestTickerTimeout(t *testing.T) {
 	}
 	if left < 50*time.Second {
 		t.Fatalf("tick deadline %v away; want the Timeout (1m)", left)
+	}
+}
+
+// The limits agree: the worker's timeout runs every attempt the api
+// accepts, and in-flight work follows what the workers can run.
+func TestConfigLimitsAgree(t *testing.T) {
+	tests := []struct {
+		name     string
+		vars     map[string]string
+		inFlight int
+		err      string
+	}{
+		{"defaults", nil, 2 * 2 * 16, ""},
+		{"concurrency and pollers", map[string]string{"WORKER_CONCURRENCY": "4", "ESM_POLLERS": "3"}, 2 * 3 * 4, ""},
+		{"a batch smaller than the concurrency", map[string]string{"ESM_BATCH_SIZE": "5"}, 2 * 2 * 5, ""},
+		{"explicit", map[string]string{"SCHEDULER_MAX_IN_FLIGHT": "1000"}, 1000, ""},
+		{"worker timeout too short", map[string]string{"WORKER_TIMEOUT": "60s"}, 0, "WORKER_TIMEOUT (1m0s) must be at least 10m31s"},
+		{"a longer margin needs more", map[string]string{"WORKER_TIMEOUT": "631s", "WORKER_DEADLINE_MARGIN": "2s"}, 0, "WORKER_TIMEOUT"},
+		{"just enough", map[string]string{"WORKER_TIMEOUT": "631s"}, 2 * 2 * 16, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ConfigFromEnv(config.FromMap(tc.vars))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v; want one naming %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Scheduler.MaxInFlight != tc.inFlight {
+				t.Fatalf("MaxInFlight = %d; want %d", cfg.Scheduler.MaxInFlight, tc.inFlight)
+			}
+		})
 	}
 }
