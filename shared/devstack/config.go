@@ -122,7 +122,7 @@ var Vars = []Var{
 	{"API_PAGE_SIZE_MAX", "100", "cap on the page size of lists", false},
 	{"SCHEDULER_BATCH_SIZE", "100", "jobs claimed per dispatch pass", false},
 	{"SCHEDULER_FRESH_RATIO", "0.5", "share of each dispatch batch reserved for fresh jobs", false},
-	{"SCHEDULER_MAX_IN_FLIGHT", "2 × ESM_POLLERS × min(WORKER_CONCURRENCY, ESM_BATCH_SIZE)", "dispatched but unfinished jobs at most: twice what the workers run at once", false},
+	{"SCHEDULER_MAX_IN_FLIGHT", "2 × ESM_POLLERS × ESM_BATCH_SIZE", "dispatched but unfinished jobs at most: twice what the worker invocations take at once", false},
 	{"SCHEDULER_LEASE", "15m", "a started attempt with no result by then is rescued as a failed attempt (the lease starts when the worker starts it)", false},
 	{"SCHEDULER_QUEUE_TIMEOUT", "15m", "a dispatched attempt no worker started by then is dispatched again, uncharged", false},
 	{"SCHEDULER_BACKOFF_BASE", "1s", "retry backoff base", false},
@@ -177,17 +177,12 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 	return cfg, worker.CheckTimeout("WORKER_TIMEOUT", cfg.WorkerTimeout, cfg.Worker.DeadlineMargin)
 }
 
-// InFlight is what the workers of the stack run at once, doubled (see
-// scheduler.InFlightFor): each poller of the run-job mapping invokes the
-// worker with one batch at a time, which runs min(WORKER_CONCURRENCY,
-// ESM_BATCH_SIZE) attempts at once. It is SCHEDULER_MAX_IN_FLIGHT's
-// default.
+// InFlight is twice what the stack's worker invocations take at once
+// (see scheduler.InFlightFor): each poller of the run-job mapping invokes
+// the worker with one batch of up to ESM_BATCH_SIZE records at a time. It
+// is SCHEDULER_MAX_IN_FLIGHT's default.
 func (c Config) InFlight() int {
-	conc := c.Worker.Concurrency
-	if conc <= 0 {
-		conc = worker.DefaultConcurrency
-	}
-	return scheduler.InFlightFor(c.ESMPollers, min(conc, c.ESMBatchSize))
+	return scheduler.InFlightFor(c.ESMPollers, c.ESMBatchSize)
 }
 
 // withDefaults fills what a hand-built Config left unset.

@@ -53,18 +53,22 @@ type Config struct {
 
 // DefaultMaxInFlight is InFlightFor(6, 16): the run-job topic's six
 // partitions, each feeding one worker invocation at a time (Lambda's Kafka
-// event-source mapping, and the local one), which runs 16 attempts at once
-// (WORKER_CONCURRENCY's default and the run-job mapping's batch size).
+// event-source mapping, and the local one), with batches of 16 (the
+// deployed run-job mapping's batch size and WORKER_CONCURRENCY's
+// default).
 const DefaultMaxInFlight = 2 * 6 * 16
 
-// InFlightFor is the MaxInFlight that keeps workers busy without queueing
-// more than they can run: twice what runs at once, so each worker
-// invocation has its next batch waiting while it reports this one.
-// invocations is how many worker invocations run at once (run-job
-// partitions, or local pollers); perInvocation is how many attempts one
-// runs at once: min(WORKER_CONCURRENCY, the mapping's batch size).
-func InFlightFor(invocations, perInvocation int) int {
-	return 2 * max(invocations, 1) * max(perInvocation, 1)
+// InFlightFor is the MaxInFlight that keeps the workers busy without
+// queueing more than they take: twice what their invocations hold at
+// once, so that each invocation has its next batch waiting while it
+// finishes this one. invocations is how many worker invocations run at
+// once (run-job partitions, capped by the worker's reserved concurrency;
+// locally the mapping's pollers); batch is how many records one takes
+// (the run-job mapping's batch size). Records of a batch wait for a slot
+// inside the invocation (WORKER_CONCURRENCY), uncharged: their lease
+// starts when they start.
+func InFlightFor(invocations, batch int) int {
+	return 2 * max(invocations, 1) * max(batch, 1)
 }
 
 // DefaultConfig returns the defaults ConfigFromEnv uses.

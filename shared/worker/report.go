@@ -9,22 +9,23 @@ import (
 )
 
 // reporter stores and publishes each attempt's result as soon as the
-// attempt ends, never held behind a slower neighbour of its batch: a
-// single goroutine commits whatever results are waiting in one
-// transaction (an executions row each, plus its result event in the
-// outbox) and then drains the outbox. Results that end while a commit is
-// in progress go together in the next one.
+// attempt ends, never held behind a slower neighbour of its batch. One
+// goroutine commits whatever results are waiting in one transaction (an
+// executions row each, plus its result event in the outbox); another
+// drains the outbox after each commit. Results that end during a commit
+// go together in the next one, and commits go on while a drain publishes,
+// so the groups grow with the load and nothing waits for its neighbours.
 type reporter struct {
 	s      *Service
 	ctx    context.Context
 	in     chan report
+	kick   chan struct{} // a commit went in: drain (buffered 1)
 	done   chan struct{}
 	poison []envelope.Envelope // written with the first commit
 
 	// Read after done is closed.
-	storeErr error // the first commit that failed
+	storeErr error // the commits that failed
 	drainErr error // the last drain's error
-	drained  bool
 }
 
 type report struct {
@@ -35,8 +36,22 @@ type report struct {
 // newReporter starts the reporter for a batch of n tasks; the poison
 // records' dead letters go out with its first commit.
 func (s *Service) newReporter(ctx context.Context, n int, poison []envelope.Envelope) *reporter {
-	r := &reporter{s: s, ctx: ctx, in: make(chan report, n), done: make(chan struct{}), poison: poison}
-	go r.loop()
+	r := &reporter{s: s, ctx: ctx, in: make(chan report, n), kick: make(chan struct{}, 1),
+		done: make(chan struct{}), poison: poison}
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for range r.kick {
+			_, r.drainErr = r.s.relay.Drain(r.ctx)
+		}
+	}()
+	go func() {
+		defer close(r.done)
+		r.loop()
+		r.signal() // a last drain after the last commit (and for earlier leftovers)
+		close(r.kick)
+		<-drained
+	}()
 	return r
 }
 
@@ -58,8 +73,15 @@ func (r *reporter) close() error {
 	return nil
 }
 
+// signal asks for a drain; one already asked for covers this one.
+func (r *reporter) signal() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
 func (r *reporter) loop() {
-	defer close(r.done)
 	for first := range r.in {
 		batch := []report{first}
 	more:
@@ -76,13 +98,13 @@ func (r *reporter) loop() {
 		}
 		r.commit(batch)
 	}
-	if len(r.poison) > 0 || !r.drained {
+	if len(r.poison) > 0 {
 		r.commit(nil)
 	}
 }
 
-// commit stores batch (and the poison dead letters, the first time) and
-// drains the outbox.
+// commit stores batch (and the poison dead letters, until they are
+// stored) and asks for a drain.
 func (r *reporter) commit(batch []report) {
 	tasks := make([]*task, len(batch))
 	outs := make([]outcome, len(batch))
@@ -95,6 +117,5 @@ func (r *reporter) commit(batch []report) {
 	}
 	r.s.countAttempts(tasks, outs, len(r.poison))
 	r.poison = nil
-	_, r.drainErr = r.s.relay.Drain(r.ctx)
-	r.drained = true
+	r.signal()
 }

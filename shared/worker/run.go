@@ -24,24 +24,27 @@ type outcome struct {
 // Task states in a batch.
 const (
 	taskWaiting   int32 = iota // no slot yet
-	taskClaiming               // has a slot; asking the scheduler to start it
 	taskRunning                // started
 	taskDone                   // its outcome went to the reporter
 	taskRefused                // not the job's current dispatch: not run
-	taskUnstarted              // not run: no slot, or started too late, before the deadline
+	taskUnstarted              // not run: no slot before the deadline
 	taskNoClaim                // the start call failed: not run; the batch is redelivered
 )
 
-// runBatch runs tasks concurrently, at most Concurrency at once, each
-// started through the scheduler right before it runs (see claimer), and
-// hands each outcome to the reporter as soon as its attempt ends. Steps
-// get a context that ends DeadlineMargin before ctx's deadline, or before
-// the attempt's lease ends if that is sooner. A step that ignores that
+// runBatch runs tasks concurrently, at most Concurrency at once, and
+// hands each outcome to the reporter as soon as its attempt ends. Each
+// attempt is started through the scheduler right before it runs: whenever
+// slots are free, the next tasks in line, one per free slot, are started
+// together in one call (see startAttempts), so a burst of free slots
+// costs one call and a lone slot never waits for others. Steps get a
+// context that ends DeadlineMargin before ctx's deadline, or before the
+// attempt's lease ends if that is sooner. A step that ignores that
 // context is abandoned half the margin after the invocation's step
 // deadline, and its attempt is reported as cut off, so that results are
 // still written in time. Tasks that did not start before the step
-// deadline are released to the scheduler, uncharged. It returns the
-// tasks whose start call failed (the batch must be redelivered for them).
+// deadline are released to the scheduler, uncharged. It returns how many
+// tasks could not be started because the scheduler did not answer (the
+// batch must be delivered again for them).
 func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (noClaim int) {
 	n := len(tasks)
 	if n == 0 {
@@ -56,55 +59,68 @@ func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (n
 	})
 	defer stop()
 
-	cl := s.newClaimer(ctx, n)
-	defer cl.close()
 	states := make([]atomic.Int32, n)
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, s.cfg.Concurrency)
-	for i, t := range tasks {
-		if runCtx.Err() != nil {
-			break
+	freed := make(chan struct{}, n) // one per finished attempt: never blocks
+	free := s.cfg.Concurrency
+	for next := 0; next < n && runCtx.Err() == nil; {
+		if free == 0 {
+			select {
+			case <-freed:
+				free++
+			case <-runCtx.Done():
+				continue
+			}
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-runCtx.Done():
+		for more := true; more; { // every slot free right now
+			select {
+			case <-freed:
+				free++
+			default:
+				more = false
+			}
 		}
-		if runCtx.Err() != nil {
-			break
-		}
-		states[i].Store(taskClaiming)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c := cl.start(t)
-			switch {
-			case c.err != nil:
-				s.log.ErrorContext(trace.With(ctx, t.traceID, t.jobID), "attempt not started: the scheduler did not answer",
-					"eventId", t.eventID, "attempt", t.job.Attempt, "error", c.err.Error())
+		group := tasks[next:min(next+free, n)]
+		first := next
+		next += len(group)
+		ok, leaseUntil, err := s.startAttempts(ctx, group)
+		if err != nil {
+			s.log.ErrorContext(ctx, "attempts not started: the scheduler did not answer; the batch will be delivered again",
+				"count", n-first, "error", err.Error())
+			for i := first; i < n; i++ {
 				states[i].Store(taskNoClaim)
-				return
-			case !c.ok:
+			}
+			break
+		}
+		for k, t := range group {
+			i := first + k
+			switch {
+			case !ok[t.eventID]:
 				s.log.InfoContext(trace.With(ctx, t.traceID, t.jobID), "run-job skipped: not the job's current dispatch",
 					"eventId", t.eventID, "attempt", t.job.Attempt)
 				states[i].Store(taskRefused)
-				return
-			case runCtx.Err() != nil:
-				states[i].Store(taskUnstarted)
-				return
+				continue
+			case runCtx.Err() != nil: // started too late: release it below
+				continue
 			}
 			states[i].Store(taskRunning)
-			actx := runCtx
-			if !c.leaseUntil.IsZero() {
-				var cancel context.CancelFunc
-				actx, cancel = context.WithDeadline(runCtx, leaseStop(c.leaseUntil, s.cfg.DeadlineMargin))
-				defer cancel()
-			}
-			o := s.runAttempt(actx, i, t)
-			if states[i].CompareAndSwap(taskRunning, taskDone) {
-				rep.add(t, o)
-			}
-		}()
+			free--
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { freed <- struct{}{} }()
+				actx := runCtx
+				if !leaseUntil.IsZero() {
+					var cancel context.CancelFunc
+					actx, cancel = context.WithDeadline(runCtx, leaseStop(leaseUntil, s.cfg.DeadlineMargin))
+					defer cancel()
+				}
+				o := s.runAttempt(actx, i, t)
+				if states[i].CompareAndSwap(taskRunning, taskDone) {
+					rep.add(t, o)
+				}
+			}()
+		}
 	}
 
 	finished := make(chan struct{})
@@ -125,17 +141,16 @@ func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (n
 	var unstarted []*task
 	for i, t := range tasks {
 		switch states[i].Load() {
-		case taskWaiting, taskUnstarted:
+		case taskWaiting:
 			unstarted = append(unstarted, t)
-		case taskClaiming, taskNoClaim: // abandoned while asking, or the call failed
+		case taskNoClaim:
 			noClaim++
 		}
 	}
 	if len(unstarted) > 0 {
 		s.metrics.Count("AttemptsNotStarted", len(unstarted))
-		// The invocation's own deadline is near: the release gets what is
-		// left of it. If it fails, the scheduler's queue timeout takes
-		// them back.
+		// What is left of the invocation is enough for one call. If it
+		// fails, the scheduler's queue timeout takes them back.
 		if err := s.release(ctx, unstarted); err != nil {
 			s.log.WarnContext(ctx, "attempts not started before the deadline could not be released; the queue timeout will take them back",
 				"count", len(unstarted), "error", err.Error())

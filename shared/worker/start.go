@@ -11,96 +11,36 @@ import (
 	"github.com/jobweaver/jobweaver/shared/scheduler"
 )
 
-// claim is the answer to a start request: whether the attempt may run,
-// and until when its lease lasts (zero: no lease known).
-type claim struct {
-	ok         bool
-	leaseUntil time.Time
-	err        error
-}
-
-type claimReq struct {
-	ref   scheduler.AttemptRef
-	reply chan claim // buffered: the claimer never blocks on it
-}
-
-// claimer starts attempts through the scheduler right before they run
-// (scheduler.PathAttemptsStart). Requests that arrive while a call is in
-// flight go together in the next call, so a burst of free slots costs one
-// call, and a lone slot never waits for others.
-type claimer struct {
-	inv  invoke.Invoker // nil: every attempt may run, without a lease
-	reqs chan claimReq
-	stop chan struct{}
-}
-
-func (s *Service) newClaimer(ctx context.Context, n int) *claimer {
-	c := &claimer{inv: s.cfg.Scheduler, reqs: make(chan claimReq, n), stop: make(chan struct{})}
-	if c.inv != nil {
-		go c.loop(ctx)
+// startAttempts starts the tasks' attempts through the scheduler
+// (scheduler.PathAttemptsStart) in one call, and returns the run-job
+// event IDs that may run and when their lease ends (measured from before
+// the call, so never later than the scheduler's). Without a scheduler
+// every task may run, with no lease.
+func (s *Service) startAttempts(ctx context.Context, tasks []*task) (map[string]bool, time.Time, error) {
+	ok := make(map[string]bool, len(tasks))
+	if s.cfg.Scheduler == nil {
+		for _, t := range tasks {
+			ok[t.eventID] = true
+		}
+		return ok, time.Time{}, nil
 	}
-	return c
-}
-
-// close stops the loop once no more requests will come.
-func (c *claimer) close() { close(c.stop) }
-
-func (c *claimer) loop(ctx context.Context) {
-	for {
-		var first claimReq
-		select {
-		case first = <-c.reqs:
-		case <-c.stop:
-			return
-		}
-		batch := []claimReq{first}
-	more:
-		for {
-			select {
-			case r := <-c.reqs:
-				batch = append(batch, r)
-			default:
-				break more
-			}
-		}
-		refs := make([]scheduler.AttemptRef, len(batch))
-		for i, r := range batch {
-			refs[i] = r.ref
-		}
-		sent := time.Now()
-		var resp scheduler.StartResponse
-		err := callScheduler(ctx, c.inv, scheduler.PathAttemptsStart, refs, &resp)
-		ok := make(map[string]bool, len(resp.Started))
-		for _, id := range resp.Started {
-			ok[id] = true
-		}
-		var until time.Time
-		if resp.LeaseMs > 0 {
-			// Measured from before the call: never later than the
-			// scheduler's own lease_until.
-			until = sent.Add(time.Duration(resp.LeaseMs) * time.Millisecond)
-		}
-		for _, r := range batch {
-			r.reply <- claim{ok: err == nil && ok[r.ref.DispatchID], leaseUntil: until, err: err}
-		}
+	refs := make([]scheduler.AttemptRef, len(tasks))
+	for i, t := range tasks {
+		refs[i] = scheduler.AttemptRef{JobID: t.jobID, Attempt: t.job.Attempt, DispatchID: t.eventID}
 	}
-}
-
-// start asks to start t's attempt and waits for the answer.
-func (c *claimer) start(t *task) claim {
-	if c.inv == nil {
-		return claim{ok: true}
+	sent := time.Now()
+	var resp scheduler.StartResponse
+	if err := callScheduler(ctx, s.cfg.Scheduler, scheduler.PathAttemptsStart, refs, &resp); err != nil {
+		return nil, time.Time{}, err
 	}
-	r := claimReq{
-		ref:   scheduler.AttemptRef{JobID: t.jobID, Attempt: t.job.Attempt, DispatchID: t.eventID},
-		reply: make(chan claim, 1),
+	for _, id := range resp.Started {
+		ok[id] = true
 	}
-	select {
-	case c.reqs <- r:
-	case <-c.stop:
-		return claim{err: fmt.Errorf("worker: the batch ended before attempt %d could start", t.job.Attempt)}
+	var until time.Time
+	if resp.LeaseMs > 0 {
+		until = sent.Add(time.Duration(resp.LeaseMs) * time.Millisecond)
 	}
-	return <-r.reply
+	return ok, until, nil
 }
 
 // release hands attempts that did not run back to the scheduler, which
