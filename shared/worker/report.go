@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
 )
@@ -16,12 +18,13 @@ import (
 // go together in the next one, and commits go on while a drain publishes,
 // so the groups grow with the load and nothing waits for its neighbours.
 type reporter struct {
-	s      *Service
-	ctx    context.Context
-	in     chan report
-	kick   chan struct{} // a commit went in: drain (buffered 1)
-	done   chan struct{}
-	poison []envelope.Envelope // written with the first commit
+	s       *Service
+	ctx     context.Context
+	in      chan report
+	running atomic.Int32  // attempts started and not yet added
+	kick    chan struct{} // a commit went in: drain (buffered 1)
+	done    chan struct{}
+	poison  []envelope.Envelope // written with the first commit
 
 	// Read after done is closed.
 	storeErr error // the commits that failed
@@ -55,9 +58,21 @@ func (s *Service) newReporter(ctx context.Context, n int, poison []envelope.Enve
 	return r
 }
 
+// started counts an attempt that will be added.
+func (r *reporter) started() { r.running.Add(1) }
+
 // add hands over an attempt's outcome. Each task is added at most once,
 // so it never blocks.
-func (r *reporter) add(t *task, o outcome) { r.in <- report{t, o} }
+func (r *reporter) add(t *task, o outcome) {
+	r.in <- report{t, o}
+	r.running.Add(-1)
+}
+
+// linger is how long a result waits for those of attempts still running,
+// to share their commit: short enough that no result waits for a slow
+// neighbour, long enough that attempts ending together (fast steps, a
+// group started together) go in one transaction and one publish.
+const linger = 2 * time.Millisecond
 
 // close waits until everything added is stored and drained, and returns
 // what failed.
@@ -82,17 +97,34 @@ func (r *reporter) signal() {
 }
 
 func (r *reporter) loop() {
+	timer := time.NewTimer(linger)
+	defer timer.Stop()
 	for first := range r.in {
 		batch := []report{first}
+		timer.Reset(linger)
 	more:
 		for {
+			// Take what is waiting; then wait for attempts still running,
+			// up to linger.
 			select {
 			case x, ok := <-r.in:
 				if !ok {
 					break more
 				}
 				batch = append(batch, x)
+				continue
 			default:
+			}
+			if r.running.Load() <= 0 {
+				break
+			}
+			select {
+			case x, ok := <-r.in:
+				if !ok {
+					break more
+				}
+				batch = append(batch, x)
+			case <-timer.C:
 				break more
 			}
 		}

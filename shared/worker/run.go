@@ -105,6 +105,7 @@ func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (n
 			}
 			states[i].Store(taskRunning)
 			free--
+			rep.started()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
