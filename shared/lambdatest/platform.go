@@ -8,6 +8,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/devstack"
 	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/worker"
 )
 
 // Platform runs JobWeaver's functions under the emulator for a local
@@ -28,7 +29,7 @@ type Platform struct {
 // FunctionSettings tune one function of a Platform.
 type FunctionSettings struct {
 	Env       map[string]string
-	Timeout   time.Duration // 0 means 30 s
+	Timeout   time.Duration // 0 means 30 s (the worker: worker.DefaultTimeout, as deployed)
 	Instances int           // 0 means 1
 }
 
@@ -59,7 +60,12 @@ func (p *Platform) functions(env devstack.FunctionEnv) []Function {
 				e[key] = "jobweaver-" + callee
 			}
 		}
-		fns = append(fns, Function{Name: name, Bootstrap: p.Bootstraps[name], Env: e, Timeout: set.Timeout, Instances: set.Instances})
+		timeout := set.Timeout
+		if timeout == 0 && name == invoke.Worker {
+			// As deployed, so that every attempt the api accepts can run.
+			timeout = worker.DefaultTimeout
+		}
+		fns = append(fns, Function{Name: name, Bootstrap: p.Bootstraps[name], Env: e, Timeout: timeout, Instances: set.Instances})
 	}
 	return fns
 }
