@@ -106,7 +106,9 @@ func (s *Service) ReleaseAttempts(ctx context.Context, refs []AttemptRef) (Relea
 		return resp, err
 	}
 	resp.Released = append(resp.Released, released...)
-	s.metrics.Count("AttemptsReturned", len(released))
+	if len(released) > 0 {
+		s.metrics.Count("AttemptsReturned", len(released))
+	}
 	s.log.InfoContext(ctx, "unstarted attempts released", "asked", len(refs), "released", len(released))
 	return resp, nil
 }
@@ -169,7 +171,9 @@ func (s *Service) Redrive(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	s.metrics.Count("JobsRedriven", n)
+	if n > 0 {
+		s.metrics.Count("JobsRedriven", n)
+	}
 	if _, err := s.relay.Drain(ctx); err != nil {
 		return n, fmt.Errorf("scheduler: redrive: %d jobs dispatched again but not yet published: %w", n, err)
 	}
