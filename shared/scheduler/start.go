@@ -61,12 +61,9 @@ func (s *Service) StartAttempts(ctx context.Context, refs []AttemptRef) (StartRe
 	if len(refs) == 0 {
 		return resp, nil
 	}
-	var started []string
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		started, err = jobStartMany(ctx, tx, refs, s.cfg.Lease)
-		return err
-	})
+	// One statement, atomic on its own: no transaction round trips on the
+	// workers' hot path.
+	started, err := jobStartMany(ctx, s.pool, refs, s.cfg.Lease)
 	if err != nil {
 		return resp, err
 	}
@@ -96,12 +93,7 @@ func (s *Service) ReleaseAttempts(ctx context.Context, refs []AttemptRef) (Relea
 	if len(refs) == 0 {
 		return resp, nil
 	}
-	var released []string
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		released, err = jobReleaseMany(ctx, tx, refs)
-		return err
-	})
+	released, err := jobReleaseMany(ctx, s.pool, refs)
 	if err != nil {
 		return resp, err
 	}
@@ -121,12 +113,7 @@ func (s *Service) returnUnstarted(ctx context.Context) (int, error) {
 	if s.cfg.QueueTimeout <= 0 {
 		return 0, nil
 	}
-	var n int
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		n, err = jobReturnUnstarted(ctx, tx, s.cfg.QueueTimeout, s.cfg.BatchSize)
-		return err
-	})
+	n, err := jobReturnUnstarted(ctx, s.pool, s.cfg.QueueTimeout, s.cfg.BatchSize)
 	if err != nil {
 		return 0, err
 	}
