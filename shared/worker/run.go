@@ -27,7 +27,7 @@ const (
 	taskRunning                // started
 	taskDone                   // its outcome went to the reporter
 	taskRefused                // not the job's current dispatch: not run
-	taskUnstarted              // not run: no slot before the deadline
+	taskUnstarted              // started only after the deadline: not run
 	taskNoClaim                // the start call failed: not run; the batch is redelivered
 )
 
@@ -100,7 +100,8 @@ func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (n
 					"eventId", t.eventID, "attempt", t.job.Attempt)
 				states[i].Store(taskRefused)
 				continue
-			case runCtx.Err() != nil: // started too late: release it below
+			case runCtx.Err() != nil: // started too late: released below
+				states[i].Store(taskUnstarted)
 				continue
 			}
 			states[i].Store(taskRunning)
@@ -142,7 +143,7 @@ func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (n
 	var unstarted []*task
 	for i, t := range tasks {
 		switch states[i].Load() {
-		case taskWaiting:
+		case taskWaiting, taskUnstarted:
 			unstarted = append(unstarted, t)
 		case taskNoClaim:
 			noClaim++
