@@ -253,6 +253,10 @@ func mappings(cfg Config, in *infra, inv invoke.Invoker, log *slog.Logger) []*es
 	var ms []*esm.Mapping
 	for _, r := range routes {
 		group := "jobweaver-" + r.fn + "-" + r.topic
+		timeout := cfg.FunctionTimeout
+		if r.fn == invoke.Worker {
+			timeout = cfg.WorkerTimeout
+		}
 		ms = append(ms, &esm.Mapping{
 			Name:            r.topic + "->" + r.fn,
 			Topics:          []string{r.topic},
@@ -265,7 +269,7 @@ func mappings(cfg Config, in *infra, inv invoke.Invoker, log *slog.Logger) []*es
 			ClientOpts:      in.kafkaOpts,
 			Invoker:         inv,
 			Log:             log,
-			FunctionTimeout: cfg.FunctionTimeout,
+			FunctionTimeout: timeout,
 			Health:          &esm.Health{},
 		})
 	}
@@ -293,8 +297,8 @@ func (s *Stack) printSummary() {
 	fmt.Fprintf(w, "  Kafka        %s  (%s)\n", strings.Join(s.Brokers, ","), kafkaNote)
 	fmt.Fprintf(w, "  Postgres     %s  (%s)\n", pgdb.Redact(s.DatabaseURL), pgNote)
 	fmt.Fprintf(w, "  data folder  %s\n", s.DataDir)
-	fmt.Fprintf(w, "  schedule every %s; event-source mappings: batch %d, window %s, %d pollers; function timeout %s\n",
-		cfg.TickInterval, cfg.ESMBatchSize, cfg.ESMBatchWindow, cfg.ESMPollers, cfg.FunctionTimeout)
+	fmt.Fprintf(w, "  schedule every %s; event-source mappings: batch %d, window %s, %d pollers; function timeout %s (worker %s); at most %d jobs in flight\n",
+		cfg.TickInterval, cfg.ESMBatchSize, cfg.ESMBatchWindow, cfg.ESMPollers, cfg.FunctionTimeout, cfg.WorkerTimeout, cfg.Scheduler.MaxInFlight)
 	fmt.Fprintf(w, "\nTry:\n")
 	fmt.Fprintf(w, "  curl -s -X POST %s/api/jobs -H 'Content-Type: application/json' \\\n", s.APIURL)
 	fmt.Fprintf(w, "    -d '{\"jobType\":\"SIMULATION\",\"payload\":{\"steps\":[{\"action\":\"LOG\",\"message\":\"hello\"},{\"action\":\"SLEEP\",\"durationMs\":500}]},\"maxRetryCount\":3}'\n")

@@ -156,7 +156,9 @@ type RunJob struct {
 	JobSpec
 	Attempt      int       `json:"attempt"` // 1-based
 	DispatchedAt time.Time `json:"dispatchedAt"`
-	LeaseUntil   time.Time `json:"leaseUntil"`
+	// LeaseUntil is unset (omitted): the lease starts when a worker claims
+	// the attempt, not at dispatch. Older schedulers set it.
+	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
 }
 
 // StepResult is the outcome of one step of an attempt.

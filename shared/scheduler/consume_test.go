@@ -26,11 +26,12 @@ func TestIngestPublishesOneRunJob(t *testing.T) {
 		string(run.Payload) != `{"steps":[{"action":"LOG","message":"hi"}]}` {
 		t.Fatalf("run-job = %+v (payload %s)", run, run.Payload)
 	}
-	if !run.LeaseUntil.After(run.DispatchedAt) || run.LeaseUntil.Sub(run.DispatchedAt) != b.svc.cfg.Lease {
-		t.Fatalf("lease %s .. %s, want %s", run.DispatchedAt, run.LeaseUntil, b.svc.cfg.Lease)
+	// No lease at dispatch: it starts when a worker starts the attempt.
+	if run.DispatchedAt.IsZero() || !run.LeaseUntil.IsZero() {
+		t.Fatalf("dispatched %s with lease %s; want a dispatch time and no lease", run.DispatchedAt, run.LeaseUntil)
 	}
 	j := b.job(t, created.JobID)
-	if j.Status != StatusRunning || j.Attempts != 1 || j.Version != 1 || j.StartedAt == nil || j.LeaseUntil == nil || j.TraceID != created.TraceID {
+	if j.Status != StatusRunning || j.Attempts != 1 || j.Version != 1 || j.StartedAt != nil || j.LeaseUntil != nil || j.TraceID != created.TraceID {
 		t.Fatalf("job = %+v", j)
 	}
 	if n := b.count(t, `SELECT count(*) FROM job_attempts WHERE job_id = $1 AND attempt = 1 AND outcome IS NULL`, created.JobID); n != 1 {
