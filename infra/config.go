@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/apiauth"
+	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/scheduler"
+	"github.com/jobweaver/jobweaver/shared/worker"
 )
 
 // Config is everything the stack takes from CDK context (cdk.json, or -c
@@ -150,6 +153,9 @@ type AlarmConfig struct {
 var StackEnv = []string{
 	"DATABASE_URL", "DB_SECRET_ARN", "DB_MAX_CONNS", "DB_MIGRATE", "KAFKA_BROKERS", "KAFKA_AUTH", "METRICS",
 	"SCHEDULER_FUNCTION_NAME", "WORKER_FUNCTION_NAME", "DLQ_FUNCTION_NAME",
+	// Follows the workers (Config.InFlight): tune the worker's reserved
+	// concurrency, WORKER_CONCURRENCY or the run-job batch size instead.
+	"SCHEDULER_MAX_IN_FLIGHT",
 }
 
 // The platform's functions, in flow order, and the deploy-time one.
@@ -164,6 +170,24 @@ type Mapping struct {
 	Topic      string
 	Partitions int32
 	Function   string
+}
+
+// InFlight is the scheduler's SCHEDULER_MAX_IN_FLIGHT: twice what the
+// worker invocations take at once (scheduler.InFlightFor). Lambda invokes
+// the worker once at a time per run-job partition, as its reserved
+// concurrency allows, with a batch of up to the run-job mapping's batch
+// size.
+func (c Config) InFlight() int {
+	invocations := 0
+	for _, m := range Mappings() {
+		if m.Topic == "run-job" {
+			invocations = int(m.Partitions)
+		}
+	}
+	if r := c.Functions["worker"].ReservedConcurrency; r > 0 {
+		invocations = min(invocations, r)
+	}
+	return scheduler.InFlightFor(invocations, c.Mappings["run-job"].BatchSize)
 }
 
 // Mappings lists the five event-source mappings, in shared/kafka.Topics
@@ -353,8 +377,23 @@ func (c Config) Validate() error {
 			bad("mappings.%s is not a topic", topic)
 		}
 	}
-	// A job may run as long as the worker's timeout; its lease must outlast
-	// that, or every long job is rescued (and run again) while it runs.
+	// What the api accepts must run: the worker's timeout holds the
+	// longest attempt (jobspec.MaxAttemptMs) and its margins.
+	if w, ok := c.Functions["worker"]; ok && w.TimeoutSeconds > 0 {
+		margin := worker.DefaultDeadlineMargin
+		if v, ok := w.Env["WORKER_DEADLINE_MARGIN"]; ok {
+			if d, err := time.ParseDuration(v); err == nil {
+				margin = d
+			}
+		}
+		if min := worker.MinTimeout(margin); time.Duration(w.TimeoutSeconds)*time.Second < min {
+			bad("functions.worker.timeoutSeconds (%d) must be at least %d: the api accepts attempts of up to %d s, and steps stop %s before the deadline",
+				w.TimeoutSeconds, int((min+time.Second-1)/time.Second), jobspec.MaxAttemptMs/1000, margin)
+		}
+	}
+	// An attempt may run as long as the worker's timeout; its lease (from
+	// the attempt's start) must outlast that, or a long attempt is rescued
+	// (and run again) while it runs.
 	if sched, worker := c.Functions["scheduler"], c.Functions["worker"]; worker.TimeoutSeconds > 0 {
 		lease := 15 * time.Minute // the scheduler's default
 		if v, ok := sched.Env["SCHEDULER_LEASE"]; ok {

@@ -49,6 +49,34 @@ func TestConfigFromCDKJSON(t *testing.T) {
 	}
 }
 
+// In-flight work follows what the workers take: invocations (the run-job
+// partitions, or the worker's reserved concurrency if lower) times the
+// run-job batch size, doubled.
+func TestInFlightFollowsTheWorkers(t *testing.T) {
+	worker := func(ctx map[string]any) map[string]any {
+		return stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)
+	}
+	for _, c := range []struct {
+		name string
+		edit func(ctx map[string]any)
+		want int
+	}{
+		{"dev", func(map[string]any) {}, 2 * 6 * 16},
+		{"reserved concurrency below the partitions", func(ctx map[string]any) { worker(ctx)["reservedConcurrency"] = 3 }, 2 * 3 * 16},
+		{"smaller batches", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["mappings"].(map[string]any)["run-job"].(map[string]any)["batchSize"] = 8
+		}, 2 * 6 * 8},
+	} {
+		cfg, err := ConfigFromContext(contextWith(t, c.edit))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := cfg.InFlight(); got != c.want {
+			t.Errorf("%s: InFlight = %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
 func TestConfigRejects(t *testing.T) {
 	for _, c := range []struct {
 		name, want string
@@ -111,6 +139,9 @@ func TestConfigRejects(t *testing.T) {
 		{"endless retries become ten", "mappings.run-job.retryAttempts: -1 with the on-failure destination means 10", func(ctx map[string]any) {
 			m := stageOf(ctx, "dev")["mappings"].(map[string]any)["run-job"].(map[string]any)
 			m["minPollers"], m["maxPollers"] = 1, 2
+		}},
+		{"worker timeout below what the api accepts", "functions.worker.timeoutSeconds (300) must be at least 631", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)["timeoutSeconds"] = 300
 		}},
 		{"Kafka consumer timeout", "functions.worker.timeoutSeconds must be at most 840", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)["timeoutSeconds"] = 900

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -130,10 +131,11 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 	}
 	for _, svc := range Services {
 		env := serviceEnv(cfg, svc, data, msg)
-		if svc == "api" {
-			for _, callee := range []string{"scheduler", "worker", "dlq"} {
-				env[envFunctionName(callee)] = jsii.String(resourceName(cfg, callee))
-			}
+		for _, callee := range callees[svc] {
+			env[envFunctionName(callee)] = jsii.String(resourceName(cfg, callee))
+		}
+		if svc == "scheduler" {
+			env["SCHEDULER_MAX_IN_FLIGHT"] = jsii.String(strconv.Itoa(cfg.InFlight()))
 		}
 		fn := NewGoFunction(c, svc, cfg, net, descriptions[svc], env)
 		f.ByName[svc] = fn
@@ -150,9 +152,12 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 		// Nothing runs before its databases and topics exist.
 		fn.Function.Node().AddDependency(prov.Databases, prov.Topics)
 	}
-	api := f.ByName["api"].Function
-	for _, callee := range []string{"scheduler", "worker", "dlq"} {
-		f.ByName[callee].Function.GrantInvoke(api)
+	// The api queries the others; the worker starts each attempt through
+	// the scheduler (POST /internal/attempts/start).
+	for _, caller := range Services {
+		for _, callee := range callees[caller] {
+			f.ByName[callee].Function.GrantInvoke(f.ByName[caller].Function)
+		}
 	}
 
 	// The tick: rescue expired leases, dispatch due retries, drain the
@@ -275,7 +280,13 @@ func serviceEnv(cfg Config, svc string, data *Data, msg *Messaging) map[string]*
 	}
 }
 
-// envFunctionName is the variable the api reads a callee's name from.
+// callees are the functions each function invokes (Lambda Invoke).
+var callees = map[string][]string{
+	"api":    {"scheduler", "worker", "dlq"},
+	"worker": {"scheduler"},
+}
+
+// envFunctionName is the variable a caller reads a callee's name from.
 func envFunctionName(callee string) string {
 	return map[string]string{
 		"scheduler": "SCHEDULER_FUNCTION_NAME",

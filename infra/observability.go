@@ -143,6 +143,13 @@ func NewObservability(scope constructs.Construct, id string, cfg Config, p Obser
 		alarm("outbox-backlog-"+svc, fmt.Sprintf("The %s outbox has kept at least %d unpublished rows for 15 minutes (broker or relay trouble)", svc, a.OutboxBacklog),
 			jw("OutboxBacklog", svc, "Minimum", 5, ""), float64(a.OutboxBacklog), 3, ge)
 	}
+	// Outbox rows the broker refused for good (too large, invalid) and
+	// the relay parked: each is also a dead letter (OUTBOX_PARKED), but
+	// the rows stay in outbox_parked until an operator deletes them.
+	for _, svc := range []string{"scheduler", "worker"} {
+		alarm("outbox-parked-"+svc, fmt.Sprintf("The %s outbox holds rows the broker refused for good (outbox_parked table; a dead letter with reason OUTBOX_PARKED names each)", svc),
+			jw("OutboxParked", svc, "Maximum", 5, ""), 1, 1, ge)
+	}
 	// Due work piling up, and the oldest due job waiting too long.
 	alarm("due-backlog", fmt.Sprintf("More than %d due jobs for 15 minutes (dispatch is not keeping up, or SCHEDULER_MAX_IN_FLIGHT is reached)", a.DueBacklog),
 		jw("DueBacklog", "scheduler", "Maximum", 5, ""), float64(a.DueBacklog), 3, gt)

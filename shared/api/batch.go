@@ -58,6 +58,10 @@ func (s *Service) submitBatch(w http.ResponseWriter, r *http.Request) error {
 			}
 		case err != nil:
 			return err
+		default:
+			if err := checkSize(job, i); err != nil {
+				return err
+			}
 		}
 		jobs[i] = job
 	}

@@ -88,6 +88,9 @@ func (s *Service) submitJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := checkSize(job, -1); err != nil {
+		return err
+	}
 
 	ctx := r.Context()
 	sub, pub, err := createJob(ctx, s.pool, job, key, trace.TraceID(ctx))

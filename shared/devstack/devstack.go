@@ -195,9 +195,12 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 			}
 		}()
 	}
-	// Serve only once every consumer group has settled: a member joining
-	// later would stop the group's deliveries for a rebalance.
-	if err := s.in.waitGroupsStable(ctx, ms); err != nil {
+	// Serve once every consumer group has settled: a member joining later
+	// would stop the group's deliveries for a rebalance. A group that
+	// cannot settle (a batch that its function keeps failing holds the
+	// rebalance) does not stop the stack: it starts, serves what it can,
+	// and says what is wrong.
+	if err := s.in.waitGroupsStable(ctx, ms, esmLog); err != nil {
 		return nil, err
 	}
 	ticker := &Ticker{Invoker: inv, Function: invoke.Scheduler, Interval: cfg.TickInterval, Timeout: tickTimeout, Log: logging.New("schedule", logs)}
@@ -250,6 +253,10 @@ func mappings(cfg Config, in *infra, inv invoke.Invoker, log *slog.Logger) []*es
 	var ms []*esm.Mapping
 	for _, r := range routes {
 		group := "jobweaver-" + r.fn + "-" + r.topic
+		timeout := cfg.FunctionTimeout
+		if r.fn == invoke.Worker {
+			timeout = cfg.WorkerTimeout
+		}
 		ms = append(ms, &esm.Mapping{
 			Name:            r.topic + "->" + r.fn,
 			Topics:          []string{r.topic},
@@ -262,7 +269,8 @@ func mappings(cfg Config, in *infra, inv invoke.Invoker, log *slog.Logger) []*es
 			ClientOpts:      in.kafkaOpts,
 			Invoker:         inv,
 			Log:             log,
-			FunctionTimeout: cfg.FunctionTimeout,
+			FunctionTimeout: timeout,
+			Health:          &esm.Health{},
 		})
 	}
 	return ms
@@ -289,8 +297,8 @@ func (s *Stack) printSummary() {
 	fmt.Fprintf(w, "  Kafka        %s  (%s)\n", strings.Join(s.Brokers, ","), kafkaNote)
 	fmt.Fprintf(w, "  Postgres     %s  (%s)\n", pgdb.Redact(s.DatabaseURL), pgNote)
 	fmt.Fprintf(w, "  data folder  %s\n", s.DataDir)
-	fmt.Fprintf(w, "  schedule every %s; event-source mappings: batch %d, window %s, %d pollers; function timeout %s\n",
-		cfg.TickInterval, cfg.ESMBatchSize, cfg.ESMBatchWindow, cfg.ESMPollers, cfg.FunctionTimeout)
+	fmt.Fprintf(w, "  schedule every %s; event-source mappings: batch %d, window %s, %d pollers; function timeout %s (worker %s); at most %d jobs in flight\n",
+		cfg.TickInterval, cfg.ESMBatchSize, cfg.ESMBatchWindow, cfg.ESMPollers, cfg.FunctionTimeout, cfg.WorkerTimeout, cfg.Scheduler.MaxInFlight)
 	fmt.Fprintf(w, "\nTry:\n")
 	fmt.Fprintf(w, "  curl -s -X POST %s/api/jobs -H 'Content-Type: application/json' \\\n", s.APIURL)
 	fmt.Fprintf(w, "    -d '{\"jobType\":\"SIMULATION\",\"payload\":{\"steps\":[{\"action\":\"LOG\",\"message\":\"hello\"},{\"action\":\"SLEEP\",\"durationMs\":500}]},\"maxRetryCount\":3}'\n")
@@ -356,8 +364,12 @@ func (s *Stack) Close() {
 }
 
 // waitGroupsStable waits until each mapping's consumer group is Stable with
-// all its pollers as members.
-func (in *infra) waitGroupsStable(ctx context.Context, ms []*esm.Mapping) error {
+// all its pollers as members. It gives up waiting, logs why and returns
+// nil, when a group that has not settled belongs to a mapping whose
+// function keeps failing a batch (the poller holding it blocks the
+// rebalance until the batch goes through), or after a minute; it fails
+// only if ctx ends or the broker cannot be reached.
+func (in *infra) waitGroupsStable(ctx context.Context, ms []*esm.Mapping, log *slog.Logger) error {
 	cl, err := in.kafkaClient("jobweaver-devstack")
 	if err != nil {
 		return err
@@ -365,29 +377,48 @@ func (in *infra) waitGroupsStable(ctx context.Context, ms []*esm.Mapping) error 
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	want := map[string]int{}
+	byGroup := map[string]*esm.Mapping{}
 	var groups []string
 	for _, m := range ms {
 		want[m.Group] = max(m.Pollers, 1)
+		byGroup[m.Group] = m
 		groups = append(groups, m.Group)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		described, err := adm.DescribeGroups(ctx, groups...)
-		settled := err == nil
-		if settled {
-			for _, g := range groups {
-				d, ok := described[g]
-				if !ok || d.Err != nil || d.State != "Stable" || len(d.Members) != want[g] {
-					settled = false
-					break
+		var unsettled []string // "group: state, n of m members"
+		var stuck []string     // what a failing batch says
+		for _, g := range groups {
+			d, ok := described[g]
+			switch {
+			case err != nil:
+				unsettled = append(unsettled, fmt.Sprintf("%s: %v", g, err))
+			case !ok || d.Err != nil:
+				unsettled = append(unsettled, fmt.Sprintf("%s: not described (%v)", g, d.Err))
+			case d.State != "Stable" || len(d.Members) != want[g]:
+				unsettled = append(unsettled, fmt.Sprintf("%s: %s, %d of %d members", g, d.State, len(d.Members), want[g]))
+			default:
+				continue
+			}
+			for _, f := range byGroup[g].Health.Failing() {
+				if f.Attempts >= 3 {
+					stuck = append(stuck, byGroup[g].Name+": "+f.String())
 				}
 			}
 		}
-		if settled {
+		switch {
+		case len(unsettled) == 0:
 			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("devstack: the event-source mappings' consumer groups did not settle within a minute (last error: %v)", err)
+		case len(stuck) > 0:
+			log.Error("starting anyway: an event-source mapping keeps failing a batch, which holds its consumer group's rebalance; "+
+				"the records behind it wait until the function stops failing (see the function's log)",
+				"groups", strings.Join(unsettled, "; "), "failing", strings.Join(stuck, "; "))
+			return nil
+		case time.Now().After(deadline):
+			log.Error("starting anyway: the event-source mappings' consumer groups did not settle within a minute; "+
+				"their deliveries may pause until they do", "groups", strings.Join(unsettled, "; "))
+			return nil
 		}
 		select {
 		case <-ctx.Done():

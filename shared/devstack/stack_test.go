@@ -369,11 +369,12 @@ func TestRemoteFunctions(t *testing.T) {
 		t.Error("the remote invoker was not closed")
 	}
 
-	// InvokeOnce too.
+	// InvokeOnce too; the worker starts attempts through the scheduler, so
+	// both are started.
 	f2 := &fakeRemote{calls: map[string]int{}}
 	cfg.Remote = f2.start
 	out, err := InvokeOnce(context.Background(), cfg, invoke.Worker, []byte(`{"version":"2.0","routeKey":"$default","rawPath":"/health","requestContext":{"http":{"method":"GET"}}}`), nil)
-	if err != nil || !strings.Contains(string(out), `remote`) || f2.calls["worker"] != 1 || !f2.closed || len(f2.env) != 1 {
+	if err != nil || !strings.Contains(string(out), `remote`) || f2.calls["worker"] != 1 || !f2.closed || len(f2.env) != 2 || f2.env["scheduler"] == nil {
 		t.Errorf("InvokeOnce = %s, %v; calls %v env %v closed %v", out, err, f2.calls, f2.env, f2.closed)
 	}
 }

@@ -37,6 +37,7 @@ func TestConfigDefaults(t *testing.T) {
 		APIAddr: "127.0.0.1:8080", SchedulerAddr: "127.0.0.1:8081", WorkerAddr: "127.0.0.1:8082",
 		TickInterval: time.Second, ESMBatchSize: 100, ESMBatchWindow: 5 * time.Millisecond, ESMPollers: 2,
 		FunctionTimeout: 60 * time.Second, APIBodyLimit: 262144, DBMaxConns: 10, DatabasePrefix: "jobweaver",
+		WorkerTimeout: 840 * time.Second,
 	}
 	got := cfg
 	got.API, got.Scheduler, got.Worker, got.DLQ = want.API, want.Scheduler, want.Worker, want.DLQ
@@ -501,5 +502,40 @@ func TestAPanickingFunctionIsAnErrorNotACrash(t *testing.T) {
 	tk := &Ticker{Invoker: inv, Function: invoke.Scheduler, Interval: time.Second, Log: discardLog()}
 	if err := tk.Once(context.Background(), time.Now()); err == nil || !strings.Contains(err.Error(), "panicked: handler bug") {
 		t.Errorf("tick: %v; want the panic as an error", err)
+	}
+}
+
+// The limits agree: the worker's timeout runs every attempt the api
+// accepts, and in-flight work follows what the workers take.
+func TestConfigLimitsAgree(t *testing.T) {
+	tests := []struct {
+		name     string
+		vars     map[string]string
+		inFlight int
+		err      string
+	}{
+		{"defaults", nil, 2 * 2 * 100, ""},
+		{"pollers and batches", map[string]string{"ESM_BATCH_SIZE": "16", "ESM_POLLERS": "3"}, 2 * 3 * 16, ""},
+		{"explicit", map[string]string{"SCHEDULER_MAX_IN_FLIGHT": "1000"}, 1000, ""},
+		{"worker timeout too short", map[string]string{"WORKER_TIMEOUT": "60s"}, 0, "WORKER_TIMEOUT (1m0s) must be at least 10m31s"},
+		{"a longer margin needs more", map[string]string{"WORKER_TIMEOUT": "631s", "WORKER_DEADLINE_MARGIN": "2s"}, 0, "WORKER_TIMEOUT"},
+		{"just enough", map[string]string{"WORKER_TIMEOUT": "631s"}, 2 * 2 * 100, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ConfigFromEnv(config.FromMap(tc.vars))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v; want one naming %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Scheduler.MaxInFlight != tc.inFlight {
+				t.Fatalf("MaxInFlight = %d; want %d", cfg.Scheduler.MaxInFlight, tc.inFlight)
+			}
+		})
 	}
 }

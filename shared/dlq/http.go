@@ -29,8 +29,10 @@ type Entry struct {
 	LastError  string                    `json:"lastError,omitempty"`
 	Job        *envelope.JobSpec         `json:"job,omitempty"` // jobType, payload, maxRetryCount
 	Attempts   []envelope.AttemptSummary `json:"attempts"`
-	Source     *envelope.PoisonSource    `json:"source,omitempty"` // poison records and mapping failures
-	Status     string                    `json:"status"`           // NEW; mapping failures: REPLAYED, PARTLY_REPLAYED
+	Source     *envelope.PoisonSource    `json:"source,omitempty"`  // poison records and mapping failures
+	Parked     *envelope.ParkedRow       `json:"parked,omitempty"`  // OUTBOX_PARKED: the outbox row the broker refused
+	Trimmed    *envelope.Trimmed         `json:"trimmed,omitempty"` // what was cut for the dead letter to fit the broker
+	Status     string                    `json:"status"`            // NEW; mapping failures: REPLAYED, PARTLY_REPLAYED
 	FailedAt   *time.Time                `json:"failedAt,omitempty"`
 	ReceivedAt time.Time                 `json:"receivedAt"`
 	// Truncated marks a list entry that leaves something out: the job's
@@ -90,7 +92,7 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 }
 
 const entryColumns = `event_id::text, coalesce(job_id::text, ''), trace_id, coalesce(job_type, ''), reason,
-	coalesce(error_code, ''), coalesce(last_error, ''), job, attempts, source, status, failed_at, received_at`
+	coalesce(error_code, ''), coalesce(last_error, ''), job, attempts, source, status, failed_at, received_at, detail`
 
 // MaxListTextLen is how many characters of an error a list entry keeps.
 const MaxListTextLen = 256
@@ -99,7 +101,7 @@ const MaxListTextLen = 256
 // and the source without its raw value (GET /internal/dlq/{id} has them),
 // and whether anything was left out.
 const listColumns = `event_id::text, coalesce(job_id::text, ''), trace_id, coalesce(job_type, ''), reason,
-	coalesce(error_code, ''), coalesce(last_error, ''), job - 'payload', attempts, source - 'value', status, failed_at, received_at,
+	coalesce(error_code, ''), coalesce(last_error, ''), job - 'payload', attempts, source - 'value', status, failed_at, received_at, detail,
 	coalesce(job ? 'payload', false) OR coalesce(source ? 'value', false)`
 
 // List returns a page of entries, newest first (ties by event ID).
@@ -194,10 +196,18 @@ func scanEntryInto(row pgx.CollectableRow, extra ...any) (Entry, error) {
 		e                     Entry
 		job, attempts, source []byte
 		failedAt              *time.Time
+		detail                []byte
 	)
 	if err := row.Scan(append([]any{&e.ID, &e.JobID, &e.TraceID, &e.JobType, &e.Reason, &e.ErrorCode, &e.LastError,
-		&job, &attempts, &source, &e.Status, &failedAt, &e.ReceivedAt}, extra...)...); err != nil {
+		&job, &attempts, &source, &e.Status, &failedAt, &e.ReceivedAt, &detail}, extra...)...); err != nil {
 		return e, err
+	}
+	if len(detail) > 0 {
+		var d rowDetail
+		if err := json.Unmarshal(detail, &d); err != nil {
+			return e, fmt.Errorf("entry %s: detail: %w", e.ID, err)
+		}
+		e.Parked, e.Trimmed = d.Parked, d.Trimmed
 	}
 	if len(job) > 0 {
 		e.Job = new(envelope.JobSpec)

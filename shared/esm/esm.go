@@ -101,6 +101,9 @@ type Mapping struct {
 	// ClientOpts are extra franz-go options for every poller, such as TLS
 	// or SASL for external brokers.
 	ClientOpts []kgo.Opt
+	// Health, if set, is kept up to date with the batches the mapping
+	// keeps retrying, so that its owner can say what is wrong.
+	Health *Health
 }
 
 func (m *Mapping) withDefaults() (Mapping, error) {
@@ -183,7 +186,7 @@ func (m *Mapping) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := &poller{m: &c, cl: cl, log: c.Log.With("poller", i)}
+			p := &poller{m: &c, cl: cl, id: i, log: c.Log.With("poller", i)}
 			p.run(ctx)
 			// Leave the group so its partitions move on at once.
 			cl.CloseAllowingRebalance()
@@ -197,6 +200,7 @@ func (m *Mapping) Run(ctx context.Context) error {
 type poller struct {
 	m       *Mapping
 	cl      *kgo.Client
+	id      int
 	log     *slog.Logger
 	pending []*kgo.Record // polled but not yet delivered (over the payload cap)
 }
@@ -288,16 +292,21 @@ func (p *poller) deliver(ctx context.Context, batch []*kgo.Record) bool {
 		panic(fmt.Sprintf("esm: encode event: %v", err))
 	}
 	backoff := m.RetryBackoff
+	first := time.Now()
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		err := p.invoke(ctx, payload)
 		if err == nil {
 			p.log.Debug("batch delivered", "records", len(batch), "attempt", attempt, "ms", time.Since(start).Milliseconds())
+			if attempt > 1 {
+				m.Health.delivered(p.id)
+			}
 			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
+		m.Health.failed(p.id, describe(batch), attempt, first, err)
 		p.log.Warn("invocation failed; retrying the same batch", "records", len(batch),
 			"partitions", describe(batch), "attempt", attempt, "retryIn", backoff.String(), "error", err.Error())
 		if !sleep(ctx, backoff) {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -518,5 +519,38 @@ func TestRunRejectsIncompleteMapping(t *testing.T) {
 		if err := m.Run(context.Background()); err == nil {
 			t.Errorf("Run(%+v) = nil; want an error", m)
 		}
+	}
+}
+
+// A mapping's Health names the batch its function keeps failing, with the
+// attempts and the last error, and forgets it once the batch goes through.
+func TestHealthNamesTheFailingBatchUntilItIsDelivered(t *testing.T) {
+	brokers := kafkatest.Cluster(t)
+	prod := manualProducer(t, brokers)
+	produce(t, prod, &kgo.Record{Topic: envelope.TopicJobCreated, Partition: 4, Value: []byte("x")})
+	var healthy atomic.Bool
+	rec := newRecorder()
+	rec.fail = func(int, call, context.Context) error {
+		if healthy.Load() {
+			return nil
+		}
+		return errors.New("relay outbox: MESSAGE_TOO_LARGE")
+	}
+	h := &esm.Health{}
+	run(t, &esm.Mapping{Topics: []string{envelope.TopicJobCreated}, Group: "health-test", Function: "fn",
+		Brokers: brokers, RetryBackoff: time.Millisecond, Health: h}, rec)
+	rec.waitFor(t, "three attempts", func(cs []call) bool { return len(cs) >= 3 })
+	fs := h.Failing()
+	if len(fs) != 1 || fs[0].Attempts < 2 || fs[0].Partitions != "job-created-4@0..0" ||
+		!strings.Contains(fs[0].String(), "MESSAGE_TOO_LARGE") {
+		t.Fatalf("Failing = %+v", fs)
+	}
+	healthy.Store(true)
+	deadline := time.Now().Add(bound)
+	for len(h.Failing()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("still failing after delivery: %+v", h.Failing())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -171,9 +171,11 @@ var decodeCases = []decodeCase{
 	{name: "FAIL message too long", body: submit(`{"action":"FAIL","message":"`+strings.Repeat("b", 4097)+`"}`, ""), want: []string{"message: must be at most 4096 bytes"}},
 	{name: "FAIL unknown field", body: submit(`{"action":"FAIL","times":2}`, ""), want: []string{"times: is not a field of this action"}},
 
-	// total simulated time
+	// the attempt's time budget
 	{name: "simulated total over cap", body: submit(`{"action":"SLEEP","durationMs":300000},{"action":"SLEEP","durationMs":300000},{"action":"SLEEP","durationMs":1}`, ""),
-		want: []string{"add up to 600001 ms; at most 600000 ms"}},
+		want: []string{"the attempt time limit is 600000 ms; these steps' time budgets add up to 600001 ms"}},
+	{name: "COMPUTE counts toward the budget", body: submit(`{"action":"SLEEP","durationMs":300000},{"action":"SLEEP","durationMs":299500},{"action":"COMPUTE","iterations":100000000}`, ""),
+		want: []string{"add up to 600500 ms", "COMPUTE at 100000 iterations per ms"}},
 	{name: "simulated total counts latency and timeouts", body: submit(`{"action":"SLEEP","durationMs":300000},{"action":"HTTP_CALL","latencyMs":60000},{"action":"HTTP_CALL","url":"http://a.example","timeoutMs":30000}`+
 		strings.Repeat(`,{"action":"HTTP_CALL","url":"http://a.example"}`, 22), ""),
 		want: []string{"add up to 610000 ms"}},

@@ -20,8 +20,8 @@ import (
 // defaultPageSize is the list's page size when the request sets none.
 const defaultPageSize = 20
 
-// HTTPHandler serves the internal routes: PathJobStatus, PathJobs and
-// PathJobCancel, plus GET /health and /actuator/health. Every error,
+// HTTPHandler serves the internal routes: PathJobStatus, PathJobs,
+// PathJobCancel, PathAttemptsStart and PathAttemptsRelease, plus GET /health and /actuator/health. Every error,
 // unknown routes included, is an apierror body with a SCHEDULER.* code.
 func (s *Service) HTTPHandler() http.Handler { return s.http }
 
@@ -30,6 +30,8 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET "+PathJobStatus, s.serveStatus)
 	mux.HandleFunc("GET "+PathJobs, s.serveList)
 	mux.HandleFunc("POST "+PathJobCancel, s.serveCancel)
+	mux.HandleFunc("POST "+PathAttemptsStart, s.serveStart)
+	mux.HandleFunc("POST "+PathAttemptsRelease, s.serveRelease)
 	health := pgdb.HealthHandler(s.pool, s.log)
 	mux.HandleFunc("GET /health", health)
 	mux.HandleFunc("GET /actuator/health", health)

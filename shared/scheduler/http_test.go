@@ -18,7 +18,7 @@ import (
 func TestStatusRoute(t *testing.T) {
 	b := setup(t, nil)
 	created := newJobCreated(t, jobOpts{MaxRetries: 2})
-	b.consume(t, b.svc, created)
+	b.consume(t, b.svc, created) // dispatched; no worker started it yet
 
 	rec := b.serve(t, http.MethodGet, JobStatusPath(created.JobID), "")
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
@@ -27,7 +27,7 @@ func TestStatusRoute(t *testing.T) {
 	st := decodeJSON[JobStatus](t, rec)
 	if st.JobID != created.JobID || st.Status != StatusRunning || st.Attempts != 1 || st.MaxRetryCount != 2 ||
 		st.JobType != "SIMULATION" || st.TraceID != created.TraceID || st.CreatedAt.IsZero() || st.UpdatedAt.IsZero() ||
-		st.StartedAt == nil || st.LeaseUntil == nil || st.FinishedAt != nil || st.NextRunAt != nil || len(st.Payload) == 0 {
+		st.StartedAt != nil || st.LeaseUntil != nil || st.FinishedAt != nil || st.NextRunAt != nil || len(st.Payload) == 0 {
 		t.Fatalf("status = %+v", st)
 	}
 	// Optional fields are left out, not null.

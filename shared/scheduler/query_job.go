@@ -148,17 +148,18 @@ func jobDueBacklog(ctx context.Context, q querier, limit int) (n int, oldest tim
 // claimedJob is a job a dispatch pass moved to RUNNING.
 type claimedJob struct {
 	jobState
+	DispatchID   string // the run-job event ID: only that record may start the attempt
 	DispatchedAt time.Time
-	LeaseUntil   time.Time
 	NextRunAt    time.Time // when it became due
 	CreatedAt    time.Time // when the api accepted it
 }
 
 // jobClaimDue claims up to fresh jobs from the fresh queue and up to retry
 // from the retry queue, oldest due first, skipping locked rows: each
-// becomes RUNNING with its next attempt and a lease, and gets its
-// job_attempts row.
-func jobClaimDue(ctx context.Context, q querier, fresh, retry int, lease time.Duration) ([]claimedJob, error) {
+// becomes RUNNING with its next attempt and a new dispatch ID, and gets
+// its job_attempts row. It has no lease yet: the lease starts when a
+// worker claims the attempt (jobStartMany).
+func jobClaimDue(ctx context.Context, q querier, fresh, retry int) ([]claimedJob, error) {
 	rows, err := q.Query(ctx, `
 		WITH fresh AS (
 		    SELECT id, version FROM jobs
@@ -173,28 +174,27 @@ func jobClaimDue(ctx context.Context, q querier, fresh, retry int, lease time.Du
 		), claimed AS (
 		    UPDATE jobs j
 		       SET status = 'RUNNING', attempts = j.attempts + 1,
-		           lease_until = now() + $3::float8 * interval '1 microsecond',
-		           started_at = coalesce(j.started_at, now()), updated_at = now(),
-		           version = j.version + 1
+		           lease_until = NULL, dispatch_id = gen_random_uuid(), dispatched_at = now(),
+		           updated_at = now(), version = j.version + 1
 		      FROM due
 		     WHERE j.id = due.id AND j.version = due.version
 		 RETURNING j.id, j.job_type, j.payload, j.max_retry_count, j.trace_id, j.status,
-		           j.attempts, j.version, j.lease_until, j.next_run_at, j.created_at
+		           j.attempts, j.version, j.dispatch_id, j.next_run_at, j.created_at
 		), attempt AS (
 		    INSERT INTO job_attempts (job_id, attempt, dispatched_at)
 		    SELECT id, attempts, now() FROM claimed
 		)
 		SELECT id::text, job_type, payload, max_retry_count, trace_id, status, attempts, version,
-		       now(), lease_until, next_run_at, created_at
+		       dispatch_id::text, now(), next_run_at, created_at
 		  FROM claimed ORDER BY next_run_at, id`,
-		fresh, retry, float64(lease.Microseconds()))
+		fresh, retry)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: claim due jobs: %w", err)
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (claimedJob, error) {
 		var c claimedJob
 		err := row.Scan(&c.ID, &c.JobType, &c.Payload, &c.MaxRetryCount, &c.TraceID, &c.Status,
-			&c.Attempts, &c.Version, &c.DispatchedAt, &c.LeaseUntil, &c.NextRunAt, &c.CreatedAt)
+			&c.Attempts, &c.Version, &c.DispatchID, &c.DispatchedAt, &c.NextRunAt, &c.CreatedAt)
 		return c, err
 	})
 	if err != nil {

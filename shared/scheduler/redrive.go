@@ -11,118 +11,48 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/outbox"
-	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
-// redriveChunk is how many RUNNING jobs one Redrive transaction takes.
-const redriveChunk = 500
-
-// redriveNS derives the event ID of a re-driven run-job (RedriveEventID).
-var redriveNS = uuid.MustParse("6f1d7c1e-3b0a-4c55-9a57-524544524956")
-
-// RedriveEventID is the event ID of the run-job that Redrive writes for
-// attempt of job, dispatched at dispatchedAt: the same for every Redrive
-// of that attempt, so a worker that already finished one skips the others
-// (the worker dedups on the run-job's event ID).
-func RedriveEventID(jobID string, attempt int, dispatchedAt time.Time) string {
-	return uuid.NewSHA1(redriveNS, fmt.Appendf(nil, "%s/%d/%d", jobID, attempt, dispatchedAt.UnixMicro())).String()
-}
-
-// Redrive sends every RUNNING job's current attempt to the workers again,
-// for when the broker that held their run-job records is gone (a local
-// stack whose broker log was removed while the databases were kept). Each
-// job keeps its status (RUNNING), its attempt count and its open
-// job_attempts row, so no attempt is charged; its lease starts again from
-// now (Config.Lease), and a run-job for the same attempt (same
-// dispatchedAt, a new event ID from RedriveEventID) goes to the outbox
-// in the same transaction. The caller, or the next tick, relays it. It
-// returns how many jobs it re-drove and logs the count.
-//
-// A worker that had finished the attempt but whose result was lost with
-// the broker runs the attempt again under the new event ID: its steps
-// may run twice (there is no step checkpoint yet).
+// Redrive dispatches again, at once and without charging an attempt, the
+// current attempt of every RUNNING job (started or not), and then drains
+// the outbox (unsent rows included). It is for a stack whose broker lost
+// its log (a new cluster): run-job records and results in flight are gone.
+// Old records that survive are refused when they try to start. Call it
+// only when no worker is running attempts, such as at start-up. It
+// returns how many jobs it dispatched again.
 func (s *Service) Redrive(ctx context.Context) (int, error) {
-	total, after := 0, uuid.Nil.String()
-	for {
-		n, last, err := s.redriveChunk(ctx, after)
+	var n int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		jobs, err := jobRedispatchRunning(ctx, tx)
 		if err != nil {
-			return total, err
+			return err
 		}
-		total += n
-		if n < redriveChunk {
-			break
-		}
-		after = last
-	}
-	if total > 0 {
-		s.log.InfoContext(ctx, "re-drove the RUNNING jobs: their run-job records were sent again at the same attempt, with a fresh lease", "jobs", total)
-	}
-	return total, nil
-}
-
-// redriveChunk re-drives up to redriveChunk RUNNING jobs with IDs after
-// after, in ID order, and returns how many and the last ID.
-func (s *Service) redriveChunk(ctx context.Context, after string) (n int, last string, err error) {
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			WITH running AS (
-			    SELECT id FROM jobs
-			     WHERE status = 'RUNNING' AND id > $1::uuid
-			     ORDER BY id LIMIT $2 FOR UPDATE
-			), moved AS (
-			    UPDATE jobs j
-			       SET lease_until = now() + $3::float8 * interval '1 microsecond',
-			           updated_at = now(), version = j.version + 1
-			      FROM running
-			     WHERE j.id = running.id
-			 RETURNING j.id, j.job_type, j.payload, j.max_retry_count, j.trace_id, j.attempts, j.lease_until
-			)
-			SELECT m.id::text, m.job_type, m.payload, m.max_retry_count, m.trace_id, m.attempts, m.lease_until,
-			       coalesce(a.dispatched_at, m.lease_until)
-			  FROM moved m
-			  LEFT JOIN job_attempts a ON a.job_id = m.id AND a.attempt = m.attempts
-			 ORDER BY m.id`,
-			after, redriveChunk, float64(s.cfg.Lease.Microseconds()))
-		if err != nil {
-			return fmt.Errorf("scheduler: redrive: %w", err)
-		}
-		var envs []envelope.Envelope
-		for rows.Next() {
-			var (
-				id, jobType, traceID   string
-				payload                []byte
-				maxRetry, attempt      int
-				leaseUntil, dispatched time.Time
-			)
-			if err := rows.Scan(&id, &jobType, &payload, &maxRetry, &traceID, &attempt, &leaseUntil, &dispatched); err != nil {
-				rows.Close()
-				return fmt.Errorf("scheduler: redrive: %w", err)
-			}
-			e, err := envelope.New(envelope.TypeRunJob, traceID, id, envelope.RunJob{
-				JobSpec:      envelope.JobSpec{JobType: jobType, Payload: payload, MaxRetryCount: maxRetry},
-				Attempt:      attempt,
-				DispatchedAt: dispatched.UTC(),
-				LeaseUntil:   leaseUntil.UTC(),
+		envs := make([]envelope.Envelope, 0, len(jobs))
+		for _, j := range jobs {
+			e, err := envelope.New(envelope.TypeRunJob, j.TraceID, j.ID, envelope.RunJob{
+				JobSpec:      envelope.JobSpec{JobType: j.JobType, Payload: j.Payload, MaxRetryCount: j.MaxRetryCount},
+				Attempt:      j.Attempts,
+				DispatchedAt: j.DispatchedAt.UTC(),
 			})
 			if err != nil {
-				rows.Close()
 				return err
 			}
-			e.EventID = RedriveEventID(id, attempt, dispatched)
+			e.EventID = j.DispatchID
 			envs = append(envs, e)
-			last = id
-			s.log.DebugContext(trace.With(ctx, traceID, id), "job re-driven", "attempt", attempt, "eventId", e.EventID)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("scheduler: redrive: %w", err)
 		}
 		n = len(envs)
 		return outbox.Add(ctx, tx, envs...)
 	})
 	if err != nil {
-		return 0, "", err
+		return 0, err
 	}
-	return n, last, nil
+	if n > 0 {
+		s.metrics.Count("JobsRedriven", n)
+	}
+	if _, err := s.relay.Drain(ctx); err != nil {
+		return n, fmt.Errorf("scheduler: redrive: %d jobs dispatched again but not yet published: %w", n, err)
+	}
+	return n, nil
 }
 
 // Broker returns the cluster ID RecordBroker last recorded, or "" if none.

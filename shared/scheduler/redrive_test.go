@@ -2,108 +2,14 @@ package scheduler
 
 import (
 	"testing"
-	"time"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
 )
 
-func TestRedriveResendsRunningJobsWithoutChargingAnAttempt(t *testing.T) {
+// Redrive takes every RUNNING job, however many, each with a new dispatch.
+func TestRedriveTakesEveryRunningJob(t *testing.T) {
 	b := setup(t, nil)
-	// Three jobs dispatched (RUNNING, attempt 1), one of them finished.
-	var ids []string
-	for range 3 {
-		created := newJobCreated(t, jobOpts{MaxRetries: 0})
-		b.consume(t, b.svc, created)
-		ids = append(ids, created.JobID)
-	}
-	b.consume(t, b.svc, newResult(t, ids[2], 1, "", false))
-	// And one waiting to be dispatched.
-	pending := newJobCreated(t, jobOpts{})
-	b.consume(t, b.service(t, paused), pending)
-	original := map[string]envelope.RunJob{}
-	seen := map[string]bool{} // event IDs read so far
-	for _, e := range b.read(t, envelope.TopicRunJob, 3) {
-		original[e.JobID] = decodePayload[envelope.RunJob](t, e)
-		seen[e.EventID] = true
-	}
-	// fresh returns the records of recs not read before.
-	fresh := func(recs []envelope.Envelope) []envelope.Envelope {
-		var out []envelope.Envelope
-		for _, e := range recs {
-			if !seen[e.EventID] {
-				out = append(out, e)
-			}
-		}
-		return out
-	}
-	b.exec(t, `UPDATE jobs SET lease_until = now() + interval '1 second' WHERE status = 'RUNNING'`)
-
-	n, err := b.svc.Redrive(b.ctx)
-	if err != nil || n != 2 {
-		t.Fatalf("Redrive = %d, %v; want the 2 RUNNING jobs", n, err)
-	}
-	for _, id := range ids[:2] {
-		j := b.job(t, id)
-		if j.Status != StatusRunning || j.Attempts != 1 || j.LeaseUntil == nil || time.Until(*j.LeaseUntil) < time.Minute {
-			t.Fatalf("re-driven job = %+v; want RUNNING at attempt 1 with a fresh lease", j)
-		}
-	}
-	if n := b.count(t, `SELECT count(*) FROM job_attempts WHERE outcome IS NULL`); n != 2 {
-		t.Fatalf("%d open attempts; want the 2 re-driven ones, still open", n)
-	}
-	if n := b.count(t, `SELECT count(*) FROM job_attempts`); n != 3 {
-		t.Fatalf("%d attempt rows; want 3 (no attempt charged)", n)
-	}
-	if j := b.job(t, pending.JobID); j.Status != StatusPending || j.Attempts != 0 {
-		t.Fatalf("pending job = %+v", j)
-	}
-
-	// The run-jobs go out through the outbox: the same attempt, the same
-	// dispatch time, an event ID derived from them.
-	if _, err := b.deps.Relay.Drain(b.ctx); err != nil {
-		t.Fatal(err)
-	}
-	redriven := fresh(b.read(t, envelope.TopicRunJob, 5))
-	if len(redriven) != 2 {
-		t.Fatalf("%d new run-jobs; want 2", len(redriven))
-	}
-	firstIDs := map[string]string{}
-	for _, e := range redriven {
-		rj := decodePayload[envelope.RunJob](t, e)
-		orig, ok := original[e.JobID]
-		if !ok || e.JobID == ids[2] || rj.Attempt != 1 || !rj.DispatchedAt.Equal(orig.DispatchedAt) || !rj.LeaseUntil.After(orig.LeaseUntil) ||
-			string(rj.Payload) != string(orig.Payload) || e.EventID != RedriveEventID(e.JobID, 1, orig.DispatchedAt) {
-			t.Fatalf("re-driven run-job %+v %+v; original %+v", e, rj, orig)
-		}
-		firstIDs[e.JobID] = e.EventID
-	}
-
-	// A second Redrive of the same attempts makes the same event IDs, so
-	// a worker that finished the first skips it.
-	if n, err := b.svc.Redrive(b.ctx); err != nil || n != 2 {
-		t.Fatalf("second Redrive = %d, %v", n, err)
-	}
-	if _, err := b.deps.Relay.Drain(b.ctx); err != nil {
-		t.Fatal(err)
-	}
-	// Seven records, and no event ID beyond the first re-drive's.
-	for id := range firstIDs {
-		seen[firstIDs[id]] = true
-	}
-	if again := fresh(b.read(t, envelope.TopicRunJob, 7)); len(again) != 0 {
-		t.Fatalf("the second re-drive made new event IDs: %+v; want those of the first, %v", again, firstIDs)
-	}
-
-	// The worker's result for attempt 1 completes the job: one attempt.
-	b.consume(t, b.svc, newResult(t, ids[0], 1, "", false))
-	if j := b.job(t, ids[0]); j.Status != StatusCompleted || j.Attempts != 1 {
-		t.Fatalf("after the result: %+v", j)
-	}
-}
-
-func TestRedriveTakesEveryRunningJobInChunks(t *testing.T) {
-	b := setup(t, nil)
-	const n = redriveChunk*2 + 3
+	const n = 1003
 	b.exec(t, `
 		WITH j AS (
 		    INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, status, attempts, next_run_at, lease_until, created_at, started_at)
@@ -117,11 +23,11 @@ func TestRedriveTakesEveryRunningJobInChunks(t *testing.T) {
 	if err != nil || got != n {
 		t.Fatalf("Redrive = %d, %v; want %d", got, err, n)
 	}
-	if c := b.count(t, `SELECT count(*) FROM outbox WHERE topic = $1`, envelope.TopicRunJob); c != n {
-		t.Fatalf("%d run-jobs in the outbox; want %d", c, n)
+	if recs := b.read(t, envelope.TopicRunJob, n); len(recs) != n {
+		t.Fatalf("%d run-jobs published; want %d", len(recs), n)
 	}
-	if c := b.count(t, `SELECT count(*) FROM jobs WHERE status = 'RUNNING' AND attempts = 2`); c != n {
-		t.Fatalf("%d jobs still RUNNING at attempt 2; want %d", c, n)
+	if c := b.count(t, `SELECT count(*) FROM jobs WHERE status = 'RUNNING' AND attempts = 2 AND dispatch_id IS NOT NULL`); c != n {
+		t.Fatalf("%d jobs RUNNING at attempt 2 with a new dispatch; want %d", c, n)
 	}
 }
 
