@@ -506,8 +506,9 @@ const FailureQueueMaxConcurrency = 2
 //     provisioned mode alike;
 //   - the scheduler's tick: one (it ends before the next minute's);
 //   - the dlq's failure-queue mapping: FailureQueueMaxConcurrency;
-//   - for scheduler, worker and dlq, one for the api, which invokes their
-//     internal routes synchronously.
+//   - one for each function that invokes it synchronously (callees: the
+//     api's internal routes; the worker, which starts each attempt through
+//     the scheduler).
 //
 // Validate refuses a reservation below it, so that no trigger of a
 // platform function is ever throttled by its own function's reservation.
@@ -527,12 +528,15 @@ func (c Config) ConcurrencyNeed(fn string) (int, string) {
 		need += FailureQueueMaxConcurrency
 		parts = append(parts, fmt.Sprintf("mapping-failures queue %d", FailureQueueMaxConcurrency))
 	}
-	// Synchronous callers, one invocation each: today the api's internal
-	// routes. A function granted invoke on another adds one here (the
-	// stack tests count the grants in the template and compare).
-	if fn == "scheduler" || fn == "worker" || fn == "dlq" {
-		need++
-		parts = append(parts, "direct invocations 1")
+	// Synchronous callers (callees: the api's internal routes, the worker
+	// starting attempts): one slot each. Their calls last milliseconds and
+	// the caller's SDK retries a throttled one, so they get headroom, not
+	// a bound (a worker may start a whole batch's attempts at once).
+	for _, caller := range Services {
+		if contains(callees[caller], fn) {
+			need++
+			parts = append(parts, caller+" invocations 1")
+		}
 	}
 	return need, strings.Join(parts, " + ")
 }

@@ -57,18 +57,19 @@ func TestInFlightFollowsTheWorkers(t *testing.T) {
 		return stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)
 	}
 	for _, c := range []struct {
-		name string
-		edit func(ctx map[string]any)
-		want int
+		name    string
+		edit    func(ctx map[string]any)
+		want    int
+		refused bool // Validate refuses it (a reservation below the run-job partitions), InFlight still follows
 	}{
-		{"dev", func(map[string]any) {}, 2 * 6 * 16},
-		{"reserved concurrency below the partitions", func(ctx map[string]any) { worker(ctx)["reservedConcurrency"] = 3 }, 2 * 3 * 16},
+		{"dev", func(map[string]any) {}, 2 * 6 * 16, false},
+		{"reserved concurrency below the partitions", func(ctx map[string]any) { worker(ctx)["reservedConcurrency"] = 3 }, 2 * 3 * 16, true},
 		{"smaller batches", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["mappings"].(map[string]any)["run-job"].(map[string]any)["batchSize"] = 8
-		}, 2 * 6 * 8},
+		}, 2 * 6 * 8, false},
 	} {
 		cfg, err := ConfigFromContext(contextWith(t, c.edit))
-		if err != nil {
+		if (err != nil) != c.refused || (c.refused && !strings.Contains(err.Error(), "is below what its triggers can run at once")) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		if got := cfg.InFlight(); got != c.want {
@@ -98,10 +99,10 @@ func TestConfigRejects(t *testing.T) {
 		{"retries need provisioned pollers", "retryAttempts needs provisioned pollers", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["mappings"].(map[string]any)["run-job"].(map[string]any)["retryAttempts"] = 3
 		}},
-		{"scheduler below its triggers", "functions.scheduler.reservedConcurrency 12 is below what its triggers can run at once, 20", func(ctx map[string]any) {
+		{"scheduler below its triggers", "functions.scheduler.reservedConcurrency 12 is below what its triggers can run at once, 21 (job-created 6 + job-completed 6 + job-failed 6 + tick 1 + api invocations 1 + worker invocations 1)", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["functions"].(map[string]any)["scheduler"].(map[string]any)["reservedConcurrency"] = 12
 		}},
-		{"dlq below its triggers", "functions.dlq.reservedConcurrency 3 is below what its triggers can run at once, 6 (job-dead-letter 3 + mapping-failures queue 2 + direct invocations 1)", func(ctx map[string]any) {
+		{"dlq below its triggers", "functions.dlq.reservedConcurrency 3 is below what its triggers can run at once, 6 (job-dead-letter 3 + mapping-failures queue 2 + api invocations 1)", func(ctx map[string]any) {
 			stageOf(ctx, "prod")["functions"].(map[string]any)["dlq"].(map[string]any)["reservedConcurrency"] = 3
 			ctx["stage"] = "prod"
 		}},

@@ -592,7 +592,8 @@ func TestConcurrency(t *testing.T) {
 				}
 			}
 			// One for each function that may invoke it synchronously (the
-			// api's internal routes): the roles granted lambda:InvokeFunction.
+			// api's internal routes, the worker's attempt starts): the roles
+			// granted lambda:InvokeFunction on it.
 			for _, r := range s.resources("AWS::IAM::Policy") {
 				p := props(r)
 				doc, _ := p["PolicyDocument"].(map[string]any)

@@ -48,7 +48,7 @@ func TestPreflight(t *testing.T) {
 			"credentials":        {"ok", "account 123456789012", ""},
 			"stack":              {"ok", "JobWeaver-dev does not exist: the deploy creates it", ""},
 			"cdk bootstrap":      {"ok", "bootstrap version 27", ""},
-			"lambda concurrency": {"ok", "the stage reserves 37 (api 4, scheduler 20, worker 7, dlq 6), leaving 963 unreserved", ""},
+			"lambda concurrency": {"ok", "the stage reserves 37 (api 3, scheduler 21, worker 7, dlq 6), leaving 963 unreserved", ""},
 			"availability zones": {"ok", "us-east-1a (use1-az6), us-east-1b (use1-az1)", ""},
 			"msk quota":          {"ok", "brokers: 0 in use + 2 for the stage", ""},
 			"rds quota":          {"ok", "DB instances: 0 in use + 1 for the stage", ""},
@@ -95,7 +95,7 @@ func TestPreflight(t *testing.T) {
 		{"an update gives back what the stage holds", "dev", func(f *fakeAWS) {
 			f.Stacks["JobWeaver-dev"] = "UPDATE_COMPLETE"
 			f.ConcurrencyLimit, f.Unreserved = 137, 100
-			for fn, n := range map[string]int{"api": 4, "scheduler": 20, "worker": 7, "dlq": 6, "migrate": 0} {
+			for fn, n := range map[string]int{"api": 3, "scheduler": 21, "worker": 7, "dlq": 6, "migrate": 0} {
 				f.Functions["jobweaver-dev-"+fn] = n
 			}
 			f.DBInstances = []string{"jobweaver-dev-postgres"}
