@@ -141,6 +141,7 @@ func (s *Service) publish(ctx context.Context, pub *pendingEvent) {
 	defer cancel()
 	if err := s.relay.Publish(pctx, pub.ids, pub.envs...); err != nil {
 		s.log.WarnContext(ctx, "publish failed; the event stays in the outbox for the next sweep", "error", err.Error())
+		s.sweepLater(ctx, 1)
 	}
 	now := time.Now().UnixNano()
 	last := s.lastSweep.Load()
@@ -152,6 +153,30 @@ func (s *Service) publish(ctx context.Context, pub *pendingEvent) {
 	} else if n > 0 {
 		s.log.InfoContext(ctx, "outbox sweep published left-over events", "published", n)
 	}
+}
+
+// sweepRetries bounds sweepLater's tries in a row.
+const sweepRetries = 5
+
+// sweepLater drains the outbox once the rows a failed publish left are
+// sweepAge old, and again (try counts) while that fails: an api that gets
+// no more requests still sends them. In Lambda the timer runs when the
+// environment next thaws, as the next request's sweep would.
+func (s *Service) sweepLater(ctx context.Context, try int) {
+	if try > sweepRetries {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	time.AfterFunc(time.Duration(try)*s.sweepAge, func() {
+		dctx, cancel := context.WithTimeout(ctx, drainTimeout)
+		defer cancel()
+		if n, err := s.relay.DrainOlder(dctx, s.sweepAge); err != nil {
+			s.log.WarnContext(ctx, "outbox sweep after a failed publish failed; trying again", "published", n, "error", err.Error(), "try", try)
+			s.sweepLater(ctx, try+1)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "outbox sweep published the events a failed publish left", "published", n)
+		}
+	})
 }
 
 // drain publishes the outbox, for at most timeout. A failure is only
