@@ -7,7 +7,8 @@
 // mappings (shared/devstack), the LocalStack deploy and bridge
 // (localstack/stack, localstack/deploy, localstack/bridge), and the
 // CDK's mappings, consume grants and produce grants (infra). Their tests
-// check that what they build agrees with the table.
+// check that what they build agrees with the table, and
+// docs/architecture.md's "Follow one job" shows it.
 //
 // The package imports nothing but shared/envelope's topic names, so that
 // any binary may link it; the functions themselves do not need it.
@@ -43,9 +44,6 @@ type Route struct {
 	// as they are).
 	BatchSize          int
 	BatchWindowSeconds int
-	// Does is what the consumer does with the topic's events, for the
-	// docs and the local stack's summary.
-	Does string
 }
 
 // Group is the route's consumer group: prefix + consumer + "-" + topic.
@@ -56,31 +54,16 @@ func (r Route) Group(prefix string) string { return prefix + r.Consumer + "-" + 
 // Routes are the lifecycle routes, one per topic, in the order a job
 // travels them (and shared/kafka.Topics' order).
 var Routes = []Route{
-	{
-		Topic: envelope.TopicJobCreated, Producers: []string{API}, Consumer: Scheduler,
-		BatchSize: 500, BatchWindowSeconds: 0,
-		Does: "ingests the accepted job as PENDING and schedules its first attempt",
-	},
-	{
-		Topic: envelope.TopicRunJob, Producers: []string{Scheduler}, Consumer: Worker,
-		BatchSize: 16, BatchWindowSeconds: 0,
-		Does: "runs the attempt's steps and records its result",
-	},
-	{
-		Topic: envelope.TopicJobCompleted, Producers: []string{Worker}, Consumer: Scheduler,
-		BatchSize: 500, BatchWindowSeconds: 0,
-		Does: "marks the job SUCCEEDED",
-	},
-	{
-		Topic: envelope.TopicJobFailed, Producers: []string{Worker}, Consumer: Scheduler,
-		BatchSize: 500, BatchWindowSeconds: 0,
-		Does: "schedules a retry, or marks the job FAILED and dead-letters it",
-	},
-	{
-		Topic: envelope.TopicJobDeadLetter, Producers: []string{Scheduler, Worker}, Consumer: DLQ,
-		BatchSize: 100, BatchWindowSeconds: 5,
-		Does: "stores the dead letter for listing and replay",
-	},
+	// The job topics: no batching window (Lambda's default would wait
+	// 500 ms to fill a batch); a worker's batch is the attempts it runs
+	// at once (and sets the scheduler's in-flight bound, infra InFlight).
+	{Topic: envelope.TopicJobCreated, Producers: []string{API}, Consumer: Scheduler, BatchSize: 500},
+	{Topic: envelope.TopicRunJob, Producers: []string{Scheduler}, Consumer: Worker, BatchSize: 16},
+	{Topic: envelope.TopicJobCompleted, Producers: []string{Worker}, Consumer: Scheduler, BatchSize: 500},
+	{Topic: envelope.TopicJobFailed, Producers: []string{Worker}, Consumer: Scheduler, BatchSize: 500},
+	// Dead letters: from the scheduler (a job out of retries, a poison
+	// record) and the worker (a poison record); nothing waits on them.
+	{Topic: envelope.TopicJobDeadLetter, Producers: []string{Scheduler, Worker}, Consumer: DLQ, BatchSize: 100, BatchWindowSeconds: 5},
 }
 
 // Topics lists the routes' topics, in Routes' order.

@@ -1,8 +1,11 @@
 package flow
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
@@ -56,9 +59,6 @@ func TestEveryRouteIsWhole(t *testing.T) {
 		if r.BatchSize < 1 || r.BatchSize > 10000 || r.BatchWindowSeconds < 0 || r.BatchWindowSeconds > 300 {
 			t.Errorf("%s: batch %d, window %ds out of Lambda's ranges", r.Topic, r.BatchSize, r.BatchWindowSeconds)
 		}
-		if r.Does == "" {
-			t.Errorf("%s: says nothing of what its consumer does", r.Topic)
-		}
 	}
 }
 
@@ -89,5 +89,41 @@ func TestDerivedLists(t *testing.T) {
 	}
 	if _, ok := ByTopic("nope"); ok {
 		t.Error("ByTopic found a topic that is not in the table")
+	}
+}
+
+// docs/architecture.md's "Follow one job" table has a row per route, in
+// order, with the table's producers and consumer.
+func TestArchitectureDocShowsTheRoutes(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "architecture.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "## Follow one job\n")
+	if !ok {
+		t.Fatal(`docs/architecture.md has no "## Follow one job" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var rows [][]string
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 6 {
+			continue
+		}
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if _, ok := ByTopic(strings.Trim(cells[2], "`")); ok && strings.HasPrefix(cells[2], "`") {
+			rows = append(rows, cells[2:5])
+		}
+	}
+	if len(rows) != len(Routes) {
+		t.Fatalf("%d rows for lifecycle topics; the flow table has %d routes", len(rows), len(Routes))
+	}
+	for i, r := range Routes {
+		want := []string{"`" + r.Topic + "`", strings.Join(r.Producers, ", "), r.Consumer}
+		if !slices.Equal(rows[i], want) {
+			t.Errorf("row %d: %q; the flow table says %q", i, rows[i], want)
+		}
 	}
 }
