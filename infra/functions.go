@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -100,6 +101,9 @@ type Functions struct {
 	Tick      awsevents.Rule
 }
 
+// consumes lists the topics the flow table maps to fn: "a, b".
+func consumes(fn string) string { return strings.Join(flow.Consumes(fn), ", ") }
+
 // NewFunctions builds the functions, their grants and their triggers
 // (except the HTTP API, in API).
 func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Network, data *Data, msg *Messaging, prov *Provisioning) *Functions {
@@ -107,9 +111,9 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 	f := &Functions{Construct: c, ByName: map[string]*GoFunction{}, Mappings: map[string]awslambda.EventSourceMapping{}}
 	descriptions := map[string]string{
 		"api":       "JobWeaver api: the public REST API (API Gateway HTTP API)",
-		"scheduler": "JobWeaver scheduler: ingest, dispatch, results, retries (job-created, job-completed, job-failed, 1-minute tick)",
-		"worker":    "JobWeaver worker: runs jobs' steps (run-job)",
-		"dlq":       "JobWeaver dlq: stores dead letters (job-dead-letter) and replays Kafka batches the mappings gave up on (mapping-failures queue)",
+		"scheduler": "JobWeaver scheduler: ingest, dispatch, results, retries (" + consumes("scheduler") + ", 1-minute tick)",
+		"worker":    "JobWeaver worker: runs jobs' steps (" + consumes("worker") + ")",
+		"dlq":       "JobWeaver dlq: stores dead letters (" + consumes("dlq") + ") and replays Kafka batches the mappings gave up on (mapping-failures queue)",
 	}
 	for _, svc := range Services {
 		env := serviceEnv(cfg, svc, data, msg)
