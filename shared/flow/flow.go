@@ -62,8 +62,10 @@ var Routes = []Route{
 	{Topic: envelope.TopicJobCompleted, Producers: []string{Worker}, Consumer: Scheduler, BatchSize: 500},
 	{Topic: envelope.TopicJobFailed, Producers: []string{Worker}, Consumer: Scheduler, BatchSize: 500},
 	// Dead letters: from the scheduler (a job out of retries, a poison
-	// record) and the worker (a poison record); nothing waits on them.
-	{Topic: envelope.TopicJobDeadLetter, Producers: []string{Scheduler, Worker}, Consumer: DLQ, BatchSize: 100, BatchWindowSeconds: 5},
+	// record), the worker (a poison record) and every outbox that parks a
+	// row the broker refuses for good (OUTBOX_PARKED, the api's included);
+	// nothing waits on them.
+	{Topic: envelope.TopicJobDeadLetter, Producers: []string{API, Scheduler, Worker}, Consumer: DLQ, BatchSize: 100, BatchWindowSeconds: 5},
 }
 
 // Topics lists the routes' topics, in Routes' order.

@@ -68,7 +68,7 @@ func TestDerivedLists(t *testing.T) {
 		fn                 string
 		produces, consumes []string
 	}{
-		{API, []string{envelope.TopicJobCreated}, nil},
+		{API, []string{envelope.TopicJobCreated, envelope.TopicJobDeadLetter}, nil},
 		{Scheduler, []string{envelope.TopicRunJob, envelope.TopicJobDeadLetter},
 			[]string{envelope.TopicJobCreated, envelope.TopicJobCompleted, envelope.TopicJobFailed}},
 		{Worker, []string{envelope.TopicJobCompleted, envelope.TopicJobFailed, envelope.TopicJobDeadLetter},
