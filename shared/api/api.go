@@ -22,6 +22,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/apigw"
 	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/metrics"
@@ -32,9 +33,8 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultBodyLimit       = 256 << 10 // 262144 bytes
-	DefaultPageSizeMax     = 100
-	DefaultDefaultPageSize = 20 // the original API's default page size
+	DefaultBodyLimit   = 256 << 10 // 262144 bytes
+	DefaultPageSizeMax = 100
 )
 
 // Config tunes the service.
@@ -43,7 +43,8 @@ type Config struct {
 	BodyLimit int64
 	// PageSizeMax caps the size query parameter of every list.
 	PageSizeMax int
-	// DefaultPageSize is the size of a page when the request names none.
+	// DefaultPageSize is the size of a page when the request names none
+	// (default internalapi.DefaultPageSize, the original API's).
 	DefaultPageSize int
 	// Metrics receives the api's metrics; nil means metrics.FromEnv (the
 	// METRICS variable). See docs/metrics.md.
@@ -70,7 +71,7 @@ func (c Config) withDefaults() Config {
 		c.PageSizeMax = DefaultPageSizeMax
 	}
 	if c.DefaultPageSize <= 0 {
-		c.DefaultPageSize = DefaultDefaultPageSize
+		c.DefaultPageSize = internalapi.DefaultPageSize
 	}
 	c.DefaultPageSize = min(c.DefaultPageSize, c.PageSizeMax)
 	return c

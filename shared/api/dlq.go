@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/paging"
 )
@@ -34,7 +35,7 @@ func (s *Service) listDeadLetters(w http.ResponseWriter, r *http.Request) error 
 		fwd.Set("page", strconv.Itoa(pr.Page))
 	}
 	ctx := r.Context()
-	const path = "/internal/dlq"
+	const path = internalapi.PathDeadLetters
 	status, body, err := s.call(ctx, invoke.DLQ, http.MethodGet, path, fwd, nil)
 	if err != nil {
 		return s.unavailable(ctx, invoke.DLQ, path, 0, nil, err)
@@ -59,7 +60,7 @@ func (s *Service) getDeadLetter(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("dead-letter id must be a UUID (got %q)", raw)
 	}
 	ctx := r.Context()
-	path := "/internal/dlq/" + id.String()
+	path := internalapi.DeadLetterPath(id.String())
 	status, body, err := s.call(ctx, invoke.DLQ, http.MethodGet, path, nil, nil)
 	if err != nil {
 		return s.unavailable(ctx, invoke.DLQ, path, 0, nil, err)

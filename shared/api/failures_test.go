@@ -12,6 +12,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
@@ -95,7 +96,7 @@ func TestRelayFailureAfterCommit(t *testing.T) {
 	// The job can be read at once, as PENDING.
 	var v JobView
 	decodeStrict(t, serve(dead.HTTPHandler(), http.MethodGet, "/api/jobs/"+stuck.JobID, ""), &v)
-	if v.Status != StatusPending || v.TraceID != "stuck-trace" {
+	if v.Status != internalapi.StatusPending || v.TraceID != "stuck-trace" {
 		t.Fatalf("stuck job = %+v", v)
 	}
 
@@ -110,7 +111,7 @@ func TestRelayFailureAfterCommit(t *testing.T) {
 	// So does reading a job the scheduler has not ingested.
 	stuck2 := postDead()
 	decodeStrict(t, b.do(http.MethodGet, "/api/jobs/"+stuck2.JobID, ""), &v)
-	if v.Status != StatusPending {
+	if v.Status != internalapi.StatusPending {
 		t.Fatalf("stuck job = %+v", v)
 	}
 	if n := b.count(t, `SELECT count(*) FROM outbox`); n != 0 {

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/paging"
 )
 
@@ -160,8 +161,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	}
 	// Every status of a list filter and every API error code is documented.
 	statuses := mapAt(t, schemas, "JobStatus")["enum"].([]any)
-	if len(statuses) != len(Statuses) {
-		t.Errorf("JobStatus enum %v, service %v", statuses, Statuses)
+	if len(statuses) != len(internalapi.Statuses) {
+		t.Errorf("JobStatus enum %v, service %v", statuses, internalapi.Statuses)
 	}
 	codes := map[string]bool{}
 	for _, c := range mapAt(t, schemas, "Error", "properties", "errorCode")["enum"].([]any) {

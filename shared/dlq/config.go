@@ -17,7 +17,6 @@ type Config struct {
 // Defaults.
 const (
 	DefaultPageSizeMax = 100
-	DefaultPageSize    = 20
 )
 
 // ConfigFromEnv reads DLQ_PAGE_SIZE_MAX. Problems are reported by env.Err.

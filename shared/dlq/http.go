@@ -13,6 +13,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/internalhttp"
 	"github.com/jobweaver/jobweaver/shared/paging"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
@@ -50,14 +51,14 @@ const namespace = "DLQ"
 func (s *Service) routes() http.Handler {
 	return internalhttp.ReadOnly{
 		Namespace: namespace,
-		Get:       map[string]http.HandlerFunc{"/internal/dlq": s.list, "/internal/dlq/{id}": s.get},
+		Get:       map[string]http.HandlerFunc{internalapi.PathDeadLetters: s.list, internalapi.PathDeadLetter: s.get},
 		Health:    pgdb.HealthHandler(s.pool, s.log),
 		Log:       s.log,
 	}.Handler()
 }
 
 func (s *Service) list(w http.ResponseWriter, r *http.Request) {
-	req, err := paging.Parse(r.URL.Query(), min(DefaultPageSize, s.cfg.PageSizeMax), s.cfg.PageSizeMax, namespace)
+	req, err := paging.Parse(r.URL.Query(), min(internalapi.DefaultPageSize, s.cfg.PageSizeMax), s.cfg.PageSizeMax, namespace)
 	if err != nil {
 		apierror.Write(w, r, s.log, namespace, err)
 		return

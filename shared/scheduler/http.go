@@ -12,26 +12,24 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/paging"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
-// defaultPageSize is the list's page size when the request sets none.
-const defaultPageSize = 20
-
-// HTTPHandler serves the internal routes: PathJobStatus, PathJobs,
-// PathJobCancel, PathAttemptsStart and PathAttemptsRelease, plus GET /health and /actuator/health. Every error,
+// HTTPHandler serves the internal routes: internalapi.PathJobStatus, internalapi.PathJobs,
+// internalapi.PathJobCancel, internalapi.PathAttemptsStart and internalapi.PathAttemptsRelease, plus GET /health and /actuator/health. Every error,
 // unknown routes included, is an apierror body with a SCHEDULER.* code.
 func (s *Service) HTTPHandler() http.Handler { return s.http }
 
 func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+PathJobStatus, s.serveStatus)
-	mux.HandleFunc("GET "+PathJobs, s.serveList)
-	mux.HandleFunc("POST "+PathJobCancel, s.serveCancel)
-	mux.HandleFunc("POST "+PathAttemptsStart, s.serveStart)
-	mux.HandleFunc("POST "+PathAttemptsRelease, s.serveRelease)
+	mux.HandleFunc("GET "+internalapi.PathJobStatus, s.serveStatus)
+	mux.HandleFunc("GET "+internalapi.PathJobs, s.serveList)
+	mux.HandleFunc("POST "+internalapi.PathJobCancel, s.serveCancel)
+	mux.HandleFunc("POST "+internalapi.PathAttemptsStart, s.serveStart)
+	mux.HandleFunc("POST "+internalapi.PathAttemptsRelease, s.serveRelease)
 	health := pgdb.HealthHandler(s.pool, s.log)
 	mux.HandleFunc("GET /health", health)
 	mux.HandleFunc("GET /actuator/health", health)
@@ -137,7 +135,7 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
 // createdTo (RFC 3339, both inclusive, as the public API documents them);
 // serveList reads cursor (paging.ParseCursor).
 func parseListQuery(q url.Values, maxSize int) (paging.Request, jobFilter, error) {
-	page, err := paging.Parse(q, min(defaultPageSize, maxSize), maxSize, errorNamespace)
+	page, err := paging.Parse(q, min(internalapi.DefaultPageSize, maxSize), maxSize, errorNamespace)
 	if err != nil {
 		return page, jobFilter{}, err
 	}
@@ -145,7 +143,7 @@ func parseListQuery(q url.Values, maxSize int) (paging.Request, jobFilter, error
 	if v := q.Get("status"); v != "" {
 		f.Status = strings.ToUpper(v)
 		if !validStatus(f.Status) {
-			return page, f, invalid("status must be one of %s (got %q)", strings.Join(Statuses, ", "), v)
+			return page, f, invalid("status must be one of %s (got %q)", strings.Join(internalapi.Statuses, ", "), v)
 		}
 	}
 	for _, p := range []struct {
@@ -180,4 +178,4 @@ func parseTime(v string) (time.Time, error) {
 	return t, err
 }
 
-func validStatus(s string) bool { return slices.Contains(Statuses, s) }
+func validStatus(s string) bool { return slices.Contains(internalapi.Statuses, s) }

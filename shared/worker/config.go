@@ -71,7 +71,6 @@ const (
 	DefaultConcurrency    = 16
 	DefaultDeadlineMargin = time.Second
 	DefaultPageSizeMax    = 100
-	DefaultPageSize       = 20
 )
 
 // ConfigFromEnv reads WORKER_CONCURRENCY, WORKER_HTTP_ALLOWLIST,
