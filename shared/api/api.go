@@ -11,18 +11,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/jobweaver/jobweaver/shared/apigw"
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
+	"github.com/jobweaver/jobweaver/shared/internalhttp"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/metrics"
@@ -85,7 +83,9 @@ type Service struct {
 	inv     invoke.Invoker
 	log     *slog.Logger
 	mux     *http.ServeMux
+	routed  http.Handler // mux with error bodies for unmatched requests
 	handler http.Handler
+	router  trigger.Router
 	metrics *metrics.Emitter
 	// lastSweep is when publish last swept the outbox (UnixNano); a sweep
 	// runs at most every sweepEvery, for rows older than sweepAge.
@@ -130,7 +130,9 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.method+" "+rt.path, s.endpoint(rt.handle))
 	}
+	s.routed = internalhttp.ErrorBodies(s.mux, namespace, s.log)
 	s.handler = http.HandlerFunc(s.serve)
+	s.router = trigger.Router{Name: "api", HTTP: s.handler}
 	return s, nil
 }
 
@@ -138,21 +140,10 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 // included.
 func (s *Service) HTTPHandler() http.Handler { return s.handler }
 
-// Handle is the Lambda entry point. It serves API Gateway HTTP API (v2)
-// events; any other payload is an error.
+// Handle is the Lambda entry point (trigger.Router). It serves API
+// Gateway HTTP API (v2) events; any other payload is an error.
 func (s *Service) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
-	kind, err := trigger.Detect(payload)
-	if err != nil {
-		return nil, fmt.Errorf("api: %w", err)
-	}
-	if kind != trigger.HTTP {
-		return nil, fmt.Errorf("api: cannot handle a %s event; the api serves API Gateway HTTP API (v2) events only", kind)
-	}
-	var ev events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(payload, &ev); err != nil {
-		return nil, fmt.Errorf("api: decode API Gateway event: %w", err)
-	}
-	return apigw.Serve(ctx, s.handler, ev)
+	return s.router.Handle(ctx, payload)
 }
 
 // route is one public endpoint.

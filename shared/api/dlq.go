@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/paging"
@@ -47,7 +48,7 @@ func (s *Service) listDeadLetters(w http.ResponseWriter, r *http.Request) error 
 	if page.Content == nil {
 		page.Content = []json.RawMessage{}
 	}
-	apierror.WriteJSON(w, http.StatusOK, page)
+	httpjson.Write(w, http.StatusOK, page)
 	return nil
 }
 
@@ -75,6 +76,6 @@ func (s *Service) getDeadLetter(w http.ResponseWriter, r *http.Request) error {
 	if t := bytes.TrimSpace(entry); len(t) == 0 || t[0] != '{' {
 		return s.unavailable(ctx, invoke.DLQ, path, status, body, fmt.Errorf("response is not a JSON object"))
 	}
-	apierror.WriteJSON(w, http.StatusOK, entry)
+	httpjson.Write(w, http.StatusOK, entry)
 	return nil
 }

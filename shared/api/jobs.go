@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/jobspec"
@@ -111,7 +112,7 @@ func (s *Service) submitJob(w http.ResponseWriter, r *http.Request) error {
 		s.drain(ctx, drainTimeout)
 	}
 	w.Header().Set("Location", "/api/jobs/"+sub.ID)
-	apierror.WriteJSON(w, http.StatusAccepted, Accepted{JobID: sub.ID, TraceID: sub.TraceID})
+	httpjson.Write(w, http.StatusAccepted, Accepted{JobID: sub.ID, TraceID: sub.TraceID})
 	return nil
 }
 
@@ -218,7 +219,7 @@ func (s *Service) getJob(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		s.drain(r.Context(), stuckDrainTimeout)
 	}
-	apierror.WriteJSON(w, http.StatusOK, view)
+	httpjson.Write(w, http.StatusOK, view)
 	return nil
 }
 
@@ -302,7 +303,7 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) error {
 	for i, j := range page.Content {
 		views[i] = summaryView(j)
 	}
-	apierror.WriteJSON(w, http.StatusOK, paging.Page[JobSummary]{
+	httpjson.Write(w, http.StatusOK, paging.Page[JobSummary]{
 		Content: views, Page: page.Page, Size: page.Size,
 		TotalElements: page.TotalElements, TotalPages: page.TotalPages,
 		TotalIsEstimate: page.TotalIsEstimate, NextCursor: page.NextCursor,
@@ -329,7 +330,7 @@ func (s *Service) listExecutions(w http.ResponseWriter, r *http.Request) error {
 	}
 	if status == http.StatusNotFound {
 		// No attempt has finished yet.
-		apierror.WriteJSON(w, http.StatusOK, paging.New[Execution](nil, pr.Page, pr.Size, 0))
+		httpjson.Write(w, http.StatusOK, paging.New[Execution](nil, pr.Page, pr.Size, 0))
 		return nil
 	}
 	var page paging.Page[Execution]
@@ -342,7 +343,7 @@ func (s *Service) listExecutions(w http.ResponseWriter, r *http.Request) error {
 	if page.Content == nil {
 		page.Content = []Execution{}
 	}
-	apierror.WriteJSON(w, http.StatusOK, page)
+	httpjson.Write(w, http.StatusOK, page)
 	return nil
 }
 
@@ -372,7 +373,7 @@ func (s *Service) cancelJob(w http.ResponseWriter, r *http.Request) error {
 			view = mergeView(sub, live)
 		}
 		s.log.InfoContext(ctx, "job cancelled")
-		apierror.WriteJSON(w, http.StatusOK, view)
+		httpjson.Write(w, http.StatusOK, view)
 		return nil
 	case http.StatusConflict:
 		current := s.conflictStatus(ctx, sub.ID, body)

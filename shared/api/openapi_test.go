@@ -14,6 +14,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/paging"
+	"github.com/jobweaver/jobweaver/shared/pgdb"
 )
 
 // openAPI loads docs/openapi.yaml from the module root.
@@ -136,7 +137,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"Execution", Execution{}, true},
 		{"ExecutionStep", ExecutionStep{}, true},
 		{"Error", apierror.Body{}, true},
-		{"Health", Health{}, true},
+		{"Health", pgdb.Health{}, true},
 	}
 	for _, tc := range cases {
 		props := mapAt(t, schemas, tc.schema, "properties")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/internalhttp"
 	"github.com/jobweaver/jobweaver/shared/paging"
@@ -49,11 +50,14 @@ var ErrNotFound = apierror.New(http.StatusNotFound, "DLQ.ENTRY_NOT_FOUND", "no d
 const namespace = "DLQ"
 
 func (s *Service) routes() http.Handler {
-	return internalhttp.ReadOnly{
+	return internalhttp.Routes{
 		Namespace: namespace,
-		Get:       map[string]http.HandlerFunc{internalapi.PathDeadLetters: s.list, internalapi.PathDeadLetter: s.get},
-		Health:    pgdb.HealthHandler(s.pool, s.log),
-		Log:       s.log,
+		Handlers: map[string]http.HandlerFunc{
+			"GET " + internalapi.PathDeadLetters: s.list,
+			"GET " + internalapi.PathDeadLetter:  s.get,
+		},
+		Health: pgdb.HealthHandler(s.pool, s.log),
+		Log:    s.log,
 	}.Handler()
 }
 
@@ -73,7 +77,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, r, s.log, namespace, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, page)
+	httpjson.Write(w, http.StatusOK, page)
 }
 
 func (s *Service) get(w http.ResponseWriter, r *http.Request) {
@@ -89,7 +93,7 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, r, s.log, namespace, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, e)
+	httpjson.Write(w, http.StatusOK, e)
 }
 
 const entryColumns = `event_id::text, coalesce(job_id::text, ''), trace_id, coalesce(job_type, ''), reason,

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/strictjson"
 	"github.com/jobweaver/jobweaver/shared/trace"
@@ -41,7 +42,7 @@ func (s *Service) serveCancel(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, st)
+	httpjson.Write(w, http.StatusOK, st)
 }
 
 // decodeCancel reads a cancel request's body: nothing (cancel only a job

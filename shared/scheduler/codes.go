@@ -7,8 +7,9 @@ const (
 	CodeJobTerminal    = "SCHEDULER.JOB_TERMINAL"
 	CodeInternalError  = "SCHEDULER.INTERNAL_ERROR"
 	// CodeRouteNotFound and CodeMethodNotAllowed answer requests that
-	// match no internal route (404) or not its method (405).
-	CodeRouteNotFound    = "SCHEDULER.ROUTE_NOT_FOUND"
+	// match no internal route (404) or not its method (405), as
+	// internalhttp makes them for every function.
+	CodeRouteNotFound    = "SCHEDULER.NOT_FOUND"
 	CodeMethodNotAllowed = "SCHEDULER.METHOD_NOT_ALLOWED"
 	// CodeLeaseExpired is the error code of an attempt rescued after its
 	// lease ran out.

@@ -12,10 +12,11 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
+	"github.com/jobweaver/jobweaver/shared/internalhttp"
 	"github.com/jobweaver/jobweaver/shared/paging"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
-	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
 // HTTPHandler serves the internal routes: internalapi.PathJobStatus, internalapi.PathJobs,
@@ -24,49 +25,19 @@ import (
 func (s *Service) HTTPHandler() http.Handler { return s.http }
 
 func (s *Service) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+internalapi.PathJobStatus, s.serveStatus)
-	mux.HandleFunc("GET "+internalapi.PathJobs, s.serveList)
-	mux.HandleFunc("POST "+internalapi.PathJobCancel, s.serveCancel)
-	mux.HandleFunc("POST "+internalapi.PathAttemptsStart, s.serveStart)
-	mux.HandleFunc("POST "+internalapi.PathAttemptsRelease, s.serveRelease)
-	health := pgdb.HealthHandler(s.pool, s.log)
-	mux.HandleFunc("GET /health", health)
-	mux.HandleFunc("GET /actuator/health", health)
-	return trace.Middleware(s.withErrorBodies(mux))
+	return internalhttp.Routes{
+		Namespace: errorNamespace,
+		Handlers: map[string]http.HandlerFunc{
+			"GET " + internalapi.PathJobStatus:        s.serveStatus,
+			"GET " + internalapi.PathJobs:             s.serveList,
+			"POST " + internalapi.PathJobCancel:       s.serveCancel,
+			"POST " + internalapi.PathAttemptsStart:   s.serveStart,
+			"POST " + internalapi.PathAttemptsRelease: s.serveRelease,
+		},
+		Health: pgdb.HealthHandler(s.pool, s.log),
+		Log:    s.log,
+	}.Handler()
 }
-
-// withErrorBodies answers requests that match no route (404) or no method
-// of their route (405) with an apierror body instead of the mux's text.
-func (s *Service) withErrorBodies(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		probe := &statusProbe{header: http.Header{}, code: http.StatusNotFound}
-		h.ServeHTTP(probe, r)
-		if allow := probe.header.Get("Allow"); allow != "" {
-			w.Header().Set("Allow", allow)
-		}
-		code, msg := CodeRouteNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)
-		if probe.code == http.StatusMethodNotAllowed {
-			code, msg = CodeMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)
-		}
-		s.fail(w, r, apierror.New(probe.code, code, msg))
-	})
-}
-
-// statusProbe records the status a handler writes and drops its body.
-type statusProbe struct {
-	header http.Header
-	code   int
-}
-
-func (p *statusProbe) Header() http.Header         { return p.header }
-func (p *statusProbe) WriteHeader(code int)        { p.code = code }
-func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
 
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	apierror.Write(w, r, s.log, errorNamespace, err)
@@ -104,7 +75,7 @@ func (s *Service) serveStatus(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, st)
+	httpjson.Write(w, http.StatusOK, st)
 }
 
 func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
@@ -128,7 +99,7 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
 	if res.Next != nil {
 		out.NextCursor = res.Next.Encode()
 	}
-	apierror.WriteJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 // parseListQuery reads page, size, type, status, traceId, createdFrom and

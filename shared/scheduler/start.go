@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
@@ -100,7 +100,7 @@ func (s *Service) serveStart(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, resp)
+	httpjson.Write(w, http.StatusOK, resp)
 }
 
 func (s *Service) serveRelease(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +114,7 @@ func (s *Service) serveRelease(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, resp)
+	httpjson.Write(w, http.StatusOK, resp)
 }
 
 // readAttemptRefs decodes and checks an internalapi.AttemptsRequest: canonical UUIDs,

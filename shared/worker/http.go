@@ -11,6 +11,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/internalhttp"
 	"github.com/jobweaver/jobweaver/shared/paging"
@@ -24,9 +25,9 @@ type Execution = internalapi.Execution
 const namespace = "WORKER"
 
 func (s *Service) routes() http.Handler {
-	return internalhttp.ReadOnly{
+	return internalhttp.Routes{
 		Namespace: namespace,
-		Get:       map[string]http.HandlerFunc{internalapi.PathExecutions: s.listExecutions},
+		Handlers:  map[string]http.HandlerFunc{"GET " + internalapi.PathExecutions: s.listExecutions},
 		Health:    pgdb.HealthHandler(s.pool, s.log),
 		Log:       s.log,
 	}.Handler()
@@ -50,7 +51,7 @@ func (s *Service) listExecutions(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, r, s.log, namespace, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, page)
+	httpjson.Write(w, http.StatusOK, page)
 }
 
 // Executions returns a page of a job's finished attempts, oldest attempt
