@@ -11,8 +11,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -35,44 +37,86 @@ const (
 	DefaultPageSizeMax = 100
 )
 
-// Config tunes the service.
+// Config tunes the service. Start from DefaultConfig or ConfigFromEnv;
+// New fills zero fields with their defaults and validates the result.
 type Config struct {
-	// BodyLimit is the largest accepted submission body, in bytes.
+	// BodyLimit is the largest accepted submission body, in bytes (1 KiB
+	// to 6 MiB, the Lambda payload limit).
 	BodyLimit int64
-	// PageSizeMax caps the size query parameter of every list.
+	// PageSizeMax caps the size query parameter of every list (1 to
+	// 1000).
 	PageSizeMax int
 	// DefaultPageSize is the size of a page when the request names none
-	// (default internalapi.DefaultPageSize, the original API's).
+	// (default internalapi.DefaultPageSize, the original API's; at most
+	// PageSizeMax).
 	DefaultPageSize int
-	// Metrics receives the api's metrics; nil means metrics.FromEnv (the
-	// METRICS variable). See docs/metrics.md.
+	// MetricsMode is METRICS (metrics.ModeFromEnv): metrics.ModeEMF writes
+	// the api's metrics to stdout, metrics.ModeOff or "" none. See
+	// docs/metrics.md.
+	MetricsMode string
+	// Metrics, when set, receives the api's metrics instead (tests).
 	Metrics *metrics.Emitter
 }
 
-// ConfigFromEnv reads API_BODY_LIMIT_BYTES (default 262144, 1 KiB to
-// 6 MiB, the Lambda payload limit) and API_PAGE_SIZE_MAX (default 100,
-// 1 to 1000). A bad value is recorded in env.Err.
-func ConfigFromEnv(env *config.Env) Config {
+// DefaultConfig returns the defaults ConfigFromEnv starts from and New
+// fills zero fields with.
+func DefaultConfig() Config {
 	return Config{
-		BodyLimit:   int64(env.Int("API_BODY_LIMIT_BYTES", DefaultBodyLimit, 1<<10, 6<<20)),
-		PageSizeMax: env.Int("API_PAGE_SIZE_MAX", DefaultPageSizeMax, 1, 1000),
+		BodyLimit:       DefaultBodyLimit,
+		PageSizeMax:     DefaultPageSizeMax,
+		DefaultPageSize: internalapi.DefaultPageSize,
+		MetricsMode:     metrics.ModeOff,
+	}
+}
+
+// ConfigFromEnv reads API_BODY_LIMIT_BYTES (default 262144, 1 KiB to
+// 6 MiB, the Lambda payload limit), API_PAGE_SIZE_MAX (default 100, 1 to
+// 1000) and METRICS. A bad value is recorded in env.Err.
+func ConfigFromEnv(env *config.Env) Config {
+	d := DefaultConfig()
+	return Config{
+		BodyLimit:   int64(env.Int("API_BODY_LIMIT_BYTES", int(d.BodyLimit), 1<<10, 6<<20)),
+		PageSizeMax: env.Int("API_PAGE_SIZE_MAX", d.PageSizeMax, 1, 1000),
+		MetricsMode: metrics.ModeFromEnv(env),
 	}.withDefaults()
 }
 
-// withDefaults fills zero fields and keeps the default page size within
-// the cap.
+// withDefaults fills zero fields from DefaultConfig and keeps the default
+// page size within the cap.
 func (c Config) withDefaults() Config {
-	if c.BodyLimit <= 0 {
-		c.BodyLimit = DefaultBodyLimit
+	d := DefaultConfig()
+	if c.BodyLimit == 0 {
+		c.BodyLimit = d.BodyLimit
 	}
-	if c.PageSizeMax <= 0 {
-		c.PageSizeMax = DefaultPageSizeMax
+	if c.PageSizeMax == 0 {
+		c.PageSizeMax = d.PageSizeMax
 	}
-	if c.DefaultPageSize <= 0 {
-		c.DefaultPageSize = internalapi.DefaultPageSize
+	if c.DefaultPageSize == 0 {
+		c.DefaultPageSize = d.DefaultPageSize
 	}
 	c.DefaultPageSize = min(c.DefaultPageSize, c.PageSizeMax)
+	if c.MetricsMode == "" {
+		c.MetricsMode = d.MetricsMode
+	}
 	return c
+}
+
+// validate reports the first bad field, named by its variable.
+func (c Config) validate() error {
+	bad := func(name, want string, got any) error {
+		return fmt.Errorf("api: %s must be %s (got %v)", name, want, got)
+	}
+	switch {
+	case c.BodyLimit < 1<<10 || c.BodyLimit > 6<<20:
+		return bad("API_BODY_LIMIT_BYTES", "from 1024 to 6291456", c.BodyLimit)
+	case c.PageSizeMax < 1 || c.PageSizeMax > 1000:
+		return bad("API_PAGE_SIZE_MAX", "from 1 to 1000", c.PageSizeMax)
+	case c.DefaultPageSize < 1:
+		return bad("DefaultPageSize", "at least 1", c.DefaultPageSize)
+	case c.MetricsMode != metrics.ModeEMF && c.MetricsMode != metrics.ModeOff:
+		return bad("METRICS", "emf or off", c.MetricsMode)
+	}
+	return nil
 }
 
 // Service is the api function.
@@ -93,9 +137,13 @@ type Service struct {
 	sweepEvery, sweepAge time.Duration
 }
 
-// New builds the service over deps (pool, relay and logger are used) and
+// New validates cfg and builds the service over deps (pool, relay and logger are used) and
 // inv, which reaches the scheduler, worker and dlq functions.
 func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	switch {
 	case deps == nil || deps.Pool == nil:
 		return nil, errors.New("api: deps must have a database pool")
@@ -110,13 +158,10 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 	}
 	m := cfg.Metrics
 	if m == nil {
-		var err error
-		if m, err = metrics.FromEnv("api"); err != nil {
-			return nil, err
-		}
+		m = metrics.ForMode(cfg.MetricsMode, os.Stdout, "api")
 	}
 	s := &Service{
-		cfg:   cfg.withDefaults(),
+		cfg:   cfg,
 		pool:  deps.Pool,
 		relay: deps.Relay,
 		inv:   inv,

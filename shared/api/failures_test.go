@@ -146,18 +146,33 @@ func TestRelayFailureAfterCommit(t *testing.T) {
 
 func TestConfigFromEnv(t *testing.T) {
 	env := config.FromMap(nil)
-	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 262144, PageSizeMax: 100, DefaultPageSize: 20}) {
+	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 262144, PageSizeMax: 100, DefaultPageSize: 20, MetricsMode: "off"}) {
 		t.Fatalf("defaults = %+v, %v", c, env.Err())
 	}
 	env = config.FromMap(map[string]string{"API_BODY_LIMIT_BYTES": "65536", "API_PAGE_SIZE_MAX": "10"})
-	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 65536, PageSizeMax: 10, DefaultPageSize: 10}) {
+	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 65536, PageSizeMax: 10, DefaultPageSize: 10, MetricsMode: "off"}) {
 		t.Fatalf("set = %+v, %v", c, env.Err())
 	}
-	for name, v := range map[string]string{"API_BODY_LIMIT_BYTES": "12", "API_PAGE_SIZE_MAX": "lots"} {
+	for name, v := range map[string]string{"API_BODY_LIMIT_BYTES": "12", "API_PAGE_SIZE_MAX": "lots", "METRICS": "statsd"} {
 		env := config.FromMap(map[string]string{name: v})
 		ConfigFromEnv(env)
 		if err := env.Err(); err == nil || !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s=%s: error %v, want one line naming it", name, v, err)
+		}
+	}
+}
+
+// New validates its config once: a bad field is an error naming the
+// variable that sets it.
+func TestNewValidatesConfig(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"API_BODY_LIMIT_BYTES": {BodyLimit: 12},
+		"API_PAGE_SIZE_MAX":    {PageSizeMax: 5000},
+		"DefaultPageSize":      {DefaultPageSize: -1},
+		"METRICS":              {MetricsMode: "statsd"},
+	} {
+		if _, err := New(cfg, nil, nil); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: New = %v, want an error naming it", name, err)
 		}
 	}
 }

@@ -1,25 +1,67 @@
 package dlq
 
 import (
+	"fmt"
+
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 )
 
-// Config tunes the dlq.
+// Config tunes the dlq. Start from DefaultConfig or ConfigFromEnv; New
+// fills zero fields with their defaults and validates the result.
 type Config struct {
-	// PageSizeMax caps the size of a page of entries (default 100).
+	// PageSizeMax caps the size of a page of entries (default 100, 1 to
+	// 1000).
 	PageSizeMax int
-	// Metrics receives the dlq's metrics; nil means metrics.FromEnv (the
-	// METRICS variable). See docs/metrics.md.
+	// MetricsMode is METRICS (metrics.ModeFromEnv): metrics.ModeEMF writes
+	// the dlq's metrics to stdout, metrics.ModeOff or "" none. See
+	// docs/metrics.md.
+	MetricsMode string
+	// Metrics, when set, receives the dlq's metrics instead (tests).
 	Metrics *metrics.Emitter
 }
 
-// Defaults.
-const (
-	DefaultPageSizeMax = 100
-)
+// DefaultPageSizeMax is PageSizeMax's default.
+const DefaultPageSizeMax = 100
 
-// ConfigFromEnv reads DLQ_PAGE_SIZE_MAX. Problems are reported by env.Err.
+// DefaultConfig returns the defaults ConfigFromEnv starts from and New
+// fills zero fields with.
+func DefaultConfig() Config {
+	return Config{PageSizeMax: DefaultPageSizeMax, MetricsMode: metrics.ModeOff}
+}
+
+// ConfigFromEnv reads DLQ_PAGE_SIZE_MAX and METRICS. Problems are reported
+// by env.Err.
 func ConfigFromEnv(env *config.Env) Config {
-	return Config{PageSizeMax: env.Int("DLQ_PAGE_SIZE_MAX", DefaultPageSizeMax, 1, 1000)}
+	d := DefaultConfig()
+	return Config{
+		PageSizeMax: env.Int("DLQ_PAGE_SIZE_MAX", d.PageSizeMax, 1, 1000),
+		MetricsMode: metrics.ModeFromEnv(env),
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.PageSizeMax == 0 {
+		c.PageSizeMax = d.PageSizeMax
+	}
+	if c.MetricsMode == "" {
+		c.MetricsMode = d.MetricsMode
+	}
+	return c
+}
+
+// validate reports the first bad field, named by its variable.
+func (c Config) validate() error {
+	bad := func(name, want string, got any) error {
+		return fmt.Errorf("dlq: %s must be %s (got %v)", name, want, got)
+	}
+	switch {
+	case c.PageSizeMax < 1 || c.PageSizeMax > 1000:
+		return bad("DLQ_PAGE_SIZE_MAX", "from 1 to 1000", c.PageSizeMax)
+	case c.MetricsMode != metrics.ModeEMF && c.MetricsMode != metrics.ModeOff:
+		return bad("METRICS", "emf or off", c.MetricsMode)
+	}
+	return nil
 }

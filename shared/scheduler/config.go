@@ -46,8 +46,11 @@ type Config struct {
 	// Postgres' now(); the tick loop measures its deadline in wall time.
 	// Optional.
 	Clock func() time.Time
-	// Metrics receives the scheduler's metrics; nil means
-	// metrics.FromEnv (the METRICS variable). See docs/metrics.md.
+	// MetricsMode is METRICS (metrics.ModeFromEnv): metrics.ModeEMF writes
+	// the scheduler's metrics to stdout, metrics.ModeOff or "" none. See
+	// docs/metrics.md.
+	MetricsMode string
+	// Metrics, when set, receives the scheduler's metrics instead (tests).
 	Metrics *metrics.Emitter
 }
 
@@ -85,14 +88,15 @@ func DefaultConfig() Config {
 		TickMargin:   2 * time.Second,
 		IdlePoll:     100 * time.Millisecond,
 		PageSizeMax:  100,
+		MetricsMode:  metrics.ModeOff,
 	}
 }
 
 // ConfigFromEnv reads SCHEDULER_BATCH_SIZE, SCHEDULER_FRESH_RATIO,
 // SCHEDULER_MAX_IN_FLIGHT, SCHEDULER_LEASE, SCHEDULER_QUEUE_TIMEOUT,
 // SCHEDULER_BACKOFF_BASE,
-// SCHEDULER_BACKOFF_CAP, SCHEDULER_BACKOFF_JITTER, SCHEDULER_TICK_MARGIN and
-// SCHEDULER_IDLE_POLL. A bad value is recorded in env (see env.Err).
+// SCHEDULER_BACKOFF_CAP, SCHEDULER_BACKOFF_JITTER, SCHEDULER_TICK_MARGIN,
+// SCHEDULER_IDLE_POLL and METRICS. A bad value is recorded in env (see env.Err).
 func ConfigFromEnv(env *config.Env) Config {
 	d := DefaultConfig()
 	base := env.Duration("SCHEDULER_BACKOFF_BASE", d.BackoffBase, time.Millisecond, time.Hour)
@@ -110,6 +114,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		TickMargin:  env.Duration("SCHEDULER_TICK_MARGIN", d.TickMargin, 0, 10*time.Minute),
 		IdlePoll:    env.Duration("SCHEDULER_IDLE_POLL", d.IdlePoll, time.Millisecond, time.Minute),
 		PageSizeMax: d.PageSizeMax,
+		MetricsMode: metrics.ModeFromEnv(env),
 	}
 }
 
@@ -141,6 +146,8 @@ func (c Config) validate() error {
 		return bad("SCHEDULER_IDLE_POLL", "0 or more", c.IdlePoll)
 	case c.PageSizeMax < 1:
 		return bad("PageSizeMax", "at least 1", c.PageSizeMax)
+	case c.MetricsMode != "" && c.MetricsMode != metrics.ModeEMF && c.MetricsMode != metrics.ModeOff:
+		return bad("METRICS", "emf or off", c.MetricsMode)
 	}
 	return nil
 }

@@ -510,10 +510,18 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatalf("err = %v", env.Err())
 	}
 
-	if err := (worker.Config{HTTPAllowlist: []string{"10.0.0.0/8", "bad host"}}).Validate(); err == nil || !strings.Contains(err.Error(), `"bad host"`) {
-		t.Fatalf("Validate = %v", err)
-	}
 	deps := &wiring.Deps{Pool: setup(t, worker.Config{}).pool, Relay: &outbox.Relay{}}
+	for name, cfg := range map[string]worker.Config{
+		`"bad host"`:             {HTTPAllowlist: []string{"10.0.0.0/8", "bad host"}},
+		"WORKER_CONCURRENCY":     {Concurrency: -1},
+		"WORKER_DEADLINE_MARGIN": {DeadlineMargin: -time.Second},
+		"WORKER_PAGE_SIZE_MAX":   {PageSizeMax: 5000},
+		"METRICS":                {MetricsMode: "statsd"},
+	} {
+		if _, err := worker.New(cfg, deps); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("New(%+v) = %v, want an error naming %s", cfg, err, name)
+		}
+	}
 	_, err := worker.New(worker.Config{HTTPAllowlist: []string{"10.0.0.0/99"}}, deps)
 	if err == nil || !strings.Contains(err.Error(), "WORKER_HTTP_ALLOWLIST") || !strings.Contains(err.Error(), "10.0.0.0/99") {
 		t.Fatalf("bad allowlist: %v", err)
