@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -95,28 +94,20 @@ func (c Config) withDefaults() Config {
 		c.DefaultPageSize = d.DefaultPageSize
 	}
 	c.DefaultPageSize = min(c.DefaultPageSize, c.PageSizeMax)
-	if c.MetricsMode == "" {
-		c.MetricsMode = d.MetricsMode
-	}
 	return c
 }
 
 // validate reports the first bad field, named by its variable.
 func (c Config) validate() error {
-	bad := func(name, want string, got any) error {
-		return fmt.Errorf("api: %s must be %s (got %v)", name, want, got)
-	}
 	switch {
 	case c.BodyLimit < 1<<10 || c.BodyLimit > 6<<20:
-		return bad("API_BODY_LIMIT_BYTES", "from 1024 to 6291456", c.BodyLimit)
+		return config.Invalid("API_BODY_LIMIT_BYTES", "from 1024 to 6291456", c.BodyLimit)
 	case c.PageSizeMax < 1 || c.PageSizeMax > 1000:
-		return bad("API_PAGE_SIZE_MAX", "from 1 to 1000", c.PageSizeMax)
+		return config.Invalid("API_PAGE_SIZE_MAX", "from 1 to 1000", c.PageSizeMax)
 	case c.DefaultPageSize < 1:
-		return bad("DefaultPageSize", "at least 1", c.DefaultPageSize)
-	case c.MetricsMode != metrics.ModeEMF && c.MetricsMode != metrics.ModeOff:
-		return bad("METRICS", "emf or off", c.MetricsMode)
+		return config.Invalid("DefaultPageSize", "at least 1", c.DefaultPageSize)
 	}
-	return nil
+	return metrics.CheckMode(c.MetricsMode)
 }
 
 // Service is the api function.

@@ -1,8 +1,6 @@
 package dlq
 
 import (
-	"fmt"
-
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 )
@@ -46,22 +44,13 @@ func (c Config) withDefaults() Config {
 	if c.PageSizeMax == 0 {
 		c.PageSizeMax = d.PageSizeMax
 	}
-	if c.MetricsMode == "" {
-		c.MetricsMode = d.MetricsMode
-	}
 	return c
 }
 
 // validate reports the first bad field, named by its variable.
 func (c Config) validate() error {
-	bad := func(name, want string, got any) error {
-		return fmt.Errorf("dlq: %s must be %s (got %v)", name, want, got)
+	if c.PageSizeMax < 1 || c.PageSizeMax > 1000 {
+		return config.Invalid("DLQ_PAGE_SIZE_MAX", "from 1 to 1000", c.PageSizeMax)
 	}
-	switch {
-	case c.PageSizeMax < 1 || c.PageSizeMax > 1000:
-		return bad("DLQ_PAGE_SIZE_MAX", "from 1 to 1000", c.PageSizeMax)
-	case c.MetricsMode != metrics.ModeEMF && c.MetricsMode != metrics.ModeOff:
-		return bad("METRICS", "emf or off", c.MetricsMode)
-	}
-	return nil
+	return metrics.CheckMode(c.MetricsMode)
 }

@@ -179,6 +179,15 @@ func ModeFromEnv(env *config.Env) string {
 	return env.OneOf("METRICS", def, ModeEMF, ModeOff)
 }
 
+// CheckMode reports a mode that is not ModeEMF, ModeOff or "" (off) as
+// an error naming METRICS.
+func CheckMode(mode string) error {
+	if mode != "" && mode != ModeEMF && mode != ModeOff {
+		return config.Invalid("METRICS", "emf or off", mode)
+	}
+	return nil
+}
+
 // ForMode returns the emitter of mode (ModeFromEnv), writing to w:
 // ModeEMF writes EMF documents; ModeOff or "" records nothing.
 func ForMode(mode string, w io.Writer, service string) *Emitter {

@@ -89,17 +89,31 @@ func DefaultConfig() Config {
 }
 
 // ConfigFromEnv reads WORKER_CONCURRENCY, WORKER_HTTP_ALLOWLIST,
-// WORKER_DEADLINE_MARGIN, WORKER_PAGE_SIZE_MAX and METRICS. Problems are
-// reported by env.Err; New checks the allowlist's entries.
+// WORKER_DEADLINE_MARGIN, WORKER_PAGE_SIZE_MAX and METRICS. Problems,
+// a bad allowlist entry included, are reported by env.Err.
 func ConfigFromEnv(env *config.Env) Config {
 	d := DefaultConfig()
-	return Config{
+	c := Config{
 		Concurrency:    env.Int("WORKER_CONCURRENCY", d.Concurrency, 1, 1024),
 		HTTPAllowlist:  env.List("WORKER_HTTP_ALLOWLIST", nil),
 		DeadlineMargin: env.Duration("WORKER_DEADLINE_MARGIN", d.DeadlineMargin, 0, 5*time.Minute),
 		PageSizeMax:    env.Int("WORKER_PAGE_SIZE_MAX", d.PageSizeMax, 1, 1000),
 		MetricsMode:    metrics.ModeFromEnv(env),
 	}
+	// A bad entry stops the function before it connects to anything.
+	if err := checkAllowlist(c.HTTPAllowlist); err != nil {
+		env.Report(err)
+	}
+	return c
+}
+
+// checkAllowlist reports a bad WORKER_HTTP_ALLOWLIST entry, naming the
+// variable and the entry.
+func checkAllowlist(list []string) error {
+	if _, err := ssrf.NewGuard(list); err != nil {
+		return fmt.Errorf("config: WORKER_HTTP_ALLOWLIST: %w", err)
+	}
+	return nil
 }
 
 // withDefaults fills zero fields from DefaultConfig. A zero
@@ -115,30 +129,22 @@ func (c Config) withDefaults() Config {
 	if c.Steps == nil {
 		c.Steps = d.Steps
 	}
-	if c.MetricsMode == "" {
-		c.MetricsMode = d.MetricsMode
-	}
 	return c
 }
 
 // validate reports the first bad field, named by its variable; a bad
 // allowlist entry is named too.
 func (c Config) validate() error {
-	bad := func(name, want string, got any) error {
-		return fmt.Errorf("worker: %s must be %s (got %v)", name, want, got)
-	}
 	switch {
 	case c.Concurrency < 1 || c.Concurrency > 1024:
-		return bad("WORKER_CONCURRENCY", "from 1 to 1024", c.Concurrency)
+		return config.Invalid("WORKER_CONCURRENCY", "from 1 to 1024", c.Concurrency)
 	case c.DeadlineMargin < 0:
-		return bad("WORKER_DEADLINE_MARGIN", "0 or more", c.DeadlineMargin)
+		return config.Invalid("WORKER_DEADLINE_MARGIN", "0 or more", c.DeadlineMargin)
 	case c.PageSizeMax < 1 || c.PageSizeMax > 1000:
-		return bad("WORKER_PAGE_SIZE_MAX", "from 1 to 1000", c.PageSizeMax)
-	case c.MetricsMode != metrics.ModeEMF && c.MetricsMode != metrics.ModeOff:
-		return bad("METRICS", "emf or off", c.MetricsMode)
+		return config.Invalid("WORKER_PAGE_SIZE_MAX", "from 1 to 1000", c.PageSizeMax)
 	}
-	if _, err := ssrf.NewGuard(c.HTTPAllowlist); err != nil {
-		return fmt.Errorf("config: WORKER_HTTP_ALLOWLIST: %w", err)
+	if err := metrics.CheckMode(c.MetricsMode); err != nil {
+		return err
 	}
-	return nil
+	return checkAllowlist(c.HTTPAllowlist)
 }

@@ -504,10 +504,12 @@ func TestConfigFromEnv(t *testing.T) {
 	if env.Err() != nil || cfg.Concurrency != 4 || cfg.DeadlineMargin != 250*time.Millisecond || len(cfg.HTTPAllowlist) != 2 {
 		t.Fatalf("cfg = %+v, %v", cfg, env.Err())
 	}
-	env = config.FromMap(map[string]string{"WORKER_CONCURRENCY": "0"})
-	worker.ConfigFromEnv(env)
-	if env.Err() == nil || !strings.Contains(env.Err().Error(), "WORKER_CONCURRENCY") {
-		t.Fatalf("err = %v", env.Err())
+	for name, v := range map[string]string{"WORKER_CONCURRENCY": "0", "WORKER_HTTP_ALLOWLIST": "10.0.0.0/8, bad host", "METRICS": "statsd"} {
+		env = config.FromMap(map[string]string{name: v})
+		worker.ConfigFromEnv(env)
+		if env.Err() == nil || !strings.Contains(env.Err().Error(), name) {
+			t.Errorf("%s=%s: err = %v", name, v, env.Err())
+		}
 	}
 
 	deps := &wiring.Deps{Pool: setup(t, worker.Config{}).pool, Relay: &outbox.Relay{}}
