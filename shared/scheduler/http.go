@@ -19,9 +19,10 @@ import (
 	"github.com/jobweaver/jobweaver/shared/pgdb"
 )
 
-// HTTPHandler serves the internal routes: internalapi.PathJobStatus, internalapi.PathJobs,
-// internalapi.PathJobCancel, internalapi.PathAttemptsStart and internalapi.PathAttemptsRelease, plus GET /health and /actuator/health. Every error,
-// unknown routes included, is an apierror body with a SCHEDULER.* code.
+// HTTPHandler serves the internal routes (internalapi.PathJobStatus,
+// PathJobs, PathJobCancel, PathAttemptsStart and PathAttemptsRelease) and
+// GET /health and /actuator/health. Every error, unknown routes included,
+// is an apierror body with a SCHEDULER.* code (internalhttp.Routes).
 func (s *Service) HTTPHandler() http.Handler { return s.http }
 
 func (s *Service) routes() http.Handler {
