@@ -63,7 +63,8 @@ var vars = []stack.Var{
 	{Env: "ESM_BATCH_WINDOW", Flag: "batch-window", Default: "500ms", Help: "how long to gather a batch that is not full (MaximumBatchingWindowInSeconds; 500 ms is Lambda's default for Kafka)"},
 	{Env: "ESM_POLLERS", Flag: "pollers", Default: "2", Help: "consumers per mapping (each invokes one batch at a time)"},
 	{Env: "ESM_RETRY_BACKOFF", Flag: "retry-backoff", Default: "200ms", Help: "first pause before a failed batch is retried; it doubles up to 5s"},
-	{Env: "FUNCTION_TIMEOUT", Flag: "invoke-timeout", Default: "90s", Help: "deadline of each invocation; above the functions' timeout (60 s) plus a cold start"},
+	{Env: "FUNCTION_TIMEOUT", Flag: "invoke-timeout", Default: "90s", Help: "deadline of each invocation but the worker's; above the functions' timeout (60 s) plus a cold start"},
+	{Env: "WORKER_INVOKE_TIMEOUT", Flag: "worker-invoke-timeout", Default: "15m", Help: "deadline of each run-job batch the worker gets; above the worker's timeout (840 s, make localstack-deploy's WORKER_TIMEOUT_SECONDS) plus a cold start"},
 	{Env: "LOG_LEVEL", Flag: "log-level", Default: "info", Help: "debug (every batch), info (every invocation), warn (failures), error"},
 }
 
@@ -98,9 +99,12 @@ type bridgeConfig struct {
 	Pollers       int
 	RetryBackoff  time.Duration
 	InvokeTimeout time.Duration
-	LogLevel      slog.Level
-	HTTPAddr      string // "" for no HTTP front
-	APIBodyLimit  int64
+	// WorkerInvokeTimeout is the deadline of the worker's invocations:
+	// an attempt may run for as long as the api accepts.
+	WorkerInvokeTimeout time.Duration
+	LogLevel            slog.Level
+	HTTPAddr            string // "" for no HTTP front
+	APIBodyLimit        int64
 }
 
 func run(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
@@ -223,13 +227,14 @@ func resolve(env *config.Env, getenv func(string) (string, bool)) (bridgeConfig,
 			invoke.DLQ:       env.String("DLQ_FUNCTION_NAME", stack.FunctionName(prefix, invoke.DLQ)),
 			invoke.API:       env.String("API_FUNCTION_NAME", stack.FunctionName(prefix, invoke.API)),
 		},
-		HTTPAddr:      env.String("LOCALSTACK_API_ADDR", stack.BridgeAPIAddr),
-		APIBodyLimit:  int64(env.Int("API_BODY_LIMIT_BYTES", 262144, 1024, 6*1024*1024)),
-		BatchSize:     env.Int("ESM_BATCH_SIZE", 100, 1, 10000),
-		Window:        env.Duration("ESM_BATCH_WINDOW", 500*time.Millisecond, 0, 300*time.Second),
-		Pollers:       env.Int("ESM_POLLERS", 2, 1, 64),
-		RetryBackoff:  env.Duration("ESM_RETRY_BACKOFF", 200*time.Millisecond, time.Millisecond, time.Minute),
-		InvokeTimeout: env.Duration("FUNCTION_TIMEOUT", 90*time.Second, time.Second, 15*time.Minute),
+		HTTPAddr:            env.String("LOCALSTACK_API_ADDR", stack.BridgeAPIAddr),
+		APIBodyLimit:        int64(env.Int("API_BODY_LIMIT_BYTES", 262144, 1024, 6*1024*1024)),
+		BatchSize:           env.Int("ESM_BATCH_SIZE", 100, 1, 10000),
+		Window:              env.Duration("ESM_BATCH_WINDOW", 500*time.Millisecond, 0, 300*time.Second),
+		Pollers:             env.Int("ESM_POLLERS", 2, 1, 64),
+		RetryBackoff:        env.Duration("ESM_RETRY_BACKOFF", 200*time.Millisecond, time.Millisecond, time.Minute),
+		InvokeTimeout:       env.Duration("FUNCTION_TIMEOUT", 90*time.Second, time.Second, 15*time.Minute),
+		WorkerInvokeTimeout: env.Duration("WORKER_INVOKE_TIMEOUT", 15*time.Minute, time.Second, time.Hour),
 	}
 	if strings.EqualFold(cfg.HTTPAddr, "off") {
 		cfg.HTTPAddr = ""
@@ -274,12 +279,20 @@ func mappings(cfg bridgeConfig, inv invoke.Invoker, opts []kgo.Opt, log *slog.Lo
 			Invoker:         inv,
 			Log:             log,
 			RetryBackoff:    cfg.RetryBackoff,
-			FunctionTimeout: cfg.InvokeTimeout,
+			FunctionTimeout: cfg.invokeTimeout(r.Function),
 			SourceARN:       esm.LocalClusterARN,
 			ClientOpts:      opts,
 		})
 	}
 	return ms
+}
+
+// invokeTimeout is the deadline of fn's invocations.
+func (c bridgeConfig) invokeTimeout(fn string) time.Duration {
+	if fn == invoke.Worker && c.WorkerInvokeTimeout > 0 {
+		return c.WorkerInvokeTimeout
+	}
+	return c.InvokeTimeout
 }
 
 func printSummary(w io.Writer, cfg bridgeConfig, ms []*esm.Mapping, apiURL string) {
@@ -291,8 +304,8 @@ func printSummary(w io.Writer, cfg bridgeConfig, ms []*esm.Mapping, apiURL strin
 	for _, m := range ms {
 		fmt.Fprintf(w, "  %-16s -> %-22s group %s\n", m.Topics[0], cfg.Functions[m.Function], m.Group)
 	}
-	fmt.Fprintf(w, "  batch %d, window %s, %d pollers per mapping, invocation timeout %s, retry backoff %s doubling to 5s\n",
-		cfg.BatchSize, cfg.Window, cfg.Pollers, cfg.InvokeTimeout, cfg.RetryBackoff)
+	fmt.Fprintf(w, "  batch %d, window %s, %d pollers per mapping, invocation timeout %s (the worker's %s), retry backoff %s doubling to 5s\n",
+		cfg.BatchSize, cfg.Window, cfg.Pollers, cfg.InvokeTimeout, cfg.invokeTimeout(invoke.Worker), cfg.RetryBackoff)
 	fmt.Fprintln(w, "Offsets are committed only after a batch's invocation succeeds. Ctrl-C stops.")
 	if apiURL != "" {
 		fmt.Fprintf(w, "Try: curl -s %s/health\n", apiURL)

@@ -55,8 +55,11 @@ type settings struct {
 	FunctionBrokers string // KAFKA_BROKERS the functions get
 	FunctionDBHost  string // host:port of Postgres the functions' DATABASE_URL names
 	MemoryMB        int
-	TimeoutSeconds  int
-	LogLevel        string
+	TimeoutSeconds  int // every function but the worker
+	// WorkerTimeoutSeconds is the worker's timeout: long enough for every
+	// attempt the api accepts (worker.MinTimeout), as in AWS.
+	WorkerTimeoutSeconds int
+	LogLevel             string
 
 	BatchSize          int
 	BatchWindowSeconds int // 0: not set (Lambda's default, 500 ms, for Kafka sources)
@@ -258,6 +261,14 @@ func (d *deployer) functionEnv(fn string) (map[string]string, error) {
 	return env, nil
 }
 
+// timeoutOf is fn's timeout in seconds.
+func (s settings) timeoutOf(fn string) int {
+	if fn == invoke.Worker && s.WorkerTimeoutSeconds > 0 {
+		return s.WorkerTimeoutSeconds
+	}
+	return s.TimeoutSeconds
+}
+
 // function creates fn, or updates its code and configuration if it
 // exists, waits until it can be invoked, and returns its ARN.
 func (d *deployer) function(ctx context.Context, fn string, b bundle) (string, error) {
@@ -285,7 +296,7 @@ func (d *deployer) function(ctx context.Context, fn string, b bundle) (string, e
 			Role:          aws.String(stack.Role),
 			Code:          &lambdatypes.FunctionCode{ZipFile: b.Zip},
 			MemorySize:    aws.Int32(int32(d.s.MemoryMB)),
-			Timeout:       aws.Int32(int32(d.s.TimeoutSeconds)),
+			Timeout:       aws.Int32(int32(d.s.timeoutOf(fn))),
 			Environment:   &lambdatypes.Environment{Variables: vars},
 		}, zipOverride, d.c.Lambda.CreateFunction)
 		if err != nil {
@@ -323,7 +334,7 @@ func (d *deployer) function(ctx context.Context, fn string, b bundle) (string, e
 		Handler:      aws.String("bootstrap"),
 		Role:         aws.String(stack.Role),
 		MemorySize:   aws.Int32(int32(d.s.MemoryMB)),
-		Timeout:      aws.Int32(int32(d.s.TimeoutSeconds)),
+		Timeout:      aws.Int32(int32(d.s.timeoutOf(fn))),
 		Environment:  &lambdatypes.Environment{Variables: vars},
 	}, d.c.Lambda.UpdateFunctionConfiguration)
 	if err != nil {

@@ -23,12 +23,14 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/jobweaver/jobweaver/localstack/stack"
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/worker"
 )
 
 // goarch is this machine's architecture; tests set it.
@@ -45,7 +47,8 @@ var vars = []stack.Var{
 	{Env: "FUNCTION_KAFKA_BROKERS", Flag: "function-kafka-brokers", Default: stack.InternalBrokers, Help: "KAFKA_BROKERS of the functions (Redpanda's listener inside the compose network)"},
 	{Env: "FUNCTION_DATABASE_HOST", Flag: "function-database-host", Default: stack.InternalDatabaseHost, Help: "Postgres host:port in the functions' DATABASE_URL (user and password as in --database-url)"},
 	{Env: "FUNCTION_MEMORY_MB", Flag: "memory", Default: "512", Help: "memory of each function, MB"},
-	{Env: "FUNCTION_TIMEOUT_SECONDS", Flag: "timeout", Default: "60", Help: "timeout of each function, seconds (the scheduler's tick runs until shortly before it)"},
+	{Env: "FUNCTION_TIMEOUT_SECONDS", Flag: "timeout", Default: "60", Help: "timeout of each function but the worker, seconds (the scheduler's tick runs until shortly before it)"},
+	{Env: "WORKER_TIMEOUT_SECONDS", Flag: "worker-timeout", Default: "840", Help: "timeout of the worker, seconds: at least 631, so that every attempt the API accepts (600 s of steps) can run, as in AWS"},
 	{Env: "LOG_LEVEL", Flag: "log-level", Default: "info", Help: "LOG_LEVEL of the functions"},
 	{Env: "LOCALSTACK_EDITION", Flag: "edition", Default: "auto", Help: "auto (pro if LOCALSTACK_AUTH_TOKEN is set, else community); pro makes the API Gateway HTTP API and Kafka event-source mappings, community leaves both to make localstack-bridge"},
 	{Env: "ESM_BATCH_SIZE", Flag: "batch-size", Default: "100", Help: "records per invocation (event-source mappings of LocalStack Pro)"},
@@ -116,19 +119,20 @@ Settings (each flag also reads its environment variable; the flag wins):
 // resolve reads the settings; the first bad one is an error naming it.
 func resolve(env *config.Env, getenv func(string) (string, bool), dryRun bool) (settings, error) {
 	s := settings{
-		DryRun:          dryRun,
-		Endpoint:        env.String("LOCALSTACK_ENDPOINT", ""),
-		Region:          env.String("AWS_REGION", ""),
-		BuildDir:        env.String("BUILD_DIR", ""),
-		Prefix:          env.String("FUNCTION_PREFIX", ""),
-		DatabaseURL:     env.String("LOCALSTACK_DATABASE_URL", ""),
-		DatabasePrefix:  env.String("DATABASE_PREFIX", ""),
-		FunctionBrokers: env.String("FUNCTION_KAFKA_BROKERS", ""),
-		FunctionDBHost:  env.String("FUNCTION_DATABASE_HOST", ""),
-		MemoryMB:        env.Int("FUNCTION_MEMORY_MB", 512, 128, 10240),
-		TimeoutSeconds:  env.Int("FUNCTION_TIMEOUT_SECONDS", 60, 1, 900),
-		LogLevel:        env.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
-		BatchSize:       env.Int("ESM_BATCH_SIZE", 100, 1, 10000),
+		DryRun:               dryRun,
+		Endpoint:             env.String("LOCALSTACK_ENDPOINT", ""),
+		Region:               env.String("AWS_REGION", ""),
+		BuildDir:             env.String("BUILD_DIR", ""),
+		Prefix:               env.String("FUNCTION_PREFIX", ""),
+		DatabaseURL:          env.String("LOCALSTACK_DATABASE_URL", ""),
+		DatabasePrefix:       env.String("DATABASE_PREFIX", ""),
+		FunctionBrokers:      env.String("FUNCTION_KAFKA_BROKERS", ""),
+		FunctionDBHost:       env.String("FUNCTION_DATABASE_HOST", ""),
+		MemoryMB:             env.Int("FUNCTION_MEMORY_MB", 512, 128, 10240),
+		TimeoutSeconds:       env.Int("FUNCTION_TIMEOUT_SECONDS", 60, 1, 900),
+		WorkerTimeoutSeconds: env.Int("WORKER_TIMEOUT_SECONDS", int(worker.DefaultTimeout/time.Second), 1, 900),
+		LogLevel:             env.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		BatchSize:            env.Int("ESM_BATCH_SIZE", 100, 1, 10000),
 		// Lambda allows 0 to 300 s.
 		BatchWindowSeconds: env.Int("ESM_BATCH_WINDOW_SECONDS", 0, 0, 300),
 	}
@@ -146,6 +150,9 @@ func resolve(env *config.Env, getenv func(string) (string, bool), dryRun bool) (
 		return s, err
 	}
 	if err := kenv.Err(); err != nil {
+		return s, err
+	}
+	if err := worker.CheckTimeout("WORKER_TIMEOUT_SECONDS", time.Duration(s.WorkerTimeoutSeconds)*time.Second, worker.DefaultDeadlineMargin); err != nil {
 		return s, err
 	}
 	token, _ := getenv("LOCALSTACK_AUTH_TOKEN")
