@@ -2,6 +2,8 @@ package faults
 
 import (
 	"maps"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/jobweaver/jobweaver/shared/faulttest"
@@ -33,5 +35,14 @@ func vars(more map[string]string) map[string]string {
 // startStack runs an in-process stack with vars(more).
 func startStack(t *testing.T, name string, more map[string]string) *stacktest.Stack {
 	t.Helper()
-	return stacktest.Start(t, stacktest.Config(t, name, vars(more)))
+	cfg := stacktest.Config(t, name, vars(more))
+	if dir := os.Getenv("FAULTS_LOGS"); dir != "" { // the stack's logs, for a look after a failure
+		f, err := os.Create(filepath.Join(dir, name+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		cfg.Logs = f
+	}
+	return stacktest.Start(t, cfg)
 }

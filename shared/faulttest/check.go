@@ -189,10 +189,39 @@ func Settle(tb testing.TB, d *DBs, brokers []string, jobs []Job, within time.Dur
 			return
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("the stack did not settle within %s: %s", within, last)
+			tb.Fatalf("the stack did not settle within %s: %s%s", within, last, d.describe(tb, jobs))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// describe says where the unfinished jobs and unsent rows are.
+func (d *DBs) describe(tb testing.TB, jobs []Job) string {
+	tb.Helper()
+	var b strings.Builder
+	for _, fn := range devstack.Functions {
+		if n := d.Int(tb, fn, `SELECT count(*) FROM outbox`); n > 0 {
+			age := d.Int(tb, fn, `SELECT extract(epoch FROM now() - min(created_at))::int FROM outbox`)
+			fmt.Fprintf(&b, "\n  %s outbox: %d rows, the oldest %d s old", fn, n, age)
+		}
+	}
+	for i, id := range d.Unfinished(tb, jobs) {
+		if i == 5 {
+			b.WriteString("\n  …")
+			break
+		}
+		var st string
+		var attempts int
+		err := d.pools["scheduler"].QueryRow(context.Background(), `SELECT status, attempts FROM jobs WHERE id = $1::uuid`, id).Scan(&st, &attempts)
+		if err != nil {
+			st = "unknown to the scheduler (" + err.Error() + ")"
+		}
+		api := "unknown"
+		_ = d.pools["api"].QueryRow(context.Background(), `SELECT 'stored' FROM jobs WHERE id = $1::uuid`, id).Scan(&api)
+		fmt.Fprintf(&b, "\n  job %s: scheduler %s after %d attempts; api: %s; %d executions", id, st, attempts, api,
+			d.Int(tb, "worker", `SELECT count(*) FROM executions WHERE job_id = $1::uuid`, id))
+	}
+	return b.String()
 }
 
 // Lag returns the total lag of every consumer group on brokers.

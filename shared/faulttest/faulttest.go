@@ -117,7 +117,9 @@ func Submission(target *Target, name string, i int, sleepMs int) (body, token st
 }
 
 // Submit posts n jobs of the workload name to the API at apiURL through
-// POST /api/jobs/batch, up to 500 per request, and returns them.
+// POST /api/jobs/batch, up to 500 per request, and returns them. Each
+// job's token is name-i: names must differ between workloads on one
+// Target.
 func Submit(tb testing.TB, apiURL string, target *Target, name string, n, sleepMs int) []Job {
 	tb.Helper()
 	var jobs []Job
@@ -130,7 +132,15 @@ func Submit(tb testing.TB, apiURL string, target *Target, name string, n, sleepM
 			bodies = append(bodies, body)
 			batch = append(batch, Job{Token: token, Kind: k})
 		}
-		r := stacktest.Do(tb, apiURL, http.MethodPost, "/api/jobs/batch", `{"jobs":[`+strings.Join(bodies, ",")+`]}`)
+		// A 5xx (a fault on the way: a lost database session) is retried
+		// under the same Idempotency-Key, as a client should: the jobs a
+		// first try stored are not stored again.
+		body := `{"jobs":[` + strings.Join(bodies, ",") + `]}`
+		key := fmt.Sprintf("%s-%d", name, start)
+		r := stacktest.Do(tb, apiURL, http.MethodPost, "/api/jobs/batch", body, "Idempotency-Key", key)
+		for try := 0; r.Status >= 500 && try < 5; try++ {
+			r = stacktest.Do(tb, apiURL, http.MethodPost, "/api/jobs/batch", body, "Idempotency-Key", key)
+		}
 		if r.Status != http.StatusAccepted {
 			tb.Fatalf("POST /api/jobs/batch = %d %.300s", r.Status, r.Body)
 		}
