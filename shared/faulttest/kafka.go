@@ -73,7 +73,7 @@ func Redeliver(tb testing.TB, brokers []string, copies int, seed uint64) *Redeli
 	if err != nil {
 		tb.Fatal(err)
 	}
-	prod := kafkatest.Producer(tb, brokers)
+	prod := ManualProducer(tb, brokers)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Redeliverer{cancel: cancel, copies: copies}
 	rnd := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
@@ -144,4 +144,16 @@ func endOffsets(brokers []string) (int64, error) {
 	var total int64
 	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
 	return total, ends.Error()
+}
+
+// ManualProducer returns a producer that writes each record to the
+// partition it names, closed when the test ends.
+func ManualProducer(tb testing.TB, brokers []string) *kgo.Client {
+	tb.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(cl.Close)
+	return cl
 }
