@@ -86,15 +86,18 @@ type Kind struct {
 	Attempts int
 	// DeadLetter: the job gives up and makes exactly one dead letter.
 	DeadLetter bool
+	// NoCall: the job has no counted HTTP_CALL step (its side effects are
+	// not counted).
+	NoCall bool
 }
 
 // Kinds are the workload's jobs: one that completes at once, one that
 // fails once and then completes, one that fails every attempt and ends in
 // the DLQ.
 var Kinds = []Kind{
-	{"ok", `{"action":"SLEEP","durationMs":%d}`, 1, "COMPLETED", 1, false},
-	{"flaky", `{"action":"FAIL","message":"flaky","failTimes":1},{"action":"SLEEP","durationMs":%d}`, 2, "COMPLETED", 2, false},
-	{"dead", `{"action":"SLEEP","durationMs":%d},{"action":"FAIL","message":"always"}`, 1, "FAILED", 2, true},
+	{"ok", `{"action":"SLEEP","durationMs":%d}`, 1, "COMPLETED", 1, false, false},
+	{"flaky", `{"action":"FAIL","message":"flaky","failTimes":1},{"action":"SLEEP","durationMs":%d}`, 2, "COMPLETED", 2, false, false},
+	{"dead", `{"action":"SLEEP","durationMs":%d},{"action":"FAIL","message":"always"}`, 1, "FAILED", 2, true, false},
 }
 
 // Job is a submitted job of the workload.
