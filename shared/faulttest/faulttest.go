@@ -178,7 +178,7 @@ func jobIDs(tb testing.TB, r stacktest.Response) []string {
 
 // Bound limits every wait of the suite; a case that needs longer at full
 // scale says so.
-var Bound = Pick(3*time.Minute, 15*time.Minute)
+var Bound = Pick(2*time.Minute, 15*time.Minute)
 
 // Eventually polls cond every 50 ms until it holds, failing the test
 // after within.
