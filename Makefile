@@ -19,8 +19,10 @@ test: node_modules/.bin/newman ## go vet, then every test with -count=1 (real Po
 	$(GO) test -count=1 -timeout 30m ./...
 
 test-faults: ## the fault suite at full scale (docs/reliability.md; make test runs it reduced), then its concurrent ticks under -race
-	FAULTS_SCALE=full $(GO) test -count=1 -v -timeout 90m ./shared/faults
-	FAULTS_SCALE=full $(GO) test -count=1 -race -v -timeout 30m -run '^TestConcurrentTicks$$' ./shared/faults
+	@rc=0; \
+	FAULTS_SCALE=full $(GO) test -count=1 -v -timeout 90m ./shared/faults || rc=1; \
+	FAULTS_SCALE=full $(GO) test -count=1 -race -v -timeout 30m -run '^TestConcurrentTicks$$' ./shared/faults || rc=1; \
+	exit $$rc
 
 node_modules/.bin/newman: package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "make: npm is needed to run the original client collection with newman: sudo apt-get install nodejs npm" >&2; exit 1; }
