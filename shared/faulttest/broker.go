@@ -87,11 +87,12 @@ func (b *Broker) Restart(tb testing.TB, down time.Duration) {
 }
 
 // DuringProduce holds the next produce request to any of topics until fn
-// has run, then lets it through; the channel closes once that happened.
-// Every outbox publish comes after the commit that wrote its rows, so fn
-// runs between a COMMIT and its publish.
-func (b *Broker) DuringProduce(topics []string, fn func()) <-chan struct{} {
-	done := make(chan struct{})
+// has run, then lets it through; done closes once that happened. Every
+// outbox publish comes after the commit that wrote its rows, so fn runs
+// between a COMMIT and its publish. cancel withdraws the hold if it has
+// not fired yet, and reports whether it had.
+func (b *Broker) DuringProduce(topics []string, fn func()) (done <-chan struct{}, cancel func() (fired bool)) {
+	ch := make(chan struct{})
 	b.mu.Lock()
 	c := b.c
 	b.mu.Unlock()
@@ -104,8 +105,11 @@ func (b *Broker) DuringProduce(topics []string, fn func()) <-chan struct{} {
 		}
 	}
 	var fired atomic.Bool
+	var mu sync.Mutex // orders a firing against cancel
 	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		if fired.Load() { // a kept control may run again
+		mu.Lock()
+		defer mu.Unlock()
+		if fired.Load() { // a kept control may run again; or cancelled
 			return nil, nil, false
 		}
 		p, ok := req.(*kmsg.ProduceRequest)
@@ -121,8 +125,18 @@ func (b *Broker) DuringProduce(topics []string, fn func()) <-chan struct{} {
 		}
 		fired.Store(true)
 		c.SleepControl(fn)
-		close(done)
+		close(ch)
 		return nil, nil, false
 	})
-	return done
+	return ch, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		select {
+		case <-ch:
+			return true
+		default:
+		}
+		fired.Store(true) // never fires now
+		return false
+	}
 }
