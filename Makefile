@@ -102,7 +102,7 @@ CDK_FLAGS    = --no-notices -c stage=$(STAGE) -c architecture=$(if $(filter x86_
 # The stack takes build/<fn>/ as the functions' code, migrate included.
 CDK_ASSETS   = @for fn in api scheduler worker dlq migrate; do [ -x build/$$fn/bootstrap ] || { \
 	echo "make: build/$$fn/bootstrap is missing: make build must build functions/$$fn for the stack" >&2; exit 1; }; done
-.PHONY: synth diff deploy destroy token smoke
+.PHONY: synth diff deploy destroy token smoke preflight
 
 synth: build $(CDK) ## synthesize the CloudFormation template into cdk.out/, offline (STAGE=dev|prod)
 	$(CDK_ASSETS)
@@ -113,7 +113,11 @@ diff: build $(CDK) ## compare the stack with the deployed one (AWS credentials; 
 	$(CDK_ASSETS)
 	$(CDK_ENV) $(CDK) diff $(CDK_FLAGS)
 
-deploy: build $(CDK) ## deploy the stack (AWS credentials, cdk bootstrap; STAGE=dev|prod, ALARM_EMAIL=...)
+preflight: ## read the AWS account before a deploy: Lambda concurrency, AZ IDs, MSK and RDS quotas, CDK bootstrap, names left by an earlier stack (STAGE=dev|prod; ARGS=-region ...)
+	@$(GO) run ./infra/preflight -stage $(STAGE) $(ARGS)
+
+# make deploy runs preflight first; SKIP_PREFLIGHT=1 deploys without it.
+deploy: $(if $(strip $(SKIP_PREFLIGHT)),,preflight) build $(CDK) ## make preflight, then deploy the stack (AWS credentials, cdk bootstrap; STAGE=dev|prod, ALARM_EMAIL=...; SKIP_PREFLIGHT=1)
 	$(CDK_ASSETS)
 	$(CDK_ENV) $(CDK) deploy $(CDK_FLAGS)
 
@@ -138,5 +142,6 @@ lint: ## go vet and a gofmt check
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.data/*' -not -path './build/*')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-clean: ## remove local data (.data: broker log, private Postgres; stop make run first) and build output
+clean: ## reset what make run keeps (stop it first): drop the databases it created on DATABASE_URL's server (listed), remove DATA_DIR (.data) and build output
+	$(GO) run ./localstack/devstack clean
 	rm -rf .data build cdk.out

@@ -51,6 +51,10 @@ type options struct {
 	keepLogs    bool
 	cpuProfile  string
 	keep        bool
+	listRows    int
+	listRuns    int
+	listPort    int
+	listExplain bool
 }
 
 func main() {
@@ -63,11 +67,15 @@ func main() {
 	flag.IntVar(&o.backlog, "backlog", 50000, "due retries queued in the fairness run")
 	flag.IntVar(&o.freshRate, "fresh-rate", 20, "fresh jobs/s submitted during the fairness run")
 	flag.DurationVar(&o.freshFor, "fresh-for", 10*time.Second, "how long fresh jobs are submitted in the fairness run")
-	flag.StringVar(&o.scenarios, "scenarios", "throughput,single,latency,fairness", "which runs, comma-separated: throughput (batched submissions), single (one job per request), latency, fairness")
+	flag.StringVar(&o.scenarios, "scenarios", "throughput,single,latency,fairness", "which runs, comma-separated: throughput (batched submissions), single (one job per request), latency, fairness, lists (list latency on -list-rows jobs in a private Postgres; not in the default set)")
 	flag.StringVar(&o.dataDir, "data-dir", ".data/bench", "data folder for the bench's own stack (wiped at start)")
 	flag.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "Postgres server (default: as make run finds it)")
 	flag.BoolVar(&o.keepLogs, "logs", false, "print the functions' logs (off: they would drown the table)")
 	flag.BoolVar(&o.keep, "keep", false, "keep each scenario's databases for inspection (their names are printed)")
+	flag.IntVar(&o.listRows, "list-rows", 1_000_000, "lists scenario: jobs in the table")
+	flag.IntVar(&o.listRuns, "list-runs", 21, "lists scenario: measured runs per request (after two warm-ups); the table shows medians")
+	flag.IntVar(&o.listPort, "list-port", 55439, "lists scenario: port of its private Postgres cluster")
+	flag.BoolVar(&o.listExplain, "list-explain", false, "lists scenario: also print EXPLAIN ANALYZE of the filtered and cursor queries")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (stack included) to this file")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./bench [flags]\n\nStarts a private local stack and measures it. Function settings (SCHEDULER_*, WORKER_*, ESM_*, …) come from the environment as for make run.\n\nFlags:\n")
@@ -116,6 +124,12 @@ func run(o options) error {
 		name = strings.TrimSpace(name)
 		var run func(*bench, context.Context) ([]row, error)
 		switch name {
+		case "lists":
+			// No stack: the scheduler's list on a private cluster of its own.
+			if err := listBench(ctx, o); err != nil {
+				return fmt.Errorf("lists: %w", err)
+			}
+			continue
 		case "throughput":
 			run = (*bench).throughput
 		case "single":
@@ -125,7 +139,7 @@ func run(o options) error {
 		case "fairness":
 			run = (*bench).fairness
 		default:
-			return fmt.Errorf("unknown scenario %q (throughput, single, latency, fairness)", name)
+			return fmt.Errorf("unknown scenario %q (throughput, single, latency, fairness, lists)", name)
 		}
 		// Each scenario gets a fresh stack: empty databases and topics, so
 		// no run measures what an earlier one left behind.
@@ -134,6 +148,9 @@ func run(o options) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		rows = append(rows, rs...)
+	}
+	if len(rows) == 0 {
+		return nil
 	}
 	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)

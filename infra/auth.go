@@ -105,7 +105,11 @@ func NewAuth(scope constructs.Construct, id string, cfg Config) *Auth {
 				"tokenUrl":     awscdk.SecretValue_UnsafePlainText(a.TokenUrl),
 				"scope":        awscdk.SecretValue_UnsafePlainText(jsii.String(strings.Join(full, " "))),
 			},
-			RemovalPolicy: removal,
+			// Deleted with the stack in every stage: it only copies the app
+			// client's credentials, which a stack created again replaces,
+			// and make token finds it by this fixed name, which a retained
+			// copy would hold.
+			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
 	}
 	return a

@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/apiauth"
+	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/scheduler"
+	"github.com/jobweaver/jobweaver/shared/worker"
 )
 
 // Config is everything the stack takes from CDK context (cdk.json, or -c
@@ -150,6 +153,9 @@ type AlarmConfig struct {
 var StackEnv = []string{
 	"DATABASE_URL", "DB_SECRET_ARN", "DB_MAX_CONNS", "DB_MIGRATE", "KAFKA_BROKERS", "KAFKA_AUTH", "METRICS",
 	"SCHEDULER_FUNCTION_NAME", "WORKER_FUNCTION_NAME", "DLQ_FUNCTION_NAME",
+	// Follows the workers (Config.InFlight): tune the worker's reserved
+	// concurrency, WORKER_CONCURRENCY or the run-job batch size instead.
+	"SCHEDULER_MAX_IN_FLIGHT",
 }
 
 // The platform's functions, in flow order, and the deploy-time one.
@@ -164,6 +170,24 @@ type Mapping struct {
 	Topic      string
 	Partitions int32
 	Function   string
+}
+
+// InFlight is the scheduler's SCHEDULER_MAX_IN_FLIGHT: twice what the
+// worker invocations take at once (scheduler.InFlightFor). Lambda invokes
+// the worker once at a time per run-job partition, as its reserved
+// concurrency allows, with a batch of up to the run-job mapping's batch
+// size.
+func (c Config) InFlight() int {
+	invocations := 0
+	for _, m := range Mappings() {
+		if m.Topic == "run-job" {
+			invocations = int(m.Partitions)
+		}
+	}
+	if r := c.Functions["worker"].ReservedConcurrency; r > 0 {
+		invocations = min(invocations, r)
+	}
+	return scheduler.InFlightFor(invocations, c.Mappings["run-job"].BatchSize)
 }
 
 // Mappings lists the five event-source mappings, in shared/kafka.Topics
@@ -269,6 +293,11 @@ func (c Config) Validate() error {
 	if d.MaxConnections <= 0 {
 		bad("database.maxConnections must be > 0")
 	}
+	if d.Proxy && d.EngineVersion != "" && !contains(ProxyEngineVersions, d.EngineVersion) {
+		bad("database.engineVersion %s with database.proxy: RDS Proxy is confirmed for RDS for PostgreSQL %v only "+
+			"(AWS's table \"Supported Regions and DB engines for Amazon RDS Proxy\"); pick one of them, or add the version to "+
+			"ProxyEngineVersions (infra/config.go) once that table lists it", d.EngineVersion, ProxyEngineVersions)
+	}
 	switch k := c.Kafka; k.Mode {
 	case "serverless":
 	case "provisioned":
@@ -348,8 +377,23 @@ func (c Config) Validate() error {
 			bad("mappings.%s is not a topic", topic)
 		}
 	}
-	// A job may run as long as the worker's timeout; its lease must outlast
-	// that, or every long job is rescued (and run again) while it runs.
+	// What the api accepts must run: the worker's timeout holds the
+	// longest attempt (jobspec.MaxAttemptMs) and its margins.
+	if w, ok := c.Functions["worker"]; ok && w.TimeoutSeconds > 0 {
+		margin := worker.DefaultDeadlineMargin
+		if v, ok := w.Env["WORKER_DEADLINE_MARGIN"]; ok {
+			if d, err := time.ParseDuration(v); err == nil {
+				margin = d
+			}
+		}
+		if min := worker.MinTimeout(margin); time.Duration(w.TimeoutSeconds)*time.Second < min {
+			bad("functions.worker.timeoutSeconds (%d) must be at least %d: the api accepts attempts of up to %d s, and steps stop %s before the deadline",
+				w.TimeoutSeconds, int((min+time.Second-1)/time.Second), jobspec.MaxAttemptMs/1000, margin)
+		}
+	}
+	// An attempt may run as long as the worker's timeout; its lease (from
+	// the attempt's start) must outlast that, or a long attempt is rescued
+	// (and run again) while it runs.
 	if sched, worker := c.Functions["scheduler"], c.Functions["worker"]; worker.TimeoutSeconds > 0 {
 		lease := 15 * time.Minute // the scheduler's default
 		if v, ok := sched.Env["SCHEDULER_LEASE"]; ok {
@@ -401,6 +445,19 @@ func (c Config) Validate() error {
 		a.RDSConnectionsPercent <= 0 || a.RDSConnectionsPercent > 100 || a.FunctionErrors < 0 || a.FunctionThrottles < 0 {
 		bad("alarms: thresholds must be positive (deadLetters, functionErrors and functionThrottles may be 0; percentages at most 100)")
 	}
+	if len(errs) == 0 {
+		// A trigger that finds its function's reservation used up is
+		// throttled: a Kafka batch or a failure-queue message waits and is
+		// retried late, a tick is dropped, an internal route fails.
+		for _, fn := range Services {
+			reserved := c.Functions[fn].ReservedConcurrency
+			if need, detail := c.ConcurrencyNeed(fn); reserved > 0 && need > reserved {
+				bad("functions.%s.reservedConcurrency %d is below what its triggers can run at once, %d (%s): "+
+					"raise it to %d (and check the connection budget) or leave it 0 (unreserved, with database.proxy)",
+					fn, reserved, need, detail, need)
+			}
+		}
+	}
 	if len(errs) == 0 && !c.Database.Proxy {
 		if need, detail := c.ConnectionBudget(); need > c.Database.MaxConnections {
 			bad("database: without the RDS Proxy the functions may open %d connections (%s), more than maxConnections %d: "+
@@ -430,6 +487,70 @@ func (c Config) ConnectionBudget() (int, string) {
 		parts = append(parts, fmt.Sprintf("%s %dx%d", fn, n, f.DBMaxConns))
 	}
 	return total, strings.Join(parts, " + ")
+}
+
+// ProxyEngineVersions are the Postgres major versions the stack puts an
+// RDS Proxy in front of: those we could confirm RDS Proxy supports for RDS
+// for PostgreSQL. A newer major goes here once AWS's table lists it.
+var ProxyEngineVersions = []string{"13", "14", "15", "16"}
+
+// FailureQueueMaxConcurrency caps the dlq's mapping of the
+// mapping-failures queue (MaxConcurrency; SQS mappings take 2..1000).
+// Without it Lambda starts five invocations at once and scales on.
+const FailureQueueMaxConcurrency = 2
+
+// ConcurrencyNeed is the most invocations of fn that its triggers can run
+// at once, with how it adds up:
+//   - one per partition of each Kafka topic mapped to it (Lambda reads a
+//     partition in order: one batch at a time), in on-demand and in
+//     provisioned mode alike;
+//   - the scheduler's tick: one (it ends before the next minute's);
+//   - the dlq's failure-queue mapping: FailureQueueMaxConcurrency;
+//   - one for each function that invokes it synchronously (callees: the
+//     api's internal routes; the worker, which starts each attempt through
+//     the scheduler).
+//
+// Validate refuses a reservation below it, so that no trigger of a
+// platform function is ever throttled by its own function's reservation.
+func (c Config) ConcurrencyNeed(fn string) (int, string) {
+	need, parts := 0, []string{}
+	for _, m := range Mappings() {
+		if m.Function == fn {
+			need += int(m.Partitions)
+			parts = append(parts, fmt.Sprintf("%s %d", m.Topic, m.Partitions))
+		}
+	}
+	switch fn {
+	case "scheduler":
+		need++
+		parts = append(parts, "tick 1")
+	case "dlq":
+		need += FailureQueueMaxConcurrency
+		parts = append(parts, fmt.Sprintf("mapping-failures queue %d", FailureQueueMaxConcurrency))
+	}
+	// Synchronous callers (callees: the api's internal routes, the worker
+	// starting attempts): one slot each. Their calls last milliseconds and
+	// the caller's SDK retries a throttled one, so they get headroom, not
+	// a bound (a worker may start a whole batch's attempts at once).
+	for _, caller := range Services {
+		if contains(callees[caller], fn) {
+			need++
+			parts = append(parts, caller+" invocations 1")
+		}
+	}
+	return need, strings.Join(parts, " + ")
+}
+
+// ReservedTotal is the concurrency the stage reserves, summed over the
+// functions (migrate reserves none). Lambda refuses a reservation that
+// leaves the account fewer than 100 unreserved: the account's
+// concurrency quota must be at least ReservedTotal + 100.
+func (c Config) ReservedTotal() int {
+	total := 0
+	for _, fn := range AllFunctions {
+		total += c.Functions[fn].ReservedConcurrency
+	}
+	return total
 }
 
 // maxKafkaTimeoutSeconds is the longest timeout a function behind an MSK

@@ -49,6 +49,35 @@ func TestConfigFromCDKJSON(t *testing.T) {
 	}
 }
 
+// In-flight work follows what the workers take: invocations (the run-job
+// partitions, or the worker's reserved concurrency if lower) times the
+// run-job batch size, doubled.
+func TestInFlightFollowsTheWorkers(t *testing.T) {
+	worker := func(ctx map[string]any) map[string]any {
+		return stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)
+	}
+	for _, c := range []struct {
+		name    string
+		edit    func(ctx map[string]any)
+		want    int
+		refused bool // Validate refuses it (a reservation below the run-job partitions), InFlight still follows
+	}{
+		{"dev", func(map[string]any) {}, 2 * 6 * 16, false},
+		{"reserved concurrency below the partitions", func(ctx map[string]any) { worker(ctx)["reservedConcurrency"] = 3 }, 2 * 3 * 16, true},
+		{"smaller batches", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["mappings"].(map[string]any)["run-job"].(map[string]any)["batchSize"] = 8
+		}, 2 * 6 * 8, false},
+	} {
+		cfg, err := ConfigFromContext(contextWith(t, c.edit))
+		if (err != nil) != c.refused || (c.refused && !strings.Contains(err.Error(), "is below what its triggers can run at once")) {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := cfg.InFlight(); got != c.want {
+			t.Errorf("%s: InFlight = %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
 func TestConfigRejects(t *testing.T) {
 	for _, c := range []struct {
 		name, want string
@@ -69,6 +98,17 @@ func TestConfigRejects(t *testing.T) {
 		}},
 		{"retries need provisioned pollers", "retryAttempts needs provisioned pollers", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["mappings"].(map[string]any)["run-job"].(map[string]any)["retryAttempts"] = 3
+		}},
+		{"scheduler below its triggers", "functions.scheduler.reservedConcurrency 12 is below what its triggers can run at once, 21 (job-created 6 + job-completed 6 + job-failed 6 + tick 1 + api invocations 1 + worker invocations 1)", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["functions"].(map[string]any)["scheduler"].(map[string]any)["reservedConcurrency"] = 12
+		}},
+		{"dlq below its triggers", "functions.dlq.reservedConcurrency 3 is below what its triggers can run at once, 6 (job-dead-letter 3 + mapping-failures queue 2 + api invocations 1)", func(ctx map[string]any) {
+			stageOf(ctx, "prod")["functions"].(map[string]any)["dlq"].(map[string]any)["reservedConcurrency"] = 3
+			ctx["stage"] = "prod"
+		}},
+		{"proxy on an unconfirmed engine", "database.engineVersion 17 with database.proxy: RDS Proxy is confirmed for RDS for PostgreSQL [13 14 15 16] only", func(ctx map[string]any) {
+			stageOf(ctx, "prod")["database"].(map[string]any)["engineVersion"] = "17"
+			ctx["stage"] = "prod"
 		}},
 		{"architecture", `"architecture" must be arm64 or x86_64`, func(ctx map[string]any) { ctx["architecture"] = "riscv" }},
 		{"brokers per AZ", "kafka.brokers must be a positive multiple", func(ctx map[string]any) {
@@ -100,6 +140,9 @@ func TestConfigRejects(t *testing.T) {
 		{"endless retries become ten", "mappings.run-job.retryAttempts: -1 with the on-failure destination means 10", func(ctx map[string]any) {
 			m := stageOf(ctx, "dev")["mappings"].(map[string]any)["run-job"].(map[string]any)
 			m["minPollers"], m["maxPollers"] = 1, 2
+		}},
+		{"worker timeout below what the api accepts", "functions.worker.timeoutSeconds (300) must be at least 631", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)["timeoutSeconds"] = 300
 		}},
 		{"Kafka consumer timeout", "functions.worker.timeoutSeconds must be at most 840", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)["timeoutSeconds"] = 900

@@ -81,7 +81,7 @@ func NewData(scope constructs.Construct, id string, cfg Config, net *Network) *D
 		MaxAllocatedStorage: jsii.Number(float64(cfg.Database.MaxAllocatedStorageGiB)),
 		MultiAz:             jsii.Bool(cfg.Database.MultiAz),
 		Credentials: awsrds.Credentials_FromGeneratedSecret(jsii.String("jobweaver_admin"), &awsrds.CredentialsBaseOptions{
-			SecretName: jsii.String(resourceName(cfg, "db-master")),
+			SecretName: retainedName(resourceName(cfg, "db-master")),
 		}),
 		ParameterGroup:          params,
 		BackupRetention:         awscdk.Duration_Days(jsii.Number(float64(cfg.Database.BackupRetentionDays))),
@@ -95,7 +95,7 @@ func NewData(scope constructs.Construct, id string, cfg Config, net *Network) *D
 
 	for _, svc := range Services {
 		secret := awsrds.NewDatabaseSecret(c, jsii.String(title(svc)+"Secret"), &awsrds.DatabaseSecretProps{
-			SecretName: jsii.String(resourceName(cfg, "db-"+svc)),
+			SecretName: retainedName(resourceName(cfg, "db-"+svc)),
 			Username:   jsii.String(DatabaseUser(svc)),
 			Dbname:     jsii.String(DatabaseName(svc)),
 		})

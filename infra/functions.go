@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -48,7 +49,9 @@ func NewGoFunction(scope constructs.Construct, fn string, cfg Config, net *Netwo
 	}
 	name := resourceName(cfg, fn)
 	logs := awslogs.NewLogGroup(scope, jsii.String(title(fn)+"Logs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/lambda/" + name),
+		// /aws/lambda/jobweaver-<stage>-<fn>-<stack suffix>: retained
+		// with retainData, so a stack created again takes a new name.
+		LogGroupName:  retainedName("/aws/lambda/" + name),
 		Retention:     retentionDays(cfg.LogRetentionDays),
 		RemovalPolicy: removal,
 	})
@@ -128,10 +131,11 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 	}
 	for _, svc := range Services {
 		env := serviceEnv(cfg, svc, data, msg)
-		if svc == "api" {
-			for _, callee := range []string{"scheduler", "worker", "dlq"} {
-				env[envFunctionName(callee)] = jsii.String(resourceName(cfg, callee))
-			}
+		for _, callee := range callees[svc] {
+			env[envFunctionName(callee)] = jsii.String(resourceName(cfg, callee))
+		}
+		if svc == "scheduler" {
+			env["SCHEDULER_MAX_IN_FLIGHT"] = jsii.String(strconv.Itoa(cfg.InFlight()))
 		}
 		fn := NewGoFunction(c, svc, cfg, net, descriptions[svc], env)
 		f.ByName[svc] = fn
@@ -148,9 +152,12 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 		// Nothing runs before its databases and topics exist.
 		fn.Function.Node().AddDependency(prov.Databases, prov.Topics)
 	}
-	api := f.ByName["api"].Function
-	for _, callee := range []string{"scheduler", "worker", "dlq"} {
-		f.ByName[callee].Function.GrantInvoke(api)
+	// The api queries the others; the worker starts each attempt through
+	// the scheduler (POST /internal/attempts/start).
+	for _, caller := range Services {
+		for _, callee := range callees[caller] {
+			f.ByName[callee].Function.GrantInvoke(f.ByName[caller].Function)
+		}
 	}
 
 	// The tick: rescue expired leases, dispatch due retries, drain the
@@ -226,6 +233,9 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 		BatchSize:               jsii.Number(10),
 		MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(0)),
 		ReportBatchItemFailures: jsii.Bool(true),
+		// Within the dlq's reservation (Config.ConcurrencyNeed): left
+		// out, Lambda starts five invocations and throttles itself.
+		MaxConcurrency: jsii.Number(FailureQueueMaxConcurrency),
 	}))
 
 	// The mappings read with the function's role: the MSK control-plane
@@ -270,7 +280,13 @@ func serviceEnv(cfg Config, svc string, data *Data, msg *Messaging) map[string]*
 	}
 }
 
-// envFunctionName is the variable the api reads a callee's name from.
+// callees are the functions each function invokes (Lambda Invoke).
+var callees = map[string][]string{
+	"api":    {"scheduler", "worker", "dlq"},
+	"worker": {"scheduler"},
+}
+
+// envFunctionName is the variable a caller reads a callee's name from.
 func envFunctionName(callee string) string {
 	return map[string]string{
 		"scheduler": "SCHEDULER_FUNCTION_NAME",

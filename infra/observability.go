@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
@@ -59,6 +60,26 @@ func opts(stat string, period float64, label string) *awscloudwatch.MetricOption
 	return o
 }
 
+// alarmPublishStatement lets CloudWatch publish to topic for the alarms
+// of this account and region whose names are the stage's
+// (jobweaver-<stage>-*), and only those.
+func alarmPublishStatement(cfg Config, topic awssns.ITopic) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Effect:     awsiam.Effect_ALLOW,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  jsii.Strings(*topic.TopicArn()),
+		Conditions: &map[string]any{
+			"ArnLike": map[string]any{"aws:SourceArn": awscdk.Fn_Join(jsii.String(""), &[]*string{
+				jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":cloudwatch:"), awscdk.Aws_REGION(), jsii.String(":"),
+				awscdk.Aws_ACCOUNT_ID(), jsii.String(":alarm:" + resourceName(cfg, "*")),
+			})},
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+		},
+	})
+}
+
 // NewObservability builds the topic, the alarms and the dashboard.
 func NewObservability(scope constructs.Construct, id string, cfg Config, p ObservabilityProps) *Observability {
 	c := constructs.NewConstruct(scope, jsii.String(id))
@@ -68,6 +89,10 @@ func NewObservability(scope constructs.Construct, id string, cfg Config, p Obser
 		DisplayName: jsii.String("JobWeaver " + cfg.Stage + " alarms"),
 		EnforceSSL:  jsii.Bool(true),
 	})
+	// EnforceSSL gives the topic a policy of its own, which replaces SNS's
+	// default one (the owner's Allow): CloudWatch then needs its own Allow
+	// to publish, limited to this stage's alarms (confused deputy).
+	o.Topic.AddToResourcePolicy(alarmPublishStatement(cfg, o.Topic))
 	if cfg.AlarmEmail != "" {
 		o.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(cfg.AlarmEmail), nil))
 	}
@@ -117,6 +142,13 @@ func NewObservability(scope constructs.Construct, id string, cfg Config, p Obser
 	for _, svc := range []string{"scheduler", "worker"} {
 		alarm("outbox-backlog-"+svc, fmt.Sprintf("The %s outbox has kept at least %d unpublished rows for 15 minutes (broker or relay trouble)", svc, a.OutboxBacklog),
 			jw("OutboxBacklog", svc, "Minimum", 5, ""), float64(a.OutboxBacklog), 3, ge)
+	}
+	// Outbox rows the broker refused for good (too large, invalid) and
+	// the relay parked: each is also a dead letter (OUTBOX_PARKED), but
+	// the rows stay in outbox_parked until an operator deletes them.
+	for _, svc := range []string{"scheduler", "worker"} {
+		alarm("outbox-parked-"+svc, fmt.Sprintf("The %s outbox holds rows the broker refused for good (outbox_parked table; a dead letter with reason OUTBOX_PARKED names each)", svc),
+			jw("OutboxParked", svc, "Maximum", 5, ""), 1, 1, ge)
 	}
 	// Due work piling up, and the oldest due job waiting too long.
 	alarm("due-backlog", fmt.Sprintf("More than %d due jobs for 15 minutes (dispatch is not keeping up, or SCHEDULER_MAX_IN_FLIGHT is reached)", a.DueBacklog),

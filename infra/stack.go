@@ -82,6 +82,23 @@ func NewStack(scope constructs.Construct, cfg Config) *Stack {
 // resourceName names a resource of the stage: jobweaver-<stage>-<what>.
 func resourceName(cfg Config, what string) string { return "jobweaver-" + cfg.Stage + "-" + what }
 
+// instanceSuffix is the first block of the stack's UUID (the last part of
+// AWS::StackId), e.g. "51af3dc0": fixed for the life of a stack, new when
+// a deleted stack is created again.
+func instanceSuffix() *string {
+	uuid := awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), awscdk.Aws_STACK_ID(), nil))
+	return awscdk.Fn_Select(jsii.Number(0), awscdk.Fn_Split(jsii.String("-"), uuid, nil))
+}
+
+// retainedName names a resource that outlives its stack when retainData
+// is set (a log group, a database secret): prefix + "-" + instanceSuffix(),
+// so that a stack created again after a delete does not collide with what
+// the deleted one left behind. Resources deleted with their stack keep
+// plain resourceName names.
+func retainedName(prefix string) *string {
+	return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String(prefix + "-"), instanceSuffix()})
+}
+
 // title turns "job-dead-letter" into "JobDeadLetter", for construct IDs.
 func title(s string) string {
 	var b strings.Builder

@@ -226,7 +226,7 @@ func TestFunctions(t *testing.T) {
 				})
 				check(t, fn+" log group", func() {
 					s.template.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), &map[string]any{
-						"LogGroupName":    "/aws/lambda/" + resourceName(s.cfg, fn),
+						"LogGroupName":    retainedNameValue("/aws/lambda/" + resourceName(s.cfg, fn)),
 						"RetentionInDays": s.cfg.LogRetentionDays,
 					})
 				})
@@ -549,6 +549,176 @@ func TestEventSourceMappings(t *testing.T) {
 	}
 }
 
+// TestConcurrency checks, from the template alone, that no function's
+// triggers can run more invocations at once than its reservation: one per
+// partition of each Kafka topic mapped to it, the SQS mapping's
+// MaxConcurrency, one per schedule, one per function whose role may invoke
+// it (the api's internal routes). A trigger beyond the reservation is throttled by its own
+// function: Kafka batches and failure-queue messages wait, ticks drop.
+func TestConcurrency(t *testing.T) {
+	partitions := map[string]int{}
+	for _, tp := range kafka.Topics {
+		partitions[tp.Name] = int(tp.Partitions)
+	}
+	for _, stage := range []string{"dev", "prod"} {
+		t.Run(stage, func(t *testing.T) {
+			s := synth(t, stage)
+			need := map[string]int{}
+			owner := func(v any) string {
+				for _, fn := range Services {
+					if refersTo(v, s.functionID(t, resourceName(s.cfg, fn))) {
+						return fn
+					}
+				}
+				return ""
+			}
+			for id, r := range s.resources("AWS::Lambda::EventSourceMapping") {
+				p := props(r)
+				fn := owner(p["FunctionName"])
+				if topics, _ := p["Topics"].([]any); len(topics) == 1 {
+					need[fn] += partitions[topics[0].(string)]
+					continue
+				}
+				sc, _ := p["ScalingConfig"].(map[string]any)
+				max, _ := sc["MaximumConcurrency"].(float64)
+				if max < 2 {
+					t.Errorf("SQS mapping %s → %s has no MaximumConcurrency (%v): Lambda would start 5 invocations and scale on", id, fn, p["ScalingConfig"])
+				}
+				need[fn] += int(max)
+			}
+			for _, r := range s.resources("AWS::Events::Rule") {
+				for _, target := range props(r)["Targets"].([]any) {
+					need[owner(target.(map[string]any)["Arn"])]++
+				}
+			}
+			// One for each function that may invoke it synchronously (the
+			// api's internal routes, the worker's attempt starts): the roles
+			// granted lambda:InvokeFunction on it.
+			for _, r := range s.resources("AWS::IAM::Policy") {
+				p := props(r)
+				doc, _ := p["PolicyDocument"].(map[string]any)
+				statements, _ := doc["Statement"].([]any)
+				callees := map[string]bool{}
+				for _, st := range statements {
+					st := st.(map[string]any)
+					if !strings.Contains(strings.Join(list(st["Action"]), " "), "lambda:InvokeFunction") {
+						continue
+					}
+					for _, fn := range Services {
+						if refersTo(st["Resource"], s.functionID(t, resourceName(s.cfg, fn))) {
+							callees[fn] = true
+						}
+					}
+				}
+				for fn := range callees {
+					need[fn]++
+				}
+			}
+			total := 0
+			for _, fn := range Services {
+				id := s.functionID(t, resourceName(s.cfg, fn))
+				reserved, _ := props(s.resources("AWS::Lambda::Function")[id])["ReservedConcurrentExecutions"].(float64)
+				total += int(reserved)
+				if reserved == 0 && !s.cfg.Database.Proxy {
+					t.Errorf("%s is unreserved without the RDS Proxy: nothing bounds its connections", fn)
+				}
+				if reserved > 0 && need[fn] > int(reserved) {
+					t.Errorf("%s: its triggers can run %d invocations at once, its reservation is %v", fn, need[fn], reserved)
+				}
+				if cn, _ := s.cfg.ConcurrencyNeed(fn); cn != need[fn] {
+					t.Errorf("%s: Config.ConcurrencyNeed says %d, the template %d", fn, cn, need[fn])
+				}
+			}
+			if total != s.cfg.ReservedTotal() {
+				t.Errorf("the template reserves %d, Config.ReservedTotal says %d", total, s.cfg.ReservedTotal())
+			}
+			t.Logf("%s reserves %d: the account needs a concurrency quota of at least %d", stage, total, total+100)
+		})
+	}
+}
+
+// retainedNameValue is how the template spells retainedName(prefix):
+// prefix + "-" + the first block of the stack's UUID.
+func retainedNameValue(prefix string) map[string]any {
+	split := func(sep string, v any) map[string]any { return map[string]any{"Fn::Split": []any{sep, v}} }
+	sel := func(i int, v any) map[string]any { return map[string]any{"Fn::Select": []any{i, v}} }
+	suffix := sel(0, split("-", sel(2, split("/", map[string]any{"Ref": "AWS::StackId"}))))
+	return map[string]any{"Fn::Join": []any{"", []any{prefix + "-", suffix}}}
+}
+
+// nameString renders a name from the template: a string as it is, a
+// retainedName as <prefix>-<stack>.
+func nameString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, _ := json.Marshal(v)
+	for _, part := range regexp.MustCompile(`"Fn::Join":\["",\["([^"]*)-",`).FindAllStringSubmatch(string(b), 1) {
+		if want, _ := json.Marshal(retainedNameValue(part[1])); string(want) == string(b) {
+			return part[1] + "-<stack>"
+		}
+	}
+	return string(b)
+}
+
+// refersToResource reports whether v references a resource of the stack.
+func refersToResource(s *synthesized, v any) bool {
+	for id := range s.json["Resources"].(map[string]any) {
+		if refersTo(v, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// uniqueNameKeys are the properties that name a resource uniquely in an
+// account and region (a second resource of the same name fails to create).
+var uniqueNameKeys = []string{"LogGroupName", "Name", "BucketName", "QueueName", "TopicName", "FunctionName",
+	"DBInstanceIdentifier", "DBProxyName", "ClusterName", "RoleName", "Domain"}
+
+// TestRetainedNames checks that what outlives a deleted stack
+// (DeletionPolicy Retain: prod's data, the CDK's own log groups) has no
+// fixed unique name: each carries the
+// stack's own suffix (from AWS::StackId), so that creating the stack
+// again does not collide with what the deleted one left behind.
+func TestRetainedNames(t *testing.T) {
+	for _, stage := range []string{"dev", "prod"} {
+		t.Run(stage, func(t *testing.T) {
+			s := synth(t, stage)
+			retained := 0
+			for id, r := range s.json["Resources"].(map[string]any) {
+				res := r.(map[string]any)
+				if res["DeletionPolicy"] != "Retain" {
+					continue
+				}
+				retained++
+				p := props(res)
+				for _, k := range uniqueNameKeys {
+					v, ok := p[k]
+					if !ok {
+						continue
+					}
+					// Unique per stack: the stack's suffix, or a name CloudFormation
+					// generates for another resource (the CDK's own log groups).
+					if b, _ := json.Marshal(v); !strings.Contains(string(b), `"AWS::StackId"`) && !refersToResource(s, v) {
+						t.Errorf("retained %s (%s) has the fixed %s %s: a stack created again after a delete would collide with it", id, res["Type"], k, b)
+					}
+				}
+			}
+			if s.cfg.RetainData && retained == 0 {
+				t.Errorf("nothing retained with retainData")
+			}
+			// make token finds the app clients' secrets by their fixed names:
+			// those go with the stack.
+			for id, r := range s.resources("AWS::SecretsManager::Secret") {
+				if name, ok := props(r)["Name"].(string); ok && strings.Contains(name, "/api-clients/") && r["DeletionPolicy"] != "Delete" {
+					t.Errorf("%s: the app client secret %s is not deleted with the stack (DeletionPolicy %v)", id, name, r["DeletionPolicy"])
+				}
+			}
+		})
+	}
+}
+
 func TestDatabase(t *testing.T) {
 	for _, stage := range []string{"dev", "prod"} {
 		t.Run(stage, func(t *testing.T) {
@@ -572,7 +742,7 @@ func TestDatabase(t *testing.T) {
 			for _, svc := range Services {
 				check(t, svc+" secret", func() {
 					s.template.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), &map[string]any{
-						"Name": resourceName(s.cfg, "db-"+svc),
+						"Name": retainedNameValue(resourceName(s.cfg, "db-"+svc)),
 						"GenerateSecretString": assertions.Match_ObjectLike(&map[string]any{
 							"SecretStringTemplate": assertions.Match_SerializedJson(map[string]any{
 								"username": DatabaseUser(svc), "dbname": DatabaseName(svc),
@@ -689,7 +859,7 @@ func TestNetwork(t *testing.T) {
 // expectedAlarms are the alarms' short names (resourceName(cfg, name)).
 func expectedAlarms() []string {
 	names := []string{"dead-letters-stored", "jobs-dead-lettered", "failure-rate", "outbox-backlog-scheduler",
-		"outbox-backlog-worker", "due-backlog", "oldest-due-age", "mapping-failures", "mapping-failures-stuck", "rds-cpu", "rds-connections"}
+		"outbox-backlog-worker", "outbox-parked-scheduler", "outbox-parked-worker", "due-backlog", "oldest-due-age", "mapping-failures", "mapping-failures-stuck", "rds-cpu", "rds-connections"}
 	for _, svc := range Services {
 		names = append(names, svc+"-errors", svc+"-throttles")
 	}
@@ -712,6 +882,7 @@ func TestAlarms(t *testing.T) {
 			for id := range topics {
 				topic = id
 			}
+			testAlarmTopicPolicy(t, s, topic)
 			alarms := map[string]map[string]any{}
 			for _, r := range s.resources("AWS::CloudWatch::Alarm") {
 				alarms[props(r)["AlarmName"].(string)] = props(r)
@@ -735,7 +906,7 @@ func TestAlarms(t *testing.T) {
 			// The metric contract: Service-level dimensions in namespace JobWeaver.
 			for name, metric := range map[string]string{
 				"dead-letters-stored": "DeadLettersStored", "jobs-dead-lettered": "JobsDeadLettered",
-				"outbox-backlog-scheduler": "OutboxBacklog", "due-backlog": "DueBacklog", "oldest-due-age": "OldestDueAgeSeconds",
+				"outbox-backlog-scheduler": "OutboxBacklog", "outbox-parked-worker": "OutboxParked", "due-backlog": "DueBacklog", "oldest-due-age": "OldestDueAgeSeconds",
 			} {
 				p := alarms[resourceName(s.cfg, name)]
 				if p["Namespace"] != MetricNamespace || p["MetricName"] != metric {
@@ -771,6 +942,63 @@ func TestAlarms(t *testing.T) {
 				t.Errorf("%d subscriptions without alarmEmail", len(subs))
 			}
 		})
+	}
+}
+
+// testAlarmTopicPolicy checks that CloudWatch may publish to the alarm
+// topic for this stage's alarms, and that every alarm's name is covered by
+// the policy's aws:SourceArn pattern: with EnforceSSL the topic's policy
+// replaces SNS's default one, so without this Allow no alarm notifies.
+func testAlarmTopicPolicy(t *testing.T, s *synthesized, topic string) {
+	t.Helper()
+	policies := s.resources("AWS::SNS::TopicPolicy")
+	if len(policies) != 1 {
+		t.Fatalf("%d SNS topic policies, want 1", len(policies))
+	}
+	pattern := resourceName(s.cfg, "*")
+	for id, r := range policies {
+		p := props(r)
+		if topics, _ := p["Topics"].([]any); len(topics) != 1 || !refersTo(topics[0], topic) {
+			t.Errorf("topic policy %s is on %v, want the alarm topic", id, p["Topics"])
+		}
+		doc, _ := p["PolicyDocument"].(map[string]any)
+		statements, _ := doc["Statement"].([]any)
+		allows := 0
+		for _, st := range statements {
+			st := st.(map[string]any)
+			if st["Effect"] != "Allow" {
+				continue
+			}
+			allows++
+			principal, _ := json.Marshal(st["Principal"])
+			cond, _ := json.Marshal(st["Condition"])
+			if string(principal) != `{"Service":"cloudwatch.amazonaws.com"}` || st["Action"] != "sns:Publish" || !refersTo(st["Resource"], topic) {
+				t.Errorf("Allow statement %v: want cloudwatch.amazonaws.com to sns:Publish on the alarm topic", st)
+			}
+			if !strings.Contains(string(cond), `"ArnLike":{"aws:SourceArn":`) || !strings.Contains(string(cond), `":alarm:`+pattern+`"`) ||
+				!strings.Contains(string(cond), `"aws:SourceAccount":{"Ref":"AWS::AccountId"}`) {
+				t.Errorf("Allow statement's condition %s: want aws:SourceArn like this account's alarms %s and aws:SourceAccount", cond, pattern)
+			}
+		}
+		if allows != 1 {
+			t.Errorf("topic policy has %d Allow statements, want the one for CloudWatch alarms", allows)
+		}
+	}
+	check(t, "CloudWatch may publish to the alarm topic", func() {
+		s.template.HasResourceProperties(jsii.String("AWS::SNS::TopicPolicy"), &map[string]any{
+			"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{
+				"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+					"Effect":    "Allow",
+					"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+					"Action":    "sns:Publish",
+				})}),
+			}),
+		})
+	})
+	for _, r := range s.resources("AWS::CloudWatch::Alarm") {
+		if name, _ := props(r)["AlarmName"].(string); !strings.HasPrefix(name, strings.TrimSuffix(pattern, "*")) {
+			t.Errorf("alarm %s is outside the topic policy's pattern %s: its notifications would be refused", name, pattern)
+		}
 	}
 }
 
@@ -851,7 +1079,7 @@ func TestIAM(t *testing.T) {
 			// Each service reads its own database secret and no other.
 			secretIDs := map[string]string{}
 			for id, r := range s.resources("AWS::SecretsManager::Secret") {
-				secretIDs[fmt.Sprint(props(r)["Name"])] = id
+				secretIDs[nameString(props(r)["Name"])] = id
 			}
 			for _, svc := range Services {
 				role := roleOf(t, s, resourceName(s.cfg, svc))
@@ -869,10 +1097,10 @@ func TestIAM(t *testing.T) {
 					}
 					invoke = invoke || strings.Contains(acts, "lambda:InvokeFunction")
 				}
-				if len(read) != 1 || read[0] != resourceName(s.cfg, "db-"+svc) {
+				if len(read) != 1 || read[0] != resourceName(s.cfg, "db-"+svc)+"-<stack>" {
 					t.Errorf("%s reads secrets %v, want only its own", svc, read)
 				}
-				if invoke != (svc == "api") {
+				if invoke != (len(callees[svc]) > 0) { // the api; the worker starts attempts through the scheduler
 					t.Errorf("%s may invoke functions: %v", svc, invoke)
 				}
 			}

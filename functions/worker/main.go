@@ -1,6 +1,8 @@
 // Command worker is the worker Lambda function: it runs the steps of
 // run-job records delivered by a Kafka event-source mapping and serves
-// GET /internal/executions/{jobId} for the api. See package worker.
+// GET /internal/executions/{jobId} for the api. It starts each attempt
+// through the scheduler function (SCHEDULER_FUNCTION_NAME, through the
+// Lambda Invoke API). See package worker.
 //
 // `make build` builds it as bootstrap for provided.al2023; see
 // docs/lambda.md.
@@ -12,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 	"github.com/jobweaver/jobweaver/shared/worker"
@@ -28,8 +31,17 @@ func main() {
 	if err := cfg.Validate(); err != nil {
 		wiring.Fail(name, err)
 	}
-	deps, err := wiring.FromEnv(context.Background(), name, env, worker.Migrations())
+	ctx := context.Background()
+	deps, err := wiring.FromEnv(ctx, name, env, worker.Migrations())
 	if err != nil {
+		wiring.Fail(name, err)
+	}
+	// Attempts start through the scheduler (SCHEDULER_FUNCTION_NAME).
+	scheduler := env.Required("SCHEDULER_FUNCTION_NAME")
+	if err := env.Err(); err != nil {
+		wiring.Fail(name, err)
+	}
+	if cfg.Scheduler, err = invoke.NewLambda(ctx, map[string]string{invoke.Scheduler: scheduler}); err != nil {
 		wiring.Fail(name, err)
 	}
 	svc, err := worker.New(cfg, deps)

@@ -232,8 +232,8 @@ func (d *deployer) databases(ctx context.Context) error {
 }
 
 // functionEnv is a function's environment: its own database on the
-// compose Postgres, Redpanda's internal listener, and for the api the
-// names of the functions it invokes.
+// compose Postgres, Redpanda's internal listener, and for the api and the
+// worker the names of the functions they invoke.
 func (d *deployer) functionEnv(fn string) (map[string]string, error) {
 	u, err := url.Parse(d.s.DatabaseURL)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
@@ -251,6 +251,9 @@ func (d *deployer) functionEnv(fn string) (map[string]string, error) {
 		env["SCHEDULER_FUNCTION_NAME"] = stack.FunctionName(d.s.Prefix, invoke.Scheduler)
 		env["WORKER_FUNCTION_NAME"] = stack.FunctionName(d.s.Prefix, invoke.Worker)
 		env["DLQ_FUNCTION_NAME"] = stack.FunctionName(d.s.Prefix, invoke.DLQ)
+	}
+	if fn == invoke.Worker { // it starts each attempt through the scheduler
+		env["SCHEDULER_FUNCTION_NAME"] = stack.FunctionName(d.s.Prefix, invoke.Scheduler)
 	}
 	return env, nil
 }

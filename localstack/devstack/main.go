@@ -25,6 +25,7 @@ func run() int {
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, `Usage: make run   (or: go run ./localstack/devstack [--flag=value ...])
+       make clean (or: go run ./localstack/devstack [--flag=value ...] clean)
 
 Runs JobWeaver on this machine: the api, scheduler, worker and dlq handlers,
 unchanged, fed by a local API Gateway (HTTP), event-source mappings (Kafka
@@ -33,7 +34,13 @@ embedded broker persisted under DATA_DIR/kafka unless KAFKA_BROKERS is set
 (then KAFKA_AUTH and its settings say how every client connects to it).
 Postgres is DATABASE_URL, or a private cluster under DATA_DIR/postgres
 started from the installed Postgres binaries. Ctrl-C stops it cleanly; a
-hard kill loses nothing.
+hard kill loses nothing. The HTTP fronts listen on 127.0.0.1 unless
+API_ADDR, SCHEDULER_ADDR or WORKER_ADDR name another address; the internal
+routes answer only clients on this machine whatever their address.
+
+clean resets what make run keeps: it drops the databases make run created
+on DATABASE_URL's server (and lists them), then removes DATA_DIR. Stop the
+stack first.
 
 Every setting is an environment variable; each also has a flag, which wins.
 A bad value stops the start with one line naming the variable.
@@ -46,13 +53,21 @@ A bad value stops the start with one line naming the variable.
 		}
 		return 2
 	}
-	if fs.NArg() > 0 {
+	clean := fs.NArg() == 1 && fs.Arg(0) == "clean"
+	if fs.NArg() > 0 && !clean {
 		fmt.Fprintf(os.Stderr, "devstack: unexpected argument %q (see --help)\n", fs.Arg(0))
 		return 2
 	}
 	cfg, code, ok := cli.Load(fs)
 	if !ok {
 		return code
+	}
+	if clean {
+		if err := devstack.Clean(context.Background(), cfg, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -53,7 +53,8 @@ bootstrap is built for this machine into build/emulator/, started with the
 Kafka broker and Postgres of a local stack running on the same DATA_DIR
 (make run) or, if none runs, ones started for this invocation; its database
 is created and migrated first. The api calls the other three functions, so
-for the api all four run. Its timeout is FUNCTION_TIMEOUT (TICK_INTERVAL
+for the api all four run; the worker starts attempts through the scheduler,
+so for the worker both run. Its timeout is FUNCTION_TIMEOUT (TICK_INTERVAL
 for a scheduled event, as under make run). The emulator's and the
 function's output goes to stderr, then the init and invocation times.
 
@@ -111,8 +112,11 @@ func invokeEmulated(ctx context.Context, cfg devstack.Config, fn string, payload
 		return nil, err
 	}
 	names := []string{fn}
-	if fn == invoke.API {
+	switch fn {
+	case invoke.API:
 		names = lambdatest.Functions
+	case invoke.Worker: // it starts attempts through the scheduler
+		names = []string{invoke.Scheduler, invoke.Worker}
 	}
 	start := time.Now()
 	bins, err := lambdatest.BuildBootstraps(ctx, root, filepath.Join(root, "build", "emulator", runtime.GOARCH), names...)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,16 +25,18 @@ type BatchAccepted struct {
 }
 
 // submitBatch is POST /api/jobs/batch: {"jobs": [submission, ...]}. All
-// or nothing: one invalid job rejects the batch, naming it by index. The
-// jobs share the request's trace ID. With an Idempotency-Key K, job i is
-// stored under the key K/i, so a repeat returns the same job IDs.
+// or nothing: one invalid job rejects the batch, naming it by index, and
+// the jobs, their events and the batch's idempotency key commit in one
+// transaction. The jobs share the request's trace ID. An Idempotency-Key
+// names the batch (in a namespace of its own, see createBatch): a repeat
+// returns the same job IDs.
 func (s *Service) submitBatch(w http.ResponseWriter, r *http.Request) error {
 	if err := checkJSON(r.Header.Get("Content-Type")); err != nil {
 		return err
 	}
 	key := strings.TrimSpace(r.Header.Get(IdempotencyKeyHeader))
-	if len(key) > MaxIdempotencyKeyLen-5 {
-		return badRequest("%s must be at most %d characters on a batch (got %d)", IdempotencyKeyHeader, MaxIdempotencyKeyLen-5, len(key))
+	if len(key) > MaxIdempotencyKeyLen {
+		return badRequest("%s must be at most %d characters (got %d)", IdempotencyKeyHeader, MaxIdempotencyKeyLen, len(key))
 	}
 	body, err := s.readBody(w, r)
 	if err != nil {
@@ -57,6 +58,10 @@ func (s *Service) submitBatch(w http.ResponseWriter, r *http.Request) error {
 			}
 		case err != nil:
 			return err
+		default:
+			if err := checkSize(job, i); err != nil {
+				return err
+			}
 		}
 		jobs[i] = job
 	}
@@ -67,54 +72,42 @@ func (s *Service) submitBatch(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	ctx := r.Context()
-	traceID := trace.TraceID(ctx)
-	out := BatchAccepted{Jobs: make([]Accepted, len(jobs))}
-	if key == "" {
-		subs, pub, err := insertJobs(ctx, s.pool, jobs, traceID)
-		if err != nil {
-			return err
-		}
-		for i, sub := range subs {
-			out.Jobs[i] = Accepted{JobID: sub.ID, TraceID: sub.TraceID}
+	subs, pub, err := createBatch(ctx, s.pool, jobs, key, trace.TraceID(ctx))
+	if err != nil {
+		return err
+	}
+	out := BatchAccepted{Jobs: make([]Accepted, len(subs))}
+	for i, sub := range subs {
+		out.Jobs[i] = Accepted{JobID: sub.ID, TraceID: sub.TraceID}
+	}
+	if pub != nil {
+		for _, sub := range subs {
 			s.metrics.Count("JobsSubmitted", 1, metrics.Dim("JobType", sub.JobType))
 		}
 		s.log.InfoContext(ctx, "batch accepted", "jobs", len(subs))
 		s.publish(ctx, pub)
 	} else {
-		pub := &pendingEvent{}
-		for i, job := range jobs {
-			sub, p, err := createJob(ctx, s.pool, job, fmt.Sprintf("%s/%d", key, i), traceID)
-			if err != nil {
-				return err
-			}
-			if p != nil {
-				pub.ids, pub.envs = append(pub.ids, p.ids...), append(pub.envs, p.envs...)
-				s.metrics.Count("JobsSubmitted", 1, metrics.Dim("JobType", sub.JobType))
-			}
-			out.Jobs[i] = Accepted{JobID: sub.ID, TraceID: sub.TraceID}
-		}
-		s.log.InfoContext(ctx, "batch accepted", "jobs", len(jobs), "new", len(pub.envs))
-		if len(pub.envs) < len(jobs) {
-			w.Header().Set("Idempotent-Replayed", "true")
-		}
-		s.publish(ctx, pub)
+		s.log.InfoContext(ctx, "idempotent repeat of a batch", "jobs", len(subs), "originalTraceId", subs[0].TraceID)
+		w.Header().Set("Idempotent-Replayed", "true")
+		// Its first events may still wait in the outbox.
+		s.drain(ctx, drainTimeout)
 	}
 	apierror.WriteJSON(w, http.StatusAccepted, out)
 	return nil
 }
 
-// decodeBatch reads {"jobs": [...]} strictly.
+// decodeBatch reads {"jobs": [...]} strictly: one JSON object, exact
+// field names, nothing after it.
 func decodeBatch(body []byte) ([]json.RawMessage, error) {
 	var req struct {
 		Jobs *[]json.RawMessage `json:"jobs"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := strictjson.Decode(body, &req); err != nil {
+		var te *strictjson.TrailingDataError
+		if errors.As(err, &te) {
+			return nil, badRequest(`a batch must be exactly one JSON object {"jobs": [job submission, ...]}: %v`, err)
+		}
 		return nil, badRequest(`a batch must be {"jobs": [job submission, ...]}: %v`, err)
-	}
-	if dec.More() {
-		return nil, badRequest("body must hold a single JSON object")
 	}
 	if err := strictjson.CheckKeys(body, strictjson.Fields(&req)); err != nil {
 		return nil, badRequest(`a batch must be {"jobs": [job submission, ...]}: %v`, err)

@@ -16,16 +16,26 @@ import (
 )
 
 // listDeadLetters is GET /api/dlq, answered by the dlq function. Entries
-// are relayed as the dlq function shapes them.
+// are relayed as the dlq function shapes them (summaries: dlq.ListAfter);
+// a page starts at page*size or, with a cursor, after the entry it names.
 func (s *Service) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
 	pr, err := paging.Parse(r.URL.Query(), s.cfg.DefaultPageSize, s.cfg.PageSizeMax, namespace)
 	if err != nil {
 		return err
 	}
+	after, err := paging.ParseCursor(r.URL.Query(), namespace)
+	if err != nil {
+		return err
+	}
+	fwd := url.Values{"size": {strconv.Itoa(pr.Size)}}
+	if after != nil {
+		fwd.Set("cursor", after.Encode())
+	} else {
+		fwd.Set("page", strconv.Itoa(pr.Page))
+	}
 	ctx := r.Context()
 	const path = "/internal/dlq"
-	status, body, err := s.call(ctx, invoke.DLQ, http.MethodGet, path,
-		url.Values{"page": {strconv.Itoa(pr.Page)}, "size": {strconv.Itoa(pr.Size)}}, nil)
+	status, body, err := s.call(ctx, invoke.DLQ, http.MethodGet, path, fwd, nil)
 	if err != nil {
 		return s.unavailable(ctx, invoke.DLQ, path, 0, nil, err)
 	}

@@ -80,3 +80,45 @@ func FuzzSubmit(f *testing.F) {
 		}
 	})
 }
+
+// FuzzBatchBody posts arbitrary batch bodies: a batch is accepted only
+// when its body is exactly one valid JSON value (json.Valid), and every
+// refusal is a structured 400 or 413.
+func FuzzBatchBody(f *testing.F) {
+	b := setup(f, Config{BodyLimit: 4096})
+	one := `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"x"}]}}`
+	for _, seed := range []string{
+		`{"jobs":[` + one + `]}`,
+		`{"jobs":[` + one + `]} ` + "\n",
+		`{"jobs":[` + one + `]}}`,
+		`{"jobs":[` + one + `]}]`,
+		`{"jobs":[` + one + `]} {}`,
+		`{"jobs":[` + one + `]}x`,
+		`{"jobs":[` + one + `]}` + "\x00",
+		`{"jobs":[` + one + `,` + one + `]}{"jobs":[]}`,
+		`{} {}`,
+		`{"jobs":[]}`,
+		`{"jobs":[` + one + `]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := httptest.NewRequest(http.MethodPost, "/api/jobs/batch", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		b.svc.HTTPHandler().ServeHTTP(w, r)
+		switch w.Code {
+		case http.StatusAccepted:
+			if !json.Valid(body) {
+				t.Fatalf("accepted a body that is not exactly one JSON value: %q", body)
+			}
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+			var e errorBody
+			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Status != w.Code || e.Message == "" {
+				t.Fatalf("%d body %q: %v", w.Code, w.Body.String(), err)
+			}
+		default:
+			t.Fatalf("status %d, want 202, 400 or 413; body %s", w.Code, w.Body.String())
+		}
+	})
+}

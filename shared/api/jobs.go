@@ -88,6 +88,9 @@ func (s *Service) submitJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := checkSize(job, -1); err != nil {
+		return err
+	}
 
 	ctx := r.Context()
 	sub, pub, err := createJob(ctx, s.pool, job, key, trace.TraceID(ctx))
@@ -219,13 +222,24 @@ func (s *Service) getJob(w http.ResponseWriter, r *http.Request) error {
 }
 
 // listJobs is GET /api/jobs: validated here, answered by the scheduler.
+// Items are summaries (JobSummary); a page starts at page*size or, with a
+// cursor, after the item the cursor names.
 func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	pr, err := paging.Parse(q, s.cfg.DefaultPageSize, s.cfg.PageSizeMax, namespace)
 	if err != nil {
 		return err
 	}
-	fwd := url.Values{"page": {strconv.Itoa(pr.Page)}, "size": {strconv.Itoa(pr.Size)}}
+	after, err := paging.ParseCursor(q, namespace)
+	if err != nil {
+		return err
+	}
+	fwd := url.Values{"size": {strconv.Itoa(pr.Size)}}
+	if after != nil {
+		fwd.Set("cursor", after.Encode())
+	} else {
+		fwd.Set("page", strconv.Itoa(pr.Page))
+	}
 	if v := q.Get("type"); v != "" {
 		if !jobspec.JobTypes[v] {
 			return badRequest("type must be a known job type (got %q)", v)
@@ -239,7 +253,7 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) error {
 		fwd.Set("status", v)
 	}
 	if v := q.Get("traceId"); v != "" {
-		if !ValidTraceID(v) {
+		if !validTraceFilter(v) {
 			return badRequest("traceId must be 1 to %d visible ASCII characters", MaxTraceIDLen)
 		}
 		fwd.Set("traceId", v)
@@ -279,17 +293,18 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) error {
 		}
 		return badRequest("%s", msg)
 	}
-	var page paging.Page[schedulerJob]
+	var page paging.Page[schedulerSummary]
 	if err := s.decodeOK(ctx, invoke.Scheduler, path, status, body, &page); err != nil {
 		return err
 	}
-	views := make([]JobView, len(page.Content))
+	views := make([]JobSummary, len(page.Content))
 	for i, j := range page.Content {
 		views[i] = j.view()
 	}
-	apierror.WriteJSON(w, http.StatusOK, paging.Page[JobView]{
+	apierror.WriteJSON(w, http.StatusOK, paging.Page[JobSummary]{
 		Content: views, Page: page.Page, Size: page.Size,
 		TotalElements: page.TotalElements, TotalPages: page.TotalPages,
+		TotalIsEstimate: page.TotalIsEstimate, NextCursor: page.NextCursor,
 	})
 	return nil
 }

@@ -20,12 +20,18 @@ import (
 const namespace = "API"
 
 // MaxTraceIDLen bounds a client's X-Trace-Id.
-const MaxTraceIDLen = 128
+const MaxTraceIDLen = trace.MaxHTTPLen
 
-// ValidTraceID reports whether a client-sent trace ID is kept: 1 to 128
-// visible ASCII characters (no spaces or control characters). Others are
-// replaced by a fresh ID.
-func ValidTraceID(id string) bool {
+// ValidTraceID reports whether a client-sent X-Trace-Id is kept: 1 to 128
+// characters of A-Z, a-z, 0-9 and . _ : - (trace.ValidID). Others are
+// replaced by a fresh ID, with X-Trace-Id-Replaced: true on the response
+// and a warning in the log that names the problem, never the value.
+func ValidTraceID(id string) bool { return trace.ValidID(id) }
+
+// validTraceFilter reports whether a traceId list filter is worth asking
+// for: 1 to 128 visible ASCII characters. It is wider than ValidTraceID,
+// so that IDs kept by earlier, laxer rules can still be found.
+func validTraceFilter(id string) bool {
 	if id == "" || len(id) > MaxTraceIDLen {
 		return false
 	}
@@ -55,14 +61,17 @@ func withJob(r *http.Request, jobID string) *http.Request {
 // then routing.
 func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := r.Header.Get(trace.HTTPHeader)
-	if !ValidTraceID(id) {
-		id = trace.NewID()
-	}
+	id, replaced := trace.FromHeader(r.Header)
 	w.Header().Set(trace.HTTPHeader, id)
 	ri := &requestInfo{}
 	ctx := trace.WithTraceID(context.WithValue(r.Context(), requestInfoKey{}, ri), id)
 	r = r.WithContext(ctx)
+	if replaced {
+		w.Header().Set(trace.ReplacedHeader, "true")
+		// The value itself is never logged: it may hold anything.
+		s.log.WarnContext(ctx, "X-Trace-Id replaced: it must be 1 to 128 characters of A-Z a-z 0-9 . _ : -",
+			"sentLength", len(r.Header.Get(trace.HTTPHeader)))
+	}
 	sw := &statusWriter{ResponseWriter: w}
 
 	defer func() {

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/paging"
 )
 
 // openAPI loads docs/openapi.yaml from the module root.
@@ -129,6 +130,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		exact  bool
 	}{
 		{"Job", JobView{}, true},
+		{"JobSummary", JobSummary{}, true},
 		{"Accepted", Accepted{}, true},
 		{"Execution", Execution{}, true},
 		{"ExecutionStep", ExecutionStep{}, true},
@@ -145,6 +147,16 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		if got := jsonFields(reflect.TypeOf(tc.v)); !reflect.DeepEqual(got, documented) {
 			t.Errorf("schema %s documents %v; %T writes %v", tc.schema, documented, tc.v, got)
 		}
+	}
+	// A page's fields: PageInfo's and content.
+	pageProps := mapAt(t, schemas, "PageInfo", "properties")
+	documented := []string{"content"}
+	for k := range pageProps {
+		documented = append(documented, k)
+	}
+	sort.Strings(documented)
+	if got := jsonFields(reflect.TypeOf(paging.Page[JobSummary]{})); !reflect.DeepEqual(got, documented) {
+		t.Errorf("PageInfo (+content) documents %v; paging.Page writes %v", documented, got)
 	}
 	// Every status of a list filter and every API error code is documented.
 	statuses := mapAt(t, schemas, "JobStatus")["enum"].([]any)
@@ -171,7 +183,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 			}
 		}
 	}
-	for _, c := range []string{"API.INTERNAL_ERROR"} { // built by apierror from the namespace
+	// Built from the namespace by apierror and paging.ParseCursor.
+	for _, c := range []string{"API.INTERNAL_ERROR", "API.INVALID_CURSOR"} {
 		if !codes[c] {
 			t.Errorf("error code %s is not documented", c)
 		}

@@ -17,6 +17,10 @@ import (
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
+// jobSummaryKeys are the fields of a job as GET /api/jobs lists it.
+var jobSummaryKeys = []string{"attempts", "createdAt", "finishedAt", "jobId", "jobType", "lastError", "lastErrorCode",
+	"maxRetryCount", "nextRunAt", "startedAt", "status", "traceId", "truncated", "updatedAt"}
+
 // jobViewKeys are the fields of a job as GET /api/jobs/{id} shows it.
 var jobViewKeys = []string{"attempts", "createdAt", "finishedAt", "jobId", "jobType", "lastError", "lastErrorCode",
 	"maxRetryCount", "nextRunAt", "payload", "startedAt", "status", "traceId", "updatedAt"}
@@ -144,9 +148,10 @@ func TestListJobs(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("list = %d %s", w.Code, w.Body.String())
 	}
-	var page paging.Page[JobView]
+	var page paging.Page[JobSummary]
 	decodeStrict(t, w, &page)
-	if page.Page != 1 || page.Size != 50 || page.TotalElements != 52 || page.TotalPages != 2 || len(page.Content) != 2 {
+	if page.Page != 1 || page.Size != 50 || page.TotalElements != 52 || page.TotalPages != 2 || len(page.Content) != 2 ||
+		page.TotalIsEstimate || page.NextCursor != "" {
 		t.Fatalf("page = %+v", page)
 	}
 	if j := page.Content[0]; j.JobID != id1 || j.Status != StatusRunning || j.Attempts != 2 || j.TraceID != "scheduler-copy-trace" || j.LastErrorCode == nil {
@@ -159,8 +164,11 @@ func TestListJobs(t *testing.T) {
 	var raw struct{ Content []json.RawMessage }
 	_ = json.Unmarshal(w.Body.Bytes(), &raw)
 	content = raw.Content
-	if got := keysOf(t, content[0]); !reflect.DeepEqual(got, jobViewKeys) {
+	if got := keysOf(t, content[0]); !reflect.DeepEqual(got, jobSummaryKeys) {
 		t.Fatalf("entry fields = %v", got)
+	}
+	if got := keysOf(t, w.Body.Bytes()); !reflect.DeepEqual(got, []string{"content", "page", "size", "totalElements", "totalPages"}) {
+		t.Fatalf("page fields = %v", got)
 	}
 
 	calls := b.sched.received()
@@ -193,6 +201,40 @@ func TestListJobs(t *testing.T) {
 	wantError(t, b.do(http.MethodGet, "/api/jobs", ""), http.StatusServiceUnavailable, "API.SCHEDULER_UNAVAILABLE")
 	b.sched.fail(errors.New("throttled"))
 	wantError(t, b.do(http.MethodGet, "/api/jobs", ""), http.StatusServiceUnavailable, "API.SCHEDULER_UNAVAILABLE")
+}
+
+func TestListJobsByCursor(t *testing.T) {
+	b := setup(t, Config{})
+	next := paging.Cursor{Time: time.Date(2024, 5, 1, 12, 0, 0, 123456000, time.UTC), ID: uuid.NewString()}.Encode()
+	b.sched.on("GET /internal/jobs", http.StatusOK, map[string]any{
+		"content": []any{schedulerStatus(uuid.NewString(), StatusRunning, 1)},
+		"page":    0, "size": 1, "totalElements": 12000, "totalPages": 12000, "totalIsEstimate": true, "nextCursor": next,
+	})
+	w := b.do(http.MethodGet, "/api/jobs?size=1&status=RUNNING", "")
+	var page paging.Page[JobSummary]
+	decodeStrict(t, w, &page)
+	if !page.TotalIsEstimate || page.NextCursor != next || page.TotalElements != 12000 || len(page.Content) != 1 {
+		t.Fatalf("page = %+v", page)
+	}
+	if strings.Contains(w.Body.String(), "scheduler copy") {
+		t.Fatalf("the list shows a payload: %s", w.Body)
+	}
+	// The cursor goes to the scheduler as it came, in place of page.
+	w = b.do(http.MethodGet, "/api/jobs?size=1&status=RUNNING&cursor="+url.QueryEscape(page.NextCursor), "")
+	if w.Code != http.StatusOK {
+		t.Fatalf("by cursor = %d %s", w.Code, w.Body)
+	}
+	calls := b.sched.received()
+	if q := calls[len(calls)-1].Query; q.Get("cursor") != next || q.Has("page") || q.Get("status") != "RUNNING" {
+		t.Fatalf("scheduler query = %v", q)
+	}
+	n := len(calls)
+	for _, bad := range []string{"cursor=x", "cursor=" + next + "&page=0", "cursor=" + strings.Repeat("Q", 129)} {
+		wantError(t, b.do(http.MethodGet, "/api/jobs?"+bad, ""), http.StatusBadRequest, "API.INVALID_CURSOR")
+	}
+	if len(b.sched.received()) != n {
+		t.Fatal("a bad cursor reached the scheduler")
+	}
 }
 
 func TestListExecutions(t *testing.T) {
@@ -352,6 +394,12 @@ func TestDeadLetters(t *testing.T) {
 		t.Fatalf("dlq got %+v", calls[0])
 	}
 	wantError(t, b.do(http.MethodGet, "/api/dlq?page=-3", ""), http.StatusBadRequest, "API.INVALID_REQUEST")
+	wantError(t, b.do(http.MethodGet, "/api/dlq?cursor=nope", ""), http.StatusBadRequest, "API.INVALID_CURSOR")
+	cursor := paging.Cursor{Time: time.Now(), ID: uuid.NewString()}.Encode()
+	b.do(http.MethodGet, "/api/dlq?size=5&cursor="+cursor, "")
+	if c := b.dlq.received(); c[len(c)-1].Query.Get("cursor") != cursor || c[len(c)-1].Query.Has("page") {
+		t.Fatalf("cursor not forwarded: %v", c[len(c)-1].Query)
+	}
 
 	id := entry["eventId"].(string)
 	b.dlq.on("GET /internal/dlq/{id}", http.StatusOK, entry)

@@ -181,19 +181,17 @@ type pendingEvent struct {
 	envs []envelope.Envelope
 }
 
-// insertJobs stores many jobs without idempotency keys and their
-// JobCreated outbox rows in one statement.
-func insertJobs(ctx context.Context, pool *pgxpool.Pool, jobs []jobspec.Job, traceID string) ([]submission, *pendingEvent, error) {
-	n := len(jobs)
-	subs := make([]submission, n)
-	envs := make([]envelope.Envelope, n)
-	var (
-		ids, types, tids, topics []string
-		payloads, hashes         [][]byte
-		keys, values, headers    [][]byte
-		retries                  []int32
-		created                  []time.Time
-	)
+// queryer is a pool or a transaction.
+type queryer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// newSubmissions gives each job an ID (time-ordered, UUIDv7), its request
+// hash and its JobCreated event.
+func newSubmissions(jobs []jobspec.Job, traceID string) ([]submission, []envelope.Envelope, error) {
+	subs := make([]submission, len(jobs))
+	envs := make([]envelope.Envelope, len(jobs))
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for i, job := range jobs {
 		id, err := uuid.NewV7()
@@ -204,18 +202,32 @@ func insertJobs(ctx context.Context, pool *pgxpool.Pool, jobs []jobspec.Job, tra
 			ID: id.String(), JobType: job.JobType, Payload: job.PayloadJSON(), MaxRetryCount: job.MaxRetryCount,
 			TraceID: traceID, RequestHash: requestHash(job), CreatedAt: now,
 		}
-		env, err := envelope.New(envelope.TypeJobCreated, traceID, subs[i].ID, subs[i].jobCreated())
-		if err != nil {
+		if envs[i], err = envelope.New(envelope.TypeJobCreated, traceID, subs[i].ID, subs[i].jobCreated()); err != nil {
 			return nil, nil, err
 		}
-		envs[i] = env
-		row := outbox.Row(env)
-		ids, types, tids = append(ids, subs[i].ID), append(types, job.JobType), append(tids, traceID)
-		payloads, hashes = append(payloads, subs[i].Payload), append(hashes, subs[i].RequestHash)
-		retries, created = append(retries, int32(job.MaxRetryCount)), append(created, now)
+	}
+	return subs, envs, nil
+}
+
+// insertJobs stores submissions without idempotency keys, and their
+// JobCreated outbox rows, in one statement.
+func insertJobs(ctx context.Context, q queryer, subs []submission, envs []envelope.Envelope) (*pendingEvent, error) {
+	n := len(subs)
+	var (
+		ids, types, tids, topics []string
+		payloads, hashes         [][]byte
+		keys, values, headers    [][]byte
+		retries                  []int32
+		created                  []time.Time
+	)
+	for i, sub := range subs {
+		row := outbox.Row(envs[i])
+		ids, types, tids = append(ids, sub.ID), append(types, sub.JobType), append(tids, sub.TraceID)
+		payloads, hashes = append(payloads, sub.Payload), append(hashes, sub.RequestHash)
+		retries, created = append(retries, int32(sub.MaxRetryCount)), append(created, sub.CreatedAt)
 		topics, keys, values, headers = append(topics, row.Topic), append(keys, row.Key), append(values, row.Value), append(headers, row.Headers)
 	}
-	rows, err := pool.Query(ctx, `
+	rows, err := q.Query(ctx, `
 		WITH job AS (
 			INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, request_hash, created_at)
 			SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int[], $5::text[], $6::bytea[], $7::timestamptz[]))
@@ -224,11 +236,121 @@ func insertJobs(ctx context.Context, pool *pgxpool.Pool, jobs []jobspec.Job, tra
 		RETURNING id`,
 		ids, types, payloads, retries, tids, hashes, created, topics, keys, values, headers)
 	if err != nil {
-		return nil, nil, fmt.Errorf("api: insert %d jobs: %w", n, err)
+		return nil, fmt.Errorf("api: insert %d jobs: %w", n, err)
 	}
 	outboxIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return nil, nil, fmt.Errorf("api: insert %d jobs: %w", n, err)
+		return nil, fmt.Errorf("api: insert %d jobs: %w", n, err)
 	}
-	return subs, &pendingEvent{ids: outboxIDs, envs: envs}, nil
+	return &pendingEvent{ids: outboxIDs, envs: envs}, nil
+}
+
+// batchHash is the SHA-256 over the request hashes of a batch's jobs, in
+// order: the same jobs in the same order are the same batch.
+func batchHash(subs []submission) []byte {
+	h := sha256.New()
+	for _, s := range subs {
+		h.Write(s.RequestHash)
+	}
+	return h.Sum(nil)
+}
+
+// errBatchKeyReused answers a batch whose Idempotency-Key an earlier,
+// different batch holds. It names no job: they may be another caller's.
+var errBatchKeyReused = apierror.New(http.StatusUnprocessableEntity, "API.IDEMPOTENCY_KEY_REUSED",
+	"this Idempotency-Key was already used for a different batch (other jobs, or the same jobs in another order); nothing was stored; use a new key for a new batch")
+
+// createBatch stores a batch's jobs and their JobCreated outbox rows, all
+// or none, and returns the events to publish. With an idempotency key the
+// batch row (table batches: a key namespace of its own, apart from the
+// single submissions' jobs.idempotency_key) commits in the same
+// transaction: a batch already stored under the key is returned instead
+// (with no events) when its hash matches, and a different one is
+// errBatchKeyReused, with nothing stored.
+func createBatch(ctx context.Context, pool *pgxpool.Pool, jobs []jobspec.Job, key, traceID string) ([]submission, *pendingEvent, error) {
+	subs, envs, err := newSubmissions(jobs, traceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if key == "" {
+		pub, err := insertJobs(ctx, pool, subs, envs)
+		return subs, pub, err
+	}
+	hash := batchHash(subs)
+	ids := make([]string, len(subs))
+	for i, sub := range subs {
+		ids[i] = sub.ID
+	}
+	// A concurrent batch with the same key either commits first (this
+	// insert waits for it, then does nothing, and its row is read back)
+	// or rolls back (this insert then proceeds). Another round covers a
+	// row deleted between the two statements.
+	for round := 0; round < 3; round++ {
+		var (
+			pub      *pendingEvent
+			existing []submission
+		)
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, `INSERT INTO batches (idempotency_key, request_hash, job_ids, trace_id)
+				VALUES ($1, $2, $3::uuid[], $4) ON CONFLICT (idempotency_key) DO NOTHING`, key, hash, ids, traceID)
+			if err != nil {
+				return fmt.Errorf("api: insert batch: %w", err)
+			}
+			if tag.RowsAffected() == 1 {
+				pub, err = insertJobs(ctx, tx, subs, envs)
+				return err
+			}
+			var (
+				storedHash []byte
+				storedIDs  []string
+			)
+			err = tx.QueryRow(ctx, `SELECT request_hash, job_ids::text[] FROM batches WHERE idempotency_key = $1`, key).
+				Scan(&storedHash, &storedIDs)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // gone again: next round
+			}
+			if err != nil {
+				return fmt.Errorf("api: read batch by idempotency key: %w", err)
+			}
+			if !bytes.Equal(storedHash, hash) {
+				return errBatchKeyReused
+			}
+			existing, err = jobsByIDs(ctx, tx, storedIDs)
+			return err
+		})
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case pub != nil:
+			return subs, pub, nil
+		case existing != nil:
+			return existing, nil, nil
+		}
+	}
+	return nil, nil, errors.New("api: batch idempotency key conflicts but its batch cannot be read")
+}
+
+// jobsByIDs reads submissions in the order of ids; every one must exist.
+func jobsByIDs(ctx context.Context, q queryer, ids []string) ([]submission, error) {
+	rows, err := q.Query(ctx, selectSubmission+` WHERE id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("api: read %d jobs: %w", len(ids), err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (submission, error) { return scanSubmission(row) })
+	if err != nil {
+		return nil, fmt.Errorf("api: read %d jobs: %w", len(ids), err)
+	}
+	byID := make(map[string]submission, len(list))
+	for _, s := range list {
+		byID[s.ID] = s
+	}
+	out := make([]submission, len(ids))
+	for i, id := range ids {
+		s, ok := byID[id]
+		if !ok {
+			return nil, fmt.Errorf("api: job %s of a stored batch is missing", id)
+		}
+		out[i] = s
+	}
+	return out, nil
 }

@@ -123,10 +123,23 @@ func TestTraceID(t *testing.T) {
 		if got == id || uuid.Validate(got) != nil || seen[got] {
 			t.Errorf("X-Trace-Id %q: answered %q, want a fresh UUID", id, got)
 		}
+		if replaced := w.Header().Get(trace.ReplacedHeader); replaced != map[bool]string{true: "", false: "true"}[id == ""] {
+			t.Errorf("X-Trace-Id %q: %s %q", id, trace.ReplacedHeader, replaced)
+		}
 		seen[got] = true
 	}
-	if ValidTraceID("a b") || !ValidTraceID("a-b_c.d:e/f") {
+	if ValidTraceID("a b") || ValidTraceID("a/b") || !ValidTraceID("a-b_c.d:e") {
 		t.Error("ValidTraceID disagrees with the documented rule")
+	}
+	// An invalid one is never echoed or logged: the log says it was replaced.
+	evil := "evil\x1b[2J\r\nlevel=ERROR forged"
+	w := b.post(sampleJob, trace.HTTPHeader, evil)
+	a := accepted(t, w)
+	if a.TraceID == evil || w.Header().Get(trace.ReplacedHeader) != "true" {
+		t.Errorf("invalid X-Trace-Id: accepted %+v, headers %v", a, w.Header())
+	}
+	if logs := b.logs.String(); strings.Contains(logs, "evil") || strings.Contains(logs, "forged") || !strings.Contains(logs, "X-Trace-Id replaced") {
+		t.Errorf("log:\n%s", logs)
 	}
 }
 

@@ -44,9 +44,43 @@ type JobView struct {
 	NextRunAt     *time.Time      `json:"nextRunAt"`
 }
 
+// JobSummary is a job as GET /api/jobs lists it: a JobView without the
+// payload (GET /api/jobs/{id} has it), its last error cut to 512
+// characters when longer (truncated is then true). Absent values are
+// null.
+type JobSummary struct {
+	JobID         string     `json:"jobId"`
+	JobType       string     `json:"jobType"`
+	MaxRetryCount int        `json:"maxRetryCount"`
+	TraceID       string     `json:"traceId"`
+	Status        string     `json:"status"`
+	Attempts      int        `json:"attempts"`
+	LastError     *string    `json:"lastError"`
+	LastErrorCode *string    `json:"lastErrorCode"`
+	Truncated     bool       `json:"truncated"`
+	CreatedAt     time.Time  `json:"createdAt"`
+	StartedAt     *time.Time `json:"startedAt"`
+	FinishedAt    *time.Time `json:"finishedAt"`
+	UpdatedAt     time.Time  `json:"updatedAt"`
+	NextRunAt     *time.Time `json:"nextRunAt"`
+}
+
+// schedulerSummary is an item of the scheduler's GET /internal/jobs
+// (scheduler.JobSummary). Unknown fields are ignored.
+type schedulerSummary struct {
+	JobSummary
+	Version int `json:"version"`
+}
+
+// view shows a list item with empty strings made null.
+func (j schedulerSummary) view() JobSummary {
+	v := j.JobSummary
+	v.LastError, v.LastErrorCode = nonEmpty(v.LastError), nonEmpty(v.LastErrorCode)
+	return v
+}
+
 // schedulerJob is the scheduler's job status JSON (scheduler.JobStatus, as
-// GET /internal/jobs/{id}/status and the entries of GET /internal/jobs
-// answer it): a JobView's fields, with the scheduler's empty strings and
+// GET /internal/jobs/{id}/status answers it): a JobView's fields, with the scheduler's empty strings and
 // missing payload still to be made null, and the row's version. Unknown
 // fields are ignored.
 type schedulerJob struct {
@@ -54,7 +88,7 @@ type schedulerJob struct {
 	Version int `json:"version"`
 }
 
-// view shows a scheduler entry as it is (the list).
+// view shows a scheduler entry as it is.
 func (j schedulerJob) view() JobView {
 	v := j.JobView
 	if len(v.Payload) == 0 {

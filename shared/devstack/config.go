@@ -32,6 +32,8 @@ type Config struct {
 	// (KAFKA_SYNC_WRITES); a hard kill is survived either way.
 	KafkaSyncWrites bool
 
+	// The HTTP fronts' addresses, on loopback by default. The internal
+	// fronts answer only loopback clients whatever their address.
 	APIAddr       string // API_ADDR
 	SchedulerAddr string // SCHEDULER_ADDR: the scheduler's internal routes
 	WorkerAddr    string // WORKER_ADDR: the worker's internal routes
@@ -40,9 +42,14 @@ type Config struct {
 	ESMBatchSize    int           // ESM_BATCH_SIZE
 	ESMBatchWindow  time.Duration // ESM_BATCH_WINDOW
 	ESMPollers      int           // ESM_POLLERS: consumers per mapping
-	FunctionTimeout time.Duration // FUNCTION_TIMEOUT: deadline of every invocation but the tick
+	FunctionTimeout time.Duration // FUNCTION_TIMEOUT: deadline of every invocation but the tick and the worker's
 	APIBodyLimit    int64         // API_BODY_LIMIT_BYTES
 	DBMaxConns      int           // DB_MAX_CONNS: pool size per function
+
+	// WorkerTimeout (WORKER_TIMEOUT) is the deadline of the worker's
+	// run-job invocations: the deployed worker's timeout, long enough for
+	// every attempt the api accepts (worker.CheckTimeout).
+	WorkerTimeout time.Duration
 
 	// DatabasePrefix names the service databases: <prefix>_api, … .
 	DatabasePrefix string
@@ -102,22 +109,24 @@ var Vars = []Var{
 	{"KAFKA_SASL_USERNAME", "", "with KAFKA_AUTH=scram: the SASL user (required)", true},
 	{"KAFKA_SASL_PASSWORD", "", "with KAFKA_AUTH=scram: the SASL password (required)", true},
 	{"KAFKA_SYNC_WRITES", "false", "embedded broker: fsync every batch, to survive a power cut too (a killed process loses nothing either way)", true},
-	{"API_ADDR", ":8080", "address of the public API", true},
-	{"SCHEDULER_ADDR", ":8081", "address of the scheduler's internal routes (/internal/jobs/...)", true},
-	{"WORKER_ADDR", ":8082", "address of the worker's internal routes (/internal/executions/...)", true},
+	{"API_ADDR", "127.0.0.1:8080", "address of the public API; only this machine reaches it unless you name another interface (0.0.0.0:8080 or :8080: every interface, and then anyone who reaches this machine can submit, read and cancel jobs: make run has no authorizer)", true},
+	{"SCHEDULER_ADDR", "127.0.0.1:8081", "address of the scheduler's internal routes (/internal/jobs/...); whatever the address, they answer only clients on this machine, and writes (cancel) need the stack's internalSecret (DATA_DIR/devstack.json) in the X-Jobweaver-Internal-Secret header", true},
+	{"WORKER_ADDR", "127.0.0.1:8082", "address of the worker's internal routes (/internal/executions/...); whatever the address, they answer only clients on this machine", true},
 	{"TICK_INTERVAL", "1s", "how often the local EventBridge schedule invokes the scheduler (each tick's deadline)", true},
 	{"ESM_BATCH_SIZE", "100", "event-source mappings: records per invocation at most", true},
 	{"ESM_BATCH_WINDOW", "5ms", "event-source mappings: how long to wait to fill a batch", true},
 	{"ESM_POLLERS", "2", "event-source mappings: consumer-group members per mapping", true},
-	{"FUNCTION_TIMEOUT", "60s", "deadline of each local invocation (HTTP and Kafka)", true},
+	{"FUNCTION_TIMEOUT", "60s", "deadline of each local invocation (HTTP and Kafka) but the worker's run-job batches", true},
+	{"WORKER_TIMEOUT", "840s", "deadline of the worker's run-job batches, as in AWS; at least 631s, so that every attempt the API accepts (600 s of steps) can run", true},
 	{"API_BODY_LIMIT_BYTES", "262144", "larger request bodies get 413", false},
 	{"DB_MAX_CONNS", "10", "Postgres pool size per function", false},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", false},
 	{"API_PAGE_SIZE_MAX", "100", "cap on the page size of lists", false},
 	{"SCHEDULER_BATCH_SIZE", "100", "jobs claimed per dispatch pass", false},
 	{"SCHEDULER_FRESH_RATIO", "0.5", "share of each dispatch batch reserved for fresh jobs", false},
-	{"SCHEDULER_MAX_IN_FLIGHT", "1000", "dispatched but unfinished jobs at most", false},
-	{"SCHEDULER_LEASE", "15m", "a dispatched job with no result by then is rescued as a failed attempt", false},
+	{"SCHEDULER_MAX_IN_FLIGHT", "2 × ESM_POLLERS × ESM_BATCH_SIZE", "dispatched but unfinished jobs at most: twice what the worker invocations take at once", false},
+	{"SCHEDULER_LEASE", "15m", "a started attempt with no result by then is rescued as a failed attempt (the lease starts when the worker starts it)", false},
+	{"SCHEDULER_QUEUE_TIMEOUT", "15m", "a dispatched attempt no worker started by then is dispatched again, uncharged", false},
 	{"SCHEDULER_BACKOFF_BASE", "1s", "retry backoff base", false},
 	{"SCHEDULER_BACKOFF_CAP", "300s", "retry backoff cap", false},
 	{"SCHEDULER_BACKOFF_JITTER", "0.2", "retry backoff jitter (fraction)", false},
@@ -138,14 +147,15 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 		DatabaseURL:     env.String("DATABASE_URL", pgserver.DefaultURL),
 		KafkaPort:       9092,
 		KafkaSyncWrites: env.Bool("KAFKA_SYNC_WRITES", false),
-		APIAddr:         env.String("API_ADDR", ":8080"),
-		SchedulerAddr:   env.String("SCHEDULER_ADDR", ":8081"),
-		WorkerAddr:      env.String("WORKER_ADDR", ":8082"),
+		APIAddr:         env.String("API_ADDR", "127.0.0.1:8080"),
+		SchedulerAddr:   env.String("SCHEDULER_ADDR", "127.0.0.1:8081"),
+		WorkerAddr:      env.String("WORKER_ADDR", "127.0.0.1:8082"),
 		TickInterval:    env.Duration("TICK_INTERVAL", time.Second, 10*time.Millisecond, time.Hour),
 		ESMBatchSize:    env.Int("ESM_BATCH_SIZE", 100, 1, 10000),
 		ESMBatchWindow:  env.Duration("ESM_BATCH_WINDOW", 5*time.Millisecond, 0, 300*time.Second),
 		ESMPollers:      env.Int("ESM_POLLERS", 2, 1, 64),
 		FunctionTimeout: env.Duration("FUNCTION_TIMEOUT", 60*time.Second, time.Second, 15*time.Minute),
+		WorkerTimeout:   env.Duration("WORKER_TIMEOUT", worker.DefaultTimeout, time.Second, 15*time.Minute),
 		APIBodyLimit:    int64(env.Int("API_BODY_LIMIT_BYTES", 262144, 1<<10, 6<<20)),
 		DBMaxConns:      env.Int("DB_MAX_CONNS", 10, 1, 1000),
 		DatabasePrefix:  "jobweaver",
@@ -160,7 +170,21 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 	cfg.Scheduler = scheduler.ConfigFromEnv(env)
 	cfg.Worker = worker.ConfigFromEnv(env)
 	cfg.DLQ = dlq.ConfigFromEnv(env)
-	return cfg, env.Err()
+	if err := env.Err(); err != nil {
+		return cfg, err
+	}
+	if _, set := env.Lookup("SCHEDULER_MAX_IN_FLIGHT"); !set {
+		cfg.Scheduler.MaxInFlight = cfg.InFlight()
+	}
+	return cfg, worker.CheckTimeout("WORKER_TIMEOUT", cfg.WorkerTimeout, cfg.Worker.DeadlineMargin)
+}
+
+// InFlight is twice what the stack's worker invocations take at once
+// (see scheduler.InFlightFor): each poller of the run-job mapping invokes
+// the worker with one batch of up to ESM_BATCH_SIZE records at a time. It
+// is SCHEDULER_MAX_IN_FLIGHT's default.
+func (c Config) InFlight() int {
+	return scheduler.InFlightFor(c.ESMPollers, c.ESMBatchSize)
 }
 
 // withDefaults fills what a hand-built Config left unset.
@@ -182,6 +206,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FunctionTimeout <= 0 {
 		c.FunctionTimeout = 60 * time.Second
+	}
+	if c.WorkerTimeout <= 0 {
+		c.WorkerTimeout = worker.DefaultTimeout
 	}
 	if c.APIBodyLimit <= 0 {
 		c.APIBodyLimit = 262144

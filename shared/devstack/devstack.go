@@ -19,7 +19,13 @@
 //     scheduled event with a deadline of TICK_INTERVAL; ticks never
 //     overlap.
 //   - HTTP fronts (API Gateway): API_ADDR for the api; SCHEDULER_ADDR and
-//     WORKER_ADDR for the scheduler's and worker's internal routes.
+//     WORKER_ADDR for the scheduler's and worker's internal routes. All
+//     three listen on 127.0.0.1 unless told otherwise. The internal
+//     fronts answer only loopback clients, whatever their address, and
+//     their writes (a cancel) need the run's internal secret, which only
+//     DATA_DIR/devstack.json (0600) holds: internal routes are never
+//     public (in AWS they are reached only through IAM-authorised Lambda
+//     Invoke).
 //
 // A hard kill loses nothing: the broker's log and offsets are synced to
 // disk, Postgres is durable, uncommitted records are delivered again and
@@ -32,6 +38,8 @@ package devstack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -56,17 +64,22 @@ import (
 
 // Stack is a running local stack.
 type Stack struct {
-	APIURL       string   // the public API
-	SchedulerURL string   // the scheduler's internal routes
-	WorkerURL    string   // the worker's internal routes
-	Brokers      []string // Kafka
-	DatabaseURL  string   // the Postgres server's maintenance database
-	DataDir      string   // absolute
+	APIURL       string // the public API
+	SchedulerURL string // the scheduler's internal routes
+	WorkerURL    string // the worker's internal routes
+	// InternalSecret is what writes to the internal routes send in
+	// InternalSecretHeader; made afresh at each start, and recorded in
+	// DATA_DIR/devstack.json (0600).
+	InternalSecret string
+	Brokers        []string // Kafka
+	DatabaseURL    string   // the Postgres server's maintenance database
+	DataDir        string   // absolute
 	// Invoker reaches the four functions in-process; nil when they run
 	// remotely (Config.Remote).
 	Invoker *invoke.Local
 
-	remote invoke.Invoker // Config.Remote's invoker, or nil
+	remote  invoke.Invoker // Config.Remote's invoker, or nil
+	apiOpen bool           // the API listens beyond loopback
 
 	cfg     Config
 	out     io.Writer
@@ -105,6 +118,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 		return nil, err
 	}
 	_ = os.Remove(filepath.Join(dir, stateName)) // left by a killed stack
+	if s.InternalSecret, err = newSecret(); err != nil {
+		return nil, err
+	}
 
 	// Bind the HTTP addresses first: a taken port fails fast.
 	fronts := []struct {
@@ -132,6 +148,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 		}
 		*f.url = httpURL(lns[i])
 	}
+	s.apiOpen = !loopbackListener(lns[0])
 
 	if s.in, err = openInfra(ctx, cfg, out); err != nil {
 		return nil, err
@@ -155,6 +172,16 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	if logs == nil {
 		logs = os.Stdout
 	}
+	// A broker that lost its log: re-drive the work it held, before the
+	// mappings and the schedule start.
+	bc, err := s.in.checkBroker(ctx, cfg, logging.New("devstack", logs))
+	if err != nil {
+		return nil, err
+	}
+	if bc.New && bc.Redriven+bc.Reingested+bc.DeadLettered+bc.Resent > 0 {
+		fmt.Fprintf(out, "The Kafka broker is new (cluster %s; the databases had sent their records to %s): re-drove %d RUNNING jobs at once (same attempt, no attempt charged), sent %d accepted jobs the scheduler had not ingested and %d dead letters the dlq had not stored again, and re-sent %d outbox rows in all.\n",
+			bc.ClusterID, orNone(bc.Recorded), bc.Redriven, bc.Reingested, bc.DeadLettered, bc.Resent)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	esmLog := logging.New("esm", logs)
@@ -168,9 +195,12 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 			}
 		}()
 	}
-	// Serve only once every consumer group has settled: a member joining
-	// later would stop the group's deliveries for a rebalance.
-	if err := s.in.waitGroupsStable(ctx, ms); err != nil {
+	// Serve once every consumer group has settled: a member joining later
+	// would stop the group's deliveries for a rebalance. A group that
+	// cannot settle (a batch that its function keeps failing holds the
+	// rebalance) does not stop the stack: it starts, serves what it can,
+	// and says what is wrong.
+	if err := s.in.waitGroupsStable(ctx, ms, esmLog); err != nil {
 		return nil, err
 	}
 	ticker := &Ticker{Invoker: inv, Function: invoke.Scheduler, Interval: cfg.TickInterval, Timeout: tickTimeout, Log: logging.New("schedule", logs)}
@@ -184,7 +214,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	for i, f := range fronts {
 		srv := &http.Server{
 			Handler: &Front{
-				Invoker: inv, Function: f.fn, Namespace: f.ns, Internal: f.internal,
+				Invoker: inv, Function: f.fn, Namespace: f.ns, Internal: f.internal, Secret: s.InternalSecret,
 				BodyLimit: cfg.APIBodyLimit, Timeout: cfg.FunctionTimeout, Log: frontLog,
 			},
 			ReadHeaderTimeout: 10 * time.Second,
@@ -202,7 +232,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	if err := writeState(dir, state{
 		PID: os.Getpid(), Brokers: s.Brokers, DatabaseURL: s.DatabaseURL,
 		APIURL: s.APIURL, SchedulerURL: s.SchedulerURL, WorkerURL: s.WorkerURL,
-		KafkaAuth: kafkaAuth(s.in.kafka),
+		KafkaAuth: kafkaAuth(s.in.kafka), InternalSecret: s.InternalSecret,
 	}); err != nil {
 		return nil, err
 	}
@@ -223,6 +253,10 @@ func mappings(cfg Config, in *infra, inv invoke.Invoker, log *slog.Logger) []*es
 	var ms []*esm.Mapping
 	for _, r := range routes {
 		group := "jobweaver-" + r.fn + "-" + r.topic
+		timeout := cfg.FunctionTimeout
+		if r.fn == invoke.Worker {
+			timeout = cfg.WorkerTimeout
+		}
 		ms = append(ms, &esm.Mapping{
 			Name:            r.topic + "->" + r.fn,
 			Topics:          []string{r.topic},
@@ -235,7 +269,8 @@ func mappings(cfg Config, in *infra, inv invoke.Invoker, log *slog.Logger) []*es
 			ClientOpts:      in.kafkaOpts,
 			Invoker:         inv,
 			Log:             log,
-			FunctionTimeout: cfg.FunctionTimeout,
+			FunctionTimeout: timeout,
+			Health:          &esm.Health{},
 		})
 	}
 	return ms
@@ -252,14 +287,18 @@ func (s *Stack) printSummary() {
 		pgNote = "private cluster in " + filepath.Join(s.DataDir, "postgres") + "; " + pgNote
 	}
 	fmt.Fprintf(w, "\nJobWeaver local stack is up.\n")
-	fmt.Fprintf(w, "  API          %s\n", s.APIURL)
-	fmt.Fprintf(w, "  scheduler    %s  (internal routes: /internal/jobs/...)\n", s.SchedulerURL)
-	fmt.Fprintf(w, "  worker       %s  (internal routes: /internal/executions/...)\n", s.WorkerURL)
+	apiNote := "this machine only; API_ADDR=0.0.0.0:8080 opens it"
+	if s.apiOpen {
+		apiNote = "OPEN on " + cfg.APIAddr + ": anyone who reaches this machine can submit, read and cancel jobs (no authorizer locally)"
+	}
+	fmt.Fprintf(w, "  API          %s  (%s)\n", s.APIURL, apiNote)
+	fmt.Fprintf(w, "  scheduler    %s  (internal routes: /internal/jobs/...; loopback clients only, writes need the %s header)\n", s.SchedulerURL, InternalSecretHeader)
+	fmt.Fprintf(w, "  worker       %s  (internal routes: /internal/executions/...; loopback clients only)\n", s.WorkerURL)
 	fmt.Fprintf(w, "  Kafka        %s  (%s)\n", strings.Join(s.Brokers, ","), kafkaNote)
 	fmt.Fprintf(w, "  Postgres     %s  (%s)\n", pgdb.Redact(s.DatabaseURL), pgNote)
 	fmt.Fprintf(w, "  data folder  %s\n", s.DataDir)
-	fmt.Fprintf(w, "  schedule every %s; event-source mappings: batch %d, window %s, %d pollers; function timeout %s\n",
-		cfg.TickInterval, cfg.ESMBatchSize, cfg.ESMBatchWindow, cfg.ESMPollers, cfg.FunctionTimeout)
+	fmt.Fprintf(w, "  schedule every %s; event-source mappings: batch %d, window %s, %d pollers; function timeout %s (worker %s); at most %d jobs in flight\n",
+		cfg.TickInterval, cfg.ESMBatchSize, cfg.ESMBatchWindow, cfg.ESMPollers, cfg.FunctionTimeout, cfg.WorkerTimeout, cfg.Scheduler.MaxInFlight)
 	fmt.Fprintf(w, "\nTry:\n")
 	fmt.Fprintf(w, "  curl -s -X POST %s/api/jobs -H 'Content-Type: application/json' \\\n", s.APIURL)
 	fmt.Fprintf(w, "    -d '{\"jobType\":\"SIMULATION\",\"payload\":{\"steps\":[{\"action\":\"LOG\",\"message\":\"hello\"},{\"action\":\"SLEEP\",\"durationMs\":500}]},\"maxRetryCount\":3}'\n")
@@ -268,6 +307,8 @@ func (s *Stack) printSummary() {
 	fmt.Fprintf(w, "  curl -s %s/api/dlq\n", s.APIURL)
 	fmt.Fprintf(w, "  curl -s %s/internal/jobs/<jobId>/status\n", s.SchedulerURL)
 	fmt.Fprintf(w, "  curl -s '%s/internal/executions/<jobId>?page=0&size=20'\n", s.WorkerURL)
+	fmt.Fprintf(w, "  curl -s -X POST %s/internal/jobs/<jobId>/cancel -H \"%s: $(jq -r .internalSecret %s)\"\n",
+		s.SchedulerURL, InternalSecretHeader, filepath.Join(s.DataDir, stateName))
 	fmt.Fprintf(w, "Ctrl-C stops it.\n\n")
 }
 
@@ -277,6 +318,23 @@ func dbNames(prefix string) []string {
 		out = append(out, prefix+"_"+f)
 	}
 	return out
+}
+
+// orNone is s, or a phrase for a cluster ID that was not recorded.
+func orNone(s string) string {
+	if s == "" {
+		return "a broker not recorded"
+	}
+	return s
+}
+
+// newSecret returns 32 random bytes in hex.
+func newSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("devstack: make the internal secret: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // Close stops the stack in order: the HTTP fronts, the mappings and the
@@ -306,8 +364,12 @@ func (s *Stack) Close() {
 }
 
 // waitGroupsStable waits until each mapping's consumer group is Stable with
-// all its pollers as members.
-func (in *infra) waitGroupsStable(ctx context.Context, ms []*esm.Mapping) error {
+// all its pollers as members. It gives up waiting, logs why and returns
+// nil, when a group that has not settled belongs to a mapping whose
+// function keeps failing a batch (the poller holding it blocks the
+// rebalance until the batch goes through), or after a minute; it fails
+// only if ctx ends or the broker cannot be reached.
+func (in *infra) waitGroupsStable(ctx context.Context, ms []*esm.Mapping, log *slog.Logger) error {
 	cl, err := in.kafkaClient("jobweaver-devstack")
 	if err != nil {
 		return err
@@ -315,29 +377,48 @@ func (in *infra) waitGroupsStable(ctx context.Context, ms []*esm.Mapping) error 
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	want := map[string]int{}
+	byGroup := map[string]*esm.Mapping{}
 	var groups []string
 	for _, m := range ms {
 		want[m.Group] = max(m.Pollers, 1)
+		byGroup[m.Group] = m
 		groups = append(groups, m.Group)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		described, err := adm.DescribeGroups(ctx, groups...)
-		settled := err == nil
-		if settled {
-			for _, g := range groups {
-				d, ok := described[g]
-				if !ok || d.Err != nil || d.State != "Stable" || len(d.Members) != want[g] {
-					settled = false
-					break
+		var unsettled []string // "group: state, n of m members"
+		var stuck []string     // what a failing batch says
+		for _, g := range groups {
+			d, ok := described[g]
+			switch {
+			case err != nil:
+				unsettled = append(unsettled, fmt.Sprintf("%s: %v", g, err))
+			case !ok || d.Err != nil:
+				unsettled = append(unsettled, fmt.Sprintf("%s: not described (%v)", g, d.Err))
+			case d.State != "Stable" || len(d.Members) != want[g]:
+				unsettled = append(unsettled, fmt.Sprintf("%s: %s, %d of %d members", g, d.State, len(d.Members), want[g]))
+			default:
+				continue
+			}
+			for _, f := range byGroup[g].Health.Failing() {
+				if f.Attempts >= 3 {
+					stuck = append(stuck, byGroup[g].Name+": "+f.String())
 				}
 			}
 		}
-		if settled {
+		switch {
+		case len(unsettled) == 0:
 			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("devstack: the event-source mappings' consumer groups did not settle within a minute (last error: %v)", err)
+		case len(stuck) > 0:
+			log.Error("starting anyway: an event-source mapping keeps failing a batch, which holds its consumer group's rebalance; "+
+				"the records behind it wait until the function stops failing (see the function's log)",
+				"groups", strings.Join(unsettled, "; "), "failing", strings.Join(stuck, "; "))
+			return nil
+		case time.Now().After(deadline):
+			log.Error("starting anyway: the event-source mappings' consumer groups did not settle within a minute; "+
+				"their deliveries may pause until they do", "groups", strings.Join(unsettled, "; "))
+			return nil
 		}
 		select {
 		case <-ctx.Done():

@@ -2,12 +2,14 @@ package devstack
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -40,22 +42,47 @@ type Front struct {
 	// Timeout is each invocation's deadline.
 	Timeout time.Duration
 	// Internal restricts the front to the internal routes (/internal/...)
-	// and health (/health, /actuator/health).
+	// and health (/health, /actuator/health), and to clients on this
+	// machine: a peer that is not a loopback address gets 403
+	// <Namespace>.FORBIDDEN, whatever address the front listens on.
 	Internal bool
-	Log      *slog.Logger
+	// Secret, if set, is the stack's internal secret: on an Internal
+	// front, every request but GET and HEAD (the writes, such as a
+	// cancel) must carry it in InternalSecretHeader, or gets 403
+	// <Namespace>.FORBIDDEN. The header never reaches the function.
+	Secret string
+	Log    *slog.Logger
 }
+
+// InternalSecretHeader carries the stack's internal secret (its state
+// file's internalSecret) on writes to the internal routes.
+const InternalSecretHeader = "X-Jobweaver-Internal-Secret"
 
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The trace ID of the errors the front answers itself; the request
 	// goes to the function as the client sent it.
-	traceID := r.Header.Get(trace.HTTPHeader)
-	if traceID == "" {
-		traceID = trace.NewID()
-	}
-	if f.Internal && !internalPath(r.URL.Path) {
-		f.fail(w, traceID, http.StatusNotFound, "NOT_FOUND",
-			fmt.Sprintf("%s serves only its internal routes (/internal/...); the public API is on API_ADDR", strings.ToLower(f.Namespace)))
-		return
+	// An invalid X-Trace-Id is never echoed or logged (trace.ValidID).
+	traceID, _ := trace.FromHeader(r.Header)
+	secret := r.Header.Get(InternalSecretHeader)
+	r.Header.Del(InternalSecretHeader)
+	if f.Internal {
+		if !loopbackPeer(r.RemoteAddr) {
+			f.log().Warn("internal route refused to a client that is not on this machine", "function", f.Function, "method", r.Method, "path", r.URL.Path, "peer", r.RemoteAddr)
+			f.fail(w, traceID, http.StatusForbidden, "FORBIDDEN",
+				fmt.Sprintf("the %s's internal routes answer only clients on this machine (loopback); the public API is on API_ADDR", strings.ToLower(f.Namespace)))
+			return
+		}
+		if !internalPath(r.URL.Path) {
+			f.fail(w, traceID, http.StatusNotFound, "NOT_FOUND",
+				fmt.Sprintf("%s serves only its internal routes (/internal/...); the public API is on API_ADDR", strings.ToLower(f.Namespace)))
+			return
+		}
+		if f.Secret != "" && r.Method != http.MethodGet && r.Method != http.MethodHead &&
+			subtle.ConstantTimeCompare([]byte(secret), []byte(f.Secret)) != 1 {
+			f.fail(w, traceID, http.StatusForbidden, "FORBIDDEN",
+				fmt.Sprintf("%s on the internal routes needs the local stack's secret: send the header %s with internalSecret from DATA_DIR/%s (or use the public API on API_ADDR)", r.Method, InternalSecretHeader, stateName))
+			return
+		}
 	}
 	ev, truncated, err := apigw.FromHTTP(r, "$default", f.BodyLimit+bodySlack)
 	if err != nil {
@@ -76,7 +103,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// even if the client goes away; it has its own deadline.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), f.timeout())
 	defer cancel()
-	out, err := f.Invoker.Invoke(ctx, f.Function, payload)
+	out, err := invokeRecovered(ctx, f.Invoker, f.Function, payload, f.log())
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			f.fail(w, traceID, http.StatusGatewayTimeout, "GATEWAY_TIMEOUT",
@@ -143,6 +170,19 @@ func (f *Front) fail(w http.ResponseWriter, traceID string, status int, code, ms
 func internalPath(p string) bool {
 	return strings.HasPrefix(p, "/internal/") || p == "/internal" ||
 		p == "/health" || p == "/actuator/health" || strings.HasPrefix(p, "/actuator/health/")
+}
+
+// loopbackPeer reports whether remoteAddr (http.Request.RemoteAddr) is a
+// loopback address.
+func loopbackPeer(remoteAddr string) bool {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
+
+// loopbackListener reports whether ln accepts only loopback clients.
+func loopbackListener(ln net.Listener) bool {
+	a, ok := ln.Addr().(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
 }
 
 // listen binds addr for the variable named name, with a clear error.

@@ -91,7 +91,9 @@ func newHandler(cfg Config, name string, deps *wiring.Deps, inv invoke.Invoker) 
 		}
 		return s.Handle, nil
 	case invoke.Worker:
-		s, err := worker.New(cfg.Worker, deps)
+		wcfg := cfg.Worker
+		wcfg.Scheduler = inv // attempts start through the scheduler
+		s, err := worker.New(wcfg, deps)
 		if err != nil {
 			return nil, err
 		}

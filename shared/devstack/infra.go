@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -30,9 +32,13 @@ type infra struct {
 	kafka     kafka.Config
 	kafkaOpts []kgo.Opt
 	embedded  *kfake.Cluster // nil for external brokers
-	pg        *pgserver.Server
-	dbURL     string // the server's maintenance database
-	out       io.Writer
+	// freshBroker is true when the embedded broker started with no log
+	// (no DATA_DIR/kafka/meta.json): whatever the databases had sent to a
+	// broker is gone.
+	freshBroker bool
+	pg          *pgserver.Server
+	dbURL       string // the server's maintenance database
+	out         io.Writer
 }
 
 // openInfra starts (or connects to) Kafka and Postgres.
@@ -45,7 +51,7 @@ func openInfra(ctx context.Context, cfg Config, out io.Writer) (_ *infra, err er
 	}()
 	kcfg := cfg.Kafka
 	if len(kcfg.Brokers) == 0 {
-		if in.embedded, err = startBroker(cfg.DataDir, cfg.KafkaPort, cfg.KafkaSyncWrites); err != nil {
+		if in.embedded, in.freshBroker, err = startBroker(cfg.DataDir, cfg.KafkaPort, cfg.KafkaSyncWrites); err != nil {
 			return nil, err
 		}
 		kcfg = kafka.Config{Brokers: in.embedded.ListenAddrs()}
@@ -154,9 +160,16 @@ func (in *infra) close() {
 // kill of the process loses nothing; syncWrites adds an fsync per batch,
 // which also survives a power cut, at a large cost in throughput (a real
 // Kafka broker does not fsync per batch either by default).
-func startBroker(dataDir string, port int, syncWrites bool) (*kfake.Cluster, error) {
+//
+// A broker with no log yet gets a cluster ID of its own (kfake's default
+// is the same for every cluster, "kfake"), which it persists; fresh says
+// so. The stack compares the ID with the one its databases recorded
+// (see redrive.go).
+func startBroker(dataDir string, port int, syncWrites bool) (_ *kfake.Cluster, fresh bool, _ error) {
 	dir := filepath.Join(dataDir, "kafka")
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.DataDir(dir)}
+	_, err := os.Stat(filepath.Join(dir, "meta.json"))
+	fresh = errors.Is(err, fs.ErrNotExist)
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.DataDir(dir), kfake.ClusterID("jobweaver-" + uuid.NewString())}
 	if syncWrites {
 		opts = append(opts, kfake.SyncWrites())
 	}
@@ -166,17 +179,17 @@ func startBroker(dataDir string, port int, syncWrites bool) (*kfake.Cluster, err
 	if port > 0 {
 		c, err := kfake.NewCluster(append(opts, kfake.Ports(port))...)
 		if err == nil {
-			return c, nil
+			return c, fresh, nil
 		}
 		if !errors.Is(err, syscall.EADDRINUSE) {
-			return nil, brokerError(dir, err)
+			return nil, false, brokerError(dir, err)
 		}
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
-		return nil, brokerError(dir, err)
+		return nil, false, brokerError(dir, err)
 	}
-	return c, nil
+	return c, fresh, nil
 }
 
 func brokerError(dir string, err error) error {
@@ -198,12 +211,13 @@ func (in *infra) ensureTopics(ctx context.Context) error {
 	return nil
 }
 
-// databases creates the service databases and returns each one's URL.
+// databases creates the service databases that are missing, with the
+// mark Clean looks for, and returns each one's URL.
 func databases(ctx context.Context, adminURL, prefix string, names []string) (map[string]string, error) {
 	urls := map[string]string{}
 	for _, n := range names {
 		db := prefix + "_" + n
-		if err := pgdb.EnsureDatabase(ctx, adminURL, db); err != nil {
+		if _, err := pgdb.CreateDatabase(ctx, adminURL, db, databaseMark); err != nil {
 			return nil, fmt.Errorf("devstack: %w", err)
 		}
 		u, err := pgdb.WithDatabase(adminURL, db)
@@ -232,9 +246,12 @@ type state struct {
 	SchedulerURL string   `json:"schedulerUrl"`
 	WorkerURL    string   `json:"workerUrl"`
 	// KafkaAuth is the KAFKA_AUTH the stack connects with ("" for none);
-	// a one-shot invocation takes its settings (no secret is written
+	// a one-shot invocation takes its settings (no Kafka secret is written
 	// here) from its own environment.
 	KafkaAuth kafka.Auth `json:"kafkaAuth,omitempty"`
+	// InternalSecret is this run's secret for writes to the internal
+	// routes (Front.Secret), made at start; the file is 0600.
+	InternalSecret string `json:"internalSecret,omitempty"`
 }
 
 // dataLock is an exclusive flock on DATA_DIR/devstack.lock.
@@ -244,10 +261,12 @@ type dataLock struct{ f *os.File }
 var errLocked = errors.New("data folder in use")
 
 func lockData(dir string) (*dataLock, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// 0700: the folder holds the state file (DATABASE_URL, the internal
+	// routes' secret), the broker's log and a private Postgres.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("devstack: create DATA_DIR %s: %w", dir, err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
@@ -287,11 +306,28 @@ func writeState(dir string, s state) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, stateName+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	// The state names DATABASE_URL and the internal routes' secret: only
+	// the owner reads it. CreateTemp makes the file 0600 whatever the umask.
+	f, err := os.CreateTemp(dir, stateName+".*.tmp")
+	if err != nil {
 		return fmt.Errorf("devstack: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(dir, stateName))
+	tmp := f.Name()
+	_, err = f.Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o600)
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, stateName))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("devstack: write %s: %w", filepath.Join(dir, stateName), err)
+	}
+	return nil
 }
 
 func readState(dir string) (state, error) {

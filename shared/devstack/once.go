@@ -22,7 +22,9 @@ import (
 // broker and Postgres server; otherwise InvokeOnce starts them itself
 // (the embedded broker on a random port), and stops them afterwards. The
 // api needs the other three functions for its queries, so invoking the
-// api builds all four; any other function is built alone.
+// api builds all four; the worker starts its attempts through the
+// scheduler, so invoking the worker builds both; any other function is
+// built alone.
 //
 // With cfg.Remote set, the functions run through it instead (see Remote):
 // their databases are created and migrated, Remote starts them, and the
@@ -72,8 +74,11 @@ func InvokeOnce(ctx context.Context, cfg Config, function string, payload []byte
 	}
 
 	names := []string{function}
-	if function == invoke.API {
+	switch function {
+	case invoke.API:
 		names = Functions
+	case invoke.Worker: // it starts attempts through the scheduler
+		names = []string{invoke.Scheduler, invoke.Worker}
 	}
 	if cfg.Remote != nil {
 		// The function has a deadline of its own (its timeout);

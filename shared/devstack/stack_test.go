@@ -83,9 +83,18 @@ func start(t *testing.T, cfg Config) *Stack {
 
 func call(t *testing.T, method, url, body string) (int, map[string]any) {
 	t.Helper()
+	return callWith(t, method, url, body, nil)
+}
+
+// callWith is call with request headers.
+func callWith(t *testing.T, method, url, body string, header map[string]string) (int, map[string]any) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -134,7 +143,20 @@ const submission = `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG",
 
 func TestStackRunsAJobEndToEndAndSurvivesARestart(t *testing.T) {
 	cfg := testConfig(t)
+	cfg.DataDir = filepath.Join(cfg.DataDir, "data") // made by Start
 	s := start(t, cfg)
+
+	// The data folder and the state file are the owner's alone; the
+	// state holds this run's internal secret.
+	if fi, err := os.Stat(cfg.DataDir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("DATA_DIR mode = %v (%v); want 0700", fi.Mode().Perm(), err)
+	}
+	if fi, err := os.Stat(filepath.Join(cfg.DataDir, stateName)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s mode = %v (%v); want 0600", stateName, fi.Mode().Perm(), err)
+	}
+	if st, err := readState(cfg.DataDir); err != nil || len(s.InternalSecret) != 64 || st.InternalSecret != s.InternalSecret {
+		t.Errorf("state %+v (%v); want internalSecret %q", st, err, s.InternalSecret)
+	}
 
 	// A job submitted over HTTP runs through Kafka, the scheduler and the worker.
 	id := submit(t, s.APIURL)
@@ -149,6 +171,15 @@ func TestStackRunsAJobEndToEndAndSurvivesARestart(t *testing.T) {
 	}
 	if code, body := call(t, "GET", s.SchedulerURL+"/api/jobs", ""); code != 404 || body["errorCode"] != "SCHEDULER.NOT_FOUND" {
 		t.Errorf("public route on the scheduler front = %d %v", code, body)
+	}
+	// Writes to the internal routes need the run's secret, even from
+	// loopback; with it, the scheduler itself answers.
+	cancel := s.SchedulerURL + "/internal/jobs/" + id + "/cancel"
+	if code, body := call(t, "POST", cancel, ""); code != 403 || body["errorCode"] != "SCHEDULER.FORBIDDEN" {
+		t.Errorf("cancel without the secret = %d %v", code, body)
+	}
+	if code, body := callWith(t, "POST", cancel, "", map[string]string{InternalSecretHeader: s.InternalSecret}); code != 409 || body["errorCode"] != "SCHEDULER.JOB_TERMINAL" {
+		t.Errorf("cancel of a finished job with the secret = %d %v", code, body)
 	}
 
 	// An oversized body is refused at the front with the platform's error.
@@ -338,11 +369,12 @@ func TestRemoteFunctions(t *testing.T) {
 		t.Error("the remote invoker was not closed")
 	}
 
-	// InvokeOnce too.
+	// InvokeOnce too; the worker starts attempts through the scheduler, so
+	// both are started.
 	f2 := &fakeRemote{calls: map[string]int{}}
 	cfg.Remote = f2.start
 	out, err := InvokeOnce(context.Background(), cfg, invoke.Worker, []byte(`{"version":"2.0","routeKey":"$default","rawPath":"/health","requestContext":{"http":{"method":"GET"}}}`), nil)
-	if err != nil || !strings.Contains(string(out), `remote`) || f2.calls["worker"] != 1 || !f2.closed || len(f2.env) != 1 {
+	if err != nil || !strings.Contains(string(out), `remote`) || f2.calls["worker"] != 1 || !f2.closed || len(f2.env) != 2 || f2.env["scheduler"] == nil {
 		t.Errorf("InvokeOnce = %s, %v; calls %v env %v closed %v", out, err, f2.calls, f2.env, f2.closed)
 	}
 }

@@ -86,6 +86,6 @@ func (t *Ticker) Once(ctx context.Context, now time.Time) error {
 	}
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	_, err = t.Invoker.Invoke(tctx, t.Function, payload)
+	_, err = invokeRecovered(tctx, t.Invoker, t.Function, payload, t.Log)
 	return err
 }

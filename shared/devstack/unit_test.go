@@ -34,9 +34,10 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	want := Config{
 		DataDir: ".data", DatabaseURL: pgserver.DefaultURL, KafkaPort: 9092,
-		APIAddr: ":8080", SchedulerAddr: ":8081", WorkerAddr: ":8082",
+		APIAddr: "127.0.0.1:8080", SchedulerAddr: "127.0.0.1:8081", WorkerAddr: "127.0.0.1:8082",
 		TickInterval: time.Second, ESMBatchSize: 100, ESMBatchWindow: 5 * time.Millisecond, ESMPollers: 2,
 		FunctionTimeout: 60 * time.Second, APIBodyLimit: 262144, DBMaxConns: 10, DatabasePrefix: "jobweaver",
+		WorkerTimeout: 840 * time.Second,
 	}
 	got := cfg
 	got.API, got.Scheduler, got.Worker, got.DLQ = want.API, want.Scheduler, want.Worker, want.DLQ
@@ -179,7 +180,7 @@ func echo(t *testing.T) (*invoke.Local, *atomic.Int32) {
 			return events.APIGatewayV2HTTPResponse{}, ctx.Err()
 		}
 		b, _ := json.Marshal(map[string]any{"method": ev.RequestContext.HTTP.Method, "path": ev.RawPath, "query": ev.RawQueryString,
-			"body": ev.Body, "trace": ev.Headers["x-trace-id"], "routeKey": ev.RouteKey, "stage": ev.RequestContext.Stage})
+			"body": ev.Body, "trace": ev.Headers["x-trace-id"], "secret": ev.Headers[strings.ToLower(InternalSecretHeader)], "routeKey": ev.RouteKey, "stage": ev.RequestContext.Stage})
 		return events.APIGatewayV2HTTPResponse{StatusCode: 201, Headers: map[string]string{"Content-Type": "application/json", "X-Custom": "1"},
 			Cookies: []string{"a=b"}, Body: string(b)}, nil
 	}))
@@ -246,25 +247,32 @@ func TestFrontAnswers413ForOversizedBodies(t *testing.T) {
 	}
 }
 
+// local makes req come from this machine (httptest's default peer is
+// 192.0.2.1).
+func local(req *http.Request) *http.Request {
+	req.RemoteAddr = "127.0.0.1:40000"
+	return req
+}
+
 func TestFrontErrors(t *testing.T) {
 	inv, _ := echo(t)
 	f := &Front{Invoker: inv, Function: "fn", Namespace: "SCHEDULER", Internal: true, BodyLimit: 1024, Timeout: 20 * time.Millisecond}
 
 	rec := httptest.NewRecorder()
-	f.ServeHTTP(rec, httptest.NewRequest("GET", "/api/jobs", nil))
+	f.ServeHTTP(rec, local(httptest.NewRequest("GET", "/api/jobs", nil)))
 	if b := decodeError(t, rec); rec.Code != 404 || b.ErrorCode != "SCHEDULER.NOT_FOUND" {
 		t.Errorf("public route on an internal front: %d %+v", rec.Code, b)
 	}
 	for _, p := range []string{"/internal/jobs", "/actuator/health", "/health"} {
 		rec = httptest.NewRecorder()
-		f.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+		f.ServeHTTP(rec, local(httptest.NewRequest("GET", p, nil)))
 		if rec.Code != 201 {
 			t.Errorf("%s on an internal front: %d; want it carried", p, rec.Code)
 		}
 	}
 
 	rec = httptest.NewRecorder()
-	req := httptest.NewRequest("GET", "/internal/boom", nil)
+	req := local(httptest.NewRequest("GET", "/internal/boom", nil))
 	req.Header.Set("X-Trace-Id", "trace-2")
 	f.ServeHTTP(rec, req)
 	b := decodeError(t, rec)
@@ -273,7 +281,7 @@ func TestFrontErrors(t *testing.T) {
 	}
 
 	rec = httptest.NewRecorder()
-	f.ServeHTTP(rec, httptest.NewRequest("GET", "/internal/slow", nil))
+	f.ServeHTTP(rec, local(httptest.NewRequest("GET", "/internal/slow", nil)))
 	if b := decodeError(t, rec); rec.Code != 504 || b.ErrorCode != "SCHEDULER.GATEWAY_TIMEOUT" {
 		t.Errorf("timeout: %d %+v", rec.Code, b)
 	}
@@ -282,6 +290,67 @@ func TestFrontErrors(t *testing.T) {
 	(&Front{Invoker: inv, Function: "missing", Namespace: "WORKER"}).ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
 	if b := decodeError(t, rec); rec.Code != 500 || b.ErrorCode != "WORKER.INTERNAL_ERROR" {
 		t.Errorf("missing function: %d %+v", rec.Code, b)
+	}
+}
+
+func TestInternalFrontAnswersOnlyLoopbackAndWritesNeedTheSecret(t *testing.T) {
+	inv, calls := echo(t)
+	f := &Front{Invoker: inv, Function: "fn", Namespace: "SCHEDULER", Internal: true, Secret: "s3cret", BodyLimit: 1024, Timeout: time.Minute}
+	tests := []struct {
+		name, peer, method, path, secret string
+		status                           int
+		code                             string
+	}{
+		{"read from IPv4 loopback", "127.0.0.1:5000", "GET", "/internal/jobs", "", 201, ""},
+		{"read from another loopback address", "127.0.0.2:5000", "GET", "/actuator/health", "", 201, ""},
+		{"read from IPv6 loopback", "[::1]:5000", "GET", "/internal/jobs", "", 201, ""},
+		{"read from IPv4-mapped loopback", "[::ffff:127.0.0.1]:5000", "GET", "/internal/jobs", "", 201, ""},
+		{"read from the network", "192.168.1.20:5000", "GET", "/internal/jobs", "", 403, "SCHEDULER.FORBIDDEN"},
+		{"health from the network", "10.0.0.7:5000", "GET", "/health", "", 403, "SCHEDULER.FORBIDDEN"},
+		{"cancel from the network, with the secret", "[2001:db8::1]:5000", "POST", "/internal/jobs/x/cancel", "s3cret", 403, "SCHEDULER.FORBIDDEN"},
+		{"unparsable peer", "somewhere", "GET", "/internal/jobs", "", 403, "SCHEDULER.FORBIDDEN"},
+		{"cancel without the secret", "127.0.0.1:5000", "POST", "/internal/jobs/x/cancel", "", 403, "SCHEDULER.FORBIDDEN"},
+		{"cancel with a wrong secret", "127.0.0.1:5000", "POST", "/internal/jobs/x/cancel", "s3cre", 403, "SCHEDULER.FORBIDDEN"},
+		{"cancel with the secret", "127.0.0.1:5000", "POST", "/internal/jobs/x/cancel", "s3cret", 201, ""},
+		{"delete without the secret", "[::1]:5000", "DELETE", "/internal/jobs/x", "", 403, "SCHEDULER.FORBIDDEN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := calls.Load()
+			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader("{}"))
+			req.RemoteAddr = tt.peer
+			if tt.secret != "" {
+				req.Header.Set(InternalSecretHeader, tt.secret)
+			}
+			rec := httptest.NewRecorder()
+			f.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d %s; want %d", rec.Code, rec.Body, tt.status)
+			}
+			if tt.code == "" {
+				var got map[string]string
+				if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got["secret"] != "" {
+					t.Fatalf("the function saw %v (%v); want the request without the secret header", got, err)
+				}
+				return
+			}
+			if b := decodeError(t, rec); b.ErrorCode != tt.code {
+				t.Errorf("body %+v; want %s", b, tt.code)
+			}
+			if calls.Load() != before {
+				t.Errorf("the function was invoked for a refused request")
+			}
+		})
+	}
+	// The public API's front takes any peer, and strips the header too.
+	api := &Front{Invoker: inv, Function: "fn", Namespace: "API", Secret: "s3cret", BodyLimit: 1024}
+	req := httptest.NewRequest("POST", "/api/jobs", strings.NewReader("{}"))
+	req.Header.Set(InternalSecretHeader, "s3cret")
+	rec := httptest.NewRecorder()
+	api.ServeHTTP(rec, req)
+	var got map[string]string
+	if rec.Code != 201 || json.Unmarshal(rec.Body.Bytes(), &got) != nil || got["secret"] != "" {
+		t.Fatalf("API front from %s: %d %s", req.RemoteAddr, rec.Code, rec.Body)
 	}
 }
 
@@ -398,7 +467,7 @@ func TestFrontMapsLambdaFunctionErrors(t *testing.T) {
 		})
 		f := &Front{Invoker: inv, Function: "scheduler", Namespace: "SCHEDULER", Internal: true, Log: discardLog()}
 		rec := httptest.NewRecorder()
-		f.ServeHTTP(rec, httptest.NewRequest("GET", "/internal/jobs?size=100", nil))
+		f.ServeHTTP(rec, local(httptest.NewRequest("GET", "/internal/jobs?size=100", nil)))
 		if b := decodeError(t, rec); rec.Code != c.status || b.ErrorCode != c.code {
 			t.Errorf("%s: %d %+v", c.errType, rec.Code, b)
 		}
@@ -419,5 +488,54 @@ func TestTickerTimeout(t *testing.T) {
 	}
 	if left < 50*time.Second {
 		t.Fatalf("tick deadline %v away; want the Timeout (1m)", left)
+	}
+}
+
+func TestAPanickingFunctionIsAnErrorNotACrash(t *testing.T) {
+	inv := invokerFunc(func(context.Context, string, []byte) ([]byte, error) { panic("handler bug") })
+	f := &Front{Invoker: inv, Function: "scheduler", Namespace: "SCHEDULER", Internal: true, Log: discardLog()}
+	rec := httptest.NewRecorder()
+	f.ServeHTTP(rec, local(httptest.NewRequest("GET", "/internal/jobs", nil)))
+	if b := decodeError(t, rec); rec.Code != 500 || b.ErrorCode != "SCHEDULER.INTERNAL_ERROR" || strings.Contains(b.Message, "handler bug") {
+		t.Errorf("front: %d %+v; want a 500 that does not leak the panic", rec.Code, b)
+	}
+	tk := &Ticker{Invoker: inv, Function: invoke.Scheduler, Interval: time.Second, Log: discardLog()}
+	if err := tk.Once(context.Background(), time.Now()); err == nil || !strings.Contains(err.Error(), "panicked: handler bug") {
+		t.Errorf("tick: %v; want the panic as an error", err)
+	}
+}
+
+// The limits agree: the worker's timeout runs every attempt the api
+// accepts, and in-flight work follows what the workers take.
+func TestConfigLimitsAgree(t *testing.T) {
+	tests := []struct {
+		name     string
+		vars     map[string]string
+		inFlight int
+		err      string
+	}{
+		{"defaults", nil, 2 * 2 * 100, ""},
+		{"pollers and batches", map[string]string{"ESM_BATCH_SIZE": "16", "ESM_POLLERS": "3"}, 2 * 3 * 16, ""},
+		{"explicit", map[string]string{"SCHEDULER_MAX_IN_FLIGHT": "1000"}, 1000, ""},
+		{"worker timeout too short", map[string]string{"WORKER_TIMEOUT": "60s"}, 0, "WORKER_TIMEOUT (1m0s) must be at least 10m31s"},
+		{"a longer margin needs more", map[string]string{"WORKER_TIMEOUT": "631s", "WORKER_DEADLINE_MARGIN": "2s"}, 0, "WORKER_TIMEOUT"},
+		{"just enough", map[string]string{"WORKER_TIMEOUT": "631s"}, 2 * 2 * 100, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ConfigFromEnv(config.FromMap(tc.vars))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v; want one naming %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Scheduler.MaxInFlight != tc.inFlight {
+				t.Fatalf("MaxInFlight = %d; want %d", cfg.Scheduler.MaxInFlight, tc.inFlight)
+			}
+		})
 	}
 }

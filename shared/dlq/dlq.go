@@ -24,6 +24,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/pgtext"
+	"github.com/jobweaver/jobweaver/shared/poison"
 	"github.com/jobweaver/jobweaver/shared/trace"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
@@ -36,12 +37,11 @@ const (
 	StatusNew          = "NEW"
 )
 
-var poisonNS = uuid.MustParse("f9a0bf8d-f02e-4ed1-a6e5-c7b7c9c4d4c0")
-
 // PoisonEventID is the ID under which the undecodable record at
-// topic/partition/offset is stored: the same for every delivery.
+// topic/partition/offset is stored: the same for every delivery
+// (poison.EventID, shared by every service).
 func PoisonEventID(topic string, partition, offset int64) string {
-	return uuid.NewSHA1(poisonNS, fmt.Appendf(nil, "%s/%d/%d", topic, partition, offset)).String()
+	return poison.EventID(topic, partition, offset)
 }
 
 // Service is the dlq.
@@ -142,7 +142,14 @@ type row struct {
 	eventID, jobID, traceID, jobType string
 	reason, errorCode, lastError     string
 	job, attempts, source            []byte
+	detail                           []byte // rowDetail, or nil
 	failedAt                         time.Time
+}
+
+// rowDetail is the detail column: what only some dead letters carry.
+type rowDetail struct {
+	Parked  *envelope.ParkedRow `json:"parked,omitempty"`
+	Trimmed *envelope.Trimmed   `json:"trimmed,omitempty"`
 }
 
 // decodeRecord turns a record into a row. It never fails: a record that
@@ -168,12 +175,16 @@ func decodeRecord(rec events.KafkaRecord, now time.Time) row {
 	}
 	r := row{jobID: canonicalUUID(env.JobID), traceID: pgtext.Clean(traceID, 200)}
 	if err != nil {
-		src, _ := json.Marshal(envelope.PoisonSource{
-			Topic: pgtext.Clean(rec.Topic, 255), Partition: rec.Partition, Offset: rec.Offset, Value: pgtext.Clean(rec.Value, -1),
-		})
-		r.eventID = PoisonEventID(rec.Topic, rec.Partition, rec.Offset)
-		r.reason, r.errorCode, r.lastError = ReasonPoisonRecord, CodePoisonRecord, pgtext.Clean(err.Error(), maxText)
-		r.attempts, r.source, r.failedAt = []byte("[]"), src, now
+		// The dead letter every service makes of a poison record, stored
+		// here rather than published.
+		e, pdl := poison.DeadLetter(rec, err, CodePoisonRecord, now)
+		src, _ := envelope.JSON(pdl.Source)
+		r.eventID, r.jobID, r.traceID = e.EventID, e.JobID, e.TraceID
+		r.reason, r.errorCode, r.lastError = pdl.Reason, pdl.ErrorCode, pdl.LastError
+		r.attempts, r.source, r.failedAt = []byte("[]"), src, pdl.FailedAt
+		if pdl.Trimmed != nil {
+			r.detail, _ = envelope.JSON(rowDetail{Trimmed: pdl.Trimmed})
+		}
 		return r
 	}
 	r.eventID = eventID.String()
@@ -203,17 +214,24 @@ func decodeRecord(rec events.KafkaRecord, now time.Time) row {
 		src.Topic, src.Value = pgtext.Clean(src.Topic, 255), pgtext.Clean(src.Value, -1)
 		r.source, _ = json.Marshal(src)
 	}
+	if dl.Parked != nil || dl.Trimmed != nil {
+		if p := dl.Parked; p != nil {
+			p.Service, p.Topic, p.Key = pgtext.Clean(p.Service, 100), pgtext.Clean(p.Topic, 255), pgtext.Clean(p.Key, 255)
+			p.EventID, p.EventType, p.Error = pgtext.Clean(p.EventID, 100), pgtext.Clean(p.EventType, 100), pgtext.Clean(p.Error, maxText)
+		}
+		r.detail, _ = envelope.JSON(rowDetail{Parked: dl.Parked, Trimmed: dl.Trimmed})
+	}
 	return r
 }
 
 const insertSQL = `
 INSERT INTO dead_letters (event_id, job_id, trace_id, job_type, reason, error_code, last_error,
-                          job, attempts, source, failed_at)
+                          job, attempts, source, failed_at, detail)
 SELECT e::uuid, NULLIF(j, '')::uuid, t, NULLIF(jt, ''), r, NULLIF(ec, ''), NULLIF(le, ''),
-       NULLIF(jb, '')::jsonb, a::jsonb, NULLIF(s, '')::jsonb, f
+       NULLIF(jb, '')::jsonb, a::jsonb, NULLIF(s, '')::jsonb, f, NULLIF(d, '')::jsonb
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::text[], $11::timestamptz[])
-     AS x(e, j, t, jt, r, ec, le, jb, a, s, f)
+            $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[])
+     AS x(e, j, t, jt, r, ec, le, jb, a, s, f, d)
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id::text`
 
@@ -280,6 +298,7 @@ func degrade(r row, why string) row {
 	r.job = nil
 	r.attempts = []byte("[]")
 	r.source = nil
+	r.detail = nil
 	r.lastError = pgtext.Clean(r.lastError+" [dlq: the job, attempts and source of this entry could not be stored: "+why+"]", maxText)
 	return r
 }
@@ -290,16 +309,17 @@ func insertRows(ctx context.Context, tx pgx.Tx, rows []row, stored map[string]bo
 		ids, jobIDs, traceIDs, jobTypes = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		reasons, codes, lastErrors      = make([]string, n), make([]string, n), make([]string, n)
 		jobs, attempts, sources         = make([]string, n), make([]string, n), make([]string, n)
+		details                         = make([]string, n)
 		failedAt                        = make([]pgtype.Timestamptz, n)
 	)
 	for i, r := range rows {
 		ids[i], jobIDs[i], traceIDs[i], jobTypes[i] = r.eventID, r.jobID, r.traceID, r.jobType
 		reasons[i], codes[i], lastErrors[i] = r.reason, r.errorCode, r.lastError
-		jobs[i], attempts[i], sources[i] = string(r.job), string(r.attempts), string(r.source)
+		jobs[i], attempts[i], sources[i], details[i] = string(r.job), string(r.attempts), string(r.source), string(r.detail)
 		failedAt[i] = pgtype.Timestamptz{Time: r.failedAt, Valid: !r.failedAt.IsZero()}
 	}
 	res, err := tx.Query(ctx, insertSQL, ids, jobIDs, traceIDs, jobTypes, reasons, codes, lastErrors,
-		jobs, attempts, sources, failedAt)
+		jobs, attempts, sources, failedAt, details)
 	if err != nil {
 		return err
 	}

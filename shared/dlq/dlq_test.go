@@ -268,10 +268,11 @@ func TestListAndGetEndpoints(t *testing.T) {
 		}
 		all = append(all, p.Content...)
 	}
-	// Newest batch first; within a batch (same received_at) by event ID.
+	// Newest batch first; within a batch (same received_at) by event ID,
+	// descending.
 	for i := 0; i < 3; i++ {
 		pair := []string{ids[4-2*i], ids[5-2*i]}
-		if pair[0] > pair[1] {
+		if pair[0] < pair[1] {
 			pair[0], pair[1] = pair[1], pair[0]
 		}
 		if all[2*i].ID != pair[0] || all[2*i+1].ID != pair[1] {
@@ -302,6 +303,7 @@ func TestListAndGetEndpoints(t *testing.T) {
 		"/internal/dlq/" + uuid.NewString(): {404, "DLQ.ENTRY_NOT_FOUND"},
 		"/internal/dlq/not-a-uuid":          {400, "DLQ.INVALID_REQUEST"},
 		"/internal/dlq?size=0":              {400, "DLQ.INVALID_REQUEST"},
+		"/internal/dlq?cursor=x":            {400, "DLQ.INVALID_CURSOR"},
 		"/internal/elsewhere":               {404, "DLQ.NOT_FOUND"},
 	} {
 		code, body := get(path)

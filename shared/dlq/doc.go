@@ -31,6 +31,6 @@
 //
 // # Internal HTTP
 //
-//	GET /internal/dlq?page&size   entries, newest first
+//	GET /internal/dlq?page&size   entry summaries, newest first (or ?cursor&size)
 //	GET /internal/dlq/{id}        one entry by event ID
 package dlq

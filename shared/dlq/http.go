@@ -29,10 +29,16 @@ type Entry struct {
 	LastError  string                    `json:"lastError,omitempty"`
 	Job        *envelope.JobSpec         `json:"job,omitempty"` // jobType, payload, maxRetryCount
 	Attempts   []envelope.AttemptSummary `json:"attempts"`
-	Source     *envelope.PoisonSource    `json:"source,omitempty"` // poison records and mapping failures
-	Status     string                    `json:"status"`           // NEW; mapping failures: REPLAYED, PARTLY_REPLAYED
+	Source     *envelope.PoisonSource    `json:"source,omitempty"`  // poison records and mapping failures
+	Parked     *envelope.ParkedRow       `json:"parked,omitempty"`  // OUTBOX_PARKED: the outbox row the broker refused
+	Trimmed    *envelope.Trimmed         `json:"trimmed,omitempty"` // what was cut for the dead letter to fit the broker
+	Status     string                    `json:"status"`            // NEW; mapping failures: REPLAYED, PARTLY_REPLAYED
 	FailedAt   *time.Time                `json:"failedAt,omitempty"`
 	ReceivedAt time.Time                 `json:"receivedAt"`
+	// Truncated marks a list entry that leaves something out: the job's
+	// payload, the record's raw value, or the end of a long error.
+	// GET /internal/dlq/{id} has everything.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // ErrNotFound is returned by Get for an unknown ID (as an *apierror.Error
@@ -56,7 +62,12 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, r, s.log, namespace, err)
 		return
 	}
-	page, err := s.List(r.Context(), req)
+	after, err := paging.ParseCursor(r.URL.Query(), namespace)
+	if err != nil {
+		apierror.Write(w, r, s.log, namespace, err)
+		return
+	}
+	page, err := s.ListAfter(r.Context(), req, after)
 	if err != nil {
 		apierror.Write(w, r, s.log, namespace, err)
 		return
@@ -81,26 +92,84 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 }
 
 const entryColumns = `event_id::text, coalesce(job_id::text, ''), trace_id, coalesce(job_type, ''), reason,
-	coalesce(error_code, ''), coalesce(last_error, ''), job, attempts, source, status, failed_at, received_at`
+	coalesce(error_code, ''), coalesce(last_error, ''), job, attempts, source, status, failed_at, received_at, detail`
 
-// List returns a page of entries, newest first.
+// MaxListTextLen is how many characters of an error a list entry keeps.
+const MaxListTextLen = 256
+
+// listColumns are entryColumns for a list: the job without its payload
+// and the source without its raw value (GET /internal/dlq/{id} has them),
+// and whether anything was left out.
+const listColumns = `event_id::text, coalesce(job_id::text, ''), trace_id, coalesce(job_type, ''), reason,
+	coalesce(error_code, ''), coalesce(last_error, ''), job - 'payload', attempts, source - 'value', status, failed_at, received_at, detail,
+	coalesce(job ? 'payload', false) OR coalesce(source ? 'value', false)`
+
+// List returns a page of entries, newest first (ties by event ID).
 func (s *Service) List(ctx context.Context, req paging.Request) (paging.Page[Entry], error) {
-	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM dead_letters`).Scan(&total); err != nil {
-		return paging.Page[Entry]{}, fmt.Errorf("dlq: count entries: %w", err)
+	return s.ListAfter(ctx, req, nil)
+}
+
+// ListAfter returns a page of entry summaries, newest first (ties by event
+// ID): from req's offset, or after the cursor when it is not nil. Entries
+// carry no job payload or raw record value, their errors are cut to
+// MaxListTextLen characters (Truncated says so), and a page is cut short
+// at paging.MaxPageBytes of JSON; NextCursor continues after its last
+// entry. The total is exact up to paging.CountCap, else an estimate.
+func (s *Service) ListAfter(ctx context.Context, req paging.Request, after *paging.Cursor) (paging.Page[Entry], error) {
+	total, estimate, err := paging.Count(ctx, s.pool, "dead_letters", nil, paging.CountCap)
+	if err != nil {
+		return paging.Page[Entry]{}, fmt.Errorf("dlq: %w", err)
 	}
 	var list []Entry
-	if total > int64(req.Offset()) {
-		rows, err := s.pool.Query(ctx, `SELECT `+entryColumns+` FROM dead_letters
-			ORDER BY received_at DESC, event_id LIMIT $1 OFFSET $2`, req.Size, req.Offset())
+	more := false
+	if estimate || after != nil || total > int64(req.Offset()) {
+		sql, args := `SELECT `+listColumns+` FROM dead_letters ORDER BY received_at DESC, event_id DESC LIMIT $1 OFFSET $2`,
+			[]any{req.Size + 1, req.Offset()}
+		if after != nil {
+			sql, args = `SELECT `+listColumns+` FROM dead_letters WHERE (received_at, event_id) < ($2, $3::uuid)
+				ORDER BY received_at DESC, event_id DESC LIMIT $1`, []any{req.Size + 1, after.Time, after.ID}
+		}
+		rows, err := s.pool.Query(ctx, sql, args...)
 		if err != nil {
 			return paging.Page[Entry]{}, fmt.Errorf("dlq: list entries: %w", err)
 		}
-		if list, err = pgx.CollectRows(rows, scanEntry); err != nil {
+		if list, err = pgx.CollectRows(rows, scanSummary); err != nil {
 			return paging.Page[Entry]{}, fmt.Errorf("dlq: list entries: %w", err)
 		}
+		if more = len(list) > req.Size; more {
+			list = list[:req.Size]
+		}
+		if n := paging.Fit(list, paging.MaxPageBytes); n < len(list) {
+			list, more = list[:n], true
+		}
 	}
-	return paging.New(list, req.Page, req.Size, total), nil
+	page := paging.New(list, req.Page, req.Size, total)
+	page.TotalIsEstimate = estimate
+	if more && len(list) > 0 {
+		last := list[len(list)-1]
+		page.NextCursor = paging.Cursor{Time: last.ReceivedAt, ID: last.ID}.Encode()
+	}
+	return page, nil
+}
+
+// scanSummary scans a row of listColumns and cuts its errors.
+func scanSummary(row pgx.CollectableRow) (Entry, error) {
+	var omitted bool
+	e, err := scanEntryInto(row, &omitted)
+	if err != nil {
+		return e, err
+	}
+	cut := func(s *string) {
+		if r := []rune(*s); len(r) > MaxListTextLen {
+			*s, e.Truncated = string(r[:MaxListTextLen]), true
+		}
+	}
+	cut(&e.LastError)
+	for i := range e.Attempts {
+		cut(&e.Attempts[i].Error)
+	}
+	e.Truncated = e.Truncated || omitted
+	return e, nil
 }
 
 // Get returns the entry with event ID id, or ErrNotFound.
@@ -119,15 +188,26 @@ func (s *Service) Get(ctx context.Context, id string) (Entry, error) {
 	return e, nil
 }
 
-func scanEntry(row pgx.CollectableRow) (Entry, error) {
+func scanEntry(row pgx.CollectableRow) (Entry, error) { return scanEntryInto(row) }
+
+// scanEntryInto scans entryColumns, then any extra columns into extra.
+func scanEntryInto(row pgx.CollectableRow, extra ...any) (Entry, error) {
 	var (
 		e                     Entry
 		job, attempts, source []byte
 		failedAt              *time.Time
+		detail                []byte
 	)
-	if err := row.Scan(&e.ID, &e.JobID, &e.TraceID, &e.JobType, &e.Reason, &e.ErrorCode, &e.LastError,
-		&job, &attempts, &source, &e.Status, &failedAt, &e.ReceivedAt); err != nil {
+	if err := row.Scan(append([]any{&e.ID, &e.JobID, &e.TraceID, &e.JobType, &e.Reason, &e.ErrorCode, &e.LastError,
+		&job, &attempts, &source, &e.Status, &failedAt, &e.ReceivedAt, &detail}, extra...)...); err != nil {
 		return e, err
+	}
+	if len(detail) > 0 {
+		var d rowDetail
+		if err := json.Unmarshal(detail, &d); err != nil {
+			return e, fmt.Errorf("entry %s: detail: %w", e.ID, err)
+		}
+		e.Parked, e.Trimmed = d.Parked, d.Trimmed
 	}
 	if len(job) > 0 {
 		e.Job = new(envelope.JobSpec)

@@ -140,6 +140,13 @@ func TestHandleSQSReplaysMappingFailures(t *testing.T) {
 			unreadable = e
 		}
 	}
+	// A list entry leaves the raw value out; the entry itself has it.
+	if !unreadable.Truncated || unreadable.Source == nil || unreadable.Source.Value != "" {
+		t.Fatalf("unreadable message list entry: %+v", unreadable)
+	}
+	if unreadable, err = svc.Get(ctx, unreadable.ID); err != nil {
+		t.Fatal(err)
+	}
 	if unreadable.Reason != dlq.ReasonMappingFailure || unreadable.Source == nil || unreadable.Source.Value != "not a failure record" ||
 		!strings.Contains(unreadable.LastError, "not a Kafka failure record") {
 		t.Fatalf("unreadable message entry: %+v", unreadable)

@@ -7,6 +7,7 @@
 package envelope
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,11 @@ import (
 
 // Version is the envelope version this code writes and reads.
 const Version = 1
+
+// MaxErrorBytes caps every error text an event carries: a step's error,
+// an attempt's error, a dead letter's lastError and each of its attempts'.
+// Encoded, such a text takes at most EncodedStringBound(MaxErrorBytes).
+const MaxErrorBytes = 4096
 
 // The lifecycle topics.
 const (
@@ -61,7 +67,7 @@ func New(typ, traceID, jobID string, payload any) (Envelope, error) {
 	if _, ok := TopicOf[typ]; !ok {
 		return Envelope{}, fmt.Errorf("envelope: unknown event type %q", typ)
 	}
-	p, err := json.Marshal(payload)
+	p, err := JSON(payload)
 	if err != nil {
 		return Envelope{}, fmt.Errorf("envelope: encode %s payload: %w", typ, err)
 	}
@@ -79,10 +85,25 @@ func New(typ, traceID, jobID string, payload any) (Envelope, error) {
 // Topic returns the topic this envelope is published to.
 func (e Envelope) Topic() string { return TopicOf[e.Type] }
 
-// Marshal encodes the envelope.
+// Marshal encodes the envelope, without HTML escaping (see [JSON]).
 func (e Envelope) Marshal() []byte {
-	b, _ := json.Marshal(e) // cannot fail: all fields are plain values
+	b, _ := JSON(e) // cannot fail: all fields are plain values
 	return b
+}
+
+// JSON encodes v as encoding/json does, except that it leaves <, > and &
+// as they are: encoding/json writes each as a six-byte \u003c escape, in
+// strings and in embedded json.RawMessage alike, which can make an event
+// six times the size of what was submitted. Every event and stored
+// payload is encoded with it.
+func JSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
 
 // ErrInvalid is wrapped by every decoding error.
@@ -135,7 +156,9 @@ type RunJob struct {
 	JobSpec
 	Attempt      int       `json:"attempt"` // 1-based
 	DispatchedAt time.Time `json:"dispatchedAt"`
-	LeaseUntil   time.Time `json:"leaseUntil"`
+	// LeaseUntil is unset (omitted): the lease starts when a worker claims
+	// the attempt, not at dispatch. Older schedulers set it.
+	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
 }
 
 // StepResult is the outcome of one step of an attempt.
@@ -175,13 +198,31 @@ type AttemptSummary struct {
 // record could not be processed at all (a poison record).
 type JobDeadLetter struct {
 	JobSpec
-	Reason    string           `json:"reason"` // RETRIES_EXHAUSTED, PERMANENT_FAILURE, POISON_RECORD
+	Reason    string           `json:"reason"` // RETRIES_EXHAUSTED, PERMANENT_FAILURE, POISON_RECORD, OUTBOX_PARKED
 	ErrorCode string           `json:"errorCode,omitempty"`
 	LastError string           `json:"lastError,omitempty"`
 	Attempts  []AttemptSummary `json:"attempts"`
 	FailedAt  time.Time        `json:"failedAt"`
 	// For POISON_RECORD: where the record came from and its raw value.
 	Source *PoisonSource `json:"source,omitempty"`
+	// For OUTBOX_PARKED: the outbox row the broker refused for good.
+	Parked *ParkedRow `json:"parked,omitempty"`
+	// Trimmed is set when parts were cut to fit the broker's record limit.
+	Trimmed *Trimmed `json:"trimmed,omitempty"`
+}
+
+// ParkedRow identifies an outbox row that the broker refused for a
+// reason no retry can fix (say MESSAGE_TOO_LARGE): it was moved to its
+// service's outbox_parked table, where it keeps its value.
+type ParkedRow struct {
+	Service   string `json:"service"`
+	ParkedID  int64  `json:"parkedId"` // outbox_parked.id in the service's database
+	Topic     string `json:"topic"`
+	Key       string `json:"key,omitempty"`
+	EventID   string `json:"eventId,omitempty"`
+	EventType string `json:"eventType,omitempty"`
+	Bytes     int    `json:"bytes"` // the record value's size
+	Error     string `json:"error"` // what the broker or the relay said
 }
 
 // PoisonSource locates a record that could not be decoded, or (in the

@@ -21,7 +21,8 @@
 //     in order, and a partition's next batch waits for the previous one.
 //   - Offsets. They are committed, synchronously, only after the function
 //     returned without error; the consumer group does not auto-commit.
-//   - Errors. A function error (or timeout) retries the whole, identical
+//   - Errors. A function error (or timeout, or a panic of an in-process
+//     handler, logged with its stack) retries the whole, identical
 //     batch with exponential backoff (RetryBackoff doubling to 5 s) until it
 //     succeeds; records are never skipped (AWS's default for Kafka sources:
 //     retries until the records expire). The partitions of a failing batch
@@ -48,6 +49,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -99,6 +101,9 @@ type Mapping struct {
 	// ClientOpts are extra franz-go options for every poller, such as TLS
 	// or SASL for external brokers.
 	ClientOpts []kgo.Opt
+	// Health, if set, is kept up to date with the batches the mapping
+	// keeps retrying, so that its owner can say what is wrong.
+	Health *Health
 }
 
 func (m *Mapping) withDefaults() (Mapping, error) {
@@ -181,7 +186,7 @@ func (m *Mapping) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := &poller{m: &c, cl: cl, log: c.Log.With("poller", i)}
+			p := &poller{m: &c, cl: cl, id: i, log: c.Log.With("poller", i)}
 			p.run(ctx)
 			// Leave the group so its partitions move on at once.
 			cl.CloseAllowingRebalance()
@@ -195,6 +200,7 @@ func (m *Mapping) Run(ctx context.Context) error {
 type poller struct {
 	m       *Mapping
 	cl      *kgo.Client
+	id      int
 	log     *slog.Logger
 	pending []*kgo.Record // polled but not yet delivered (over the payload cap)
 }
@@ -286,16 +292,21 @@ func (p *poller) deliver(ctx context.Context, batch []*kgo.Record) bool {
 		panic(fmt.Sprintf("esm: encode event: %v", err))
 	}
 	backoff := m.RetryBackoff
+	first := time.Now()
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		err := p.invoke(ctx, payload)
 		if err == nil {
 			p.log.Debug("batch delivered", "records", len(batch), "attempt", attempt, "ms", time.Since(start).Milliseconds())
+			if attempt > 1 {
+				m.Health.delivered(p.id)
+			}
 			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
+		m.Health.failed(p.id, describe(batch), attempt, first, err)
 		p.log.Warn("invocation failed; retrying the same batch", "records", len(batch),
 			"partitions", describe(batch), "attempt", attempt, "retryIn", backoff.String(), "error", err.Error())
 		if !sleep(ctx, backoff) {
@@ -309,10 +320,26 @@ func (p *poller) invoke(ctx context.Context, payload []byte) error {
 	m := p.m
 	ictx, cancel := context.WithTimeout(ctx, m.FunctionTimeout)
 	defer cancel()
-	_, err := m.Invoker.Invoke(ictx, m.Function, payload)
+	err := p.call(ictx, payload)
 	if errors.Is(ictx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("esm: task timed out after %.2f seconds (FunctionTimeout)", m.FunctionTimeout.Seconds())
 	}
+	return err
+}
+
+// call invokes the function once. A panic in an in-process handler is
+// what Lambda reports as a runtime error: it fails this invocation, so the
+// batch is retried like any failed one, and it is logged with its stack;
+// it never takes the mapping, or the process, down.
+func (p *poller) call(ctx context.Context, payload []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.Error("function panicked; the batch counts as failed and will be retried",
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("esm: the function panicked: %v", r)
+		}
+	}()
+	_, err = p.m.Invoker.Invoke(ctx, p.m.Function, payload)
 	return err
 }
 

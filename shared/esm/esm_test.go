@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -313,6 +315,67 @@ func TestFailedBatchIsRetriedWholeAndNotCommitted(t *testing.T) {
 	stop()
 }
 
+// syncBuffer is a log sink the pollers may write while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestPanickingFunctionFailsTheBatchAndIsRetried(t *testing.T) {
+	brokers := kafkatest.Cluster(t)
+	prod := manualProducer(t, brokers)
+	for i := 0; i < 3; i++ {
+		produce(t, prod, &kgo.Record{Topic: envelope.TopicJobCreated, Partition: 1, Value: []byte(fmt.Sprint("r", i))})
+	}
+	const group = "panic-test"
+	// The first two invocations panic; the third succeeds.
+	rec := newRecorder()
+	rec.fail = func(n int, _ call, _ context.Context) error {
+		if n < 2 {
+			panic(fmt.Sprintf("handler bug %d", n))
+		}
+		return nil
+	}
+	logs := &syncBuffer{}
+	stop := run(t, &esm.Mapping{
+		Topics: []string{envelope.TopicJobCreated}, Group: group, Function: "fn",
+		BatchSize: 10, Brokers: brokers, RetryBackoff: time.Millisecond,
+		Log: slog.New(slog.NewJSONHandler(logs, nil)),
+	}, rec)
+	cs := rec.waitFor(t, "the batch after two panics", func(cs []call) bool { return len(cs) >= 3 })
+	for i, c := range cs[:3] {
+		if got := offsets(c); fmt.Sprint(got) != "[0 1 2]" {
+			t.Fatalf("invocation %d carried offsets %v; want the same batch [0 1 2] each time", i, got)
+		}
+	}
+	deadline := time.Now().Add(bound)
+	for committed(t, brokers, group, envelope.TopicJobCreated, 1) != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("offset 3 never committed once the function stopped panicking")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop() // Run returns: the mapping survived the panics
+	out := logs.String()
+	for _, want := range []string{`"function panicked; the batch counts as failed and will be retried"`, `"panic":"handler bug 0"`, `"panic":"handler bug 1"`, `"stack":"goroutine `, `esm: the function panicked: handler bug 0`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %s:\n%s", want, out)
+		}
+	}
+}
+
 func offsets(c call) []int64 {
 	var out []int64
 	for _, r := range c.records {
@@ -456,5 +519,38 @@ func TestRunRejectsIncompleteMapping(t *testing.T) {
 		if err := m.Run(context.Background()); err == nil {
 			t.Errorf("Run(%+v) = nil; want an error", m)
 		}
+	}
+}
+
+// A mapping's Health names the batch its function keeps failing, with the
+// attempts and the last error, and forgets it once the batch goes through.
+func TestHealthNamesTheFailingBatchUntilItIsDelivered(t *testing.T) {
+	brokers := kafkatest.Cluster(t)
+	prod := manualProducer(t, brokers)
+	produce(t, prod, &kgo.Record{Topic: envelope.TopicJobCreated, Partition: 4, Value: []byte("x")})
+	var healthy atomic.Bool
+	rec := newRecorder()
+	rec.fail = func(int, call, context.Context) error {
+		if healthy.Load() {
+			return nil
+		}
+		return errors.New("relay outbox: MESSAGE_TOO_LARGE")
+	}
+	h := &esm.Health{}
+	run(t, &esm.Mapping{Topics: []string{envelope.TopicJobCreated}, Group: "health-test", Function: "fn",
+		Brokers: brokers, RetryBackoff: time.Millisecond, Health: h}, rec)
+	rec.waitFor(t, "three attempts", func(cs []call) bool { return len(cs) >= 3 })
+	fs := h.Failing()
+	if len(fs) != 1 || fs[0].Attempts < 2 || fs[0].Partitions != "job-created-4@0..0" ||
+		!strings.Contains(fs[0].String(), "MESSAGE_TOO_LARGE") {
+		t.Fatalf("Failing = %+v", fs)
+	}
+	healthy.Store(true)
+	deadline := time.Now().Add(bound)
+	for len(h.Failing()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("still failing after delivery: %+v", h.Failing())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/step"
 	"github.com/jobweaver/jobweaver/shared/strictjson"
 )
@@ -19,9 +20,13 @@ const (
 	MaxSteps          = 100
 	MaxRetryCount     = 20
 	DefaultRetryCount = 3
-	// MaxSimulatedMs caps the designed waiting of all steps together, so an
-	// attempt fits well inside a worker invocation.
-	MaxSimulatedMs = 600_000
+	// MaxAttemptMs caps an attempt's time budget: its steps' budgets
+	// (step.Step.Simulated: SLEEP, HTTP_CALL, COMPUTE) added up. Every
+	// deployment's worker timeout exceeds it with room to spare (840 s in
+	// AWS and locally; see worker.CheckTimeout), so what the api accepts
+	// can run wherever it is deployed. Longer work waits for durable
+	// resume.
+	MaxAttemptMs = 600_000
 )
 
 // JobTypes are the accepted job types.
@@ -36,7 +41,8 @@ type Job struct {
 
 // PayloadJSON returns {"steps":[...]} as stored and sent.
 func (j Job) PayloadJSON() json.RawMessage {
-	b, _ := json.Marshal(struct {
+	// Not HTML-escaped: a < in a step travels as one byte, not six.
+	b, _ := envelope.JSON(struct {
 		Steps []json.RawMessage `json:"steps"`
 	}{j.Steps})
 	return b
@@ -66,8 +72,8 @@ func Decode(body []byte, reg *step.Registry) (Job, error) {
 	if err := dec.Decode(&req); err != nil {
 		return Job{}, &Error{Problems: []string{describe(err)}}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Job{}, &Error{Problems: []string{"body must hold a single JSON object"}}
+	if err := strictjson.CheckEnd(body, dec.InputOffset()); err != nil {
+		return Job{}, &Error{Problems: []string{"body must hold exactly one JSON object: " + err.Error()}}
 	}
 	// Exact field names, each once (encoding/json matches any case and
 	// keeps the last of two equal keys).
@@ -118,8 +124,10 @@ func Decode(body []byte, reg *step.Registry) (Job, error) {
 			}
 			total += s.Simulated()
 		}
-		if total > MaxSimulatedMs {
-			add("payload.steps: sleeps, latencies and timeouts add up to %d ms; at most %d ms", total, MaxSimulatedMs)
+		if total > MaxAttemptMs {
+			add("payload.steps: the attempt time limit is %d ms; these steps' time budgets add up to %d ms "+
+				"(SLEEP durationMs, HTTP_CALL latencyMs or timeoutMs (10000 by default), COMPUTE at %d iterations per ms): "+
+				"split the work into several jobs", MaxAttemptMs, total, step.ComputeIterationsPerMs)
 		}
 		job.Steps = req.Payload.Steps
 	}

@@ -81,8 +81,10 @@ var decodeCases = []decodeCase{
 	{name: "string body", body: `"x"`, want: []string{"body must be a JSON object"}},
 	{name: "null body", body: `null`, want: []string{"jobType: is required", "payload: is required"}},
 	{name: "empty object", body: `{}`, want: []string{"jobType: is required", "payload: is required"}},
-	{name: "trailing object", body: submit(`{"action":"LOG","message":"x"}`, "") + `{}`, want: []string{"single JSON object"}},
-	{name: "trailing garbage", body: submit(`{"action":"LOG","message":"x"}`, "") + `x`, want: []string{"single JSON object"}},
+	{name: "trailing object", body: submit(`{"action":"LOG","message":"x"}`, "") + `{}`, want: []string{"exactly one JSON object", "more data at byte"}},
+	{name: "trailing garbage", body: submit(`{"action":"LOG","message":"x"}`, "") + `x`, want: []string{"exactly one JSON object"}},
+	{name: "trailing brace", body: submit(`{"action":"LOG","message":"x"}`, "") + `}`, want: []string{"exactly one JSON object"}},
+	{name: "trailing object after whitespace", body: submit(`{"action":"LOG","message":"x"}`, "") + "\n {}", want: []string{"exactly one JSON object"}},
 	{name: "unknown top-level field", body: submit(`{"action":"LOG","message":"x"}`, `"priority":1`), want: []string{"priority: is not a field of a job submission"}},
 	{name: "field name in another case", body: `{"JOBTYPE":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"x"}]}}`,
 		want: []string{`JOBTYPE: is not a field of a job submission; field names are case-sensitive: "jobType"`}},
@@ -169,9 +171,11 @@ var decodeCases = []decodeCase{
 	{name: "FAIL message too long", body: submit(`{"action":"FAIL","message":"`+strings.Repeat("b", 4097)+`"}`, ""), want: []string{"message: must be at most 4096 bytes"}},
 	{name: "FAIL unknown field", body: submit(`{"action":"FAIL","times":2}`, ""), want: []string{"times: is not a field of this action"}},
 
-	// total simulated time
+	// the attempt's time budget
 	{name: "simulated total over cap", body: submit(`{"action":"SLEEP","durationMs":300000},{"action":"SLEEP","durationMs":300000},{"action":"SLEEP","durationMs":1}`, ""),
-		want: []string{"add up to 600001 ms; at most 600000 ms"}},
+		want: []string{"the attempt time limit is 600000 ms; these steps' time budgets add up to 600001 ms"}},
+	{name: "COMPUTE counts toward the budget", body: submit(`{"action":"SLEEP","durationMs":300000},{"action":"SLEEP","durationMs":299500},{"action":"COMPUTE","iterations":100000000}`, ""),
+		want: []string{"add up to 600500 ms", "COMPUTE at 100000 iterations per ms"}},
 	{name: "simulated total counts latency and timeouts", body: submit(`{"action":"SLEEP","durationMs":300000},{"action":"HTTP_CALL","latencyMs":60000},{"action":"HTTP_CALL","url":"http://a.example","timeoutMs":30000}`+
 		strings.Repeat(`,{"action":"HTTP_CALL","url":"http://a.example"}`, 22), ""),
 		want: []string{"add up to 610000 ms"}},

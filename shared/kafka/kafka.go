@@ -101,7 +101,7 @@ func NewProducer(cfg Config, opts ...kgo.Opt) (*kgo.Client, error) {
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
-		kgo.ProducerBatchMaxBytes(1 << 20),
+		kgo.ProducerBatchMaxBytes(MaxRecordBytes),
 		kgo.RecordDeliveryTimeout(30 * time.Second),
 	}
 	if cfg.ClientID != "" {

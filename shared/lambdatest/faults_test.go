@@ -233,10 +233,12 @@ func databaseOutage(t *testing.T, s *stack) {
 	}
 }
 
-// oversizedResponse: a list whose response exceeds Lambda's 6 MB limit is
-// a clear, quick error (not a hang), and a smaller page works. In-process
-// nothing limits a response, so only the emulator shows this.
-func oversizedResponse(t *testing.T, s *stack) {
+// largeJobsList: a page of jobs whose payloads add up to over Lambda's
+// 6 MB response limit is answered, through the emulator's real limit: list
+// items are summaries without payloads, and each job's own route still
+// has its whole payload. (A response over the limit is mapped to a clear
+// error: the devstack front's and the api's unit tests.)
+func largeJobsList(t *testing.T, s *stack) {
 	msg := strings.Repeat("x", 4000)
 	var steps []string
 	for range 60 {
@@ -264,35 +266,30 @@ func oversizedResponse(t *testing.T, s *stack) {
 		return r.Status == 200 && r.JSON(t)["totalElements"] == float64(jobs)
 	})
 
-	start := time.Now()
 	r := s.Do(t, http.MethodGet, fmt.Sprintf("/api/jobs?size=%d&traceId=%s", jobs, trace), "")
-	took := time.Since(start)
-	t.Logf("GET /api/jobs?size=%d (about %d MB) -> %d in %v: %s", jobs, jobs*len(body)/1e6, r.Status, took.Round(time.Millisecond), r.Body)
-	if r.Status != http.StatusUnprocessableEntity || r.JSON(t)["errorCode"] != "API.RESPONSE_TOO_LARGE" {
-		t.Errorf("oversized list through the api: %d %.300s in %v", r.Status, r.Body, took)
+	t.Logf("GET /api/jobs?size=%d (payloads of about %d MB) -> %d, %d bytes", jobs, jobs*len(body)/1e6, r.Status, len(r.Body))
+	if r.Status != http.StatusOK || len(r.JSON(t)["content"].([]any)) != jobs || strings.Contains(string(r.Body), msg) || len(r.Body) > 64<<10 {
+		t.Fatalf("large jobs' list through the api: %d, %d bytes: %.300s", r.Status, len(r.Body), r.Body)
+	}
+	first := r.JSON(t)["content"].([]any)[0].(map[string]any)
+	if _, ok := first["payload"]; ok {
+		t.Errorf("a list item carries a payload: %v", first)
 	}
 	r = stacktest.Do(t, s.SchedulerURL, http.MethodGet, fmt.Sprintf("/internal/jobs?size=%d&traceId=%s", jobs, trace), "")
-	t.Logf("GET scheduler /internal/jobs?size=%d -> %d %s", jobs, r.Status, r.Body)
-	if r.Status != http.StatusBadGateway || r.JSON(t)["errorCode"] != "SCHEDULER.RESPONSE_TOO_LARGE" {
-		t.Errorf("oversized internal list: %d %.300s", r.Status, r.Body)
+	if r.Status != http.StatusOK || strings.Contains(string(r.Body), msg) {
+		t.Errorf("large jobs' internal list: %d %.300s", r.Status, r.Body)
 	}
-	tooLarge := 0
 	for _, inv := range s.cluster.Invocations("scheduler") {
 		if inv.Failed == invoke.ErrorTypeResponseTooLarge {
-			tooLarge++
+			t.Errorf("a scheduler invocation failed as too large")
 		}
 	}
-	if tooLarge < 2 {
-		t.Errorf("scheduler invocations failed as too large: %d", tooLarge)
-	}
-	r = s.Do(t, http.MethodGet, "/api/jobs?size=5&traceId="+trace, "")
-	if r.Status != 200 || len(r.JSON(t)["content"].([]any)) != 5 {
-		t.Errorf("a smaller page: %d %.300s", r.Status, r.Body)
+	r = s.Do(t, http.MethodGet, "/api/jobs/"+first["jobId"].(string), "")
+	if r.Status != http.StatusOK || strings.Count(string(r.Body), msg) != 60 {
+		t.Errorf("the job's own route: %d, %d bytes", r.Status, len(r.Body))
 	}
 }
 
-// A worker invocation that runs into its Lambda timeout mid-job: the job
-// is retried, or rescued by its lease, never lost.
 func TestFunctionTimeout(t *testing.T) {
 	// The worker stops its steps WORKER_DEADLINE_MARGIN (1 s) before the
 	// 2 s timeout and records the attempt as cut off: it is retried, and
@@ -317,8 +314,11 @@ func TestFunctionTimeout(t *testing.T) {
 	})
 	// Without a margin the runtime's deadline comes first: the invocation
 	// times out (or fails at its deadline) every time it is retried, and
-	// its partition stays blocked. The scheduler's lease rescues the job,
-	// which is dead-lettered, not lost.
+	// its partition is blocked. The scheduler's lease (renewed each time
+	// the retried record starts the attempt again) rescues the job once a
+	// retry comes later than it, and the job is dead-lettered, not lost.
+	// The next retry's record is then refused by the scheduler: that
+	// invocation runs nothing and succeeds, which unblocks the partition.
 	t.Run("a timed-out invocation is rescued by the lease", func(t *testing.T) {
 		t.Parallel()
 		s := startStack(t, true, map[string]string{"SCHEDULER_LEASE": "3s", "WORKER_DEADLINE_MARGIN": "0s"},
@@ -330,18 +330,19 @@ func TestFunctionTimeout(t *testing.T) {
 			t.Errorf("job %v", job)
 		}
 		s.WaitDeadLetter(t, "the rescued job", func(e map[string]any) bool { return e["jobId"] == id })
-		// The event-source mapping retries the failed batch (and would
-		// forever: the partition is blocked until the records expire).
-		stacktest.Eventually(t, "the batch is retried", func() bool { return len(s.cluster.Invocations("worker")) >= 2 })
+		// The event-source mapping retries the failed batch until a retry
+		// finds the job rescued: its record is refused, nothing runs.
+		stacktest.Eventually(t, "a retried batch succeeds once its job is rescued", func() bool {
+			invs := s.cluster.Invocations("worker")
+			return len(invs) > 0 && invs[len(invs)-1].Failed == ""
+		})
 		var kinds []string
 		for _, inv := range s.cluster.Invocations("worker") {
 			kinds = append(kinds, inv.Failed)
 		}
 		t.Logf("worker invocations: %q", kinds)
-		for _, k := range kinds {
-			if k == "" {
-				t.Errorf("a worker invocation succeeded: %q", kinds)
-			}
+		if len(kinds) < 2 || kinds[0] == "" {
+			t.Errorf("worker invocations %q; want failures, then one that succeeds", kinds)
 		}
 	})
 }

@@ -173,5 +173,5 @@ func TestPipelineUnderTheEmulator(t *testing.T) {
 	t.Run("bad trigger events", func(t *testing.T) { badEvents(t, s) })
 	t.Run("poison records from Kafka", func(t *testing.T) { poisonRecords(t, s) })
 	t.Run("a failing batch is retried until it passes", func(t *testing.T) { databaseOutage(t, s) })
-	t.Run("oversized response", func(t *testing.T) { oversizedResponse(t, s) })
+	t.Run("large jobs list", func(t *testing.T) { largeJobsList(t, s) })
 }

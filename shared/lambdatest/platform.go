@@ -8,6 +8,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/devstack"
 	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/worker"
 )
 
 // Platform runs JobWeaver's functions under the emulator for a local
@@ -28,15 +29,20 @@ type Platform struct {
 // FunctionSettings tune one function of a Platform.
 type FunctionSettings struct {
 	Env       map[string]string
-	Timeout   time.Duration // 0 means 30 s
+	Timeout   time.Duration // 0 means 30 s (the worker: worker.DefaultTimeout, as deployed)
 	Instances int           // 0 means 1
 }
 
 // Functions returns the emulator functions for the stack's environment:
 // each named function with its database and brokers, p.Env and its own
-// settings; the api also gets the deployed names of the functions it
-// calls (SCHEDULER_FUNCTION_NAME, ...), which the cluster answers to.
+// settings; the api and the worker also get the deployed names of the
+// functions they call (SCHEDULER_FUNCTION_NAME, ...), which the cluster
+// answers to.
 func (p *Platform) functions(env devstack.FunctionEnv) []Function {
+	callees := map[string][]string{
+		invoke.API:    {invoke.Scheduler, invoke.Worker, invoke.DLQ},
+		invoke.Worker: {invoke.Scheduler}, // attempts start through the scheduler
+	}
 	var fns []Function
 	for _, name := range Functions {
 		stackEnv, ok := env[name]
@@ -48,15 +54,18 @@ func (p *Platform) functions(env devstack.FunctionEnv) []Function {
 		maps.Copy(e, p.Env)
 		maps.Copy(e, set.Env)
 		maps.Copy(e, stackEnv)
-		if name == invoke.API {
-			for _, callee := range []string{invoke.Scheduler, invoke.Worker, invoke.DLQ} {
-				key := map[string]string{invoke.Scheduler: "SCHEDULER_FUNCTION_NAME", invoke.Worker: "WORKER_FUNCTION_NAME", invoke.DLQ: "DLQ_FUNCTION_NAME"}[callee]
-				if _, set := e[key]; !set {
-					e[key] = "jobweaver-" + callee
-				}
+		for _, callee := range callees[name] {
+			key := map[string]string{invoke.Scheduler: "SCHEDULER_FUNCTION_NAME", invoke.Worker: "WORKER_FUNCTION_NAME", invoke.DLQ: "DLQ_FUNCTION_NAME"}[callee]
+			if _, set := e[key]; !set {
+				e[key] = "jobweaver-" + callee
 			}
 		}
-		fns = append(fns, Function{Name: name, Bootstrap: p.Bootstraps[name], Env: e, Timeout: set.Timeout, Instances: set.Instances})
+		timeout := set.Timeout
+		if timeout == 0 && name == invoke.Worker {
+			// As deployed, so that every attempt the api accepts can run.
+			timeout = worker.DefaultTimeout
+		}
+		fns = append(fns, Function{Name: name, Bootstrap: p.Bootstraps[name], Env: e, Timeout: timeout, Instances: set.Instances})
 	}
 	return fns
 }

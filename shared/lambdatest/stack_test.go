@@ -32,7 +32,7 @@ func functionSettings() map[string]FunctionSettings {
 	return map[string]FunctionSettings{
 		"api":       {Timeout: 10 * time.Second, Instances: 2},
 		"scheduler": {Timeout: 10 * time.Second, Instances: 2},
-		"worker":    {Timeout: 10 * time.Second, Instances: 2},
+		"worker":    {Instances: 2}, // the deployed timeout: what the api accepts can run
 		"dlq":       {Timeout: 10 * time.Second, Instances: 1},
 	}
 }

@@ -1,6 +1,11 @@
 // Package paging parses page/size query parameters and shapes paged
 // responses as the original JobWeaver API does: {content, page, size,
 // totalElements, totalPages}, with 0-based pages.
+//
+// Beside page numbers, lists that grow without bound take keyset cursors
+// (Cursor: opaque, validated, the position after the last item of a page),
+// count only up to a cap and estimate beyond it (Count), and bound a
+// page's bytes (Fit).
 package paging
 
 import (
@@ -19,6 +24,12 @@ type Page[T any] struct {
 	Size          int   `json:"size"`
 	TotalElements int64 `json:"totalElements"`
 	TotalPages    int   `json:"totalPages"`
+	// TotalIsEstimate is true when TotalElements (and TotalPages) is the
+	// planner's estimate rather than an exact count (see Count).
+	TotalIsEstimate bool `json:"totalIsEstimate,omitempty"`
+	// NextCursor continues after the last item of Content; it is absent
+	// on the last page.
+	NextCursor string `json:"nextCursor,omitempty"`
 }
 
 // New builds a page; content is never null in JSON.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/paging"
@@ -90,5 +91,78 @@ func TestNew(t *testing.T) {
 	b, _ := json.Marshal(paging.New[string](nil, 2, 10, 0))
 	if string(b) != `{"content":[],"page":2,"size":10,"totalElements":0,"totalPages":0}` {
 		t.Fatalf("JSON = %s", b)
+	}
+}
+
+func TestCursorRoundTrip(t *testing.T) {
+	c := paging.Cursor{Time: time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC), ID: "0190a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b"}
+	got, err := paging.DecodeCursor(c.Encode())
+	if err != nil || !got.Time.Equal(c.Time) || got.ID != c.ID {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	if strings.ContainsAny(c.Encode(), "+/=") {
+		t.Fatalf("cursor %q is not URL-safe", c.Encode())
+	}
+}
+
+func TestParseCursor(t *testing.T) {
+	good := paging.Cursor{Time: time.Unix(1700000000, 0), ID: "0190a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b"}.Encode()
+	for _, tc := range []struct {
+		query string
+		ok    bool
+	}{
+		{"", true},
+		{"cursor=" + good, true},
+		{"cursor=" + good + "&size=5", true},
+		{"cursor=" + good + "&page=0", false},
+		{"cursor=not-a-cursor", false},
+		{"cursor=" + strings.Repeat("A", 200), false},
+		{"cursor=djE6MTIzOm5vdC1hLXV1aWQ", false}, // v1:123:not-a-uuid
+		{"cursor=djI6MTIzOjAxOTBhMmI0LTVjNmQtN2U4Zi05YTBiLTFjMmQzZTRmNWE2Yg", false}, // v2:...
+		{"cursor=djE6LTE6MDE5MGEyYjQtNWM2ZC03ZThmLTlhMGItMWMyZDNlNGY1YTZi", false},   // negative time
+	} {
+		q, _ := url.ParseQuery(tc.query)
+		c, err := paging.ParseCursor(q, "API")
+		if tc.ok != (err == nil) {
+			t.Errorf("ParseCursor(%s) = %v, %v", tc.query, c, err)
+			continue
+		}
+		var ae *apierror.Error
+		if err != nil && (!errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Code != "API.INVALID_CURSOR") {
+			t.Errorf("ParseCursor(%s) error %#v", tc.query, err)
+		}
+		if tc.query == "" && c != nil {
+			t.Errorf("no cursor parsed as %+v", c)
+		}
+	}
+}
+
+func FuzzDecodeCursor(f *testing.F) {
+	f.Add(paging.Cursor{Time: time.Unix(1700000000, 5000), ID: "0190a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b"}.Encode())
+	f.Add("djE6MTIzOm5vdC1hLXV1aWQ")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := paging.DecodeCursor(s)
+		if err != nil {
+			return
+		}
+		again, err := paging.DecodeCursor(c.Encode())
+		if err != nil || !again.Time.Equal(c.Time) || again.ID != c.ID {
+			t.Fatalf("%q decodes to %+v, which does not round-trip: %+v %v", s, c, again, err)
+		}
+	})
+}
+
+func TestFit(t *testing.T) {
+	items := []string{strings.Repeat("a", 100), strings.Repeat("b", 100), strings.Repeat("c", 100)}
+	for _, tc := range []struct{ max, want int }{
+		{1 << 20, 3}, {2 + 103, 1}, {2 + 2*103, 2}, {2 + 3*103, 3}, {10, 1}, // one item always fits
+	} {
+		if got := paging.Fit(items, tc.max); got != tc.want {
+			t.Errorf("Fit(%d bytes) = %d, want %d", tc.max, got, tc.want)
+		}
+	}
+	if got := paging.Fit([]string{}, 10); got != 0 {
+		t.Errorf("Fit(empty) = %d", got)
 	}
 }

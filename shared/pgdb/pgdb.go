@@ -79,27 +79,66 @@ func WithDatabase(dsn, name string) (string, error) {
 // EnsureDatabase creates database name on the server of adminDSN if it does
 // not exist yet.
 func EnsureDatabase(ctx context.Context, adminDSN, name string) error {
+	_, err := CreateDatabase(ctx, adminDSN, name, "")
+	return err
+}
+
+// CreateDatabase creates database name on the server of adminDSN if it
+// does not exist yet, and reports whether it did. A database it creates
+// gets comment as its COMMENT (none if empty), so that whoever created it
+// can tell it from one it did not (DatabaseComment).
+func CreateDatabase(ctx context.Context, adminDSN, name, comment string) (created bool, err error) {
 	conn, err := pgx.Connect(ctx, adminDSN)
 	if err != nil {
-		return fmt.Errorf("pgdb: connect to %s: %w", Redact(adminDSN), err)
+		return false, fmt.Errorf("pgdb: connect to %s: %w", Redact(adminDSN), err)
 	}
 	defer conn.Close(ctx)
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return fmt.Errorf("pgdb: look up database %s: %w", name, err)
+		return false, fmt.Errorf("pgdb: look up database %s: %w", name, err)
 	}
 	if exists {
-		return nil
+		return false, nil
 	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	ident := pgx.Identifier{name}.Sanitize()
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+ident)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (pgErr.Code == "42P04" || pgErr.Code == "23505") { // created concurrently
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("pgdb: create database %s: %w", name, err)
+		return false, fmt.Errorf("pgdb: create database %s: %w", name, err)
 	}
-	return nil
+	if comment != "" {
+		// COMMENT takes no parameters: the comment is a quoted literal.
+		lit := "'" + strings.ReplaceAll(comment, "'", "''") + "'"
+		if _, err := conn.Exec(ctx, "COMMENT ON DATABASE "+ident+" IS "+lit); err != nil {
+			return true, fmt.Errorf("pgdb: mark database %s: %w", name, err)
+		}
+	}
+	return true, nil
+}
+
+// DatabaseComment returns the COMMENT of database name on the server of
+// adminDSN, and whether the database exists.
+func DatabaseComment(ctx context.Context, adminDSN, name string) (comment string, exists bool, err error) {
+	conn, err := pgx.Connect(ctx, adminDSN)
+	if err != nil {
+		return "", false, fmt.Errorf("pgdb: connect to %s: %w", Redact(adminDSN), err)
+	}
+	defer conn.Close(ctx)
+	var c *string
+	err = conn.QueryRow(ctx, `SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1`, name).Scan(&c)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("pgdb: look up database %s: %w", name, err)
+	}
+	if c != nil {
+		comment = *c
+	}
+	return comment, true, nil
 }
 
 // DropDatabase drops name, disconnecting its sessions.
@@ -111,16 +150,4 @@ func DropDatabase(ctx context.Context, adminDSN, name string) error {
 	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	return err
-}
-
-// Redact hides the password in a database URL for messages.
-func Redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }

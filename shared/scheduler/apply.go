@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
@@ -141,14 +142,17 @@ func (b *outcomeBatch) write(ctx context.Context, tx pgx.Tx) ([]envelope.Envelop
 		if list == nil {
 			list = []envelope.AttemptSummary{}
 		}
-		e, err := envelope.New(envelope.TypeJobDeadLetter, j.TraceID, j.ID, envelope.JobDeadLetter{
+		// Trimmed if it would not fit the broker (see envelope.Trimmed);
+		// the api refuses jobs whose dead letter could need it, so only
+		// data from before that check can.
+		e, err := envelope.NewDeadLetter(j.TraceID, j.ID, envelope.JobDeadLetter{
 			JobSpec:   envelope.JobSpec{JobType: j.JobType, Payload: j.Payload, MaxRetryCount: j.MaxRetryCount},
 			Reason:    p.deadReason,
 			ErrorCode: p.deadCode,
 			LastError: p.deadError,
 			Attempts:  list,
 			FailedAt:  finished[id].UTC(),
-		})
+		}, kafka.MaxEventBytes)
 		if err != nil {
 			return nil, err
 		}

@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/strictjson"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
@@ -30,13 +30,10 @@ func (s *Service) serveCancel(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, invalid("body must be at most %d bytes of JSON", maxCancelBody))
 		return
 	}
-	var sub *CancelRequest
-	if len(bytes.TrimSpace(body)) > 0 {
-		sub = new(CancelRequest)
-		if err := json.Unmarshal(body, sub); err != nil {
-			s.fail(w, r, invalid("body must be the job's submission as JSON: %v", err))
-			return
-		}
+	sub, err := decodeCancel(body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	st, err := s.cancel(r.Context(), id, sub)
 	if err != nil {
@@ -46,6 +43,43 @@ func (s *Service) serveCancel(w http.ResponseWriter, r *http.Request) {
 	apierror.WriteJSON(w, http.StatusOK, st)
 }
 
+// decodeCancel reads a cancel request's body: nothing (cancel only a job
+// the scheduler has), or exactly one JSON object of CancelRequest's fields.
+// An object that names a jobType is a submission, which may record an
+// unknown job as CANCELLED, so it must be whole as the api sends it: a
+// valid job spec whose payload holds steps, and its createdAt.
+func decodeCancel(body []byte) (*CancelRequest, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nil
+	}
+	const want = "body must be empty or the job's submission as the api sends it: one JSON object {jobType, payload: {steps: [...]}, maxRetryCount, createdAt, traceId}"
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	sub := new(CancelRequest)
+	if err := dec.Decode(sub); err != nil {
+		return nil, invalid("%s: %v", want, err)
+	}
+	if err := strictjson.CheckEnd(body, dec.InputOffset()); err != nil {
+		return nil, invalid("%s: %v", want, err)
+	}
+	if sub.JobType == "" {
+		return sub, nil
+	}
+	if err := checkSpec(sub.JobSpec); err != nil {
+		return nil, invalid("submission: %v", err)
+	}
+	var payload struct {
+		Steps []json.RawMessage `json:"steps"`
+	}
+	if err := json.Unmarshal(sub.Payload, &payload); err != nil || len(payload.Steps) == 0 {
+		return nil, invalid("submission: payload must be an object with a non-empty steps array")
+	}
+	if sub.CreatedAt.IsZero() {
+		return nil, invalid("submission: createdAt is required (the time the api accepted the job)")
+	}
+	return sub, nil
+}
+
 // cancel makes a PENDING or RUNNING job CANCELLED. A job the scheduler has
 // not seen is recorded as CANCELLED from sub, its submission, if given.
 // A finished job is an *apierror.Error with CodeJobTerminal.
@@ -53,17 +87,11 @@ func (s *Service) cancel(ctx context.Context, id string, sub *CancelRequest) (Jo
 	var st JobStatus
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if sub != nil && sub.JobType != "" {
-			if err := checkSpec(sub.JobSpec); err != nil {
-				return invalid("submission: %v", err)
-			}
 			traceID := clean(sub.TraceID)
 			if traceID == "" {
 				traceID = trace.TraceID(ctx)
 			}
-			var created *time.Time
-			if !sub.CreatedAt.IsZero() {
-				created = &sub.CreatedAt
-			}
+			created := &sub.CreatedAt
 			tag, err := tx.Exec(ctx, `
 				INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, status, attempts,
 				                  next_run_at, created_at, finished_at)

@@ -119,6 +119,18 @@ func TestCancelErrors(t *testing.T) {
 		{"bad id", JobCancelPath("not-a-uuid"), "", http.StatusBadRequest, CodeInvalidRequest},
 		{"body not JSON", JobCancelPath(uuid.NewString()), "{", http.StatusBadRequest, CodeInvalidRequest},
 		{"submission without payload", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION"}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"trailing brace", JobCancelPath(uuid.NewString()), validCancel + `}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"two objects", JobCancelPath(uuid.NewString()), validCancel + ` {}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"trailing garbage", JobCancelPath(uuid.NewString()), validCancel + `x`, http.StatusBadRequest, CodeInvalidRequest},
+		{"unknown job, empty object", JobCancelPath(uuid.NewString()), `{}`, http.StatusNotFound, CodeJobNotFound},
+		{"unknown job, white space", JobCancelPath(uuid.NewString()), " \n", http.StatusNotFound, CodeJobNotFound},
+		{"not an object", JobCancelPath(uuid.NewString()), `[]`, http.StatusBadRequest, CodeInvalidRequest},
+		{"unknown field", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG"}]},"createdAt":"2026-01-02T03:04:05Z","status":"CANCELLED"}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"trailing data", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG"}]},"createdAt":"2026-01-02T03:04:05Z"}}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"payload without steps", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION","payload":{"x":1},"createdAt":"2026-01-02T03:04:05Z"}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"empty steps", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION","payload":{"steps":[]},"createdAt":"2026-01-02T03:04:05Z"}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"payload not an object", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION","payload":"x","createdAt":"2026-01-02T03:04:05Z"}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"submission without createdAt", JobCancelPath(uuid.NewString()), `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG"}]}}`, http.StatusBadRequest, CodeInvalidRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,4 +143,15 @@ func TestCancelErrors(t *testing.T) {
 			}
 		})
 	}
+	// None of them recorded a job out of nothing.
+	if n := b.count(t, `SELECT count(*) FROM jobs`); n != 0 {
+		t.Fatalf("%d jobs recorded by refused cancels", n)
+	}
+	// Whitespace after the submission is fine: the job is recorded as CANCELLED.
+	if rec := b.serve(t, http.MethodPost, JobCancelPath(uuid.NewString()), validCancel+" \n"); rec.Code != http.StatusOK {
+		t.Fatalf("cancel with trailing whitespace = %d %s", rec.Code, rec.Body)
+	}
 }
+
+// validCancel is a cancel body the scheduler accepts.
+const validCancel = `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"x"}]},"maxRetryCount":1,"createdAt":"2026-01-02T03:04:05Z","traceId":"t"}`

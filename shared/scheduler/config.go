@@ -17,11 +17,20 @@ type Config struct {
 	// FreshRatio is the share of each batch reserved for fresh jobs
 	// (attempts = 0); the rest is reserved for retries.
 	FreshRatio float64
-	// MaxInFlight caps RUNNING jobs. 0 pauses dispatch.
+	// MaxInFlight caps RUNNING jobs (dispatched, started or not). 0 pauses
+	// dispatch. It should follow what the workers can run at once (see
+	// InFlightFor), so that dispatched work does not queue in the run-job
+	// topic where it can no longer be reordered.
 	MaxInFlight int
-	// Lease is how long a dispatched attempt may run before it is rescued
-	// as failed.
+	// Lease is how long a started attempt may run before it is rescued as
+	// failed. It starts when a worker starts the attempt (StartAttempts),
+	// not at dispatch.
 	Lease time.Duration
+	// QueueTimeout is how long a dispatched attempt may wait for a worker
+	// to start it. Then it is taken back and dispatched again, without
+	// being charged (its record was lost, or waited too long); its old
+	// record is refused if it arrives. 0 never takes attempts back.
+	QueueTimeout time.Duration
 	// Retry n waits min(BackoffBase·2^(n-1), BackoffCap) ± Jitter.
 	BackoffBase, BackoffCap time.Duration
 	Jitter                  float64
@@ -42,35 +51,58 @@ type Config struct {
 	Metrics *metrics.Emitter
 }
 
+// DefaultMaxInFlight is InFlightFor(6, 16): the run-job topic's six
+// partitions, each feeding one worker invocation at a time (Lambda's Kafka
+// event-source mapping, and the local one), with batches of 16 (the
+// deployed run-job mapping's batch size and WORKER_CONCURRENCY's
+// default).
+const DefaultMaxInFlight = 2 * 6 * 16
+
+// InFlightFor is the MaxInFlight that keeps the workers busy without
+// queueing more than they take: twice what their invocations hold at
+// once, so that each invocation has its next batch waiting while it
+// finishes this one. invocations is how many worker invocations run at
+// once (run-job partitions, capped by the worker's reserved concurrency;
+// locally the mapping's pollers); batch is how many records one takes
+// (the run-job mapping's batch size). Records of a batch wait for a slot
+// inside the invocation (WORKER_CONCURRENCY), uncharged: their lease
+// starts when they start.
+func InFlightFor(invocations, batch int) int {
+	return 2 * max(invocations, 1) * max(batch, 1)
+}
+
 // DefaultConfig returns the defaults ConfigFromEnv uses.
 func DefaultConfig() Config {
 	return Config{
-		BatchSize:   100,
-		FreshRatio:  0.5,
-		MaxInFlight: 1000,
-		Lease:       15 * time.Minute,
-		BackoffBase: time.Second,
-		BackoffCap:  300 * time.Second,
-		Jitter:      0.2,
-		TickMargin:  2 * time.Second,
-		IdlePoll:    100 * time.Millisecond,
-		PageSizeMax: 100,
+		BatchSize:    100,
+		FreshRatio:   0.5,
+		MaxInFlight:  DefaultMaxInFlight,
+		Lease:        15 * time.Minute,
+		QueueTimeout: 15 * time.Minute,
+		BackoffBase:  time.Second,
+		BackoffCap:   300 * time.Second,
+		Jitter:       0.2,
+		TickMargin:   2 * time.Second,
+		IdlePoll:     100 * time.Millisecond,
+		PageSizeMax:  100,
 	}
 }
 
 // ConfigFromEnv reads SCHEDULER_BATCH_SIZE, SCHEDULER_FRESH_RATIO,
-// SCHEDULER_MAX_IN_FLIGHT, SCHEDULER_LEASE, SCHEDULER_BACKOFF_BASE,
+// SCHEDULER_MAX_IN_FLIGHT, SCHEDULER_LEASE, SCHEDULER_QUEUE_TIMEOUT,
+// SCHEDULER_BACKOFF_BASE,
 // SCHEDULER_BACKOFF_CAP, SCHEDULER_BACKOFF_JITTER, SCHEDULER_TICK_MARGIN and
 // SCHEDULER_IDLE_POLL. A bad value is recorded in env (see env.Err).
 func ConfigFromEnv(env *config.Env) Config {
 	d := DefaultConfig()
 	base := env.Duration("SCHEDULER_BACKOFF_BASE", d.BackoffBase, time.Millisecond, time.Hour)
 	return Config{
-		BatchSize:   env.Int("SCHEDULER_BATCH_SIZE", d.BatchSize, 1, 10_000),
-		FreshRatio:  env.Float("SCHEDULER_FRESH_RATIO", d.FreshRatio, 0, 1),
-		MaxInFlight: env.Int("SCHEDULER_MAX_IN_FLIGHT", d.MaxInFlight, 0, 10_000_000),
-		Lease:       env.Duration("SCHEDULER_LEASE", d.Lease, time.Second, 24*time.Hour),
-		BackoffBase: base,
+		BatchSize:    env.Int("SCHEDULER_BATCH_SIZE", d.BatchSize, 1, 10_000),
+		FreshRatio:   env.Float("SCHEDULER_FRESH_RATIO", d.FreshRatio, 0, 1),
+		MaxInFlight:  env.Int("SCHEDULER_MAX_IN_FLIGHT", d.MaxInFlight, 0, 10_000_000),
+		Lease:        env.Duration("SCHEDULER_LEASE", d.Lease, time.Second, 24*time.Hour),
+		QueueTimeout: env.Duration("SCHEDULER_QUEUE_TIMEOUT", d.QueueTimeout, 0, 24*time.Hour),
+		BackoffBase:  base,
 		// The cap may not be below the base; a default cap below a large
 		// base is caught by New.
 		BackoffCap:  env.Duration("SCHEDULER_BACKOFF_CAP", d.BackoffCap, base, 24*time.Hour),
@@ -95,6 +127,8 @@ func (c Config) validate() error {
 		return bad("SCHEDULER_MAX_IN_FLIGHT", "0 or more", c.MaxInFlight)
 	case c.Lease < time.Millisecond:
 		return bad("SCHEDULER_LEASE", "at least 1ms", c.Lease)
+	case c.QueueTimeout < 0:
+		return bad("SCHEDULER_QUEUE_TIMEOUT", "0 or more", c.QueueTimeout)
 	case c.BackoffBase <= 0:
 		return bad("SCHEDULER_BACKOFF_BASE", "positive", c.BackoffBase)
 	case c.BackoffCap < c.BackoffBase:

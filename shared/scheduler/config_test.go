@@ -14,11 +14,11 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	if env.Err() != nil {
 		t.Fatal(env.Err())
 	}
-	want := Config{BatchSize: 100, FreshRatio: 0.5, MaxInFlight: 1000, Lease: 15 * time.Minute,
+	want := Config{BatchSize: 100, FreshRatio: 0.5, MaxInFlight: 192, Lease: 15 * time.Minute, QueueTimeout: 15 * time.Minute,
 		BackoffBase: time.Second, BackoffCap: 300 * time.Second, Jitter: 0.2,
 		TickMargin: 2 * time.Second, IdlePoll: 100 * time.Millisecond, PageSizeMax: 100}
 	if got.Clock != nil || got.BatchSize != want.BatchSize || got.FreshRatio != want.FreshRatio ||
-		got.MaxInFlight != want.MaxInFlight || got.Lease != want.Lease || got.BackoffBase != want.BackoffBase ||
+		got.MaxInFlight != want.MaxInFlight || got.Lease != want.Lease || got.QueueTimeout != want.QueueTimeout || got.BackoffBase != want.BackoffBase ||
 		got.BackoffCap != want.BackoffCap || got.Jitter != want.Jitter || got.TickMargin != want.TickMargin ||
 		got.IdlePoll != want.IdlePoll || got.PageSizeMax != want.PageSizeMax {
 		t.Fatalf("defaults = %+v, want %+v", got, want)
@@ -39,6 +39,8 @@ func TestConfigFromEnv(t *testing.T) {
 		{"fresh ratio", map[string]string{"SCHEDULER_FRESH_RATIO": "0.8"}, func(c Config) bool { return c.FreshRatio == 0.8 }, ""},
 		{"max in flight 0 pauses", map[string]string{"SCHEDULER_MAX_IN_FLIGHT": "0"}, func(c Config) bool { return c.MaxInFlight == 0 }, ""},
 		{"lease", map[string]string{"SCHEDULER_LEASE": "90s"}, func(c Config) bool { return c.Lease == 90*time.Second }, ""},
+		{"queue timeout", map[string]string{"SCHEDULER_QUEUE_TIMEOUT": "2m"}, func(c Config) bool { return c.QueueTimeout == 2*time.Minute }, ""},
+		{"queue timeout 0 never takes back", map[string]string{"SCHEDULER_QUEUE_TIMEOUT": "0s"}, func(c Config) bool { return c.QueueTimeout == 0 }, ""},
 		{"backoff", map[string]string{"SCHEDULER_BACKOFF_BASE": "250ms", "SCHEDULER_BACKOFF_CAP": "1m", "SCHEDULER_BACKOFF_JITTER": "0"},
 			func(c Config) bool {
 				return c.BackoffBase == 250*time.Millisecond && c.BackoffCap == time.Minute && c.Jitter == 0

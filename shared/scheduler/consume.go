@@ -14,6 +14,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/outbox"
+	"github.com/jobweaver/jobweaver/shared/pgtext"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
@@ -182,7 +183,7 @@ func resultOutcome(in inbound) attemptOutcome {
 	o := attemptOutcome{Attempt: r.Attempt, Outcome: OutcomeCompleted, DurationMs: &d, EventID: in.Env.EventID}
 	if in.Env.Type == envelope.TypeJobFailed {
 		o.Outcome = OutcomeFailed
-		o.ErrorCode, o.Error, o.Permanent = clean(r.ErrorCode), clean(r.Error), r.Permanent
+		o.ErrorCode, o.Error, o.Permanent = pgtext.Clean(r.ErrorCode, 200), pgtext.Clean(r.Error, envelope.MaxErrorBytes), r.Permanent
 	}
 	return o
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/poison"
 )
 
 func TestIngestPublishesOneRunJob(t *testing.T) {
@@ -25,11 +26,12 @@ func TestIngestPublishesOneRunJob(t *testing.T) {
 		string(run.Payload) != `{"steps":[{"action":"LOG","message":"hi"}]}` {
 		t.Fatalf("run-job = %+v (payload %s)", run, run.Payload)
 	}
-	if !run.LeaseUntil.After(run.DispatchedAt) || run.LeaseUntil.Sub(run.DispatchedAt) != b.svc.cfg.Lease {
-		t.Fatalf("lease %s .. %s, want %s", run.DispatchedAt, run.LeaseUntil, b.svc.cfg.Lease)
+	// No lease at dispatch: it starts when a worker starts the attempt.
+	if run.DispatchedAt.IsZero() || !run.LeaseUntil.IsZero() {
+		t.Fatalf("dispatched %s with lease %s; want a dispatch time and no lease", run.DispatchedAt, run.LeaseUntil)
 	}
 	j := b.job(t, created.JobID)
-	if j.Status != StatusRunning || j.Attempts != 1 || j.Version != 1 || j.StartedAt == nil || j.LeaseUntil == nil || j.TraceID != created.TraceID {
+	if j.Status != StatusRunning || j.Attempts != 1 || j.Version != 1 || j.StartedAt != nil || j.LeaseUntil != nil || j.TraceID != created.TraceID {
 		t.Fatalf("job = %+v", j)
 	}
 	if n := b.count(t, `SELECT count(*) FROM job_attempts WHERE job_id = $1 AND attempt = 1 AND outcome IS NULL`, created.JobID); n != 1 {
@@ -275,5 +277,30 @@ func TestPoisonRecordsAreDeadLetteredAndTheBatchSucceeds(t *testing.T) {
 	}
 	if offsets[41].Source == nil || offsets[42].Source == nil || offsets[42].Source.Value != "%%% not base64" {
 		t.Fatalf("dead letters = %+v", offsets)
+	}
+}
+
+// A redelivered poison record makes the same dead letter (the ID derives
+// from the record's topic, partition and offset), which the dlq stores
+// once: no second dlq entry.
+func TestRedeliveredPoisonRecordMakesTheSameDeadLetter(t *testing.T) {
+	b := setup(t, nil)
+	ev := events.KafkaEvent{Records: map[string][]events.KafkaRecord{"job-completed-1": {
+		{Topic: envelope.TopicJobCompleted, Partition: 1, Offset: 7, Value: base64.StdEncoding.EncodeToString([]byte(`{"eventId":`))},
+	}}}
+	for i := 0; i < 2; i++ {
+		if err := b.svc.HandleKafka(b.ctx, ev); err != nil {
+			t.Fatalf("delivery %d: %v", i+1, err)
+		}
+	}
+	dls := b.read(t, envelope.TopicJobDeadLetter, 2)
+	if len(dls) != 2 {
+		t.Fatalf("%d dead-letter records; want 2 (one per delivery)", len(dls))
+	}
+	want := poison.EventID(envelope.TopicJobCompleted, 1, 7)
+	for _, e := range dls {
+		if e.EventID != want || e.TraceID != want {
+			t.Errorf("dead letter %s (trace %s); want event and trace ID %s", e.EventID, e.TraceID, want)
+		}
 	}
 }

@@ -43,7 +43,7 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 		if wantFresh+wantRetry == 0 {
 			return nil
 		}
-		claimed, err := jobClaimDue(ctx, tx, wantFresh, wantRetry, s.cfg.Lease)
+		claimed, err := jobClaimDue(ctx, tx, wantFresh, wantRetry)
 		if err != nil {
 			return err
 		}
@@ -53,11 +53,13 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 				JobSpec:      envelope.JobSpec{JobType: c.JobType, Payload: c.Payload, MaxRetryCount: c.MaxRetryCount},
 				Attempt:      c.Attempts,
 				DispatchedAt: c.DispatchedAt.UTC(),
-				LeaseUntil:   c.LeaseUntil.UTC(),
 			})
 			if err != nil {
 				return err
 			}
+			// The record is the dispatch: a worker starts the attempt
+			// only through it (see start.go).
+			e.EventID = c.DispatchID
 			envs = append(envs, e)
 			jt := metrics.Dim("JobType", c.JobType)
 			m.Count("JobsDispatched", 1, jt)
@@ -69,7 +71,7 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 				retry++
 			}
 			s.log.DebugContext(trace.With(ctx, c.TraceID, c.ID), "job dispatched",
-				"attempt", c.Attempts, "leaseUntil", c.LeaseUntil, "eventId", e.EventID)
+				"attempt", c.Attempts, "eventId", e.EventID)
 		}
 		return outbox.Add(ctx, tx, envs...)
 	})

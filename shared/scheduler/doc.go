@@ -5,9 +5,12 @@
 //
 // # States
 //
-//	PENDING(attempts=0, fresh queue) ──dispatch──▶ RUNNING(lease) ──completed──▶ COMPLETED
-//	RUNNING ──failed or lease expired, retries left──▶ PENDING(attempts>0, retry queue)
-//	RUNNING ──failed or lease expired, no retries left / permanent──▶ FAILED (+ job-dead-letter)
+//	PENDING(attempts=n-1) ──dispatch──▶ RUNNING(attempt n, dispatched: no lease)
+//	RUNNING(dispatched) ──started by a worker──▶ RUNNING(started: lease)
+//	RUNNING(dispatched) ──released, or queue timeout──▶ PENDING(attempts=n-1): not charged
+//	RUNNING(started) ──completed──▶ COMPLETED
+//	RUNNING(started) ──failed or lease expired, retries left──▶ PENDING(attempts=n, retry queue)
+//	RUNNING(started) ──failed or lease expired, no retries left / permanent──▶ FAILED (+ job-dead-letter)
 //	PENDING|RUNNING ──cancel──▶ CANCELLED
 //
 // Every state change bumps jobs.version and is written WHERE version = the
@@ -28,9 +31,24 @@
 //   - Schedule (EventBridge): [Service.Tick] loops [Service.RunOnce] until
 //     shortly before the invocation's deadline. A pass rescues expired
 //     leases, dispatches due jobs and drains the outbox.
-//   - HTTP (internal API Gateway v2 calls from the api function):
-//     [Service.HTTPHandler] serves a job's status, the filtered job list and
-//     cancellation; see [PathJobStatus], [PathJobs] and [PathJobCancel].
+//   - HTTP (internal API Gateway v2 calls from the api and the worker):
+//     [Service.HTTPHandler] serves a job's status, the filtered job list
+//     (summaries: [JobSummary], by page or keyset cursor) and cancellation ([PathJobStatus], [PathJobs] and [PathJobCancel]) to the
+//     api, and attempt starts and releases ([PathAttemptsStart],
+//     [PathAttemptsRelease]) to the worker.
+//
+// # Leases
+//
+// A lease measures work, not waiting. Dispatch gives the job's attempt a
+// dispatch ID (the run-job record's event ID) and no lease. A worker
+// starts the attempt right before running it ([Service.StartAttempts]):
+// only the job's current dispatch starts, and its lease (Config.Lease)
+// runs from then. Records a worker could not start are released
+// ([Service.ReleaseAttempts]) and an attempt no worker started within
+// Config.QueueTimeout is taken back: either way the job is PENDING again,
+// its attempt not charged, and the old record is refused if it comes.
+// [Service.Redrive] dispatches every RUNNING job again, uncharged, for a
+// broker that lost its log.
 //
 // # Dispatch
 //
@@ -55,8 +73,8 @@
 // budget makes it FAILED and publishes a job-dead-letter event listing
 // every attempt. Results for cancelled jobs are ignored.
 //
-// A RUNNING job whose lease has run out is rescued as a failed attempt
-// with error code SCHEDULER.LEASE_EXPIRED.
+// A started attempt whose lease has run out is rescued as a failed
+// attempt with error code SCHEDULER.LEASE_EXPIRED.
 //
 // # Housekeeping
 //

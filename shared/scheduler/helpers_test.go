@@ -38,10 +38,12 @@ type testBundle struct {
 	svc     *Service
 }
 
-// testConfig is DefaultConfig with backoff small enough to wait out.
+// testConfig is DefaultConfig with backoff small enough to wait out, and
+// room for the hundreds of jobs the tests dispatch at once.
 func testConfig() Config {
 	c := DefaultConfig()
 	c.BackoffBase, c.BackoffCap = time.Millisecond, 50*time.Millisecond
+	c.MaxInFlight = 1000
 	return c
 }
 

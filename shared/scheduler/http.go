@@ -20,8 +20,8 @@ import (
 // defaultPageSize is the list's page size when the request sets none.
 const defaultPageSize = 20
 
-// HTTPHandler serves the internal routes: PathJobStatus, PathJobs and
-// PathJobCancel, plus GET /health and /actuator/health. Every error,
+// HTTPHandler serves the internal routes: PathJobStatus, PathJobs,
+// PathJobCancel, PathAttemptsStart and PathAttemptsRelease, plus GET /health and /actuator/health. Every error,
 // unknown routes included, is an apierror body with a SCHEDULER.* code.
 func (s *Service) HTTPHandler() http.Handler { return s.http }
 
@@ -30,6 +30,8 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET "+PathJobStatus, s.serveStatus)
 	mux.HandleFunc("GET "+PathJobs, s.serveList)
 	mux.HandleFunc("POST "+PathJobCancel, s.serveCancel)
+	mux.HandleFunc("POST "+PathAttemptsStart, s.serveStart)
+	mux.HandleFunc("POST "+PathAttemptsRelease, s.serveRelease)
 	health := pgdb.HealthHandler(s.pool, s.log)
 	mux.HandleFunc("GET /health", health)
 	mux.HandleFunc("GET /actuator/health", health)
@@ -113,16 +115,27 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	list, total, err := jobListPage(r.Context(), s.pool, f, page.Size, page.Offset())
+	after, err := paging.ParseCursor(r.URL.Query(), errorNamespace)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, paging.New(list, page.Page, page.Size, total))
+	res, err := jobListPage(r.Context(), s.pool, jobListQuery{Filter: f, Limit: page.Size, Offset: page.Offset(), After: after})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := paging.New(res.Jobs, page.Page, page.Size, res.Total)
+	out.TotalIsEstimate = res.TotalEstimate
+	if res.Next != nil {
+		out.NextCursor = res.Next.Encode()
+	}
+	apierror.WriteJSON(w, http.StatusOK, out)
 }
 
 // parseListQuery reads page, size, type, status, traceId, createdFrom and
-// createdTo (RFC 3339, both inclusive, as the public API documents them).
+// createdTo (RFC 3339, both inclusive, as the public API documents them);
+// serveList reads cursor (paging.ParseCursor).
 func parseListQuery(q url.Values, maxSize int) (paging.Request, jobFilter, error) {
 	page, err := paging.Parse(q, min(defaultPageSize, maxSize), maxSize, errorNamespace)
 	if err != nil {

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,7 +18,7 @@ import (
 func TestStatusRoute(t *testing.T) {
 	b := setup(t, nil)
 	created := newJobCreated(t, jobOpts{MaxRetries: 2})
-	b.consume(t, b.svc, created)
+	b.consume(t, b.svc, created) // dispatched; no worker started it yet
 
 	rec := b.serve(t, http.MethodGet, JobStatusPath(created.JobID), "")
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
@@ -26,7 +27,7 @@ func TestStatusRoute(t *testing.T) {
 	st := decodeJSON[JobStatus](t, rec)
 	if st.JobID != created.JobID || st.Status != StatusRunning || st.Attempts != 1 || st.MaxRetryCount != 2 ||
 		st.JobType != "SIMULATION" || st.TraceID != created.TraceID || st.CreatedAt.IsZero() || st.UpdatedAt.IsZero() ||
-		st.StartedAt == nil || st.LeaseUntil == nil || st.FinishedAt != nil || st.NextRunAt != nil || len(st.Payload) == 0 {
+		st.StartedAt != nil || st.LeaseUntil != nil || st.FinishedAt != nil || st.NextRunAt != nil || len(st.Payload) == 0 {
 		t.Fatalf("status = %+v", st)
 	}
 	// Optional fields are left out, not null.
@@ -72,13 +73,16 @@ func TestListRoute(t *testing.T) {
 	// Two jobs with the same created_at: the ID breaks the tie.
 	b.exec(t, `UPDATE jobs SET created_at = $1::timestamptz + interval '24 minutes' WHERE created_at = $1::timestamptz + interval '25 minutes'`, base)
 
-	list := func(query string) paging.Page[JobStatus] {
+	list := func(query string) paging.Page[JobSummary] {
 		t.Helper()
 		rec := b.serve(t, http.MethodGet, PathJobs+"?"+query, "")
 		if rec.Code != http.StatusOK {
 			t.Fatalf("GET ?%s = %d %s", query, rec.Code, rec.Body)
 		}
-		return decodeJSON[paging.Page[JobStatus]](t, rec)
+		if strings.Contains(rec.Body.String(), `"payload"`) {
+			t.Fatalf("a list item carries a payload: %.300s", rec.Body)
+		}
+		return decodeJSON[paging.Page[JobSummary]](t, rec)
 	}
 
 	p := list("")
@@ -136,6 +140,119 @@ func TestListRoute(t *testing.T) {
 		rec := b.serve(t, http.MethodGet, PathJobs+"?"+bad, "")
 		if rec.Code != http.StatusBadRequest || decodeJSON[apierror.Body](t, rec).ErrorCode != CodeInvalidRequest {
 			t.Fatalf("GET ?%s = %d %s", bad, rec.Code, rec.Body)
+		}
+	}
+
+	// Cursors: the same order as pages, every job once, from any filter.
+	for _, filter := range []string{"", "status=PENDING&", "traceId=trace-five&", q.Encode() + "&"} {
+		want := list(filter + "size=100")
+		var got []string
+		cursor := ""
+		for round := 0; ; round++ {
+			query := filter + "size=4"
+			if cursor != "" {
+				query += "&cursor=" + url.QueryEscape(cursor)
+			}
+			p := list(query)
+			if p.TotalElements != want.TotalElements || p.TotalIsEstimate {
+				t.Fatalf("%s: total %d (estimate %v), want %d", query, p.TotalElements, p.TotalIsEstimate, want.TotalElements)
+			}
+			for _, j := range p.Content {
+				got = append(got, j.JobID)
+			}
+			if p.NextCursor == "" {
+				break
+			}
+			if len(p.Content) != 4 || round > 10 {
+				t.Fatalf("%s: %d items with a next cursor", query, len(p.Content))
+			}
+			cursor = p.NextCursor
+		}
+		if len(got) != len(want.Content) {
+			t.Fatalf("%s: cursors walked %d jobs, want %d", filter, len(got), len(want.Content))
+		}
+		for i, j := range want.Content {
+			if got[i] != j.JobID {
+				t.Fatalf("%s: item %d is %s by cursor, %s by page", filter, i, got[i], j.JobID)
+			}
+		}
+	}
+	// A page also says where the next one starts; the last page does not.
+	if p := list("page=0&size=10"); p.NextCursor == "" {
+		t.Fatalf("first page without nextCursor: %+v", p)
+	}
+	if p := list("page=2&size=10"); p.NextCursor != "" || len(p.Content) != 5 {
+		t.Fatalf("last page: %+v", p)
+	}
+	for _, bad := range []string{"cursor=nope", "cursor=" + url.QueryEscape(paging.Cursor{Time: base, ID: uuid.NewString()}.Encode()) + "&page=1",
+		"cursor=" + strings.Repeat("A", 200), "cursor=djE6MTIzOm5vdC1hLXV1aWQ"} {
+		rec := b.serve(t, http.MethodGet, PathJobs+"?"+bad, "")
+		if rec.Code != http.StatusBadRequest || decodeJSON[apierror.Body](t, rec).ErrorCode != "SCHEDULER.INVALID_CURSOR" {
+			t.Fatalf("GET ?%s = %d %s", bad, rec.Code, rec.Body)
+		}
+	}
+
+	// A long last error is cut in the list, whole in the status route.
+	long := strings.Repeat("é", MaxListErrorLen+10)
+	b.exec(t, `UPDATE jobs SET last_error = $1 WHERE trace_id = 'trace-five'`, long)
+	for _, j := range list("traceId=trace-five").Content {
+		if !j.Truncated || j.LastError != long[:2*MaxListErrorLen] {
+			t.Fatalf("list item: truncated %v, %d bytes of error", j.Truncated, len(j.LastError))
+		}
+		rec := b.serve(t, http.MethodGet, JobStatusPath(j.JobID), "")
+		if st := decodeJSON[JobStatus](t, rec); st.LastError != long || len(st.Payload) == 0 {
+			t.Fatalf("status route: %d bytes of error, payload %s", len(st.LastError), st.Payload)
+		}
+	}
+}
+
+// TestListCountsBeyondTheCap: past paging.CountCap matching rows, the
+// total is the planner's estimate, marked as one; below it, exact.
+func TestListCountsBeyondTheCap(t *testing.T) {
+	b := setup(t, nil)
+	n := paging.CountCap + 500
+	b.exec(t, `
+		INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, status, attempts, next_run_at, created_at)
+		SELECT gen_random_uuid(), 'SIMULATION', '{"steps":[]}', 1, 'trace-' || (g % 1000),
+		       CASE WHEN g % 100 = 0 THEN 'FAILED' ELSE 'COMPLETED' END, 1, now(), now() - g * interval '1 second'
+		  FROM generate_series(1, $1::int) AS g`, n)
+	b.exec(t, `ANALYZE jobs`)
+	rec := b.serve(t, http.MethodGet, PathJobs+"?size=10", "")
+	p := decodeJSON[paging.Page[JobSummary]](t, rec)
+	if !p.TotalIsEstimate || p.TotalElements <= int64(paging.CountCap) || len(p.Content) != 10 || p.NextCursor == "" {
+		t.Fatalf("unfiltered: total %d estimate %v, %d items, next %q", p.TotalElements, p.TotalIsEstimate, len(p.Content), p.NextCursor)
+	}
+	if !strings.Contains(rec.Body.String(), `"totalIsEstimate":true`) {
+		t.Fatalf("body does not mark the estimate: %.200s", rec.Body)
+	}
+	p = decodeJSON[paging.Page[JobSummary]](t, b.serve(t, http.MethodGet, PathJobs+"?status=FAILED&size=10", ""))
+	if p.TotalIsEstimate || p.TotalElements != int64(n/100) {
+		t.Fatalf("FAILED: total %d estimate %v, want exactly %d", p.TotalElements, p.TotalIsEstimate, n/100)
+	}
+	rec = b.serve(t, http.MethodGet, PathJobs+"?status=FAILED&size=10", "")
+	if strings.Contains(rec.Body.String(), "totalIsEstimate") {
+		t.Fatalf("an exact count is marked: %.200s", rec.Body)
+	}
+	// The filters and the cursor read through the list indexes.
+	for _, c := range []struct{ query, index string }{
+		{`SELECT id FROM jobs WHERE status = 'FAILED' ORDER BY created_at DESC, id DESC LIMIT 21`, "jobs_status_created_idx"},
+		{`SELECT id FROM jobs WHERE trace_id = 'trace-7' ORDER BY created_at DESC, id DESC LIMIT 21`, "jobs_trace_created_idx"},
+		{`SELECT id FROM jobs WHERE (created_at, id) < (now() - interval '1 hour', gen_random_uuid()) ORDER BY created_at DESC, id DESC LIMIT 21`, "jobs_created_idx"},
+	} {
+		var plan string
+		rows, err := b.pool.Query(context.Background(), `EXPLAIN `+c.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan += line + "\n"
+		}
+		if !strings.Contains(plan, c.index) {
+			t.Errorf("%s does not use %s:\n%s", c.query, c.index, plan)
 		}
 	}
 }

@@ -58,4 +58,7 @@ func (s *Service) gaugeOutboxBacklog(ctx context.Context) {
 	if n, _, err := outbox.Backlog(ctx, s.pool); err == nil {
 		s.metrics.Gauge("OutboxBacklog", float64(n), metrics.Count)
 	}
+	if n, err := outbox.Parked(ctx, s.pool); err == nil {
+		s.metrics.Gauge("OutboxParked", float64(n), metrics.Count)
+	}
 }

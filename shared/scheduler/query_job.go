@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -150,17 +148,18 @@ func jobDueBacklog(ctx context.Context, q querier, limit int) (n int, oldest tim
 // claimedJob is a job a dispatch pass moved to RUNNING.
 type claimedJob struct {
 	jobState
+	DispatchID   string // the run-job event ID: only that record may start the attempt
 	DispatchedAt time.Time
-	LeaseUntil   time.Time
 	NextRunAt    time.Time // when it became due
 	CreatedAt    time.Time // when the api accepted it
 }
 
 // jobClaimDue claims up to fresh jobs from the fresh queue and up to retry
 // from the retry queue, oldest due first, skipping locked rows: each
-// becomes RUNNING with its next attempt and a lease, and gets its
-// job_attempts row.
-func jobClaimDue(ctx context.Context, q querier, fresh, retry int, lease time.Duration) ([]claimedJob, error) {
+// becomes RUNNING with its next attempt and a new dispatch ID, and gets
+// its job_attempts row. It has no lease yet: the lease starts when a
+// worker claims the attempt (jobStartMany).
+func jobClaimDue(ctx context.Context, q querier, fresh, retry int) ([]claimedJob, error) {
 	rows, err := q.Query(ctx, `
 		WITH fresh AS (
 		    SELECT id, version FROM jobs
@@ -175,28 +174,27 @@ func jobClaimDue(ctx context.Context, q querier, fresh, retry int, lease time.Du
 		), claimed AS (
 		    UPDATE jobs j
 		       SET status = 'RUNNING', attempts = j.attempts + 1,
-		           lease_until = now() + $3::float8 * interval '1 microsecond',
-		           started_at = coalesce(j.started_at, now()), updated_at = now(),
-		           version = j.version + 1
+		           lease_until = NULL, dispatch_id = gen_random_uuid(), dispatched_at = now(),
+		           updated_at = now(), version = j.version + 1
 		      FROM due
 		     WHERE j.id = due.id AND j.version = due.version
 		 RETURNING j.id, j.job_type, j.payload, j.max_retry_count, j.trace_id, j.status,
-		           j.attempts, j.version, j.lease_until, j.next_run_at, j.created_at
+		           j.attempts, j.version, j.dispatch_id, j.next_run_at, j.created_at
 		), attempt AS (
 		    INSERT INTO job_attempts (job_id, attempt, dispatched_at)
 		    SELECT id, attempts, now() FROM claimed
 		)
 		SELECT id::text, job_type, payload, max_retry_count, trace_id, status, attempts, version,
-		       now(), lease_until, next_run_at, created_at
+		       dispatch_id::text, now(), next_run_at, created_at
 		  FROM claimed ORDER BY next_run_at, id`,
-		fresh, retry, float64(lease.Microseconds()))
+		fresh, retry)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: claim due jobs: %w", err)
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (claimedJob, error) {
 		var c claimedJob
 		err := row.Scan(&c.ID, &c.JobType, &c.Payload, &c.MaxRetryCount, &c.TraceID, &c.Status,
-			&c.Attempts, &c.Version, &c.DispatchedAt, &c.LeaseUntil, &c.NextRunAt, &c.CreatedAt)
+			&c.Attempts, &c.Version, &c.DispatchID, &c.DispatchedAt, &c.NextRunAt, &c.CreatedAt)
 		return c, err
 	})
 	if err != nil {
@@ -326,65 +324,4 @@ func jobGetByID(ctx context.Context, q querier, id string) (JobStatus, error) {
 		return s, fmt.Errorf("scheduler: get job %s: %w", id, err)
 	}
 	return s, nil
-}
-
-// jobFilter narrows a job list; zero fields do not filter.
-type jobFilter struct {
-	JobType, Status, TraceID string
-	CreatedFrom, CreatedTo   *time.Time // both inclusive
-}
-
-func (f jobFilter) where() (string, []any) {
-	var (
-		conds []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		conds = append(conds, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
-	}
-	if f.JobType != "" {
-		add("job_type = $?", f.JobType)
-	}
-	if f.Status != "" {
-		add("status = $?", f.Status)
-	}
-	if f.TraceID != "" {
-		add("trace_id = $?", f.TraceID)
-	}
-	if f.CreatedFrom != nil {
-		add("created_at >= $?", *f.CreatedFrom)
-	}
-	if f.CreatedTo != nil {
-		add("created_at <= $?", *f.CreatedTo)
-	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
-}
-
-// jobListPage returns one page of jobs matching f, newest first (ties
-// broken by ID, so pages are stable), and how many match in all.
-func jobListPage(ctx context.Context, q querier, f jobFilter, limit, offset int) ([]JobStatus, int64, error) {
-	where, args := f.where()
-	var total int64
-	if err := q.QueryRow(ctx, `SELECT count(*) FROM jobs`+where, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("scheduler: count jobs: %w", err)
-	}
-	if total == 0 || int64(offset) >= total {
-		return nil, total, nil
-	}
-	n := len(args)
-	rows, err := q.Query(ctx, `SELECT `+jobStatusColumns+` FROM jobs`+where+
-		` ORDER BY created_at DESC, id DESC LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2),
-		append(args, limit, offset)...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("scheduler: list jobs: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (JobStatus, error) { return scanJobStatus(row) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("scheduler: list jobs: %w", err)
-	}
-	return list, total, nil
 }

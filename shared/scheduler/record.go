@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafka"
-	"github.com/jobweaver/jobweaver/shared/trace"
+	"github.com/jobweaver/jobweaver/shared/poison"
 )
 
 // inbound is one decoded record of a Kafka batch: a job-created event or
@@ -122,29 +121,10 @@ func clean(s string) string {
 }
 
 // poisonDeadLetter builds the POISON_RECORD dead letter for a record that
-// could not be decoded, carrying where it came from and its raw value.
+// could not be decoded, the way every service does (package poison): its
+// event ID derives from the record's topic, partition and offset, so a
+// redelivered poison record makes no second dlq entry.
 func poisonDeadLetter(r events.KafkaRecord, cause error, now time.Time) (envelope.Envelope, error) {
-	traceID := clean(kafka.Header(r, trace.KafkaTraceHeader))
-	if traceID == "" {
-		traceID = trace.NewID()
-	}
-	jobID := ""
-	if k, err := base64.StdEncoding.DecodeString(r.Key); err == nil {
-		if id, err := uuid.ParseBytes(k); err == nil {
-			jobID = id.String()
-		}
-	}
-	return envelope.New(envelope.TypeJobDeadLetter, traceID, jobID, envelope.JobDeadLetter{
-		Reason:    ReasonPoisonRecord,
-		ErrorCode: CodePoisonRecord,
-		LastError: cause.Error(),
-		Attempts:  []envelope.AttemptSummary{},
-		FailedAt:  now.UTC(),
-		Source: &envelope.PoisonSource{
-			Topic:     r.Topic,
-			Partition: r.Partition,
-			Offset:    r.Offset,
-			Value:     r.Value,
-		},
-	})
+	e, _ := poison.DeadLetter(r, cause, CodePoisonRecord, now)
+	return e, nil
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // rescue fails the attempts of up to BatchSize RUNNING jobs whose lease
-// ran out, as if the worker had reported SCHEDULER.LEASE_EXPIRED: each is
+// ran out (attempts a worker started and never reported), as if the worker had reported SCHEDULER.LEASE_EXPIRED: each is
 // retried or, out of retries, FAILED and dead-lettered.
 func (s *Service) rescue(ctx context.Context) (int, error) {
 	n := 0
@@ -28,7 +28,7 @@ func (s *Service) rescue(ctx context.Context) (int, error) {
 				Attempt:   j.Attempts,
 				Outcome:   OutcomeLeaseExpired,
 				ErrorCode: CodeLeaseExpired,
-				Error:     fmt.Sprintf("attempt %d sent no result within its lease of %s", j.Attempts, s.cfg.Lease),
+				Error:     fmt.Sprintf("attempt %d started but sent no result within its lease of %s", j.Attempts, s.cfg.Lease),
 			}) {
 				n++
 			}

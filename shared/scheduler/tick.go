@@ -10,16 +10,20 @@ import (
 // PassResult counts what one pass did.
 type PassResult struct {
 	Rescued    int `json:"rescued"`    // expired leases failed
+	Returned   int `json:"returned"`   // dispatched attempts not started within the queue timeout, taken back
 	Dispatched int `json:"dispatched"` // Fresh + Retry
 	Fresh      int `json:"fresh"`
 	Retry      int `json:"retry"`
 	Published  int `json:"published"` // outbox rows relayed
 }
 
-func (r PassResult) idle() bool { return r.Rescued == 0 && r.Dispatched == 0 && r.Published == 0 }
+func (r PassResult) idle() bool {
+	return r.Rescued == 0 && r.Returned == 0 && r.Dispatched == 0 && r.Published == 0
+}
 
 func (r *PassResult) add(o PassResult) {
 	r.Rescued += o.Rescued
+	r.Returned += o.Returned
 	r.Dispatched += o.Dispatched
 	r.Fresh += o.Fresh
 	r.Retry += o.Retry
@@ -33,7 +37,8 @@ type TickResult struct {
 	PassResult
 }
 
-// RunOnce runs one pass: rescue expired leases, dispatch due jobs, drain
+// RunOnce runs one pass: rescue expired leases, take back attempts not
+// started within the queue timeout, dispatch due jobs, drain
 // the outbox (and, at most once a minute, forget result event IDs older
 // than the dedup window). Each step runs even if an earlier one failed (a broker
 // outage must not stop dispatch, which only writes the outbox); the
@@ -45,6 +50,9 @@ func (s *Service) RunOnce(ctx context.Context) (PassResult, error) {
 		err  error
 	)
 	if r.Rescued, err = s.rescue(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if r.Returned, err = s.returnUnstarted(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if r.Fresh, r.Retry, err = s.dispatch(ctx); err != nil {
@@ -95,7 +103,7 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 		}
 	}
 	s.gaugeOutboxBacklog(ctx)
-	s.log.DebugContext(ctx, "tick done", "passes", res.Passes, "failed", res.Failed, "rescued", res.Rescued,
+	s.log.DebugContext(ctx, "tick done", "passes", res.Passes, "failed", res.Failed, "rescued", res.Rescued, "returned", res.Returned,
 		"dispatched", res.Dispatched, "published", res.Published)
 	return res, last
 }

@@ -19,8 +19,13 @@ const MaxRedirects = 5
 var ErrBlocked = errors.New("ssrf: destination not allowed")
 
 // BlockedError says which address was refused and why.
+//
+// Its message names only the kind of range (Reason), never Addr: the
+// message reaches the job's own results (a failed HTTP_CALL step), and
+// the address a host name resolves to inside the platform's network is
+// what an attacker probing it wants to learn.
 type BlockedError struct {
-	Addr   netip.Addr // the resolved address (zero when the refusal is not about an address)
+	Addr   netip.Addr // the resolved address (zero when the refusal is not about an address); for operators, not in Error
 	Reason string     // such as "loopback" or "private (RFC 1918)"
 }
 
@@ -28,7 +33,7 @@ func (e *BlockedError) Error() string {
 	if !e.Addr.IsValid() {
 		return "ssrf: refused: " + e.Reason
 	}
-	return fmt.Sprintf("ssrf: refused to connect to %s: %s address", e.Addr, e.Reason)
+	return "ssrf: refused: the destination is a " + e.Reason + " address"
 }
 
 // Unwrap makes errors.Is(err, ErrBlocked) true.
@@ -40,8 +45,11 @@ type deny struct {
 }
 
 // denied lists the ranges refused by default. IPv4-mapped IPv6 addresses
-// are unmapped before the check; NAT64 and 6to4 addresses are checked by
-// the IPv4 address they embed.
+// (::ffff:0:0/96) are refused as a whole, and so are IPv4-translated ones
+// (::ffff:0:0:0/96): a dialer never produces them for an IPv4 destination,
+// so a socket address in either range is a detour. NAT64 (64:ff9b::/96)
+// and 6to4 addresses are checked by the IPv4 address they embed, so that
+// public destinations stay reachable from IPv6-only networks.
 var denied = func() []deny {
 	list := []struct{ cidr, reason string }{
 		{"0.0.0.0/8", "unspecified"},
@@ -51,16 +59,25 @@ var denied = func() []deny {
 		{"169.254.0.0/16", "link-local"},
 		{"172.16.0.0/12", "private (RFC 1918)"},
 		{"192.0.0.0/24", "reserved (IETF protocol assignments)"},
+		{"192.0.2.0/24", "reserved (documentation)"},
+		{"192.88.99.0/24", "reserved (6to4 relay anycast)"},
 		{"192.168.0.0/16", "private (RFC 1918)"},
 		{"198.18.0.0/15", "reserved (benchmarking)"},
+		{"198.51.100.0/24", "reserved (documentation)"},
+		{"203.0.113.0/24", "reserved (documentation)"},
 		{"224.0.0.0/4", "multicast"},
 		{"240.0.0.0/4", "reserved"}, // includes 255.255.255.255
 		{"::/128", "unspecified"},
 		{"::1/128", "loopback"},
 		{"::/96", "IPv4-compatible (deprecated)"},
+		{"::ffff:0:0/96", "IPv4-mapped IPv6"},
+		{"::ffff:0:0:0/96", "IPv4-translated IPv6"},
 		{"64:ff9b:1::/48", "local-use NAT64"},
 		{"100::/64", "discard-only"},
 		{"2001::/32", "Teredo"},
+		{"2001:10::/28", "reserved (ORCHID)"},
+		{"2001:db8::/32", "reserved (documentation)"},
+		{"3fff::/20", "reserved (documentation)"},
 		{"fc00::/7", "private (unique local)"}, // includes fd00:ec2::254
 		{"fe80::/10", "link-local"},
 		{"fec0::/10", "site-local (deprecated)"},
@@ -84,7 +101,10 @@ func Denied(ip netip.Addr) (reason string, refused bool) {
 	if !ip.IsValid() {
 		return "invalid", true
 	}
-	ip = ip.WithZone("").Unmap()
+	ip = ip.WithZone("")
+	if ip.Is4In6() {
+		return "IPv4-mapped IPv6", true
+	}
 	if ip.Is6() {
 		b := ip.As16()
 		switch {
@@ -178,10 +198,13 @@ func normHost(h string) (string, bool) {
 
 // Check returns nil if ip may be dialed: it is outside the refused ranges,
 // or inside an allowlisted CIDR. Otherwise it returns a *BlockedError.
+//
+// An allowlisted IPv4 range also admits its IPv4-mapped form; outside the
+// allowlist, every IPv4-mapped address is refused.
 func (g *Guard) Check(ip netip.Addr) error {
-	ip = ip.WithZone("").Unmap()
+	ip = ip.WithZone("")
 	for _, p := range g.nets {
-		if p.Contains(ip) {
+		if p.Contains(ip.Unmap()) {
 			return nil
 		}
 	}
@@ -226,7 +249,14 @@ func (g *Guard) Dialer(timeout time.Duration) func(ctx context.Context, network,
 		if host, _, err := net.SplitHostPort(addr); err == nil && g.HostAllowed(host) {
 			return open.DialContext(ctx, network, addr)
 		}
-		return guarded.DialContext(ctx, network, addr)
+		conn, err := guarded.DialContext(ctx, network, addr)
+		var blocked *BlockedError
+		if errors.As(err, &blocked) {
+			// Not the *net.OpError, whose message names the resolved
+			// address: see BlockedError.
+			return nil, blocked
+		}
+		return conn, err
 	}
 }
 

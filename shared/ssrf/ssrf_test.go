@@ -52,7 +52,17 @@ func TestDenied(t *testing.T) {
 		{"::ffff:127.0.0.1", true},
 		{"::ffff:169.254.169.254", true},
 		{"::ffff:10.0.0.1", true},
-		{"::ffff:8.8.8.8", false},
+		{"::ffff:8.8.8.8", true}, // IPv4-mapped: refused as a whole
+		{"::ffff:0:0", true},
+		{"::ffff:0:808:808", true},      // IPv4-translated (SIIT)
+		{"64:ff9b::", true},             // NAT64 of 0.0.0.0
+		{"64:ff9b::7f00:1", true},       // NAT64 of 127.0.0.1
+		{"64:ff9b::a00:1", true},        // NAT64 of 10.0.0.1
+		{"64:ff9b:1::808:808", true},    // local-use NAT64
+		{"192.0.2.1", true},             // documentation
+		{"203.0.113.9", true},           // documentation
+		{"2001:db8::1", true},           // documentation
+		{"2001:10::1", true},            // ORCHID
 		{"::127.0.0.1", true},           // IPv4-compatible
 		{"64:ff9b::a9fe:a9fe", true},    // NAT64 of 169.254.169.254
 		{"64:ff9b::808:808", false},     // NAT64 of 8.8.8.8
@@ -80,6 +90,23 @@ func TestDenied(t *testing.T) {
 				t.Fatalf("Check error %v does not wrap ErrBlocked", err)
 			}
 		})
+	}
+}
+
+func TestBlockedErrorHidesTheAddress(t *testing.T) {
+	g, err := ssrf.NewGuard(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ip := range []string{"10.1.2.3", "169.254.169.254", "::ffff:10.9.8.7", "fd00:ec2::254"} {
+		err := g.Check(netip.MustParseAddr(ip))
+		var be *ssrf.BlockedError
+		if !errors.As(err, &be) || be.Reason == "" {
+			t.Fatalf("Check(%s) = %v, want a *BlockedError with a reason", ip, err)
+		}
+		if msg := err.Error(); strings.Contains(msg, ip) || strings.Contains(msg, strings.TrimPrefix(ip, "::ffff:")) || !strings.Contains(msg, be.Reason) {
+			t.Errorf("Check(%s) message %q must name the reason %q and not the address", ip, msg, be.Reason)
+		}
 	}
 }
 
@@ -167,8 +194,14 @@ func TestClientLoopback(t *testing.T) {
 	}
 	// A host name that resolves to loopback is refused after resolution.
 	localhost := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
-	if _, _, err := get(ctx, denied, localhost); !errors.Is(err, ssrf.ErrBlocked) {
+	_, _, err = get(ctx, denied, localhost)
+	if !errors.Is(err, ssrf.ErrBlocked) {
 		t.Fatalf("request to %s without allowlist: err = %v, want ErrBlocked", localhost, err)
+	}
+	// The job learns the kind of range, never the address its name
+	// resolved to.
+	if msg := err.Error(); strings.Contains(msg, "127.0.0.1") || strings.Contains(msg, "::1") || !strings.Contains(msg, "loopback") {
+		t.Fatalf("refusal %q must name the range (loopback) and not the resolved address", msg)
 	}
 
 	allowed, err := ssrf.NewClient([]string{"127.0.0.1/32"}, 5*time.Second)

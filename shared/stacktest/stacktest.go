@@ -231,16 +231,23 @@ func (s *Stack) DeadLetters(tb testing.TB) []map[string]any {
 	return out
 }
 
-// WaitDeadLetter waits until the DLQ holds an entry that match accepts,
-// and returns it.
+// WaitDeadLetter waits until the DLQ list holds an entry that match
+// accepts, and returns the whole entry (GET /api/dlq/{id}: list entries
+// are summaries without the job's payload).
 func (s *Stack) WaitDeadLetter(tb testing.TB, what string, match func(map[string]any) bool) map[string]any {
 	tb.Helper()
 	deadline := time.Now().Add(Bound)
 	for time.Now().Before(deadline) {
 		for _, e := range s.DeadLetters(tb) {
-			if match(e) {
-				return e
+			if !match(e) {
+				continue
 			}
+			id, _ := e["id"].(string)
+			r := s.Do(tb, http.MethodGet, "/api/dlq/"+id, "")
+			if r.Status != http.StatusOK {
+				tb.Fatalf("GET /api/dlq/%s = %d %.300s", id, r.Status, r.Body)
+			}
+			return r.JSON(tb)
 		}
 		time.Sleep(2 * poll)
 	}

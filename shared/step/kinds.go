@@ -98,8 +98,13 @@ func parseCompute(raw json.RawMessage) (Step, error) {
 	return &s, nil
 }
 
-func (s *computeStep) Action() string   { return "COMPUTE" }
-func (s *computeStep) Simulated() int64 { return 0 }
+func (s *computeStep) Action() string { return "COMPUTE" }
+
+// Simulated is COMPUTE's time budget: its iterations at
+// ComputeIterationsPerMs, rounded up.
+func (s *computeStep) Simulated() int64 {
+	return (*s.Iterations + ComputeIterationsPerMs - 1) / ComputeIterationsPerMs
+}
 
 // Sink keeps the compiler from discarding COMPUTE's work.
 var Sink uint64

@@ -34,8 +34,12 @@ type Step interface {
 	Action() string
 	// Run performs the step. It must return promptly once ctx is done.
 	Run(ctx context.Context, env Env) error
-	// Simulated is how long the step is expected to wait by design
-	// (SLEEP's duration, HTTP_CALL's latency), for the job-wide cap.
+	// Simulated is the step's time budget in milliseconds: how long it
+	// may take by design (SLEEP's duration, HTTP_CALL's latency or
+	// timeout, COMPUTE's iterations at ComputeIterationsPerMs). The
+	// budgets of a job's steps add up to its attempt's, which the api
+	// caps (jobspec.MaxAttemptMs) so that an attempt fits a worker
+	// invocation.
 	Simulated() int64
 }
 
@@ -177,6 +181,12 @@ const (
 	MaxMessageBytes = 4096
 	MaxURLBytes     = 2048
 	MaxFailTimes    = 20
+
+	// ComputeIterationsPerMs converts COMPUTE's iterations to its time
+	// budget: 10 ns an iteration, about four times what one xorshift
+	// round takes on a 2 GHz core, so that a small Lambda (1 GB: about
+	// 0.6 vCPU) stays within it. MaxIterations is then a 1 s budget.
+	ComputeIterationsPerMs = 100_000
 )
 
 func between(field string, v *int64, lo, hi int64, required bool) error {

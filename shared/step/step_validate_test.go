@@ -21,7 +21,9 @@ func TestParseValidSteps(t *testing.T) {
 		{`{"action":"SLEEP","durationMs":2000}`, "SLEEP", 2000},
 		{`{"action":"SLEEP","durationMs":0}`, "SLEEP", 0},
 		{`{"action":"LOG","message":"hello"}`, "LOG", 0},
-		{`{"action":"COMPUTE","iterations":100000}`, "COMPUTE", 0},
+		{`{"action":"COMPUTE","iterations":100000}`, "COMPUTE", 1},
+		{`{"action":"COMPUTE","iterations":1}`, "COMPUTE", 1}, // rounded up: never free
+		{`{"action":"COMPUTE","iterations":100000000}`, "COMPUTE", 1000},
 		{`{"action":"HTTP_CALL","latencyMs":250}`, "HTTP_CALL", 250},
 		{`{"action":"HTTP_CALL","url":"https://example.com"}`, "HTTP_CALL", 10_000},
 		{`{"action":"HTTP_CALL","url":"https://example.com","timeoutMs":1500}`, "HTTP_CALL", 1500},

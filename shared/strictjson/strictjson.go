@@ -3,6 +3,10 @@
 // fills JobType) and keeps the last of two equal keys. The platform's
 // contract is case-sensitive and has one value per field, so decoders
 // call CheckKeys on an object before (or after) decoding it.
+//
+// json.Decoder also stops after one value and leaves the rest of a body
+// unread: CheckEnd (or Decode, which calls it) refuses a body with data
+// after its one JSON value (`{...}}`, `{} {}`, `{}x`).
 package strictjson
 
 import (

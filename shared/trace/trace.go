@@ -5,7 +5,6 @@ package trace
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/google/uuid"
 )
@@ -61,16 +60,53 @@ func With(ctx context.Context, traceID, jobID string) context.Context {
 // MaxHTTPLen bounds a trace ID taken from a client's header.
 const MaxHTTPLen = 128
 
-// Middleware keeps the caller's X-Trace-Id (or makes a new one when it is
-// missing or longer than MaxHTTPLen), echoes it, and puts it in the
-// request's context.
+// ReplacedHeader is set to "true" on a response whose request carried an
+// X-Trace-Id that was not valid (ValidID): the response's X-Trace-Id is
+// then a new ID, not the client's.
+const ReplacedHeader = "X-Trace-Id-Replaced"
+
+// ValidID reports whether a client's trace ID is kept: 1 to MaxHTTPLen
+// characters of A-Z, a-z, 0-9 and . _ : - (a UUID, a W3C trace ID or
+// traceparent, an AWS X-Ray ID all fit). Nothing else is echoed or logged,
+// control characters least of all.
+func ValidID(id string) bool {
+	if id == "" || len(id) > MaxHTTPLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// FromHeader returns the trace ID of a request: the client's X-Trace-Id
+// when it is valid (ValidID), else a new ID. replaced reports that the
+// client sent one that was not valid; its value must not be echoed or
+// logged.
+func FromHeader(h http.Header) (id string, replaced bool) {
+	sent := h.Get(HTTPHeader)
+	if ValidID(sent) {
+		return sent, false
+	}
+	return NewID(), sent != ""
+}
+
+// Middleware keeps the caller's X-Trace-Id when it is valid (ValidID),
+// else makes a new one (and sets ReplacedHeader if the caller sent an
+// invalid one), echoes it, and puts it in the request's context.
 func Middleware(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := strings.TrimSpace(r.Header.Get(HTTPHeader))
-		if id == "" || len(id) > MaxHTTPLen {
-			id = NewID()
-		}
+		id, replaced := FromHeader(r.Header)
 		w.Header().Set(HTTPHeader, id)
+		if replaced {
+			w.Header().Set(ReplacedHeader, "true")
+		}
 		h.ServeHTTP(w, r.WithContext(WithTraceID(r.Context(), id)))
 	})
 }

@@ -99,7 +99,7 @@ func Open(ctx context.Context, service, dsn string, maxConns int32, migrate bool
 		Pool:     pool,
 		Producer: prod,
 		Kafka:    kcfg,
-		Relay:    &outbox.Relay{Pool: pool, Producer: prod},
+		Relay:    &outbox.Relay{Pool: pool, Producer: prod, Service: service, Log: log},
 		Log:      log,
 	}, nil
 }

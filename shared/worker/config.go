@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/ssrf"
 	"github.com/jobweaver/jobweaver/shared/step"
@@ -25,9 +27,43 @@ type Config struct {
 	PageSizeMax int
 	// Steps is the step registry attempts run with; nil means step.Default.
 	Steps *step.Registry
+	// Scheduler reaches the scheduler function (invoke.Scheduler): each
+	// attempt is started through it right before it runs, so that its
+	// lease measures work and a superseded run-job record is not run, and
+	// attempts a batch could not start are released through it. nil runs
+	// every record without asking: a standalone worker (tests), whose
+	// attempts the scheduler never sees start.
+	Scheduler invoke.Invoker
 	// Metrics receives the worker's metrics; nil means metrics.FromEnv
 	// (the METRICS variable). See docs/metrics.md.
 	Metrics *metrics.Emitter
+}
+
+// DefaultTimeout is the worker function's timeout: in AWS (infra's
+// functions.worker.timeoutSeconds, the longest a Kafka-triggered function
+// may have) and for the local stack's run-job mapping (WORKER_TIMEOUT).
+const DefaultTimeout = 840 * time.Second
+
+// startSlack is what an invocation needs besides its attempts' steps:
+// decoding, start calls, commits and publishing.
+const startSlack = 30 * time.Second
+
+// MinTimeout is the shortest worker timeout that runs every attempt the
+// api accepts (jobspec.MaxAttemptMs) with steps stopping margin before the
+// deadline (WORKER_DEADLINE_MARGIN).
+func MinTimeout(margin time.Duration) time.Duration {
+	return time.Duration(jobspec.MaxAttemptMs)*time.Millisecond + margin + startSlack
+}
+
+// CheckTimeout reports, naming the variable that sets it, a worker timeout
+// too short for the attempts the api accepts.
+func CheckTimeout(name string, timeout, margin time.Duration) error {
+	if min := MinTimeout(margin); timeout < min {
+		return fmt.Errorf("config: %s (%s) must be at least %s: the api accepts attempts of up to %s (jobspec.MaxAttemptMs), "+
+			"and steps stop %s before the deadline", name, timeout, min,
+			time.Duration(jobspec.MaxAttemptMs)*time.Millisecond, margin)
+	}
+	return nil
 }
 
 // Defaults.

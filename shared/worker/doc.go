@@ -6,12 +6,21 @@
 //
 // Lambda's Kafka event-source mapping hands the worker a batch of run-job
 // records. HandleKafka decodes them all, asks the database once which of
-// them already finished (a redelivery), runs the others concurrently (at
-// most Config.Concurrency at once) without holding a database connection,
-// and then writes, in one transaction, an executions row per attempt plus
-// its result event in the outbox. After the commit it drains the outbox to
-// Kafka; if that fails it returns the error, the mapping retries the batch,
-// the finished attempts are skipped, and the relay runs again.
+// them already finished (a redelivery), and runs the others concurrently
+// (at most Config.Concurrency at once) without holding a database
+// connection. Each attempt is started through the scheduler right before
+// it runs (Config.Scheduler, scheduler.PathAttemptsStart): the records
+// that get free slots at the same moment are started in one call, a
+// record the scheduler refuses (a superseded dispatch, a cancelled or
+// finished job) is skipped, and the attempt's steps stop before its lease
+// ends. Each result is stored (an executions row and its result event in
+// the outbox, in one transaction with whatever other results are waiting)
+// and published as soon as its attempt ends, never held behind a slower
+// neighbour. Records that get no slot before the invocation's step
+// deadline are released to the scheduler, which dispatches them again
+// without charging an attempt. If storing or publishing fails, the handler
+// returns the error, the mapping retries the batch, the finished attempts
+// are skipped, and the relay runs again.
 //
 // # Idempotency
 //
@@ -26,9 +35,12 @@
 //
 //   - A failing step fails the attempt (WORKER.STEP_FAILED); later steps are
 //     SKIPPED. The scheduler decides about a retry.
-//   - Steps stop Config.DeadlineMargin before the invocation's deadline; the
-//     step cut off fails the attempt with WORKER.DEADLINE_EXCEEDED, which the
-//     scheduler retries, and the handler still records the result in time.
+//   - Steps stop Config.DeadlineMargin before the invocation's deadline (or
+//     their attempt's lease); the step cut off fails the attempt with
+//     WORKER.DEADLINE_EXCEEDED, which the scheduler retries, and the handler
+//     still records the result in time.
+//   - A start call the scheduler does not answer fails the batch after the
+//     started attempts are recorded: the mapping delivers it again.
 //   - A job whose steps cannot be parsed fails permanently
 //     (WORKER.INVALID_JOB, Permanent=true).
 //   - A poison record (an undecodable envelope, or one that is not a RunJob)

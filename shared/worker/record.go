@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/pgtext"
+	"github.com/jobweaver/jobweaver/shared/poison"
 	"github.com/jobweaver/jobweaver/shared/step"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
@@ -34,16 +34,14 @@ const (
 	StatusFailed    = "FAILED"
 )
 
-// Namespaces of the derived event IDs.
-var (
-	poisonNS = uuid.MustParse("433dc6b5-5be9-4024-929a-3538dec77a14")
-	resultNS = uuid.MustParse("a8c08b0c-9cad-4d47-ac91-540f26fd26dd")
-)
+// The namespace of the derived result event IDs.
+var resultNS = uuid.MustParse("a8c08b0c-9cad-4d47-ac91-540f26fd26dd")
 
 // PoisonEventID is the event ID of the dead letter for the poison record
-// at topic/partition/offset: the same for every delivery of that record.
+// at topic/partition/offset: the same for every delivery of that record
+// (poison.EventID, shared by every service).
 func PoisonEventID(topic string, partition, offset int64) string {
-	return uuid.NewSHA1(poisonNS, fmt.Appendf(nil, "%s/%d/%d", topic, partition, offset)).String()
+	return poison.EventID(topic, partition, offset)
 }
 
 // ResultEventID is the event ID of the job-completed or job-failed event
@@ -63,9 +61,7 @@ type task struct {
 	steps   []step.Step
 	invalid error // the steps cannot be parsed: a permanent failure
 
-	poison     error              // non-nil for a poison record
-	poisonEnv  *envelope.Envelope // what decoded of a poison record, if anything
-	poisonType string
+	poison error // non-nil for a poison record
 }
 
 // decodeRecord classifies a record. It never fails: a record that is not
@@ -75,12 +71,8 @@ func decodeRecord(rec events.KafkaRecord, reg *step.Registry) *task {
 	env, err := kafka.Decode(rec)
 	if err != nil {
 		t.poison = err
-		if env.EventID != "" || env.JobID != "" || env.TraceID != "" {
-			t.poisonEnv = &env
-		}
 		return t
 	}
-	t.poisonEnv = &env
 	if env.Type != envelope.TypeRunJob {
 		t.poison = fmt.Errorf("%w: type %q on %s (want %s)", envelope.ErrInvalid, env.Type, rec.Topic, envelope.TypeRunJob)
 		return t
@@ -99,7 +91,6 @@ func decodeRecord(rec events.KafkaRecord, reg *step.Registry) *task {
 		t.poison = fmt.Errorf("%w: eventId %q or jobId %q is not a UUID", envelope.ErrInvalid, env.EventID, env.JobID)
 		return t
 	}
-	t.poisonEnv = nil
 	t.eventID, t.jobID = eid.String(), jid.String()
 	t.traceID = pgtext.Clean(env.TraceID, 200)
 	if t.traceID == "" {
@@ -118,44 +109,14 @@ func decodeRecord(rec events.KafkaRecord, reg *step.Registry) *task {
 	return t
 }
 
-// deadLetter builds the JobDeadLetter event for a poison task.
+// deadLetter builds the POISON_RECORD dead letter for a poison task, the
+// way every service does (package poison).
 func (t *task) deadLetter(now time.Time) envelope.Envelope {
-	var jobID, traceID string
-	if e := t.poisonEnv; e != nil {
-		if id, err := uuid.Parse(e.JobID); err == nil {
-			jobID = id.String()
-		}
-		traceID = e.TraceID
-	}
-	if traceID == "" {
-		traceID = kafka.Header(t.rec, trace.KafkaTraceHeader)
-	}
-	dl := envelope.JobDeadLetter{
-		Reason:    "POISON_RECORD",
-		ErrorCode: CodePoisonRecord,
-		LastError: pgtext.Clean(t.poison.Error(), maxErrorBytes),
-		Attempts:  []envelope.AttemptSummary{},
-		FailedAt:  now,
-		Source: &envelope.PoisonSource{
-			Topic:     pgtext.Clean(t.rec.Topic, 255),
-			Partition: t.rec.Partition,
-			Offset:    t.rec.Offset,
-			Value:     pgtext.Clean(t.rec.Value, -1),
-		},
-	}
-	p, _ := json.Marshal(dl) // plain values only
-	return envelope.Envelope{
-		EventID: PoisonEventID(t.rec.Topic, t.rec.Partition, t.rec.Offset),
-		Type:    envelope.TypeJobDeadLetter,
-		Version: envelope.Version,
-		Time:    now,
-		TraceID: pgtext.Clean(traceID, 200),
-		JobID:   jobID,
-		Payload: p,
-	}
+	e, _ := poison.DeadLetter(t.rec, t.poison, CodePoisonRecord, now)
+	return e
 }
 
 const (
-	maxErrorBytes = 4096
+	maxErrorBytes = envelope.MaxErrorBytes
 	maxAttempt    = 1_000_000 // far beyond any retry budget; keeps int32 columns safe
 )

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
@@ -19,16 +21,34 @@ type outcome struct {
 	result envelope.AttemptResult
 }
 
-// runAll runs tasks concurrently, at most s.cfg.Concurrency at once, and
-// returns their outcomes in order. Steps get a context that ends
-// DeadlineMargin before ctx's deadline. A step that ignores that context
-// is abandoned half the margin later, and its attempt is reported as cut
-// off, so that the batch's results are still written in time.
-func (s *Service) runAll(ctx context.Context, tasks []*task) []outcome {
+// Task states in a batch.
+const (
+	taskWaiting   int32 = iota // no slot yet
+	taskRunning                // started
+	taskDone                   // its outcome went to the reporter
+	taskRefused                // not the job's current dispatch: not run
+	taskUnstarted              // started only after the deadline: not run
+	taskNoClaim                // the start call failed: not run; the batch is redelivered
+)
+
+// runBatch runs tasks concurrently, at most Concurrency at once, and
+// hands each outcome to the reporter as soon as its attempt ends. Each
+// attempt is started through the scheduler right before it runs: whenever
+// slots are free, the next tasks in line, one per free slot, are started
+// together in one call (see startAttempts), so a burst of free slots
+// costs one call and a lone slot never waits for others. Steps get a
+// context that ends DeadlineMargin before ctx's deadline, or before the
+// attempt's lease ends if that is sooner. A step that ignores that
+// context is abandoned half the margin after the invocation's step
+// deadline, and its attempt is reported as cut off, so that results are
+// still written in time. Tasks that did not start before the step
+// deadline are released to the scheduler, uncharged. It returns how many
+// tasks could not be started because the scheduler did not answer (the
+// batch must be delivered again for them).
+func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (noClaim int) {
 	n := len(tasks)
-	outs := make([]outcome, n)
 	if n == 0 {
-		return outs
+		return 0
 	}
 	runCtx, cancel := s.runContext(ctx)
 	defer cancel()
@@ -39,50 +59,119 @@ func (s *Service) runAll(ctx context.Context, tasks []*task) []outcome {
 	})
 	defer stop()
 
-	results := make(chan outcome, n) // every task sends exactly once: never blocks
-	go func() {
-		sem := make(chan struct{}, s.cfg.Concurrency)
-		for i, t := range tasks {
+	states := make([]atomic.Int32, n)
+	var wg sync.WaitGroup
+	freed := make(chan struct{}, n) // one per finished attempt: never blocks
+	free := s.cfg.Concurrency
+	for next := 0; next < n && runCtx.Err() == nil; {
+		if free == 0 {
 			select {
-			case sem <- struct{}{}:
-				go func() {
-					defer func() { <-sem }()
-					results <- s.runAttempt(runCtx, i, t)
-				}()
-			case <-abandon:
-				results <- s.cutOff(i, t, time.Now(), "the attempt was not started before the invocation deadline")
+			case <-freed:
+				free++
+			case <-runCtx.Done():
+				continue
 			}
 		}
-	}()
-
-	got := make([]bool, n)
-	for remaining := n; remaining > 0; {
-		select {
-		case o := <-results:
-			outs[o.idx], got[o.idx] = o, true
-			remaining--
-		case <-abandon:
-			// Take what has arrived, then give up on the rest.
-			for drained := false; !drained; {
-				select {
-				case o := <-results:
-					outs[o.idx], got[o.idx] = o, true
-				default:
-					drained = true
-				}
+		for more := true; more; { // every slot free right now
+			select {
+			case <-freed:
+				free++
+			default:
+				more = false
 			}
-			now := time.Now()
-			for i, ok := range got {
-				if !ok {
-					outs[i] = s.cutOff(i, tasks[i], now, "a step did not stop at the invocation deadline")
-					s.log.WarnContext(trace.With(ctx, tasks[i].traceID, tasks[i].jobID), "step ignored the deadline; attempt abandoned",
-						"eventId", tasks[i].eventID, "attempt", tasks[i].job.Attempt)
-				}
+		}
+		group := tasks[next:min(next+free, n)]
+		first := next
+		next += len(group)
+		ok, leaseUntil, err := s.startAttempts(ctx, group)
+		if err != nil {
+			s.log.ErrorContext(ctx, "attempts not started: the scheduler did not answer; the batch will be delivered again",
+				"count", n-first, "error", err.Error())
+			for i := first; i < n; i++ {
+				states[i].Store(taskNoClaim)
 			}
-			remaining = 0
+			break
+		}
+		for k, t := range group {
+			i := first + k
+			switch {
+			case !ok[t.eventID]:
+				s.log.InfoContext(trace.With(ctx, t.traceID, t.jobID), "run-job skipped: not the job's current dispatch",
+					"eventId", t.eventID, "attempt", t.job.Attempt)
+				states[i].Store(taskRefused)
+				continue
+			case runCtx.Err() != nil: // started too late: released below
+				states[i].Store(taskUnstarted)
+				continue
+			}
+			states[i].Store(taskRunning)
+			free--
+			rep.started()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { freed <- struct{}{} }()
+				actx := runCtx
+				if !leaseUntil.IsZero() {
+					var cancel context.CancelFunc
+					actx, cancel = context.WithDeadline(runCtx, leaseStop(leaseUntil, s.cfg.DeadlineMargin))
+					defer cancel()
+				}
+				o := s.runAttempt(actx, i, t)
+				if states[i].CompareAndSwap(taskRunning, taskDone) {
+					rep.add(t, o)
+				}
+			}()
 		}
 	}
-	return outs
+
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-abandon:
+		now := time.Now()
+		for i, t := range tasks {
+			if states[i].CompareAndSwap(taskRunning, taskDone) {
+				s.log.WarnContext(trace.With(ctx, t.traceID, t.jobID), "step ignored the deadline; attempt abandoned",
+					"eventId", t.eventID, "attempt", t.job.Attempt)
+				rep.add(t, s.cutOff(i, t, now, "a step did not stop at the invocation deadline"))
+			}
+		}
+	}
+
+	var unstarted []*task
+	for i, t := range tasks {
+		switch states[i].Load() {
+		case taskWaiting, taskUnstarted:
+			unstarted = append(unstarted, t)
+		case taskNoClaim:
+			noClaim++
+		}
+	}
+	if len(unstarted) > 0 {
+		s.metrics.Count("AttemptsNotStarted", len(unstarted))
+		// What is left of the invocation is enough for one call. If it
+		// fails, the scheduler's queue timeout takes them back.
+		if err := s.release(ctx, unstarted); err != nil {
+			s.log.WarnContext(ctx, "attempts not started before the deadline could not be released; the queue timeout will take them back",
+				"count", len(unstarted), "error", err.Error())
+		} else {
+			s.log.InfoContext(ctx, "attempts not started before the deadline released, uncharged", "count", len(unstarted))
+		}
+	}
+	return noClaim
+}
+
+// leaseStop is when an attempt whose lease ends at until must stop: margin
+// before, so that its result arrives within the lease (half the time left
+// when the lease is shorter than twice the margin).
+func leaseStop(until time.Time, margin time.Duration) time.Time {
+	left := time.Until(until)
+	if left > 2*margin {
+		return until.Add(-margin)
+	}
+	return time.Now().Add(left / 2)
 }
 
 // runContext returns the context steps run under: it ends DeadlineMargin

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -75,7 +74,7 @@ func (s *Service) record(ctx context.Context, tasks []*task, outs []outcome, poi
 		)
 		for i, t := range tasks {
 			r := outs[i].result
-			sb, _ := json.Marshal(r.Steps) // plain values only
+			sb, _ := envelope.JSON(r.Steps) // plain values only
 			eventIDs[i], jobIDs[i], attempts[i], traceIDs[i] = t.eventID, t.jobID, int32(r.Attempt), t.traceID
 			statuses[i], started[i], finished[i], durations[i] = outs[i].status, r.StartedAt, r.FinishedAt, r.DurationMs
 			codes[i], errs[i], steps[i] = r.ErrorCode, r.Error, string(sb)
@@ -117,7 +116,7 @@ func resultEvent(t *task, o outcome) envelope.Envelope {
 	if o.status == StatusFailed {
 		typ = envelope.TypeJobFailed
 	}
-	p, _ := json.Marshal(o.result) // plain values only
+	p, _ := envelope.JSON(o.result) // plain values only
 	return envelope.Envelope{
 		EventID: ResultEventID(t.eventID),
 		Type:    typ,

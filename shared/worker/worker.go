@@ -123,20 +123,22 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 		}
 	}
 
-	outs := s.runAll(ctx, runs)
-	if err := s.record(ctx, runs, outs, poison); err != nil {
-		return err
-	}
-	s.countAttempts(runs, outs, len(poison))
-	_, err := s.relay.Drain(ctx)
+	rep := s.newReporter(ctx, len(runs), poison)
+	noClaim := s.runBatch(ctx, runs, rep)
+	err := rep.close()
 	s.gaugeOutboxBacklog(ctx)
 	if err != nil {
-		return fmt.Errorf("worker: results are stored but not yet published: %w", err)
+		return err
+	}
+	if noClaim > 0 {
+		// The batch is delivered again: finished attempts are skipped,
+		// and these are asked for again.
+		return fmt.Errorf("worker: %d attempts could not be started (the scheduler did not answer)", noClaim)
 	}
 	return nil
 }
 
-// countAttempts records the metrics of a stored batch: each attempt's
+// countAttempts records the metrics of stored results: each attempt's
 // duration and outcome by job type, and the poison records.
 func (s *Service) countAttempts(runs []*task, outs []outcome, poison int) {
 	for i, t := range runs {
@@ -160,6 +162,9 @@ func (s *Service) gaugeOutboxBacklog(ctx context.Context) {
 	}
 	if n, _, err := outbox.Backlog(ctx, s.pool); err == nil {
 		s.metrics.Gauge("OutboxBacklog", float64(n), metrics.Count)
+	}
+	if n, err := outbox.Parked(ctx, s.pool); err == nil {
+		s.metrics.Gauge("OutboxParked", float64(n), metrics.Count)
 	}
 }
 

@@ -301,8 +301,9 @@ func TestPoisonRecordsAreDeadLettered(t *testing.T) {
 	if e := byID[worker.PoisonEventID(envelope.TopicRunJob, 0, 2)].env; e.JobID != created.JobID {
 		t.Fatalf("wrong-type dead letter: %+v", e)
 	}
-	if e := byID[worker.PoisonEventID(envelope.TopicRunJob, 0, 4)].env; e.JobID != "" {
-		t.Fatalf("undecodable record got a job ID: %+v", e)
+	// An undecodable value: the job is named by the record's key.
+	if e := byID[worker.PoisonEventID(envelope.TopicRunJob, 0, 4)].env; e.JobID != good.JobID {
+		t.Fatalf("undecodable record's dead letter should name the job of its key %s: %+v", good.JobID, e)
 	}
 }
 

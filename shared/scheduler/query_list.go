@@ -1,0 +1,191 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jobweaver/jobweaver/shared/paging"
+)
+
+// MaxListErrorLen is how many characters of a job's last error a list
+// item carries; GET PathJobStatus has all of it.
+const MaxListErrorLen = 512
+
+// JobSummary is a job as GET PathJobs lists it: its live state without
+// the payload (GET PathJobStatus has it), and a last error cut to
+// MaxListErrorLen characters (Truncated says so). A page of them stays
+// small however large the jobs are.
+type JobSummary struct {
+	JobID         string     `json:"jobId"`
+	JobType       string     `json:"jobType"`
+	MaxRetryCount int        `json:"maxRetryCount"`
+	TraceID       string     `json:"traceId"`
+	Status        string     `json:"status"`
+	Attempts      int        `json:"attempts"`
+	LastError     string     `json:"lastError,omitempty"`
+	LastErrorCode string     `json:"lastErrorCode,omitempty"`
+	Truncated     bool       `json:"truncated,omitempty"`
+	CreatedAt     time.Time  `json:"createdAt"`
+	StartedAt     *time.Time `json:"startedAt,omitempty"`
+	FinishedAt    *time.Time `json:"finishedAt,omitempty"`
+	UpdatedAt     time.Time  `json:"updatedAt"`
+	NextRunAt     *time.Time `json:"nextRunAt,omitempty"`
+	LeaseUntil    *time.Time `json:"leaseUntil,omitempty"`
+	Version       int        `json:"version"`
+}
+
+var jobSummaryColumns = `id::text, job_type, max_retry_count, trace_id, status, attempts,
+	left(last_error, ` + strconv.Itoa(MaxListErrorLen) + `), coalesce(length(last_error) > ` + strconv.Itoa(MaxListErrorLen) + `, false),
+	last_error_code, created_at, started_at, finished_at, updated_at, next_run_at, lease_until, version`
+
+func scanJobSummary(row pgx.CollectableRow) (JobSummary, error) {
+	var (
+		s                      JobSummary
+		lastErr, code          *string
+		next                   time.Time
+		lease, started, finish *time.Time
+	)
+	if err := row.Scan(&s.JobID, &s.JobType, &s.MaxRetryCount, &s.TraceID, &s.Status, &s.Attempts,
+		&lastErr, &s.Truncated, &code, &s.CreatedAt, &started, &finish, &s.UpdatedAt, &next, &lease, &s.Version); err != nil {
+		return s, err
+	}
+	if lastErr != nil {
+		s.LastError = *lastErr
+	}
+	if code != nil {
+		s.LastErrorCode = *code
+	}
+	utc := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
+	s.StartedAt, s.FinishedAt = utc(started), utc(finish)
+	if s.Status == StatusPending {
+		s.NextRunAt = utc(&next)
+	}
+	if s.Status == StatusRunning {
+		s.LeaseUntil = utc(lease)
+	}
+	return s, nil
+}
+
+// jobFilter narrows a job list; zero fields do not filter.
+type jobFilter struct {
+	JobType, Status, TraceID string
+	CreatedFrom, CreatedTo   *time.Time // both inclusive
+}
+
+// conds returns the filter's conditions (parameters numbered from $1)
+// and their arguments.
+func (f jobFilter) conds() ([]string, []any) {
+	var (
+		conds []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.JobType != "" {
+		add("job_type = $?", f.JobType)
+	}
+	if f.Status != "" {
+		add("status = $?", f.Status)
+	}
+	if f.TraceID != "" {
+		add("trace_id = $?", f.TraceID)
+	}
+	if f.CreatedFrom != nil {
+		add("created_at >= $?", *f.CreatedFrom)
+	}
+	if f.CreatedTo != nil {
+		add("created_at <= $?", *f.CreatedTo)
+	}
+	return conds, args
+}
+
+func where(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+// jobListQuery is one page request of the job list: either an offset
+// (page numbers) or a keyset cursor.
+type jobListQuery struct {
+	Filter jobFilter
+	Limit  int
+	Offset int
+	After  *paging.Cursor // nil: use Offset
+}
+
+// jobListResult is a page of job summaries.
+type jobListResult struct {
+	Jobs          []JobSummary
+	Total         int64
+	TotalEstimate bool           // Total is the planner's estimate
+	Next          *paging.Cursor // after the last of Jobs; nil on the last page
+}
+
+// jobListPage returns one page of jobs matching the filter, newest first
+// (ties broken by ID, so pages are stable), with how many match in all:
+// exact up to paging.CountCap, else estimated. The page reads at most
+// Limit+1 rows, found through an index (OFFSET still walks the index
+// entries it skips; a cursor does not), and is cut short when its JSON
+// would pass paging.MaxPageBytes; Next then continues where it stopped.
+func jobListPage(ctx context.Context, q querier, lq jobListQuery) (jobListResult, error) {
+	conds, args := lq.Filter.conds()
+	var res jobListResult
+	var err error
+	if res.Total, res.TotalEstimate, err = paging.Count(ctx, q, "jobs"+where(conds), args, paging.CountCap); err != nil {
+		return res, fmt.Errorf("scheduler: %w", err)
+	}
+	if res.Total == 0 || (!res.TotalEstimate && lq.After == nil && int64(lq.Offset) >= res.Total) {
+		return res, nil
+	}
+	if lq.After != nil {
+		args = append(args, lq.After.Time, lq.After.ID)
+		conds = append(conds, fmt.Sprintf("(created_at, id) < ($%d, $%d::uuid)", len(args)-1, len(args)))
+	}
+	// The page's IDs first, from the index alone (each list index holds
+	// created_at and id, so OFFSET skips index entries, not table rows),
+	// then only those rows.
+	args = append(args, lq.Limit+1)
+	ids := `SELECT id FROM jobs` + where(conds) + ` ORDER BY created_at DESC, id DESC LIMIT $` + strconv.Itoa(len(args))
+	if lq.After == nil {
+		args = append(args, lq.Offset)
+		ids += ` OFFSET $` + strconv.Itoa(len(args))
+	}
+	sql := `SELECT ` + jobSummaryColumns + ` FROM jobs WHERE id IN (` + ids + `) ORDER BY created_at DESC, id DESC`
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return res, fmt.Errorf("scheduler: list jobs: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, scanJobSummary)
+	if err != nil {
+		return res, fmt.Errorf("scheduler: list jobs: %w", err)
+	}
+	more := len(list) > lq.Limit
+	if more {
+		list = list[:lq.Limit]
+	}
+	if n := paging.Fit(list, paging.MaxPageBytes); n < len(list) {
+		list, more = list[:n], true
+	}
+	if more && len(list) > 0 {
+		last := list[len(list)-1]
+		res.Next = &paging.Cursor{Time: last.CreatedAt, ID: last.JobID}
+	}
+	res.Jobs = list
+	return res, nil
+}
