@@ -146,11 +146,11 @@ func TestClaimSkipsJobsAnotherTransactionHolds(t *testing.T) {
 	b.insertDueJobs(t, 4, 1)
 	tx1, tx2, tx3 := b.beginNoWait(t), b.beginNoWait(t), b.beginNoWait(t)
 
-	first, err := jobClaimDue(b.ctx, tx1, 3, 1, time.Minute)
+	first, err := jobClaimDue(b.ctx, tx1, 3, 1)
 	if err != nil || len(first) != 4 {
 		t.Fatalf("first claim: %d jobs, %v; want 4", len(first), err)
 	}
-	second, err := jobClaimDue(b.ctx, tx2, 10, 10, time.Minute)
+	second, err := jobClaimDue(b.ctx, tx2, 10, 10)
 	if err != nil {
 		t.Fatalf("second claim, while the first holds its jobs: %v", err)
 	}
@@ -162,7 +162,7 @@ func TestClaimSkipsJobsAnotherTransactionHolds(t *testing.T) {
 			t.Fatalf("job %s claimed by both transactions", id)
 		}
 	}
-	if third, err := jobClaimDue(b.ctx, tx3, 10, 10, time.Minute); err != nil || len(third) != 0 {
+	if third, err := jobClaimDue(b.ctx, tx3, 10, 10); err != nil || len(third) != 0 {
 		t.Fatalf("third claim: %d jobs, %v; want none left", len(third), err)
 	}
 	if err := tx2.Commit(b.ctx); err != nil {
@@ -171,7 +171,7 @@ func TestClaimSkipsJobsAnotherTransactionHolds(t *testing.T) {
 	if err := tx1.Rollback(b.ctx); err != nil {
 		t.Fatal(err)
 	}
-	again, err := jobClaimDue(b.ctx, b.pool, 10, 10, time.Minute)
+	again, err := jobClaimDue(b.ctx, b.pool, 10, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestDispatchLockKeepsConcurrentPassesUnderTheCap(t *testing.T) {
 	if _, err := other.Exec(b.ctx, `SELECT pg_advisory_xact_lock($1)`, dispatchLockKey); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := jobClaimDue(b.ctx, other, 3, 0, time.Minute); err != nil || len(c) != 3 {
+	if c, err := jobClaimDue(b.ctx, other, 3, 0); err != nil || len(c) != 3 {
 		t.Fatalf("the other pass claims %d, %v", len(c), err)
 	}
 
