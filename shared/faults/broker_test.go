@@ -17,7 +17,7 @@ func TestBrokerRestart(t *testing.T) {
 	target := faulttest.NewTarget(t)
 	b := faulttest.NewBroker(t)
 	s := startStack(t, "broker", map[string]string{"KAFKA_BROKERS": b.Addr})
-	d := faulttest.OpenDBs(t, s.Admin, s.Prefix)
+	d := faulttest.OpenDBs(t, s.Admin, s.Prefix, []string{b.Addr})
 	began := time.Now()
 	var jobs []faulttest.Job
 	for k := 0; k < restarts; k++ {

@@ -60,7 +60,7 @@ var hostile = []struct {
 func TestHostileBodies(t *testing.T) {
 	fuzzed := faulttest.Pick(150, 2000)
 	s := startStack(t, "hostile", nil)
-	d := faulttest.OpenDBs(t, s.Admin, s.Prefix)
+	d := faulttest.OpenDBs(t, s.Admin, s.Prefix, s.Brokers)
 	began := time.Now()
 
 	var accepted []faulttest.Job

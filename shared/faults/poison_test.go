@@ -36,7 +36,7 @@ func TestPoisonRecordsOnEveryTopic(t *testing.T) {
 	b := faulttest.NewBroker(t)
 	cfg := stacktest.Config(t, "poison", vars(map[string]string{"KAFKA_BROKERS": b.Addr}))
 	s := stacktest.Start(t, cfg)
-	d := faulttest.OpenDBs(t, s.Admin, s.Prefix)
+	d := faulttest.OpenDBs(t, s.Admin, s.Prefix, []string{b.Addr})
 	began := time.Now()
 
 	type source struct {

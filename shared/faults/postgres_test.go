@@ -24,7 +24,7 @@ func TestPostgresBackendsTerminated(t *testing.T) {
 	target := faulttest.NewTarget(t)
 	b := faulttest.NewBroker(t)
 	s := startStack(t, "pgkill", map[string]string{"KAFKA_BROKERS": b.Addr})
-	d := faulttest.OpenDBs(t, s.Admin, s.Prefix)
+	d := faulttest.OpenDBs(t, s.Admin, s.Prefix, []string{b.Addr})
 	ctx := context.Background()
 	admin, err := pgdb.Open(ctx, s.Admin, 2)
 	if err != nil {

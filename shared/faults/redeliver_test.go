@@ -17,7 +17,7 @@ func TestEveryRecordDeliveredThreeTimesOutOfOrder(t *testing.T) {
 	n := faulttest.Pick(150, 1500)
 	target := faulttest.NewTarget(t)
 	s := startStack(t, "redeliver", nil)
-	d := faulttest.OpenDBs(t, s.Admin, s.Prefix)
+	d := faulttest.OpenDBs(t, s.Admin, s.Prefix, s.Brokers)
 	began := time.Now()
 	r := faulttest.Redeliver(t, s.Brokers, 3, 1)
 	jobs := faulttest.Submit(t, s.APIURL, target, "redeliver", n, 0)

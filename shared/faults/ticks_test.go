@@ -23,7 +23,7 @@ func TestConcurrentTicks(t *testing.T) {
 	n, width := faulttest.Pick(300, 2000), faulttest.Pick(8, 20)
 	target := faulttest.NewTarget(t)
 	s := startStack(t, "ticks", nil)
-	d := faulttest.OpenDBs(t, s.Admin, s.Prefix)
+	d := faulttest.OpenDBs(t, s.Admin, s.Prefix, s.Brokers)
 	began := time.Now()
 	jobs := faulttest.Submit(t, s.APIURL, target, "ticks", n, 0)
 

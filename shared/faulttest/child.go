@@ -147,8 +147,9 @@ func (c *Child) Start(tb testing.TB) {
 		tb.Fatalf("the child stack did not start within %s\n%s", stacktest.Bound, stderr.String())
 	}
 	if c.DBs == nil {
-		c.DBs = OpenDBs(tb, c.cfg.DatabaseURL, c.cfg.DatabasePrefix)
+		c.DBs = OpenDBs(tb, c.cfg.DatabaseURL, c.cfg.DatabasePrefix, c.Brokers)
 	}
+	c.DBs.Brokers = c.Brokers // a new port after each start
 }
 
 // Kill ends the stack with SIGKILL and waits until it is gone.
