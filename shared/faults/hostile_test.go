@@ -123,7 +123,7 @@ func TestHostileBodies(t *testing.T) {
 	}
 	faulttest.Settle(t, d, s.Brokers, all, faulttest.Bound)
 	faulttest.Check(t, d, nil, all, faulttest.Tolerance{})
-	faulttest.Logf(t, "the %d accepted jobs ended %v; %s", len(accepted), statuses, faulttest.Since(began))
+	faulttest.Logf(t, "the %d accepted jobs and the one after them ended %v; %s", len(accepted), statuses, faulttest.Since(began))
 }
 
 // inserts are the bytes mutate inserts.
