@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/paging"
@@ -216,7 +217,7 @@ func listBench(ctx context.Context, o options) error {
 		var size int
 		d, err := median(func() error {
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, scheduler.PathJobs+"?"+c.query, nil))
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, internalapi.PathJobs+"?"+c.query, nil))
 			if rec.Code != http.StatusOK {
 				return fmt.Errorf("%s: %d %s", c.query, rec.Code, rec.Body)
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/apiauth"
+	"github.com/jobweaver/jobweaver/shared/flow"
 	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
@@ -191,18 +192,13 @@ func (c Config) InFlight() int {
 }
 
 // Mappings lists the five event-source mappings, in shared/kafka.Topics
-// order.
+// order, each to the consumer the flow table (shared/flow) gives its
+// topic.
 func Mappings() []Mapping {
-	consumer := map[string]string{
-		"job-created":     "scheduler",
-		"run-job":         "worker",
-		"job-completed":   "scheduler",
-		"job-failed":      "scheduler",
-		"job-dead-letter": "dlq",
-	}
 	out := make([]Mapping, 0, len(kafka.Topics))
 	for _, t := range kafka.Topics {
-		out = append(out, Mapping{Topic: t.Name, Partitions: t.Partitions, Function: consumer[t.Name]})
+		r, _ := flow.ByTopic(t.Name)
+		out = append(out, Mapping{Topic: t.Name, Partitions: t.Partitions, Function: r.Consumer})
 	}
 	return out
 }

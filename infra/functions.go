@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -17,7 +18,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/flow"
 )
 
 // GoFunction is one of JobWeaver's Go functions: build/<name>/bootstrap on
@@ -100,14 +101,8 @@ type Functions struct {
 	Tick      awsevents.Rule
 }
 
-// topicNames lists the lifecycle topics.
-func topicNames() []string {
-	out := make([]string, len(kafka.Topics))
-	for i, t := range kafka.Topics {
-		out[i] = t.Name
-	}
-	return out
-}
+// consumes lists the topics the flow table maps to fn: "a, b".
+func consumes(fn string) string { return strings.Join(flow.Consumes(fn), ", ") }
 
 // NewFunctions builds the functions, their grants and their triggers
 // (except the HTTP API, in API).
@@ -116,18 +111,9 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 	f := &Functions{Construct: c, ByName: map[string]*GoFunction{}, Mappings: map[string]awslambda.EventSourceMapping{}}
 	descriptions := map[string]string{
 		"api":       "JobWeaver api: the public REST API (API Gateway HTTP API)",
-		"scheduler": "JobWeaver scheduler: ingest, dispatch, results, retries (job-created, job-completed, job-failed, 1-minute tick)",
-		"worker":    "JobWeaver worker: runs jobs' steps (run-job)",
-		"dlq":       "JobWeaver dlq: stores dead letters (job-dead-letter) and replays Kafka batches the mappings gave up on (mapping-failures queue)",
-	}
-	// What each function produces (its outbox's topics).
-	produces := map[string][]string{
-		"api":       {"job-created"},
-		"scheduler": {"run-job", "job-dead-letter"},
-		"worker":    {"job-completed", "job-failed", "job-dead-letter"},
-		// The dlq produces again the records of a batch a mapping gave up
-		// on (any topic), after reading them back by offset.
-		"dlq": topicNames(),
+		"scheduler": "JobWeaver scheduler: ingest, dispatch, results, retries (" + consumes("scheduler") + ", 1-minute tick)",
+		"worker":    "JobWeaver worker: runs jobs' steps (" + consumes("worker") + ")",
+		"dlq":       "JobWeaver dlq: stores dead letters (" + consumes("dlq") + ") and replays Kafka batches the mappings gave up on (mapping-failures queue)",
 	}
 	for _, svc := range Services {
 		env := serviceEnv(cfg, svc, data, msg)
@@ -140,14 +126,17 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 		fn := NewGoFunction(c, svc, cfg, net, descriptions[svc], env)
 		f.ByName[svc] = fn
 		data.Secrets[svc].GrantRead(fn.Function, nil)
-		if len(produces[svc]) > 0 {
-			msg.GrantProduce(fn.Function, produces[svc]...)
+		// What it produces, as the flow table says: its outbox's topics;
+		// for the dlq, any topic (it produces again the records of a
+		// batch a mapping gave up on, after reading them back by offset).
+		if produces := flow.Produces(svc); len(produces) > 0 {
+			msg.GrantProduce(fn.Function, produces...)
 		} else {
 			// The producer is made at start (it dials nothing until used).
 			msg.grant(fn.Function, []string{"kafka-cluster:Connect"}, msg.ClusterArn)
 		}
-		if svc == "dlq" {
-			msg.GrantRead(fn.Function, topicNames()...)
+		if svc == flow.Redriver {
+			msg.GrantRead(fn.Function, flow.Topics()...)
 		}
 		// Nothing runs before its databases and topics exist.
 		fn.Function.Node().AddDependency(prov.Databases, prov.Topics)
@@ -194,7 +183,8 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 	for _, m := range Mappings() {
 		mc := cfg.Mappings[m.Topic]
 		fn := f.ByName[m.Function].Function
-		group := resourceName(cfg, m.Function+"-"+m.Topic)
+		r, _ := flow.ByTopic(m.Topic)
+		group := r.Group(resourceName(cfg, ""))
 		msg.GrantConsume(fn, m.Topic, group)
 		opts := &awslambda.EventSourceMappingOptions{
 			EventSourceArn:       msg.ClusterArn,

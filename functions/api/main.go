@@ -27,7 +27,9 @@ func main() {
 	env := config.FromOS()
 	cfg := api.ConfigFromEnv(env)
 	functions := invoke.FunctionNamesFromEnv(env)
-	// FromEnv reports the first bad variable read so far before connecting.
+	if err := env.Err(); err != nil {
+		wiring.Fail(name, err)
+	}
 	deps, err := wiring.FromEnv(ctx, name, env, api.Migrations())
 	if err != nil {
 		wiring.Fail(name, err)

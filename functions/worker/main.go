@@ -28,9 +28,6 @@ func main() {
 	if err := env.Err(); err != nil {
 		wiring.Fail(name, err)
 	}
-	if err := cfg.Validate(); err != nil {
-		wiring.Fail(name, err)
-	}
 	ctx := context.Background()
 	deps, err := wiring.FromEnv(ctx, name, env, worker.Migrations())
 	if err != nil {

@@ -43,6 +43,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/devstack"
 	"github.com/jobweaver/jobweaver/shared/esm"
+	"github.com/jobweaver/jobweaver/shared/flow"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 )
@@ -52,9 +53,9 @@ var vars = []stack.Var{
 	{Env: "LOCALSTACK_ENDPOINT", Flag: "endpoint", Default: stack.Endpoint, Help: "Lambda Invoke API to call: LocalStack's gateway"},
 	{Env: "AWS_REGION", Flag: "region", Default: stack.Region, Help: "region the functions are deployed in"},
 	{Env: "FUNCTION_PREFIX", Flag: "function-prefix", Default: stack.FunctionPrefix, Help: "prefix of the deployed function names (as in make localstack-deploy)"},
-	{Env: "SCHEDULER_FUNCTION_NAME", Flag: "scheduler-function", Shown: "<prefix>scheduler", Help: "deployed scheduler, fed job-created, job-completed and job-failed"},
-	{Env: "WORKER_FUNCTION_NAME", Flag: "worker-function", Shown: "<prefix>worker", Help: "deployed worker, fed run-job"},
-	{Env: "DLQ_FUNCTION_NAME", Flag: "dlq-function", Shown: "<prefix>dlq", Help: "deployed dlq, fed job-dead-letter"},
+	{Env: "SCHEDULER_FUNCTION_NAME", Flag: "scheduler-function", Shown: "<prefix>scheduler", Help: "deployed scheduler, fed " + fed(invoke.Scheduler)},
+	{Env: "WORKER_FUNCTION_NAME", Flag: "worker-function", Shown: "<prefix>worker", Help: "deployed worker, fed " + fed(invoke.Worker)},
+	{Env: "DLQ_FUNCTION_NAME", Flag: "dlq-function", Shown: "<prefix>dlq", Help: "deployed dlq, fed " + fed(invoke.DLQ)},
 	{Env: "API_FUNCTION_NAME", Flag: "api-function", Shown: "<prefix>api", Help: "deployed api, behind the HTTP front"},
 	{Env: "LOCALSTACK_API_ADDR", Flag: "http-addr", Default: stack.BridgeAPIAddr, Help: "where to serve the API, as API Gateway's HTTP API would (a LocalStack Pro feature); off: not at all"},
 	{Env: "API_BODY_LIMIT_BYTES", Flag: "api-body-limit", Default: "262144", Help: "the api function's body limit; the front refuses (413) bodies it will not carry"},
@@ -64,6 +65,16 @@ var vars = []stack.Var{
 	{Env: "ESM_RETRY_BACKOFF", Flag: "retry-backoff", Default: "200ms", Help: "first pause before a failed batch is retried; it doubles up to 5s"},
 	{Env: "FUNCTION_TIMEOUT", Flag: "invoke-timeout", Default: "90s", Help: "deadline of each invocation; above the functions' timeout (60 s) plus a cold start"},
 	{Env: "LOG_LEVEL", Flag: "log-level", Default: "info", Help: "debug (every batch), info (every invocation), warn (failures), error"},
+}
+
+// fed names the topics the flow table (shared/flow) feeds fn:
+// "a, b and c".
+func fed(fn string) string {
+	topics := flow.Consumes(fn)
+	if len(topics) < 2 {
+		return strings.Join(topics, "")
+	}
+	return strings.Join(topics[:len(topics)-1], ", ") + " and " + topics[len(topics)-1]
 }
 
 // kafkaTimeout bounds the check that the brokers answer, at start.

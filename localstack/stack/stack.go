@@ -17,7 +17,7 @@ import (
 	"strings"
 
 	"github.com/jobweaver/jobweaver/shared/config"
-	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/flow"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 )
 
@@ -92,18 +92,17 @@ type Route struct {
 	Group    string // consumer group ID
 }
 
-// Routes are the platform's event-source mappings, one per topic, with the
-// consumer groups the local stack (shared/devstack) uses too.
+// GroupPrefix prefixes the mappings' consumer groups, whatever the
+// function prefix: jobweaver-<function>-<topic>, as in the local stack.
+const GroupPrefix = "jobweaver-"
+
+// Routes are the platform's event-source mappings, one per topic, as the
+// flow table (shared/flow) declares them, which the local stack
+// (shared/devstack) follows too.
 var Routes = func() []Route {
-	rs := []Route{
-		{Topic: envelope.TopicJobCreated, Function: invoke.Scheduler},
-		{Topic: envelope.TopicJobCompleted, Function: invoke.Scheduler},
-		{Topic: envelope.TopicJobFailed, Function: invoke.Scheduler},
-		{Topic: envelope.TopicRunJob, Function: invoke.Worker},
-		{Topic: envelope.TopicJobDeadLetter, Function: invoke.DLQ},
-	}
-	for i := range rs {
-		rs[i].Group = "jobweaver-" + rs[i].Function + "-" + rs[i].Topic
+	rs := make([]Route, len(flow.Routes))
+	for i, r := range flow.Routes {
+		rs[i] = Route{Topic: r.Topic, Function: r.Consumer, Group: r.Group(GroupPrefix)}
 	}
 	return rs
 }()

@@ -11,17 +11,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/jobweaver/jobweaver/shared/apigw"
 	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
+	"github.com/jobweaver/jobweaver/shared/internalhttp"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/metrics"
@@ -32,48 +32,82 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultBodyLimit       = 256 << 10 // 262144 bytes
-	DefaultPageSizeMax     = 100
-	DefaultDefaultPageSize = 20 // the original API's default page size
+	DefaultBodyLimit   = 256 << 10 // 262144 bytes
+	DefaultPageSizeMax = 100
 )
 
-// Config tunes the service.
+// Config tunes the service. Start from DefaultConfig or ConfigFromEnv;
+// New fills zero fields with their defaults and validates the result.
 type Config struct {
-	// BodyLimit is the largest accepted submission body, in bytes.
+	// BodyLimit is the largest accepted submission body, in bytes (1 KiB
+	// to 6 MiB, the Lambda payload limit).
 	BodyLimit int64
-	// PageSizeMax caps the size query parameter of every list.
+	// PageSizeMax caps the size query parameter of every list (1 to
+	// 1000).
 	PageSizeMax int
-	// DefaultPageSize is the size of a page when the request names none.
+	// DefaultPageSize is the size of a page when the request names none
+	// (default internalapi.DefaultPageSize, the original API's; at most
+	// PageSizeMax).
 	DefaultPageSize int
-	// Metrics receives the api's metrics; nil means metrics.FromEnv (the
-	// METRICS variable). See docs/metrics.md.
+	// MetricsMode is METRICS (metrics.ModeFromEnv): metrics.ModeEMF writes
+	// the api's metrics to stdout, metrics.ModeOff or "" none. See
+	// docs/metrics.md.
+	MetricsMode string
+	// Metrics, when set, receives the api's metrics instead (tests).
 	Metrics *metrics.Emitter
 }
 
-// ConfigFromEnv reads API_BODY_LIMIT_BYTES (default 262144, 1 KiB to
-// 6 MiB, the Lambda payload limit) and API_PAGE_SIZE_MAX (default 100,
-// 1 to 1000). A bad value is recorded in env.Err.
-func ConfigFromEnv(env *config.Env) Config {
+// DefaultConfig returns the defaults ConfigFromEnv starts from and New
+// fills zero fields with.
+func DefaultConfig() Config {
 	return Config{
-		BodyLimit:   int64(env.Int("API_BODY_LIMIT_BYTES", DefaultBodyLimit, 1<<10, 6<<20)),
-		PageSizeMax: env.Int("API_PAGE_SIZE_MAX", DefaultPageSizeMax, 1, 1000),
+		BodyLimit:       DefaultBodyLimit,
+		PageSizeMax:     DefaultPageSizeMax,
+		DefaultPageSize: internalapi.DefaultPageSize,
+		MetricsMode:     metrics.ModeOff,
+	}
+}
+
+// ConfigFromEnv reads API_BODY_LIMIT_BYTES (default 262144, 1 KiB to
+// 6 MiB, the Lambda payload limit), API_PAGE_SIZE_MAX (default 100, 1 to
+// 1000) and METRICS. A bad value is recorded in env.Err.
+func ConfigFromEnv(env *config.Env) Config {
+	d := DefaultConfig()
+	return Config{
+		BodyLimit:   int64(env.Int("API_BODY_LIMIT_BYTES", int(d.BodyLimit), 1<<10, 6<<20)),
+		PageSizeMax: env.Int("API_PAGE_SIZE_MAX", d.PageSizeMax, 1, 1000),
+		MetricsMode: metrics.ModeFromEnv(env),
 	}.withDefaults()
 }
 
-// withDefaults fills zero fields and keeps the default page size within
-// the cap.
+// withDefaults fills zero fields from DefaultConfig and keeps the default
+// page size within the cap.
 func (c Config) withDefaults() Config {
-	if c.BodyLimit <= 0 {
-		c.BodyLimit = DefaultBodyLimit
+	d := DefaultConfig()
+	if c.BodyLimit == 0 {
+		c.BodyLimit = d.BodyLimit
 	}
-	if c.PageSizeMax <= 0 {
-		c.PageSizeMax = DefaultPageSizeMax
+	if c.PageSizeMax == 0 {
+		c.PageSizeMax = d.PageSizeMax
 	}
-	if c.DefaultPageSize <= 0 {
-		c.DefaultPageSize = DefaultDefaultPageSize
+	if c.DefaultPageSize == 0 {
+		c.DefaultPageSize = d.DefaultPageSize
 	}
 	c.DefaultPageSize = min(c.DefaultPageSize, c.PageSizeMax)
 	return c
+}
+
+// validate reports the first bad field, named by its variable.
+func (c Config) validate() error {
+	switch {
+	case c.BodyLimit < 1<<10 || c.BodyLimit > 6<<20:
+		return config.Invalid("API_BODY_LIMIT_BYTES", "from 1024 to 6291456", c.BodyLimit)
+	case c.PageSizeMax < 1 || c.PageSizeMax > 1000:
+		return config.Invalid("API_PAGE_SIZE_MAX", "from 1 to 1000", c.PageSizeMax)
+	case c.DefaultPageSize < 1:
+		return config.Invalid("DefaultPageSize", "at least 1", c.DefaultPageSize)
+	}
+	return metrics.CheckMode(c.MetricsMode)
 }
 
 // Service is the api function.
@@ -84,7 +118,9 @@ type Service struct {
 	inv     invoke.Invoker
 	log     *slog.Logger
 	mux     *http.ServeMux
+	routed  http.Handler // mux with error bodies for unmatched requests
 	handler http.Handler
+	router  trigger.Router
 	metrics *metrics.Emitter
 	// lastSweep is when publish last swept the outbox (UnixNano); a sweep
 	// runs at most every sweepEvery, for rows older than sweepAge.
@@ -92,9 +128,13 @@ type Service struct {
 	sweepEvery, sweepAge time.Duration
 }
 
-// New builds the service over deps (pool, relay and logger are used) and
+// New validates cfg and builds the service over deps (pool, relay and logger are used) and
 // inv, which reaches the scheduler, worker and dlq functions.
 func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	switch {
 	case deps == nil || deps.Pool == nil:
 		return nil, errors.New("api: deps must have a database pool")
@@ -109,13 +149,10 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 	}
 	m := cfg.Metrics
 	if m == nil {
-		var err error
-		if m, err = metrics.FromEnv("api"); err != nil {
-			return nil, err
-		}
+		m = metrics.ForMode(cfg.MetricsMode, os.Stdout, "api")
 	}
 	s := &Service{
-		cfg:   cfg.withDefaults(),
+		cfg:   cfg,
 		pool:  deps.Pool,
 		relay: deps.Relay,
 		inv:   inv,
@@ -129,7 +166,9 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.method+" "+rt.path, s.endpoint(rt.handle))
 	}
+	s.routed = internalhttp.ErrorBodies(s.mux, namespace, s.log)
 	s.handler = http.HandlerFunc(s.serve)
+	s.router = trigger.Router{Name: "api", HTTP: s.handler}
 	return s, nil
 }
 
@@ -137,21 +176,10 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 // included.
 func (s *Service) HTTPHandler() http.Handler { return s.handler }
 
-// Handle is the Lambda entry point. It serves API Gateway HTTP API (v2)
-// events; any other payload is an error.
+// Handle is the Lambda entry point (trigger.Router). It serves API
+// Gateway HTTP API (v2) events; any other payload is an error.
 func (s *Service) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
-	kind, err := trigger.Detect(payload)
-	if err != nil {
-		return nil, fmt.Errorf("api: %w", err)
-	}
-	if kind != trigger.HTTP {
-		return nil, fmt.Errorf("api: cannot handle a %s event; the api serves API Gateway HTTP API (v2) events only", kind)
-	}
-	var ev events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(payload, &ev); err != nil {
-		return nil, fmt.Errorf("api: decode API Gateway event: %w", err)
-	}
-	return apigw.Serve(ctx, s.handler, ev)
+	return s.router.Handle(ctx, payload)
 }
 
 // route is one public endpoint.

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
 	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/step"
@@ -92,7 +92,7 @@ func (s *Service) submitBatch(w http.ResponseWriter, r *http.Request) error {
 		// Its first events may still wait in the outbox.
 		s.drain(ctx, drainTimeout)
 	}
-	apierror.WriteJSON(w, http.StatusAccepted, out)
+	httpjson.Write(w, http.StatusAccepted, out)
 	return nil
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/paging"
 )
@@ -34,7 +36,7 @@ func (s *Service) listDeadLetters(w http.ResponseWriter, r *http.Request) error 
 		fwd.Set("page", strconv.Itoa(pr.Page))
 	}
 	ctx := r.Context()
-	const path = "/internal/dlq"
+	const path = internalapi.PathDeadLetters
 	status, body, err := s.call(ctx, invoke.DLQ, http.MethodGet, path, fwd, nil)
 	if err != nil {
 		return s.unavailable(ctx, invoke.DLQ, path, 0, nil, err)
@@ -46,7 +48,7 @@ func (s *Service) listDeadLetters(w http.ResponseWriter, r *http.Request) error 
 	if page.Content == nil {
 		page.Content = []json.RawMessage{}
 	}
-	apierror.WriteJSON(w, http.StatusOK, page)
+	httpjson.Write(w, http.StatusOK, page)
 	return nil
 }
 
@@ -59,7 +61,7 @@ func (s *Service) getDeadLetter(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("dead-letter id must be a UUID (got %q)", raw)
 	}
 	ctx := r.Context()
-	path := "/internal/dlq/" + id.String()
+	path := internalapi.DeadLetterPath(id.String())
 	status, body, err := s.call(ctx, invoke.DLQ, http.MethodGet, path, nil, nil)
 	if err != nil {
 		return s.unavailable(ctx, invoke.DLQ, path, 0, nil, err)
@@ -74,6 +76,6 @@ func (s *Service) getDeadLetter(w http.ResponseWriter, r *http.Request) error {
 	if t := bytes.TrimSpace(entry); len(t) == 0 || t[0] != '{' {
 		return s.unavailable(ctx, invoke.DLQ, path, status, body, fmt.Errorf("response is not a JSON object"))
 	}
-	apierror.WriteJSON(w, http.StatusOK, entry)
+	httpjson.Write(w, http.StatusOK, entry)
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
@@ -95,7 +96,7 @@ func TestRelayFailureAfterCommit(t *testing.T) {
 	// The job can be read at once, as PENDING.
 	var v JobView
 	decodeStrict(t, serve(dead.HTTPHandler(), http.MethodGet, "/api/jobs/"+stuck.JobID, ""), &v)
-	if v.Status != StatusPending || v.TraceID != "stuck-trace" {
+	if v.Status != internalapi.StatusPending || v.TraceID != "stuck-trace" {
 		t.Fatalf("stuck job = %+v", v)
 	}
 
@@ -110,7 +111,7 @@ func TestRelayFailureAfterCommit(t *testing.T) {
 	// So does reading a job the scheduler has not ingested.
 	stuck2 := postDead()
 	decodeStrict(t, b.do(http.MethodGet, "/api/jobs/"+stuck2.JobID, ""), &v)
-	if v.Status != StatusPending {
+	if v.Status != internalapi.StatusPending {
 		t.Fatalf("stuck job = %+v", v)
 	}
 	if n := b.count(t, `SELECT count(*) FROM outbox`); n != 0 {
@@ -145,18 +146,33 @@ func TestRelayFailureAfterCommit(t *testing.T) {
 
 func TestConfigFromEnv(t *testing.T) {
 	env := config.FromMap(nil)
-	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 262144, PageSizeMax: 100, DefaultPageSize: 20}) {
+	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 262144, PageSizeMax: 100, DefaultPageSize: 20, MetricsMode: "off"}) {
 		t.Fatalf("defaults = %+v, %v", c, env.Err())
 	}
 	env = config.FromMap(map[string]string{"API_BODY_LIMIT_BYTES": "65536", "API_PAGE_SIZE_MAX": "10"})
-	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 65536, PageSizeMax: 10, DefaultPageSize: 10}) {
+	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 65536, PageSizeMax: 10, DefaultPageSize: 10, MetricsMode: "off"}) {
 		t.Fatalf("set = %+v, %v", c, env.Err())
 	}
-	for name, v := range map[string]string{"API_BODY_LIMIT_BYTES": "12", "API_PAGE_SIZE_MAX": "lots"} {
+	for name, v := range map[string]string{"API_BODY_LIMIT_BYTES": "12", "API_PAGE_SIZE_MAX": "lots", "METRICS": "statsd"} {
 		env := config.FromMap(map[string]string{name: v})
 		ConfigFromEnv(env)
 		if err := env.Err(); err == nil || !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s=%s: error %v, want one line naming it", name, v, err)
+		}
+	}
+}
+
+// New validates its config once: a bad field is an error naming the
+// variable that sets it.
+func TestNewValidatesConfig(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"API_BODY_LIMIT_BYTES": {BodyLimit: 12},
+		"API_PAGE_SIZE_MAX":    {PageSizeMax: 5000},
+		"DefaultPageSize":      {DefaultPageSize: -1},
+		"METRICS":              {MetricsMode: "statsd"},
+	} {
+		if _, err := New(cfg, nil, nil); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: New = %v, want an error naming it", name, err)
 		}
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/metrics"
@@ -110,7 +112,7 @@ func (s *Service) submitJob(w http.ResponseWriter, r *http.Request) error {
 		s.drain(ctx, drainTimeout)
 	}
 	w.Header().Set("Location", "/api/jobs/"+sub.ID)
-	apierror.WriteJSON(w, http.StatusAccepted, Accepted{JobID: sub.ID, TraceID: sub.TraceID})
+	httpjson.Write(w, http.StatusAccepted, Accepted{JobID: sub.ID, TraceID: sub.TraceID})
 	return nil
 }
 
@@ -141,6 +143,7 @@ func (s *Service) publish(ctx context.Context, pub *pendingEvent) {
 	defer cancel()
 	if err := s.relay.Publish(pctx, pub.ids, pub.envs...); err != nil {
 		s.log.WarnContext(ctx, "publish failed; the event stays in the outbox for the next sweep", "error", err.Error())
+		s.sweepLater(ctx, 1)
 	}
 	now := time.Now().UnixNano()
 	last := s.lastSweep.Load()
@@ -152,6 +155,30 @@ func (s *Service) publish(ctx context.Context, pub *pendingEvent) {
 	} else if n > 0 {
 		s.log.InfoContext(ctx, "outbox sweep published left-over events", "published", n)
 	}
+}
+
+// sweepRetries bounds sweepLater's tries in a row.
+const sweepRetries = 5
+
+// sweepLater drains the outbox once the rows a failed publish left are
+// sweepAge old, and again (try counts) while that fails: an api that gets
+// no more requests still sends them. In Lambda the timer runs when the
+// environment next thaws, as the next request's sweep would.
+func (s *Service) sweepLater(ctx context.Context, try int) {
+	if try > sweepRetries {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	time.AfterFunc(time.Duration(try)*s.sweepAge, func() {
+		dctx, cancel := context.WithTimeout(ctx, drainTimeout)
+		defer cancel()
+		if n, err := s.relay.DrainOlder(dctx, s.sweepAge); err != nil {
+			s.log.WarnContext(ctx, "outbox sweep after a failed publish failed; trying again", "published", n, "error", err.Error(), "try", try)
+			s.sweepLater(ctx, try+1)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "outbox sweep published the events a failed publish left", "published", n)
+		}
+	})
 }
 
 // drain publishes the outbox, for at most timeout. A failure is only
@@ -185,8 +212,8 @@ func (s *Service) jobRequest(r *http.Request) (*http.Request, submission, error)
 
 // liveStatus asks the scheduler for a job's state; nil means the scheduler
 // has not ingested the job yet.
-func (s *Service) liveStatus(ctx context.Context, id string) (*schedulerJob, error) {
-	path := "/internal/jobs/" + id + "/status"
+func (s *Service) liveStatus(ctx context.Context, id string) (*internalapi.JobStatus, error) {
+	path := internalapi.JobStatusPath(id)
 	status, body, err := s.call(ctx, invoke.Scheduler, http.MethodGet, path, nil, nil)
 	if err != nil {
 		return nil, s.unavailable(ctx, invoke.Scheduler, path, 0, nil, err)
@@ -194,7 +221,7 @@ func (s *Service) liveStatus(ctx context.Context, id string) (*schedulerJob, err
 	if status == http.StatusNotFound {
 		return nil, nil
 	}
-	var live schedulerJob
+	var live internalapi.JobStatus
 	if err := s.decodeOK(ctx, invoke.Scheduler, path, status, body, &live); err != nil {
 		return nil, err
 	}
@@ -217,7 +244,7 @@ func (s *Service) getJob(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		s.drain(r.Context(), stuckDrainTimeout)
 	}
-	apierror.WriteJSON(w, http.StatusOK, view)
+	httpjson.Write(w, http.StatusOK, view)
 	return nil
 }
 
@@ -247,8 +274,8 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) error {
 		fwd.Set("type", v)
 	}
 	if v := q.Get("status"); v != "" {
-		if !slices.Contains(Statuses, v) {
-			return badRequest("status must be one of %s (got %q)", strings.Join(Statuses, ", "), v)
+		if !slices.Contains(internalapi.Statuses, v) {
+			return badRequest("status must be one of %s (got %q)", strings.Join(internalapi.Statuses, ", "), v)
 		}
 		fwd.Set("status", v)
 	}
@@ -280,7 +307,7 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	ctx := r.Context()
-	const path = "/internal/jobs"
+	const path = internalapi.PathJobs
 	status, body, err := s.call(ctx, invoke.Scheduler, http.MethodGet, path, fwd, nil)
 	if err != nil {
 		return s.unavailable(ctx, invoke.Scheduler, path, 0, nil, err)
@@ -293,15 +320,15 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) error {
 		}
 		return badRequest("%s", msg)
 	}
-	var page paging.Page[schedulerSummary]
+	var page paging.Page[internalapi.JobSummary]
 	if err := s.decodeOK(ctx, invoke.Scheduler, path, status, body, &page); err != nil {
 		return err
 	}
 	views := make([]JobSummary, len(page.Content))
 	for i, j := range page.Content {
-		views[i] = j.view()
+		views[i] = summaryView(j)
 	}
-	apierror.WriteJSON(w, http.StatusOK, paging.Page[JobSummary]{
+	httpjson.Write(w, http.StatusOK, paging.Page[JobSummary]{
 		Content: views, Page: page.Page, Size: page.Size,
 		TotalElements: page.TotalElements, TotalPages: page.TotalPages,
 		TotalIsEstimate: page.TotalIsEstimate, NextCursor: page.NextCursor,
@@ -320,7 +347,7 @@ func (s *Service) listExecutions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	path := "/internal/executions/" + sub.ID
+	path := internalapi.ExecutionsPath(sub.ID)
 	status, body, err := s.call(ctx, invoke.Worker, http.MethodGet, path,
 		url.Values{"page": {strconv.Itoa(pr.Page)}, "size": {strconv.Itoa(pr.Size)}}, nil)
 	if err != nil {
@@ -328,7 +355,7 @@ func (s *Service) listExecutions(w http.ResponseWriter, r *http.Request) error {
 	}
 	if status == http.StatusNotFound {
 		// No attempt has finished yet.
-		apierror.WriteJSON(w, http.StatusOK, paging.New[Execution](nil, pr.Page, pr.Size, 0))
+		httpjson.Write(w, http.StatusOK, paging.New[Execution](nil, pr.Page, pr.Size, 0))
 		return nil
 	}
 	var page paging.Page[Execution]
@@ -341,7 +368,7 @@ func (s *Service) listExecutions(w http.ResponseWriter, r *http.Request) error {
 	if page.Content == nil {
 		page.Content = []Execution{}
 	}
-	apierror.WriteJSON(w, http.StatusOK, page)
+	httpjson.Write(w, http.StatusOK, page)
 	return nil
 }
 
@@ -353,8 +380,8 @@ func (s *Service) cancelJob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	path := "/internal/jobs/" + sub.ID + "/cancel"
-	reqBody, err := json.Marshal(cancelRequest{JobCreated: sub.jobCreated(), TraceID: sub.TraceID})
+	path := internalapi.JobCancelPath(sub.ID)
+	reqBody, err := json.Marshal(internalapi.CancelRequest{JobCreated: sub.jobCreated(), TraceID: sub.TraceID})
 	if err != nil {
 		return err
 	}
@@ -364,14 +391,14 @@ func (s *Service) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch status {
 	case http.StatusOK:
-		var live schedulerJob
+		var live internalapi.JobStatus
 		view := pendingView(sub)
-		view.Status = StatusCancelled
+		view.Status = internalapi.StatusCancelled
 		if json.Unmarshal(body, &live) == nil && live.Status != "" {
 			view = mergeView(sub, live)
 		}
 		s.log.InfoContext(ctx, "job cancelled")
-		apierror.WriteJSON(w, http.StatusOK, view)
+		httpjson.Write(w, http.StatusOK, view)
 		return nil
 	case http.StatusConflict:
 		current := s.conflictStatus(ctx, sub.ID, body)
@@ -390,7 +417,7 @@ func (s *Service) conflictStatus(ctx context.Context, id string, body []byte) st
 	var fields map[string]any
 	if json.Unmarshal(body, &fields) == nil {
 		for _, k := range []string{"currentStatus", "jobStatus", "status"} {
-			if v, ok := fields[k].(string); ok && slices.Contains(Statuses, v) {
+			if v, ok := fields[k].(string); ok && slices.Contains(internalapi.Statuses, v) {
 				return v
 			}
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/apigw"
+	"github.com/jobweaver/jobweaver/shared/internalhttp"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
@@ -99,33 +100,15 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 	s.dispatch(sw, r)
 }
 
-// dispatch routes r, answering unknown routes and wrong methods with the
-// JSON error contract instead of ServeMux's plain text.
+// dispatch routes r; unknown routes and wrong methods get the JSON error
+// contract (internalhttp.ErrorBodies) instead of ServeMux's plain text.
 func (s *Service) dispatch(w http.ResponseWriter, r *http.Request) {
 	if !cleanPath(r.URL.Path) {
 		// ServeMux would redirect; an API answers such paths with 404.
-		apierror.Write(w, r, s.log, namespace, errNotFound(r))
+		apierror.Write(w, r, s.log, namespace, internalhttp.NotFound(r, namespace))
 		return
 	}
-	h, pattern := s.mux.Handler(r)
-	if pattern == "" {
-		// No route: ServeMux's handler tells 404 from 405 (with Allow).
-		p := &probeWriter{header: http.Header{}}
-		h.ServeHTTP(p, r)
-		if p.code == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", p.header.Get("Allow"))
-			apierror.Write(w, r, s.log, namespace, apierror.New(http.StatusMethodNotAllowed, "API.METHOD_NOT_ALLOWED",
-				fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, p.header.Get("Allow"))))
-			return
-		}
-		apierror.Write(w, r, s.log, namespace, errNotFound(r))
-		return
-	}
-	s.mux.ServeHTTP(w, r)
-}
-
-func errNotFound(r *http.Request) error {
-	return apierror.New(http.StatusNotFound, "API.NOT_FOUND", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+	s.routed.ServeHTTP(w, r)
 }
 
 // cleanPath reports whether p is absolute and has no empty, "." or ".."
@@ -188,22 +171,3 @@ func (w *statusWriter) status() int {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// probeWriter captures what ServeMux's own 404/405 handler would send.
-type probeWriter struct {
-	header http.Header
-	code   int
-}
-
-func (p *probeWriter) Header() http.Header { return p.header }
-func (p *probeWriter) WriteHeader(code int) {
-	if p.code == 0 {
-		p.code = code
-	}
-}
-func (p *probeWriter) Write(b []byte) (int, error) {
-	if p.code == 0 {
-		p.code = http.StatusOK
-	}
-	return len(b), nil
-}

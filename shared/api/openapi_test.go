@@ -12,7 +12,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/paging"
+	"github.com/jobweaver/jobweaver/shared/pgdb"
 )
 
 // openAPI loads docs/openapi.yaml from the module root.
@@ -135,7 +137,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"Execution", Execution{}, true},
 		{"ExecutionStep", ExecutionStep{}, true},
 		{"Error", apierror.Body{}, true},
-		{"Health", Health{}, true},
+		{"Health", pgdb.Health{}, true},
 	}
 	for _, tc := range cases {
 		props := mapAt(t, schemas, tc.schema, "properties")
@@ -160,8 +162,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	}
 	// Every status of a list filter and every API error code is documented.
 	statuses := mapAt(t, schemas, "JobStatus")["enum"].([]any)
-	if len(statuses) != len(Statuses) {
-		t.Errorf("JobStatus enum %v, service %v", statuses, Statuses)
+	if len(statuses) != len(internalapi.Statuses) {
+		t.Errorf("JobStatus enum %v, service %v", statuses, internalapi.Statuses)
 	}
 	codes := map[string]bool{}
 	for _, c := range mapAt(t, schemas, "Error", "properties", "errorCode")["enum"].([]any) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/paging"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
@@ -70,7 +71,7 @@ func TestGetJob(t *testing.T) {
 	}
 	var v JobView
 	decodeStrict(t, w, &v)
-	if v.JobID != a.JobID || v.Status != StatusPending || v.Attempts != 0 || v.TraceID != "submit-trace" || v.JobType != "SIMULATION" ||
+	if v.JobID != a.JobID || v.Status != internalapi.StatusPending || v.Attempts != 0 || v.TraceID != "submit-trace" || v.JobType != "SIMULATION" ||
 		v.MaxRetryCount != 3 || v.LastError != nil || v.StartedAt != nil || v.NextRunAt != nil || v.CreatedAt.IsZero() || !v.UpdatedAt.Equal(v.CreatedAt) {
 		t.Fatalf("pending view = %+v", v)
 	}
@@ -89,10 +90,10 @@ func TestGetJob(t *testing.T) {
 
 	// Ingested: the live state merged with the submission as the api
 	// stored it.
-	b.sched.on("GET /internal/jobs/{id}/status", http.StatusOK, schedulerStatus(a.JobID, StatusPending, 1))
+	b.sched.on("GET /internal/jobs/{id}/status", http.StatusOK, schedulerStatus(a.JobID, internalapi.StatusPending, 1))
 	w = b.do(http.MethodGet, "/api/jobs/"+a.JobID, "")
 	decodeStrict(t, w, &v)
-	if v.Status != StatusPending || v.Attempts != 1 || v.LastError == nil || *v.LastError != "step 2 (FAIL): simulated crash" ||
+	if v.Status != internalapi.StatusPending || v.Attempts != 1 || v.LastError == nil || *v.LastError != "step 2 (FAIL): simulated crash" ||
 		*v.LastErrorCode != "WORKER.STEP_FAILED" || v.StartedAt == nil || v.FinishedAt != nil || v.NextRunAt == nil ||
 		!v.NextRunAt.Equal(time.Date(2024, 5, 1, 12, 0, 9, 0, time.UTC)) || !v.UpdatedAt.Equal(time.Date(2024, 5, 1, 12, 0, 5, 0, time.UTC)) {
 		t.Fatalf("live view = %+v", v)
@@ -134,10 +135,10 @@ func TestListJobs(t *testing.T) {
 	}
 
 	id1, id2 := uuid.NewString(), uuid.NewString()
-	done := schedulerStatus(id2, StatusCompleted, 1)
+	done := schedulerStatus(id2, internalapi.StatusCompleted, 1)
 	done["lastError"], done["lastErrorCode"], done["finishedAt"] = "", nil, "2024-05-01T12:00:07Z"
 	b.sched.on("GET /internal/jobs", http.StatusOK, map[string]any{
-		"content": []any{schedulerStatus(id1, StatusRunning, 2), done},
+		"content": []any{schedulerStatus(id1, internalapi.StatusRunning, 2), done},
 		"page":    1, "size": 50, "totalElements": 52, "totalPages": 2,
 	})
 	q := url.Values{
@@ -154,10 +155,10 @@ func TestListJobs(t *testing.T) {
 		page.TotalIsEstimate || page.NextCursor != "" {
 		t.Fatalf("page = %+v", page)
 	}
-	if j := page.Content[0]; j.JobID != id1 || j.Status != StatusRunning || j.Attempts != 2 || j.TraceID != "scheduler-copy-trace" || j.LastErrorCode == nil {
+	if j := page.Content[0]; j.JobID != id1 || j.Status != internalapi.StatusRunning || j.Attempts != 2 || j.TraceID != "scheduler-copy-trace" || j.LastErrorCode == nil {
 		t.Fatalf("entry 0 = %+v", j)
 	}
-	if j := page.Content[1]; j.Status != StatusCompleted || j.LastError != nil || j.LastErrorCode != nil || j.FinishedAt == nil {
+	if j := page.Content[1]; j.Status != internalapi.StatusCompleted || j.LastError != nil || j.LastErrorCode != nil || j.FinishedAt == nil {
 		t.Fatalf("entry 1 = %+v", j)
 	}
 	var content []json.RawMessage
@@ -207,7 +208,7 @@ func TestListJobsByCursor(t *testing.T) {
 	b := setup(t, Config{})
 	next := paging.Cursor{Time: time.Date(2024, 5, 1, 12, 0, 0, 123456000, time.UTC), ID: uuid.NewString()}.Encode()
 	b.sched.on("GET /internal/jobs", http.StatusOK, map[string]any{
-		"content": []any{schedulerStatus(uuid.NewString(), StatusRunning, 1)},
+		"content": []any{schedulerStatus(uuid.NewString(), internalapi.StatusRunning, 1)},
 		"page":    0, "size": 1, "totalElements": 12000, "totalPages": 12000, "totalIsEstimate": true, "nextCursor": next,
 	})
 	w := b.do(http.MethodGet, "/api/jobs?size=1&status=RUNNING", "")
@@ -307,13 +308,13 @@ func TestCancelJob(t *testing.T) {
 	a := accepted(t, b.post(sampleJob, trace.HTTPHeader, "submit-trace"))
 	path := "/api/jobs/" + a.JobID
 
-	cancelled := schedulerStatus(a.JobID, StatusCancelled, 1)
+	cancelled := schedulerStatus(a.JobID, internalapi.StatusCancelled, 1)
 	cancelled["finishedAt"] = "2024-05-01T12:00:06Z"
 	b.sched.on("POST /internal/jobs/{id}/cancel", http.StatusOK, cancelled)
 	w := b.do(http.MethodDelete, path, "", trace.HTTPHeader, "cancel-trace")
 	var v JobView
 	decodeStrict(t, w, &v)
-	if w.Code != http.StatusOK || v.Status != StatusCancelled || v.JobID != a.JobID || v.TraceID != "submit-trace" || v.FinishedAt == nil || v.Attempts != 1 {
+	if w.Code != http.StatusOK || v.Status != internalapi.StatusCancelled || v.JobID != a.JobID || v.TraceID != "submit-trace" || v.FinishedAt == nil || v.Attempts != 1 {
 		t.Fatalf("cancel = %d %+v", w.Code, v)
 	}
 
@@ -347,7 +348,7 @@ func TestCancelJob(t *testing.T) {
 	// A 200 without a usable body still answers CANCELLED.
 	b.sched.on("POST /internal/jobs/{id}/cancel", http.StatusOK, ``)
 	decodeStrict(t, b.do(http.MethodDelete, path, ""), &v)
-	if v.Status != StatusCancelled || v.JobID != a.JobID {
+	if v.Status != internalapi.StatusCancelled || v.JobID != a.JobID {
 		t.Fatalf("cancel with an empty body = %+v", v)
 	}
 
@@ -359,7 +360,7 @@ func TestCancelJob(t *testing.T) {
 		t.Fatalf("409 = %+v", e)
 	}
 	b.sched.on("POST /internal/jobs/{id}/cancel", http.StatusConflict, map[string]any{"status": 409, "errorCode": "SCHEDULER.JOB_NOT_CANCELLABLE"})
-	b.sched.on("GET /internal/jobs/{id}/status", http.StatusOK, schedulerStatus(a.JobID, StatusFailed, 4))
+	b.sched.on("GET /internal/jobs/{id}/status", http.StatusOK, schedulerStatus(a.JobID, internalapi.StatusFailed, 4))
 	e = wantError(t, b.do(http.MethodDelete, path, ""), http.StatusConflict, "API.JOB_NOT_CANCELLABLE")
 	if !strings.Contains(e.Message, "FAILED") {
 		t.Fatalf("409 message %q does not name the status", e.Message)

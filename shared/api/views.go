@@ -4,20 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 )
-
-// Job statuses, as the scheduler reports them.
-const (
-	StatusPending   = "PENDING"
-	StatusRunning   = "RUNNING"
-	StatusCompleted = "COMPLETED"
-	StatusFailed    = "FAILED"
-	StatusCancelled = "CANCELLED"
-)
-
-// Statuses lists the job statuses a list may filter on.
-var Statuses = []string{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCancelled}
 
 // Accepted answers a submission: 202 {jobId, traceId}.
 type Accepted struct {
@@ -65,37 +53,30 @@ type JobSummary struct {
 	NextRunAt     *time.Time `json:"nextRunAt"`
 }
 
-// schedulerSummary is an item of the scheduler's GET /internal/jobs
-// (scheduler.JobSummary). Unknown fields are ignored.
-type schedulerSummary struct {
-	JobSummary
-	Version int `json:"version"`
-}
-
-// view shows a list item with empty strings made null.
-func (j schedulerSummary) view() JobSummary {
-	v := j.JobSummary
-	v.LastError, v.LastErrorCode = nonEmpty(v.LastError), nonEmpty(v.LastErrorCode)
-	return v
-}
-
-// schedulerJob is the scheduler's job status JSON (scheduler.JobStatus, as
-// GET /internal/jobs/{id}/status answers it): a JobView's fields, with the scheduler's empty strings and
-// missing payload still to be made null, and the row's version. Unknown
-// fields are ignored.
-type schedulerJob struct {
-	JobView
-	Version int `json:"version"`
-}
-
-// view shows a scheduler entry as it is.
-func (j schedulerJob) view() JobView {
-	v := j.JobView
-	if len(v.Payload) == 0 {
-		v.Payload = json.RawMessage("null")
+// summaryView shows an item of the scheduler's job list with empty
+// strings made null.
+func summaryView(j internalapi.JobSummary) JobSummary {
+	return JobSummary{
+		JobID: j.JobID, JobType: j.JobType, MaxRetryCount: j.MaxRetryCount, TraceID: j.TraceID,
+		Status: j.Status, Attempts: j.Attempts,
+		LastError: nonEmptyString(j.LastError), LastErrorCode: nonEmptyString(j.LastErrorCode), Truncated: j.Truncated,
+		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, UpdatedAt: j.UpdatedAt, NextRunAt: j.NextRunAt,
 	}
-	v.LastError, v.LastErrorCode = nonEmpty(v.LastError), nonEmpty(v.LastErrorCode)
-	return v
+}
+
+// statusView shows the scheduler's job status with empty strings and a
+// missing payload made null.
+func statusView(j internalapi.JobStatus) JobView {
+	payload := j.Payload
+	if len(payload) == 0 {
+		payload = json.RawMessage("null")
+	}
+	return JobView{
+		JobID: j.JobID, JobType: j.JobType, Payload: payload, MaxRetryCount: j.MaxRetryCount, TraceID: j.TraceID,
+		Status: j.Status, Attempts: j.Attempts,
+		LastError: nonEmptyString(j.LastError), LastErrorCode: nonEmptyString(j.LastErrorCode),
+		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, UpdatedAt: j.UpdatedAt, NextRunAt: j.NextRunAt,
+	}
 }
 
 // pendingView shows a submission the scheduler has not ingested yet.
@@ -106,7 +87,7 @@ func pendingView(s submission) JobView {
 		Payload:       s.Payload,
 		MaxRetryCount: s.MaxRetryCount,
 		TraceID:       s.TraceID,
-		Status:        StatusPending,
+		Status:        internalapi.StatusPending,
 		CreatedAt:     s.CreatedAt,
 		UpdatedAt:     s.CreatedAt,
 	}
@@ -114,8 +95,8 @@ func pendingView(s submission) JobView {
 
 // mergeView shows a submission with the scheduler's live state: what was
 // submitted comes from the api's own record, the rest from the scheduler.
-func mergeView(s submission, live schedulerJob) JobView {
-	v := live.view()
+func mergeView(s submission, live internalapi.JobStatus) JobView {
+	v := statusView(live)
 	v.JobID, v.JobType, v.Payload = s.ID, s.JobType, s.Payload
 	v.MaxRetryCount, v.TraceID, v.CreatedAt = s.MaxRetryCount, s.TraceID, s.CreatedAt
 	if v.UpdatedAt.IsZero() {
@@ -129,6 +110,14 @@ func nonEmpty(s *string) *string {
 		return nil
 	}
 	return s
+}
+
+// nonEmptyString is s, or nil when s is empty.
+func nonEmptyString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // Execution is one finished attempt as the worker recorded it.
@@ -163,12 +152,4 @@ func (e Execution) normalized() Execution {
 	}
 	e.Steps = steps
 	return e
-}
-
-// cancelRequest is the body of the scheduler's cancel call: the job as it
-// was created, so that the scheduler can record the cancellation even
-// before it has ingested the JobCreated event.
-type cancelRequest struct {
-	envelope.JobCreated
-	TraceID string `json:"traceId"`
 }

@@ -3,52 +3,47 @@ package api
 import (
 	"encoding/json"
 	"reflect"
-	"slices"
 	"testing"
 	"time"
 
-	"github.com/jobweaver/jobweaver/shared/scheduler"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 )
 
-// The api reads the scheduler's status JSON without importing the
-// scheduler: what scheduler.JobStatus writes, schedulerJob reads back
-// field by field, and both name the same statuses.
-func TestSchedulerJobReadsTheSchedulerStatus(t *testing.T) {
-	if !slices.Equal(Statuses, scheduler.Statuses) {
-		t.Errorf("api statuses %v; the scheduler's %v", Statuses, scheduler.Statuses)
-	}
+// The api shows the scheduler's status JSON, as internalapi.JobStatus
+// carries it over the wire, field by field: empty values are null.
+func TestStatusViewShowsTheSchedulerStatus(t *testing.T) {
 	at := func(s int) time.Time { return time.Date(2024, 5, 1, 12, 0, s, 0, time.UTC) }
 	started, finished, next := at(1), at(5), at(9)
-	full := scheduler.JobStatus{
+	full := internalapi.JobStatus{
 		JobID: "j1", JobType: "SIMULATION", Payload: json.RawMessage(`{"steps":[]}`), MaxRetryCount: 3, TraceID: "t1",
-		Status: scheduler.StatusFailed, Attempts: 2, LastError: "boom", LastErrorCode: "WORKER.STEP_FAILED",
+		Status: internalapi.StatusFailed, Attempts: 2, LastError: "boom", LastErrorCode: "WORKER.STEP_FAILED",
 		CreatedAt: at(0), StartedAt: &started, FinishedAt: &finished, UpdatedAt: at(6), NextRunAt: &next,
 		LeaseUntil: &finished, Version: 7,
 	}
 	boom, code := "boom", "WORKER.STEP_FAILED"
 	for _, c := range []struct {
 		name    string
-		in      scheduler.JobStatus
+		in      internalapi.JobStatus
 		want    JobView
 		version int
 	}{
 		{"every field", full, JobView{
 			JobID: "j1", JobType: "SIMULATION", Payload: json.RawMessage(`{"steps":[]}`), MaxRetryCount: 3, TraceID: "t1",
-			Status: StatusFailed, Attempts: 2, LastError: &boom, LastErrorCode: &code,
+			Status: internalapi.StatusFailed, Attempts: 2, LastError: &boom, LastErrorCode: &code,
 			CreatedAt: at(0), StartedAt: &started, FinishedAt: &finished, UpdatedAt: at(6), NextRunAt: &next,
 		}, 7},
-		{"empty values are null", scheduler.JobStatus{JobID: "j2", Status: scheduler.StatusPending, CreatedAt: at(0), UpdatedAt: at(0)},
-			JobView{JobID: "j2", Payload: json.RawMessage("null"), Status: StatusPending, CreatedAt: at(0), UpdatedAt: at(0)}, 0},
+		{"empty values are null", internalapi.JobStatus{JobID: "j2", Status: internalapi.StatusPending, CreatedAt: at(0), UpdatedAt: at(0)},
+			JobView{JobID: "j2", Payload: json.RawMessage("null"), Status: internalapi.StatusPending, CreatedAt: at(0), UpdatedAt: at(0)}, 0},
 	} {
 		b, err := json.Marshal(c.in)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var j schedulerJob
+		var j internalapi.JobStatus
 		if err := json.Unmarshal(b, &j); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if got := j.view(); !reflect.DeepEqual(got, c.want) || j.Version != c.version {
+		if got := statusView(j); !reflect.DeepEqual(got, c.want) || j.Version != c.version {
 			t.Errorf("%s: %s reads as\n%+v, version %d; want\n%+v, version %d", c.name, b, got, j.Version, c.want, c.version)
 		}
 	}

@@ -4,12 +4,12 @@
 package apierror
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/jobweaver/jobweaver/shared/httpjson"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
@@ -73,15 +73,4 @@ func Write(w http.ResponseWriter, r *http.Request, log *slog.Logger, namespace s
 }
 
 // WriteBody writes b with its status.
-func WriteBody(w http.ResponseWriter, b Body) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(b.Status)
-	_ = json.NewEncoder(w).Encode(b)
-}
-
-// WriteJSON writes v as JSON with status.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func WriteBody(w http.ResponseWriter, b Body) { httpjson.Write(w, b.Status, b) }

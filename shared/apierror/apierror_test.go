@@ -109,11 +109,3 @@ func TestWriteInternalErrorHidesCause(t *testing.T) {
 	// A nil logger is allowed.
 	apierror.Write(httptest.NewRecorder(), r, nil, "API", cause)
 }
-
-func TestWriteJSON(t *testing.T) {
-	w := httptest.NewRecorder()
-	apierror.WriteJSON(w, http.StatusAccepted, map[string]string{"jobId": "j"})
-	if w.Code != http.StatusAccepted || strings.TrimSpace(w.Body.String()) != `{"jobId":"j"}` {
-		t.Fatalf("WriteJSON = %d %q", w.Code, w.Body.String())
-	}
-}

@@ -28,6 +28,15 @@ func FromMap(m map[string]string) *Env {
 // Err returns the first problem found, or nil.
 func (e *Env) Err() error { return e.err }
 
+// Report records err, a problem found in a value already read (a list
+// entry that does not parse), unless another was found first. err should
+// name the variable.
+func (e *Env) Report(err error) {
+	if e.err == nil {
+		e.err = err
+	}
+}
+
 func (e *Env) fail(name, want, got string) {
 	if e.err == nil {
 		e.err = fmt.Errorf("config: %s must be %s (got %q)", name, want, got)
@@ -126,4 +135,11 @@ func (e *Env) Bool(name string, def bool) bool {
 		return def
 	}
 	return b
+}
+
+// Invalid is the error of a bad setting that a config's validate finds
+// after reading: "config: NAME must be WANT (got GOT)", one line as Env's
+// own errors.
+func Invalid(name, want string, got any) error {
+	return fmt.Errorf("config: %s must be %s (got %v)", name, want, got)
 }

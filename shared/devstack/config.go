@@ -3,6 +3,7 @@ package devstack
 import (
 	"context"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/api"
@@ -10,6 +11,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/dlq"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/pgserver"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
 	"github.com/jobweaver/jobweaver/shared/worker"
@@ -55,6 +57,8 @@ type Config struct {
 	DatabasePrefix string
 	// Logs receives the functions' JSON logs; nil means os.Stdout.
 	Logs io.Writer
+	// LogLevel is the functions' log level (LOG_LEVEL; zero: info).
+	LogLevel slog.Level
 	// PostgresOptions adjust how a Postgres server is found (tests).
 	PostgresOptions []pgserver.Option
 
@@ -121,6 +125,7 @@ var Vars = []Var{
 	{"API_BODY_LIMIT_BYTES", "262144", "larger request bodies get 413", false},
 	{"DB_MAX_CONNS", "10", "Postgres pool size per function", false},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", false},
+	{"METRICS", "off", "emf writes the functions' CloudWatch metrics as Embedded Metric Format lines on stdout; off writes none (docs/metrics.md)", false},
 	{"API_PAGE_SIZE_MAX", "100", "cap on the page size of lists", false},
 	{"SCHEDULER_BATCH_SIZE", "100", "jobs claimed per dispatch pass", false},
 	{"SCHEDULER_FRESH_RATIO", "0.5", "share of each dispatch batch reserved for fresh jobs", false},
@@ -158,6 +163,7 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 		WorkerTimeout:   env.Duration("WORKER_TIMEOUT", worker.DefaultTimeout, time.Second, 15*time.Minute),
 		APIBodyLimit:    int64(env.Int("API_BODY_LIMIT_BYTES", 262144, 1<<10, 6<<20)),
 		DBMaxConns:      env.Int("DB_MAX_CONNS", 10, 1, 1000),
+		LogLevel:        logging.LevelFromEnv(env),
 		DatabasePrefix:  "jobweaver",
 	}
 	// KAFKA_AUTH and its settings apply only to external brokers: they may

@@ -12,9 +12,10 @@
 //     DATA_DIR/postgres (see pgserver). Each function gets its own
 //     database (jobweaver_api, jobweaver_scheduler, jobweaver_worker,
 //     jobweaver_dlq), migrated at start, and its own pool.
-//   - Event-source mappings (see esm): job-created, job-completed and
-//     job-failed to the scheduler, run-job to the worker, job-dead-letter
-//     to the dlq; one mapping and consumer group per topic, as in AWS.
+//   - Event-source mappings (see esm), one per route of the flow table
+//     (shared/flow): job-created, job-completed and job-failed to the
+//     scheduler, run-job to the worker, job-dead-letter to the dlq; one
+//     mapping and consumer group per topic, as in AWS.
 //   - A schedule: every TICK_INTERVAL the scheduler gets an EventBridge
 //     scheduled event with a deadline of TICK_INTERVAL; ticks never
 //     overlap.
@@ -54,8 +55,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/esm"
+	"github.com/jobweaver/jobweaver/shared/flow"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
@@ -240,28 +241,25 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	return s, nil
 }
 
-// mappings are the event-source mappings of the platform: one per topic,
-// consuming in's brokers with its security options.
+// GroupPrefix prefixes the mappings' consumer groups:
+// jobweaver-<function>-<topic>.
+const GroupPrefix = "jobweaver-"
+
+// mappings are the event-source mappings of the platform: one per route
+// of the flow table (shared/flow), consuming in's brokers with its
+// security options.
 func mappings(cfg Config, in *infra, inv invoke.Invoker, log *slog.Logger) []*esm.Mapping {
-	routes := []struct{ topic, fn string }{
-		{envelope.TopicJobCreated, invoke.Scheduler},
-		{envelope.TopicJobCompleted, invoke.Scheduler},
-		{envelope.TopicJobFailed, invoke.Scheduler},
-		{envelope.TopicRunJob, invoke.Worker},
-		{envelope.TopicJobDeadLetter, invoke.DLQ},
-	}
 	var ms []*esm.Mapping
-	for _, r := range routes {
-		group := "jobweaver-" + r.fn + "-" + r.topic
+	for _, r := range flow.Routes {
 		timeout := cfg.FunctionTimeout
-		if r.fn == invoke.Worker {
+		if r.Consumer == invoke.Worker {
 			timeout = cfg.WorkerTimeout
 		}
 		ms = append(ms, &esm.Mapping{
-			Name:            r.topic + "->" + r.fn,
-			Topics:          []string{r.topic},
-			Group:           group,
-			Function:        r.fn,
+			Name:            r.Topic + "->" + r.Consumer,
+			Topics:          []string{r.Topic},
+			Group:           r.Group(GroupPrefix),
+			Function:        r.Consumer,
 			BatchSize:       cfg.ESMBatchSize,
 			Window:          cfg.ESMBatchWindow,
 			Pollers:         cfg.ESMPollers,

@@ -60,7 +60,7 @@ func openFunctions(ctx context.Context, cfg Config, in *infra, names []string, i
 	for _, name := range names {
 		kcfg := in.kafka
 		kcfg.ClientID = "jobweaver-" + name
-		deps, err := wiring.Open(ctx, name, urls[name], int32(cfg.DBMaxConns), true, migrations(name), kcfg, logging.New(name, logs))
+		deps, err := wiring.Open(ctx, name, urls[name], int32(cfg.DBMaxConns), true, migrations(name), kcfg, logging.NewAt(name, logs, cfg.LogLevel))
 		if err != nil {
 			return nil, fmt.Errorf("devstack: %s: %w", name, err)
 		}

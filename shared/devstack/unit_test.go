@@ -141,6 +141,8 @@ func TestConfigBadValueNamesTheVariable(t *testing.T) {
 		"FUNCTION_TIMEOUT":     "1ms",
 		"API_BODY_LIMIT_BYTES": "x",
 		"DB_MAX_CONNS":         "0",
+		"LOG_LEVEL":            "loud",
+		"METRICS":              "statsd",
 	} {
 		_, err := ConfigFromEnv(config.FromMap(map[string]string{name: value}))
 		if err == nil || !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), "\n") {

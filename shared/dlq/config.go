@@ -5,22 +5,52 @@ import (
 	"github.com/jobweaver/jobweaver/shared/metrics"
 )
 
-// Config tunes the dlq.
+// Config tunes the dlq. Start from DefaultConfig or ConfigFromEnv; New
+// fills zero fields with their defaults and validates the result.
 type Config struct {
-	// PageSizeMax caps the size of a page of entries (default 100).
+	// PageSizeMax caps the size of a page of entries (default 100, 1 to
+	// 1000).
 	PageSizeMax int
-	// Metrics receives the dlq's metrics; nil means metrics.FromEnv (the
-	// METRICS variable). See docs/metrics.md.
+	// MetricsMode is METRICS (metrics.ModeFromEnv): metrics.ModeEMF writes
+	// the dlq's metrics to stdout, metrics.ModeOff or "" none. See
+	// docs/metrics.md.
+	MetricsMode string
+	// Metrics, when set, receives the dlq's metrics instead (tests).
 	Metrics *metrics.Emitter
 }
 
-// Defaults.
-const (
-	DefaultPageSizeMax = 100
-	DefaultPageSize    = 20
-)
+// DefaultPageSizeMax is PageSizeMax's default.
+const DefaultPageSizeMax = 100
 
-// ConfigFromEnv reads DLQ_PAGE_SIZE_MAX. Problems are reported by env.Err.
+// DefaultConfig returns the defaults ConfigFromEnv starts from and New
+// fills zero fields with.
+func DefaultConfig() Config {
+	return Config{PageSizeMax: DefaultPageSizeMax, MetricsMode: metrics.ModeOff}
+}
+
+// ConfigFromEnv reads DLQ_PAGE_SIZE_MAX and METRICS. Problems are reported
+// by env.Err.
 func ConfigFromEnv(env *config.Env) Config {
-	return Config{PageSizeMax: env.Int("DLQ_PAGE_SIZE_MAX", DefaultPageSizeMax, 1, 1000)}
+	d := DefaultConfig()
+	return Config{
+		PageSizeMax: env.Int("DLQ_PAGE_SIZE_MAX", d.PageSizeMax, 1, 1000),
+		MetricsMode: metrics.ModeFromEnv(env),
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.PageSizeMax == 0 {
+		c.PageSizeMax = d.PageSizeMax
+	}
+	return c
+}
+
+// validate reports the first bad field, named by its variable.
+func (c Config) validate() error {
+	if c.PageSizeMax < 1 || c.PageSizeMax > 1000 {
+		return config.Invalid("DLQ_PAGE_SIZE_MAX", "from 1 to 1000", c.PageSizeMax)
+	}
+	return metrics.CheckMode(c.MetricsMode)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -58,13 +59,14 @@ type Service struct {
 	triggers trigger.Router
 }
 
-// New builds the dlq; deps.Pool is required.
+// New validates cfg and builds the dlq; deps.Pool is required.
 func New(cfg Config, deps *wiring.Deps) (*Service, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	if deps == nil || deps.Pool == nil {
 		return nil, errors.New("dlq: deps need a Pool")
-	}
-	if cfg.PageSizeMax <= 0 {
-		cfg.PageSizeMax = DefaultPageSizeMax
 	}
 	log := deps.Log
 	if log == nil {
@@ -72,10 +74,7 @@ func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 	}
 	m := cfg.Metrics
 	if m == nil {
-		var err error
-		if m, err = metrics.FromEnv("dlq"); err != nil {
-			return nil, err
-		}
+		m = metrics.ForMode(cfg.MetricsMode, os.Stdout, "dlq")
 	}
 	s := &Service{cfg: cfg, pool: deps.Pool, log: log, metrics: m, producer: deps.Producer, kafka: deps.Kafka}
 	s.handler = s.routes()

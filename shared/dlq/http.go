@@ -13,33 +13,16 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/internalhttp"
 	"github.com/jobweaver/jobweaver/shared/paging"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
 )
 
-// Entry is one dead letter as the internal routes show it.
-type Entry struct {
-	ID         string                    `json:"id"` // the job-dead-letter event ID
-	JobID      string                    `json:"jobId,omitempty"`
-	TraceID    string                    `json:"traceId"`
-	JobType    string                    `json:"jobType,omitempty"`
-	Reason     string                    `json:"reason"` // RETRIES_EXHAUSTED, PERMANENT_FAILURE, POISON_RECORD, MAPPING_FAILURE
-	ErrorCode  string                    `json:"errorCode,omitempty"`
-	LastError  string                    `json:"lastError,omitempty"`
-	Job        *envelope.JobSpec         `json:"job,omitempty"` // jobType, payload, maxRetryCount
-	Attempts   []envelope.AttemptSummary `json:"attempts"`
-	Source     *envelope.PoisonSource    `json:"source,omitempty"`  // poison records and mapping failures
-	Parked     *envelope.ParkedRow       `json:"parked,omitempty"`  // OUTBOX_PARKED: the outbox row the broker refused
-	Trimmed    *envelope.Trimmed         `json:"trimmed,omitempty"` // what was cut for the dead letter to fit the broker
-	Status     string                    `json:"status"`            // NEW; mapping failures: REPLAYED, PARTLY_REPLAYED
-	FailedAt   *time.Time                `json:"failedAt,omitempty"`
-	ReceivedAt time.Time                 `json:"receivedAt"`
-	// Truncated marks a list entry that leaves something out: the job's
-	// payload, the record's raw value, or the end of a long error.
-	// GET /internal/dlq/{id} has everything.
-	Truncated bool `json:"truncated,omitempty"`
-}
+// Entry is one dead letter as the internal routes show it (the contract's
+// type).
+type Entry = internalapi.DeadLetter
 
 // ErrNotFound is returned by Get for an unknown ID (as an *apierror.Error
 // with code DLQ.ENTRY_NOT_FOUND).
@@ -48,16 +31,19 @@ var ErrNotFound = apierror.New(http.StatusNotFound, "DLQ.ENTRY_NOT_FOUND", "no d
 const namespace = "DLQ"
 
 func (s *Service) routes() http.Handler {
-	return internalhttp.ReadOnly{
+	return internalhttp.Routes{
 		Namespace: namespace,
-		Get:       map[string]http.HandlerFunc{"/internal/dlq": s.list, "/internal/dlq/{id}": s.get},
-		Health:    pgdb.HealthHandler(s.pool, s.log),
-		Log:       s.log,
+		Handlers: map[string]http.HandlerFunc{
+			"GET " + internalapi.PathDeadLetters: s.list,
+			"GET " + internalapi.PathDeadLetter:  s.get,
+		},
+		Health: pgdb.HealthHandler(s.pool, s.log),
+		Log:    s.log,
 	}.Handler()
 }
 
 func (s *Service) list(w http.ResponseWriter, r *http.Request) {
-	req, err := paging.Parse(r.URL.Query(), min(DefaultPageSize, s.cfg.PageSizeMax), s.cfg.PageSizeMax, namespace)
+	req, err := paging.Parse(r.URL.Query(), min(internalapi.DefaultPageSize, s.cfg.PageSizeMax), s.cfg.PageSizeMax, namespace)
 	if err != nil {
 		apierror.Write(w, r, s.log, namespace, err)
 		return
@@ -72,7 +58,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, r, s.log, namespace, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, page)
+	httpjson.Write(w, http.StatusOK, page)
 }
 
 func (s *Service) get(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +74,7 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, r, s.log, namespace, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, e)
+	httpjson.Write(w, http.StatusOK, e)
 }
 
 const entryColumns = `event_id::text, coalesce(job_id::text, ''), trace_id, coalesce(job_type, ''), reason,

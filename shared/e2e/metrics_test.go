@@ -43,7 +43,7 @@ func templatePath(stage string) string {
 // the dimension sets it names.
 //
 // The functions run as they do in Lambda: with METRICS=emf each service
-// builds its own emitter (metrics.FromEnv, its own Service value) writing
+// builds its own emitter (its config's METRICS, its own Service value) writing
 // EMF documents to stdout, which the test captures and reads as CloudWatch
 // Logs does. A workload then makes every metric appear: single and batch
 // submissions, jobs that complete, a job that fails, retries and is
@@ -120,16 +120,15 @@ func TestMetricsWatchedByAlarmsAndDashboardAreEmitted(t *testing.T) {
 // drives a workload that writes every metric of doc, stops the stack (so
 // every invocation has flushed) and returns what was published.
 func runMetricsWorkload(t *testing.T, doc []docMetric) *metricstest.Result {
-	t.Setenv("METRICS", metrics.ModeEMF)
 	out, err := os.CreateTemp(t.TempDir(), "stdout")
 	if err != nil {
 		t.Fatal(err)
 	}
 	stdout := os.Stdout
-	os.Stdout = out // metrics.FromEnv binds os.Stdout when each service starts
+	os.Stdout = out // each service binds os.Stdout when it starts (metrics.ForMode)
 	// Registered before startStack, so it runs after the stack is closed.
 	t.Cleanup(func() { os.Stdout = stdout; out.Close() })
-	s := startStack(t, nil)
+	s := startStack(t, map[string]string{"METRICS": metrics.ModeEMF})
 
 	// One undecodable record for each Kafka consumer: scheduler and worker
 	// dead-letter it, the dlq stores it as a poison entry.

@@ -11,12 +11,13 @@ import (
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
-func TestReadOnly(t *testing.T) {
-	h := internalhttp.ReadOnly{
+func TestRoutes(t *testing.T) {
+	h := internalhttp.Routes{
 		Namespace: "THING",
-		Get: map[string]http.HandlerFunc{
-			"/internal/things":      func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("list")) },
-			"/internal/things/{id}": func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("thing " + r.PathValue("id"))) },
+		Handlers: map[string]http.HandlerFunc{
+			"GET /internal/things":            func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("list")) },
+			"GET /internal/things/{id}":       func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("thing " + r.PathValue("id"))) },
+			"POST /internal/things/{id}/poke": func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("poked " + r.PathValue("id"))) },
 		},
 		Health: func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("up")) },
 	}.Handler()
@@ -32,10 +33,12 @@ func TestReadOnly(t *testing.T) {
 		{"HEAD", "/internal/things/7", 200, "", "", ""},
 		{"GET", "/health", 200, "up", "", ""},
 		{"GET", "/actuator/health", 200, "up", "", ""},
-		{"POST", "/internal/things", 405, "", "THING.METHOD_NOT_ALLOWED", "GET"},
-		{"DELETE", "/internal/things/7", 405, "", "THING.METHOD_NOT_ALLOWED", "GET"},
+		{"POST", "/internal/things/7/poke", 200, "poked 7", "", ""},
+		{"POST", "/internal/things", 405, "", "THING.METHOD_NOT_ALLOWED", "GET, HEAD"},
+		{"DELETE", "/internal/things/7", 405, "", "THING.METHOD_NOT_ALLOWED", "GET, HEAD"},
+		{"GET", "/internal/things/7/poke", 405, "", "THING.METHOD_NOT_ALLOWED", "POST"},
 		{"GET", "/internal/other", 404, "", "THING.NOT_FOUND", ""},
-		{"POST", "/health", 404, "", "THING.NOT_FOUND", ""},
+		{"POST", "/health", 405, "", "THING.METHOD_NOT_ALLOWED", "GET, HEAD"},
 		{"GET", "/", 404, "", "THING.NOT_FOUND", ""},
 	} {
 		req := httptest.NewRequest(c.method, c.path, nil)

@@ -66,6 +66,10 @@ type payload struct {
 // Decode parses body strictly (unknown fields and trailing data are
 // rejected) and validates every field and step against reg.
 func Decode(body []byte, reg *step.Registry) (Job, error) {
+	// Text Postgres cannot store would fail the insert: a 4xx names it.
+	if err := strictjson.CheckText(body); err != nil {
+		return Job{}, &Error{Problems: []string{"body holds " + err.Error() + ": send UTF-8 text without NUL characters"}}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var req request

@@ -10,29 +10,41 @@ import (
 	"os"
 	"strings"
 
+	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
-// New returns a JSON logger for service writing to w (os.Stdout if nil).
-// LOG_LEVEL (debug, info, warn, error) sets the level; the default is info.
-func New(service string, w io.Writer) *slog.Logger {
+// levels are the values of LOG_LEVEL.
+var levels = map[string]slog.Level{
+	"debug": slog.LevelDebug,
+	"info":  slog.LevelInfo,
+	"warn":  slog.LevelWarn,
+	"error": slog.LevelError,
+}
+
+// LevelFromEnv reads LOG_LEVEL for a function's config: debug, info, warn
+// or error (any case), default info. Another value is recorded in env as
+// an error naming LOG_LEVEL.
+func LevelFromEnv(env *config.Env) slog.Level {
+	return levels[env.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")]
+}
+
+// NewAt returns a JSON logger for service at level, writing to w
+// (os.Stdout if nil).
+func NewAt(service string, w io.Writer, level slog.Level) *slog.Logger {
 	if w == nil {
 		w = os.Stdout
 	}
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: levelFromEnv()})
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
 	return slog.New(contextHandler{h}).With("service", service)
 }
 
-func levelFromEnv() slog.Level {
-	switch strings.ToLower(os.Getenv("LOG_LEVEL")) {
-	case "debug":
-		return slog.LevelDebug
-	case "warn":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	}
-	return slog.LevelInfo
+// New is NewAt with the level LOG_LEVEL names in the process environment,
+// for tools and tests; a value LevelFromEnv refuses is info here. The
+// functions read LOG_LEVEL through their config (wiring.FromEnv, the local
+// stack's), where a bad value stops them.
+func New(service string, w io.Writer) *slog.Logger {
+	return NewAt(service, w, levels[strings.ToLower(strings.TrimSpace(os.Getenv("LOG_LEVEL")))])
 }
 
 // Discard returns a logger that writes nothing, for tests and benchmarks.

@@ -34,12 +34,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jobweaver/jobweaver/shared/config"
 )
 
 // Namespace is the CloudWatch namespace of every JobWeaver metric.
@@ -165,31 +166,46 @@ const (
 	ModeOff = "off"
 )
 
-// FromEnv returns the emitter METRICS asks for, writing to os.Stdout:
-// "emf" writes EMF documents, "off" records nothing. Unset, it is "emf"
-// in Lambda (AWS_LAMBDA_FUNCTION_NAME is set) and "off" elsewhere, so the
-// local stack and tests print no metrics. Another value is an error naming
-// METRICS.
-func FromEnv(service string) (*Emitter, error) {
-	return FromLookup(os.LookupEnv, os.Stdout, service)
+// ModeFromEnv reads METRICS for a function's config: "emf" writes EMF
+// documents, "off" records nothing. Unset, it is "emf" in Lambda
+// (AWS_LAMBDA_FUNCTION_NAME is set) and "off" elsewhere, so the local
+// stack and tests print no metrics. Another value is recorded in env as an
+// error naming METRICS.
+func ModeFromEnv(env *config.Env) string {
+	def := ModeOff
+	if v, ok := env.Lookup("AWS_LAMBDA_FUNCTION_NAME"); ok && strings.TrimSpace(v) != "" {
+		def = ModeEMF
+	}
+	return env.OneOf("METRICS", def, ModeEMF, ModeOff)
 }
 
-// FromLookup is FromEnv over another environment and writer.
+// CheckMode reports a mode that is not ModeEMF, ModeOff or "" (off) as
+// an error naming METRICS.
+func CheckMode(mode string) error {
+	if mode != "" && mode != ModeEMF && mode != ModeOff {
+		return config.Invalid("METRICS", "emf or off", mode)
+	}
+	return nil
+}
+
+// ForMode returns the emitter of mode (ModeFromEnv), writing to w:
+// ModeEMF writes EMF documents; ModeOff or "" records nothing.
+func ForMode(mode string, w io.Writer, service string) *Emitter {
+	if mode != ModeEMF {
+		return Discard()
+	}
+	return New(w, service)
+}
+
+// FromLookup is ModeFromEnv and ForMode over another environment and
+// writer.
 func FromLookup(lookup func(string) (string, bool), w io.Writer, service string) (*Emitter, error) {
-	mode := ModeOff
-	if v, ok := lookup("AWS_LAMBDA_FUNCTION_NAME"); ok && strings.TrimSpace(v) != "" {
-		mode = ModeEMF
+	env := &config.Env{Lookup: lookup}
+	mode := ModeFromEnv(env)
+	if err := env.Err(); err != nil {
+		return nil, err
 	}
-	if v, ok := lookup("METRICS"); ok && strings.TrimSpace(v) != "" {
-		mode = strings.ToLower(strings.TrimSpace(v))
-		if mode != ModeEMF && mode != ModeOff {
-			return nil, fmt.Errorf("config: METRICS must be emf or off (got %q)", v)
-		}
-	}
-	if mode == ModeOff {
-		return Discard(), nil
-	}
-	return New(w, service), nil
+	return ForMode(mode, w, service), nil
 }
 
 // Enabled reports whether the emitter writes anything, so that a caller

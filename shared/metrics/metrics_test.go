@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -326,7 +327,7 @@ func TestFromLookup(t *testing.T) {
 		{env: map[string]string{"METRICS": "emf"}, enabled: true},
 		{env: map[string]string{"METRICS": " EMF "}, enabled: true},
 		{env: map[string]string{"METRICS": ""}, enabled: false},
-		{env: map[string]string{"METRICS": "statsd"}, err: `config: METRICS must be emf or off (got "statsd")`},
+		{env: map[string]string{"METRICS": "statsd"}, err: `config: METRICS must be one of emf or off (got "statsd")`},
 	}
 	for _, tc := range cases {
 		var buf bytes.Buffer
@@ -350,12 +351,11 @@ func TestFromLookup(t *testing.T) {
 	}
 }
 
-func TestFromEnvDefaultsOffOutsideLambda(t *testing.T) {
-	t.Setenv("AWS_LAMBDA_FUNCTION_NAME", "")
-	t.Setenv("METRICS", "")
-	e, err := FromEnv("worker")
-	if err != nil || e.Enabled() {
-		t.Fatalf("enabled = %v, err = %v", e.Enabled(), err)
+func TestForMode(t *testing.T) {
+	for mode, enabled := range map[string]bool{ModeEMF: true, ModeOff: false, "": false} {
+		if e := ForMode(mode, io.Discard, "worker"); e.Enabled() != enabled {
+			t.Errorf("ForMode(%q).Enabled() = %v", mode, e.Enabled())
+		}
 	}
 }
 

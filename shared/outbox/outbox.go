@@ -90,6 +90,9 @@ type Relay struct {
 	mu        sync.Mutex
 	sent      []int64
 	sentSince time.Time
+	// flushTimer, while set, deletes the sent rows later: a relay that
+	// gets no more calls (an idle api) still deletes what it published.
+	flushTimer *time.Timer
 }
 
 // Deletes of published rows are grouped: flushed once this many wait, or
@@ -421,6 +424,9 @@ func (r *Relay) Publish(ctx context.Context, ids []int64, envs ...envelope.Envel
 	}
 	r.sent = append(r.sent, sent...)
 	due := len(r.sent) >= deleteBatch || time.Since(r.sentSince) >= deleteDelay
+	if !due && len(r.sent) > 0 {
+		r.flushLaterLocked(deleteDelay, 0)
+	}
 	r.mu.Unlock()
 	if firstErr != nil {
 		// Those rows stay for DrainOlder, which parks them if the broker
@@ -433,7 +439,8 @@ func (r *Relay) Publish(ctx context.Context, ids []int64, envs ...envelope.Envel
 	return nil
 }
 
-// Flush deletes the rows Publish sent and has not deleted yet.
+// Flush deletes the rows Publish sent and has not deleted yet. If the
+// delete fails, they are kept for the next Flush, which a timer runs.
 func (r *Relay) Flush(ctx context.Context) error {
 	r.mu.Lock()
 	ids := r.sent
@@ -443,9 +450,46 @@ func (r *Relay) Flush(ctx context.Context) error {
 		return nil
 	}
 	if _, err := r.Pool.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, ids); err != nil {
+		r.mu.Lock()
+		r.sent = append(ids, r.sent...)
+		r.flushLaterLocked(time.Second, 1)
+		r.mu.Unlock()
 		return fmt.Errorf("outbox: delete %d published rows: %w", len(ids), err)
 	}
 	return nil
+}
+
+// flushRetries is how many times in a row a timer's Flush may fail
+// before the rows are left to the next Publish, Flush or DrainOlder.
+const flushRetries = 5
+
+// flushLaterLocked arms a timer that runs Flush after d, unless one is
+// armed already; try counts the timer's failed Flushes so far. r.mu is
+// held.
+func (r *Relay) flushLaterLocked(d time.Duration, try int) {
+	if r.flushTimer != nil || try > flushRetries {
+		return
+	}
+	r.flushTimer = time.AfterFunc(d, func() {
+		r.mu.Lock()
+		r.flushTimer = nil
+		r.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := r.Flush(ctx); err != nil {
+			if r.Log != nil {
+				r.Log.Warn("outbox: deleting published rows failed; retrying", "error", err.Error(), "try", try+1)
+			}
+			r.mu.Lock()
+			if r.flushTimer != nil {
+				// Flush armed the first retry; count this one instead.
+				r.flushTimer.Stop()
+				r.flushTimer = nil
+			}
+			r.flushLaterLocked(time.Duration(try+1)*time.Second, try+1)
+			r.mu.Unlock()
+		}
+	})
 }
 
 // Backlog returns how many rows wait and the age of the oldest.

@@ -78,3 +78,43 @@ func TestAddThenDrainPublishesOnceAndEmptiesTable(t *testing.T) {
 		t.Fatalf("second Drain = %d, %v; want 0", n, err)
 	}
 }
+
+// A relay that gets no more calls after a Publish still deletes the rows
+// it sent: an idle api leaves no published row behind.
+func TestPublishedRowsAreDeletedWithoutAnotherCall(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.Pool(t, worker.Migrations())
+	brokers := kafkatest.Cluster(t)
+	relay := &outbox.Relay{Pool: pool, Producer: kafkatest.Producer(t, brokers)}
+
+	e, err := envelope.New(envelope.TypeJobCompleted, "trace-1", "7b0c0c5e-4d0f-4e0f-9a47-0c9f4f1f2e3d", envelope.AttemptResult{Attempt: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	r := outbox.Row(e)
+	if err := pool.QueryRow(ctx, `INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4) RETURNING id`,
+		r.Topic, r.Key, r.Value, r.Headers).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.Publish(ctx, []int64{id}, e); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(kafkatest.ReadAll(t, brokers, envelope.TopicJobCompleted, 1, 10*time.Second)); n != 1 {
+		t.Fatalf("%d records published; want 1", n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, _, err := outbox.Backlog(ctx, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d published rows still in the outbox with no further call", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/trace"
@@ -79,7 +80,7 @@ func (b *outcomeBatch) add(ctx context.Context, j *jobState, o attemptOutcome) b
 	b.attempts[attemptKey{j.ID, o.Attempt}] = f
 
 	switch {
-	case t.Status == StatusPending:
+	case t.Status == internalapi.StatusPending:
 		d := backoff(o.Attempt, b.s.cfg.BackoffBase, b.s.cfg.BackoffCap, b.s.cfg.Jitter, b.s.rnd())
 		p.update.Delay = &d
 		b.m.Count("JobsRetried", 1, jt)
@@ -119,7 +120,7 @@ func (b *outcomeBatch) write(ctx context.Context, tx pgx.Tx) ([]envelope.Envelop
 	for _, id := range b.order {
 		p := b.jobs[id]
 		ups = append(ups, p.update)
-		if p.update.Status == StatusFailed {
+		if p.update.Status == internalapi.StatusFailed {
 			dead = append(dead, id)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/strictjson"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
@@ -40,22 +42,22 @@ func (s *Service) serveCancel(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, st)
+	httpjson.Write(w, http.StatusOK, st)
 }
 
 // decodeCancel reads a cancel request's body: nothing (cancel only a job
-// the scheduler has), or exactly one JSON object of CancelRequest's fields.
+// the scheduler has), or exactly one JSON object of internalapi.CancelRequest's fields.
 // An object that names a jobType is a submission, which may record an
 // unknown job as CANCELLED, so it must be whole as the api sends it: a
 // valid job spec whose payload holds steps, and its createdAt.
-func decodeCancel(body []byte) (*CancelRequest, error) {
+func decodeCancel(body []byte) (*internalapi.CancelRequest, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
 	const want = "body must be empty or the job's submission as the api sends it: one JSON object {jobType, payload: {steps: [...]}, maxRetryCount, createdAt, traceId}"
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	sub := new(CancelRequest)
+	sub := new(internalapi.CancelRequest)
 	if err := dec.Decode(sub); err != nil {
 		return nil, invalid("%s: %v", want, err)
 	}
@@ -83,8 +85,8 @@ func decodeCancel(body []byte) (*CancelRequest, error) {
 // cancel makes a PENDING or RUNNING job CANCELLED. A job the scheduler has
 // not seen is recorded as CANCELLED from sub, its submission, if given.
 // A finished job is an *apierror.Error with CodeJobTerminal.
-func (s *Service) cancel(ctx context.Context, id string, sub *CancelRequest) (JobStatus, error) {
-	var st JobStatus
+func (s *Service) cancel(ctx context.Context, id string, sub *internalapi.CancelRequest) (internalapi.JobStatus, error) {
+	var st internalapi.JobStatus
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if sub != nil && sub.JobType != "" {
 			traceID := clean(sub.TraceID)
@@ -121,7 +123,7 @@ func (s *Service) cancel(ctx context.Context, id string, sub *CancelRequest) (Jo
 		if err != nil {
 			return fmt.Errorf("scheduler: lock job %s: %w", id, err)
 		}
-		if Terminal(status) {
+		if internalapi.Terminal(status) {
 			return apierror.New(http.StatusConflict, CodeJobTerminal,
 				fmt.Sprintf("job %s is already %s; only PENDING or RUNNING jobs can be cancelled", id, status)).WithJob(id)
 		}
@@ -135,7 +137,7 @@ func (s *Service) cancel(ctx context.Context, id string, sub *CancelRequest) (Jo
 		if tag.RowsAffected() != 1 {
 			return errVersionConflict
 		}
-		if status == StatusRunning {
+		if status == internalapi.StatusRunning {
 			// The attempt in flight ends here; its result will be ignored.
 			if _, err := tx.Exec(ctx, `
 				UPDATE job_attempts

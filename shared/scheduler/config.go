@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/config"
@@ -46,8 +45,11 @@ type Config struct {
 	// Postgres' now(); the tick loop measures its deadline in wall time.
 	// Optional.
 	Clock func() time.Time
-	// Metrics receives the scheduler's metrics; nil means
-	// metrics.FromEnv (the METRICS variable). See docs/metrics.md.
+	// MetricsMode is METRICS (metrics.ModeFromEnv): metrics.ModeEMF writes
+	// the scheduler's metrics to stdout, metrics.ModeOff or "" none. See
+	// docs/metrics.md.
+	MetricsMode string
+	// Metrics, when set, receives the scheduler's metrics instead (tests).
 	Metrics *metrics.Emitter
 }
 
@@ -85,14 +87,15 @@ func DefaultConfig() Config {
 		TickMargin:   2 * time.Second,
 		IdlePoll:     100 * time.Millisecond,
 		PageSizeMax:  100,
+		MetricsMode:  metrics.ModeOff,
 	}
 }
 
 // ConfigFromEnv reads SCHEDULER_BATCH_SIZE, SCHEDULER_FRESH_RATIO,
 // SCHEDULER_MAX_IN_FLIGHT, SCHEDULER_LEASE, SCHEDULER_QUEUE_TIMEOUT,
 // SCHEDULER_BACKOFF_BASE,
-// SCHEDULER_BACKOFF_CAP, SCHEDULER_BACKOFF_JITTER, SCHEDULER_TICK_MARGIN and
-// SCHEDULER_IDLE_POLL. A bad value is recorded in env (see env.Err).
+// SCHEDULER_BACKOFF_CAP, SCHEDULER_BACKOFF_JITTER, SCHEDULER_TICK_MARGIN,
+// SCHEDULER_IDLE_POLL and METRICS. A bad value is recorded in env (see env.Err).
 func ConfigFromEnv(env *config.Env) Config {
 	d := DefaultConfig()
 	base := env.Duration("SCHEDULER_BACKOFF_BASE", d.BackoffBase, time.Millisecond, time.Hour)
@@ -110,37 +113,35 @@ func ConfigFromEnv(env *config.Env) Config {
 		TickMargin:  env.Duration("SCHEDULER_TICK_MARGIN", d.TickMargin, 0, 10*time.Minute),
 		IdlePoll:    env.Duration("SCHEDULER_IDLE_POLL", d.IdlePoll, time.Millisecond, time.Minute),
 		PageSizeMax: d.PageSizeMax,
+		MetricsMode: metrics.ModeFromEnv(env),
 	}
 }
 
 // validate reports the first bad field, named by its variable.
 func (c Config) validate() error {
-	bad := func(name, want string, got any) error {
-		return fmt.Errorf("scheduler: %s must be %s (got %v)", name, want, got)
-	}
 	switch {
 	case c.BatchSize < 1:
-		return bad("SCHEDULER_BATCH_SIZE", "at least 1", c.BatchSize)
+		return config.Invalid("SCHEDULER_BATCH_SIZE", "at least 1", c.BatchSize)
 	case c.FreshRatio < 0 || c.FreshRatio > 1:
-		return bad("SCHEDULER_FRESH_RATIO", "from 0 to 1", c.FreshRatio)
+		return config.Invalid("SCHEDULER_FRESH_RATIO", "from 0 to 1", c.FreshRatio)
 	case c.MaxInFlight < 0:
-		return bad("SCHEDULER_MAX_IN_FLIGHT", "0 or more", c.MaxInFlight)
+		return config.Invalid("SCHEDULER_MAX_IN_FLIGHT", "0 or more", c.MaxInFlight)
 	case c.Lease < time.Millisecond:
-		return bad("SCHEDULER_LEASE", "at least 1ms", c.Lease)
+		return config.Invalid("SCHEDULER_LEASE", "at least 1ms", c.Lease)
 	case c.QueueTimeout < 0:
-		return bad("SCHEDULER_QUEUE_TIMEOUT", "0 or more", c.QueueTimeout)
+		return config.Invalid("SCHEDULER_QUEUE_TIMEOUT", "0 or more", c.QueueTimeout)
 	case c.BackoffBase <= 0:
-		return bad("SCHEDULER_BACKOFF_BASE", "positive", c.BackoffBase)
+		return config.Invalid("SCHEDULER_BACKOFF_BASE", "positive", c.BackoffBase)
 	case c.BackoffCap < c.BackoffBase:
-		return bad("SCHEDULER_BACKOFF_CAP", "at least SCHEDULER_BACKOFF_BASE ("+c.BackoffBase.String()+")", c.BackoffCap)
+		return config.Invalid("SCHEDULER_BACKOFF_CAP", "at least SCHEDULER_BACKOFF_BASE ("+c.BackoffBase.String()+")", c.BackoffCap)
 	case c.Jitter < 0 || c.Jitter > 1:
-		return bad("SCHEDULER_BACKOFF_JITTER", "from 0 to 1", c.Jitter)
+		return config.Invalid("SCHEDULER_BACKOFF_JITTER", "from 0 to 1", c.Jitter)
 	case c.TickMargin < 0:
-		return bad("SCHEDULER_TICK_MARGIN", "0 or more", c.TickMargin)
+		return config.Invalid("SCHEDULER_TICK_MARGIN", "0 or more", c.TickMargin)
 	case c.IdlePoll < 0:
-		return bad("SCHEDULER_IDLE_POLL", "0 or more", c.IdlePoll)
+		return config.Invalid("SCHEDULER_IDLE_POLL", "0 or more", c.IdlePoll)
 	case c.PageSizeMax < 1:
-		return bad("PageSizeMax", "at least 1", c.PageSizeMax)
+		return config.Invalid("PageSizeMax", "at least 1", c.PageSizeMax)
 	}
-	return nil
+	return metrics.CheckMode(c.MetricsMode)
 }

@@ -52,6 +52,9 @@ func TestConfigFromEnv(t *testing.T) {
 		{"bad lease", map[string]string{"SCHEDULER_LEASE": "soon"}, nil, "SCHEDULER_LEASE"},
 		{"bad jitter", map[string]string{"SCHEDULER_BACKOFF_JITTER": "-1"}, nil, "SCHEDULER_BACKOFF_JITTER"},
 		{"cap below base", map[string]string{"SCHEDULER_BACKOFF_BASE": "10s", "SCHEDULER_BACKOFF_CAP": "5s"}, nil, "SCHEDULER_BACKOFF_CAP"},
+		{"metrics in Lambda", map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "jobweaver-scheduler"}, func(c Config) bool { return c.MetricsMode == "emf" }, ""},
+		{"metrics off", map[string]string{"METRICS": "OFF"}, func(c Config) bool { return c.MetricsMode == "off" }, ""},
+		{"bad metrics", map[string]string{"METRICS": "statsd"}, nil, "METRICS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

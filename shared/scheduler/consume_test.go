@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/poison"
 )
 
@@ -31,7 +32,7 @@ func TestIngestPublishesOneRunJob(t *testing.T) {
 		t.Fatalf("dispatched %s with lease %s; want a dispatch time and no lease", run.DispatchedAt, run.LeaseUntil)
 	}
 	j := b.job(t, created.JobID)
-	if j.Status != StatusRunning || j.Attempts != 1 || j.Version != 1 || j.StartedAt != nil || j.LeaseUntil != nil || j.TraceID != created.TraceID {
+	if j.Status != internalapi.StatusRunning || j.Attempts != 1 || j.Version != 1 || j.StartedAt != nil || j.LeaseUntil != nil || j.TraceID != created.TraceID {
 		t.Fatalf("job = %+v", j)
 	}
 	if n := b.count(t, `SELECT count(*) FROM job_attempts WHERE job_id = $1 AND attempt = 1 AND outcome IS NULL`, created.JobID); n != 1 {
@@ -51,7 +52,7 @@ func TestIngestTwiceMakesOneJobAndOneRunJob(t *testing.T) {
 		t.Fatalf("jobs = %d", n)
 	}
 	b.read(t, envelope.TopicRunJob, 1)
-	if j := b.job(t, created.JobID); j.Attempts != 1 || j.Status != StatusRunning {
+	if j := b.job(t, created.JobID); j.Attempts != 1 || j.Status != internalapi.StatusRunning {
 		t.Fatalf("job = %+v", j)
 	}
 }
@@ -100,7 +101,7 @@ func TestFailuresRetryWithGrowingBackoffThenDeadLetter(t *testing.T) {
 	for attempt := 1; attempt <= 2; attempt++ {
 		b.consume(t, results, newResult(t, id, attempt, "boom", false))
 		j := b.job(t, id)
-		if j.Status != StatusPending || j.Attempts != attempt || j.LastError != "boom" ||
+		if j.Status != internalapi.StatusPending || j.Attempts != attempt || j.LastError != "boom" ||
 			j.LastErrorCode != "WORKER.STEP_FAILED" || j.NextRunAt == nil || j.LeaseUntil != nil {
 			t.Fatalf("after failed attempt %d: job = %+v", attempt, j)
 		}
@@ -114,19 +115,19 @@ func TestFailuresRetryWithGrowingBackoffThenDeadLetter(t *testing.T) {
 		}
 		prevDelay = delay
 		// Wait out the backoff, then a pass dispatches the retry.
-		for b.job(t, id).Status == StatusPending {
+		for b.job(t, id).Status == internalapi.StatusPending {
 			if r := b.runOnce(t, b.svc); r.Dispatched == 1 && r.Retry != 1 {
 				t.Fatalf("a retry counted as fresh: %+v", r)
 			}
 		}
-		if j := b.job(t, id); j.Status != StatusRunning || j.Attempts != attempt+1 {
+		if j := b.job(t, id); j.Status != internalapi.StatusRunning || j.Attempts != attempt+1 {
 			t.Fatalf("after retry dispatch: %+v", j)
 		}
 	}
 	b.consume(t, results, newResult(t, id, 3, "boom 3", false))
 
 	j := b.job(t, id)
-	if j.Status != StatusFailed || j.Attempts != 3 || j.FinishedAt == nil || j.LastError != "boom 3" {
+	if j.Status != internalapi.StatusFailed || j.Attempts != 3 || j.FinishedAt == nil || j.LastError != "boom 3" {
 		t.Fatalf("final job = %+v", j)
 	}
 	runs := b.read(t, envelope.TopicRunJob, 3)
@@ -160,7 +161,7 @@ func TestNoRetriesFailsStraightToDeadLetter(t *testing.T) {
 	created := newJobCreated(t, jobOpts{MaxRetries: 0})
 	b.consume(t, b.svc, created)
 	b.consume(t, b.svc, newResult(t, created.JobID, 1, "immediate failure", false))
-	if j := b.job(t, created.JobID); j.Status != StatusFailed || j.Attempts != 1 {
+	if j := b.job(t, created.JobID); j.Status != internalapi.StatusFailed || j.Attempts != 1 {
 		t.Fatalf("job = %+v", j)
 	}
 	dl := decodePayload[envelope.JobDeadLetter](t, b.read(t, envelope.TopicJobDeadLetter, 1)[0])
@@ -175,7 +176,7 @@ func TestPermanentFailureSkipsRetries(t *testing.T) {
 	created := newJobCreated(t, jobOpts{MaxRetries: 5})
 	b.consume(t, b.svc, created)
 	b.consume(t, b.svc, newResult(t, created.JobID, 1, "cannot decode job", true))
-	if j := b.job(t, created.JobID); j.Status != StatusFailed {
+	if j := b.job(t, created.JobID); j.Status != internalapi.StatusFailed {
 		t.Fatalf("job = %+v", j)
 	}
 	dl := decodePayload[envelope.JobDeadLetter](t, b.read(t, envelope.TopicJobDeadLetter, 1)[0])
@@ -190,7 +191,7 @@ func TestCompletion(t *testing.T) {
 	b.consume(t, b.svc, created)
 	b.consume(t, b.svc, newResult(t, created.JobID, 1, "", false))
 	j := b.job(t, created.JobID)
-	if j.Status != StatusCompleted || j.Attempts != 1 || j.FinishedAt == nil || j.LeaseUntil != nil || j.Version != 2 {
+	if j.Status != internalapi.StatusCompleted || j.Attempts != 1 || j.FinishedAt == nil || j.LeaseUntil != nil || j.Version != 2 {
 		t.Fatalf("job = %+v", j)
 	}
 	if n := b.count(t, `SELECT count(*) FROM job_attempts WHERE job_id = $1 AND outcome = 'COMPLETED' AND duration_ms = 7`, created.JobID); n != 1 {
@@ -208,7 +209,7 @@ func TestDuplicateResultsChangeNothing(t *testing.T) {
 	before := b.job(t, created.JobID)
 	b.consume(t, b.svc, failed) // redelivered
 	after := b.job(t, created.JobID)
-	if before.Status != StatusFailed || after.Status != StatusFailed || after.Attempts != 1 || after.Version != before.Version {
+	if before.Status != internalapi.StatusFailed || after.Status != internalapi.StatusFailed || after.Attempts != 1 || after.Version != before.Version {
 		t.Fatalf("before %+v, after %+v", before, after)
 	}
 	b.read(t, envelope.TopicJobDeadLetter, 1)
@@ -224,7 +225,7 @@ func TestDuplicateResultsChangeNothing(t *testing.T) {
 	b.consume(t, paused, f1)
 	v := b.job(t, retried.JobID).Version
 	b.consume(t, paused, f1)
-	if j := b.job(t, retried.JobID); j.Status != StatusPending || j.Attempts != 1 || j.Version != v {
+	if j := b.job(t, retried.JobID); j.Status != internalapi.StatusPending || j.Attempts != 1 || j.Version != v {
 		t.Fatalf("job after duplicate failure = %+v", j)
 	}
 }
@@ -242,7 +243,7 @@ func TestStaleAndUnknownResultsAreIgnored(t *testing.T) {
 		newResult(t, created.JobID, 7, "", false),        // attempt never dispatched
 		newResult(t, uuid.NewString(), 1, "boom", false), // unknown job
 	)
-	if j := b.job(t, created.JobID); j.Status != StatusRunning || j.Attempts != 2 || j.Version != v {
+	if j := b.job(t, created.JobID); j.Status != internalapi.StatusRunning || j.Attempts != 2 || j.Version != v {
 		t.Fatalf("job = %+v", j)
 	}
 }
@@ -260,7 +261,7 @@ func TestPoisonRecordsAreDeadLetteredAndTheBatchSucceeds(t *testing.T) {
 	if err := b.svc.HandleKafka(b.ctx, ev); err != nil {
 		t.Fatalf("HandleKafka failed the batch: %v", err)
 	}
-	if j := b.job(t, good.JobID); j.Status != StatusRunning {
+	if j := b.job(t, good.JobID); j.Status != internalapi.StatusRunning {
 		t.Fatalf("good job = %+v", j)
 	}
 	dls := b.read(t, envelope.TopicJobDeadLetter, 2)

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/outbox"
@@ -78,7 +79,7 @@ func TestFreshJobGoesOutInFirstBatchDespiteRetryBacklog(t *testing.T) {
 	if r.Dispatched != 100 || r.Fresh != 1 || r.Retry != 99 {
 		t.Fatalf("first pass = %+v, want 1 fresh + 99 retries", r)
 	}
-	if j := b.job(t, fresh.JobID); j.Status != StatusRunning {
+	if j := b.job(t, fresh.JobID); j.Status != internalapi.StatusRunning {
 		t.Fatalf("fresh job = %+v", j)
 	}
 	// With no fresh job due, the whole batch goes to retries.
@@ -180,7 +181,7 @@ func TestBrokerOutageFailsTheBatchAndALaterPassPublishes(t *testing.T) {
 	if err := broken.HandleKafka(ctx, kafkaEvent(created)); err == nil {
 		t.Fatal("HandleKafka succeeded with no broker")
 	}
-	if j := b.job(t, created.JobID); j.Status != StatusRunning {
+	if j := b.job(t, created.JobID); j.Status != internalapi.StatusRunning {
 		t.Fatalf("job = %+v", j)
 	}
 	if c := b.count(t, `SELECT count(*) FROM outbox`); c != 1 {

@@ -33,9 +33,12 @@
 //     leases, dispatches due jobs and drains the outbox.
 //   - HTTP (internal API Gateway v2 calls from the api and the worker):
 //     [Service.HTTPHandler] serves a job's status, the filtered job list
-//     (summaries: [JobSummary], by page or keyset cursor) and cancellation ([PathJobStatus], [PathJobs] and [PathJobCancel]) to the
-//     api, and attempt starts and releases ([PathAttemptsStart],
-//     [PathAttemptsRelease]) to the worker.
+//     (summaries: [internalapi.JobSummary], by page or keyset cursor) and
+//     cancellation ([internalapi.PathJobStatus], [internalapi.PathJobs] and
+//     [internalapi.PathJobCancel]) to the api, and attempt starts and
+//     releases ([internalapi.PathAttemptsStart],
+//     [internalapi.PathAttemptsRelease]) to the worker. Package internalapi
+//     holds these routes and their wire types.
 //
 // # Leases
 //

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 )
 
 func TestHandleRoutesByTrigger(t *testing.T) {
@@ -41,8 +42,8 @@ func TestHandleRoutesByTrigger(t *testing.T) {
 	if !ok || resp.StatusCode != http.StatusOK || resp.Headers["X-Trace-Id"] != "trace-apigw" {
 		t.Fatalf("HTTP: %#v", out)
 	}
-	var st JobStatus
-	if err := json.Unmarshal([]byte(resp.Body), &st); err != nil || st.JobID != created.JobID || st.Status != StatusRunning {
+	var st internalapi.JobStatus
+	if err := json.Unmarshal([]byte(resp.Body), &st); err != nil || st.JobID != created.JobID || st.Status != internalapi.StatusRunning {
 		t.Fatalf("HTTP body %s: %v", resp.Body, err)
 	}
 

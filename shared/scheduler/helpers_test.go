@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/logging"
@@ -153,7 +154,7 @@ func (b *testBundle) runOnce(t *testing.T, s *Service) PassResult {
 }
 
 // job returns a job's status, failing the test if it does not exist.
-func (b *testBundle) job(t testing.TB, id string) JobStatus {
+func (b *testBundle) job(t testing.TB, id string) internalapi.JobStatus {
 	t.Helper()
 	s, err := jobGetByID(b.ctx, b.pool, id)
 	if err != nil {

@@ -12,63 +12,33 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
+	"github.com/jobweaver/jobweaver/shared/internalhttp"
 	"github.com/jobweaver/jobweaver/shared/paging"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
-	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
-// defaultPageSize is the list's page size when the request sets none.
-const defaultPageSize = 20
-
-// HTTPHandler serves the internal routes: PathJobStatus, PathJobs,
-// PathJobCancel, PathAttemptsStart and PathAttemptsRelease, plus GET /health and /actuator/health. Every error,
-// unknown routes included, is an apierror body with a SCHEDULER.* code.
+// HTTPHandler serves the internal routes (internalapi.PathJobStatus,
+// PathJobs, PathJobCancel, PathAttemptsStart and PathAttemptsRelease) and
+// GET /health and /actuator/health. Every error, unknown routes included,
+// is an apierror body with a SCHEDULER.* code (internalhttp.Routes).
 func (s *Service) HTTPHandler() http.Handler { return s.http }
 
 func (s *Service) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+PathJobStatus, s.serveStatus)
-	mux.HandleFunc("GET "+PathJobs, s.serveList)
-	mux.HandleFunc("POST "+PathJobCancel, s.serveCancel)
-	mux.HandleFunc("POST "+PathAttemptsStart, s.serveStart)
-	mux.HandleFunc("POST "+PathAttemptsRelease, s.serveRelease)
-	health := pgdb.HealthHandler(s.pool, s.log)
-	mux.HandleFunc("GET /health", health)
-	mux.HandleFunc("GET /actuator/health", health)
-	return trace.Middleware(s.withErrorBodies(mux))
+	return internalhttp.Routes{
+		Namespace: errorNamespace,
+		Handlers: map[string]http.HandlerFunc{
+			"GET " + internalapi.PathJobStatus:        s.serveStatus,
+			"GET " + internalapi.PathJobs:             s.serveList,
+			"POST " + internalapi.PathJobCancel:       s.serveCancel,
+			"POST " + internalapi.PathAttemptsStart:   s.serveStart,
+			"POST " + internalapi.PathAttemptsRelease: s.serveRelease,
+		},
+		Health: pgdb.HealthHandler(s.pool, s.log),
+		Log:    s.log,
+	}.Handler()
 }
-
-// withErrorBodies answers requests that match no route (404) or no method
-// of their route (405) with an apierror body instead of the mux's text.
-func (s *Service) withErrorBodies(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		probe := &statusProbe{header: http.Header{}, code: http.StatusNotFound}
-		h.ServeHTTP(probe, r)
-		if allow := probe.header.Get("Allow"); allow != "" {
-			w.Header().Set("Allow", allow)
-		}
-		code, msg := CodeRouteNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)
-		if probe.code == http.StatusMethodNotAllowed {
-			code, msg = CodeMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)
-		}
-		s.fail(w, r, apierror.New(probe.code, code, msg))
-	})
-}
-
-// statusProbe records the status a handler writes and drops its body.
-type statusProbe struct {
-	header http.Header
-	code   int
-}
-
-func (p *statusProbe) Header() http.Header         { return p.header }
-func (p *statusProbe) WriteHeader(code int)        { p.code = code }
-func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
 
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	apierror.Write(w, r, s.log, errorNamespace, err)
@@ -106,7 +76,7 @@ func (s *Service) serveStatus(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, st)
+	httpjson.Write(w, http.StatusOK, st)
 }
 
 func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
@@ -130,14 +100,14 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
 	if res.Next != nil {
 		out.NextCursor = res.Next.Encode()
 	}
-	apierror.WriteJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 // parseListQuery reads page, size, type, status, traceId, createdFrom and
 // createdTo (RFC 3339, both inclusive, as the public API documents them);
 // serveList reads cursor (paging.ParseCursor).
 func parseListQuery(q url.Values, maxSize int) (paging.Request, jobFilter, error) {
-	page, err := paging.Parse(q, min(defaultPageSize, maxSize), maxSize, errorNamespace)
+	page, err := paging.Parse(q, min(internalapi.DefaultPageSize, maxSize), maxSize, errorNamespace)
 	if err != nil {
 		return page, jobFilter{}, err
 	}
@@ -145,7 +115,7 @@ func parseListQuery(q url.Values, maxSize int) (paging.Request, jobFilter, error
 	if v := q.Get("status"); v != "" {
 		f.Status = strings.ToUpper(v)
 		if !validStatus(f.Status) {
-			return page, f, invalid("status must be one of %s (got %q)", strings.Join(Statuses, ", "), v)
+			return page, f, invalid("status must be one of %s (got %q)", strings.Join(internalapi.Statuses, ", "), v)
 		}
 	}
 	for _, p := range []struct {
@@ -180,4 +150,4 @@ func parseTime(v string) (time.Time, error) {
 	return t, err
 }
 
-func validStatus(s string) bool { return slices.Contains(Statuses, s) }
+func validStatus(s string) bool { return slices.Contains(internalapi.Statuses, s) }

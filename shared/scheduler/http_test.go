@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/paging"
 )
 
@@ -20,12 +21,12 @@ func TestStatusRoute(t *testing.T) {
 	created := newJobCreated(t, jobOpts{MaxRetries: 2})
 	b.consume(t, b.svc, created) // dispatched; no worker started it yet
 
-	rec := b.serve(t, http.MethodGet, JobStatusPath(created.JobID), "")
+	rec := b.serve(t, http.MethodGet, internalapi.JobStatusPath(created.JobID), "")
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("status = %d %s", rec.Code, rec.Body)
 	}
-	st := decodeJSON[JobStatus](t, rec)
-	if st.JobID != created.JobID || st.Status != StatusRunning || st.Attempts != 1 || st.MaxRetryCount != 2 ||
+	st := decodeJSON[internalapi.JobStatus](t, rec)
+	if st.JobID != created.JobID || st.Status != internalapi.StatusRunning || st.Attempts != 1 || st.MaxRetryCount != 2 ||
 		st.JobType != "SIMULATION" || st.TraceID != created.TraceID || st.CreatedAt.IsZero() || st.UpdatedAt.IsZero() ||
 		st.StartedAt != nil || st.LeaseUntil != nil || st.FinishedAt != nil || st.NextRunAt != nil || len(st.Payload) == 0 {
 		t.Fatalf("status = %+v", st)
@@ -47,7 +48,7 @@ func TestStatusRoute(t *testing.T) {
 		{"42", http.StatusBadRequest, CodeInvalidRequest},
 		{"{" + created.JobID + "}", http.StatusBadRequest, CodeInvalidRequest},
 	} {
-		rec := b.serve(t, http.MethodGet, JobStatusPath(tt.id), "")
+		rec := b.serve(t, http.MethodGet, internalapi.JobStatusPath(tt.id), "")
 		if rec.Code != tt.status {
 			t.Fatalf("GET %s = %d %s", tt.id, rec.Code, rec.Body)
 		}
@@ -73,16 +74,16 @@ func TestListRoute(t *testing.T) {
 	// Two jobs with the same created_at: the ID breaks the tie.
 	b.exec(t, `UPDATE jobs SET created_at = $1::timestamptz + interval '24 minutes' WHERE created_at = $1::timestamptz + interval '25 minutes'`, base)
 
-	list := func(query string) paging.Page[JobSummary] {
+	list := func(query string) paging.Page[internalapi.JobSummary] {
 		t.Helper()
-		rec := b.serve(t, http.MethodGet, PathJobs+"?"+query, "")
+		rec := b.serve(t, http.MethodGet, internalapi.PathJobs+"?"+query, "")
 		if rec.Code != http.StatusOK {
 			t.Fatalf("GET ?%s = %d %s", query, rec.Code, rec.Body)
 		}
 		if strings.Contains(rec.Body.String(), `"payload"`) {
 			t.Fatalf("a list item carries a payload: %.300s", rec.Body)
 		}
-		return decodeJSON[paging.Page[JobSummary]](t, rec)
+		return decodeJSON[paging.Page[internalapi.JobSummary]](t, rec)
 	}
 
 	p := list("")
@@ -137,7 +138,7 @@ func TestListRoute(t *testing.T) {
 	}
 
 	for _, bad := range []string{"status=DONE", "createdFrom=yesterday", "createdTo=2026-13-01T00:00:00Z", "page=-1", "size=0"} {
-		rec := b.serve(t, http.MethodGet, PathJobs+"?"+bad, "")
+		rec := b.serve(t, http.MethodGet, internalapi.PathJobs+"?"+bad, "")
 		if rec.Code != http.StatusBadRequest || decodeJSON[apierror.Body](t, rec).ErrorCode != CodeInvalidRequest {
 			t.Fatalf("GET ?%s = %d %s", bad, rec.Code, rec.Body)
 		}
@@ -186,7 +187,7 @@ func TestListRoute(t *testing.T) {
 	}
 	for _, bad := range []string{"cursor=nope", "cursor=" + url.QueryEscape(paging.Cursor{Time: base, ID: uuid.NewString()}.Encode()) + "&page=1",
 		"cursor=" + strings.Repeat("A", 200), "cursor=djE6MTIzOm5vdC1hLXV1aWQ"} {
-		rec := b.serve(t, http.MethodGet, PathJobs+"?"+bad, "")
+		rec := b.serve(t, http.MethodGet, internalapi.PathJobs+"?"+bad, "")
 		if rec.Code != http.StatusBadRequest || decodeJSON[apierror.Body](t, rec).ErrorCode != "SCHEDULER.INVALID_CURSOR" {
 			t.Fatalf("GET ?%s = %d %s", bad, rec.Code, rec.Body)
 		}
@@ -199,8 +200,8 @@ func TestListRoute(t *testing.T) {
 		if !j.Truncated || j.LastError != long[:2*MaxListErrorLen] {
 			t.Fatalf("list item: truncated %v, %d bytes of error", j.Truncated, len(j.LastError))
 		}
-		rec := b.serve(t, http.MethodGet, JobStatusPath(j.JobID), "")
-		if st := decodeJSON[JobStatus](t, rec); st.LastError != long || len(st.Payload) == 0 {
+		rec := b.serve(t, http.MethodGet, internalapi.JobStatusPath(j.JobID), "")
+		if st := decodeJSON[internalapi.JobStatus](t, rec); st.LastError != long || len(st.Payload) == 0 {
 			t.Fatalf("status route: %d bytes of error, payload %s", len(st.LastError), st.Payload)
 		}
 	}
@@ -217,19 +218,19 @@ func TestListCountsBeyondTheCap(t *testing.T) {
 		       CASE WHEN g % 100 = 0 THEN 'FAILED' ELSE 'COMPLETED' END, 1, now(), now() - g * interval '1 second'
 		  FROM generate_series(1, $1::int) AS g`, n)
 	b.exec(t, `ANALYZE jobs`)
-	rec := b.serve(t, http.MethodGet, PathJobs+"?size=10", "")
-	p := decodeJSON[paging.Page[JobSummary]](t, rec)
+	rec := b.serve(t, http.MethodGet, internalapi.PathJobs+"?size=10", "")
+	p := decodeJSON[paging.Page[internalapi.JobSummary]](t, rec)
 	if !p.TotalIsEstimate || p.TotalElements <= int64(paging.CountCap) || len(p.Content) != 10 || p.NextCursor == "" {
 		t.Fatalf("unfiltered: total %d estimate %v, %d items, next %q", p.TotalElements, p.TotalIsEstimate, len(p.Content), p.NextCursor)
 	}
 	if !strings.Contains(rec.Body.String(), `"totalIsEstimate":true`) {
 		t.Fatalf("body does not mark the estimate: %.200s", rec.Body)
 	}
-	p = decodeJSON[paging.Page[JobSummary]](t, b.serve(t, http.MethodGet, PathJobs+"?status=FAILED&size=10", ""))
+	p = decodeJSON[paging.Page[internalapi.JobSummary]](t, b.serve(t, http.MethodGet, internalapi.PathJobs+"?status=FAILED&size=10", ""))
 	if p.TotalIsEstimate || p.TotalElements != int64(n/100) {
 		t.Fatalf("FAILED: total %d estimate %v, want exactly %d", p.TotalElements, p.TotalIsEstimate, n/100)
 	}
-	rec = b.serve(t, http.MethodGet, PathJobs+"?status=FAILED&size=10", "")
+	rec = b.serve(t, http.MethodGet, internalapi.PathJobs+"?status=FAILED&size=10", "")
 	if strings.Contains(rec.Body.String(), "totalIsEstimate") {
 		t.Fatalf("an exact count is marked: %.200s", rec.Body)
 	}
@@ -270,8 +271,8 @@ func TestHealthAndUnknownRoutes(t *testing.T) {
 		code         string
 	}{
 		{http.MethodGet, "/internal/nothing", http.StatusNotFound, CodeRouteNotFound},
-		{http.MethodDelete, JobStatusPath(uuid.NewString()), http.StatusMethodNotAllowed, CodeMethodNotAllowed},
-		{http.MethodGet, JobCancelPath(uuid.NewString()), http.StatusMethodNotAllowed, CodeMethodNotAllowed},
+		{http.MethodDelete, internalapi.JobStatusPath(uuid.NewString()), http.StatusMethodNotAllowed, CodeMethodNotAllowed},
+		{http.MethodGet, internalapi.JobCancelPath(uuid.NewString()), http.StatusMethodNotAllowed, CodeMethodNotAllowed},
 	} {
 		rec := b.serve(t, tt.method, tt.path, "")
 		if rec.Code != tt.status || decodeJSON[apierror.Body](t, rec).ErrorCode != tt.code {

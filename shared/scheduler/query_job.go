@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 )
 
 // querier is what the queries need: a pool or a transaction.
@@ -277,9 +279,9 @@ const jobStatusColumns = `id::text, job_type, payload, max_retry_count, trace_id
 	last_error, last_error_code, created_at, started_at, finished_at, updated_at, next_run_at,
 	lease_until, version`
 
-func scanJobStatus(row pgx.Row) (JobStatus, error) {
+func scanJobStatus(row pgx.Row) (internalapi.JobStatus, error) {
 	var (
-		s              JobStatus
+		s              internalapi.JobStatus
 		lastErr, code  *string
 		next           time.Time
 		lease, started *time.Time
@@ -305,17 +307,17 @@ func scanJobStatus(row pgx.Row) (JobStatus, error) {
 	}
 	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
 	s.StartedAt, s.FinishedAt = utc(started), utc(finish)
-	if s.Status == StatusPending {
+	if s.Status == internalapi.StatusPending {
 		s.NextRunAt = utc(&next)
 	}
-	if s.Status == StatusRunning {
+	if s.Status == internalapi.StatusRunning {
 		s.LeaseUntil = utc(lease)
 	}
 	return s, nil
 }
 
 // jobGetByID returns a job's status, or errJobNotFound.
-func jobGetByID(ctx context.Context, q querier, id string) (JobStatus, error) {
+func jobGetByID(ctx context.Context, q querier, id string) (internalapi.JobStatus, error) {
 	s, err := scanJobStatus(q.QueryRow(ctx, `SELECT `+jobStatusColumns+` FROM jobs WHERE id = $1::uuid`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, errJobNotFound

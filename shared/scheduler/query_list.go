@@ -9,43 +9,21 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/paging"
 )
 
 // MaxListErrorLen is how many characters of a job's last error a list
-// item carries; GET PathJobStatus has all of it.
+// item carries; GET internalapi.PathJobStatus has all of it.
 const MaxListErrorLen = 512
-
-// JobSummary is a job as GET PathJobs lists it: its live state without
-// the payload (GET PathJobStatus has it), and a last error cut to
-// MaxListErrorLen characters (Truncated says so). A page of them stays
-// small however large the jobs are.
-type JobSummary struct {
-	JobID         string     `json:"jobId"`
-	JobType       string     `json:"jobType"`
-	MaxRetryCount int        `json:"maxRetryCount"`
-	TraceID       string     `json:"traceId"`
-	Status        string     `json:"status"`
-	Attempts      int        `json:"attempts"`
-	LastError     string     `json:"lastError,omitempty"`
-	LastErrorCode string     `json:"lastErrorCode,omitempty"`
-	Truncated     bool       `json:"truncated,omitempty"`
-	CreatedAt     time.Time  `json:"createdAt"`
-	StartedAt     *time.Time `json:"startedAt,omitempty"`
-	FinishedAt    *time.Time `json:"finishedAt,omitempty"`
-	UpdatedAt     time.Time  `json:"updatedAt"`
-	NextRunAt     *time.Time `json:"nextRunAt,omitempty"`
-	LeaseUntil    *time.Time `json:"leaseUntil,omitempty"`
-	Version       int        `json:"version"`
-}
 
 var jobSummaryColumns = `id::text, job_type, max_retry_count, trace_id, status, attempts,
 	left(last_error, ` + strconv.Itoa(MaxListErrorLen) + `), coalesce(length(last_error) > ` + strconv.Itoa(MaxListErrorLen) + `, false),
 	last_error_code, created_at, started_at, finished_at, updated_at, next_run_at, lease_until, version`
 
-func scanJobSummary(row pgx.CollectableRow) (JobSummary, error) {
+func scanJobSummary(row pgx.CollectableRow) (internalapi.JobSummary, error) {
 	var (
-		s                      JobSummary
+		s                      internalapi.JobSummary
 		lastErr, code          *string
 		next                   time.Time
 		lease, started, finish *time.Time
@@ -69,10 +47,10 @@ func scanJobSummary(row pgx.CollectableRow) (JobSummary, error) {
 	}
 	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
 	s.StartedAt, s.FinishedAt = utc(started), utc(finish)
-	if s.Status == StatusPending {
+	if s.Status == internalapi.StatusPending {
 		s.NextRunAt = utc(&next)
 	}
-	if s.Status == StatusRunning {
+	if s.Status == internalapi.StatusRunning {
 		s.LeaseUntil = utc(lease)
 	}
 	return s, nil
@@ -131,7 +109,7 @@ type jobListQuery struct {
 
 // jobListResult is a page of job summaries.
 type jobListResult struct {
-	Jobs          []JobSummary
+	Jobs          []internalapi.JobSummary
 	Total         int64
 	TotalEstimate bool           // Total is the planner's estimate
 	Next          *paging.Cursor // after the last of Jobs; nil on the last page

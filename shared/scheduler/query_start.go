@@ -6,10 +6,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 )
 
 // attemptRefs are AttemptRefs as the unnest arrays of the queries below.
-func attemptRefArrays(refs []AttemptRef) (jobIDs []string, attempts []int32, dispatchIDs []string) {
+func attemptRefArrays(refs []internalapi.AttemptRef) (jobIDs []string, attempts []int32, dispatchIDs []string) {
 	jobIDs, attempts, dispatchIDs = make([]string, len(refs)), make([]int32, len(refs)), make([]string, len(refs))
 	for i, r := range refs {
 		jobIDs[i], attempts[i], dispatchIDs[i] = r.JobID, int32(r.Attempt), r.DispatchID
@@ -38,7 +40,7 @@ const lockCurrentDispatches = `
 // clock) and its start time. Starting an attempt again (a redelivery
 // after a worker crash) renews its lease. It returns the dispatch IDs
 // that may run.
-func jobStartMany(ctx context.Context, q querier, refs []AttemptRef, lease time.Duration) ([]string, error) {
+func jobStartMany(ctx context.Context, q querier, refs []internalapi.AttemptRef, lease time.Duration) ([]string, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
@@ -91,7 +93,7 @@ const returnDispatches = `
 // jobReleaseMany takes back the named attempts that are still their job's
 // current dispatch: the worker did not run them. It returns the dispatch
 // IDs released.
-func jobReleaseMany(ctx context.Context, q querier, refs []AttemptRef) ([]string, error) {
+func jobReleaseMany(ctx context.Context, q querier, refs []internalapi.AttemptRef) ([]string, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 )
 
 // expire moves a job's lease into the past.
@@ -28,7 +29,7 @@ func TestExpiredLeaseIsRetriedThenFailed(t *testing.T) {
 		t.Fatalf("pass = %+v, want 1 rescued", r)
 	}
 	j := b.job(t, id)
-	if j.Status != StatusPending || j.Attempts != 1 || j.LastErrorCode != CodeLeaseExpired || j.LeaseUntil != nil {
+	if j.Status != internalapi.StatusPending || j.Attempts != 1 || j.LastErrorCode != CodeLeaseExpired || j.LeaseUntil != nil {
 		t.Fatalf("after rescue: %+v", j)
 	}
 	if n := b.count(t, `SELECT count(*) FROM job_attempts WHERE job_id = $1 AND attempt = 1
@@ -36,17 +37,17 @@ func TestExpiredLeaseIsRetriedThenFailed(t *testing.T) {
 		t.Fatalf("rescued attempt rows = %d", n)
 	}
 
-	for b.job(t, id).Status == StatusPending { // wait out the backoff
+	for b.job(t, id).Status == internalapi.StatusPending { // wait out the backoff
 		b.runOnce(t, b.svc)
 	}
-	if j := b.job(t, id); j.Status != StatusRunning || j.Attempts != 2 {
+	if j := b.job(t, id); j.Status != internalapi.StatusRunning || j.Attempts != 2 {
 		t.Fatalf("retry: %+v", j)
 	}
 	b.expire(t, id)
 	if r := b.runOnce(t, b.svc); r.Rescued != 1 {
 		t.Fatalf("pass = %+v", r)
 	}
-	if j := b.job(t, id); j.Status != StatusFailed || j.FinishedAt == nil {
+	if j := b.job(t, id); j.Status != internalapi.StatusFailed || j.FinishedAt == nil {
 		t.Fatalf("at budget: %+v", j)
 	}
 	dl := decodePayload[envelope.JobDeadLetter](t, b.read(t, envelope.TopicJobDeadLetter, 1)[0])
@@ -63,12 +64,12 @@ func TestLateSuccessAfterRescueCompletesTheJob(t *testing.T) {
 	b.consume(t, b.svc, created)
 	b.expire(t, created.JobID)
 	b.runOnce(t, b.svc)
-	if j := b.job(t, created.JobID); j.Status != StatusPending {
+	if j := b.job(t, created.JobID); j.Status != internalapi.StatusPending {
 		t.Fatalf("after rescue: %+v", j)
 	}
 	// The worker was slow, not dead: its success still counts...
 	b.consume(t, b.svc, newResult(t, created.JobID, 1, "", false))
-	if j := b.job(t, created.JobID); j.Status != StatusCompleted || j.Attempts != 1 {
+	if j := b.job(t, created.JobID); j.Status != internalapi.StatusCompleted || j.Attempts != 1 {
 		t.Fatalf("after late success: %+v", j)
 	}
 	if n := b.count(t, `SELECT count(*) FROM job_attempts WHERE job_id = $1 AND outcome = 'COMPLETED'`, created.JobID); n != 1 {
@@ -81,7 +82,7 @@ func TestLateSuccessAfterRescueCompletesTheJob(t *testing.T) {
 	b.runOnce(t, b.svc)
 	v := b.job(t, other.JobID).Version
 	b.consume(t, b.svc, newResult(t, other.JobID, 1, "late", false))
-	if j := b.job(t, other.JobID); j.Status != StatusPending || j.Version != v || j.LastErrorCode != CodeLeaseExpired {
+	if j := b.job(t, other.JobID); j.Status != internalapi.StatusPending || j.Version != v || j.LastErrorCode != CodeLeaseExpired {
 		t.Fatalf("after late failure: %+v", j)
 	}
 }

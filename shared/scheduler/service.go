@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -53,10 +54,7 @@ func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 	}
 	m := cfg.Metrics
 	if m == nil {
-		var err error
-		if m, err = metrics.FromEnv("scheduler"); err != nil {
-			return nil, err
-		}
+		m = metrics.ForMode(cfg.MetricsMode, os.Stdout, "scheduler")
 	}
 	s := &Service{cfg: cfg, pool: deps.Pool, relay: deps.Relay, log: log, rnd: rand.Float64, metrics: m}
 	s.http = s.routes()

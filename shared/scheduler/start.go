@@ -8,52 +8,18 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
-
-// Internal routes through which workers start and release attempts.
-const (
-	PathAttemptsStart   = "/internal/attempts/start"   // POST AttemptsRequest: StartResponse
-	PathAttemptsRelease = "/internal/attempts/release" // POST AttemptsRequest: ReleaseResponse
-)
-
-// MaxAttemptRefs is how many attempts one start or release call may name.
-const MaxAttemptRefs = 10_000
-
-// AttemptRef names one dispatched attempt by the run-job record that
-// carries it.
-type AttemptRef struct {
-	JobID      string `json:"jobId"`
-	Attempt    int    `json:"attempt"`
-	DispatchID string `json:"dispatchId"` // the run-job event ID
-}
-
-// AttemptsRequest is the body of the start and release routes.
-type AttemptsRequest struct {
-	Attempts []AttemptRef `json:"attempts"`
-}
-
-// StartResponse lists the attempts that may run, by dispatch ID, and the
-// lease each got. An attempt not listed is superseded, cancelled or
-// finished: its record must not run.
-type StartResponse struct {
-	Started []string `json:"started"`
-	LeaseMs int64    `json:"leaseMs"`
-}
-
-// ReleaseResponse lists the attempts taken back, by dispatch ID.
-type ReleaseResponse struct {
-	Released []string `json:"released"`
-}
 
 // StartAttempts claims attempts right before a worker runs them. An
 // attempt starts only if it is still its job's current dispatch (the job
 // RUNNING, the attempt current, the dispatch ID the latest); its lease
 // (Config.Lease) starts now, by Postgres' clock. Starting is idempotent:
 // the same dispatch started again renews its lease.
-func (s *Service) StartAttempts(ctx context.Context, refs []AttemptRef) (StartResponse, error) {
-	resp := StartResponse{Started: []string{}, LeaseMs: s.cfg.Lease.Milliseconds()}
+func (s *Service) StartAttempts(ctx context.Context, refs []internalapi.AttemptRef) (internalapi.StartResponse, error) {
+	resp := internalapi.StartResponse{Started: []string{}, LeaseMs: s.cfg.Lease.Milliseconds()}
 	if len(refs) == 0 {
 		return resp, nil
 	}
@@ -84,8 +50,8 @@ func (s *Service) StartAttempts(ctx context.Context, refs []AttemptRef) (StartRe
 // (its invocation ended before they got a slot): each job is PENDING
 // again at the head of its queue, its attempt not charged. Only a
 // job's current dispatch is released.
-func (s *Service) ReleaseAttempts(ctx context.Context, refs []AttemptRef) (ReleaseResponse, error) {
-	resp := ReleaseResponse{Released: []string{}}
+func (s *Service) ReleaseAttempts(ctx context.Context, refs []internalapi.AttemptRef) (internalapi.ReleaseResponse, error) {
+	resp := internalapi.ReleaseResponse{Released: []string{}}
 	if len(refs) == 0 {
 		return resp, nil
 	}
@@ -134,7 +100,7 @@ func (s *Service) serveStart(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, resp)
+	httpjson.Write(w, http.StatusOK, resp)
 }
 
 func (s *Service) serveRelease(w http.ResponseWriter, r *http.Request) {
@@ -148,23 +114,23 @@ func (s *Service) serveRelease(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, resp)
+	httpjson.Write(w, http.StatusOK, resp)
 }
 
-// readAttemptRefs decodes and checks an AttemptsRequest: canonical UUIDs,
-// positive attempts, at most MaxAttemptRefs.
-func readAttemptRefs(r *http.Request) ([]AttemptRef, error) {
+// readAttemptRefs decodes and checks an internalapi.AttemptsRequest: canonical UUIDs,
+// positive attempts, at most internalapi.MaxAttemptRefs.
+func readAttemptRefs(r *http.Request) ([]internalapi.AttemptRef, error) {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 4<<20))
 	dec.DisallowUnknownFields()
-	var req AttemptsRequest
+	var req internalapi.AttemptsRequest
 	if err := dec.Decode(&req); err != nil {
 		return nil, invalid("body must be {\"attempts\": [{\"jobId\", \"attempt\", \"dispatchId\"}, ...]}: %v", err)
 	}
 	if dec.More() {
 		return nil, invalid("body must hold a single JSON object")
 	}
-	if len(req.Attempts) > MaxAttemptRefs {
-		return nil, invalid("attempts: at most %d per call (got %d)", MaxAttemptRefs, len(req.Attempts))
+	if len(req.Attempts) > internalapi.MaxAttemptRefs {
+		return nil, invalid("attempts: at most %d per call (got %d)", internalapi.MaxAttemptRefs, len(req.Attempts))
 	}
 	for i, a := range req.Attempts {
 		j, err1 := uuid.Parse(a.JobID)

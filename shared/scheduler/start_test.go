@@ -8,11 +8,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 )
 
 // dispatchOne ingests a job (with maxRetries) and returns its run-job
 // record's attempt reference.
-func (b *testBundle) dispatchOne(t *testing.T, maxRetries int) (string, AttemptRef) {
+func (b *testBundle) dispatchOne(t *testing.T, maxRetries int) (string, internalapi.AttemptRef) {
 	t.Helper()
 	created := newJobCreated(t, jobOpts{MaxRetries: maxRetries})
 	b.consume(t, b.svc, created)
@@ -22,7 +23,7 @@ func (b *testBundle) dispatchOne(t *testing.T, maxRetries int) (string, AttemptR
 	}
 	run := runs[0]
 	rj := decodePayload[envelope.RunJob](t, run)
-	return created.JobID, AttemptRef{JobID: run.JobID, Attempt: rj.Attempt, DispatchID: run.EventID}
+	return created.JobID, internalapi.AttemptRef{JobID: run.JobID, Attempt: rj.Attempt, DispatchID: run.EventID}
 }
 
 // runJobsOf returns the run-job records of a job (records of several
@@ -38,7 +39,7 @@ func (b *testBundle) runJobsOf(t *testing.T, jobID string) []envelope.Envelope {
 	return out
 }
 
-func (b *testBundle) start(t *testing.T, refs ...AttemptRef) []string {
+func (b *testBundle) start(t *testing.T, refs ...internalapi.AttemptRef) []string {
 	t.Helper()
 	resp, err := b.svc.StartAttempts(b.ctx, refs)
 	if err != nil {
@@ -52,7 +53,7 @@ func (b *testBundle) start(t *testing.T, refs ...AttemptRef) []string {
 func TestDispatchedJobHasNoLeaseUntilStarted(t *testing.T) {
 	b := setup(t, func(c *Config) { c.Lease, c.QueueTimeout = time.Second, 2*time.Hour })
 	id, ref := b.dispatchOne(t, 0)
-	if j := b.job(t, id); j.Status != StatusRunning || j.LeaseUntil != nil || j.StartedAt != nil {
+	if j := b.job(t, id); j.Status != internalapi.StatusRunning || j.LeaseUntil != nil || j.StartedAt != nil {
 		t.Fatalf("dispatched job: %+v; want RUNNING without lease or start time", j)
 	}
 	// Far past any lease: the job is still only dispatched.
@@ -88,7 +89,7 @@ func TestStartedAttemptThatHangsIsRescued(t *testing.T) {
 	if r := b.runOnce(t, b.svc); r.Rescued != 1 {
 		t.Fatalf("pass: %+v; want one rescue", r)
 	}
-	if j := b.job(t, id); j.Status != StatusFailed || j.LastErrorCode != CodeLeaseExpired {
+	if j := b.job(t, id); j.Status != internalapi.StatusFailed || j.LastErrorCode != CodeLeaseExpired {
 		t.Fatalf("hung job: %+v; want FAILED with %s", j, CodeLeaseExpired)
 	}
 }
@@ -100,11 +101,11 @@ func TestStartRefusesAllButTheCurrentDispatch(t *testing.T) {
 	_, ref := b.dispatchOne(t, 3)
 	cases := []struct {
 		name string
-		ref  AttemptRef
+		ref  internalapi.AttemptRef
 	}{
-		{"another dispatch ID", AttemptRef{ref.JobID, ref.Attempt, uuid.NewString()}},
-		{"an earlier attempt", AttemptRef{ref.JobID, ref.Attempt + 1, ref.DispatchID}},
-		{"an unknown job", AttemptRef{uuid.NewString(), 1, ref.DispatchID}},
+		{"another dispatch ID", internalapi.AttemptRef{JobID: ref.JobID, Attempt: ref.Attempt, DispatchID: uuid.NewString()}},
+		{"an earlier attempt", internalapi.AttemptRef{JobID: ref.JobID, Attempt: ref.Attempt + 1, DispatchID: ref.DispatchID}},
+		{"an unknown job", internalapi.AttemptRef{JobID: uuid.NewString(), Attempt: 1, DispatchID: ref.DispatchID}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -120,7 +121,7 @@ func TestStartRefusesAllButTheCurrentDispatch(t *testing.T) {
 	}
 	// So does a cancelled one.
 	id2, ref2 := b.dispatchOne(t, 0)
-	if rec := b.serve(t, http.MethodPost, JobCancelPath(id2), ""); rec.Code != http.StatusOK {
+	if rec := b.serve(t, http.MethodPost, internalapi.JobCancelPath(id2), ""); rec.Code != http.StatusOK {
 		t.Fatalf("cancel: %d %s", rec.Code, rec.Body)
 	}
 	if got := b.start(t, ref2); len(got) != 0 {
@@ -134,14 +135,14 @@ func TestStartRefusesAllButTheCurrentDispatch(t *testing.T) {
 func TestReleasedAttemptIsDispatchedAgainUncharged(t *testing.T) {
 	b := setup(t, nil)
 	id, ref := b.dispatchOne(t, 0)
-	resp, err := b.svc.ReleaseAttempts(b.ctx, []AttemptRef{ref})
+	resp, err := b.svc.ReleaseAttempts(b.ctx, []internalapi.AttemptRef{ref})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(resp.Released) != 1 {
 		t.Fatalf("released %v; want the one", resp.Released)
 	}
-	if j := b.job(t, id); j.Status != StatusPending || j.Attempts != 0 {
+	if j := b.job(t, id); j.Status != internalapi.StatusPending || j.Attempts != 0 {
 		t.Fatalf("released job: %+v; want PENDING with 0 attempts", j)
 	}
 	if n := b.count(t, `SELECT count(*) FROM job_attempts WHERE job_id = $1`, id); n != 0 {
@@ -164,12 +165,12 @@ func TestReleasedAttemptIsDispatchedAgainUncharged(t *testing.T) {
 	if got := b.start(t, ref); len(got) != 0 {
 		t.Fatalf("the released record started: %v", got)
 	}
-	if got := b.start(t, AttemptRef{id, 1, again.EventID}); len(got) != 1 {
+	if got := b.start(t, internalapi.AttemptRef{JobID: id, Attempt: 1, DispatchID: again.EventID}); len(got) != 1 {
 		t.Fatalf("the new record was refused")
 	}
 	// Releasing what has started since is refused too: only the current
 	// dispatch is released.
-	if resp, _ := b.svc.ReleaseAttempts(b.ctx, []AttemptRef{ref}); len(resp.Released) != 0 {
+	if resp, _ := b.svc.ReleaseAttempts(b.ctx, []internalapi.AttemptRef{ref}); len(resp.Released) != 0 {
 		t.Fatalf("released a superseded record: %v", resp.Released)
 	}
 }
@@ -187,13 +188,13 @@ func TestQueueTimeoutTakesBackUnstartedAttempts(t *testing.T) {
 	if r.Returned != 1 || r.Rescued != 0 || r.Fresh != 1 {
 		t.Fatalf("pass: %+v; want one attempt returned and dispatched again", r)
 	}
-	if j := b.job(t, lost); j.Status != StatusRunning || j.Attempts != 1 {
+	if j := b.job(t, lost); j.Status != internalapi.StatusRunning || j.Attempts != 1 {
 		t.Fatalf("lost job: %+v; want RUNNING again as attempt 1", j)
 	}
 	if got := b.start(t, lostRef); len(got) != 0 {
 		t.Fatalf("the stale record started: %v", got)
 	}
-	if j := b.job(t, running); j.Status != StatusRunning || j.LeaseUntil == nil {
+	if j := b.job(t, running); j.Status != internalapi.StatusRunning || j.LeaseUntil == nil {
 		t.Fatalf("started job: %+v; want it left RUNNING under its lease", j)
 	}
 }
@@ -216,7 +217,7 @@ func TestRedriveDispatchesRunningJobsAgain(t *testing.T) {
 		}
 	}
 	for _, id := range []string{a, c} {
-		if j := b.job(t, id); j.Status != StatusRunning || j.Attempts != 1 || j.LeaseUntil != nil {
+		if j := b.job(t, id); j.Status != internalapi.StatusRunning || j.Attempts != 1 || j.LeaseUntil != nil {
 			t.Fatalf("redriven job: %+v; want RUNNING attempt 1, not started", j)
 		}
 	}
@@ -225,18 +226,18 @@ func TestRedriveDispatchesRunningJobsAgain(t *testing.T) {
 	}
 }
 
-// The HTTP form checks its body and answers StartResponse.
+// The HTTP form checks its body and answers internalapi.StartResponse.
 func TestStartRoute(t *testing.T) {
 	b := setup(t, nil)
 	_, ref := b.dispatchOne(t, 0)
 	for _, body := range []string{``, `{}x`, `{"attempts":[{"jobId":"x","attempt":1,"dispatchId":"y"}]}`, `{"attempts":[],"more":1}`} {
-		if rec := b.serve(t, http.MethodPost, PathAttemptsStart, body); rec.Code != http.StatusBadRequest {
+		if rec := b.serve(t, http.MethodPost, internalapi.PathAttemptsStart, body); rec.Code != http.StatusBadRequest {
 			t.Errorf("body %q: %d %s; want 400", body, rec.Code, rec.Body)
 		}
 	}
-	rec := b.serve(t, http.MethodPost, PathAttemptsStart,
+	rec := b.serve(t, http.MethodPost, internalapi.PathAttemptsStart,
 		`{"attempts":[{"jobId":"`+ref.JobID+`","attempt":1,"dispatchId":"`+ref.DispatchID+`"}]}`)
-	resp := decodeJSON[StartResponse](t, rec)
+	resp := decodeJSON[internalapi.StartResponse](t, rec)
 	if rec.Code != http.StatusOK || len(resp.Started) != 1 || resp.LeaseMs != b.svc.cfg.Lease.Milliseconds() {
 		t.Fatalf("start: %d %s", rec.Code, rec.Body)
 	}

@@ -3,6 +3,8 @@ package scheduler
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 )
 
 // jobState is what a transition needs to know about a locked job.
@@ -33,7 +35,7 @@ type attemptOutcome struct {
 
 // transition is the state a job moves to.
 type transition struct {
-	Status string // StatusCompleted, StatusPending (retry) or StatusFailed
+	Status string // internalapi.StatusCompleted, internalapi.StatusPending (retry) or internalapi.StatusFailed
 	// DeadReason is set when the job gives up: ReasonRetriesExhausted or
 	// ReasonPermanentFailure.
 	DeadReason string
@@ -44,25 +46,25 @@ type transition struct {
 // superseded attempt, or a failure for a job no longer RUNNING.
 func decide(j jobState, o attemptOutcome) (t transition, ok bool, why string) {
 	switch {
-	case j.Status == StatusCancelled:
+	case j.Status == internalapi.StatusCancelled:
 		return t, false, "job is cancelled"
 	case o.Attempt != j.Attempts:
 		return t, false, fmt.Sprintf("attempt %d is not the current attempt %d", o.Attempt, j.Attempts)
 	}
 	if o.Outcome == OutcomeCompleted {
-		if j.Status != StatusRunning && j.Status != StatusPending {
+		if j.Status != internalapi.StatusRunning && j.Status != internalapi.StatusPending {
 			return t, false, "job is already " + j.Status
 		}
-		return transition{Status: StatusCompleted}, true, ""
+		return transition{Status: internalapi.StatusCompleted}, true, ""
 	}
-	if j.Status != StatusRunning {
+	if j.Status != internalapi.StatusRunning {
 		return t, false, "job is " + j.Status + ", not RUNNING"
 	}
 	switch {
 	case o.Permanent:
-		return transition{Status: StatusFailed, DeadReason: ReasonPermanentFailure}, true, ""
+		return transition{Status: internalapi.StatusFailed, DeadReason: ReasonPermanentFailure}, true, ""
 	case j.Attempts-1 >= j.MaxRetryCount: // retries used so far
-		return transition{Status: StatusFailed, DeadReason: ReasonRetriesExhausted}, true, ""
+		return transition{Status: internalapi.StatusFailed, DeadReason: ReasonRetriesExhausted}, true, ""
 	}
-	return transition{Status: StatusPending}, true, ""
+	return transition{Status: internalapi.StatusPending}, true, ""
 }

@@ -1,6 +1,10 @@
 package scheduler
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/jobweaver/jobweaver/shared/internalapi"
+)
 
 func TestDecide(t *testing.T) {
 	job := func(status string, attempts, maxRetries int) jobState {
@@ -21,23 +25,23 @@ func TestDecide(t *testing.T) {
 		wantStatus string
 		wantDead   string
 	}{
-		{"success of the running attempt", job(StatusRunning, 1, 3), at(done, 1), true, StatusCompleted, ""},
-		{"late success after a lease rescue", job(StatusPending, 2, 3), at(done, 2), true, StatusCompleted, ""},
-		{"success of a superseded attempt", job(StatusRunning, 3, 3), at(done, 2), false, "", ""},
-		{"success of a future attempt", job(StatusRunning, 1, 3), at(done, 2), false, "", ""},
-		{"success after completion", job(StatusCompleted, 1, 3), at(done, 1), false, "", ""},
-		{"success after FAILED", job(StatusFailed, 1, 0), at(done, 1), false, "", ""},
-		{"success after cancel", job(StatusCancelled, 1, 3), at(done, 1), false, "", ""},
-		{"failure with retries left", job(StatusRunning, 1, 2), at(failed, 1), true, StatusPending, ""},
-		{"failure using the last retry", job(StatusRunning, 2, 2), at(failed, 2), true, StatusPending, ""},
-		{"failure with retries exhausted", job(StatusRunning, 3, 2), at(failed, 3), true, StatusFailed, ReasonRetriesExhausted},
-		{"failure with no retries at all", job(StatusRunning, 1, 0), at(failed, 1), true, StatusFailed, ReasonRetriesExhausted},
-		{"permanent failure skips retries", job(StatusRunning, 1, 5), permanent, true, StatusFailed, ReasonPermanentFailure},
-		{"failure of a pending job (already rescued)", job(StatusPending, 1, 3), at(failed, 1), false, "", ""},
-		{"failure of a superseded attempt", job(StatusRunning, 2, 3), at(failed, 1), false, "", ""},
-		{"failure after cancel", job(StatusCancelled, 1, 3), at(failed, 1), false, "", ""},
-		{"lease expiry with retries left", job(StatusRunning, 1, 1), at(expired, 1), true, StatusPending, ""},
-		{"lease expiry at budget", job(StatusRunning, 2, 1), at(expired, 2), true, StatusFailed, ReasonRetriesExhausted},
+		{"success of the running attempt", job(internalapi.StatusRunning, 1, 3), at(done, 1), true, internalapi.StatusCompleted, ""},
+		{"late success after a lease rescue", job(internalapi.StatusPending, 2, 3), at(done, 2), true, internalapi.StatusCompleted, ""},
+		{"success of a superseded attempt", job(internalapi.StatusRunning, 3, 3), at(done, 2), false, "", ""},
+		{"success of a future attempt", job(internalapi.StatusRunning, 1, 3), at(done, 2), false, "", ""},
+		{"success after completion", job(internalapi.StatusCompleted, 1, 3), at(done, 1), false, "", ""},
+		{"success after FAILED", job(internalapi.StatusFailed, 1, 0), at(done, 1), false, "", ""},
+		{"success after cancel", job(internalapi.StatusCancelled, 1, 3), at(done, 1), false, "", ""},
+		{"failure with retries left", job(internalapi.StatusRunning, 1, 2), at(failed, 1), true, internalapi.StatusPending, ""},
+		{"failure using the last retry", job(internalapi.StatusRunning, 2, 2), at(failed, 2), true, internalapi.StatusPending, ""},
+		{"failure with retries exhausted", job(internalapi.StatusRunning, 3, 2), at(failed, 3), true, internalapi.StatusFailed, ReasonRetriesExhausted},
+		{"failure with no retries at all", job(internalapi.StatusRunning, 1, 0), at(failed, 1), true, internalapi.StatusFailed, ReasonRetriesExhausted},
+		{"permanent failure skips retries", job(internalapi.StatusRunning, 1, 5), permanent, true, internalapi.StatusFailed, ReasonPermanentFailure},
+		{"failure of a pending job (already rescued)", job(internalapi.StatusPending, 1, 3), at(failed, 1), false, "", ""},
+		{"failure of a superseded attempt", job(internalapi.StatusRunning, 2, 3), at(failed, 1), false, "", ""},
+		{"failure after cancel", job(internalapi.StatusCancelled, 1, 3), at(failed, 1), false, "", ""},
+		{"lease expiry with retries left", job(internalapi.StatusRunning, 1, 1), at(expired, 1), true, internalapi.StatusPending, ""},
+		{"lease expiry at budget", job(internalapi.StatusRunning, 2, 1), at(expired, 2), true, internalapi.StatusFailed, ReasonRetriesExhausted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

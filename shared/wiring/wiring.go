@@ -6,12 +6,13 @@ package wiring
 import (
 	"context"
 	"fmt"
-	"github.com/jobweaver/jobweaver/shared/dbsecret"
 	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/jobweaver/jobweaver/shared/dbsecret"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -51,7 +52,7 @@ func (d *Deps) Close() {
 }
 
 // FromEnv reads DATABASE_URL (completed from the secret DB_SECRET_ARN when
-// set), DB_MAX_CONNS, DB_MIGRATE and KAFKA_BROKERS
+// set), DB_MAX_CONNS, DB_MIGRATE, KAFKA_BROKERS and LOG_LEVEL
 // for a function's main, and connects: the pool pings the database once,
 // the Kafka client dials nothing until the first produce.
 //
@@ -66,6 +67,7 @@ func FromEnv(ctx context.Context, service string, env *config.Env, migrations fs
 	migrate := env.Bool("DB_MIGRATE", false)
 	secretARN := env.String("DB_SECRET_ARN", "")
 	kcfg := kafka.ConfigFromEnv(env, "jobweaver-"+service)
+	level := logging.LevelFromEnv(env)
 	if err := env.Err(); err != nil {
 		return nil, err
 	}
@@ -75,7 +77,7 @@ func FromEnv(ctx context.Context, service string, env *config.Env, migrations fs
 			return nil, fmt.Errorf("config: DB_SECRET_ARN: %w", err)
 		}
 	}
-	return Open(ctx, service, dsn, int32(maxConns), migrate, migrations, kcfg, logging.New(service, nil))
+	return Open(ctx, service, dsn, int32(maxConns), migrate, migrations, kcfg, logging.NewAt(service, nil, level))
 }
 
 // Open connects with explicit settings.

@@ -34,8 +34,11 @@ type Config struct {
 	// every record without asking: a standalone worker (tests), whose
 	// attempts the scheduler never sees start.
 	Scheduler invoke.Invoker
-	// Metrics receives the worker's metrics; nil means metrics.FromEnv
-	// (the METRICS variable). See docs/metrics.md.
+	// MetricsMode is METRICS (metrics.ModeFromEnv): metrics.ModeEMF writes
+	// the worker's metrics to stdout, metrics.ModeOff or "" none. See
+	// docs/metrics.md.
+	MetricsMode string
+	// Metrics, when set, receives the worker's metrics instead (tests).
 	Metrics *metrics.Emitter
 }
 
@@ -71,42 +74,77 @@ const (
 	DefaultConcurrency    = 16
 	DefaultDeadlineMargin = time.Second
 	DefaultPageSizeMax    = 100
-	DefaultPageSize       = 20
 )
 
-// ConfigFromEnv reads WORKER_CONCURRENCY, WORKER_HTTP_ALLOWLIST,
-// WORKER_DEADLINE_MARGIN and WORKER_PAGE_SIZE_MAX. Problems are reported
-// by env.Err.
-func ConfigFromEnv(env *config.Env) Config {
+// DefaultConfig returns the defaults ConfigFromEnv starts from and New
+// fills zero fields with.
+func DefaultConfig() Config {
 	return Config{
-		Concurrency:    env.Int("WORKER_CONCURRENCY", DefaultConcurrency, 1, 1024),
-		HTTPAllowlist:  env.List("WORKER_HTTP_ALLOWLIST", nil),
-		DeadlineMargin: env.Duration("WORKER_DEADLINE_MARGIN", DefaultDeadlineMargin, 0, 5*time.Minute),
-		PageSizeMax:    env.Int("WORKER_PAGE_SIZE_MAX", DefaultPageSizeMax, 1, 1000),
+		Concurrency:    DefaultConcurrency,
+		DeadlineMargin: DefaultDeadlineMargin,
+		PageSizeMax:    DefaultPageSizeMax,
+		Steps:          step.Default,
+		MetricsMode:    metrics.ModeOff,
 	}
 }
 
-// Validate checks what ConfigFromEnv cannot: the allowlist entries. The
-// error names WORKER_HTTP_ALLOWLIST and the bad entry.
-func (c Config) Validate() error {
-	if _, err := ssrf.NewGuard(c.HTTPAllowlist); err != nil {
+// ConfigFromEnv reads WORKER_CONCURRENCY, WORKER_HTTP_ALLOWLIST,
+// WORKER_DEADLINE_MARGIN, WORKER_PAGE_SIZE_MAX and METRICS. Problems,
+// a bad allowlist entry included, are reported by env.Err.
+func ConfigFromEnv(env *config.Env) Config {
+	d := DefaultConfig()
+	c := Config{
+		Concurrency:    env.Int("WORKER_CONCURRENCY", d.Concurrency, 1, 1024),
+		HTTPAllowlist:  env.List("WORKER_HTTP_ALLOWLIST", nil),
+		DeadlineMargin: env.Duration("WORKER_DEADLINE_MARGIN", d.DeadlineMargin, 0, 5*time.Minute),
+		PageSizeMax:    env.Int("WORKER_PAGE_SIZE_MAX", d.PageSizeMax, 1, 1000),
+		MetricsMode:    metrics.ModeFromEnv(env),
+	}
+	// A bad entry stops the function before it connects to anything.
+	if err := checkAllowlist(c.HTTPAllowlist); err != nil {
+		env.Report(err)
+	}
+	return c
+}
+
+// checkAllowlist reports a bad WORKER_HTTP_ALLOWLIST entry, naming the
+// variable and the entry.
+func checkAllowlist(list []string) error {
+	if _, err := ssrf.NewGuard(list); err != nil {
 		return fmt.Errorf("config: WORKER_HTTP_ALLOWLIST: %w", err)
 	}
 	return nil
 }
 
+// withDefaults fills zero fields from DefaultConfig. A zero
+// DeadlineMargin stays: it stops steps only at the deadline itself.
 func (c Config) withDefaults() Config {
-	if c.Concurrency <= 0 {
-		c.Concurrency = DefaultConcurrency
+	d := DefaultConfig()
+	if c.Concurrency == 0 {
+		c.Concurrency = d.Concurrency
 	}
-	if c.DeadlineMargin < 0 {
-		c.DeadlineMargin = 0
-	}
-	if c.PageSizeMax <= 0 {
-		c.PageSizeMax = DefaultPageSizeMax
+	if c.PageSizeMax == 0 {
+		c.PageSizeMax = d.PageSizeMax
 	}
 	if c.Steps == nil {
-		c.Steps = step.Default
+		c.Steps = d.Steps
 	}
 	return c
+}
+
+// validate reports the first bad field, named by its variable; a bad
+// allowlist entry is named too.
+func (c Config) validate() error {
+	switch {
+	case c.Concurrency < 1 || c.Concurrency > 1024:
+		return config.Invalid("WORKER_CONCURRENCY", "from 1 to 1024", c.Concurrency)
+	case c.DeadlineMargin < 0:
+		return config.Invalid("WORKER_DEADLINE_MARGIN", "0 or more", c.DeadlineMargin)
+	case c.PageSizeMax < 1 || c.PageSizeMax > 1000:
+		return config.Invalid("WORKER_PAGE_SIZE_MAX", "from 1 to 1000", c.PageSizeMax)
+	}
+	if err := metrics.CheckMode(c.MetricsMode); err != nil {
+		return err
+	}
+	return checkAllowlist(c.HTTPAllowlist)
 }

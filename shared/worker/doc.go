@@ -9,7 +9,7 @@
 // them already finished (a redelivery), and runs the others concurrently
 // (at most Config.Concurrency at once) without holding a database
 // connection. Each attempt is started through the scheduler right before
-// it runs (Config.Scheduler, scheduler.PathAttemptsStart): the records
+// it runs (Config.Scheduler, internalapi.PathAttemptsStart): the records
 // that get free slots at the same moment are started in one call, a
 // record the scheduler refuses (a superseded dispatch, a cancelled or
 // finished job) is skipped, and the attempt's steps stop before its lease

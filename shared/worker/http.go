@@ -5,40 +5,29 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/httpjson"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/internalhttp"
 	"github.com/jobweaver/jobweaver/shared/paging"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
 )
 
 // Execution is one finished attempt as GET /internal/executions/{jobId}
-// shows it.
-type Execution struct {
-	EventID    string                `json:"eventId"` // the run-job event ID
-	JobID      string                `json:"jobId"`
-	Attempt    int                   `json:"attempt"`
-	TraceID    string                `json:"traceId,omitempty"`
-	Status     string                `json:"status"` // COMPLETED or FAILED
-	StartedAt  time.Time             `json:"startedAt"`
-	FinishedAt time.Time             `json:"finishedAt"`
-	DurationMs int64                 `json:"durationMs"`
-	ErrorCode  string                `json:"errorCode,omitempty"`
-	Error      string                `json:"error,omitempty"`
-	Steps      []envelope.StepResult `json:"steps"`
-}
+// shows it (the contract's type).
+type Execution = internalapi.Execution
 
 const namespace = "WORKER"
 
 func (s *Service) routes() http.Handler {
-	return internalhttp.ReadOnly{
+	return internalhttp.Routes{
 		Namespace: namespace,
-		Get:       map[string]http.HandlerFunc{"/internal/executions/{jobId}": s.listExecutions},
+		Handlers:  map[string]http.HandlerFunc{"GET " + internalapi.PathExecutions: s.listExecutions},
 		Health:    pgdb.HealthHandler(s.pool, s.log),
 		Log:       s.log,
 	}.Handler()
@@ -52,7 +41,7 @@ func (s *Service) listExecutions(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("jobId must be a UUID (got %q)", raw)))
 		return
 	}
-	req, err := paging.Parse(r.URL.Query(), min(DefaultPageSize, s.cfg.PageSizeMax), s.cfg.PageSizeMax, namespace)
+	req, err := paging.Parse(r.URL.Query(), min(internalapi.DefaultPageSize, s.cfg.PageSizeMax), s.cfg.PageSizeMax, namespace)
 	if err != nil {
 		apierror.Write(w, r, s.log, namespace, err)
 		return
@@ -62,7 +51,7 @@ func (s *Service) listExecutions(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, r, s.log, namespace, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, page)
+	httpjson.Write(w, http.StatusOK, page)
 }
 
 // Executions returns a page of a job's finished attempts, oldest attempt

@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/invoke"
-	"github.com/jobweaver/jobweaver/shared/scheduler"
 )
 
 // startAttempts starts the tasks' attempts through the scheduler
-// (scheduler.PathAttemptsStart) in one call, and returns the run-job
+// (internalapi.PathAttemptsStart) in one call, and returns the run-job
 // event IDs that may run and when their lease ends (measured from before
 // the call, so never later than the scheduler's). Without a scheduler
 // every task may run, with no lease.
@@ -24,13 +24,13 @@ func (s *Service) startAttempts(ctx context.Context, tasks []*task) (map[string]
 		}
 		return ok, time.Time{}, nil
 	}
-	refs := make([]scheduler.AttemptRef, len(tasks))
+	refs := make([]internalapi.AttemptRef, len(tasks))
 	for i, t := range tasks {
-		refs[i] = scheduler.AttemptRef{JobID: t.jobID, Attempt: t.job.Attempt, DispatchID: t.eventID}
+		refs[i] = internalapi.AttemptRef{JobID: t.jobID, Attempt: t.job.Attempt, DispatchID: t.eventID}
 	}
 	sent := time.Now()
-	var resp scheduler.StartResponse
-	if err := callScheduler(ctx, s.cfg.Scheduler, scheduler.PathAttemptsStart, refs, &resp); err != nil {
+	var resp internalapi.StartResponse
+	if err := callScheduler(ctx, s.cfg.Scheduler, internalapi.PathAttemptsStart, refs, &resp); err != nil {
 		return nil, time.Time{}, err
 	}
 	for _, id := range resp.Started {
@@ -49,17 +49,17 @@ func (s *Service) release(ctx context.Context, tasks []*task) error {
 	if s.cfg.Scheduler == nil || len(tasks) == 0 {
 		return nil
 	}
-	refs := make([]scheduler.AttemptRef, len(tasks))
+	refs := make([]internalapi.AttemptRef, len(tasks))
 	for i, t := range tasks {
-		refs[i] = scheduler.AttemptRef{JobID: t.jobID, Attempt: t.job.Attempt, DispatchID: t.eventID}
+		refs[i] = internalapi.AttemptRef{JobID: t.jobID, Attempt: t.job.Attempt, DispatchID: t.eventID}
 	}
-	var resp scheduler.ReleaseResponse
-	return callScheduler(ctx, s.cfg.Scheduler, scheduler.PathAttemptsRelease, refs, &resp)
+	var resp internalapi.ReleaseResponse
+	return callScheduler(ctx, s.cfg.Scheduler, internalapi.PathAttemptsRelease, refs, &resp)
 }
 
 // callScheduler posts refs to one of the scheduler's attempt routes.
-func callScheduler(ctx context.Context, inv invoke.Invoker, path string, refs []scheduler.AttemptRef, out any) error {
-	body, err := json.Marshal(scheduler.AttemptsRequest{Attempts: refs})
+func callScheduler(ctx context.Context, inv invoke.Invoker, path string, refs []internalapi.AttemptRef, out any) error {
+	body, err := json.Marshal(internalapi.AttemptsRequest{Attempts: refs})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -36,15 +37,16 @@ type Service struct {
 	triggers trigger.Router
 }
 
-// New builds the worker from its config and connections. deps.Pool and
-// deps.Relay are required; a bad HTTPAllowlist entry is an error naming
-// WORKER_HTTP_ALLOWLIST and the entry.
+// New validates cfg and builds the worker from it and its connections.
+// deps.Pool and deps.Relay are required; a bad field is an error naming
+// its variable (a bad HTTPAllowlist entry: WORKER_HTTP_ALLOWLIST and the
+// entry).
 func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 	if deps == nil || deps.Pool == nil || deps.Relay == nil {
 		return nil, errors.New("worker: deps need a Pool and a Relay")
 	}
 	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	client, err := ssrf.NewClient(cfg.HTTPAllowlist, time.Duration(step.MaxHTTPTimeout)*time.Millisecond+5*time.Second)
@@ -57,9 +59,7 @@ func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 	}
 	m := cfg.Metrics
 	if m == nil {
-		if m, err = metrics.FromEnv("worker"); err != nil {
-			return nil, err
-		}
+		m = metrics.ForMode(cfg.MetricsMode, os.Stdout, "worker")
 	}
 	s := &Service{cfg: cfg, pool: deps.Pool, relay: deps.Relay, log: log, http: client, metrics: m}
 	s.handler = s.routes()

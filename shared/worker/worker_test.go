@@ -504,16 +504,26 @@ func TestConfigFromEnv(t *testing.T) {
 	if env.Err() != nil || cfg.Concurrency != 4 || cfg.DeadlineMargin != 250*time.Millisecond || len(cfg.HTTPAllowlist) != 2 {
 		t.Fatalf("cfg = %+v, %v", cfg, env.Err())
 	}
-	env = config.FromMap(map[string]string{"WORKER_CONCURRENCY": "0"})
-	worker.ConfigFromEnv(env)
-	if env.Err() == nil || !strings.Contains(env.Err().Error(), "WORKER_CONCURRENCY") {
-		t.Fatalf("err = %v", env.Err())
+	for name, v := range map[string]string{"WORKER_CONCURRENCY": "0", "WORKER_HTTP_ALLOWLIST": "10.0.0.0/8, bad host", "METRICS": "statsd"} {
+		env = config.FromMap(map[string]string{name: v})
+		worker.ConfigFromEnv(env)
+		if env.Err() == nil || !strings.Contains(env.Err().Error(), name) {
+			t.Errorf("%s=%s: err = %v", name, v, env.Err())
+		}
 	}
 
-	if err := (worker.Config{HTTPAllowlist: []string{"10.0.0.0/8", "bad host"}}).Validate(); err == nil || !strings.Contains(err.Error(), `"bad host"`) {
-		t.Fatalf("Validate = %v", err)
-	}
 	deps := &wiring.Deps{Pool: setup(t, worker.Config{}).pool, Relay: &outbox.Relay{}}
+	for name, cfg := range map[string]worker.Config{
+		`"bad host"`:             {HTTPAllowlist: []string{"10.0.0.0/8", "bad host"}},
+		"WORKER_CONCURRENCY":     {Concurrency: -1},
+		"WORKER_DEADLINE_MARGIN": {DeadlineMargin: -time.Second},
+		"WORKER_PAGE_SIZE_MAX":   {PageSizeMax: 5000},
+		"METRICS":                {MetricsMode: "statsd"},
+	} {
+		if _, err := worker.New(cfg, deps); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("New(%+v) = %v, want an error naming %s", cfg, err, name)
+		}
+	}
 	_, err := worker.New(worker.Config{HTTPAllowlist: []string{"10.0.0.0/99"}}, deps)
 	if err == nil || !strings.Contains(err.Error(), "WORKER_HTTP_ALLOWLIST") || !strings.Contains(err.Error(), "10.0.0.0/99") {
 		t.Fatalf("bad allowlist: %v", err)
