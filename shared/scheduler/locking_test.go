@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/internalapi"
 )
 
 // Optimistic locking: every state change is written WHERE version = the
@@ -25,8 +26,8 @@ func TestVersionConflictRollsBackAndTheRetryApplies(t *testing.T) {
 		status    string // after the retry
 		deadLetrs int
 	}{
-		{"completion", "", StatusCompleted, 0},
-		{"last failure", "boom", StatusFailed, 1},
+		{"completion", "", internalapi.StatusCompleted, 0},
+		{"last failure", "boom", internalapi.StatusFailed, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := setup(t, paused)
@@ -34,7 +35,7 @@ func TestVersionConflictRollsBackAndTheRetryApplies(t *testing.T) {
 			b.consume(t, b.svc, created)
 			b.runOnce(t, b.service(t, nil)) // dispatch attempt 1
 			before := b.job(t, created.JobID)
-			if before.Status != StatusRunning || before.Attempts != 1 {
+			if before.Status != internalapi.StatusRunning || before.Attempts != 1 {
 				t.Fatalf("job before the result: %+v", before)
 			}
 			// The sneaky writer: finishing the attempt row bumps the job's
@@ -50,7 +51,7 @@ func TestVersionConflictRollsBackAndTheRetryApplies(t *testing.T) {
 				t.Fatalf("HandleKafka with a version conflict = %v; want errVersionConflict", err)
 			}
 			after := b.job(t, created.JobID)
-			if after.Status != StatusRunning || after.Version != before.Version || after.Attempts != 1 {
+			if after.Status != internalapi.StatusRunning || after.Version != before.Version || after.Attempts != 1 {
 				t.Errorf("the loser changed the job: %+v, was %+v", after, before)
 			}
 			if n := b.count(t, `SELECT count(*) FROM job_attempts WHERE outcome IS NOT NULL`); n != 0 {
@@ -96,7 +97,7 @@ func TestJobUpdateManyWithAStaleVersionFails(t *testing.T) {
 	}
 	ups := make([]jobUpdate, len(jobs))
 	for i, j := range jobs {
-		ups[i] = jobUpdate{ID: j.ID, Version: j.Version, Status: StatusCompleted}
+		ups[i] = jobUpdate{ID: j.ID, Version: j.Version, Status: internalapi.StatusCompleted}
 	}
 	ups[1].Version-- // read before someone else's change
 	if _, err := jobUpdateMany(b.ctx, tx, ups); !errors.Is(err, errVersionConflict) {
