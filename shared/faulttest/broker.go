@@ -104,12 +104,12 @@ func (b *Broker) DuringProduce(topics []string, fn func()) (done <-chan struct{}
 			ids[i.TopicID] = true
 		}
 	}
-	var fired atomic.Bool
-	var mu sync.Mutex // orders a firing against cancel
+	// state: 0 armed, 1 fired (or firing), 2 withdrawn. No lock is held
+	// across SleepControl: the cluster runs other requests meanwhile, this
+	// control among them.
+	var state atomic.Int32
 	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if fired.Load() { // a kept control may run again; or cancelled
+		if state.Load() != 0 { // a kept control may run again
 			return nil, nil, false
 		}
 		p, ok := req.(*kmsg.ProduceRequest)
@@ -123,20 +123,21 @@ func (b *Broker) DuringProduce(topics []string, fn func()) (done <-chan struct{}
 			c.KeepControl()
 			return nil, nil, false
 		}
-		fired.Store(true)
+		if !state.CompareAndSwap(0, 1) {
+			return nil, nil, false
+		}
 		c.SleepControl(fn)
 		close(ch)
 		return nil, nil, false
 	})
 	return ch, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		select {
-		case <-ch:
-			return true
-		default:
+		if state.CompareAndSwap(0, 2) {
+			return false
 		}
-		fired.Store(true) // never fires now
+		if state.Load() == 1 {
+			<-ch // firing: wait until fn has run
+			return true
+		}
 		return false
 	}
 }
