@@ -5,7 +5,7 @@ FN    ?=
 EVENT ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-lambda bench build invoke invoke-remote fmt lint clean
+.PHONY: help run test test-faults test-lambda bench build invoke invoke-remote fmt lint clean
 
 help: ## list the targets
 	@echo "JobWeaver make targets:"
@@ -17,6 +17,12 @@ run: ## run the whole platform locally (API on :8080); settings: go run ./locals
 test: node_modules/.bin/newman ## go vet, then every test with -count=1 (real Postgres, in-process Kafka broker, newman)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+
+test-faults: ## the fault suite at full scale (docs/reliability.md; make test runs it reduced), then its concurrent ticks under -race
+	@rc=0; \
+	FAULTS_SCALE=full $(GO) test -count=1 -v -timeout 90m ./shared/faults || rc=1; \
+	FAULTS_SCALE=full $(GO) test -count=1 -race -v -timeout 30m -run '^TestConcurrentTicks$$' ./shared/faults || rc=1; \
+	exit $$rc
 
 node_modules/.bin/newman: package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "make: npm is needed to run the original client collection with newman: sudo apt-get install nodejs npm" >&2; exit 1; }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/dlq"
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/faulttest"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/stacktest"
@@ -214,7 +215,13 @@ func databaseOutage(t *testing.T, s *stack) {
 	restored = true
 	id := worker.PoisonEventID(rec.Topic, int64(rec.Partition), rec.Offset)
 	s.WaitDeadLetter(t, "the poison record after the outage", func(e map[string]any) bool { return e["id"] == id })
-	time.Sleep(300 * time.Millisecond) // a duplicate would show up by now
+	// At rest: the worker committed past the poison record (no batch of it
+	// will come again), its outbox is empty and the dlq consumed every
+	// dead letter; a duplicate would be stored by now.
+	stacktest.Eventually(t, "every record consumed and the worker's outbox empty", func() bool {
+		lag, err := faulttest.Lag(s.Brokers)
+		return err == nil && lag == 0 && s.Count(t, "worker", `SELECT count(*) FROM outbox`) == 0
+	})
 	n := 0
 	for _, e := range s.DeadLetters(t) {
 		if e["id"] == id {
