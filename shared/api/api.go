@@ -169,6 +169,9 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 	s.routed = internalhttp.ErrorBodies(s.mux, namespace, s.log)
 	s.handler = http.HandlerFunc(s.serve)
 	s.router = trigger.Router{Name: "api", HTTP: s.handler}
+	// What a crashed predecessor published but never deleted, or never
+	// published, goes out (once) without waiting for a request's sweep.
+	s.sweepLater(context.Background(), 1)
 	return s, nil
 }
 
