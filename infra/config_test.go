@@ -184,7 +184,9 @@ func TestCheckAssets(t *testing.T) {
 		dir := t.TempDir()
 		for _, fn := range AllFunctions {
 			if b := write(fn); b != nil {
-				os.MkdirAll(filepath.Join(dir, fn), 0o755)
+				if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
+					t.Fatal(err)
+				}
 				if err := os.WriteFile(filepath.Join(dir, fn, "bootstrap"), b, 0o755); err != nil {
 					t.Fatal(err)
 				}

@@ -33,8 +33,9 @@ var update = flag.Bool("update", false, "rewrite testdata/<stage>.template.json 
 var testAssets, testOut string
 
 func TestMain(m *testing.M) {
-	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-	os.Setenv("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+	// Setenv fails only on a malformed name; these only quiet jsii warnings.
+	_ = os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+	_ = os.Setenv("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 	code := func() int {
 		dir, err := os.MkdirTemp("", "jobweaver-infra-test-")
 		if err != nil {

@@ -92,7 +92,7 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		r.ParseForm()
+		_ = r.ParseForm() // a malformed form leaves r.Form empty: the fake then answers an error
 		f.query(w, r.Form)
 		return
 	}
@@ -104,7 +104,7 @@ func (f *fakeAWS) call(op string) { f.Calls[op]++ }
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // rest serves Lambda and MSK.
@@ -163,16 +163,16 @@ func (f *fakeAWS) rest(w http.ResponseWriter, r *http.Request) {
 // jsonRPC serves the JSON 1.1 services.
 func (f *fakeAWS) jsonRPC(w http.ResponseWriter, r *http.Request, target string) {
 	var in map[string]any
-	json.NewDecoder(r.Body).Decode(&in)
+	_ = json.NewDecoder(r.Body).Decode(&in) // a malformed body leaves in empty: the fake then answers an error
 	str := func(k string) string { s, _ := in[k].(string); return s }
 	fail := func(status int, typ, msg string) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": msg})
+		_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": msg})
 	}
 	ok := func(v any) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		json.NewEncoder(w).Encode(v)
+		_ = json.NewEncoder(w).Encode(v)
 	}
 	op := target[strings.LastIndex(target, ".")+1:]
 	f.call(op)

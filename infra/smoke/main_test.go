@@ -57,7 +57,7 @@ func authorizer(t *testing.T, api, token string) *httptest.Server {
 // stack with the given outputs.
 func cloudFormation(t *testing.T, stack string, outputs map[string]string) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.ParseForm()
+		_ = r.ParseForm() // a malformed form leaves r.Form empty: the fake answers ValidationError
 		if r.Form.Get("Action") != "DescribeStacks" || r.Form.Get("StackName") != stack {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprintf(w, `<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id %s does not exist</Message></Error><RequestId>1</RequestId></ErrorResponse>`, r.Form.Get("StackName"))

@@ -96,7 +96,9 @@ Flags:
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(map[string]any{"access_token": tok.AccessToken, "token_type": tok.Type(), "expiry": tok.Expiry.UTC().Format(time.RFC3339)})
+		// A map of strings always encodes; a failed write to stdout has no one
+		// to tell, as for the Fprintln below.
+		_ = enc.Encode(map[string]any{"access_token": tok.AccessToken, "token_type": tok.Type(), "expiry": tok.Expiry.UTC().Format(time.RFC3339)})
 		return 0
 	}
 	fmt.Fprintln(stdout, tok.AccessToken)

@@ -580,7 +580,7 @@ func TestBridgeServesTheAPI(t *testing.T) {
 				ev.Headers["content-type"] != "application/json" || ev.RawQueryString != "dry=1" {
 				t.Errorf("event %+v", ev)
 			}
-			json.NewEncoder(w).Encode(events.APIGatewayV2HTTPResponse{
+			_ = json.NewEncoder(w).Encode(events.APIGatewayV2HTTPResponse{
 				StatusCode: 202, Headers: map[string]string{"Content-Type": "application/json"}, Body: `{"jobId":"j-1"}`,
 			})
 		case "/api/boom":

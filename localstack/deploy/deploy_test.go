@@ -49,7 +49,9 @@ func writeZip(t *testing.T, path, name string, mode fs.FileMode, content []byte)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write(content)
+	if _, err := w.Write(content); err != nil {
+		t.Fatal(err)
+	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +315,9 @@ func TestBootstrapChecks(t *testing.T) {
 			t.Errorf("%s: error %v; want one naming %s and saying %q", c.name, err, path, c.err)
 		}
 	}
-	os.WriteFile(filepath.Join(dir, "junk.zip"), []byte("not a zip"), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "junk.zip"), []byte("not a zip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := readBundle(filepath.Join(dir, "junk.zip"), true); err == nil || !strings.Contains(err.Error(), "not a zip file") {
 		t.Errorf("junk: %v", err)
 	}

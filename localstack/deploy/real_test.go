@@ -68,7 +68,7 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reply := func(status int, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(v)
+		_ = json.NewEncoder(w).Encode(v)
 	}
 	record := func(op string) { f.bodies[op] = append(f.bodies[op], in) }
 	path := r.URL.Path
@@ -124,11 +124,11 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "POST" && path == "/" && r.Header.Get("X-Amz-Target") == "AWSEvents.PutRule":
 		record("PutRule")
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		json.NewEncoder(w).Encode(map[string]string{"RuleArn": "arn:aws:events:us-east-1:000000000000:rule/" + fmt.Sprint(in["Name"])})
+		_ = json.NewEncoder(w).Encode(map[string]string{"RuleArn": "arn:aws:events:us-east-1:000000000000:rule/" + fmt.Sprint(in["Name"])})
 	case r.Method == "POST" && path == "/" && r.Header.Get("X-Amz-Target") == "AWSEvents.PutTargets":
 		record("PutTargets")
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		json.NewEncoder(w).Encode(map[string]any{"FailedEntryCount": 0, "FailedEntries": []any{}})
+		_ = json.NewEncoder(w).Encode(map[string]any{"FailedEntryCount": 0, "FailedEntries": []any{}})
 	default:
 		f.t.Errorf("unexpected call %s %s (target %q)", r.Method, path, r.Header.Get("X-Amz-Target"))
 		reply(400, map[string]string{"message": "unexpected"})
@@ -151,7 +151,9 @@ func TestDeployThroughTheSDK(t *testing.T) {
 	prefix := fmt.Sprintf("jwdeploy_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
 	t.Cleanup(func() {
 		for _, fn := range stack.Functions {
-			pgdb.DropDatabase(context.Background(), admin, stack.Database(prefix, fn))
+			if err := pgdb.DropDatabase(context.Background(), admin, stack.Database(prefix, fn)); err != nil {
+				t.Error(err)
+			}
 		}
 	})
 

@@ -63,8 +63,12 @@ func TestPack(t *testing.T) {
 
 func TestPackRefusesWhatLambdaCannotRun(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "api")
-	os.MkdirAll(dir, 0o755)
-	os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\n"), 0o755)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := pack(dir); err == nil {
 		t.Fatal("a script was packed as a Lambda bootstrap")
 	}

@@ -70,7 +70,10 @@ func child(t *testing.T, cfg Config, env ...string) (kill func(), _ state) {
 		if !killed {
 			killed = true
 			_ = cmd.Process.Kill()
-			<-exited
+			// Killed on purpose: Wait reports the signal. errcheck wants the
+			// dropped error visible.
+			//lint:ignore S1005 the blank assignment is for errcheck
+			_ = <-exited
 		}
 	}
 	t.Cleanup(kill)

@@ -122,7 +122,7 @@ func TestPoisonRecordsOnEveryTopic(t *testing.T) {
 		t.Fatalf("delete the consumer groups: %v %v", err, del.Error())
 	}
 	cl.Close()
-	s = stacktest.Start(t, cfg)
+	stacktest.Start(t, cfg) // the restarted stack; t.Cleanup stops it
 	faulttest.Eventually(t, faulttest.Bound, "every record is consumed again", func() bool {
 		lag, err := faulttest.Lag([]string{b.Addr})
 		return err == nil && lag == 0

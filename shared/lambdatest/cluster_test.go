@@ -77,7 +77,9 @@ func TestEmulatorOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var raw bytes.Buffer
-	raw.ReadFrom(resp.Body)
+	if _, err := raw.ReadFrom(resp.Body); err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("X-Amz-Function-Error") != "" || !strings.Contains(raw.String(), `"errorType":"errorString"`) {
 		t.Errorf("returned error: %d %v %s", resp.StatusCode, resp.Header, raw.String())

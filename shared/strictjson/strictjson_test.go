@@ -14,7 +14,7 @@ func TestCheckKeys(t *testing.T) {
 		Retries int    `json:"maxRetryCount,omitempty"`
 		Skip    string `json:"-"`
 		Plain   int
-		hidden  int
+		hidden  int //lint:ignore U1000 an unexported field, which Fields must leave out
 	}
 	names := Fields(&job{})
 	if len(names) != 3 || !names["jobType"] || !names["maxRetryCount"] || !names["Plain"] {

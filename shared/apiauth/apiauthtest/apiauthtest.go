@@ -24,7 +24,7 @@ func TokenEndpoint(t testing.TB, clientID, secret string, scopes ...string) *htt
 		w.Header().Set("Content-Type", "application/json")
 		fail := func(code string) {
 			w.WriteHeader(http.StatusBadRequest)
-			json.NewEncoder(w).Encode(map[string]string{"error": code})
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": code})
 		}
 		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
 			fail("invalid_request")
@@ -44,7 +44,7 @@ func TokenEndpoint(t testing.TB, clientID, secret string, scopes ...string) *htt
 				return
 			}
 		}
-		json.NewEncoder(w).Encode(map[string]any{
+		_ = json.NewEncoder(w).Encode(map[string]any{
 			"access_token": "tok:" + r.FormValue("scope"), "token_type": "Bearer", "expires_in": 3600,
 		})
 	}))
@@ -61,16 +61,16 @@ func SecretsManager(t testing.TB, secrets map[string]string) *httptest.Server {
 		var in struct{ SecretId string }
 		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" || json.NewDecoder(r.Body).Decode(&in) != nil {
 			w.WriteHeader(http.StatusBadRequest)
-			json.NewEncoder(w).Encode(map[string]string{"__type": "InvalidRequestException", "message": "unexpected call"})
+			_ = json.NewEncoder(w).Encode(map[string]string{"__type": "InvalidRequestException", "message": "unexpected call"})
 			return
 		}
 		v, ok := secrets[in.SecretId]
 		if !ok {
 			w.WriteHeader(http.StatusBadRequest)
-			json.NewEncoder(w).Encode(map[string]string{"__type": "ResourceNotFoundException", "message": "Secrets Manager can't find the specified secret."})
+			_ = json.NewEncoder(w).Encode(map[string]string{"__type": "ResourceNotFoundException", "message": "Secrets Manager can't find the specified secret."})
 			return
 		}
-		json.NewEncoder(w).Encode(map[string]any{"Name": in.SecretId, "SecretString": v, "VersionId": "v1"})
+		_ = json.NewEncoder(w).Encode(map[string]any{"Name": in.SecretId, "SecretString": v, "VersionId": "v1"})
 	}))
 	t.Cleanup(srv.Close)
 	return srv
