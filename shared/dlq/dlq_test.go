@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/jobweaver/jobweaver/shared/apigwtest"
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/dlq"
 	"github.com/jobweaver/jobweaver/shared/envelope"
@@ -235,14 +236,7 @@ func TestListAndGetEndpoints(t *testing.T) {
 
 	get := func(path string) (int, []byte) {
 		t.Helper()
-		ev := events.APIGatewayV2HTTPRequest{RouteKey: "$default", RawPath: strings.SplitN(path, "?", 2)[0]}
-		if i := strings.IndexByte(path, '?'); i >= 0 {
-			ev.RawQueryString = path[i+1:]
-		}
-		ev.RequestContext.HTTP.Method = http.MethodGet
-		ev.RequestContext.HTTP.Path = ev.RawPath
-		payload, _ := json.Marshal(ev)
-		out, err := svc.Handle(ctx, payload)
+		out, err := svc.Handle(ctx, apigwtest.Payload(t, http.MethodGet, path, ""))
 		if err != nil {
 			t.Fatal(err)
 		}

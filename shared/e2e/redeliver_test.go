@@ -98,7 +98,7 @@ func TestEveryEventDeliveredTwiceChangesNothing(t *testing.T) {
 	events := map[string]map[string]bool{} // distinct event IDs per topic
 	prod := kafkatest.Producer(t, s.Brokers)
 	for _, topic := range kafka.TopicNames() {
-		recs := readTopic(t, s.Brokers, topic)
+		recs := kafkatest.ReadTopic(t, s.Brokers, topic, 10*time.Second)
 		counts[topic] = len(recs)
 		events[topic] = map[string]bool{}
 		for _, r := range recs {
@@ -132,7 +132,7 @@ func TestEveryEventDeliveredTwiceChangesNothing(t *testing.T) {
 		}
 	}
 	for _, topic := range kafka.TopicNames() {
-		if n := len(readTopic(t, s.Brokers, topic)); n != 2*counts[topic] {
+		if n := len(kafkatest.ReadTopic(t, s.Brokers, topic, 10*time.Second)); n != 2*counts[topic] {
 			t.Errorf("%s holds %d records after redelivery, want exactly the %d duplicates added (%d)", topic, n, counts[topic], 2*counts[topic])
 		}
 	}
@@ -143,25 +143,6 @@ func TestEveryEventDeliveredTwiceChangesNothing(t *testing.T) {
 	if r["attempts"] != float64(2) || r["status"] != "COMPLETED" {
 		t.Errorf("flaky job after redelivery = %v", r)
 	}
-}
-
-// readTopic returns every record in topic up to its current end.
-func readTopic(t *testing.T, brokers []string, topic string) []*kgo.Record {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := 0
-	ends.Each(func(o kadm.ListedOffset) { total += int(o.Offset) })
-	return kafkatest.ReadAll(t, brokers, topic, total, 10*time.Second)
 }
 
 var _ = fmt.Sprint
