@@ -17,6 +17,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/stacktest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // snapshot is every piece of state the platform keeps, as text.
@@ -52,7 +53,7 @@ func (s *stack) lagZero(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	stacktest.Eventually(t, "consumer lag reaches zero", func() bool {
+	testwait.Eventually(t, stacktest.Bound, "consumer lag reaches zero", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		groups, err := adm.ListGroups(ctx)
@@ -84,7 +85,7 @@ func TestEveryEventDeliveredTwiceChangesNothing(t *testing.T) {
 	s.WaitStatus(t, ok, "COMPLETED")
 	s.WaitStatus(t, flaky, "COMPLETED")
 	s.WaitStatus(t, dead, "FAILED")
-	stacktest.Eventually(t, "the dead letter is stored", func() bool {
+	testwait.Eventually(t, stacktest.Bound, "the dead letter is stored", func() bool {
 		return s.Count(t, "dlq", `SELECT count(*) FROM dead_letters`) == 1
 	})
 	s.lagZero(t)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // ReadTopic returns every record of topic up to its current end.
@@ -116,7 +117,7 @@ func (r *Redeliverer) Stop(tb testing.TB, brokers []string) {
 	tb.Helper()
 	// Caught up: every original record has its copies, that is
 	// records = originals + copies with copies = r.copies × originals.
-	Eventually(tb, Bound, "the redeliverer catches up", func() bool {
+	testwait.Eventually(tb, Bound, "the redeliverer catches up", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		total, err := kafkatest.EndOffsets(ctx, brokers, kafka.TopicNames()...)
 		cancel()
