@@ -4,6 +4,7 @@
 package apigwtest
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -37,4 +38,21 @@ func Payload(tb testing.TB, method, target, body string) []byte {
 		tb.Fatalf("apigwtest: encode the event: %v", err)
 	}
 	return b
+}
+
+// Call hands the event to a function's handler (a service's Handle: a raw
+// payload in, the response out) and returns the response's status and
+// body. It fails the test if the handler fails or answers with anything
+// but an API Gateway v2 response.
+func Call(ctx context.Context, tb testing.TB, handle func(context.Context, json.RawMessage) (any, error), method, target, body string) (int, []byte) {
+	tb.Helper()
+	out, err := handle(ctx, Payload(tb, method, target, body))
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, target, err)
+	}
+	resp, ok := out.(events.APIGatewayV2HTTPResponse)
+	if !ok {
+		tb.Fatalf("%s %s: the handler answered with a %T, not an API Gateway v2 response", method, target, out)
+	}
+	return resp.StatusCode, []byte(resp.Body)
 }

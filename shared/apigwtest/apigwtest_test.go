@@ -2,10 +2,12 @@ package apigwtest_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/jobweaver/jobweaver/shared/apigw"
 	"github.com/jobweaver/jobweaver/shared/apigwtest"
 )
@@ -35,5 +37,26 @@ func TestEventIsTheRequest(t *testing.T) {
 	}
 	if p := apigwtest.Payload(t, http.MethodGet, "/health", ""); len(p) == 0 {
 		t.Error("empty payload")
+	}
+}
+
+// TestCall checks that Call hands the handler the event and returns its
+// response's status and body.
+func TestCall(t *testing.T) {
+	t.Parallel()
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		_, _ = io.WriteString(w, r.Method+" "+r.URL.RequestURI())
+	})
+	handle := func(ctx context.Context, payload json.RawMessage) (any, error) {
+		var ev events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, err
+		}
+		return apigw.Serve(ctx, echo, ev)
+	}
+	code, body := apigwtest.Call(context.Background(), t, handle, http.MethodGet, "/internal/dlq?page=2", "")
+	if code != http.StatusTeapot || string(body) != "GET /internal/dlq?page=2" {
+		t.Errorf("Call = %d %q", code, body)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/logging"
+	"github.com/jobweaver/jobweaver/shared/paging"
 	"github.com/jobweaver/jobweaver/shared/pgtest"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
@@ -236,20 +237,9 @@ func TestListAndGetEndpoints(t *testing.T) {
 
 	get := func(path string) (int, []byte) {
 		t.Helper()
-		out, err := svc.Handle(ctx, apigwtest.Payload(t, http.MethodGet, path, ""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp := out.(events.APIGatewayV2HTTPResponse)
-		return resp.StatusCode, []byte(resp.Body)
+		return apigwtest.Call(ctx, t, svc.Handle, http.MethodGet, path, "")
 	}
-	type page struct {
-		Content       []dlq.Entry `json:"content"`
-		Page          int         `json:"page"`
-		Size          int         `json:"size"`
-		TotalElements int64       `json:"totalElements"`
-		TotalPages    int         `json:"totalPages"`
-	}
+	type page = paging.Page[dlq.Entry]
 	var all []dlq.Entry
 	for pg := 0; pg < 3; pg++ {
 		code, body := get("/internal/dlq?size=2&page=" + string(rune('0'+pg)))

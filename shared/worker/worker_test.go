@@ -20,6 +20,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/outbox"
+	"github.com/jobweaver/jobweaver/shared/paging"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 	"github.com/jobweaver/jobweaver/shared/worker"
 )
@@ -377,20 +378,9 @@ func TestExecutionsEndpoint(t *testing.T) {
 
 	get := func(path string) (int, []byte) {
 		t.Helper()
-		out, err := b.svc.Handle(ctx, apigwtest.Payload(t, http.MethodGet, path, ""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp := out.(events.APIGatewayV2HTTPResponse)
-		return resp.StatusCode, []byte(resp.Body)
+		return apigwtest.Call(ctx, t, b.svc.Handle, http.MethodGet, path, "")
 	}
-	type page struct {
-		Content       []worker.Execution `json:"content"`
-		Page          int                `json:"page"`
-		Size          int                `json:"size"`
-		TotalElements int64              `json:"totalElements"`
-		TotalPages    int                `json:"totalPages"`
-	}
+	type page = paging.Page[worker.Execution]
 	decode := func(body []byte) page {
 		t.Helper()
 		var p page
