@@ -1,125 +1,22 @@
-// Command migrate is JobWeaver's deploy-time provisioning function. It is
-// not part of the job flow: CloudFormation calls it, through the CDK
-// custom-resource provider framework (infra/), on every deploy that
-// changes what it provisions. It handles two custom resources:
-//
-//   - Custom::JobWeaverDatabases: for each service (api, scheduler,
-//     worker, dlq), a login role and a database on the RDS instance, the
-//     service's embedded goose migrations applied as the master user, and
-//     data-only privileges (SELECT, INSERT, UPDATE, DELETE) for the role:
-//     a service can read and write its own tables and nothing else. The
-//     passwords come from one Secrets Manager secret per service, the
-//     master credentials from the instance's secret.
-//   - Custom::JobWeaverTopics: the lifecycle topics with their partition
-//     counts (MSK has no CloudFormation resource for topics), over the
-//     Kafka admin API with KAFKA_BROKERS and KAFKA_AUTH (iam on MSK).
-//
-// Because the provider framework sends CloudFormation's response, this
-// handler only returns (or fails). Deleting either resource deletes
-// nothing: the data goes with the instance and the cluster.
+// Command migrate is JobWeaver's deploy-time provisioning function: the
+// CDK custom-resource provider (infra/) calls it on every deploy that
+// changes the databases, roles, migrations or topics it provisions
+// (Custom::JobWeaverDatabases, Custom::JobWeaverTopics). Its logic is
+// shared/provision.
 //
 // `make build` builds it as build/migrate/bootstrap for provided.al2023,
 // like the four functions.
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"log/slog"
-
-	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/jobweaver/jobweaver/shared/logging"
+	"github.com/jobweaver/jobweaver/shared/provision"
 )
 
 const name = "migrate"
 
-// The custom resource types and their physical IDs (fixed: an update
-// never replaces the resource).
-const (
-	TypeDatabases = "Custom::JobWeaverDatabases"
-	TypeTopics    = "Custom::JobWeaverTopics"
-
-	physicalDatabases = "jobweaver-databases"
-	physicalTopics    = "jobweaver-topics"
-)
-
-// response is what the provider framework expects from an onEvent handler.
-type response struct {
-	PhysicalResourceID string         `json:"PhysicalResourceId"`
-	Data               map[string]any `json:"Data,omitempty"`
-}
-
-type handler struct {
-	log     *slog.Logger
-	secrets secretReader
-	// databases and topics do the work; tests replace them.
-	databases func(ctx context.Context, p databasesProps) (map[string]any, error)
-	topics    func(ctx context.Context, p topicsProps) (map[string]any, error)
-}
-
 func main() {
-	h := &handler{log: logging.New(name, nil)}
-	h.secrets = lazySecrets()
-	h.databases = h.provisionDatabases
-	h.topics = h.provisionTopics
-	lambda.Start(h.handle)
-}
-
-func (h *handler) handle(ctx context.Context, ev cfn.Event) (response, error) {
-	h.log.Info("custom resource event", slog.String("requestType", string(ev.RequestType)),
-		slog.String("resourceType", ev.ResourceType), slog.String("logicalId", ev.LogicalResourceID))
-	var physical string
-	switch ev.ResourceType {
-	case TypeDatabases:
-		physical = physicalDatabases
-	case TypeTopics:
-		physical = physicalTopics
-	default:
-		return response{}, fmt.Errorf("migrate: unknown resource type %q", ev.ResourceType)
-	}
-	if ev.RequestType == cfn.RequestDelete {
-		// Keep the data: it goes away with the instance or the cluster.
-		id := ev.PhysicalResourceID
-		if id == "" {
-			id = physical
-		}
-		return response{PhysicalResourceID: id}, nil
-	}
-	var (
-		data map[string]any
-		err  error
-	)
-	switch ev.ResourceType {
-	case TypeDatabases:
-		var p databasesProps
-		if err = decodeProps(ev.ResourceProperties, &p); err == nil {
-			data, err = h.databases(ctx, p)
-		}
-	case TypeTopics:
-		var p topicsProps
-		if err = decodeProps(ev.ResourceProperties, &p); err == nil {
-			data, err = h.topics(ctx, p)
-		}
-	}
-	if err != nil {
-		h.log.Error("provisioning failed", slog.String("resourceType", ev.ResourceType), slog.String("error", err.Error()))
-		return response{}, err
-	}
-	return response{PhysicalResourceID: physical, Data: data}, nil
-}
-
-// decodeProps decodes CloudFormation resource properties (every scalar a
-// string) into v.
-func decodeProps(props map[string]any, v any) error {
-	b, err := json.Marshal(props)
-	if err != nil {
-		return fmt.Errorf("migrate: encode properties: %w", err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("migrate: decode properties: %w", err)
-	}
-	return nil
+	lambda.Start(provision.NewHandler(logging.New(name, nil)).Handle)
 }

@@ -129,7 +129,7 @@ func TestBatchIdempotencyKey(t *testing.T) {
 	if n := b.count(t, `SELECT count(*) FROM jobs`); n != 3 {
 		t.Errorf("jobs stored = %d", n)
 	}
-	if n := published(t, b.brokers, envelope.TopicJobCreated); n != 3 {
+	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobCreated); n != 3 {
 		t.Errorf("job-created records = %d", n)
 	}
 }
@@ -195,7 +195,7 @@ func TestBatchKeyReusedStoresNothing(t *testing.T) {
 	if n := b.count(t, `SELECT count(*) FROM jobs`); n != 2 {
 		t.Errorf("jobs stored = %d, want the first batch's 2", n)
 	}
-	if n := b.count(t, `SELECT count(*) FROM outbox`) + int(published(t, b.brokers, envelope.TopicJobCreated)); n != 2 {
+	if n := b.count(t, `SELECT count(*) FROM outbox`) + int(kafkatest.Count(t, b.brokers, envelope.TopicJobCreated)); n != 2 {
 		t.Errorf("job-created events = %d, want 2", n)
 	}
 }

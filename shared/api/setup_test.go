@@ -16,8 +16,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/jobweaver/jobweaver/shared/apigw"
 	"github.com/jobweaver/jobweaver/shared/invoke"
@@ -285,30 +283,5 @@ func (b *bundle) count(tb testing.TB, query string, args ...any) int {
 	if err := b.pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
 		tb.Fatal(err)
 	}
-	return n
-}
-
-// published counts the records on topic: the sum of its partitions' end
-// offsets (every produce has been acknowledged before it is counted).
-func published(tb testing.TB, brokers []string, topic string) int64 {
-	tb.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	offs, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var n int64
-	offs.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			tb.Fatalf("end offset of %s/%d: %v", o.Topic, o.Partition, o.Err)
-		}
-		n += o.Offset
-	})
 	return n
 }

@@ -170,7 +170,7 @@ func TestSubmitIdempotency(t *testing.T) {
 	if n := b.count(t, `SELECT count(*) FROM jobs`); n != 1 {
 		t.Fatalf("%d jobs stored, want 1", n)
 	}
-	if n := published(t, b.brokers, envelope.TopicJobCreated); n != 1 {
+	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobCreated); n != 1 {
 		t.Fatalf("%d job-created records, want 1", n)
 	}
 
@@ -219,7 +219,7 @@ func TestSubmitIdempotencyConcurrent(t *testing.T) {
 	if c := b.count(t, `SELECT count(*) FROM jobs`); c != 1 {
 		t.Fatalf("%d jobs stored, want 1", c)
 	}
-	if c := published(t, b.brokers, envelope.TopicJobCreated); c != 1 {
+	if c := kafkatest.Count(t, b.brokers, envelope.TopicJobCreated); c != 1 {
 		t.Fatalf("%d job-created records, want 1", c)
 	}
 }

@@ -29,6 +29,7 @@ func decode(t *testing.T, w *httptest.ResponseRecorder) map[string]any {
 }
 
 func TestWriteAPIError(t *testing.T) {
+	t.Parallel()
 	r := httptest.NewRequest(http.MethodGet, "/api/jobs/x", nil)
 	r = r.WithContext(trace.WithTraceID(r.Context(), "trace-9"))
 	w := httptest.NewRecorder()
@@ -56,6 +57,7 @@ func TestWriteAPIError(t *testing.T) {
 }
 
 func TestWriteDetailsAndNoJob(t *testing.T) {
+	t.Parallel()
 	r := httptest.NewRequest(http.MethodPost, "/api/jobs", nil)
 	w := httptest.NewRecorder()
 	e := apierror.New(http.StatusBadRequest, "API.INVALID_REQUEST", "invalid")
@@ -74,6 +76,7 @@ func TestWriteDetailsAndNoJob(t *testing.T) {
 }
 
 func TestWithJobCopies(t *testing.T) {
+	t.Parallel()
 	base := apierror.New(http.StatusNotFound, "X.NOT_FOUND", "m")
 	with := base.WithJob("j")
 	if base.JobID != "" || with.JobID != "j" || with.Code != base.Code {
@@ -84,6 +87,7 @@ func TestWithJobCopies(t *testing.T) {
 // Any other error is a generic 500 that shows nothing of the cause, which
 // is logged in full.
 func TestWriteInternalErrorHidesCause(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	r := httptest.NewRequest(http.MethodPost, "/api/jobs", nil)

@@ -44,6 +44,7 @@ func roundTrip(t *testing.T, r *http.Request, limit int64) (*http.Request, event
 }
 
 func TestRequestRoundTrip(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, method, target, contentType string
 		body                              []byte
@@ -115,6 +116,7 @@ func TestRequestRoundTrip(t *testing.T) {
 }
 
 func TestFromHTTPTruncatesOverLimit(t *testing.T) {
+	t.Parallel()
 	r := httptest.NewRequest(http.MethodPost, "/api/jobs", strings.NewReader(strings.Repeat("x", 11)))
 	ev, truncated, err := apigw.FromHTTP(r, "prod", 10)
 	if err != nil || !truncated {
@@ -131,6 +133,7 @@ func TestFromHTTPTruncatesOverLimit(t *testing.T) {
 }
 
 func TestToRequestErrors(t *testing.T) {
+	t.Parallel()
 	if _, err := apigw.ToRequest(context.Background(), events.APIGatewayV2HTTPRequest{}); err == nil {
 		t.Error("ToRequest accepted an event without a method")
 	}
@@ -153,6 +156,7 @@ func TestToRequestErrors(t *testing.T) {
 }
 
 func TestResponseRoundTrip(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name       string
 		status     int
@@ -214,6 +218,7 @@ func TestResponseRoundTrip(t *testing.T) {
 }
 
 func TestWriteHTTPDefaultsTo200(t *testing.T) {
+	t.Parallel()
 	w := httptest.NewRecorder()
 	apigw.WriteHTTP(w, events.APIGatewayV2HTTPResponse{Body: "ok"})
 	if w.Code != http.StatusOK || w.Body.String() != "ok" {
@@ -223,6 +228,7 @@ func TestWriteHTTPDefaultsTo200(t *testing.T) {
 
 // Handler is what lambda.Start gets: the same as Serve.
 func TestHandler(t *testing.T) {
+	t.Parallel()
 	h := apigw.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
 	}))
@@ -235,6 +241,7 @@ func TestHandler(t *testing.T) {
 }
 
 func TestCaller(t *testing.T) {
+	t.Parallel()
 	jwt := func(claims map[string]string) *events.APIGatewayV2HTTPRequestContextAuthorizerDescription {
 		return &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
 			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims},

@@ -3,6 +3,7 @@ package config
 import "testing"
 
 func TestOneOf(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		env     map[string]string
 		want    string

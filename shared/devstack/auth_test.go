@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/jobweaver/jobweaver/shared/apigwtest"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 )
 
@@ -81,19 +82,7 @@ func TestStackConnectsToBrokersWithKafkaAuth(t *testing.T) {
 
 func postEvent(t *testing.T, body string) []byte {
 	t.Helper()
-	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: "$default", RawPath: "/api/jobs", Body: body,
-		Headers: map[string]string{"accept": "application/json", "content-type": "application/json"},
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			RouteKey: "$default", Stage: "$default",
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: "/api/jobs", Protocol: "HTTP/1.1"},
-		},
-	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return apigwtest.Payload(t, http.MethodPost, "/api/jobs", body)
 }
 
 // testCert returns a CA file and a server certificate for 127.0.0.1

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // The crash test runs a stack in a child process (this test binary,
@@ -173,13 +174,7 @@ func TestManyJobsSurviveAHardKill(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(bound)
-	for terminal(st.APIURL) < len(jobs)/4 {
-		if time.Now().After(deadline) {
-			t.Fatal("jobs do not finish")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testwait.Eventually(t, bound, "a quarter of the jobs finish", func() bool { return terminal(st.APIURL) >= len(jobs)/4 })
 	finishedBefore := map[string]bool{}
 	for _, j := range jobs {
 		if _, v := call(t, "GET", st.APIURL+"/api/jobs/"+j.id, ""); v["status"] == "COMPLETED" || v["status"] == "FAILED" {

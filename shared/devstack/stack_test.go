@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/jobweaver/jobweaver/shared/apigwtest"
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
@@ -223,19 +224,7 @@ func TestStackRunsAJobEndToEndAndSurvivesARestart(t *testing.T) {
 
 func getEvent(t *testing.T, id string) []byte {
 	t.Helper()
-	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: "$default", RawPath: "/api/jobs/" + id,
-		Headers: map[string]string{"accept": "application/json"},
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			RouteKey: "$default", Stage: "$default",
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET", Path: "/api/jobs/" + id, Protocol: "HTTP/1.1"},
-		},
-	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return apigwtest.Payload(t, http.MethodGet, "/api/jobs/"+id, "")
 }
 
 func checkGet(t *testing.T, out []byte, status string) {

@@ -15,11 +15,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/jobweaver/jobweaver/shared/apigwtest"
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/dlq"
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/logging"
+	"github.com/jobweaver/jobweaver/shared/paging"
 	"github.com/jobweaver/jobweaver/shared/pgtest"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
@@ -235,27 +237,9 @@ func TestListAndGetEndpoints(t *testing.T) {
 
 	get := func(path string) (int, []byte) {
 		t.Helper()
-		ev := events.APIGatewayV2HTTPRequest{RouteKey: "$default", RawPath: strings.SplitN(path, "?", 2)[0]}
-		if i := strings.IndexByte(path, '?'); i >= 0 {
-			ev.RawQueryString = path[i+1:]
-		}
-		ev.RequestContext.HTTP.Method = http.MethodGet
-		ev.RequestContext.HTTP.Path = ev.RawPath
-		payload, _ := json.Marshal(ev)
-		out, err := svc.Handle(ctx, payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp := out.(events.APIGatewayV2HTTPResponse)
-		return resp.StatusCode, []byte(resp.Body)
+		return apigwtest.Call(ctx, t, svc.Handle, http.MethodGet, path, "")
 	}
-	type page struct {
-		Content       []dlq.Entry `json:"content"`
-		Page          int         `json:"page"`
-		Size          int         `json:"size"`
-		TotalElements int64       `json:"totalElements"`
-		TotalPages    int         `json:"totalPages"`
-	}
+	type page = paging.Page[dlq.Entry]
 	var all []dlq.Entry
 	for pg := 0; pg < 3; pg++ {
 		code, body := get("/internal/dlq?size=2&page=" + string(rune('0'+pg)))

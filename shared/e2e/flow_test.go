@@ -13,6 +13,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/stacktest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 func TestSubmitRunsToCompletion(t *testing.T) {
@@ -118,7 +119,7 @@ func TestFailureRetriesWithGrowingDelaysThenDeadLetters(t *testing.T) {
 		t.Errorf("retry gaps %v then %v: want ≥240ms and growing", gap1, gap2)
 	}
 
-	stacktest.Eventually(t, "the dead letter is persisted", func() bool {
+	testwait.Eventually(t, stacktest.Bound, "the dead letter is persisted", func() bool {
 		return s.Count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE job_id = $1`, id) == 1
 	})
 	dl := s.Do(t, http.MethodGet, "/api/dlq", "").JSON(t)
@@ -149,7 +150,7 @@ func TestZeroRetriesGoStraightToDeadLetter(t *testing.T) {
 	if job["attempts"] != float64(1) {
 		t.Errorf("attempts = %v, want 1", job["attempts"])
 	}
-	stacktest.Eventually(t, "the dead letter is persisted", func() bool {
+	testwait.Eventually(t, stacktest.Bound, "the dead letter is persisted", func() bool {
 		return s.Count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE job_id = $1`, id) == 1
 	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/metrics/metricstest"
 	"github.com/jobweaver/jobweaver/shared/stacktest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // The CloudFormation templates the CDK app synthesizes (kept equal to the
@@ -154,7 +155,7 @@ func runMetricsWorkload(t *testing.T, doc []docMetric) *metricstest.Result {
 		s.WaitStatus(t, id, "COMPLETED")
 	}
 	s.WaitStatus(t, failing, "FAILED")
-	stacktest.Eventually(t, "the dead letter and three poison entries are stored", func() bool {
+	testwait.Eventually(t, stacktest.Bound, "the dead letter and three poison entries are stored", func() bool {
 		return s.Count(t, "dlq", `SELECT count(*) FROM dead_letters`) == 4
 	})
 	// A Kafka batch a mapping gave up on, as the mapping-failures queue

@@ -10,6 +10,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/stacktest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // A record nobody can decode ends in the DLQ once, and the partition keeps
@@ -36,7 +37,7 @@ func TestPoisonRecordsEndInDeadLetterQueue(t *testing.T) {
 	for _, id := range ids {
 		s.WaitStatus(t, id, "COMPLETED")
 	}
-	stacktest.Eventually(t, "25 poison entries in the DLQ", func() bool {
+	testwait.Eventually(t, stacktest.Bound, "25 poison entries in the DLQ", func() bool {
 		return s.Count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE reason = 'POISON_RECORD'`) == 25
 	})
 	dl := s.Do(t, http.MethodGet, "/api/dlq?size=100", "").JSON(t)

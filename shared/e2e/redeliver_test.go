@@ -17,6 +17,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/stacktest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // snapshot is every piece of state the platform keeps, as text.
@@ -52,7 +53,7 @@ func (s *stack) lagZero(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	stacktest.Eventually(t, "consumer lag reaches zero", func() bool {
+	testwait.Eventually(t, stacktest.Bound, "consumer lag reaches zero", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		groups, err := adm.ListGroups(ctx)
@@ -84,7 +85,7 @@ func TestEveryEventDeliveredTwiceChangesNothing(t *testing.T) {
 	s.WaitStatus(t, ok, "COMPLETED")
 	s.WaitStatus(t, flaky, "COMPLETED")
 	s.WaitStatus(t, dead, "FAILED")
-	stacktest.Eventually(t, "the dead letter is stored", func() bool {
+	testwait.Eventually(t, stacktest.Bound, "the dead letter is stored", func() bool {
 		return s.Count(t, "dlq", `SELECT count(*) FROM dead_letters`) == 1
 	})
 	s.lagZero(t)
@@ -98,7 +99,7 @@ func TestEveryEventDeliveredTwiceChangesNothing(t *testing.T) {
 	events := map[string]map[string]bool{} // distinct event IDs per topic
 	prod := kafkatest.Producer(t, s.Brokers)
 	for _, topic := range kafka.TopicNames() {
-		recs := readTopic(t, s.Brokers, topic)
+		recs := kafkatest.ReadTopic(t, s.Brokers, topic, 10*time.Second)
 		counts[topic] = len(recs)
 		events[topic] = map[string]bool{}
 		for _, r := range recs {
@@ -132,7 +133,7 @@ func TestEveryEventDeliveredTwiceChangesNothing(t *testing.T) {
 		}
 	}
 	for _, topic := range kafka.TopicNames() {
-		if n := len(readTopic(t, s.Brokers, topic)); n != 2*counts[topic] {
+		if n := len(kafkatest.ReadTopic(t, s.Brokers, topic, 10*time.Second)); n != 2*counts[topic] {
 			t.Errorf("%s holds %d records after redelivery, want exactly the %d duplicates added (%d)", topic, n, counts[topic], 2*counts[topic])
 		}
 	}
@@ -143,25 +144,6 @@ func TestEveryEventDeliveredTwiceChangesNothing(t *testing.T) {
 	if r["attempts"] != float64(2) || r["status"] != "COMPLETED" {
 		t.Errorf("flaky job after redelivery = %v", r)
 	}
-}
-
-// readTopic returns every record in topic up to its current end.
-func readTopic(t *testing.T, brokers []string, topic string) []*kgo.Record {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := 0
-	ends.Each(func(o kadm.ListedOffset) { total += int(o.Offset) })
-	return kafkatest.ReadAll(t, brokers, topic, total, 10*time.Second)
 }
 
 var _ = fmt.Sprint

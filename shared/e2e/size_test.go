@@ -12,6 +12,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/stacktest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // lessThan is a step of 4,096 '<': six bytes each once HTML-escaped.
@@ -111,7 +112,7 @@ func TestStackStartsOnAnUnpublishableOutboxRow(t *testing.T) {
 	s := &stack{stacktest.Start(t, cfg)}
 	id := s.Submit(t, stacktest.JobJSON(`{"action":"LOG","message":"after the restart"}`, 0))
 	s.WaitStatus(t, id, "COMPLETED")
-	stacktest.Eventually(t, "both rows parked", func() bool {
+	testwait.Eventually(t, stacktest.Bound, "both rows parked", func() bool {
 		return s.Count(t, "scheduler", `SELECT count(*) FROM outbox_parked`) == 2 &&
 			s.Count(t, "scheduler", `SELECT count(*) FROM outbox`) == 0
 	})

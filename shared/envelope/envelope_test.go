@@ -13,6 +13,7 @@ import (
 // <, > and & travel as they are, in strings and in raw payloads: the
 // event of a job is the size of what was submitted, not six times it.
 func TestEventsAreNotHTMLEscaped(t *testing.T) {
+	t.Parallel()
 	msg := strings.Repeat("<>&", 100)
 	payload := json.RawMessage(`{"steps":[{"action":"LOG","message":"` + msg + `"}]}`)
 	e, err := envelope.New(envelope.TypeJobFailed, "t", "7b0c0c5e-4d0f-4e0f-9a47-0c9f4f1f2e3d",
@@ -34,6 +35,7 @@ func TestEventsAreNotHTMLEscaped(t *testing.T) {
 }
 
 func TestFitTrimsInOrderAndSaysWhat(t *testing.T) {
+	t.Parallel()
 	attempts := func(n, errBytes int) []envelope.AttemptSummary {
 		var out []envelope.AttemptSummary
 		for i := 1; i <= n; i++ {

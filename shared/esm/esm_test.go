@@ -25,6 +25,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // bound is how long a test waits for something that must happen before it
@@ -305,13 +306,9 @@ func TestFailedBatchIsRetriedWholeAndNotCommitted(t *testing.T) {
 		t.Errorf("after restart the first batch starts at offset %d; want 0", got[0])
 	}
 	// Once it succeeds, the offsets are committed (just after the invocation).
-	deadline := time.Now().Add(bound)
-	for committed(t, brokers, group, envelope.TopicJobFailed, 2) != 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("offset 5 never committed")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.Eventually(t, bound, "offset 5 is committed", func() bool {
+		return committed(t, brokers, group, envelope.TopicJobFailed, 2) == 5
+	})
 	stop()
 }
 
@@ -360,13 +357,9 @@ func TestPanickingFunctionFailsTheBatchAndIsRetried(t *testing.T) {
 			t.Fatalf("invocation %d carried offsets %v; want the same batch [0 1 2] each time", i, got)
 		}
 	}
-	deadline := time.Now().Add(bound)
-	for committed(t, brokers, group, envelope.TopicJobCreated, 1) != 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("offset 3 never committed once the function stopped panicking")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.Eventually(t, bound, "offset 3 is committed once the function stops panicking", func() bool {
+		return committed(t, brokers, group, envelope.TopicJobCreated, 1) == 3
+	})
 	stop() // Run returns: the mapping survived the panics
 	out := logs.String()
 	for _, want := range []string{`"function panicked; the batch counts as failed and will be retried"`, `"panic":"handler bug 0"`, `"panic":"handler bug 1"`, `"stack":"goroutine `, `esm: the function panicked: handler bug 0`} {
@@ -546,11 +539,5 @@ func TestHealthNamesTheFailingBatchUntilItIsDelivered(t *testing.T) {
 		t.Fatalf("Failing = %+v", fs)
 	}
 	healthy.Store(true)
-	deadline := time.Now().Add(bound)
-	for len(h.Failing()) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after delivery: %+v", h.Failing())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Eventually(t, bound, "nothing is failing once delivery succeeds", func() bool { return len(h.Failing()) == 0 })
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/faulttest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // Broker restart: the stack's broker goes down and comes back on the same
@@ -24,7 +25,7 @@ func TestBrokerRestart(t *testing.T) {
 		// A wave of jobs each time, so that submissions too meet the outage.
 		jobs = append(jobs, faulttest.Submit(t, s.APIURL, target, fmt.Sprintf("broker%d", k), n/restarts, 0)...)
 		goal := len(jobs) / 2
-		faulttest.Eventually(t, faulttest.Bound, "half the jobs finish", func() bool { return d.Terminal(t, jobs) >= goal })
+		testwait.Eventually(t, faulttest.Bound, "half the jobs finish", func() bool { return d.Terminal(t, jobs) >= goal })
 		b.Restart(t, 300*time.Millisecond)
 	}
 	faulttest.Settle(t, d, []string{b.Addr}, jobs, faulttest.Bound)

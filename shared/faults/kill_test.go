@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/faulttest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // SIGKILL of the stack mid-batch: the stack runs in a child process and
@@ -30,7 +31,7 @@ func TestSIGKILLMidBatch(t *testing.T) {
 	midBatch := 0
 	for k := 0; k < kills; k++ {
 		goal := (k + 1) * n / (kills + 1)
-		faulttest.Eventually(t, faulttest.Bound, "jobs finish between kills", func() bool {
+		testwait.Eventually(t, faulttest.Bound, "jobs finish between kills", func() bool {
 			return c.DBs.Terminal(t, jobs) >= goal
 		})
 		// Mid-batch: kill while jobs run, unless for a moment all that is

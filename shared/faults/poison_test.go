@@ -13,6 +13,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/faulttest"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/stacktest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // poisons are record values no consumer can decode.
@@ -88,7 +89,7 @@ func TestPoisonRecordsOnEveryTopic(t *testing.T) {
 	}
 	settle := func(when string) {
 		faulttest.Settle(t, d, []string{b.Addr}, jobs, faulttest.Bound)
-		faulttest.Eventually(t, faulttest.Bound, "a dead letter for every poison record "+when, func() bool {
+		testwait.Eventually(t, faulttest.Bound, "a dead letter for every poison record "+when, func() bool {
 			missing, _ := lettersOf()
 			return len(missing) == 0
 		})
@@ -123,7 +124,7 @@ func TestPoisonRecordsOnEveryTopic(t *testing.T) {
 	}
 	cl.Close()
 	stacktest.Start(t, cfg) // the restarted stack; t.Cleanup stops it
-	faulttest.Eventually(t, faulttest.Bound, "every record is consumed again", func() bool {
+	testwait.Eventually(t, faulttest.Bound, "every record is consumed again", func() bool {
 		lag, err := faulttest.Lag([]string{b.Addr})
 		return err == nil && lag == 0
 	})

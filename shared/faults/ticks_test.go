@@ -12,6 +12,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/faulttest"
 	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // Concurrent ticks: while jobs flow, rounds of ticks invoke the scheduler
@@ -58,7 +59,7 @@ func TestConcurrentTicks(t *testing.T) {
 			rounds.Add(1)
 		}
 	}()
-	faulttest.Eventually(t, faulttest.Bound, "every job finishes", func() bool { return d.Terminal(t, jobs) == len(jobs) })
+	testwait.Eventually(t, faulttest.Bound, "every job finishes", func() bool { return d.Terminal(t, jobs) == len(jobs) })
 	close(stop)
 	wg.Wait()
 	faulttest.Settle(t, d, s.Brokers, jobs, faulttest.Bound)

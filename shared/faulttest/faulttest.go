@@ -180,19 +180,6 @@ func jobIDs(tb testing.TB, r stacktest.Response) []string {
 // scale says so.
 var Bound = Pick(2*time.Minute, 15*time.Minute)
 
-// Eventually polls cond every 50 ms until it holds, failing the test
-// after within.
-func Eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("never happened within %s: %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // Logf logs a figure of the case, prefixed so that docs/reliability.md's
 // figures can be picked out of go test -v.
 func Logf(tb testing.TB, format string, args ...any) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // ReadTopic returns every record of topic up to its current end.
@@ -116,8 +117,10 @@ func (r *Redeliverer) Stop(tb testing.TB, brokers []string) {
 	tb.Helper()
 	// Caught up: every original record has its copies, that is
 	// records = originals + copies with copies = r.copies × originals.
-	Eventually(tb, Bound, "the redeliverer catches up", func() bool {
-		total, err := endOffsets(brokers)
+	testwait.Eventually(tb, Bound, "the redeliverer catches up", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		total, err := kafkatest.EndOffsets(ctx, brokers, kafka.TopicNames()...)
+		cancel()
 		produced := r.Produced.Load()
 		return err == nil && produced == int64(r.copies)*(total-produced)
 	})
@@ -126,24 +129,6 @@ func (r *Redeliverer) Stop(tb testing.TB, brokers []string) {
 	if err, _ := r.err.Load().(error); err != nil {
 		tb.Fatalf("redeliver: %v", err)
 	}
-}
-
-// endOffsets returns the number of records in every lifecycle topic.
-func endOffsets(brokers []string) (int64, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		return 0, err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, kafka.TopicNames()...)
-	if err != nil {
-		return 0, err
-	}
-	var total int64
-	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
-	return total, ends.Error()
 }
 
 // ManualProducer returns a producer that writes each record to the

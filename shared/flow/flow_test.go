@@ -16,6 +16,7 @@ import (
 // The table covers every lifecycle topic once, in the order the topics
 // are created (shared/kafka.Topics), with envelope's event types.
 func TestRoutesCoverTheLifecycleTopicsInOrder(t *testing.T) {
+	t.Parallel()
 	if got, want := Topics(), kafka.TopicNames(); !slices.Equal(got, want) {
 		t.Errorf("flow topics %v; shared/kafka creates %v (same topics, same order)", got, want)
 	}
@@ -33,6 +34,7 @@ func TestRoutesCoverTheLifecycleTopicsInOrder(t *testing.T) {
 
 // The table's function names are the ones shared/invoke calls.
 func TestFunctionNamesAreInvokes(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ flow, invoke string }{
 		{API, invoke.API}, {Scheduler, invoke.Scheduler}, {Worker, invoke.Worker}, {DLQ, invoke.DLQ},
 	} {
@@ -43,6 +45,7 @@ func TestFunctionNamesAreInvokes(t *testing.T) {
 }
 
 func TestEveryRouteIsWhole(t *testing.T) {
+	t.Parallel()
 	functions := []string{API, Scheduler, Worker, DLQ}
 	for _, r := range Routes {
 		if !slices.Contains(functions, r.Consumer) || r.Consumer == API {
@@ -63,6 +66,7 @@ func TestEveryRouteIsWhole(t *testing.T) {
 }
 
 func TestDerivedLists(t *testing.T) {
+	t.Parallel()
 	all := []string{envelope.TopicJobCreated, envelope.TopicRunJob, envelope.TopicJobCompleted, envelope.TopicJobFailed, envelope.TopicJobDeadLetter}
 	for _, c := range []struct {
 		fn                 string
@@ -95,6 +99,7 @@ func TestDerivedLists(t *testing.T) {
 // docs/architecture.md's "Follow one job" table has a row per route, in
 // order, with the table's producers and consumer.
 func TestArchitectureDocShowsTheRoutes(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "architecture.md"))
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 // Each path builder makes a path that its route pattern matches, with the
 // ID as the pattern's wildcard.
 func TestPathsMatchTheirPatterns(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		pattern, wildcard string
 		build             func(string) string
@@ -34,6 +35,7 @@ func TestPathsMatchTheirPatterns(t *testing.T) {
 }
 
 func TestTerminal(t *testing.T) {
+	t.Parallel()
 	want := map[string]bool{StatusPending: false, StatusRunning: false, StatusCompleted: true, StatusFailed: true, StatusCancelled: true}
 	if len(want) != len(Statuses) {
 		t.Fatalf("Statuses %v; the test knows %d", Statuses, len(want))

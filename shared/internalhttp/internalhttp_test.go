@@ -12,6 +12,7 @@ import (
 )
 
 func TestRoutes(t *testing.T) {
+	t.Parallel()
 	h := internalhttp.Routes{
 		Namespace: "THING",
 		Handlers: map[string]http.HandlerFunc{

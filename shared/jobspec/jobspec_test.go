@@ -189,6 +189,7 @@ var decodeCases = []decodeCase{
 }
 
 func TestDecode(t *testing.T) {
+	t.Parallel()
 	for _, tc := range decodeCases {
 		t.Run(tc.name, func(t *testing.T) {
 			job, err := jobspec.Decode([]byte(tc.body), step.Default)
@@ -238,6 +239,7 @@ func TestDecode(t *testing.T) {
 }
 
 func TestDecodeKeepsStepsAndPayload(t *testing.T) {
+	t.Parallel()
 	body := `{"jobType":"SIMULATION","payload":{"steps":[ {"action":"LOG", "message":"a <b> & c"} , {"action":"SLEEP","durationMs":5} ]}}`
 	job, err := jobspec.Decode([]byte(body), step.Default)
 	if err != nil {
@@ -263,6 +265,7 @@ func TestDecodeKeepsStepsAndPayload(t *testing.T) {
 }
 
 func TestDecodeUsesTheGivenRegistry(t *testing.T) {
+	t.Parallel()
 	reg := step.NewRegistry()
 	body := submit(`{"action":"LOG","message":"x"}`, "")
 	_, err := jobspec.Decode([]byte(body), reg)
@@ -272,6 +275,7 @@ func TestDecodeUsesTheGivenRegistry(t *testing.T) {
 }
 
 func TestParseStepsErrors(t *testing.T) {
+	t.Parallel()
 	if _, err := jobspec.ParseSteps([]byte(`{"steps":5}`), step.Default); err == nil {
 		t.Error("ParseSteps accepted steps that are not an array")
 	}

@@ -24,6 +24,7 @@ func body(n int, msg string, retries int) string {
 }
 
 func TestCheckSize(t *testing.T) {
+	t.Parallel()
 	lt := strings.Repeat("<", 4096)       // 4,096 bytes, as submitted and as carried
 	ctl := strings.Repeat(`\u0001`, 4096) // 4,096 bytes decoded, 24,576 in JSON
 	for _, c := range []struct {
@@ -69,6 +70,7 @@ func TestCheckSize(t *testing.T) {
 // payload as the api stores it, and the payload as Postgres jsonb gives
 // it back (", " and ": ").
 func TestPayloadBoundCoversJSONBSpacing(t *testing.T) {
+	t.Parallel()
 	job, err := jobspec.Decode([]byte(body(3, "a, b: <c>", 1)), step.Default)
 	if err != nil {
 		t.Fatal(err)

@@ -1,13 +1,15 @@
 // Package kafkatest starts an in-process Kafka-protocol broker (franz-go's
 // kfake) with the lifecycle topics for a test, and reads back what was
-// produced.
+// produced and counts it.
 package kafkatest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -62,4 +64,52 @@ func ReadAll(tb testing.TB, brokers []string, topic string, want int, timeout ti
 		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
 	}
 	return out
+}
+
+// EndOffsets returns how many records the topics hold: the sum of their
+// partitions' end offsets (every acknowledged produce counts). A
+// partition's error is an error.
+func EndOffsets(ctx context.Context, brokers []string, topics ...string) (int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil && err == nil {
+			err = fmt.Errorf("end offset of %s/%d: %w", o.Topic, o.Partition, o.Err)
+		}
+		n += o.Offset
+	})
+	return n, err
+}
+
+// Count is EndOffsets for a test: it fails the test on an error, and
+// gives up after 10 seconds.
+func Count(tb testing.TB, brokers []string, topics ...string) int64 {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := EndOffsets(ctx, brokers, topics...)
+	if err != nil {
+		tb.Fatalf("kafkatest: count the records of %v: %v", topics, err)
+	}
+	return n
+}
+
+// ReadTopic returns every record of topic up to its current end (Count),
+// failing the test if it cannot read them all within timeout.
+func ReadTopic(tb testing.TB, brokers []string, topic string, timeout time.Duration) []*kgo.Record {
+	tb.Helper()
+	total := int(Count(tb, brokers, topic))
+	recs := ReadAll(tb, brokers, topic, total, timeout)
+	if len(recs) < total {
+		tb.Fatalf("kafkatest: read %d of the %d records of %s", len(recs), total, topic)
+	}
+	return recs
 }

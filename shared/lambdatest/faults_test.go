@@ -21,6 +21,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/stacktest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 	"github.com/jobweaver/jobweaver/shared/worker"
 )
 
@@ -154,7 +155,7 @@ func poisonRecords(t *testing.T, s *stack) {
 	for _, id := range ids {
 		s.WaitStatus(t, id, "COMPLETED")
 	}
-	stacktest.Eventually(t, fmt.Sprintf("%d more poison entries in the DLQ", n), func() bool {
+	testwait.Eventually(t, stacktest.Bound, fmt.Sprintf("%d more poison entries in the DLQ", n), func() bool {
 		return s.Count(t, "dlq", `SELECT count(*) FROM dead_letters WHERE reason = 'POISON_RECORD'`) == before+n
 	})
 }
@@ -203,7 +204,7 @@ func databaseOutage(t *testing.T, s *stack) {
 		t.Fatal(err)
 	}
 	rec := res[0].Record
-	stacktest.Eventually(t, "the worker fails the batch twice", func() bool { return failed() >= before+2 })
+	testwait.Eventually(t, stacktest.Bound, "the worker fails the batch twice", func() bool { return failed() >= before+2 })
 	var kinds []string
 	for _, inv := range s.cluster.Invocations("worker") {
 		if inv.Failed != "" {
@@ -218,7 +219,7 @@ func databaseOutage(t *testing.T, s *stack) {
 	// At rest: the worker committed past the poison record (no batch of it
 	// will come again), its outbox is empty and the dlq consumed every
 	// dead letter; a duplicate would be stored by now.
-	stacktest.Eventually(t, "every record consumed and the worker's outbox empty", func() bool {
+	testwait.Eventually(t, stacktest.Bound, "every record consumed and the worker's outbox empty", func() bool {
 		lag, err := faulttest.Lag(s.Brokers)
 		return err == nil && lag == 0 && s.Count(t, "worker", `SELECT count(*) FROM outbox`) == 0
 	})
@@ -261,7 +262,7 @@ func largeJobsList(t *testing.T, s *stack) {
 		}()
 	}
 	wg.Wait()
-	stacktest.Eventually(t, "the scheduler has ingested the big jobs", func() bool {
+	testwait.Eventually(t, stacktest.Bound, "the scheduler has ingested the big jobs", func() bool {
 		r := s.Do(t, http.MethodGet, "/api/jobs?size=1&traceId="+trace, "")
 		return r.Status == 200 && r.JSON(t)["totalElements"] == float64(jobs)
 	})
@@ -332,7 +333,7 @@ func TestFunctionTimeout(t *testing.T) {
 		s.WaitDeadLetter(t, "the rescued job", func(e map[string]any) bool { return e["jobId"] == id })
 		// The event-source mapping retries the failed batch until a retry
 		// finds the job rescued: its record is refused, nothing runs.
-		stacktest.Eventually(t, "a retried batch succeeds once its job is rescued", func() bool {
+		testwait.Eventually(t, stacktest.Bound, "a retried batch succeeds once its job is rescued", func() bool {
 			invs := s.cluster.Invocations("worker")
 			return len(invs) > 0 && invs[len(invs)-1].Failed == ""
 		})

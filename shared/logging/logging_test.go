@@ -11,6 +11,7 @@ import (
 )
 
 func TestLevelFromEnv(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		value string // "" leaves LOG_LEVEL unset
 		want  slog.Level
@@ -36,6 +37,7 @@ func TestLevelFromEnv(t *testing.T) {
 }
 
 func TestNewAtFiltersBelowItsLevel(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	log := logging.NewAt("worker", &buf, slog.LevelWarn)
 	log.Info("dropped")

@@ -23,6 +23,7 @@ func fixedClock(e *Emitter, t time.Time) *time.Time {
 }
 
 func TestDocumentShape(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	e := New(&buf, "worker")
 	fixedClock(e, time.UnixMilli(1_790_000_000_123))
@@ -53,6 +54,7 @@ func TestDocumentShape(t *testing.T) {
 type op func(e *Emitter)
 
 func TestAggregation(t *testing.T) {
+	t.Parallel()
 	sim, batch := Dim("JobType", "SIMULATION"), Dim("JobType", "BATCH")
 	type want struct {
 		name string
@@ -180,6 +182,7 @@ func TestAggregation(t *testing.T) {
 }
 
 func TestManyValuesSplitIntoDocuments(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	e := New(&buf, "scheduler")
 	sim := Dim("JobType", "SIMULATION")
@@ -212,6 +215,7 @@ func TestManyValuesSplitIntoDocuments(t *testing.T) {
 }
 
 func TestManyMetricsSplitIntoDocuments(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	e := New(&buf, "svc")
 	for i := range 230 {
@@ -234,6 +238,7 @@ func TestManyMetricsSplitIntoDocuments(t *testing.T) {
 // TestRandomOutputIsValid records a random mix and checks that every
 // document is valid EMF and that nothing is lost or counted twice.
 func TestRandomOutputIsValid(t *testing.T) {
+	t.Parallel()
 	rnd := rand.New(rand.NewPCG(1, 2))
 	var buf bytes.Buffer
 	e := New(&buf, "worker")
@@ -277,6 +282,7 @@ func TestRandomOutputIsValid(t *testing.T) {
 }
 
 func TestDimensionValuesAreCapped(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	e := New(&buf, "scheduler")
 	for i := range MaxDimensionValues + 10 {
@@ -299,6 +305,7 @@ func TestDimensionValuesAreCapped(t *testing.T) {
 }
 
 func TestDiscardAndNil(t *testing.T) {
+	t.Parallel()
 	for _, e := range []*Emitter{nil, Discard()} {
 		e.Count("X", 1)
 		e.Value("X", 1, Count)
@@ -316,6 +323,7 @@ func TestDiscardAndNil(t *testing.T) {
 }
 
 func TestFromLookup(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		env     map[string]string
 		enabled bool
@@ -352,6 +360,7 @@ func TestFromLookup(t *testing.T) {
 }
 
 func TestForMode(t *testing.T) {
+	t.Parallel()
 	for mode, enabled := range map[string]bool{ModeEMF: true, ModeOff: false, "": false} {
 		if e := ForMode(mode, io.Discard, "worker"); e.Enabled() != enabled {
 			t.Errorf("ForMode(%q).Enabled() = %v", mode, e.Enabled())
@@ -360,6 +369,7 @@ func TestForMode(t *testing.T) {
 }
 
 func TestPendingCountsOnlyOnCommit(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	e := New(&buf, "scheduler")
 	sim := Dim("JobType", "SIMULATION")
@@ -392,6 +402,7 @@ func TestPendingCountsOnlyOnCommit(t *testing.T) {
 }
 
 func TestFlushOlder(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	e := New(&buf, "scheduler")
 	now := fixedClock(e, time.Unix(1_790_000_000, 0))
@@ -414,6 +425,7 @@ func TestFlushOlder(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	e := New(&buf, "worker")
 	var wg sync.WaitGroup
@@ -446,6 +458,7 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("stdout closed") }
 
 func TestWriteErrorIsReported(t *testing.T) {
+	t.Parallel()
 	e := New(failingWriter{}, "dlq")
 	e.Count("PoisonRecords", 1)
 	if err := e.Flush(); err == nil || !strings.Contains(err.Error(), "stdout closed") {

@@ -9,6 +9,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/pgtest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 	"github.com/jobweaver/jobweaver/shared/worker"
 )
 
@@ -103,18 +104,11 @@ func TestPublishedRowsAreDeletedWithoutAnotherCall(t *testing.T) {
 	if n := len(kafkatest.ReadAll(t, brokers, envelope.TopicJobCompleted, 1, 10*time.Second)); n != 1 {
 		t.Fatalf("%d records published; want 1", n)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testwait.Eventually(t, 10*time.Second, "the published rows leave the outbox with no further call", func() bool {
 		n, _, err := outbox.Backlog(ctx, pool)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d published rows still in the outbox with no further call", n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return n == 0
+	})
 }

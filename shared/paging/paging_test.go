@@ -14,6 +14,7 @@ import (
 )
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		query      string
 		page, size int
@@ -56,6 +57,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestParseNamespace(t *testing.T) {
+	t.Parallel()
 	_, err := paging.Parse(url.Values{"page": {"-1"}}, 20, 100, "SCHEDULER")
 	var e *apierror.Error
 	if !errors.As(err, &e) || e.Code != "SCHEDULER.INVALID_REQUEST" {
@@ -64,12 +66,14 @@ func TestParseNamespace(t *testing.T) {
 }
 
 func TestOffset(t *testing.T) {
+	t.Parallel()
 	if got := (paging.Request{Page: 3, Size: 20}).Offset(); got != 60 {
 		t.Fatalf("Offset = %d", got)
 	}
 }
 
 func TestNew(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		n, size    int
 		total      int64
@@ -95,6 +99,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestCursorRoundTrip(t *testing.T) {
+	t.Parallel()
 	c := paging.Cursor{Time: time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC), ID: "0190a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b"}
 	got, err := paging.DecodeCursor(c.Encode())
 	if err != nil || !got.Time.Equal(c.Time) || got.ID != c.ID {
@@ -106,6 +111,7 @@ func TestCursorRoundTrip(t *testing.T) {
 }
 
 func TestParseCursor(t *testing.T) {
+	t.Parallel()
 	good := paging.Cursor{Time: time.Unix(1700000000, 0), ID: "0190a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b"}.Encode()
 	for _, tc := range []struct {
 		query string
@@ -154,6 +160,7 @@ func FuzzDecodeCursor(f *testing.F) {
 }
 
 func TestFit(t *testing.T) {
+	t.Parallel()
 	items := []string{strings.Repeat("a", 100), strings.Repeat("b", 100), strings.Repeat("c", 100)}
 	for _, tc := range []struct{ max, want int }{
 		{1 << 20, 3}, {2 + 103, 1}, {2 + 2*103, 2}, {2 + 3*103, 3}, {10, 1}, // one item always fits

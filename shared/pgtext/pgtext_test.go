@@ -9,6 +9,7 @@ import (
 )
 
 func TestClean(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		in   string
 		max  int

@@ -16,6 +16,7 @@ import (
 )
 
 func TestDeadLetter(t *testing.T) {
+	t.Parallel()
 	key := uuid.NewString()
 	now := time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC)
 	cause := errors.New("invalid event: not a JSON envelope")

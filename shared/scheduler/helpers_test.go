@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
@@ -184,19 +183,7 @@ func (b *testBundle) exec(t testing.TB, sql string, args ...any) {
 // is exact without waiting.
 func (b *testBundle) published(t *testing.T, topic string) int {
 	t.Helper()
-	adm := kadm.NewClient(b.deps.Producer)
-	ends, err := adm.ListEndOffsets(b.ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := int64(0)
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			t.Fatalf("end offset of %s/%d: %v", o.Topic, o.Partition, o.Err)
-		}
-		n += o.Offset
-	})
-	return int(n)
+	return int(kafkatest.Count(t, b.brokers, topic))
 }
 
 // read returns exactly the records of topic, decoded, after checking how

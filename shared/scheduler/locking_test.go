@@ -4,12 +4,12 @@ import (
 	"errors"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // Optimistic locking: every state change is written WHERE version = the
@@ -238,16 +238,12 @@ func TestDispatchLockKeepsConcurrentPassesUnderTheCap(t *testing.T) {
 		done <- result{fresh, err}
 	}()
 	// The signal that it waits: its backend waits for the advisory lock.
-	deadline := time.Now().Add(readTimeout)
-	for b.count(t, `SELECT count(*) FROM pg_locks
+	testwait.Eventually(t, readTimeout, "the pass waits for the dispatch lock", func() bool {
+		return b.count(t, `SELECT count(*) FROM pg_locks
 		WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1
 		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		  AND (classid::bigint << 32 | objid::bigint) = $1`, dispatchLockKey) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the pass never waited for the dispatch lock")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		  AND (classid::bigint << 32 | objid::bigint) = $1`, dispatchLockKey) > 0
+	})
 	if err := other.Commit(b.ctx); err != nil {
 		t.Fatal(err)
 	}

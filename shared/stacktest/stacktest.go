@@ -255,19 +255,6 @@ func (s *Stack) WaitDeadLetter(tb testing.TB, what string, match func(map[string
 	return nil
 }
 
-// Eventually polls cond until it holds, failing the test after Bound.
-func Eventually(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(Bound)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(poll)
-	}
-	tb.Fatalf("never happened: %s", what)
-}
-
 // JobJSON is the body of a SIMULATION job with these steps (JSON objects,
 // comma-separated) and retry budget.
 func JobJSON(steps string, maxRetry int) string {

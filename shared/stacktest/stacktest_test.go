@@ -12,6 +12,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/devstack"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"github.com/jobweaver/jobweaver/shared/pgtest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 func TestDoSendsJSONAndHeaders(t *testing.T) {
@@ -92,7 +93,7 @@ func TestStackRunsJobs(t *testing.T) {
 	if len(s.DeadLetters(t)) != 1 {
 		t.Errorf("the DLQ holds more than %v", dl)
 	}
-	Eventually(t, "the job is listed", func() bool {
+	testwait.Eventually(t, Bound, "the job is listed", func() bool {
 		return s.Do(t, http.MethodGet, "/api/jobs/"+ok, "").Status == http.StatusOK
 	})
 	if r := s.Do(t, http.MethodGet, "/api/jobs/not-a-job", ""); r.Status < 400 {

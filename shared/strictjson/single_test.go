@@ -32,6 +32,7 @@ var singleCases = []struct {
 }
 
 func TestDecodeSingleValue(t *testing.T) {
+	t.Parallel()
 	for _, c := range singleCases {
 		var v any
 		err := Decode([]byte(c.body), &v)
@@ -50,6 +51,7 @@ func TestDecodeSingleValue(t *testing.T) {
 }
 
 func TestDecodeRejectsUnknownFields(t *testing.T) {
+	t.Parallel()
 	var v struct {
 		A int `json:"a"`
 	}
@@ -62,6 +64,7 @@ func TestDecodeRejectsUnknownFields(t *testing.T) {
 }
 
 func TestCheckEndOffsets(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		body   string
 		offset int64

@@ -9,6 +9,7 @@ import (
 )
 
 func TestCheckKeys(t *testing.T) {
+	t.Parallel()
 	type job struct {
 		JobType string `json:"jobType"`
 		Retries int    `json:"maxRetryCount,omitempty"`
@@ -97,6 +98,7 @@ func FuzzCheckKeys(f *testing.F) {
 }
 
 func TestValue(t *testing.T) {
+	t.Parallel()
 	raw := []byte(` {"a" : [1, {"x":"}"}] , "Payload":1, "payload" : {"steps":[]} , "z":null}`)
 	for key, want := range map[string]string{"a": `[1, {"x":"}"}]`, "payload": `{"steps":[]}`, "z": "null", "q": ""} {
 		if got := string(Value(raw, key)); got != want {

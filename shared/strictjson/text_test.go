@@ -8,6 +8,7 @@ import (
 )
 
 func TestCheckText(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		raw    string

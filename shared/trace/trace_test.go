@@ -10,6 +10,7 @@ import (
 )
 
 func TestValidID(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		id string
 		ok bool
@@ -42,6 +43,7 @@ func TestValidID(t *testing.T) {
 }
 
 func TestMiddleware(t *testing.T) {
+	t.Parallel()
 	var inCtx string
 	h := Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { inCtx = TraceID(r.Context()) }))
 	serve := func(sent *string) *httptest.ResponseRecorder {

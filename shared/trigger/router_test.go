@@ -58,6 +58,7 @@ func fixture(t *testing.T, name string) string {
 // Each kind reaches its handler, decoded; what the router does not take,
 // or cannot decode, is an error that starts with its name.
 func TestRouterHandle(t *testing.T) {
+	t.Parallel()
 	all := [3]bool{true, true, true}
 	noSchedule := [3]bool{true, false, true}
 	boom := errors.New("database down")
@@ -147,6 +148,7 @@ func FuzzRouterHandle(f *testing.F) {
 }
 
 func TestRouterSQS(t *testing.T) {
+	t.Parallel()
 	var got []string
 	r := trigger.Router{Name: "fn", SQS: func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		for _, m := range ev.Records {

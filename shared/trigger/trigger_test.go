@@ -13,6 +13,7 @@ import (
 )
 
 func TestDetectFixtures(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		file string
 		want trigger.Kind
@@ -47,6 +48,7 @@ func TestDetectFixtures(t *testing.T) {
 // Fixtures of the kinds we handle decode into aws-lambda-go's types, and
 // what those types encode is detected as the same kind.
 func TestDetectRoundTripThroughEventTypes(t *testing.T) {
+	t.Parallel()
 	roundTrip := func(file string, v any) []byte {
 		t.Helper()
 		b, err := os.ReadFile(filepath.Join("testdata", file))
@@ -94,6 +96,7 @@ func TestDetectRoundTripThroughEventTypes(t *testing.T) {
 }
 
 func TestDetectRejectsNonObjects(t *testing.T) {
+	t.Parallel()
 	for _, p := range []string{``, `   `, `null`, `[]`, `[{"eventSource":"aws:kafka"}]`, `42`, `"x"`, `true`, `{`, `not json`} {
 		got, err := trigger.Detect([]byte(p))
 		if err == nil {
@@ -138,6 +141,7 @@ func addFixtures(f *testing.F) {
 // A Kafka event whose records have the wrong shape is still Kafka (its
 // decoding then fails with the reason), not an SQS event or unknown.
 func TestDetectKafkaBeforeRecordsShape(t *testing.T) {
+	t.Parallel()
 	for _, p := range []string{
 		`{"eventSource": "aws:kafka", "records": [{"topic": "job-dead-letter"}]}`,
 		`{"eventSource": "SelfManagedKafka", "Records": []}`,

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
@@ -209,30 +208,6 @@ func batch(envs ...envelope.Envelope) events.KafkaEvent {
 		recs[i] = r
 	}
 	return kafka.Event("test", recs)
-}
-
-// produced counts the records on topic (the sum of its end offsets).
-func produced(tb testing.TB, brokers []string, topic string) int64 {
-	tb.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	offs, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var n int64
-	offs.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			tb.Fatal(o.Err)
-		}
-		n += o.Offset
-	})
-	return n
 }
 
 // read returns the decoded envelopes of the first want records on topic.

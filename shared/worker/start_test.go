@@ -58,7 +58,7 @@ func setupPair(tb testing.TB, cfg worker.Config) (*bundle, *scheduler.Service, f
 // them.
 func dispatch(tb testing.TB, b *bundle, sched *scheduler.Service, n int, steps ...string) []envelope.Envelope {
 	tb.Helper()
-	before := produced(tb, b.brokers, envelope.TopicRunJob)
+	before := kafkatest.Count(tb, b.brokers, envelope.TopicRunJob)
 	created := make([]envelope.Envelope, n)
 	for i := range created {
 		e, err := envelope.New(envelope.TypeJobCreated, "trace-start", uuid.NewString(), envelope.JobCreated{
@@ -105,7 +105,7 @@ func TestSupersededRunJobIsNotRun(t *testing.T) {
 	if n := b.probe.count("stale"); n != 0 {
 		t.Fatalf("the superseded record ran %d times; want 0", n)
 	}
-	if n := produced(t, b.brokers, envelope.TopicJobCompleted) + produced(t, b.brokers, envelope.TopicJobFailed); n != 0 {
+	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobCompleted) + kafkatest.Count(t, b.brokers, envelope.TopicJobFailed); n != 0 {
 		t.Fatalf("%d results for a record that must not run", n)
 	}
 	// The current record runs once.
@@ -141,7 +141,7 @@ func TestBatchCutByTheDeadlineChargesNoUnstartedAttempt(t *testing.T) {
 	if failed[0].JobID != runs[0].JobID || attemptResult(t, failed[0]).ErrorCode != worker.CodeDeadlineExceeded {
 		t.Fatalf("failed %s (%+v); want only the started job, cut off", failed[0].JobID, attemptResult(t, failed[0]))
 	}
-	if n := produced(t, b.brokers, envelope.TopicJobFailed); n != 1 {
+	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobFailed); n != 1 {
 		t.Fatalf("%d job-failed records; want 1 (unstarted records are not failures)", n)
 	}
 	ids := make([]string, 0, 3)
@@ -184,7 +184,7 @@ func TestResultLeavesBeforeTheBatchEnds(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if n := produced(t, b.brokers, envelope.TopicJobCompleted); n != 4 {
+	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobCompleted); n != 4 {
 		t.Fatalf("%d job-completed records; want 4", n)
 	}
 }

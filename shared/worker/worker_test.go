@@ -14,11 +14,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
+	"github.com/jobweaver/jobweaver/shared/apigwtest"
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/outbox"
+	"github.com/jobweaver/jobweaver/shared/paging"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 	"github.com/jobweaver/jobweaver/shared/worker"
 )
@@ -52,7 +54,7 @@ func TestLogComputeJobCompletes(t *testing.T) {
 	if res.StartedAt.IsZero() || res.FinishedAt.Before(res.StartedAt) {
 		t.Fatalf("times = %v .. %v", res.StartedAt, res.FinishedAt)
 	}
-	if n := produced(t, b.brokers, envelope.TopicJobFailed); n != 0 {
+	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobFailed); n != 0 {
 		t.Fatalf("%d job-failed records", n)
 	}
 
@@ -93,7 +95,7 @@ func TestFailingStepFailsAttemptAndSkipsTheRest(t *testing.T) {
 	if b.probe.count("after") != 0 {
 		t.Fatal("a step after the failure ran")
 	}
-	if n := produced(t, b.brokers, envelope.TopicJobCompleted); n != 0 {
+	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobCompleted); n != 0 {
 		t.Fatalf("%d job-completed records", n)
 	}
 }
@@ -142,7 +144,7 @@ func TestRedeliveredRunJobRunsOnce(t *testing.T) {
 	if n := b.probe.count("job"); n != 1 {
 		t.Fatalf("steps ran %d times, want 1", n)
 	}
-	if n := produced(t, b.brokers, envelope.TopicJobCompleted); n != 1 {
+	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobCompleted); n != 1 {
 		t.Fatalf("%d job-completed records, want 1", n)
 	}
 	var rows int
@@ -174,7 +176,7 @@ func TestRacingDeliveriesWriteOneResult(t *testing.T) {
 	if n := b.probe.count("race"); n != 2 {
 		t.Fatalf("racing deliveries ran %d times, want both", n)
 	}
-	if n := produced(t, b.brokers, envelope.TopicJobCompleted); n != 1 {
+	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobCompleted); n != 1 {
 		t.Fatalf("%d job-completed records, want 1", n)
 	}
 }
@@ -193,7 +195,7 @@ func TestBatchConcurrencyIsBounded(t *testing.T) {
 	if b.probe.max != limit {
 		t.Fatalf("at most %d ran at once, want exactly %d", b.probe.max, limit)
 	}
-	if n := produced(t, b.brokers, envelope.TopicJobCompleted); n != jobs {
+	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobCompleted); n != jobs {
 		t.Fatalf("%d job-completed records, want %d", n, jobs)
 	}
 }
@@ -258,7 +260,7 @@ func TestPoisonRecordsAreDeadLettered(t *testing.T) {
 	if n := b.probe.count("good"); n != 1 {
 		t.Fatalf("the good job ran %d times", n)
 	}
-	if n := produced(t, b.brokers, envelope.TopicJobCompleted); n != 1 {
+	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobCompleted); n != 1 {
 		t.Fatalf("%d job-completed records", n)
 	}
 	envs, _ := read(t, b.brokers, envelope.TopicJobDeadLetter, 10)
@@ -336,7 +338,7 @@ func TestRelayFailureRetriesWithoutRerunning(t *testing.T) {
 	if envs[0].JobID != run.JobID {
 		t.Fatalf("published %+v", envs[0])
 	}
-	if n := produced(t, b.brokers, envelope.TopicJobCompleted); n != 1 {
+	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobCompleted); n != 1 {
 		t.Fatalf("%d job-completed records", n)
 	}
 }
@@ -350,7 +352,7 @@ func TestHTTPCallThroughTheGuard(t *testing.T) {
 	if err := open.svc.HandleKafka(context.Background(), batch(runJob(t, 1, call))); err != nil {
 		t.Fatal(err)
 	}
-	if n := produced(t, open.brokers, envelope.TopicJobCompleted); n != 1 {
+	if n := kafkatest.Count(t, open.brokers, envelope.TopicJobCompleted); n != 1 {
 		t.Fatal("allowlisted HTTP_CALL did not complete")
 	}
 
@@ -376,27 +378,9 @@ func TestExecutionsEndpoint(t *testing.T) {
 
 	get := func(path string) (int, []byte) {
 		t.Helper()
-		ev := events.APIGatewayV2HTTPRequest{RouteKey: "$default", RawPath: strings.SplitN(path, "?", 2)[0]}
-		if i := strings.IndexByte(path, '?'); i >= 0 {
-			ev.RawQueryString = path[i+1:]
-		}
-		ev.RequestContext.HTTP.Method = http.MethodGet
-		ev.RequestContext.HTTP.Path = ev.RawPath
-		payload, _ := json.Marshal(ev)
-		out, err := b.svc.Handle(ctx, payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp := out.(events.APIGatewayV2HTTPResponse)
-		return resp.StatusCode, []byte(resp.Body)
+		return apigwtest.Call(ctx, t, b.svc.Handle, http.MethodGet, path, "")
 	}
-	type page struct {
-		Content       []worker.Execution `json:"content"`
-		Page          int                `json:"page"`
-		Size          int                `json:"size"`
-		TotalElements int64              `json:"totalElements"`
-		TotalPages    int                `json:"totalPages"`
-	}
+	type page = paging.Page[worker.Execution]
 	decode := func(body []byte) page {
 		t.Helper()
 		var p page

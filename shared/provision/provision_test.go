@@ -1,4 +1,4 @@
-package main
+package provision
 
 import (
 	"context"
@@ -24,8 +24,8 @@ import (
 func TestHandleRoutesAndDecodes(t *testing.T) {
 	var gotDB databasesProps
 	var gotTopics []kafka.Topic
-	h := &handler{
-		log: logging.New(name, nil),
+	h := &Handler{
+		log: logging.New("migrate", nil),
 		databases: func(_ context.Context, p databasesProps) (map[string]any, error) {
 			gotDB = p
 			return map[string]any{"api": "jobweaver_api"}, nil
@@ -37,7 +37,7 @@ func TestHandleRoutesAndDecodes(t *testing.T) {
 		},
 	}
 	ctx := context.Background()
-	resp, err := h.handle(ctx, cfn.Event{RequestType: cfn.RequestCreate, ResourceType: TypeDatabases, ResourceProperties: map[string]any{
+	resp, err := h.Handle(ctx, cfn.Event{RequestType: cfn.RequestCreate, ResourceType: TypeDatabases, ResourceProperties: map[string]any{
 		"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:x", "Host": "db.example", "Port": "5432",
 		"MasterSecretArn": "arn:master", "MigrationsHash": "abc",
 		"Services": []any{map[string]any{"Name": "api", "Database": "jobweaver_api", "SecretArn": "arn:api"}},
@@ -49,7 +49,7 @@ func TestHandleRoutesAndDecodes(t *testing.T) {
 		t.Errorf("databases props decoded as %+v", gotDB)
 	}
 
-	resp, err = h.handle(ctx, cfn.Event{RequestType: cfn.RequestUpdate, ResourceType: TypeTopics, PhysicalResourceID: physicalTopics,
+	resp, err = h.Handle(ctx, cfn.Event{RequestType: cfn.RequestUpdate, ResourceType: TypeTopics, PhysicalResourceID: physicalTopics,
 		ResourceProperties: map[string]any{"Topics": []any{map[string]any{"Name": "job-created", "Partitions": "6"}}}})
 	if err != nil || resp.PhysicalResourceID != physicalTopics {
 		t.Fatalf("topics update: %+v, %v", resp, err)
@@ -58,7 +58,7 @@ func TestHandleRoutesAndDecodes(t *testing.T) {
 		t.Errorf("topics decoded as %+v", gotTopics)
 	}
 
-	_, err = h.handle(ctx, cfn.Event{RequestType: cfn.RequestCreate, ResourceType: TypeTopics,
+	_, err = h.Handle(ctx, cfn.Event{RequestType: cfn.RequestCreate, ResourceType: TypeTopics,
 		ResourceProperties: map[string]any{"Topics": []any{map[string]any{"Name": "x", "Partitions": "zero"}}}})
 	if err == nil {
 		t.Error("a bad partition count was accepted")
@@ -66,11 +66,11 @@ func TestHandleRoutesAndDecodes(t *testing.T) {
 
 	// Delete keeps everything and calls nothing.
 	h.databases, h.topics = nil, nil
-	resp, err = h.handle(ctx, cfn.Event{RequestType: cfn.RequestDelete, ResourceType: TypeDatabases, PhysicalResourceID: physicalDatabases})
+	resp, err = h.Handle(ctx, cfn.Event{RequestType: cfn.RequestDelete, ResourceType: TypeDatabases, PhysicalResourceID: physicalDatabases})
 	if err != nil || resp.PhysicalResourceID != physicalDatabases {
 		t.Errorf("delete: %+v, %v", resp, err)
 	}
-	if _, err := h.handle(ctx, cfn.Event{RequestType: cfn.RequestCreate, ResourceType: "Custom::Other"}); err == nil {
+	if _, err := h.Handle(ctx, cfn.Event{RequestType: cfn.RequestCreate, ResourceType: "Custom::Other"}); err == nil {
 		t.Error("an unknown resource type was accepted")
 	}
 }
@@ -80,7 +80,7 @@ func TestProvisionDatabasesReadsSecrets(t *testing.T) {
 		"arn:master": `{"username":"admin","password":"pw"}`,
 		"arn:api":    `{"username":"jobweaver_api","password":"p1"}`,
 	}
-	h := &handler{secrets: func(_ context.Context, arn string) (string, error) {
+	h := &Handler{secrets: func(_ context.Context, arn string) (string, error) {
 		if s, ok := secrets[arn]; ok {
 			return s, nil
 		}
@@ -130,7 +130,7 @@ func TestProvision(t *testing.T) {
 	})
 	masterDSN := withUser(t, admin, master, "master-pw", "postgres")
 	for i := 0; i < 2; i++ { // idempotent
-		if err := Provision(ctx, logging.New(name, nil), masterDSN, services); err != nil {
+		if err := Provision(ctx, logging.New("migrate", nil), masterDSN, services); err != nil {
 			t.Fatalf("provision #%d: %v", i+1, err)
 		}
 	}

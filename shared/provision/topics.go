@@ -1,4 +1,4 @@
-package main
+package provision
 
 import (
 	"context"
@@ -41,7 +41,7 @@ func (p topicsProps) topics() ([]kafka.Topic, error) {
 
 // provisionTopics connects as KAFKA_BROKERS and KAFKA_AUTH say and makes
 // the topics.
-func (h *handler) provisionTopics(ctx context.Context, p topicsProps) (map[string]any, error) {
+func (h *Handler) provisionTopics(ctx context.Context, p topicsProps) (map[string]any, error) {
 	topics, err := p.topics()
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package main
+package provision
 
 import (
 	"context"
@@ -92,7 +92,7 @@ func lazySecrets() secretReader {
 	}
 }
 
-func (h *handler) readCredentials(ctx context.Context, arn string) (credentials, error) {
+func (h *Handler) readCredentials(ctx context.Context, arn string) (credentials, error) {
 	s, err := h.secrets(ctx, arn)
 	if err != nil {
 		return credentials{}, err
@@ -108,7 +108,7 @@ func (h *handler) readCredentials(ctx context.Context, arn string) (credentials,
 }
 
 // provisionDatabases reads the secrets the properties name and provisions.
-func (h *handler) provisionDatabases(ctx context.Context, p databasesProps) (map[string]any, error) {
+func (h *Handler) provisionDatabases(ctx context.Context, p databasesProps) (map[string]any, error) {
 	if p.Host == "" || p.MasterSecretArn == "" || len(p.Services) == 0 {
 		return nil, errors.New("migrate: Host, MasterSecretArn and Services are required")
 	}
