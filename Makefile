@@ -11,8 +11,8 @@ help: ## list the targets
 	@echo "JobWeaver make targets:"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## run the whole platform locally (API on :8080); settings: go run ./localstack/devstack --help
-	$(GO) run ./localstack/devstack
+run: ## run the whole platform locally (API on :8080); settings: go run ./localstack/run --help
+	$(GO) run ./localstack/run
 
 test: node_modules/.bin/newman ## go vet, then every test with -count=1 (real Postgres, in-process Kafka broker, newman)
 	$(GO) vet ./...
@@ -35,7 +35,7 @@ bench: ## run the benchmarks (go run ./bench)
 	$(GO) run ./bench
 
 # Lambda: provided.al2023, arm64 unless ARCH=x86_64. The flags are also
-# shared/lambdatest.BuildFlags (the emulator tests build with the same).
+# shared/emulator.BuildFlags (the emulator tests build with the same).
 ARCH      ?= arm64
 FUNCTIONS := api scheduler worker dlq migrate
 LAMBDA_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags '-s -w'
@@ -54,7 +54,7 @@ build: ## build build/<fn>/bootstrap and build/<fn>.zip for Lambda provided.al20
 	$(GO) run ./localstack/lambdazip $(addprefix build/,$(FUNCTIONS))
 
 test-lambda: ## the Lambda emulator tests alone: the real bootstraps under the AWS Runtime Interface Emulator (part of make test)
-	$(GO) test -count=1 -v -timeout 10m ./shared/lambdatest
+	$(GO) test -count=1 -v -timeout 10m ./shared/emulator
 
 invoke: ## run one function once on an event: make invoke FN=worker EVENT=events/worker/run-job.json
 	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
@@ -157,5 +157,5 @@ lint: ## go vet, staticcheck (staticcheck.conf), errcheck (tools/errcheck_exclud
 	if [ -n "$$out" ]; then echo "make fmt needed (goimports) on:"; echo "$$out"; exit 1; fi
 
 clean: ## reset what make run keeps (stop it first): drop the databases it created on DATABASE_URL's server (listed), remove DATA_DIR (.data) and build output
-	$(GO) run ./localstack/devstack clean
+	$(GO) run ./localstack/run clean
 	rm -rf .data build cdk.out

@@ -25,8 +25,8 @@ import (
 
 	"github.com/jobweaver/jobweaver/localstack/internal/cli"
 	"github.com/jobweaver/jobweaver/shared/devstack"
+	"github.com/jobweaver/jobweaver/shared/emulator"
 	"github.com/jobweaver/jobweaver/shared/invoke"
-	"github.com/jobweaver/jobweaver/shared/lambdatest"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 )
 
@@ -103,23 +103,23 @@ func invokeDeployed(ctx context.Context, cfg devstack.Config, fn, name string, p
 // invokeEmulated runs the function (all four for the api) under the
 // emulator and invokes it once.
 func invokeEmulated(ctx context.Context, cfg devstack.Config, fn string, payload []byte) ([]byte, error) {
-	root, err := lambdatest.Root(ctx)
+	root, err := emulator.Root(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rie, err := lambdatest.BuildRIE(ctx, root, os.Stderr)
+	rie, err := emulator.BuildRIE(ctx, root, os.Stderr)
 	if err != nil {
 		return nil, err
 	}
 	names := []string{fn}
 	switch fn {
 	case invoke.API:
-		names = lambdatest.Functions
+		names = emulator.Functions
 	case invoke.Worker: // it starts attempts through the scheduler
 		names = []string{invoke.Scheduler, invoke.Worker}
 	}
 	start := time.Now()
-	bins, err := lambdatest.BuildBootstraps(ctx, root, filepath.Join(root, "build", "emulator", runtime.GOARCH), names...)
+	bins, err := emulator.BuildBootstraps(ctx, root, filepath.Join(root, "build", "emulator", runtime.GOARCH), names...)
 	if err != nil {
 		return nil, err
 	}
@@ -137,13 +137,13 @@ func invokeEmulated(ctx context.Context, cfg devstack.Config, fn string, payload
 		timeout = cfg.TickInterval
 	}
 	timeout = time.Duration(math.Max(1, math.Ceil(timeout.Seconds()))) * time.Second
-	settings := map[string]lambdatest.FunctionSettings{}
+	settings := map[string]emulator.FunctionSettings{}
 	for _, n := range names {
-		settings[n] = lambdatest.FunctionSettings{Timeout: timeout}
+		settings[n] = emulator.FunctionSettings{Timeout: timeout}
 	}
-	var cluster *lambdatest.Cluster
-	p := &lambdatest.Platform{RIE: rie, Bootstraps: bins, Log: os.Stderr, Env: env, Functions: settings,
-		Started: func(c *lambdatest.Cluster) {
+	var cluster *emulator.Cluster
+	p := &emulator.Platform{RIE: rie, Bootstraps: bins, Log: os.Stderr, Env: env, Functions: settings,
+		Started: func(c *emulator.Cluster) {
 			cluster = c
 			fmt.Fprintf(os.Stderr, "Lambda Invoke API of the emulated functions: %s\n", c.URL)
 		}}
@@ -158,7 +158,7 @@ func invokeEmulated(ctx context.Context, cfg devstack.Config, fn string, payload
 }
 
 // report prints the init and invocation times of fn's invocation.
-func report(c *lambdatest.Cluster, fn string) {
+func report(c *emulator.Cluster, fn string) {
 	invs := c.Invocations(fn)
 	if len(invs) == 0 {
 		return

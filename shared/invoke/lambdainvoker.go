@@ -46,7 +46,7 @@ func FunctionNamesFromEnv(env *config.Env) map[string]string {
 // the shared config files, as for any AWS SDK client. Inside Lambda that
 // is the function's role and region. AWS_ENDPOINT_URL_LAMBDA (or
 // AWS_ENDPOINT_URL) points it elsewhere, such as LocalStack or the local
-// Lambda emulator (shared/lambdatest); the SDK reads both natively.
+// Lambda emulator (shared/emulator); the SDK reads both natively.
 func NewLambda(ctx context.Context, functions map[string]string) (*Lambda, error) {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {

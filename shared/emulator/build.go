@@ -1,4 +1,4 @@
-// Package lambdatest runs JobWeaver's real Lambda bootstrap binaries under
+// Package emulator runs JobWeaver's real Lambda bootstrap binaries under
 // the official AWS Lambda Runtime Interface Emulator (RIE), with no Docker,
 // and serves the Lambda Invoke API in front of them, so that the local
 // stack, the tests and `make invoke-remote` reach the functions exactly as
@@ -16,7 +16,7 @@
 //
 // The package's tests (`make test-lambda`, part of `make test`) drive the
 // whole platform through it; see docs/lambda.md.
-package lambdatest
+package emulator
 
 import (
 	"bytes"
@@ -53,7 +53,7 @@ func Root(ctx context.Context) (string, error) {
 	}
 	mod := strings.TrimSpace(string(out))
 	if mod == "" || mod == os.DevNull {
-		return "", errors.New("lambdatest: not inside the JobWeaver module (go env GOMOD is empty)")
+		return "", errors.New("emulator: not inside the JobWeaver module (go env GOMOD is empty)")
 	}
 	return filepath.Dir(mod), nil
 }
@@ -86,7 +86,7 @@ func BuildRIE(ctx context.Context, root string, log io.Writer) (string, error) {
 	defer os.RemoveAll(tmp)
 	env := []string{"GOBIN=" + tmp, "CGO_ENABLED=0", "GOOS=" + runtime.GOOS, "GOARCH=" + runtime.GOARCH, "GOFLAGS=-mod=mod"}
 	if _, err := goCmd(ctx, tmp, env, "install", RIEPackage+"@"+RIEVersion); err != nil {
-		return "", fmt.Errorf("lambdatest: build the emulator: %w", err)
+		return "", fmt.Errorf("emulator: build the emulator: %w", err)
 	}
 	if err := os.Rename(filepath.Join(tmp, "aws-lambda-rie"), path); err != nil {
 		return "", err
@@ -120,7 +120,7 @@ func BuildBootstraps(ctx context.Context, root, dir string, names ...string) (ma
 	}
 	env := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + runtime.GOARCH}
 	if _, err := goCmd(ctx, root, env, args...); err != nil {
-		return nil, fmt.Errorf("lambdatest: build the functions: %w", err)
+		return nil, fmt.Errorf("emulator: build the functions: %w", err)
 	}
 	paths := map[string]string{}
 	for _, n := range names {
@@ -142,7 +142,7 @@ func goCmd(ctx context.Context, dir string, env []string, args ...string) ([]byt
 	// go test and go run put the go command that runs them first on PATH.
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		return nil, fmt.Errorf("lambdatest: the go command is needed to build the functions and the emulator: %w", err)
+		return nil, fmt.Errorf("emulator: the go command is needed to build the functions and the emulator: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = dir

@@ -1,4 +1,4 @@
-package lambdatest
+package emulator
 
 import (
 	"context"
@@ -42,7 +42,7 @@ func TestFunctionsDoNotImportTheCDKOrTheLocalStack(t *testing.T) {
 	}
 	for _, d := range deps {
 		for _, bad := range []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", "github.com/aws/constructs-go",
-			"github.com/twmb/franz-go/pkg/kfake", "github.com/jobweaver/jobweaver/shared/devstack", "github.com/jobweaver/jobweaver/shared/lambdatest",
+			"github.com/twmb/franz-go/pkg/kfake", "github.com/jobweaver/jobweaver/shared/devstack", "github.com/jobweaver/jobweaver/shared/emulator",
 			"github.com/jobweaver/jobweaver/shared/pgtest", "github.com/jobweaver/jobweaver/shared/kafkatest", "testing"} {
 			if d == bad || strings.HasPrefix(d, bad+"/") {
 				t.Errorf("a function depends on %s", d)

@@ -24,8 +24,8 @@ func run() int {
 	cli.Flags(fs)
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, `Usage: make run   (or: go run ./localstack/devstack [--flag=value ...])
-       make clean (or: go run ./localstack/devstack [--flag=value ...] clean)
+		fmt.Fprintf(w, `Usage: make run   (or: go run ./localstack/run [--flag=value ...])
+       make clean (or: go run ./localstack/run [--flag=value ...] clean)
 
 Runs JobWeaver on this machine: the api, scheduler, worker and dlq handlers,
 unchanged, fed by a local API Gateway (HTTP), event-source mappings (Kafka

@@ -1,4 +1,4 @@
-package lambdatest
+package emulator
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func binaries(t *testing.T) {
 		} else {
 			t.Logf("emulator %s (cached)", rieBin)
 		}
-		if buildDir, buildErr = os.MkdirTemp("", "jobweaver-lambdatest-"); buildErr != nil {
+		if buildDir, buildErr = os.MkdirTemp("", "jobweaver-emulator-"); buildErr != nil {
 			return
 		}
 		start = time.Now()
@@ -60,7 +60,7 @@ func binaries(t *testing.T) {
 		}
 		fixtureBin = filepath.Join(buildDir, "fixture", "bootstrap")
 		args := append([]string{"build"}, BuildFlags...)
-		args = append(args, "-o", fixtureBin, "./shared/lambdatest/testdata/fixture")
+		args = append(args, "-o", fixtureBin, "./shared/emulator/testdata/fixture")
 		if _, buildErr = goCmd(ctx, repoRoot, []string{"CGO_ENABLED=0", "GOOS=linux"}, args...); buildErr != nil {
 			return
 		}

@@ -1,4 +1,4 @@
-package lambdatest
+package emulator
 
 import (
 	"bytes"
@@ -129,7 +129,7 @@ type Cluster struct {
 // their first invocation, as in Lambda.
 func Start(ctx context.Context, opts Options, fns ...Function) (_ *Cluster, err error) {
 	if opts.RIE == "" {
-		return nil, errors.New("lambdatest: Options.RIE (the emulator's path) is required")
+		return nil, errors.New("emulator: Options.RIE (the emulator's path) is required")
 	}
 	if opts.NamePrefix == "" {
 		opts.NamePrefix = "jobweaver-"
@@ -140,7 +140,7 @@ func Start(ctx context.Context, opts Options, fns ...Function) (_ *Cluster, err 
 	c := &Cluster{opts: opts, pools: map[string]*pool{}, closed: make(chan struct{})}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("lambdatest: Invoke API on %s: %w", opts.Addr, err)
+		return nil, fmt.Errorf("emulator: Invoke API on %s: %w", opts.Addr, err)
 	}
 	c.URL = "http://" + ln.Addr().String()
 	defer func() {
@@ -152,10 +152,10 @@ func Start(ctx context.Context, opts Options, fns ...Function) (_ *Cluster, err 
 	names := map[string]string{}
 	for _, fn := range fns {
 		if fn.Name == "" || fn.Bootstrap == "" {
-			return nil, fmt.Errorf("lambdatest: function %q needs a name and a bootstrap", fn.Name)
+			return nil, fmt.Errorf("emulator: function %q needs a name and a bootstrap", fn.Name)
 		}
 		if c.pools[fn.Name] != nil {
-			return nil, fmt.Errorf("lambdatest: function %q given twice", fn.Name)
+			return nil, fmt.Errorf("emulator: function %q given twice", fn.Name)
 		}
 		p, err := c.newPool(fn)
 		if err != nil {
@@ -351,7 +351,7 @@ func (c *Cluster) newPool(fn Function) (*pool, error) {
 		return nil, err
 	}
 	if fi, err := os.Stat(bootstrap); err != nil || fi.Mode()&0o111 == 0 {
-		return nil, fmt.Errorf("lambdatest: %s: bootstrap %s is not an executable file", fn.Name, bootstrap)
+		return nil, fmt.Errorf("emulator: %s: bootstrap %s is not an executable file", fn.Name, bootstrap)
 	}
 	fn.Bootstrap = bootstrap
 	if fn.Timeout <= 0 {
@@ -518,7 +518,7 @@ func (e *environment) start(ctx context.Context) error {
 func (e *environment) startOnce(ctx context.Context) error {
 	select {
 	case <-e.p.c.closed:
-		return errors.New("lambdatest: the emulator cluster is closed")
+		return errors.New("emulator: the emulator cluster is closed")
 	default:
 	}
 	ports, err := freePorts(2)
@@ -535,7 +535,7 @@ func (e *environment) startOnce(ctx context.Context) error {
 	// Its own process group, and killed if this process dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("lambdatest: start the emulator for %s: %w", e.p.fn.Name, err)
+		return fmt.Errorf("emulator: start the emulator for %s: %w", e.p.fn.Name, err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); out.flush(); close(done) }()
@@ -553,7 +553,7 @@ func (e *environment) startOnce(ctx context.Context) error {
 		}
 		select {
 		case <-done:
-			return fmt.Errorf("lambdatest: the emulator for %s exited at start: %s", e.p.fn.Name, lastLines(e.p, 5))
+			return fmt.Errorf("emulator: the emulator for %s exited at start: %s", e.p.fn.Name, lastLines(e.p, 5))
 		case <-ctx.Done():
 			e.stop()
 			return ctx.Err()
@@ -561,7 +561,7 @@ func (e *environment) startOnce(ctx context.Context) error {
 		}
 		if time.Now().After(deadline) {
 			e.stop()
-			return fmt.Errorf("lambdatest: the emulator for %s does not listen on %s", e.p.fn.Name, api)
+			return fmt.Errorf("emulator: the emulator for %s does not listen on %s", e.p.fn.Name, api)
 		}
 	}
 }
