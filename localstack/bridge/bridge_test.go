@@ -26,6 +26,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // invocation is one call the fake Lambda received.
@@ -147,15 +148,12 @@ func (f *fakeLambda) snapshot() []invocation {
 // waitFor polls the calls until cond holds.
 func (f *fakeLambda) waitFor(t *testing.T, what string, cond func([]invocation) bool) []invocation {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if cs := f.snapshot(); cond(cs) {
-			return cs
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; calls: %+v", what, f.snapshot())
-	return nil
+	var cs []invocation
+	testwait.EventuallyState(t, 30*time.Second, what, func() bool {
+		cs = f.snapshot()
+		return cond(cs)
+	}, func() string { return fmt.Sprintf("calls: %+v", cs) })
+	return cs
 }
 
 // syncBuffer is a log sink safe for concurrent writes.
@@ -245,16 +243,11 @@ func committed(t *testing.T, brokers []string, group string) map[string]int64 {
 
 func waitCommitted(t *testing.T, brokers []string, group string, want map[string]int64) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
 	var got map[string]int64
-	for time.Now().Before(deadline) {
+	testwait.EventuallyState(t, 15*time.Second, fmt.Sprintf("group %s commits %v", group, want), func() bool {
 		got = committed(t, brokers, group)
-		if fmt.Sprint(got) == fmt.Sprint(want) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("group %s committed %v; want %v", group, got, want)
+		return fmt.Sprint(got) == fmt.Sprint(want)
+	}, func() string { return fmt.Sprintf("group %s committed %v", group, got) })
 }
 
 // Records of every topic reach the function its route names, shaped as a
@@ -591,19 +584,16 @@ func TestBridgeServesTheAPI(t *testing.T) {
 		}
 	}
 	stdout, stderr := startBridge(t, brokers, endpoint)
-	var apiURL string
-	deadline := time.Now().Add(10 * time.Second)
-	for apiURL == "" && time.Now().Before(deadline) {
-		for _, l := range strings.Split(stdout.String(), "\n") {
+	var apiURL, summary string
+	testwait.EventuallyState(t, 10*time.Second, "an API address in the summary", func() bool {
+		summary = stdout.String()
+		for _, l := range strings.Split(summary, "\n") {
 			if f := strings.Fields(l); len(f) > 2 && f[0] == "API" {
 				apiURL = f[1]
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if apiURL == "" {
-		t.Fatalf("no API address in the summary:\n%s", stdout)
-	}
+		return apiURL != ""
+	}, func() string { return "the summary:\n" + summary })
 
 	resp, err := http.Post(apiURL+"/api/jobs?dry=1", "application/json", strings.NewReader(`{"jobType":"SIMULATION"}`))
 	if err != nil {

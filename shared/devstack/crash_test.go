@@ -231,15 +231,11 @@ func TestManyJobsSurviveAHardKill(t *testing.T) {
 // waitTerminal polls the job until it is COMPLETED or FAILED.
 func waitTerminal(t *testing.T, apiURL, id string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(bound)
-	for {
-		code, job := call(t, "GET", apiURL+"/api/jobs/"+id, "")
-		if code == 200 && (job["status"] == "COMPLETED" || job["status"] == "FAILED") {
-			return job
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s is stuck: %d %v", id, code, job)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var code int
+	var job map[string]any
+	testwait.EventuallyState(t, bound, fmt.Sprintf("job %s ends (COMPLETED or FAILED)", id), func() bool {
+		code, job = call(t, "GET", apiURL+"/api/jobs/"+id, "")
+		return code == 200 && (job["status"] == "COMPLETED" || job["status"] == "FAILED")
+	}, func() string { return fmt.Sprintf("stuck at %d %v", code, job) })
+	return job
 }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
 
@@ -201,20 +201,13 @@ func dbPool(t *testing.T, cfg Config, fn string) *pgxpool.Pool {
 // waitRows waits until the dlq holds want entries for job.
 func waitRows(t *testing.T, dlq *pgxpool.Pool, job string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(bound)
-	for {
-		var n int
+	var n int
+	testwait.EventuallyState(t, bound, fmt.Sprintf("the dlq holds %d entries for job %s", want, job), func() bool {
 		if err := dlq.QueryRow(context.Background(), `SELECT count(*) FROM dead_letters WHERE job_id = $1`, job).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the dlq holds %d entries for job %s; want %d", n, job, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return n == want
+	}, func() string { return fmt.Sprintf("%d entries", n) })
 }
 
 // schedulerOn is a scheduler service on cfg's scheduler database, and

@@ -23,6 +23,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"github.com/jobweaver/jobweaver/shared/pgserver"
 	"github.com/jobweaver/jobweaver/shared/pgtest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 )
 
@@ -116,17 +117,13 @@ func callWith(t *testing.T, method, url, body string, header map[string]string) 
 // waitStatus polls the job until it has status want.
 func waitStatus(t *testing.T, apiURL, id, want string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(bound)
-	for {
-		code, job := call(t, "GET", apiURL+"/api/jobs/"+id, "")
-		if code == 200 && job["status"] == want {
-			return job
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s never reached %s: last %d %v", id, want, code, job)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var code int
+	var job map[string]any
+	testwait.EventuallyState(t, bound, fmt.Sprintf("job %s reaches %s", id, want), func() bool {
+		code, job = call(t, "GET", apiURL+"/api/jobs/"+id, "")
+		return code == 200 && job["status"] == want
+	}, func() string { return fmt.Sprintf("%d %v", code, job) })
+	return job
 }
 
 // submit posts submission to the api and returns the accepted job's ID.
@@ -337,21 +334,16 @@ func TestRemoteFunctions(t *testing.T) {
 			t.Errorf("GET %s = %d %v", url, status, body)
 		}
 	}
-	deadline := time.Now().Add(bound)
-	for {
+	var ticks int
+	var dl time.Duration
+	testwait.EventuallyState(t, bound, "two ticks reach the remote scheduler", func() bool {
 		f.mu.Lock()
-		ticks, dl := f.calls["scheduler"], f.tickDL
+		ticks, dl = f.calls["scheduler"], f.tickDL
 		f.mu.Unlock()
-		if ticks >= 2 && dl > 0 {
-			if dl < 30*time.Second {
-				t.Errorf("tick deadline %v away; want FUNCTION_TIMEOUT (42s)", dl)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no tick reached the remote scheduler")
-		}
-		time.Sleep(20 * time.Millisecond)
+		return ticks >= 2 && dl > 0
+	}, func() string { return fmt.Sprintf("%d ticks, the last with a deadline %v away", ticks, dl) })
+	if dl < 30*time.Second {
+		t.Errorf("tick deadline %v away; want FUNCTION_TIMEOUT (42s)", dl)
 	}
 	s.Close()
 	if !f.closed {

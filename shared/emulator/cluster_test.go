@@ -5,14 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 func startFixture(t *testing.T, env map[string]string, instances int) *Cluster {
@@ -214,19 +217,12 @@ func TestInitFailure(t *testing.T) {
 // arrives through a pipe, after the invocation's answer.
 func waitLine(t *testing.T, c *Cluster, function, s string) []string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		lines := functionLines(c.Lines(function))
-		for _, l := range lines {
-			if strings.Contains(l, s) {
-				return lines
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never printed %q; it printed:\n%s", function, s, strings.Join(lines, "\n"))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var lines []string
+	testwait.EventuallyState(t, 5*time.Second, fmt.Sprintf("%s prints %q", function, s), func() bool {
+		lines = functionLines(c.Lines(function))
+		return slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, s) })
+	}, func() string { return "it printed:\n" + strings.Join(lines, "\n") })
+	return lines
 }
 
 func TestFunctionFromPath(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/pgtest"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 	"github.com/jobweaver/jobweaver/shared/worker"
 )
 
@@ -181,17 +182,20 @@ func TestColdStart(t *testing.T) {
 }
 
 func waitInit(t *testing.T, c *Cluster, fn string) time.Duration {
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, r := range c.Reports(fn) {
+	t.Helper()
+	var init time.Duration
+	var reports []Report
+	testwait.EventuallyState(t, 5*time.Second, fn+" reports an init", func() bool {
+		reports = c.Reports(fn)
+		for _, r := range reports {
 			if r.Init > 0 {
-				return r.Init
+				init = r.Init
+				return true
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Errorf("%s: no init report", fn)
-	return 0
+		return false
+	}, func() string { return fmt.Sprintf("reports %+v", reports) })
+	return init
 }
 
 func ms(d time.Duration) string {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/faulttest"
 	"github.com/jobweaver/jobweaver/shared/stacktest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 // lt is 4,096 '<': 4 KB in a body, 24 KB once a JSON encoder that
@@ -100,13 +101,13 @@ func TestHostileBodies(t *testing.T) {
 	sentinel := faulttest.Job{ID: s.Submit(t, stacktest.JobJSON(`{"action":"LOG","message":"after the hostile bodies"}`, 0)),
 		Token: "sentinel", Kind: faulttest.Kind{Name: "sentinel", Status: "COMPLETED", Attempts: 1, NoCall: true}}
 	all := append(accepted, sentinel)
-	deadline := time.Now().Add(stacktest.Bound)
-	for d.Terminal(t, all) < len(all) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d accepted jobs (the sentinel last) never ended: the platform is wedged%s", len(all)-d.Terminal(t, all), len(all), d.Describe(t, all))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var ended int
+	testwait.EventuallyState(t, stacktest.Bound, fmt.Sprintf("all %d accepted jobs (the sentinel last) end", len(all)), func() bool {
+		ended = d.Terminal(t, all)
+		return ended >= len(all)
+	}, func() string {
+		return fmt.Sprintf("%d of %d never ended: the platform is wedged%s", len(all)-ended, len(all), d.Describe(t, all))
+	})
 	statuses := map[string]int{}
 	for i := range all {
 		j := &all[i]

@@ -1,6 +1,7 @@
 // Package testwait is how a test waits for something another goroutine or
 // process does: Eventually polls a condition until it holds or a bound
-// passes. It imports only the standard library, so that any test may use
+// passes, and EventuallyState also says, when it fails, what the
+// condition last saw. It imports only the standard library, so that any test may use
 // it; a test that can be told when a thing happens (a channel, a hook, a
 // counter it reads once) should wait on that instead.
 package testwait
@@ -21,11 +22,30 @@ const (
 // if it has not within the bound, naming what never happened.
 func Eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(within)
-	for poll := minPoll; !cond(); poll = min(2*poll, maxPoll) {
-		if time.Now().After(deadline) {
-			tb.Fatalf("never happened within %s: %s", within, what)
-		}
-		time.Sleep(poll)
+	if !poll(within, cond) {
+		tb.Fatalf("never happened within %s: %s", within, what)
 	}
+}
+
+// EventuallyState is Eventually whose failure also prints state(): what
+// cond saw on its last poll (cond keeps it in a variable state reads).
+// state is called once, after that last poll, so it may be costly.
+func EventuallyState(tb testing.TB, within time.Duration, what string, cond func() bool, state func() string) {
+	tb.Helper()
+	if !poll(within, cond) {
+		tb.Fatalf("never happened within %s: %s; last seen: %s", within, what, state())
+	}
+}
+
+// poll calls cond until it returns true, or, once within has passed,
+// returns false right after a last call.
+func poll(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for interval := minPoll; !cond(); interval = min(2*interval, maxPoll) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(interval)
+	}
+	return true
 }

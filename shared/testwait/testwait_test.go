@@ -27,11 +27,17 @@ func (r *fatalRecorder) Fatalf(format string, args ...any) {
 // run calls Eventually on a recorder in its own goroutine and returns the
 // failure message, "" if it returned.
 func run(within time.Duration, cond func() bool) string {
+	return onRecorder(func(tb testing.TB) { testwait.Eventually(tb, within, "the thing", cond) })
+}
+
+// onRecorder calls wait with a recorder in its own goroutine and returns
+// the failure message, "" if it returned.
+func onRecorder(wait func(testing.TB)) string {
 	r := &fatalRecorder{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		testwait.Eventually(r, within, "the thing", cond)
+		wait(r)
 	}()
 	<-done
 	return r.msg
@@ -49,5 +55,26 @@ func TestEventually(t *testing.T) {
 	}
 	if calls.Load() < 2 {
 		t.Errorf("a condition never true was polled %d times, want at least twice", calls.Load())
+	}
+}
+
+func TestEventuallyState(t *testing.T) {
+	t.Parallel()
+	var calls, states atomic.Int32
+	last := 0
+	cond := func(n int32) func() bool {
+		return func() bool { last = int(calls.Add(1)); return int32(last) == n }
+	}
+	state := func() string { states.Add(1); return fmt.Sprintf("call %d", last) }
+	if msg := onRecorder(func(tb testing.TB) { testwait.EventuallyState(tb, time.Minute, "the thing", cond(3), state) }); msg != "" || calls.Load() != 3 || states.Load() != 0 {
+		t.Errorf("a condition true on the third call: failed %q after %d calls, %d states", msg, calls.Load(), states.Load())
+	}
+	calls.Store(0)
+	msg := onRecorder(func(tb testing.TB) { testwait.EventuallyState(tb, 30*time.Millisecond, "the thing", cond(-1), state) })
+	if want := fmt.Sprintf("never happened within 30ms: the thing; last seen: call %d", calls.Load()); msg != want {
+		t.Errorf("a condition never true: failure %q, want %q (the state of the last poll)", msg, want)
+	}
+	if calls.Load() < 2 || states.Load() != 1 {
+		t.Errorf("a condition never true was polled %d times and its state read %d times, want at least twice and once", calls.Load(), states.Load())
 	}
 }
