@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -34,11 +35,18 @@ func TestNewBrokerRedrivesTheWorkInFlight(t *testing.T) {
 		hits     = map[string]int{} // HTTP_CALL hits per token, once the first stack is gone
 		release  = make(chan struct{})
 		released sync.Once
+		// calls that reached the target, and those cut off by the kill
+		arrived, cut atomic.Int32
 	)
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Add(1)
 		select { // the first stack's calls hang until it is killed
 		case <-release:
+			if r.Context().Err() != nil { // a call of the first stack read late
+				return
+			}
 		case <-r.Context().Done():
+			cut.Add(1)
 			return
 		}
 		mu.Lock()
@@ -86,6 +94,9 @@ func TestNewBrokerRedrivesTheWorkInFlight(t *testing.T) {
 		waitStatus(t, st.APIURL, id, "RUNNING")
 	}
 	kill()
+	// Release the calls only once the kill cut off every call of the first
+	// stack that reached the target, so that none of them is counted.
+	testwait.Eventually(t, bound, "the kill cuts the first stack's calls off", func() bool { return cut.Load() == arrived.Load() })
 	released.Do(func() { close(release) })
 
 	// The dlq had not stored the dead letter after all: it was in the
