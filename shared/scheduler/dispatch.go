@@ -49,17 +49,10 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 		}
 		envs := make([]envelope.Envelope, 0, len(claimed))
 		for _, c := range claimed {
-			e, err := envelope.New(envelope.TypeRunJob, c.TraceID, c.ID, envelope.RunJob{
-				JobSpec:      envelope.JobSpec{JobType: c.JobType, Payload: c.Payload, MaxRetryCount: c.MaxRetryCount},
-				Attempt:      c.Attempts,
-				DispatchedAt: c.DispatchedAt.UTC(),
-			})
+			e, err := c.runJob()
 			if err != nil {
 				return err
 			}
-			// The record is the dispatch: a worker starts the attempt
-			// only through it (see start.go).
-			e.EventID = c.DispatchID
 			envs = append(envs, e)
 			jt := metrics.Dim("JobType", c.JobType)
 			m.Count("JobsDispatched", 1, jt)

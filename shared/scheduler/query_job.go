@@ -149,11 +149,9 @@ func jobDueBacklog(ctx context.Context, q querier, limit int) (n int, oldest tim
 
 // claimedJob is a job a dispatch pass moved to RUNNING.
 type claimedJob struct {
-	jobState
-	DispatchID   string // the run-job event ID: only that record may start the attempt
-	DispatchedAt time.Time
-	NextRunAt    time.Time // when it became due
-	CreatedAt    time.Time // when the api accepted it
+	dispatch
+	NextRunAt time.Time // when it became due
+	CreatedAt time.Time // when the api accepted it
 }
 
 // jobClaimDue claims up to fresh jobs from the fresh queue and up to retry
@@ -292,12 +290,18 @@ func scanJobStatus(row pgx.Row) (internalapi.JobStatus, error) {
 		&lease, &s.Version); err != nil {
 		return s, err
 	}
-	if lastErr != nil {
-		s.LastError = *lastErr
-	}
-	if code != nil {
-		s.LastErrorCode = *code
-	}
+	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
+	s.LastError, s.LastErrorCode, s.StartedAt, s.FinishedAt, s.NextRunAt, s.LeaseUntil =
+		liveFields(s.Status, lastErr, code, started, finish, next, lease)
+	return s, nil
+}
+
+// liveFields turns a job row's nullable columns into its live state's
+// fields, in UTC: nextRunAt only while PENDING, leaseUntil only while
+// RUNNING (JobStatus and JobSummary alike).
+func liveFields(status string, lastErr, code *string, started, finish *time.Time, next time.Time, lease *time.Time) (
+	lastError, lastErrorCode string, startedAt, finishedAt, nextRunAt, leaseUntil *time.Time,
+) {
 	utc := func(t *time.Time) *time.Time {
 		if t == nil {
 			return nil
@@ -305,15 +309,20 @@ func scanJobStatus(row pgx.Row) (internalapi.JobStatus, error) {
 		u := t.UTC()
 		return &u
 	}
-	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
-	s.StartedAt, s.FinishedAt = utc(started), utc(finish)
-	if s.Status == internalapi.StatusPending {
-		s.NextRunAt = utc(&next)
+	if lastErr != nil {
+		lastError = *lastErr
 	}
-	if s.Status == internalapi.StatusRunning {
-		s.LeaseUntil = utc(lease)
+	if code != nil {
+		lastErrorCode = *code
 	}
-	return s, nil
+	startedAt, finishedAt = utc(started), utc(finish)
+	if status == internalapi.StatusPending {
+		nextRunAt = utc(&next)
+	}
+	if status == internalapi.StatusRunning {
+		leaseUntil = utc(lease)
+	}
+	return lastError, lastErrorCode, startedAt, finishedAt, nextRunAt, leaseUntil
 }
 
 // jobGetByID returns a job's status, or errJobNotFound.

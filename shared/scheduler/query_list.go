@@ -32,27 +32,9 @@ func scanJobSummary(row pgx.CollectableRow) (internalapi.JobSummary, error) {
 		&lastErr, &s.Truncated, &code, &s.CreatedAt, &started, &finish, &s.UpdatedAt, &next, &lease, &s.Version); err != nil {
 		return s, err
 	}
-	if lastErr != nil {
-		s.LastError = *lastErr
-	}
-	if code != nil {
-		s.LastErrorCode = *code
-	}
-	utc := func(t *time.Time) *time.Time {
-		if t == nil {
-			return nil
-		}
-		u := t.UTC()
-		return &u
-	}
 	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
-	s.StartedAt, s.FinishedAt = utc(started), utc(finish)
-	if s.Status == internalapi.StatusPending {
-		s.NextRunAt = utc(&next)
-	}
-	if s.Status == internalapi.StatusRunning {
-		s.LeaseUntil = utc(lease)
-	}
+	s.LastError, s.LastErrorCode, s.StartedAt, s.FinishedAt, s.NextRunAt, s.LeaseUntil =
+		liveFields(s.Status, lastErr, code, started, finish, next, lease)
 	return s, nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 )
 
@@ -131,16 +132,29 @@ func jobReturnUnstarted(ctx context.Context, q querier, timeout time.Duration, l
 	return len(out), nil
 }
 
-// redispatched is a RUNNING job given a new dispatch by Redrive.
-type redispatched struct {
+// dispatch is a job's attempt as dispatched (by a claim, or again by
+// Redrive): its run-job record's event ID (the dispatch ID) and when.
+type dispatch struct {
 	jobState
-	DispatchID   string
+	DispatchID   string // the run-job event ID: only that record may start the attempt
 	DispatchedAt time.Time
+}
+
+// runJob is the run-job event of d: the record is the dispatch, so a
+// worker starts the attempt only through it (see start.go).
+func (d dispatch) runJob() (envelope.Envelope, error) {
+	e, err := envelope.New(envelope.TypeRunJob, d.TraceID, d.ID, envelope.RunJob{
+		JobSpec:      envelope.JobSpec{JobType: d.JobType, Payload: d.Payload, MaxRetryCount: d.MaxRetryCount},
+		Attempt:      d.Attempts,
+		DispatchedAt: d.DispatchedAt.UTC(),
+	})
+	e.EventID = d.DispatchID
+	return e, err
 }
 
 // jobRedispatchRunning gives every RUNNING job a new dispatch of its
 // current attempt, not yet started, and returns them.
-func jobRedispatchRunning(ctx context.Context, q querier) ([]redispatched, error) {
+func jobRedispatchRunning(ctx context.Context, q querier) ([]dispatch, error) {
 	rows, err := q.Query(ctx, `
 		WITH locked AS (
 		    SELECT id FROM jobs WHERE status = 'RUNNING' ORDER BY id FOR UPDATE
@@ -154,8 +168,8 @@ func jobRedispatchRunning(ctx context.Context, q querier) ([]redispatched, error
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: redispatch running jobs: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (redispatched, error) {
-		var r redispatched
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (dispatch, error) {
+		var r dispatch
 		err := row.Scan(&r.ID, &r.JobType, &r.Payload, &r.MaxRetryCount, &r.TraceID, &r.Status,
 			&r.Attempts, &r.Version, &r.DispatchID, &r.DispatchedAt)
 		return r, err

@@ -29,15 +29,10 @@ func (s *Service) Redrive(ctx context.Context) (int, error) {
 		}
 		envs := make([]envelope.Envelope, 0, len(jobs))
 		for _, j := range jobs {
-			e, err := envelope.New(envelope.TypeRunJob, j.TraceID, j.ID, envelope.RunJob{
-				JobSpec:      envelope.JobSpec{JobType: j.JobType, Payload: j.Payload, MaxRetryCount: j.MaxRetryCount},
-				Attempt:      j.Attempts,
-				DispatchedAt: j.DispatchedAt.UTC(),
-			})
+			e, err := j.runJob()
 			if err != nil {
 				return err
 			}
-			e.EventID = j.DispatchID
 			envs = append(envs, e)
 		}
 		n = len(envs)
