@@ -1,8 +1,333 @@
-// Placeholder: a UI helper replaces this view.
+// A job's page: its whole life (submitted, dispatched, each attempt, its end),
+// live until it ends; the retry timeline; every attempt's steps; the payload; and
+// a cancel button while it is PENDING or RUNNING.
+import { useEffect, useState } from 'react'
+import { getRouteApi, Link } from '@tanstack/react-router'
+import { useQueryClient } from '@tanstack/react-query'
+import { ApiError } from '../../api/client'
+import type { Job, Step } from '../../api/types'
+import { CopyButton } from '../../components/CopyButton'
+import { StatusBadge } from '../../components/StatusBadge'
+import { ErrorState, Loading } from '../../components/states'
+import { CANCELLABLE, fmtSpan, fmtWhen, ms, TERMINAL } from './format'
+import { deriveLife, eventLabel, eventTone, sortEvents, type LifeEvent } from './lifecycle'
+import { historyUnavailable, jobKeys, useCancelJob, useExecutions, useHistory, useJob } from './queries'
+import { usePollInterval } from '../../poll/poll'
+import { Executions } from './Executions'
+import { RetryTimeline } from './RetryTimeline'
+
+const route = getRouteApi('/jobs/$jobId')
+
 export function JobView() {
+  const { jobId } = route.useParams()
+  return <JobPage key={jobId} jobId={jobId} />
+}
+
+function JobPage({ jobId }: { jobId: string }) {
+  const job = useJob(jobId)
+  const executions = useExecutions(jobId, job.data)
+  const history = useHistory(jobId, job.data)
+  const qc = useQueryClient()
+  const interval = usePollInterval()
+  const live = job.data !== undefined && !TERMINAL.has(job.data.status)
+  const now = useNow(live ? interval : false)
+
+  // When the job changes, its executions and history have news too.
+  const updatedAt = job.data?.updatedAt
+  useEffect(() => {
+    if (!updatedAt) return
+    void qc.invalidateQueries({ queryKey: jobKeys.executions(jobId), exact: true })
+    void qc.invalidateQueries({ queryKey: jobKeys.history(jobId), exact: true })
+  }, [updatedAt, jobId, qc])
+
+  if (job.isPending) return <Loading what="Loading the job" />
+  if (job.isError && !job.data) {
+    const notFound = job.error instanceof ApiError && (job.error.status === 404 || job.error.status === 400)
+    return (
+      <section>
+        <BackLink />
+        <h1>Job</h1>
+        {notFound ? (
+          <div className="state empty" role="alert">
+            <strong>No such job.</strong> There is no job with the ID <code>{jobId}</code>.{' '}
+            <Link to="/" search={{}}>
+              Back to the jobs
+            </Link>
+          </div>
+        ) : (
+          <ErrorState error={job.error} retry={() => void job.refetch()} />
+        )}
+      </section>
+    )
+  }
+  const j = job.data!
+  const execs = executions.data?.content ?? []
+  const noHistory = history.isError && historyUnavailable(history.error)
+  const life: LifeEvent[] = history.data ? sortEvents(history.data.events) : deriveLife(j, execs)
+
   return (
-    <section>
-      <h1>Job</h1>
+    <section className="job-page" aria-labelledby="job-title">
+      <BackLink />
+      <header className="job-head">
+        <h1 id="job-title">
+          Job <StatusBadge status={j.status} />
+          {live && (
+            <span className="live-note" aria-hidden="true">
+              live
+            </span>
+          )}
+        </h1>
+        <p className="job-id-line">
+          <code className="job-id job-id-full" data-testid="job-id">
+            {j.jobId}
+          </code>{' '}
+          <CopyButton text={j.jobId} what="job ID" />
+        </p>
+        <p className="visually-hidden" aria-live="polite">
+          Status: {j.status}
+        </p>
+        {CANCELLABLE.has(j.status) && <CancelJob jobId={j.jobId} />}
+      </header>
+
+      <JobFacts job={j} />
+
+      <h2 id="timeline-h">Retry timeline</h2>
+      {executions.isError && !executions.data ? (
+        <ErrorState error={executions.error} retry={() => void executions.refetch()} />
+      ) : executions.isPending ? (
+        <Loading what="Loading the attempts" />
+      ) : (
+        <RetryTimeline
+          input={{ job: j, executions: execs, history: history.data?.events, now: Math.max(now, ms(j.updatedAt) ?? 0) }}
+        />
+      )}
+
+      <div className="job-columns">
+        <div>
+          <h2>Lifecycle</h2>
+          {noHistory && (
+            <p className="note">This backend has no history route: the lifecycle is derived from the job and its executions.</p>
+          )}
+          <Lifecycle events={life} created={j.createdAt} />
+        </div>
+        <div>
+          <h2>Execution history</h2>
+          {executions.isError && !executions.data ? (
+            <ErrorState error={executions.error} retry={() => void executions.refetch()} />
+          ) : executions.isPending ? (
+            <Loading what="Loading the attempts" />
+          ) : execs.length === 0 ? (
+            <p className="state empty">{live ? 'No attempt has finished yet.' : 'The job ran no attempt.'}</p>
+          ) : (
+            <Executions executions={execs} total={executions.data?.totalElements ?? execs.length} />
+          )}
+        </div>
+      </div>
+
+      <h2>Payload</h2>
+      <Payload steps={j.payload?.steps ?? []} />
     </section>
+  )
+}
+
+/** The current time, ticking while a running attempt's bar grows. */
+function useNow(every: number | false): number {
+  const [now, setNow] = useState(() => Date.now())
+  useEffect(() => {
+    if (every === false) return
+    setNow(Date.now())
+    const t = setInterval(() => setNow(Date.now()), every)
+    return () => clearInterval(t)
+  }, [every])
+  return now
+}
+
+function BackLink() {
+  return (
+    <p className="back">
+      <Link to="/" search={{}}>
+        ← All jobs
+      </Link>
+    </p>
+  )
+}
+
+function JobFacts({ job: j }: { job: Job }) {
+  return (
+    <dl className="facts">
+      <div>
+        <dt>Type</dt>
+        <dd>{j.jobType}</dd>
+      </div>
+      <div>
+        <dt>Trace ID</dt>
+        <dd>
+          <Link to="/" search={{ traceId: j.traceId }} title="Jobs with this trace ID">
+            <code>{j.traceId}</code>
+          </Link>
+        </dd>
+      </div>
+      <div>
+        <dt>Attempts</dt>
+        <dd>
+          {j.attempts} <span className="muted">(max retries {j.maxRetryCount})</span>
+        </dd>
+      </div>
+      <div>
+        <dt>Created</dt>
+        <dd>
+          <time dateTime={j.createdAt}>{fmtWhen(j.createdAt)}</time>
+        </dd>
+      </div>
+      <div>
+        <dt>Started</dt>
+        <dd>{j.startedAt ? <time dateTime={j.startedAt}>{fmtWhen(j.startedAt)}</time> : '—'}</dd>
+      </div>
+      <div>
+        <dt>Finished</dt>
+        <dd>{j.finishedAt ? <time dateTime={j.finishedAt}>{fmtWhen(j.finishedAt)}</time> : '—'}</dd>
+      </div>
+      <div>
+        <dt>Updated</dt>
+        <dd>
+          <time dateTime={j.updatedAt}>{fmtWhen(j.updatedAt)}</time>
+        </dd>
+      </div>
+      {j.status === 'PENDING' && j.nextRunAt && (
+        <div>
+          <dt>Next run</dt>
+          <dd>
+            <time dateTime={j.nextRunAt}>{fmtWhen(j.nextRunAt)}</time>
+          </dd>
+        </div>
+      )}
+      {(j.lastErrorCode || j.lastError) && (
+        <div className="wide">
+          <dt>Last error</dt>
+          <dd>
+            {j.lastErrorCode && <code>{j.lastErrorCode}</code>} <span className="error-text">{j.lastError}</span>
+          </dd>
+        </div>
+      )}
+    </dl>
+  )
+}
+
+function CancelJob({ jobId }: { jobId: string }) {
+  const [asking, setAsking] = useState(false)
+  const cancel = useCancelJob(jobId)
+  if (cancel.isSuccess) return null
+  return (
+    <div className="cancel-box">
+      {!asking ? (
+        <button type="button" className="danger" onClick={() => setAsking(true)}>
+          Cancel job…
+        </button>
+      ) : (
+        <div role="group" aria-labelledby="cancel-q" className="confirm">
+          <span id="cancel-q">Cancel this job? A running attempt's result will be ignored.</span>
+          <button
+            type="button"
+            className="danger"
+            autoFocus
+            disabled={cancel.isPending}
+            onClick={() => cancel.mutate(undefined, { onSettled: () => setAsking(false) })}
+          >
+            {cancel.isPending ? 'Cancelling…' : 'Yes, cancel it'}
+          </button>
+          <button type="button" onClick={() => setAsking(false)} disabled={cancel.isPending}>
+            Keep it
+          </button>
+        </div>
+      )}
+      {cancel.isError && <ErrorState error={cancel.error} />}
+    </div>
+  )
+}
+
+function Lifecycle({ events, created }: { events: LifeEvent[]; created: string }) {
+  const t0 = ms(created) ?? 0
+  if (events.length === 0) return <p className="state empty">No events yet.</p>
+  return (
+    <ol className="lifecycle">
+      {events.map((e, i) => {
+        const t = ms(e.at)
+        return (
+          <li key={i} data-event={e.type}>
+            <span className={`badge badge-${eventTone(e.type)}`}>{eventLabel(e.type)}</span>
+            {e.attempt !== undefined && <span className="muted"> attempt {e.attempt}</span>}
+            <span className="muted">
+              {' '}
+              · <time dateTime={e.at}>{fmtWhen(e.at)}</time>
+              {t !== null && t > t0 && ` (+${fmtSpan(t - t0)})`}
+              {e.approx && ' (approximately)'}
+            </span>
+            {(e.errorCode || e.message || e.by || e.nextRunAt || e.dlqId) && (
+              <div className="event-detail">
+                {e.errorCode && <code>{e.errorCode}</code>} {e.message && <span>{e.message}</span>}
+                {e.by && <span> by {e.by}</span>}
+                {e.dlqId && (
+                  <span>
+                    {' '}
+                    · dead letter{' '}
+                    <Link to="/dlq/$dlqId" params={{ dlqId: e.dlqId }}>
+                      <code>…{e.dlqId.slice(-12)}</code>
+                    </Link>
+                  </span>
+                )}
+                {e.nextRunAt && (
+                  <span>
+                    {' '}
+                    · next attempt at <time dateTime={e.nextRunAt}>{fmtWhen(e.nextRunAt)}</time>
+                  </span>
+                )}
+              </div>
+            )}
+          </li>
+        )
+      })}
+    </ol>
+  )
+}
+
+function stepParams(s: Step): string {
+  return Object.entries(s)
+    .filter(([k]) => k !== 'action')
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`)
+    .join(', ')
+}
+
+function Payload({ steps }: { steps: Step[] }) {
+  if (steps.length === 0) return <p className="state empty">The payload has no steps.</p>
+  return (
+    <>
+      <div className="table-wrap">
+        <table className="payload-table">
+          <caption className="visually-hidden">Payload steps</caption>
+          <thead>
+            <tr>
+              <th scope="col">#</th>
+              <th scope="col">Action</th>
+              <th scope="col">Parameters</th>
+            </tr>
+          </thead>
+          <tbody>
+            {steps.map((s, i) => (
+              <tr key={i}>
+                <td>{i}</td>
+                <td>{s.action}</td>
+                <td>
+                  <code>{stepParams(s) || '—'}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <details className="raw">
+        <summary>Payload as JSON</summary>
+        <pre>{JSON.stringify({ steps }, null, 2)}</pre>
+      </details>
+    </>
   )
 }
