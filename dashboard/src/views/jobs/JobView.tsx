@@ -1,7 +1,7 @@
 // A job's page: its whole life (submitted, dispatched, each attempt, its end),
 // live until it ends; the retry timeline; every attempt's steps; the payload; and
 // a cancel button while it is PENDING or RUNNING.
-import { useEffect, useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { getRouteApi, Link } from '@tanstack/react-router'
 import { useQueryClient } from '@tanstack/react-query'
 import { ApiError } from '../../api/client'
@@ -34,8 +34,11 @@ function JobPage({ jobId }: { jobId: string }) {
 
   // When the job changes, its executions and history have news too.
   const updatedAt = job.data?.updatedAt
+  const seen = useRef<string | undefined>(undefined)
   useEffect(() => {
-    if (!updatedAt) return
+    const before = seen.current
+    seen.current = updatedAt
+    if (!updatedAt || !before || before === updatedAt) return
     void qc.invalidateQueries({ queryKey: jobKeys.executions(jobId), exact: true })
     void qc.invalidateQueries({ queryKey: jobKeys.history(jobId), exact: true })
   }, [updatedAt, jobId, qc])

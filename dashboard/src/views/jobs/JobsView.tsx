@@ -1,7 +1,7 @@
 // The home page: the latest jobs with their live status, filtered by status,
 // type, trace ID and creation time (all in the URL, so a view can be shared), and
 // paged by cursor (Newer/Older) so a list of any length renders one page at a time.
-import { useEffect, useState, type FormEvent } from 'react'
+import { useEffect, useId, useState, type FormEvent } from 'react'
 import { getRouteApi, Link, useNavigate } from '@tanstack/react-router'
 import { useQueryClient } from '@tanstack/react-query'
 import { JOB_STATUSES, JOB_TYPES, type JobSummary, type Page } from '../../api/types'
@@ -130,8 +130,8 @@ export function JobsView() {
             Older ›
           </button>
           <label className="inline">
-            <span>Per page</span>
-            <select value={size} onChange={(e) => setFilters({ size: Number(e.target.value) === DEFAULT_SIZE ? undefined : Number(e.target.value) })}>
+            <span id="per-page-l">Per page</span>
+            <select aria-labelledby="per-page-l" value={size} onChange={(e) => setFilters({ size: Number(e.target.value) === DEFAULT_SIZE ? undefined : Number(e.target.value) })}>
               {PAGE_SIZES.map((n) => (
                 <option key={n} value={n}>
                   {n}
@@ -157,14 +157,16 @@ function JobsTable({ rows, stale }: { rows: JobSummary[]; stale: boolean }) {
             <th scope="col" className="hide-narrow">
               Type
             </th>
-            <th scope="col" className="num">
+            <th scope="col" className="num hide-narrow">
               Attempts
             </th>
             <th scope="col" className="hide-narrow">
               Created
             </th>
             <th scope="col">Updated</th>
-            <th scope="col">Last error</th>
+            <th scope="col" className="hide-narrow">
+              Last error
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -179,7 +181,7 @@ function JobsTable({ rows, stale }: { rows: JobSummary[]; stale: boolean }) {
                 <StatusBadge status={j.status} />
               </td>
               <td className="hide-narrow">{j.jobType}</td>
-              <td className="num" title={`max retries: ${j.maxRetryCount}`}>
+              <td className="num hide-narrow" title={`max retries: ${j.maxRetryCount}`}>
                 {j.attempts}
               </td>
               <td className="hide-narrow">
@@ -188,7 +190,7 @@ function JobsTable({ rows, stale }: { rows: JobSummary[]; stale: boolean }) {
               <td>
                 <time dateTime={j.updatedAt}>{fmtWhen(j.updatedAt)}</time>
               </td>
-              <td>{j.lastErrorCode ? <code title={j.lastError ?? undefined}>{j.lastErrorCode}</code> : <span className="muted">—</span>}</td>
+              <td className="hide-narrow">{j.lastErrorCode ? <code title={j.lastError ?? undefined}>{j.lastErrorCode}</code> : <span className="muted">—</span>}</td>
             </tr>
           ))}
         </tbody>
@@ -198,6 +200,7 @@ function JobsTable({ rows, stale }: { rows: JobSummary[]; stale: boolean }) {
 }
 
 function Filters({ search, onChange }: { search: JobsSearch; onChange: (p: Partial<JobsSearch>, replace?: boolean) => void }) {
+  const id = useId()
   const [trace, setTrace] = useState(search.traceId ?? '')
   useEffect(() => setTrace(search.traceId ?? ''), [search.traceId])
   const applyTrace = () => {
@@ -211,8 +214,8 @@ function Filters({ search, onChange }: { search: JobsSearch; onChange: (p: Parti
   return (
     <form className="filters" role="search" aria-label="Filter jobs" onSubmit={submit}>
       <label>
-        <span>Status</span>
-        <select value={search.status ?? ''} onChange={(e) => onChange({ status: (e.target.value || undefined) as JobsSearch['status'] })}>
+        <span id={`${id}-status`}>Status</span>
+        <select aria-labelledby={`${id}-status`} value={search.status ?? ''} onChange={(e) => onChange({ status: (e.target.value || undefined) as JobsSearch['status'] })}>
           <option value="">Any status</option>
           {JOB_STATUSES.map((s) => (
             <option key={s} value={s}>
@@ -222,8 +225,8 @@ function Filters({ search, onChange }: { search: JobsSearch; onChange: (p: Parti
         </select>
       </label>
       <label>
-        <span>Type</span>
-        <select value={search.type ?? ''} onChange={(e) => onChange({ type: e.target.value || undefined })}>
+        <span id={`${id}-type`}>Type</span>
+        <select aria-labelledby={`${id}-type`} value={search.type ?? ''} onChange={(e) => onChange({ type: e.target.value || undefined })}>
           <option value="">Any type</option>
           {[...new Set<string>([...JOB_TYPES, ...(search.type ? [search.type] : [])])].map((t) => (
             <option key={t} value={t}>
@@ -233,8 +236,9 @@ function Filters({ search, onChange }: { search: JobsSearch; onChange: (p: Parti
         </select>
       </label>
       <label className="grow">
-        <span>Trace ID</span>
+        <span id={`${id}-trace`}>Trace ID</span>
         <input
+          aria-labelledby={`${id}-trace`}
           type="search"
           value={trace}
           maxLength={128}
@@ -244,8 +248,9 @@ function Filters({ search, onChange }: { search: JobsSearch; onChange: (p: Parti
         />
       </label>
       <label>
-        <span>Created from</span>
+        <span id={`${id}-from`}>Created from</span>
         <input
+          aria-labelledby={`${id}-from`}
           type="datetime-local"
           step={1}
           value={toLocalInput(search.from)}
@@ -253,8 +258,9 @@ function Filters({ search, onChange }: { search: JobsSearch; onChange: (p: Parti
         />
       </label>
       <label>
-        <span>Created to</span>
+        <span id={`${id}-to`}>Created to</span>
         <input
+          aria-labelledby={`${id}-to`}
           type="datetime-local"
           step={1}
           value={toLocalInput(search.to)}
@@ -288,8 +294,11 @@ function GoToJob() {
   return (
     <form className="goto" onSubmit={go} aria-label="Open a job by ID">
       <label>
-        <span className="visually-hidden">Job ID</span>
+        <span className="visually-hidden" id="goto-l">
+          Job ID
+        </span>
         <input
+          aria-labelledby="goto-l"
           type="text"
           value={id}
           placeholder="Open a job by its full ID"

@@ -77,6 +77,24 @@ group('timeline layout', () => {
     ])
   })
 
+  it('starts an attempt that never started (its lease ran out) at its dispatch', () => {
+    const pending = job({ status: 'PENDING', attempts: 1, finishedAt: null, nextRunAt: at(7000) })
+    const history = [
+      { at: at(0), type: 'SUBMITTED' as const },
+      { at: at(50), type: 'DISPATCHED' as const, attempt: 1 },
+      { at: at(5050), type: 'LEASE_EXPIRED' as const, attempt: 1, errorCode: 'SCHEDULER.LEASE_EXPIRED' },
+      { at: at(5050), type: 'RETRY_SCHEDULED' as const, attempt: 2, nextRunAt: at(7000) },
+    ]
+    const g = layout({ job: pending, executions: [], history, now: T0 + 6000 }, 1000)
+    expect(g.bars).toHaveLength(1)
+    expect(g.bars[0]).toMatchObject({ attempt: 1, start: T0 + 50, end: T0 + 5050, outcome: 'LEASE_EXPIRED' })
+    expect(g.gaps.map((x) => [x.kind, x.ms])).toEqual([
+      ['queued', 50],
+      ['scheduled', 1950],
+    ])
+    expect(g.gaps[1].label).toBe('next attempt in 1.0 s')
+  })
+
   it('without history, a running attempt starts at the job’s last update, marked approximate', () => {
     const running = job({ status: 'RUNNING', attempts: 2, finishedAt: null, updatedAt: at(1300) })
     const a = attemptsOf({ job: running, executions: [execution(1, 100, 200, true)], now: T0 + 2000 })

@@ -89,8 +89,14 @@ export function attemptsOf(input: TimelineInput): Attempt[] {
     byAttempt.set(e.attempt, { attempt: e.attempt, start, end: Math.max(start, end), outcome: e.status, errorCode: e.errorCode })
   }
   const events = history ?? []
+  // An attempt starts when it started, or (never started: its lease ran out first) when it was dispatched.
+  const begun = new Map<number, HistoryEvent>()
   for (const ev of events) {
-    if (ev.type !== 'STARTED' || ev.attempt === undefined || byAttempt.has(ev.attempt)) continue
+    if (ev.attempt === undefined) continue
+    if (ev.type === 'STARTED' || (ev.type === 'DISPATCHED' && !begun.has(ev.attempt))) begun.set(ev.attempt, ev)
+  }
+  for (const ev of begun.values()) {
+    if (ev.attempt === undefined || byAttempt.has(ev.attempt)) continue
     const start = ms(ev.at)
     if (start === null) continue
     const n = ev.attempt
