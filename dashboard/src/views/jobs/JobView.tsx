@@ -162,7 +162,7 @@ function JobFacts({ job: j }: { job: Job }) {
         <dt>Type</dt>
         <dd>{j.jobType}</dd>
       </div>
-      <div>
+      <div className="trace">
         <dt>Trace ID</dt>
         <dd>
           <Link to="/" search={{ traceId: j.traceId }} title="Jobs with this trace ID">

@@ -26,6 +26,13 @@ describe('deriveLife (no history route)', () => {
     expect(running[running.length - 1]).toMatchObject({ type: 'STARTED', attempt: 2, approx: true, at: at(1300) })
   })
 
+  it('shows the first attempt of a job cancelled while it ran', () => {
+    const life = deriveLife(job({ status: 'CANCELLED', attempts: 1, startedAt: at(100), finishedAt: at(900) }), [])
+    expect(life.map((e) => e.type)).toEqual(['SUBMITTED', 'STARTED', 'CANCELLED'])
+    expect(life[1]).toMatchObject({ at: at(100), attempt: 1 })
+    expect(life[1].approx).toBeUndefined()
+  })
+
   it('ends a failed job with its last error', () => {
     const life = deriveLife(job({ status: 'FAILED', attempts: 1, finishedAt: at(300) }), [execution(1, 100, 200, true)])
     expect(life[life.length - 1]).toMatchObject({ type: 'FAILED', errorCode: 'WORKER.STEP_FAILED' })

@@ -28,9 +28,8 @@ export function deriveLife(job: Job, executions: Execution[]): LifeEvent[] {
     )
   }
   const last = execs[execs.length - 1]
-  if (job.status === 'RUNNING' && job.attempts > (last?.attempt ?? 0)) {
-    out.push({ at: job.updatedAt, type: 'STARTED', attempt: job.attempts, approx: true })
-  }
+  const open = openAttemptStart(job, last?.attempt ?? 0)
+  if (open) out.push({ at: open.at, type: 'STARTED', attempt: job.attempts, approx: open.approx || undefined })
   if (job.status === 'PENDING' && job.nextRunAt && last && last.status === 'FAILED') {
     out.push({ at: last.finishedAt, type: 'RETRY_SCHEDULED', attempt: last.attempt + 1, nextRunAt: job.nextRunAt })
   }
@@ -46,6 +45,21 @@ export function deriveLife(job: Job, executions: Execution[]): LifeEvent[] {
     })
   }
   return sortEvents(out)
+}
+
+/**
+ * Without history: when the job's latest attempt, which has no execution yet
+ * (running, or cut short by a cancel), began. The first attempt began at the
+ * job's startedAt; a later running one at about its last update (its dispatch).
+ */
+export function openAttemptStart(
+  job: Pick<Job, 'status' | 'attempts' | 'startedAt' | 'updatedAt'>,
+  lastExecuted: number,
+): { at: string; approx: boolean } | null {
+  if (job.attempts <= lastExecuted || job.status === 'PENDING') return null
+  if (job.attempts === 1 && job.startedAt) return { at: job.startedAt, approx: false }
+  if (job.status === 'RUNNING') return { at: job.updatedAt, approx: true }
+  return null
 }
 
 /** Oldest first; a stable sort, so same-instant events keep their causal order. */

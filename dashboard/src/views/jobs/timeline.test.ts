@@ -95,6 +95,12 @@ group('timeline layout', () => {
     expect(g.gaps[1].label).toBe('next attempt in 1.0 s')
   })
 
+  it('without history, a first attempt cut short by a cancel runs from the job’s start to its end', () => {
+    const cancelled = job({ status: 'CANCELLED', attempts: 1, startedAt: at(100), finishedAt: at(5000) })
+    const a = attemptsOf({ job: cancelled, executions: [], now: T0 + 9000 })
+    expect(a).toEqual([{ attempt: 1, start: T0 + 100, end: T0 + 5000, outcome: 'CANCELLED' }])
+  })
+
   it('without history, a running attempt starts at the job’s last update, marked approximate', () => {
     const running = job({ status: 'RUNNING', attempts: 2, finishedAt: null, updatedAt: at(1300) })
     const a = attemptsOf({ job: running, executions: [execution(1, 100, 200, true)], now: T0 + 2000 })

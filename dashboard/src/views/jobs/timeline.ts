@@ -4,13 +4,22 @@
 // gap's width is proportional to its backoff.
 import type { Execution, HistoryEvent, JobStatus } from '../../api/types'
 import { fmtSpan, ms } from './format'
+import { openAttemptStart } from './lifecycle'
 
 export type Outcome = 'COMPLETED' | 'FAILED' | 'RUNNING' | 'LEASE_EXPIRED' | 'CANCELLED'
 /** queued: submission to the first attempt; backoff: an automatic retry's wait; manual: a wait ended by a manual retry; scheduled: the wait still running until nextRunAt. */
 export type GapKind = 'queued' | 'backoff' | 'manual' | 'scheduled'
 
 export interface TimelineInput {
-  job: { status: JobStatus; createdAt: string; attempts: number; nextRunAt: string | null; updatedAt: string; finishedAt: string | null }
+  job: {
+    status: JobStatus
+    createdAt: string
+    startedAt: string | null
+    attempts: number
+    nextRunAt: string | null
+    updatedAt: string
+    finishedAt: string | null
+  }
   executions: Execution[]
   history?: HistoryEvent[]
   now: number
@@ -114,11 +123,19 @@ export function attemptsOf(input: TimelineInput): Attempt[] {
       byAttempt.set(n, { attempt: n, start, end: Math.max(start, end), outcome: 'CANCELLED' })
     }
   }
-  if (!history && job.status === 'RUNNING' && job.attempts > 0 && !byAttempt.has(job.attempts)) {
-    // Without history the running attempt's start is unknown: the job's last update
-    // (its dispatch) stands in for it.
-    const start = ms(job.updatedAt) ?? now
-    byAttempt.set(job.attempts, { attempt: job.attempts, start, end: Math.max(start, now), outcome: 'RUNNING', approx: true })
+  const open = history ? null : openAttemptStart(job, Math.max(0, ...byAttempt.keys()))
+  const openStart = ms(open?.at)
+  if (open && openStart !== null && (job.status === 'RUNNING' || job.status === 'CANCELLED')) {
+    // Without history, the attempt still running (or cut short by a cancel) has no execution yet.
+    const running = job.status === 'RUNNING'
+    const end = running ? now : (ms(job.finishedAt ?? job.updatedAt) ?? openStart)
+    byAttempt.set(job.attempts, {
+      attempt: job.attempts,
+      start: openStart,
+      end: Math.max(openStart, end),
+      outcome: running ? 'RUNNING' : 'CANCELLED',
+      ...(open.approx ? { approx: true } : {}),
+    })
   }
   return [...byAttempt.values()].sort((a, b) => a.start - b.start || a.attempt - b.attempt)
 }
@@ -217,7 +234,8 @@ export function layout(input: TimelineInput, width: number): Geometry {
     const label = gapLabel(g.kind, g.ms, now, g.end)
     const w = g.ms * scale
     const short = fmtSpan(g.ms)
-    const shown = fit(label, w) ? label : fit(short, w) ? short : ''
+    // A bare duration is clear between two attempts; before the first it would not say what it is.
+    const shown = fit(label, w) ? label : g.kind !== 'queued' && fit(short, w) ? short : ''
     const half = (shown.length * CHAR_W) / 2
     const mid = x(g.start) + w / 2
     return { ...g, label, x: x(g.start), w, shown, labelX: Math.min(Math.max(mid, half + 1), width - half - 1) }
