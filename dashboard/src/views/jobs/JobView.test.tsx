@@ -127,8 +127,8 @@ describe('JobView', () => {
     renderAt(`/jobs/${JOB_ID}`)
     expect(await screen.findByText('No attempt has finished yet.')).toBeInTheDocument()
     expect(screen.getByRole('img', { name: /Retry timeline: 1 attempt/ }).querySelector('[data-outcome="RUNNING"]')).toBeInTheDocument()
-    await waitFor(() => expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('COMPLETED'), { timeout: 3000 })
-    await waitFor(() => expect(screen.getAllByText(/^Attempt 1$/).length).toBeGreaterThan(0), { timeout: 3000 })
+    await waitFor(() => expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('COMPLETED'), { timeout: 15_000 })
+    await waitFor(() => expect(screen.getAllByText(/^Attempt 1$/).length).toBeGreaterThan(0), { timeout: 15_000 })
     expect(document.querySelector('[data-outcome="COMPLETED"]')).toBeInTheDocument()
   })
 
@@ -143,7 +143,7 @@ describe('JobView', () => {
     stubApi(route('GET', JOB_PATH, { status: 503, body: apiError(503, 'API.SCHEDULER_UNAVAILABLE', 'the scheduler cannot be reached') }))
     renderAt(`/jobs/${JOB_ID}`)
     // A 5xx is tried once more before the page gives up.
-    const alert = await screen.findByRole('alert', {}, { timeout: 4000 })
+    const alert = await screen.findByRole('alert', {}, { timeout: 15_000 })
     expect(alert).toHaveTextContent('API.SCHEDULER_UNAVAILABLE')
     expect(screen.getByRole('button', { name: 'Try again' })).toBeInTheDocument()
   })

@@ -116,7 +116,7 @@ describe('JobsView', () => {
     stubApi(route('GET', '/api/jobs', () => ({ body: page([summary(1, { status: n++ < 1 ? 'RUNNING' : 'COMPLETED' })]) })))
     renderAt('/')
     expect(await screen.findByText('RUNNING')).toBeInTheDocument()
-    expect(await screen.findByText('COMPLETED', {}, { timeout: 3000 })).toBeInTheDocument()
+    expect(await screen.findByText('COMPLETED', {}, { timeout: 15_000 })).toBeInTheDocument()
   })
 
   it('sends the last ETag and keeps the rows on a 304', async () => {
@@ -128,7 +128,7 @@ describe('JobsView', () => {
     )
     renderAt('/')
     await screen.findByText('…000000000001')
-    await waitFor(() => expect(calls.filter((c) => c.headers['If-None-Match'] === 'W/"v1"').length).toBeGreaterThan(0), { timeout: 3000 })
+    await waitFor(() => expect(calls.filter((c) => c.headers['If-None-Match'] === 'W/"v1"').length).toBeGreaterThan(0), { timeout: 15_000 })
     expect(screen.getByText('…000000000001')).toBeInTheDocument()
   })
 

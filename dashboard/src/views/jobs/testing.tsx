@@ -1,6 +1,6 @@
 // Test helpers for the job views: a router over just these views in memory
 // history, a fresh QueryClient, and a fetch stub that answers by method and path.
-import { render } from '@testing-library/react'
+import { configure, render } from '@testing-library/react'
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query'
 import { createMemoryHistory, createRootRoute, createRoute, createRouter, Outlet, RouterProvider } from '@tanstack/react-router'
 import { vi } from 'vitest'
@@ -8,6 +8,11 @@ import { resetEtagCache } from '../../api/client'
 import { PollProvider } from '../../poll/poll'
 import { JobsView, jobsSearch } from './JobsView'
 import { JobView } from './JobView'
+
+// Waits are for the app to get somewhere, not deadlines: on a loaded machine (two
+// cores, many agents) rendering a route can take seconds, so wait generously.
+configure({ asyncUtilTimeout: 15_000 })
+vi.setConfig({ testTimeout: 60_000 })
 
 export function renderAt(path: string) {
   resetEtagCache()
