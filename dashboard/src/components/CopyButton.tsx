@@ -1,5 +1,6 @@
 // A button that copies a text (an ID) to the clipboard and says so.
 import { useEffect, useState } from 'react'
+import './CopyButton.css'
 
 export function CopyButton({ text, what = 'text' }: { text: string; what?: string }) {
   const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle')

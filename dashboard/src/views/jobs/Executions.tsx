@@ -9,7 +9,7 @@ export function Executions({ executions, total }: { executions: Execution[]; tot
   return (
     <div className="executions">
       {total > executions.length && (
-        <p className="note">
+        <p className="jobs-note">
           Showing {executions.length} of {total} attempts.
         </p>
       )}

@@ -15,6 +15,7 @@ import { historyUnavailable, jobKeys, useCancelJob, useExecutions, useHistory, u
 import { usePollInterval } from '../../poll/poll'
 import { Executions } from './Executions'
 import { RetryTimeline } from './RetryTimeline'
+import './jobs.css'
 
 const route = getRouteApi('/jobs/$jobId')
 
@@ -109,7 +110,7 @@ function JobPage({ jobId }: { jobId: string }) {
         <div>
           <h2>Lifecycle</h2>
           {noHistory && (
-            <p className="note">This backend has no history route: the lifecycle is derived from the job and its executions.</p>
+            <p className="jobs-note">This backend has no history route: the lifecycle is derived from the job and its executions.</p>
           )}
           <Lifecycle events={life} created={j.createdAt} />
         </div>
@@ -157,7 +158,7 @@ function BackLink() {
 
 function JobFacts({ job: j }: { job: Job }) {
   return (
-    <dl className="facts">
+    <dl className="job-facts">
       <div>
         <dt>Type</dt>
         <dd>{j.jobType}</dd>
@@ -227,7 +228,7 @@ function CancelJob({ jobId }: { jobId: string }) {
           Cancel job…
         </button>
       ) : (
-        <div role="group" aria-labelledby="cancel-q" className="confirm">
+        <div role="group" aria-labelledby="cancel-q" className="cancel-confirm">
           <span id="cancel-q">Cancel this job? A running attempt's result will be ignored.</span>
           <button
             type="button"

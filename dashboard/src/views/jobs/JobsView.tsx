@@ -20,6 +20,7 @@ import {
   toLocalInput,
   type JobsSearch,
 } from './search'
+import './jobs.css'
 
 export { jobsSearch }
 export type { JobsSearch }
@@ -106,7 +107,7 @@ export function JobsView() {
         <JobsTable rows={rows} stale={q.isPlaceholderData} />
       )}
       {data && (rows.length > 0 || search.cursor) && (
-        <nav className="pager" aria-label="Pages">
+        <nav className="pager jobs-pager" aria-label="Pages">
           <button type="button" onClick={newest} disabled={!search.cursor}>
             « Newest
           </button>
@@ -212,7 +213,7 @@ function Filters({ search, onChange }: { search: JobsSearch; onChange: (p: Parti
     applyTrace()
   }
   return (
-    <form className="filters" role="search" aria-label="Filter jobs" onSubmit={submit}>
+    <form className="filters jobs-filters" role="search" aria-label="Filter jobs" onSubmit={submit}>
       <label>
         <span id={`${id}-status`}>Status</span>
         <select aria-labelledby={`${id}-status`} value={search.status ?? ''} onChange={(e) => onChange({ status: (e.target.value || undefined) as JobsSearch['status'] })}>
