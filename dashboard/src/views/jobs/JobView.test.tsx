@@ -90,6 +90,11 @@ describe('JobView', () => {
     renderAt(`/jobs/${JOB_ID}`)
     await userEvent.click(await screen.findByRole('button', { name: 'Cancel job…' }))
     expect(calls.some((c) => c.method === 'DELETE')).toBe(false)
+    // The safe choice has the focus; Escape backs out too.
+    expect(screen.getByRole('button', { name: 'Keep it' })).toHaveFocus()
+    await userEvent.keyboard('{Escape}')
+    expect(screen.queryByRole('button', { name: 'Yes, cancel it' })).not.toBeInTheDocument()
+    await userEvent.click(screen.getByRole('button', { name: 'Cancel job…' }))
     await userEvent.click(screen.getByRole('button', { name: 'Keep it' }))
     expect(calls.some((c) => c.method === 'DELETE')).toBe(false)
     await userEvent.click(screen.getByRole('button', { name: 'Cancel job…' }))

@@ -228,18 +228,24 @@ function CancelJob({ jobId }: { jobId: string }) {
           Cancel job…
         </button>
       ) : (
-        <div role="group" aria-labelledby="cancel-q" className="cancel-confirm">
+        <div
+          role="group"
+          aria-labelledby="cancel-q"
+          className="cancel-confirm"
+          onKeyDown={(e) => {
+            if (e.key === 'Escape' && !cancel.isPending) setAsking(false)
+          }}
+        >
           <span id="cancel-q">Cancel this job? A running attempt's result will be ignored.</span>
           <button
             type="button"
             className="danger"
-            autoFocus
             disabled={cancel.isPending}
             onClick={() => cancel.mutate(undefined, { onSettled: () => setAsking(false) })}
           >
             {cancel.isPending ? 'Cancelling…' : 'Yes, cancel it'}
           </button>
-          <button type="button" onClick={() => setAsking(false)} disabled={cancel.isPending}>
+          <button type="button" autoFocus onClick={() => setAsking(false)} disabled={cancel.isPending}>
             Keep it
           </button>
         </div>
