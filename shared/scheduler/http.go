@@ -20,7 +20,8 @@ import (
 )
 
 // HTTPHandler serves the internal routes (internalapi.PathJobStatus,
-// PathJobs, PathJobCancel, PathAttemptsStart and PathAttemptsRelease) and
+// PathJobs, PathJobCancel, PathJobRetry, PathJobHistory, PathAttemptsStart
+// and PathAttemptsRelease) and
 // GET /health and /actuator/health. Every error, unknown routes included,
 // is an apierror body with a SCHEDULER.* code (internalhttp.Routes).
 func (s *Service) HTTPHandler() http.Handler { return s.http }
@@ -32,6 +33,8 @@ func (s *Service) routes() http.Handler {
 			"GET " + internalapi.PathJobStatus:        s.serveStatus,
 			"GET " + internalapi.PathJobs:             s.serveList,
 			"POST " + internalapi.PathJobCancel:       s.serveCancel,
+			"POST " + internalapi.PathJobRetry:        s.serveRetry,
+			"GET " + internalapi.PathJobHistory:       s.serveHistory,
 			"POST " + internalapi.PathAttemptsStart:   s.serveStart,
 			"POST " + internalapi.PathAttemptsRelease: s.serveRelease,
 		},
