@@ -98,7 +98,7 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := paging.New(res.Jobs, page.Page, page.Size, res.Total)
+	out := internalapi.JobPage{Page: paging.New(res.Jobs, page.Page, page.Size, res.Total), AsOf: res.AsOf}
 	out.TotalIsEstimate = res.TotalEstimate
 	if res.Next != nil {
 		out.NextCursor = res.Next.Encode()
@@ -107,7 +107,9 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseListQuery reads page, size, type, status, traceId, createdFrom and
-// createdTo (RFC 3339, both inclusive, as the public API documents them);
+// createdTo (RFC 3339, both inclusive, as the public API documents them),
+// and updatedSince (RFC 3339, inclusive: the list is then ordered by
+// updatedAt and says asOf);
 // serveList reads cursor (paging.ParseCursor).
 func parseListQuery(q url.Values, maxSize int) (paging.Request, jobFilter, error) {
 	page, err := paging.Parse(q, min(internalapi.DefaultPageSize, maxSize), maxSize, errorNamespace)
@@ -124,7 +126,7 @@ func parseListQuery(q url.Values, maxSize int) (paging.Request, jobFilter, error
 	for _, p := range []struct {
 		name string
 		dst  **time.Time
-	}{{"createdFrom", &f.CreatedFrom}, {"createdTo", &f.CreatedTo}} {
+	}{{"createdFrom", &f.CreatedFrom}, {"createdTo", &f.CreatedTo}, {"updatedSince", &f.UpdatedSince}} {
 		v := q.Get(p.name)
 		if v == "" {
 			continue
