@@ -138,6 +138,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"ExecutionStep", ExecutionStep{}, true},
 		{"Error", apierror.Body{}, true},
 		{"Health", pgdb.Health{}, true},
+		{"JobHistory", JobHistory{}, true},
+		{"HistoryEvent", HistoryEvent{}, true},
 	}
 	for _, tc := range cases {
 		props := mapAt(t, schemas, tc.schema, "properties")
@@ -161,6 +163,9 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		t.Errorf("PageInfo (+content) documents %v; paging.Page writes %v", documented, got)
 	}
 	// Every status of a list filter and every API error code is documented.
+	if got := mapAt(t, schemas, "HistoryEvent", "properties", "type")["enum"].([]any); len(got) != len(internalapi.HistoryEventTypes) {
+		t.Errorf("HistoryEvent type enum %v, service %v", got, internalapi.HistoryEventTypes)
+	}
 	statuses := mapAt(t, schemas, "JobStatus")["enum"].([]any)
 	if len(statuses) != len(internalapi.Statuses) {
 		t.Errorf("JobStatus enum %v, service %v", statuses, internalapi.Statuses)
