@@ -1,6 +1,7 @@
 package dlq
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -27,3 +28,6 @@ func ListQueries(f Filter, size int, cur time.Time) []ListQuery {
 		{"cursor", listSQL(cond, n, true), with(size+1, cur, "00000000-0000-0000-0000-000000000000")},
 	}
 }
+
+// OnStored adds a hook that entriesStored calls (as notifications do).
+func (s *Service) OnStored(h func(context.Context, []Entry)) { s.onStored = append(s.onStored, h) }

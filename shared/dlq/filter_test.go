@@ -18,9 +18,10 @@ import (
 	"github.com/jobweaver/jobweaver/shared/paging"
 )
 
-// seedBase is when seeded entries start failing; entry g fails g seconds
-// later and is received a second after that.
-var seedBase = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+// seedBase is when seeded entries start failing (two days ago, well
+// within retention); entry g fails g seconds later and is received a
+// second after that.
+var seedBase = time.Now().UTC().Truncate(time.Hour).Add(-48 * time.Hour)
 
 // seed inserts n entries with SQL: status NEW but every 5th RETRIED,
 // every 7th DISMISSED; job type T<g%20>, error code E<g%10>, reason

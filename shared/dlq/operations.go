@@ -217,10 +217,10 @@ func (s *Service) RunChunk(ctx context.Context, deadline time.Time) (ran, finish
 	}
 	// A finished operation by filter counts what it found: entries
 	// resolved by others meanwhile are no longer its to act on.
-	if _, err := tx.Exec(ctx, `UPDATE operations SET done = $2, failed = $3, cursor_at = $4, cursor_id = $5::text::uuid, cursor_idx = $6,
-			status = $7, updated_at = now(), last_error = coalesce(nullif($8, ''), last_error),
-			finished_at = CASE WHEN $7 <> 'RUNNING' THEN now() END,
-			total = CASE WHEN $7 <> 'RUNNING' AND filter IS NOT NULL THEN $2 + $3 ELSE total END
+	if _, err := tx.Exec(ctx, `UPDATE operations SET done = $2::int, failed = $3::int, cursor_at = $4, cursor_id = $5::text::uuid, cursor_idx = $6,
+			status = $7::text, updated_at = now(), last_error = coalesce(nullif($8::text, ''), last_error),
+			finished_at = CASE WHEN $7::text <> 'RUNNING' THEN now() END,
+			total = CASE WHEN $7::text <> 'RUNNING' AND filter IS NOT NULL THEN $2::int + $3::int ELSE total END
 		WHERE id = $1::text::uuid`, op.id, op.done, op.failed, op.cursorAt, op.cursorID, op.cursorIdx, status, lastErr); err != nil {
 		return true, false, fmt.Errorf("dlq: operation %s: progress: %w", op.id, err)
 	}
