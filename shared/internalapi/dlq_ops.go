@@ -125,7 +125,7 @@ const MaxOperationIDs = 1000
 // IDs or a filter (exactly one of them).
 type OperationRequest struct {
 	Kind   string     `json:"kind"`
-	IDs    []string   `json:"ids,omitempty"`
+	IDs    []string   `json:"ids"`
 	Filter *DLQFilter `json:"filter,omitempty"`
 	By     string     `json:"by"`
 }
