@@ -173,6 +173,9 @@ func (s *Service) retryJob(ctx context.Context, id, jobID, by string) (int, erro
 	case http.StatusConflict, http.StatusNotFound:
 		var b apierror.Body
 		_ = json.Unmarshal(out, &b)
+		if status == http.StatusNotFound && b.ErrorCode != internalapi.CodeJobNotFound {
+			break // no such route: a scheduler without manual retries
+		}
 		msg := b.Message
 		if msg == "" {
 			msg = http.StatusText(status)
