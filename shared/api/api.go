@@ -208,6 +208,11 @@ func (s *Service) routes() []route {
 		{http.MethodGet, "/api/jobs/{id}/history", s.jobHistory},
 		{http.MethodGet, "/api/dlq", s.listDeadLetters},
 		{http.MethodGet, "/api/dlq/{id}", s.getDeadLetter},
+		{http.MethodPost, "/api/dlq/{id}/retry", s.retryDeadLetter},
+		{http.MethodPost, "/api/dlq/{id}/dismiss", s.dismissDeadLetter},
+		{http.MethodPost, "/api/dlq/retry", s.retryDeadLetters},
+		{http.MethodPost, "/api/dlq/dismiss", s.dismissDeadLetters},
+		{http.MethodGet, "/api/operations/{id}", s.getOperation},
 		{http.MethodGet, "/health", s.health},
 		{http.MethodGet, "/actuator/health", s.health},
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -140,6 +141,11 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"Health", pgdb.Health{}, true},
 		{"JobHistory", JobHistory{}, true},
 		{"HistoryEvent", HistoryEvent{}, true},
+		{"DeadLetterAction", internalapi.ActionResponse{}, true},
+		{"DeadLetterFilter", internalapi.DLQFilter{}, true},
+		{"BulkRequest", bulkRequest{}, true},
+		{"OperationCreated", internalapi.OperationCreated{}, true},
+		{"Operation", internalapi.Operation{}, true},
 	}
 	for _, tc := range cases {
 		props := mapAt(t, schemas, tc.schema, "properties")
@@ -169,6 +175,10 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	statuses := mapAt(t, schemas, "JobStatus")["enum"].([]any)
 	if len(statuses) != len(internalapi.Statuses) {
 		t.Errorf("JobStatus enum %v, service %v", statuses, internalapi.Statuses)
+	}
+	dlqStatuses := mapAt(t, schemas, "DeadLetterStatus")["enum"].([]any)
+	if fmt.Sprint(dlqStatuses) != fmt.Sprint(internalapi.DLQStatuses) {
+		t.Errorf("DeadLetterStatus enum %v, service %v", dlqStatuses, internalapi.DLQStatuses)
 	}
 	codes := map[string]bool{}
 	for _, c := range mapAt(t, schemas, "Error", "properties", "errorCode")["enum"].([]any) {
