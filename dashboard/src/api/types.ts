@@ -1,0 +1,188 @@
+// The public API's shapes (docs/openapi.yaml). The console uses nothing else.
+
+export type JobStatus = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED'
+export const JOB_STATUSES: JobStatus[] = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED']
+export const JOB_TYPES = ['SIMULATION'] as const
+
+export interface Page<T> {
+  content: T[]
+  page: number
+  size: number
+  totalElements: number
+  totalPages: number
+  totalIsEstimate?: boolean
+  nextCursor?: string
+  /** GET /api/jobs?updatedSince=…: the server time to pass as the next updatedSince. */
+  asOf?: string
+}
+
+export interface JobSummary {
+  jobId: string
+  jobType: string
+  maxRetryCount: number
+  traceId: string
+  status: JobStatus
+  attempts: number
+  lastError: string | null
+  lastErrorCode: string | null
+  truncated?: boolean
+  createdAt: string
+  startedAt: string | null
+  finishedAt: string | null
+  updatedAt: string
+  nextRunAt: string | null
+}
+
+export type Step =
+  | { action: 'SLEEP'; durationMs: number }
+  | { action: 'LOG'; message: string }
+  | { action: 'COMPUTE'; iterations: number }
+  | { action: 'HTTP_CALL'; url?: string; method?: string; timeoutMs?: number; latencyMs?: number }
+  | { action: 'FAIL'; message?: string; failTimes?: number }
+
+export interface Job extends JobSummary {
+  payload: { steps: Step[] }
+}
+
+export interface JobSubmission {
+  jobType: string
+  payload: { steps: Step[] }
+  maxRetryCount?: number
+}
+
+export interface Accepted {
+  jobId: string
+  traceId: string
+}
+
+export interface ExecutionStep {
+  index: number
+  action: string
+  status: 'SUCCEEDED' | 'FAILED' | 'SKIPPED'
+  durationMs: number
+  error: string | null
+}
+
+export interface Execution {
+  eventId: string
+  attempt: number
+  status: 'COMPLETED' | 'FAILED'
+  startedAt: string
+  finishedAt: string
+  durationMs: number
+  errorCode: string | null
+  error: string | null
+  steps: ExecutionStep[]
+}
+
+export type HistoryEventType =
+  | 'SUBMITTED'
+  | 'DISPATCHED'
+  | 'STARTED'
+  | 'ATTEMPT_COMPLETED'
+  | 'ATTEMPT_FAILED'
+  | 'LEASE_EXPIRED'
+  | 'RETRY_SCHEDULED'
+  | 'DEAD_LETTERED'
+  | 'MANUAL_RETRY'
+  | 'CANCELLED'
+  | 'COMPLETED'
+  | 'FAILED'
+
+export interface HistoryEvent {
+  at: string
+  type: HistoryEventType
+  attempt?: number
+  message?: string
+  errorCode?: string
+  by?: string
+  dlqId?: string
+  nextRunAt?: string
+}
+
+export interface JobHistory {
+  jobId: string
+  events: HistoryEvent[]
+}
+
+export type DeadLetterStatus = 'NEW' | 'RETRIED' | 'DISMISSED' | 'REPLAYED' | 'PARTLY_REPLAYED'
+export const DLQ_STATUSES: DeadLetterStatus[] = ['NEW', 'RETRIED', 'DISMISSED', 'REPLAYED', 'PARTLY_REPLAYED']
+export const DLQ_REASONS = [
+  'RETRIES_EXHAUSTED',
+  'PERMANENT_FAILURE',
+  'POISON_RECORD',
+  'MAPPING_FAILURE',
+  'OUTBOX_PARKED',
+] as const
+
+export interface DeadLetter {
+  eventId: string
+  jobId: string | null
+  traceId: string
+  jobType: string | null
+  reason: string
+  status: DeadLetterStatus
+  errorCode: string | null
+  lastError: string | null
+  attempts: Record<string, unknown>[]
+  failedAt: string | null
+  truncated?: boolean
+  resolvedAt?: string | null
+  resolvedBy?: string | null
+  payload?: unknown
+  [extra: string]: unknown
+}
+
+export interface DeadLetterFilter {
+  status?: string
+  jobType?: string
+  errorCode?: string
+  reason?: string
+  traceId?: string
+  from?: string
+  to?: string
+}
+
+export interface DeadLetterAction {
+  dlqId: string
+  jobId: string | null
+  status: DeadLetterStatus
+}
+
+export interface OperationAccepted {
+  operationId: string
+}
+
+export interface Operation {
+  operationId: string
+  kind: 'DLQ_RETRY' | 'DLQ_DISMISS'
+  status: 'RUNNING' | 'COMPLETED' | 'FAILED'
+  total: number
+  done: number
+  failed: number
+  startedAt: string
+  finishedAt: string | null
+}
+
+export interface SystemStatus {
+  generatedAt: string
+  source: 'local' | 'aws'
+  functions: { name: string; status: 'UP' | 'DOWN'; error?: string }[] | null
+  throughput: { bucketSeconds: number; points: { at: string; completed: number; failed: number }[] } | null
+  lag: { consumer: string; topic: string; group: string; lag: number }[] | null
+  outbox: { service: string; pending: number; parked: number }[] | null
+  due: { count: number; oldestAgeSeconds: number } | null
+  running: { count: number } | null
+  dlq: { open: number } | null
+  errors?: Record<string, string>
+}
+
+export interface ApiErrorBody {
+  timestamp: string
+  status: number
+  errorCode: string
+  message: string
+  traceId: string
+  jobId?: string
+  details?: string[]
+}
