@@ -1,7 +1,7 @@
 // A job's page: its whole life (submitted, dispatched, each attempt, its end),
 // live until it ends; the retry timeline; every attempt's steps; the payload; and
 // a cancel button while it is PENDING or RUNNING.
-import { useEffect, useRef, useState } from 'react'
+import { Fragment, useEffect, useRef, useState, type ReactNode } from 'react'
 import { getRouteApi, Link } from '@tanstack/react-router'
 import { useQueryClient } from '@tanstack/react-query'
 import { ApiError } from '../../api/client'
@@ -272,31 +272,49 @@ function Lifecycle({ events, created }: { events: LifeEvent[]; created: string }
               {t !== null && t > t0 && ` (+${fmtSpan(t - t0)})`}
               {e.approx && ' (approximately)'}
             </span>
-            {(e.errorCode || e.message || e.by || e.nextRunAt || e.dlqId) && (
-              <div className="event-detail">
-                {e.errorCode && <code>{e.errorCode}</code>} {e.message && <span>{e.message}</span>}
-                {e.by && <span> by {e.by}</span>}
-                {e.dlqId && (
-                  <span>
-                    {' '}
-                    · dead letter{' '}
-                    <Link to="/dlq/$dlqId" params={{ dlqId: e.dlqId }}>
-                      <code>…{e.dlqId.slice(-12)}</code>
-                    </Link>
-                  </span>
-                )}
-                {e.nextRunAt && (
-                  <span>
-                    {' '}
-                    · next attempt at <time dateTime={e.nextRunAt}>{fmtWhen(e.nextRunAt)}</time>
-                  </span>
-                )}
-              </div>
-            )}
+            <EventDetail e={e} />
           </li>
         )
       })}
     </ol>
+  )
+}
+
+/** What an event says beyond its type: error, caller, dead letter, next run; parts separated by dots. */
+function EventDetail({ e }: { e: LifeEvent }) {
+  const parts: ReactNode[] = []
+  if (e.errorCode || e.message)
+    parts.push(
+      <span key="err">
+        {e.errorCode && <code>{e.errorCode}</code>} {e.message}
+      </span>,
+    )
+  if (e.by) parts.push(<span key="by">by {e.by}</span>)
+  if (e.dlqId)
+    parts.push(
+      <span key="dlq">
+        dead letter{' '}
+        <Link to="/dlq/$dlqId" params={{ dlqId: e.dlqId }}>
+          <code>…{e.dlqId.slice(-12)}</code>
+        </Link>
+      </span>,
+    )
+  if (e.nextRunAt)
+    parts.push(
+      <span key="next">
+        next attempt at <time dateTime={e.nextRunAt}>{fmtWhen(e.nextRunAt)}</time>
+      </span>,
+    )
+  if (parts.length === 0) return null
+  return (
+    <div className="event-detail">
+      {parts.map((p, i) => (
+        <Fragment key={i}>
+          {i > 0 && ' · '}
+          {p}
+        </Fragment>
+      ))}
+    </div>
   )
 }
 
