@@ -109,3 +109,26 @@ test('changing the status filter changes the list and the URL', async ({ page, r
   await expect(page).not.toHaveURL(/status=/)
   await expect(page.locator(`tr[data-job-id="${failed}"]`)).toBeVisible()
 })
+
+test('an idle poll of the home page is one request answered 304', async ({ page }) => {
+  const seen: { url: string; status: number }[] = []
+  page.on('response', (r) => {
+    if (new URL(r.url()).pathname.startsWith('/api/')) seen.push({ url: r.url(), status: r.status() })
+  })
+  await page.goto('/')
+  await expect(page.getByRole('heading', { name: 'Jobs', level: 1 })).toBeVisible()
+  // Wait for two 304s in a row (the list stops changing once earlier specs' jobs are done).
+  await expect
+    .poll(
+      () => {
+        const last = seen.slice(-2)
+        return last.length === 2 && last.every((r) => r.status === 304)
+      },
+      { timeout: 45_000 },
+    )
+    .toBe(true)
+  const [a, b] = seen.slice(-2)
+  // Each poll is the list's one conditional GET, nothing else in between.
+  expect(new URL(a.url).pathname).toBe('/api/jobs')
+  expect(b.url).toBe(a.url)
+})
