@@ -23,6 +23,8 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/servicequotas v1.43.12
 )
 
+require github.com/aws/aws-sdk-go-v2/service/sns v1.48.0 // indirect
+
 require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.276.0

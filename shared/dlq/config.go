@@ -17,6 +17,8 @@ type Config struct {
 	MetricsMode string
 	// Metrics, when set, receives the dlq's metrics instead (tests).
 	Metrics *metrics.Emitter
+	// Notify sends new entries to a webhook and an SNS topic (notify.go).
+	Notify NotifyConfig
 }
 
 // DefaultPageSizeMax is PageSizeMax's default.
@@ -25,16 +27,18 @@ const DefaultPageSizeMax = 100
 // DefaultConfig returns the defaults ConfigFromEnv starts from and New
 // fills zero fields with.
 func DefaultConfig() Config {
-	return Config{PageSizeMax: DefaultPageSizeMax, MetricsMode: metrics.ModeOff}
+	return Config{PageSizeMax: DefaultPageSizeMax, MetricsMode: metrics.ModeOff,
+		Notify: DefaultNotifyConfig()}
 }
 
-// ConfigFromEnv reads DLQ_PAGE_SIZE_MAX and METRICS. Problems are reported
-// by env.Err.
+// ConfigFromEnv reads DLQ_PAGE_SIZE_MAX, METRICS and the notifications'
+// variables (notifyConfigFromEnv). Problems are reported by env.Err.
 func ConfigFromEnv(env *config.Env) Config {
 	d := DefaultConfig()
 	return Config{
 		PageSizeMax: env.Int("DLQ_PAGE_SIZE_MAX", d.PageSizeMax, 1, 1000),
 		MetricsMode: metrics.ModeFromEnv(env),
+		Notify:      notifyConfigFromEnv(env),
 	}
 }
 
@@ -44,6 +48,7 @@ func (c Config) withDefaults() Config {
 	if c.PageSizeMax == 0 {
 		c.PageSizeMax = d.PageSizeMax
 	}
+	c.Notify = c.Notify.withDefaults()
 	return c
 }
 
@@ -51,6 +56,9 @@ func (c Config) withDefaults() Config {
 func (c Config) validate() error {
 	if c.PageSizeMax < 1 || c.PageSizeMax > 1000 {
 		return config.Invalid("DLQ_PAGE_SIZE_MAX", "from 1 to 1000", c.PageSizeMax)
+	}
+	if err := c.Notify.validate(); err != nil {
+		return err
 	}
 	return metrics.CheckMode(c.MetricsMode)
 }
