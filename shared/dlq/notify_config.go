@@ -64,19 +64,19 @@ type SNSPublisher interface {
 
 // Defaults and limits of NotifyConfig.
 const (
-	DefaultWebhookTimeout     = 10 * time.Second
-	DefaultNotifyBatchSize    = 100
-	DefaultNotifyBackoffBase  = 30 * time.Second
-	DefaultNotifyBackoffCap   = time.Hour
-	DefaultNotifyJitter       = 0.2
-	DefaultNotifyMaxAttempts  = 24
-	MinWebhookSecretLen       = 16
-	maxNotifyBatchSize        = 100
-	maxNotifyAttempts         = 1000
-	notifyBackoffMin          = time.Second
-	notifyBackoffMax          = 24 * time.Hour
-	webhookTimeoutMin         = time.Second
-	webhookTimeoutMax         = time.Minute
+	DefaultWebhookTimeout    = 10 * time.Second
+	DefaultNotifyBatchSize   = 100
+	DefaultNotifyBackoffBase = 30 * time.Second
+	DefaultNotifyBackoffCap  = time.Hour
+	DefaultNotifyJitter      = 0.2
+	DefaultNotifyMaxAttempts = 24
+	MinWebhookSecretLen      = 16
+	maxNotifyBatchSize       = 100
+	maxNotifyAttempts        = 1000
+	notifyBackoffMin         = time.Second
+	notifyBackoffMax         = 24 * time.Hour
+	webhookTimeoutMin        = time.Second
+	webhookTimeoutMax        = time.Minute
 )
 
 // DefaultNotifyConfig returns NotifyConfig's defaults: nothing to notify.
