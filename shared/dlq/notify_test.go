@@ -522,7 +522,9 @@ func TestNotifyConfigValidate(t *testing.T) {
 		{"user info", with(func(c *dlq.NotifyConfig) { c.WebhookURL = "https://me:pw@hooks.example.com/x" }), "DLQ_WEBHOOK_URL"},
 		{"bad allowlist", with(func(c *dlq.NotifyConfig) { c.WebhookAllowlist = "10.0.0.0/99" }), "DLQ_WEBHOOK_ALLOWLIST"},
 		{"cap below base", with(func(c *dlq.NotifyConfig) { c.BackoffBase, c.BackoffCap = time.Hour, time.Minute }), "DLQ_NOTIFY_BACKOFF_CAP"},
-		{"ARN not read", with(func(c *dlq.NotifyConfig) { c.WebhookSecret, c.WebhookSecretARN = "", "arn:aws:secretsmanager:us-east-1:1:secret:s" }), "LoadWebhookSecret"},
+		{"ARN not read", with(func(c *dlq.NotifyConfig) {
+			c.WebhookSecret, c.WebhookSecretARN = "", "arn:aws:secretsmanager:us-east-1:1:secret:s"
+		}), "LoadWebhookSecret"},
 	}
 	_, pool := setup(t, dlq.Config{})
 	for _, c := range cases {
