@@ -1,6 +1,7 @@
 // Command dlq is the dead-letter Lambda function: it stores the
 // job-dead-letter records delivered by a Kafka event-source mapping and
-// serves GET /internal/dlq and GET /internal/dlq/{id} for the api. See
+// serves GET /internal/dlq and GET /internal/dlq/{id} for the api; new
+// entries are notified to DLQ_WEBHOOK_URL and DLQ_SNS_TOPIC_ARN. See
 // package dlq.
 //
 // `make build` builds it as bootstrap for provided.al2023; see
@@ -24,6 +25,11 @@ func main() {
 	env := config.FromOS()
 	cfg := dlq.ConfigFromEnv(env)
 	if err := env.Err(); err != nil {
+		wiring.Fail(name, err)
+	}
+	// In AWS the webhook's signing key is a Secrets Manager secret, read
+	// once here (DLQ_WEBHOOK_SECRET_ARN).
+	if err := dlq.LoadWebhookSecret(context.Background(), &cfg); err != nil {
 		wiring.Fail(name, err)
 	}
 	deps, err := wiring.FromEnv(context.Background(), name, env, dlq.Migrations())

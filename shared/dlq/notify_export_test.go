@@ -10,3 +10,6 @@ func SetNotifyClock(s *Service, now func() time.Time, rnd func() float64) {
 		s.notify.rnd = rnd
 	}
 }
+
+// LoadWebhookSecretWith is loadWebhookSecret (tests only).
+var LoadWebhookSecretWith = loadWebhookSecret

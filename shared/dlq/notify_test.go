@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -537,6 +538,51 @@ func TestNotifyConfigValidate(t *testing.T) {
 				if strings.Contains(err.Error(), secret) {
 					t.Fatalf("the error shows a secret: %v", err)
 				}
+			}
+		})
+	}
+}
+
+// secretGetter answers GetSecretValue as Secrets Manager would.
+type secretGetter struct {
+	value *string
+	err   error
+}
+
+func (g secretGetter) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	return &secretsmanager.GetSecretValueOutput{ARN: in.SecretId, SecretString: g.value}, g.err
+}
+
+func TestLoadWebhookSecret(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:jobweaver-dev-dlq-webhook"
+	cases := []struct {
+		name string
+		g    secretGetter
+		want string // the secret, or a part of the error
+		ok   bool
+	}{
+		{"plain string", secretGetter{value: aws.String(testSecret + "\n")}, testSecret, true},
+		{"JSON", secretGetter{value: aws.String(`{"secret":"` + testSecret + `"}`)}, testSecret, true},
+		{"JSON without secret", secretGetter{value: aws.String(`{"password":"x"}`)}, `"secret" field`, false},
+		{"too short", secretGetter{value: aws.String("short")}, "at least 16 bytes", false},
+		{"binary", secretGetter{}, "no string value", false},
+		{"denied", secretGetter{err: fmt.Errorf("AccessDeniedException")}, "AccessDeniedException", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := dlq.Config{Notify: dlq.NotifyConfig{WebhookSecretARN: arn}}
+			err := dlq.LoadWebhookSecretWith(context.Background(), c.g, &cfg)
+			if c.ok {
+				if err != nil || cfg.Notify.WebhookSecret != c.want {
+					t.Fatalf("secret %q, %v; want %q", cfg.Notify.WebhookSecret, err, c.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "DLQ_WEBHOOK_SECRET_ARN") || cfg.Notify.WebhookSecret != "" {
+				t.Fatalf("err = %v, secret %q; want an error with %q", err, cfg.Notify.WebhookSecret, c.want)
+			}
+			if c.g.value != nil && len(*c.g.value) > 3 && strings.Contains(err.Error(), *c.g.value) {
+				t.Fatalf("the error shows the secret: %v", err)
 			}
 		})
 	}
