@@ -13,12 +13,12 @@ import (
 	"github.com/jobweaver/jobweaver/shared/dbsecret"
 )
 
-// LoadWebhookSecret reads cfg.Notify.WebhookSecretARN (if set and no
-// secret is given) from Secrets Manager into cfg.Notify.WebhookSecret,
+// LoadWebhookSecret reads cfg.Notify.WebhookSecretARN (if set, with a
+// webhook URL and no secret given) from Secrets Manager into cfg.Notify.WebhookSecret,
 // with a client from the default AWS configuration. A function's main
 // calls it once at cold start, before New; the secret is never logged.
 func LoadWebhookSecret(ctx context.Context, cfg *Config) error {
-	if cfg.Notify.WebhookSecretARN == "" || cfg.Notify.WebhookSecret != "" {
+	if cfg.Notify.WebhookSecretARN == "" || cfg.Notify.WebhookSecret != "" || cfg.Notify.WebhookURL == "" {
 		return nil
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
