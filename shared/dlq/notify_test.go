@@ -8,6 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"gopkg.in/yaml.v3"
 
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/dlq"
@@ -585,5 +591,70 @@ func TestLoadWebhookSecret(t *testing.T) {
 				t.Fatalf("the error shows the secret: %v", err)
 			}
 		})
+	}
+}
+
+// docs/openapi.yaml describes the webhook's body as the code sends it.
+func TestNotifyOpenAPI(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Webhooks map[string]map[string]struct {
+			RequestBody struct {
+				Content map[string]struct {
+					Schema struct {
+						Ref string `yaml:"$ref"`
+					} `yaml:"schema"`
+				} `yaml:"content"`
+			} `yaml:"requestBody"`
+			Parameters []struct {
+				Name string `yaml:"name"`
+				In   string `yaml:"in"`
+			} `yaml:"parameters"`
+		} `yaml:"webhooks"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]any `yaml:"properties"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	op, ok := doc.Webhooks["deadLetters"]["post"]
+	if !ok || op.RequestBody.Content["application/json"].Schema.Ref != "#/components/schemas/DlqNotification" {
+		t.Fatalf("webhooks.deadLetters.post = %+v", op)
+	}
+	var headers []string
+	for _, p := range op.Parameters {
+		if p.In == "header" {
+			headers = append(headers, p.Name)
+		}
+	}
+	sort.Strings(headers)
+	want := []string{webhook.HeaderAttempt, webhook.HeaderDelivery, webhook.HeaderSignature, webhook.HeaderTimestamp}
+	sort.Strings(want)
+	if !slices.Equal(headers, want) {
+		t.Errorf("documented headers %v, want %v", headers, want)
+	}
+	for schema, typ := range map[string]reflect.Type{
+		"DlqNotification":      reflect.TypeFor[dlq.NotificationBody](),
+		"DlqNotificationEntry": reflect.TypeFor[dlq.NotificationEntry](),
+	} {
+		var fields []string
+		for f := range typ.Fields() {
+			fields = append(fields, strings.Split(f.Tag.Get("json"), ",")[0])
+		}
+		var documented []string
+		for k := range doc.Components.Schemas[schema].Properties {
+			documented = append(documented, k)
+		}
+		sort.Strings(fields)
+		sort.Strings(documented)
+		if !slices.Equal(fields, documented) {
+			t.Errorf("%s documents %v, the code sends %v", schema, documented, fields)
+		}
 	}
 }
