@@ -658,3 +658,66 @@ func TestNotifyOpenAPI(t *testing.T) {
 		}
 	}
 }
+
+// Passes running at once (two invocations) never send one delivery twice.
+func TestNotifyConcurrentPassesSendOnce(t *testing.T) {
+	r := newReceiver(t)
+	r.status.Store(http.StatusServiceUnavailable)
+	cfg := webhookConfig(r)
+	cfg.Notify.BatchSize = 1
+	svc, pool := setup(t, cfg)
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)}
+	dlq.SetNotifyClock(svc, clk.now, nil)
+
+	// The first attempt fails; every later batch waits for its retry.
+	var envs []envelope.Envelope
+	for i := range 20 {
+		envs = append(envs, deadLetter(t, "RETRIES_EXHAUSTED"))
+		if err := svc.HandleKafka(ctx, batch(int64(i), envs[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := deliveryRows(t, pool)
+	if len(rows) != 20 || len(r.deliveries()) != 1 {
+		t.Fatalf("%d deliveries, %d attempts; want 20 held after 1 failed attempt", len(rows), len(r.deliveries()))
+	}
+	r.status.Store(http.StatusOK)
+	clk.set(rows[0].Next)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			if _, err := svc.DeliverNotifications(ctx); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	perDelivery := map[string]int{}
+	perEntry := map[string]int{}
+	for _, g := range r.deliveries()[1:] {
+		body := checkSigned(t, g)
+		perDelivery[body.DeliveryID]++
+		for _, e := range body.Entries {
+			perEntry[e.ID]++
+		}
+	}
+	if len(perDelivery) != 20 || len(perEntry) != 20 {
+		t.Fatalf("%d deliveries with %d entries sent, want 20 and 20", len(perDelivery), len(perEntry))
+	}
+	for id, n := range perDelivery {
+		if n != 1 {
+			t.Fatalf("delivery %s sent %d times", id, n)
+		}
+	}
+	for _, d := range deliveryRows(t, pool) {
+		if d.State != dlq.DeliveryDelivered {
+			t.Fatalf("delivery %+v", d)
+		}
+	}
+}
