@@ -174,7 +174,7 @@ $(CDK): node_modules/.bin/newman
 # tools/go.sum), fetched from the Go module proxy, built once into the Go
 # build cache. `go tool -n` builds one if needed and prints its path; the
 # linters then run from the root, on the product's module.
-GO_FILES = find . -name '*.go' -not -path './.data/*' -not -path './build/*' -not -path './node_modules/*' -not -path './cdk.out/*'
+GO_FILES = find . -name '*.go' -not -path './.data/*' -not -path './build/*' -not -path './node_modules/*' -not -path './dashboard/node_modules/*' -not -path './cdk.out/*'
 
 fmt: ## goimports every Go file (gofmt, and the imports grouped and sorted)
 	@set -e; goimports=$$(cd tools && $(GO) tool -n goimports); \

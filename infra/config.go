@@ -159,6 +159,9 @@ type AlarmConfig struct {
 var StackEnv = []string{
 	"DATABASE_URL", "DB_SECRET_ARN", "DB_MAX_CONNS", "DB_MIGRATE", "KAFKA_BROKERS", "KAFKA_AUTH", "METRICS",
 	"SCHEDULER_FUNCTION_NAME", "WORKER_FUNCTION_NAME", "DLQ_FUNCTION_NAME",
+	// The dlq's notifications (DLQNotifications): the alarm topic and the
+	// webhook's generated signing secret.
+	"DLQ_SNS_TOPIC_ARN", "DLQ_WEBHOOK_SECRET_ARN",
 	// Follows the workers (Config.InFlight): tune the worker's reserved
 	// concurrency, WORKER_CONCURRENCY or the run-job batch size instead.
 	"SCHEDULER_MAX_IN_FLIGHT",

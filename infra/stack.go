@@ -24,6 +24,7 @@ type Stack struct {
 	API           *API
 	Hosting       *DashboardHosting // nil without dashboardHosting
 	Observability *Observability
+	Notifications *DLQNotifications
 }
 
 // StackName is the CloudFormation stack of a stage: JobWeaver-dev, ...
@@ -54,6 +55,7 @@ func NewStack(scope constructs.Construct, cfg Config) *Stack {
 		s.Hosting = NewDashboardHosting(st, "DashboardHosting", cfg, s.API)
 	}
 	s.Observability = NewObservability(st, "Observability", cfg, ObservabilityProps{Functions: s.Functions, Data: s.Data, API: s.API})
+	s.Notifications = NewDLQNotifications(st, "DlqNotifications", cfg, s.Functions, s.Observability.Topic)
 
 	out := func(id, value, description string) {
 		awscdk.NewCfnOutput(st, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
@@ -69,7 +71,8 @@ func NewStack(scope constructs.Construct, cfg Config) *Stack {
 		out("DashboardBucket", *s.Hosting.Bucket.BucketName(), "Upload the dashboard's files here")
 	}
 	out("CloudWatchDashboard", resourceName(cfg, "pipeline"), "The CloudWatch dashboard of the pipeline")
-	out("AlarmTopicArn", *s.Observability.Topic.TopicArn(), "SNS topic every alarm notifies")
+	out("AlarmTopicArn", *s.Observability.Topic.TopicArn(), "SNS topic every alarm notifies, and the dlq for each batch of new dead letters")
+	out("DlqWebhookSecret", *s.Notifications.WebhookSecret.SecretName(), "Secrets Manager secret whose value keys the DLQ webhook's X-JobWeaver-Signature")
 	out("DatabaseEndpoint", *s.Data.Host, "Where the functions connect (the RDS Proxy if enabled)")
 	out("KafkaClusterArn", *s.Messaging.ClusterArn, "The MSK cluster")
 	out("MappingFailuresQueue", *s.Functions.OnFailure.QueueUrl(), "Kafka batches the event-source mappings gave up on")

@@ -153,7 +153,8 @@ func keepStackLog(t *testing.T, from, to string) {
 		t.Logf("the stack's log: %v", err)
 		return
 	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err == nil {
+	err = os.MkdirAll(filepath.Dir(to), 0o755)
+	if err == nil {
 		err = os.WriteFile(to, b, 0o644)
 	}
 	if err != nil {

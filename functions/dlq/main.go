@@ -2,7 +2,8 @@
 // job-dead-letter records delivered by a Kafka event-source mapping,
 // serves the entries and their management (retry, dismiss, bulk
 // operations) on /internal/dlq... for the api, and its maintenance route
-// for the scheduler's tick. See package dlq.
+// for the scheduler's tick; new entries are notified to DLQ_WEBHOOK_URL
+// and DLQ_SNS_TOPIC_ARN. See package dlq.
 //
 // `make build` builds it as bootstrap for provided.al2023; see
 // docs/lambda.md.
@@ -26,6 +27,11 @@ func main() {
 	env := config.FromOS()
 	cfg := dlq.ConfigFromEnv(env)
 	if err := env.Err(); err != nil {
+		wiring.Fail(name, err)
+	}
+	// In AWS the webhook's signing key is a Secrets Manager secret, read
+	// once here (DLQ_WEBHOOK_SECRET_ARN).
+	if err := dlq.LoadWebhookSecret(context.Background(), &cfg); err != nil {
 		wiring.Fail(name, err)
 	}
 	deps, err := wiring.FromEnv(context.Background(), name, env, dlq.Migrations())

@@ -146,6 +146,15 @@ var Vars = []Var{
 	{"WORKER_DEADLINE_MARGIN", "1s", "steps stop this long before the invocation deadline", false},
 	{"WORKER_PAGE_SIZE_MAX", "100", "cap on the page size of the worker's execution lists", false},
 	{"DLQ_PAGE_SIZE_MAX", "100", "cap on the page size of the dead-letter list", false},
+	{"DLQ_WEBHOOK_URL", "", "receives new dead letters in signed batches (docs/notifications.md); empty: none", false},
+	{"DLQ_WEBHOOK_SECRET", "", "the webhook's HMAC-SHA256 signing key (at least 16 bytes), required with DLQ_WEBHOOK_URL", false},
+	{"DLQ_WEBHOOK_ALLOWLIST", "", "CIDRs or host names the webhook may reach despite the SSRF guard (127.0.0.1/32: a receiver on this machine)", false},
+	{"DLQ_WEBHOOK_TIMEOUT", "10s", "limit of one webhook attempt", false},
+	{"DLQ_NOTIFY_BATCH_SIZE", "100", "dead letters per webhook delivery at most", false},
+	{"DLQ_NOTIFY_BACKOFF_BASE", "30s", "a failed delivery's first retry waits this long, doubling", false},
+	{"DLQ_NOTIFY_BACKOFF_CAP", "1h", "cap on a delivery's retry wait", false},
+	{"DLQ_NOTIFY_BACKOFF_JITTER", "0.2", "delivery retry jitter (fraction)", false},
+	{"DLQ_NOTIFY_MAX_ATTEMPTS", "24", "attempts before a delivery is given up", false},
 }
 
 // ConfigFromEnv reads the configuration. The first bad value is reported

@@ -128,7 +128,7 @@ func (s *Site) serveFile(w http.ResponseWriter, r *http.Request, name string) bo
 	if err != nil {
 		return false
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 	f, err := root.Open(name)
 	if err != nil {
 		return false

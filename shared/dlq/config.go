@@ -45,6 +45,8 @@ type Config struct {
 	MetricsMode string
 	// Metrics, when set, receives the dlq's metrics instead (tests).
 	Metrics *metrics.Emitter
+	// Notify sends new entries to a webhook and an SNS topic (notify.go).
+	Notify NotifyConfig
 }
 
 // Defaults of Config.
@@ -72,11 +74,13 @@ func DefaultConfig() Config {
 		RetryChunkSize: DefaultRetryChunkSize,
 		MaintainBudget: DefaultMaintainBudget,
 		MetricsMode:    metrics.ModeOff,
+		Notify:         DefaultNotifyConfig(),
 	}
 }
 
 // ConfigFromEnv reads DLQ_PAGE_SIZE_MAX, DLQ_RETENTION, DLQ_MAX_ENTRIES,
-// DLQ_MAINTAIN_BUDGET and METRICS. Problems are reported by env.Err.
+// DLQ_MAINTAIN_BUDGET, METRICS and the notifications'
+// variables (notifyConfigFromEnv). Problems are reported by env.Err.
 func ConfigFromEnv(env *config.Env) Config {
 	d := DefaultConfig()
 	c := d
@@ -85,6 +89,7 @@ func ConfigFromEnv(env *config.Env) Config {
 	c.MaxEntries = env.Int("DLQ_MAX_ENTRIES", 0, 0, 1_000_000_000)
 	c.MaintainBudget = env.Duration("DLQ_MAINTAIN_BUDGET", d.MaintainBudget, time.Second, 14*time.Minute)
 	c.MetricsMode = metrics.ModeFromEnv(env)
+	c.Notify = notifyConfigFromEnv(env)
 	return c
 }
 
@@ -139,6 +144,7 @@ func (c Config) withDefaults() Config {
 	if c.MaintainBudget == 0 {
 		c.MaintainBudget = d.MaintainBudget
 	}
+	c.Notify = c.Notify.withDefaults()
 	return c
 }
 
@@ -157,6 +163,9 @@ func (c Config) validate() error {
 		return config.Invalid("RetryChunkSize", "from 1 to 1000", c.RetryChunkSize)
 	case c.MaintainBudget < 0:
 		return config.Invalid("DLQ_MAINTAIN_BUDGET", "positive", c.MaintainBudget)
+	}
+	if err := c.Notify.validate(); err != nil {
+		return err
 	}
 	return metrics.CheckMode(c.MetricsMode)
 }

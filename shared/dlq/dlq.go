@@ -63,6 +63,8 @@ type Service struct {
 	// onStored are called with the entries each batch stored for the
 	// first time (entriesStored: the notifications' hook).
 	onStored []func(context.Context, []Entry)
+	// notify sends new entries to the webhook and SNS (notify.go).
+	notify *notifier
 }
 
 // New validates cfg and builds the dlq; deps.Pool is required.
@@ -83,6 +85,11 @@ func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 		m = metrics.ForMode(cfg.MetricsMode, os.Stdout, "dlq")
 	}
 	s := &Service{cfg: cfg, pool: deps.Pool, log: log, metrics: m, producer: deps.Producer, kafka: deps.Kafka}
+	n, err := newNotifier(cfg.Notify, deps.Pool, log)
+	if err != nil {
+		return nil, err
+	}
+	s.notify = n
 	s.handler = s.routes()
 	s.triggers = trigger.Router{Name: "dlq", Kafka: s.HandleKafka, HTTP: s.handler, SQS: s.HandleSQS}
 	return s, nil
@@ -254,6 +261,7 @@ func (s *Service) store(ctx context.Context, rows []row) (map[string]bool, error
 		return nil, fmt.Errorf("dlq: store %d dead letters: %w", len(rows), err)
 	}
 	s.entriesStored(ctx, rows, stored)
+	s.afterStore(ctx, len(stored))
 	return stored, nil
 }
 
@@ -292,6 +300,9 @@ func (s *Service) insert(ctx context.Context, rows []row, oneByOne bool) (map[st
 				return nil, err
 			}
 		}
+	}
+	if err := s.queueNotifications(ctx, tx, stored); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, err

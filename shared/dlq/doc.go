@@ -29,6 +29,16 @@
 // (status PARTLY_REPLAYED). What cannot be stored or replayed yet is
 // reported back to the queue, which delivers it again.
 //
+// # Notifications
+//
+// With DLQ_WEBHOOK_URL or DLQ_SNS_TOPIC_ARN set, the transaction that
+// stores new entries also queues them (notify_queue); a delivery pass
+// right after the ingest, and DeliverNotifications from the maintenance
+// tick, pack them into batches and send each batch as a signed webhook
+// POST (shared/webhook) and an SNS message, retrying failed deliveries
+// with capped exponential backoff. See notify.go and
+// docs/notifications.md.
+//
 // # Internal HTTP
 //
 //	GET /internal/dlq?page&size   entry summaries, newest first (or ?cursor&size)

@@ -56,8 +56,17 @@ func (s *Service) Maintain(ctx context.Context) (internalapi.MaintainResult, err
 			errs = append(errs, err)
 		}
 	}
-	if res.Chunks > 0 || res.Pruned > 0 {
-		s.log.InfoContext(ctx, "dlq maintenance", "chunks", res.Chunks, "operationsFinished", res.Operations, "pruned", res.Pruned)
+	// Notifications of new entries whose delivery failed are tried again
+	// here once their backoff has passed (notify.go).
+	nctx, cancel := context.WithDeadline(ctx, deadline)
+	rep, err := s.DeliverNotifications(nctx)
+	cancel()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if res.Chunks > 0 || res.Pruned > 0 || rep.Batches > 0 {
+		s.log.InfoContext(ctx, "dlq maintenance", "chunks", res.Chunks, "operationsFinished", res.Operations, "pruned", res.Pruned,
+			"notificationsSent", rep.Batches, "notificationsDelivered", rep.Delivered)
 	}
 	return res, errors.Join(errs...)
 }

@@ -58,7 +58,7 @@ export function PollControl() {
   return (
     <div className="poll-control" role="group" aria-label="Live refresh">
       <button type="button" onClick={() => setPaused(!paused)} aria-pressed={paused}>
-        {paused ? '▶ Resume' : '⏸ Pause'}
+        {paused ? 'Resume' : 'Pause'}
       </button>
       <label>
         <span className="visually-hidden">Refresh interval</span>
