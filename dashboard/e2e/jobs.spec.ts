@@ -44,9 +44,9 @@ test('a failTimes job’s page shows its backoff gaps growing on the retry timel
   const jobId = await submit(
     request,
     [
-      { action: 'LOG', message: 'e2e: retried twice' },
+      { action: 'LOG', message: 'e2e: retried three times' },
       { action: 'SLEEP', durationMs: 200 },
-      { action: 'FAIL', message: 'flaky', failTimes: 2 },
+      { action: 'FAIL', message: 'flaky', failTimes: 3 },
     ],
     3,
   )
@@ -56,22 +56,23 @@ test('a failTimes job’s page shows its backoff gaps growing on the retry timel
   await expect(page.getByRole('heading', { level: 1 })).toContainText('COMPLETED', { timeout: 30_000 })
 
   const timeline = page.getByRole('img', { name: /Retry timeline/ })
-  await expect(timeline.locator('[data-attempt]')).toHaveCount(3, { timeout: 15_000 })
-  await expect(timeline.locator('[data-outcome="FAILED"]')).toHaveCount(2)
+  await expect(timeline.locator('[data-attempt]')).toHaveCount(4, { timeout: 15_000 })
+  await expect(timeline.locator('[data-outcome="FAILED"]')).toHaveCount(3)
   await expect(timeline.locator('[data-outcome="COMPLETED"]')).toHaveCount(1)
   const gaps = timeline.locator('[data-kind="backoff"]')
-  await expect(gaps).toHaveCount(2)
+  await expect(gaps).toHaveCount(3)
   const widths = await gaps.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-width'))))
   const waits = await gaps.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-gap-ms'))))
-  // Backoff base 1 s, doubling (±20 % jitter): about 1 s, then about 2 s, drawn to scale.
-  expect(waits[1]).toBeGreaterThan(waits[0])
-  expect(widths[1]).toBeGreaterThan(widths[0])
-  expect(widths[1] / widths[0]).toBeCloseTo(waits[1] / waits[0], 1)
+  // Backoff base 1 s, doubling (±20 % jitter): about 1 s, 2 s, then 4 s, drawn to scale.
+  // First against last, so a busy machine's dispatch delay cannot invert them.
+  expect(waits[2]).toBeGreaterThan(waits[0])
+  expect(widths[2]).toBeGreaterThan(widths[0])
+  expect(widths[2] / widths[0]).toBeCloseTo(waits[2] / waits[0], 1)
   await expect(timeline.locator('desc')).toContainText('Waited')
 
   // Execution history: every attempt with its steps.
   await expect(page.getByRole('table', { name: 'Steps of attempt 1' })).toContainText('step failed: flaky')
-  await expect(page.getByRole('table', { name: 'Steps of attempt 3' })).toBeVisible()
+  await expect(page.getByRole('table', { name: 'Steps of attempt 4' })).toBeVisible()
   await saveScreenshot(page, 'job')
 })
 

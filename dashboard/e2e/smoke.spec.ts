@@ -1,7 +1,6 @@
 // Smoke: the stack serves the built console at /, on the API's origin, and a
 // deep link loads the app too (the SPA fallback CloudFront gives it in AWS).
 import { expect, test } from '@playwright/test'
-import { saveScreenshot } from './screenshots'
 
 test('the home page loads with its title and navigation', async ({ page }) => {
   const errors: string[] = []
@@ -14,7 +13,6 @@ test('the home page loads with its title and navigation', async ({ page }) => {
   for (const label of ['Jobs', 'Submit', 'Dead letters', 'System']) {
     await expect(nav.getByRole('link', { name: label })).toBeVisible()
   }
-  await saveScreenshot(page, 'jobs')
   expect(errors).toEqual([])
 })
 
