@@ -34,6 +34,7 @@ func (s *Service) routes() http.Handler {
 			"POST " + internalapi.PathJobCancel:       s.serveCancel,
 			"POST " + internalapi.PathAttemptsStart:   s.serveStart,
 			"POST " + internalapi.PathAttemptsRelease: s.serveRelease,
+			"GET " + internalapi.PathStats:            s.serveStats,
 		},
 		Health: pgdb.HealthHandler(s.pool, s.log),
 		Log:    s.log,
