@@ -36,6 +36,7 @@ func (s *Service) routes() http.Handler {
 		Handlers: map[string]http.HandlerFunc{
 			"GET " + internalapi.PathDeadLetters: s.list,
 			"GET " + internalapi.PathDeadLetter:  s.get,
+			"GET " + internalapi.PathStats:       s.serveStats,
 		},
 		Health: pgdb.HealthHandler(s.pool, s.log),
 		Log:    s.log,
