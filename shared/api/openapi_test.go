@@ -138,6 +138,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"ExecutionStep", ExecutionStep{}, true},
 		{"Error", apierror.Body{}, true},
 		{"Health", pgdb.Health{}, true},
+		{"System", System{}, true},
 	}
 	for _, tc := range cases {
 		props := mapAt(t, schemas, tc.schema, "properties")
