@@ -146,6 +146,10 @@ func startRemote(ctx context.Context, cfg Config, in *infra, names []string) (in
 		}
 		env[name] = kafkaEnv(in.kafka)
 		env[name]["DATABASE_URL"] = urls[name]
+		if name == invoke.API { // GET /api/system reads the lag from the broker
+			env[name]["LAG_SOURCE"] = lag.SourceKafka
+			env[name]["KAFKA_GROUP_PREFIX"] = GroupPrefix
+		}
 	}
 	inv, err := cfg.Remote(ctx, env)
 	if err != nil {
