@@ -18,7 +18,9 @@ import (
 //   - SQS: the mappings' on-failure destination is a queue, and Lambda
 //     sends to it from the cluster's VPC ("You must deploy a VPC endpoint
 //     for your on-failure destination service inside your Kafka cluster
-//     VPC", Lambda's Kafka error-handling guide).
+//     VPC", Lambda's Kafka error-handling guide);
+//   - CloudWatch (monitoring): the api function reads the mappings'
+//     OffsetLag for GET /api/system (GetMetricData).
 //
 // CloudWatch Logs needs none: Lambda ships the functions' logs (and the
 // EMF metrics in them) from outside the VPC.
@@ -80,6 +82,7 @@ func NewNetwork(scope constructs.Construct, id string, cfg Config) *Network {
 		{"Lambda", awsec2.InterfaceVpcEndpointAwsService_LAMBDA()},
 		{"Sts", awsec2.InterfaceVpcEndpointAwsService_STS()},
 		{"Sqs", awsec2.InterfaceVpcEndpointAwsService_SQS()},
+		{"CloudWatch", awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_MONITORING()},
 	} {
 		// Open: the endpoint's security group takes HTTPS from the VPC's
 		// CIDR, which covers the functions and the MSK mappings' pollers.

@@ -831,14 +831,14 @@ func TestNetwork(t *testing.T) {
 	joined := strings.Join(services, " ")
 	// Secrets Manager for the functions; Lambda for the api's invokes and
 	// the mappings; STS for the mappings; SQS for the mappings' on-failure
-	// destination.
-	for _, svc := range []string{".secretsmanager", ".lambda", ".sts", ".sqs"} {
+	// destination; CloudWatch for the api's GET /api/system (OffsetLag).
+	for _, svc := range []string{".secretsmanager", ".lambda", ".sts", ".sqs", ".monitoring"} {
 		if !strings.Contains(joined, svc) {
 			t.Errorf("no %s endpoint among %v", svc, services)
 		}
 	}
-	if len(services) != 4 {
-		t.Errorf("%d VPC endpoints, want 4: %v", len(services), services)
+	if len(services) != 5 {
+		t.Errorf("%d VPC endpoints, want 5: %v", len(services), services)
 	}
 	// No two ingress rules alike: EC2 refuses a duplicate rule.
 	seen := map[string]string{}
