@@ -100,7 +100,7 @@ func TestThroughputReadsTheIndex(t *testing.T) {
 		INSERT INTO job_attempts (job_id, attempt, dispatched_at, finished_at, outcome)
 		SELECT id, 1, now(), now() - interval '2 days' + (random() * interval '1 day'), 'COMPLETED' FROM jobs`)
 	b.exec(t, `ANALYZE job_attempts`)
-	rows, err := b.pool.Query(b.ctx, `EXPLAIN `+strings.Replace(throughputQuery, "$1::int", "60", -1))
+	rows, err := b.pool.Query(b.ctx, `EXPLAIN `+strings.ReplaceAll(throughputQuery, "$1::timestamptz", "(date_trunc('minute', now()) - interval '59 minutes')"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,5 +117,53 @@ func TestThroughputReadsTheIndex(t *testing.T) {
 	}
 	if !strings.Contains(plan.String(), "job_attempts_finished_idx") || strings.Contains(plan.String(), "Seq Scan on job_attempts") {
 		t.Errorf("the throughput query does not read job_attempts_finished_idx alone:\n%s", plan.String())
+	}
+}
+
+// TestThroughputReusesSettledMinutes: a second read counts only the
+// minutes that may still change; a settled minute's count is reused (an
+// attempt written into it afterwards, which a real outcome never is, does
+// not show), while the current minute's new attempts do.
+func TestThroughputReusesSettledMinutes(t *testing.T) {
+	b := setup(t, nil)
+	b.exec(t, `INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, status, attempts, next_run_at, created_at)
+		VALUES ('00000000-0000-7000-8000-0000000000aa', 'SIMULATION', '{}', 3, 't', 'RUNNING', 3, now(), now())`)
+	b.exec(t, `INSERT INTO job_attempts (job_id, attempt, dispatched_at, finished_at, outcome)
+		VALUES ('00000000-0000-7000-8000-0000000000aa', 1, now(), now() - interval '10 minutes', 'FAILED')`)
+	sum := func() (failed, completed int64) {
+		t.Helper()
+		st, err := b.svc.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Throughput.Points) != 60 {
+			t.Fatalf("%d points", len(st.Throughput.Points))
+		}
+		for _, p := range st.Throughput.Points {
+			failed += p.Failed
+			completed += p.Completed
+		}
+		return failed, completed
+	}
+	if f, c := sum(); f != 1 || c != 0 {
+		t.Fatalf("first read: %d failed, %d completed; want 1 and 0", f, c)
+	}
+	b.exec(t, `INSERT INTO job_attempts (job_id, attempt, dispatched_at, finished_at, outcome) VALUES
+		('00000000-0000-7000-8000-0000000000aa', 2, now(), now() - interval '10 minutes', 'FAILED'),
+		('00000000-0000-7000-8000-0000000000aa', 3, now(), now(), 'COMPLETED')`)
+	if f, c := sum(); f != 1 || c != 1 {
+		t.Fatalf("second read: %d failed, %d completed; want the settled minute's 1 reused and the current minute's 1 completed", f, c)
+	}
+	// Another service (a cold instance) counts everything.
+	if st, err := b.service(t, nil).Stats(context.Background()); err != nil {
+		t.Fatal(err)
+	} else {
+		var f int64
+		for _, p := range st.Throughput.Points {
+			f += p.Failed
+		}
+		if f != 2 {
+			t.Fatalf("a fresh instance counts %d failed, want 2", f)
+		}
 	}
 }
