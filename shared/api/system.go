@@ -78,9 +78,9 @@ type DLQOpen struct {
 // systemFunctions are the functions GET /api/system reports, in order.
 var systemFunctions = []string{invoke.API, invoke.Scheduler, invoke.Worker, invoke.DLQ}
 
-// system is GET /api/system. Every read runs at once, each bounded by
-// systemTimeout; a read that fails makes its parts null and adds an
-// error, and the route still answers 200.
+// system is GET /api/system. The reads run at once (a function's two in
+// turn), each bounded by systemTimeout; a read that fails makes its parts
+// null and adds an error, and the route still answers 200.
 func (s *Service) system(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	out := System{
@@ -109,24 +109,32 @@ func (s *Service) system(w http.ResponseWriter, r *http.Request) error {
 			}()
 		}
 	)
+	// Each function gets one invocation at a time from this request (its
+	// health, then its stats): the stack reserves each function one
+	// concurrent slot per caller (infra TestConcurrency).
+	stats := map[string]any{invoke.Scheduler: &sched, invoke.Worker: &worker, invoke.DLQ: &dlq}
 	for i, fn := range systemFunctions {
-		bounded(func(ctx context.Context) { out.Functions[i] = s.functionHealth(ctx, fn) })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hctx, cancel := context.WithTimeout(ctx, systemTimeout)
+			var reached bool
+			out.Functions[i], reached = s.functionHealth(hctx, fn)
+			cancel()
+			if fn == invoke.API {
+				return
+			}
+			if !reached { // it would not answer for its stats either
+				setErr(fn, fmt.Errorf("the %s function %s", fn, out.Functions[i].Error))
+				return
+			}
+			sctx, cancel := context.WithTimeout(ctx, systemTimeout)
+			defer cancel()
+			if err := s.stats(sctx, fn, stats[fn]); err != nil {
+				setErr(fn, err)
+			}
+		}()
 	}
-	bounded(func(ctx context.Context) {
-		if err := s.stats(ctx, invoke.Scheduler, &sched); err != nil {
-			setErr(invoke.Scheduler, err)
-		}
-	})
-	bounded(func(ctx context.Context) {
-		if err := s.stats(ctx, invoke.Worker, &worker); err != nil {
-			setErr(invoke.Worker, err)
-		}
-	})
-	bounded(func(ctx context.Context) {
-		if err := s.stats(ctx, invoke.DLQ, &dlq); err != nil {
-			setErr(invoke.DLQ, err)
-		}
-	})
 	bounded(func(ctx context.Context) {
 		var err error
 		if apiOut.Pending, _, err = outbox.Backlog(ctx, s.pool); err == nil {
@@ -194,15 +202,16 @@ func (s *Service) system(w http.ResponseWriter, r *http.Request) error {
 }
 
 // functionHealth is fn's health: the api pings its database; the others
-// answer their GET /health.
-func (s *Service) functionHealth(ctx context.Context, fn string) FunctionHealth {
-	h := FunctionHealth{Name: fn, Status: "UP"}
+// answer their GET /health. reached is false when fn could not be invoked
+// at all.
+func (s *Service) functionHealth(ctx context.Context, fn string) (h FunctionHealth, reached bool) {
+	h = FunctionHealth{Name: fn, Status: "UP"}
 	if fn == invoke.API {
 		if err := s.pool.Ping(ctx); err != nil {
 			s.log.WarnContext(ctx, "system: the api's database does not answer", "error", err.Error())
 			h.Status, h.Error = "DOWN", "its database "+failure(ctx)
 		}
-		return h
+		return h, true
 	}
 	status, body, err := invoke.HTTP(ctx, s.inv, fn, http.MethodGet, "/health", nil, nil)
 	var b struct {
@@ -211,11 +220,12 @@ func (s *Service) functionHealth(ctx context.Context, fn string) FunctionHealth 
 	switch {
 	case err != nil:
 		s.log.WarnContext(ctx, "system: a function's health could not be read", "function", fn, "error", err.Error())
-		h.Status, h.Error = "DOWN", "it "+failure(ctx)
+		h.Status, h.Error = "DOWN", failure(ctx)
+		return h, false
 	case json.Unmarshal(body, &b) != nil || status != http.StatusOK || b.Status != "UP":
 		h.Status, h.Error = "DOWN", fmt.Sprintf("its health check answered %d %s", status, snippet(body))
 	}
-	return h
+	return h, true
 }
 
 // stats reads fn's internalapi.PathStats into v.
