@@ -165,6 +165,8 @@ var StackEnv = []string{
 	// Follows the workers (Config.InFlight): tune the worker's reserved
 	// concurrency, WORKER_CONCURRENCY or the run-job batch size instead.
 	"SCHEDULER_MAX_IN_FLIGHT",
+	// The api's GET /api/system reads each mapping's OffsetLag.
+	"LAG_SOURCE", "LAG_MAPPINGS", "KAFKA_GROUP_PREFIX",
 }
 
 // The platform's functions, in flow order, and the deploy-time one.

@@ -212,6 +212,24 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 		}
 		f.Mappings[m.Topic] = fn.AddEventSourceMapping(jsii.String("Kafka"+title(m.Topic)), opts)
 	}
+	// GET /api/system shows each mapping's consumer lag: the api reads
+	// their AWS/Lambda OffsetLag from CloudWatch (shared/lag), by mapping
+	// UUID. GetMetricData has no resource-level permissions.
+	apiFn := f.ByName["api"].Function
+	pairs := make([]*string, 0, len(flow.Routes))
+	for _, r := range flow.Routes {
+		pairs = append(pairs, awscdk.Fn_Join(jsii.String(""), &[]*string{
+			jsii.String(r.Topic + "="), f.Mappings[r.Topic].EventSourceMappingId(),
+		}))
+	}
+	apiFn.AddEnvironment(jsii.String("LAG_SOURCE"), jsii.String("cloudwatch"), nil)
+	apiFn.AddEnvironment(jsii.String("KAFKA_GROUP_PREFIX"), jsii.String(resourceName(cfg, "")), nil)
+	apiFn.AddEnvironment(jsii.String("LAG_MAPPINGS"), awscdk.Fn_Join(jsii.String(","), &pairs), nil)
+	apiFn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("cloudwatch:GetMetricData"),
+		Resources: jsii.Strings("*"),
+	}))
+
 	// The dlq takes what lands on the failure queue: it stores each range
 	// as a MAPPING_FAILURE dead letter and produces its records again
 	// (shared/dlq HandleSQS). A message it cannot handle yet (Kafka

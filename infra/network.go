@@ -21,6 +21,8 @@ import (
 //     VPC", Lambda's Kafka error-handling guide);
 //   - SNS: the dlq publishes each batch of new dead letters to the alarm
 //     topic.
+//   - CloudWatch (monitoring): the api function reads the mappings'
+//     OffsetLag for GET /api/system (GetMetricData).
 //
 // CloudWatch Logs needs none: Lambda ships the functions' logs (and the
 // EMF metrics in them) from outside the VPC.
@@ -83,6 +85,7 @@ func NewNetwork(scope constructs.Construct, id string, cfg Config) *Network {
 		{"Sts", awsec2.InterfaceVpcEndpointAwsService_STS()},
 		{"Sqs", awsec2.InterfaceVpcEndpointAwsService_SQS()},
 		{"Sns", awsec2.InterfaceVpcEndpointAwsService_SNS()},
+		{"CloudWatch", awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_MONITORING()},
 	} {
 		// Open: the endpoint's security group takes HTTPS from the VPC's
 		// CIDR, which covers the functions and the MSK mappings' pollers.

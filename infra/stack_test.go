@@ -836,8 +836,9 @@ func TestNetwork(t *testing.T) {
 	joined := strings.Join(services, " ")
 	// Secrets Manager for the functions; Lambda for the api's invokes and
 	// the mappings; STS for the mappings; SQS for the mappings' on-failure
-	// destination; SNS for the dlq's notifications.
-	for _, svc := range []string{".secretsmanager", ".lambda", ".sts", ".sqs", ".sns"} {
+	// destination; SNS for the dlq's notifications; CloudWatch for the api's
+	// GET /api/system (OffsetLag).
+	for _, svc := range []string{".secretsmanager", ".lambda", ".sts", ".sqs", ".sns", ".monitoring"} {
 		if !strings.Contains(joined, svc) {
 			t.Errorf("no %s endpoint among %v", svc, services)
 		}

@@ -2,7 +2,10 @@
 // events in, the public REST API out. It reaches the scheduler, worker and
 // dlq functions through the Lambda Invoke API (SCHEDULER_FUNCTION_NAME,
 // WORKER_FUNCTION_NAME, DLQ_FUNCTION_NAME; the endpoint, region and
-// credentials come from the standard AWS configuration chain).
+// credentials come from the standard AWS configuration chain). GET
+// /api/system reads the mappings' consumer lag as LAG_SOURCE says
+// (shared/lag: cloudwatch in AWS, with LAG_MAPPINGS and
+// KAFKA_GROUP_PREFIX; kafka; or none).
 //
 // `make build` builds it as bootstrap for provided.al2023; see
 // docs/lambda.md.
@@ -16,6 +19,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/api"
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/lag"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
@@ -27,6 +31,7 @@ func main() {
 	env := config.FromOS()
 	cfg := api.ConfigFromEnv(env)
 	functions := invoke.FunctionNamesFromEnv(env)
+	lagSettings := lag.SettingsFromEnv(env)
 	if err := env.Err(); err != nil {
 		wiring.Fail(name, err)
 	}
@@ -36,6 +41,9 @@ func main() {
 	}
 	inv, err := invoke.NewLambda(ctx, functions)
 	if err != nil {
+		wiring.Fail(name, err)
+	}
+	if cfg.Lag, err = lag.New(ctx, lagSettings, functions, deps.Producer); err != nil {
 		wiring.Fail(name, err)
 	}
 	svc, err := api.New(cfg, deps, inv)

@@ -254,6 +254,10 @@ func (d *deployer) functionEnv(fn string) (map[string]string, error) {
 		env["SCHEDULER_FUNCTION_NAME"] = stack.FunctionName(d.s.Prefix, invoke.Scheduler)
 		env["WORKER_FUNCTION_NAME"] = stack.FunctionName(d.s.Prefix, invoke.Worker)
 		env["DLQ_FUNCTION_NAME"] = stack.FunctionName(d.s.Prefix, invoke.DLQ)
+		// GET /api/system reads the mappings' lag from Redpanda (kadm):
+		// LocalStack's mappings publish no CloudWatch OffsetLag.
+		env["LAG_SOURCE"] = "kafka"
+		env["KAFKA_GROUP_PREFIX"] = stack.GroupPrefix
 	}
 	if fn == invoke.Worker || fn == invoke.DLQ { // attempts start, and entries are retried, through the scheduler
 		env["SCHEDULER_FUNCTION_NAME"] = stack.FunctionName(d.s.Prefix, invoke.Scheduler)

@@ -226,8 +226,8 @@ func TestDryRunMakesEveryCall(t *testing.T) {
 			}
 		}
 		if !strings.Contains(out, `"KAFKA_BROKERS":"redpanda:9092"`) ||
-			!strings.Contains(out, `"DLQ_FUNCTION_NAME":"jobweaver-dlq","KAFKA_BROKERS":"redpanda:9092","LOG_LEVEL":"info","SCHEDULER_FUNCTION_NAME":"jobweaver-scheduler","WORKER_FUNCTION_NAME":"jobweaver-worker"`) {
-			t.Errorf("pro=%v: the api's environment lacks the brokers or the function names", pro)
+			!strings.Contains(out, `"DLQ_FUNCTION_NAME":"jobweaver-dlq","KAFKA_BROKERS":"redpanda:9092","KAFKA_GROUP_PREFIX":"jobweaver-","LAG_SOURCE":"kafka","LOG_LEVEL":"info","SCHEDULER_FUNCTION_NAME":"jobweaver-scheduler","WORKER_FUNCTION_NAME":"jobweaver-worker"`) {
+			t.Errorf("pro=%v: the api's environment lacks the brokers, the function names or the lag reader (kafka)", pro)
 		}
 		mappings := count("lambda CreateEventSourceMapping ")
 		if pro {

@@ -24,6 +24,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/internalhttp"
 	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/lag"
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/outbox"
@@ -56,6 +57,14 @@ type Config struct {
 	MetricsMode string
 	// Metrics, when set, receives the api's metrics instead (tests).
 	Metrics *metrics.Emitter
+	// Source is what GET /api/system says the platform runs on:
+	// SourceLocal or SourceAWS (ConfigFromEnv: aws inside Lambda, local
+	// elsewhere; New fills local).
+	Source string
+	// Lag reads the event-source mappings' consumer lag for GET
+	// /api/system (lag.Kafka locally, lag.CloudWatch in AWS); nil leaves
+	// that part null, with an error saying no reader is configured.
+	Lag lag.Reader
 }
 
 // DefaultConfig returns the defaults ConfigFromEnv starts from and New
@@ -78,7 +87,17 @@ func ConfigFromEnv(env *config.Env) Config {
 		BodyLimit:   int64(env.Int("API_BODY_LIMIT_BYTES", int(d.BodyLimit), 1<<10, 6<<20)),
 		PageSizeMax: env.Int("API_PAGE_SIZE_MAX", d.PageSizeMax, 1, 1000),
 		MetricsMode: metrics.ModeFromEnv(env),
+		Source:      sourceFromEnv(env),
 	}.withDefaults()
+}
+
+// sourceFromEnv is SourceAWS inside Lambda (AWS_LAMBDA_FUNCTION_NAME is
+// set), else SourceLocal.
+func sourceFromEnv(env *config.Env) string {
+	if env.String("AWS_LAMBDA_FUNCTION_NAME", "") != "" {
+		return SourceAWS
+	}
+	return SourceLocal
 }
 
 // withDefaults fills zero fields from DefaultConfig and keeps the default
@@ -95,6 +114,9 @@ func (c Config) withDefaults() Config {
 		c.DefaultPageSize = d.DefaultPageSize
 	}
 	c.DefaultPageSize = min(c.DefaultPageSize, c.PageSizeMax)
+	if c.Source == "" {
+		c.Source = SourceLocal
+	}
 	return c
 }
 
@@ -107,6 +129,8 @@ func (c Config) validate() error {
 		return config.Invalid("API_PAGE_SIZE_MAX", "from 1 to 1000", c.PageSizeMax)
 	case c.DefaultPageSize < 1:
 		return config.Invalid("DefaultPageSize", "at least 1", c.DefaultPageSize)
+	case c.Source != SourceLocal && c.Source != SourceAWS:
+		return config.Invalid("Source", "local or aws", c.Source)
 	}
 	return metrics.CheckMode(c.MetricsMode)
 }
@@ -213,6 +237,7 @@ func (s *Service) routes() []route {
 		{http.MethodPost, "/api/dlq/retry", s.retryDeadLetters},
 		{http.MethodPost, "/api/dlq/dismiss", s.dismissDeadLetters},
 		{http.MethodGet, "/api/operations/{id}", s.getOperation},
+		{http.MethodGet, "/api/system", s.system},
 		{http.MethodGet, "/health", s.health},
 		{http.MethodGet, "/actuator/health", s.health},
 	}

@@ -146,12 +146,17 @@ func TestRelayFailureAfterCommit(t *testing.T) {
 
 func TestConfigFromEnv(t *testing.T) {
 	env := config.FromMap(nil)
-	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 262144, PageSizeMax: 100, DefaultPageSize: 20, MetricsMode: "off"}) {
+	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 262144, PageSizeMax: 100, DefaultPageSize: 20, MetricsMode: "off", Source: SourceLocal}) {
 		t.Fatalf("defaults = %+v, %v", c, env.Err())
 	}
 	env = config.FromMap(map[string]string{"API_BODY_LIMIT_BYTES": "65536", "API_PAGE_SIZE_MAX": "10"})
-	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 65536, PageSizeMax: 10, DefaultPageSize: 10, MetricsMode: "off"}) {
+	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 65536, PageSizeMax: 10, DefaultPageSize: 10, MetricsMode: "off", Source: SourceLocal}) {
 		t.Fatalf("set = %+v, %v", c, env.Err())
+	}
+	// Inside Lambda, GET /api/system says aws.
+	env = config.FromMap(map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "jobweaver-dev-api", "METRICS": "off"})
+	if c := ConfigFromEnv(env); env.Err() != nil || c.Source != SourceAWS {
+		t.Fatalf("in Lambda: source %q, %v", c.Source, env.Err())
 	}
 	for name, v := range map[string]string{"API_BODY_LIMIT_BYTES": "12", "API_PAGE_SIZE_MAX": "lots", "METRICS": "statsd"} {
 		env := config.FromMap(map[string]string{name: v})
@@ -170,6 +175,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		"API_PAGE_SIZE_MAX":    {PageSizeMax: 5000},
 		"DefaultPageSize":      {DefaultPageSize: -1},
 		"METRICS":              {MetricsMode: "statsd"},
+		"Source":               {Source: "mars"},
 	} {
 		if _, err := New(cfg, nil, nil); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: New = %v, want an error naming it", name, err)

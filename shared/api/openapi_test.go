@@ -146,6 +146,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"BulkRequest", bulkRequest{}, true},
 		{"OperationCreated", internalapi.OperationCreated{}, true},
 		{"Operation", internalapi.Operation{}, true},
+		{"System", System{}, true},
 	}
 	for _, tc := range cases {
 		props := mapAt(t, schemas, tc.schema, "properties")

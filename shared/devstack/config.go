@@ -78,7 +78,8 @@ type Config struct {
 
 // FunctionEnv is what the stack gives each function, by function name:
 // DATABASE_URL (the function's own database), KAFKA_BROKERS and, for
-// external brokers that want them, KAFKA_AUTH and its settings.
+// external brokers that want them, KAFKA_AUTH and its settings; the api
+// also LAG_SOURCE=kafka and KAFKA_GROUP_PREFIX (GET /api/system's lag).
 type FunctionEnv map[string]map[string]string
 
 // Remote starts the functions named in env (api, scheduler, worker, dlq)

@@ -9,9 +9,12 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/jobweaver/jobweaver/shared/api"
 	"github.com/jobweaver/jobweaver/shared/dlq"
 	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/lag"
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
@@ -79,7 +82,14 @@ type handleFunc = func(context.Context, json.RawMessage) (any, error)
 func newHandler(cfg Config, name string, deps *wiring.Deps, inv invoke.Invoker) (handleFunc, error) {
 	switch name {
 	case invoke.API:
-		s, err := api.New(cfg.API, deps, inv)
+		acfg := cfg.API
+		// GET /api/system reads the mappings' lag from the broker, with
+		// the api's own client (admin requests; it joins no group).
+		acfg.Source = api.SourceLocal
+		if acfg.Lag == nil && deps.Producer != nil {
+			acfg.Lag = &lag.Kafka{Admin: kadm.NewClient(deps.Producer), Mappings: lag.Mappings(GroupPrefix)}
+		}
+		s, err := api.New(acfg, deps, inv)
 		if err != nil {
 			return nil, err
 		}
@@ -140,6 +150,10 @@ func startRemote(ctx context.Context, cfg Config, in *infra, names []string) (in
 		}
 		env[name] = kafkaEnv(in.kafka)
 		env[name]["DATABASE_URL"] = urls[name]
+		if name == invoke.API { // GET /api/system reads the lag from the broker
+			env[name]["LAG_SOURCE"] = lag.SourceKafka
+			env[name]["KAFKA_GROUP_PREFIX"] = GroupPrefix
+		}
 	}
 	inv, err := cfg.Remote(ctx, env)
 	if err != nil {

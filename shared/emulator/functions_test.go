@@ -82,6 +82,7 @@ func TestInitFailsWithOneLineNamingTheVariable(t *testing.T) {
 		{"api", nil, "api: config: SCHEDULER_FUNCTION_NAME is required but not set"},
 		{"api", without("DLQ_FUNCTION_NAME"), "api: config: DLQ_FUNCTION_NAME is required but not set"},
 		{"api", without("DATABASE_URL"), "api: config: DATABASE_URL is required but not set"},
+		{"api", with("LAG_SOURCE", "prometheus"), "api: config: LAG_SOURCE must be none, kafka or cloudwatch"},
 		{"scheduler", nil, "scheduler: config: DATABASE_URL is required but not set"},
 		{"scheduler", without("KAFKA_BROKERS"), "scheduler: config: KAFKA_BROKERS is required but not set"},
 		{"scheduler", with("SCHEDULER_LEASE", "soon"), "scheduler: config: SCHEDULER_LEASE must be"},

@@ -37,6 +37,7 @@ func (s *Service) routes() http.Handler {
 			"GET " + internalapi.PathJobHistory:       s.serveHistory,
 			"POST " + internalapi.PathAttemptsStart:   s.serveStart,
 			"POST " + internalapi.PathAttemptsRelease: s.serveRelease,
+			"GET " + internalapi.PathStats:            s.serveStats,
 		},
 		Health: pgdb.HealthHandler(s.pool, s.log),
 		Log:    s.log,

@@ -27,9 +27,12 @@ const namespace = "WORKER"
 func (s *Service) routes() http.Handler {
 	return internalhttp.Routes{
 		Namespace: namespace,
-		Handlers:  map[string]http.HandlerFunc{"GET " + internalapi.PathExecutions: s.listExecutions},
-		Health:    pgdb.HealthHandler(s.pool, s.log),
-		Log:       s.log,
+		Handlers: map[string]http.HandlerFunc{
+			"GET " + internalapi.PathExecutions: s.listExecutions,
+			"GET " + internalapi.PathStats:      s.serveStats,
+		},
+		Health: pgdb.HealthHandler(s.pool, s.log),
+		Log:    s.log,
 	}.Handler()
 }
 
