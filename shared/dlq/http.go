@@ -42,7 +42,7 @@ func (s *Service) routes() http.Handler {
 			"POST " + internalapi.PathOperations:        s.createOperation,
 			"GET " + internalapi.PathOperation:          s.getOperation,
 			"POST " + internalapi.PathMaintain:          s.maintain,
-			"GET " + internalapi.PathStats:       s.serveStats,
+			"GET " + internalapi.PathStats:              s.serveStats,
 		},
 		Health: pgdb.HealthHandler(s.pool, s.log),
 		Log:    s.log,
