@@ -109,7 +109,7 @@ export function DlqEntryView() {
             : 'Dismiss this entry? It is kept for audit until retention removes it.'}
         </Confirm>
       )}
-      {act.isError && <ProblemNote error={act.error} what={confirming === 'dismiss' ? 'Dismiss' : 'Retry and dismiss'} />}
+      {act.isError && <ProblemNote error={act.error} what={act.variables === 'dismiss' ? 'Dismiss (POST /api/dlq/{id}/dismiss)' : 'Retry (POST /api/dlq/{id}/retry)'} />}
       {done && (
         <p className="state ok" role="status">
           {done.status === 'RETRIED' ? 'Retried: the job is queued to run again.' : `Entry ${done.status.toLowerCase()}.`}

@@ -98,7 +98,6 @@ export function DlqView() {
   const selectedIds = selection.mode === 'ids' ? selection.ids : new Set(ids)
   const allOnPage = ids.length > 0 && ids.every((id) => selectedIds.has(id))
   const total = list.data?.totalElements ?? 0
-  const moreThanPage = total > ids.length || Boolean(list.data?.nextCursor)
   const selectedCount = selection.mode === 'all' ? total : selection.ids.size
   const hasFilter = Object.keys(filter).length > 0
 
@@ -159,7 +158,7 @@ export function DlqView() {
       <form className="filters" onSubmit={onApply} aria-label="Filter dead letters" key={filterKey}>
         <label>
           Status
-          <select name="status" defaultValue={search.status ?? ''} onChange={(e) => setFilter({ ...filter, status: e.target.value || undefined })}>
+          <select name="status" defaultValue={search.status ?? ''} onChange={(e) => e.currentTarget.form?.requestSubmit()}>
             <option value="">any</option>
             {DLQ_STATUSES.map((s) => (
               <option key={s} value={s}>
@@ -170,7 +169,7 @@ export function DlqView() {
         </label>
         <label>
           Reason
-          <select name="reason" defaultValue={search.reason ?? ''} onChange={(e) => setFilter({ ...filter, reason: e.target.value || undefined })}>
+          <select name="reason" defaultValue={search.reason ?? ''} onChange={(e) => e.currentTarget.form?.requestSubmit()}>
             <option value="">any</option>
             {DLQ_REASONS.map((s) => (
               <option key={s} value={s}>
@@ -231,7 +230,7 @@ export function DlqView() {
             ? `All ${total}${list.data?.totalIsEstimate ? ' (about)' : ''} entries that match this filter are selected.`
             : `${selectedCount} selected`}
         </span>
-        {selection.mode === 'ids' && rows.length > 0 && (allOnPage ? moreThanPage : true) && (
+        {selection.mode === 'ids' && rows.length > 0 && (
           <button type="button" className="linkish" onClick={() => setSelection({ mode: 'all' })}>
             Select all {total}
             {list.data?.totalIsEstimate ? ' (about)' : ''} that match this filter
@@ -273,7 +272,7 @@ export function DlqView() {
             : 'Dismissed entries are kept for audit until retention removes them.'}
         </Confirm>
       )}
-      {bulk.isError && <ProblemNote error={bulk.error} what="Bulk retry and dismiss" />}
+      {bulk.isError && <ProblemNote error={bulk.error} what={`Bulk ${bulk.variables?.action ?? 'action'} (POST /api/dlq/${bulk.variables?.action ?? ''})`} />}
 
       {list.isPending ? (
         <Loading what="Loading dead letters" />
