@@ -299,6 +299,9 @@ export function DlqView() {
                       disabled={selection.mode === 'all'}
                     />
                   </th>
+                  <th scope="col">
+                    <span className="visually-hidden">Entry</span>
+                  </th>
                   <th scope="col">Failed</th>
                   <th scope="col">Status</th>
                   <th scope="col">Reason</th>
@@ -306,7 +309,6 @@ export function DlqView() {
                     Error
                   </th>
                   <th scope="col">Job</th>
-                  <th scope="col">Entry</th>
                 </tr>
               </thead>
               <tbody>
@@ -357,6 +359,11 @@ function DlqRow({ d, checked, locked, onToggle }: { d: DeadLetter; checked: bool
       <td>
         <input type="checkbox" aria-label={`Select entry …${id.slice(-12)}`} checked={checked} disabled={locked} onChange={() => onToggle(id)} />
       </td>
+      <td>
+        <Link to="/dlq/$dlqId" params={{ dlqId: id }} aria-label={`Open entry …${id.slice(-12)}`}>
+          Open
+        </Link>
+      </td>
       <td>{fmtTime(d.failedAt)}</td>
       <td>{d.status ? <StatusBadge status={d.status} /> : '—'}</td>
       <td>
@@ -368,11 +375,6 @@ function DlqRow({ d, checked, locked, onToggle }: { d: DeadLetter; checked: bool
         {d.lastError && <div className="muted clip">{d.lastError}</div>}
       </td>
       <td>{d.jobId ? <Link to="/jobs/$jobId" params={{ jobId: d.jobId }}><JobId id={d.jobId} /></Link> : '—'}</td>
-      <td>
-        <Link to="/dlq/$dlqId" params={{ dlqId: id }} aria-label={`Open entry …${id.slice(-12)}`}>
-          Open
-        </Link>
-      </td>
     </tr>
   )
 }

@@ -35,6 +35,17 @@ function PartError({ s, part }: { s: SystemStatus; part: Part }) {
   )
 }
 
+/** A part that answered only in part (e.g. one outbox of three): its error beside what it has. */
+function PartialNote({ s, part }: { s: SystemStatus; part: Part }) {
+  const msg = s.errors?.[part]
+  if (!msg || s[part] === null) return null
+  return (
+    <p className="part-error" role="note">
+      <span className="badge badge-down">partial</span> {msg}
+    </p>
+  )
+}
+
 function Panel({ title, children, id }: { title: string; children: ReactNode; id: string }) {
   return (
     <section className="panel" aria-labelledby={id}>
@@ -127,6 +138,7 @@ export function SystemView() {
       </div>
 
       <Panel title="Functions" id="h-functions">
+        <PartialNote s={s} part="functions" />
         {s.functions ? (
           s.functions.length === 0 ? (
             <Empty>No functions reported.</Empty>
@@ -166,6 +178,7 @@ export function SystemView() {
       </Panel>
 
       <Panel title="Consumer lag" id="h-lag">
+        <PartialNote s={s} part="lag" />
         {s.lag ? (
           s.lag.length === 0 ? (
             <Empty>No consumers reported.</Empty>
@@ -207,6 +220,7 @@ export function SystemView() {
       </Panel>
 
       <Panel title="Outbox backlog" id="h-outbox">
+        <PartialNote s={s} part="outbox" />
         {s.outbox ? (
           s.outbox.length === 0 ? (
             <Empty>No outboxes reported.</Empty>
