@@ -2,12 +2,16 @@
 // until it is COMPLETED or FAILED: a progress bar of done and failed over total.
 import { useEffect } from 'react'
 import { useQuery } from '@tanstack/react-query'
-import { apiGet } from '../api/client'
+import { ApiError, apiGet } from '../api/client'
 import type { Operation } from '../api/types'
-import { describeProblem } from './apiProblem'
+import { describeProblem, isMissingRoute } from './apiProblem'
 import { fmtTime } from './time'
 
 const KIND_LABEL: Record<string, string> = { DLQ_RETRY: 'Retry', DLQ_DISMISS: 'Dismiss' }
+
+function gone(err: unknown): boolean {
+  return err instanceof ApiError && (err.status === 404 || isMissingRoute(err))
+}
 
 export function isFinished(op: Operation | undefined): boolean {
   return op?.status === 'COMPLETED' || op?.status === 'FAILED'
@@ -27,7 +31,8 @@ export function OperationProgress({
   const q = useQuery({
     queryKey: ['operation', operationId],
     queryFn: ({ signal }) => apiGet<Operation>(`/api/operations/${encodeURIComponent(operationId)}`, undefined, signal),
-    refetchInterval: (query) => (isFinished(query.state.data) ? false : intervalMs),
+    // Until it ends; an operation the API does not know (404) will not appear later.
+    refetchInterval: (query) => (isFinished(query.state.data) || gone(query.state.error) ? false : intervalMs),
     placeholderData: undefined,
   })
   const op = q.data
@@ -50,7 +55,7 @@ export function OperationProgress({
         <code className="op-id" title={operationId}>
           operation …{operationId.slice(-12)}
         </code>
-        {onClose && finished && (
+        {onClose && (finished || q.isError) && (
           <button type="button" onClick={onClose}>
             Close
           </button>

@@ -149,6 +149,23 @@ describe('DlqView', () => {
     expect(await screen.findByText(/not available on this server yet \(the API answered 404\)/)).toBeInTheDocument()
   })
 
+  it('says so when the API does not know the operation, and lets it be closed', async () => {
+    const api = stubApi({
+      'GET /api/dlq': page([entry(A)]),
+      'POST /api/dlq/retry': { status: 202, body: { operationId: 'op-x' } },
+      'GET /api/operations/op-x': apiError(404, 'API.OPERATION_NOT_FOUND', 'no operation with id op-x'),
+    })
+    renderAt('/dlq')
+    const user = userEvent.setup()
+    await user.click(await screen.findByRole('checkbox', { name: `Select entry …${A.slice(-12)}` }))
+    await user.click(screen.getByRole('button', { name: 'Retry selected' }))
+    await user.click(screen.getByRole('button', { name: 'Retry 1' }))
+    expect(await screen.findByText('no operation with id op-x (API.OPERATION_NOT_FOUND)')).toBeInTheDocument()
+    expect(api.sent('POST /api/dlq/retry')[0].body).toEqual({ ids: [A] })
+    await user.click(screen.getByRole('button', { name: 'Close' }))
+    expect(screen.queryByText(/no operation with id/)).not.toBeInTheDocument()
+  })
+
   it('pages with the cursor and comes back', async () => {
     const api = stubApi({ 'GET /api/dlq': page([entry(A)], { totalElements: 2, nextCursor: 'cur-2' }) })
     const { router } = renderAt('/dlq?status=NEW')

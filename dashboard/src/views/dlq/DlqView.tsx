@@ -260,7 +260,8 @@ export function DlqView() {
           {selection.mode === 'all' ? (
             <>
               {ACTION_WORD[pending]} every entry that matches this filter
-              {hasFilter ? ` (${describeFilter(filter)})` : ' (no filter: every entry)'}, about {total}?
+              {hasFilter ? ` (${describeFilter(filter)})` : ' (no filter: every entry)'}, about {total}? Only NEW entries
+              {pending === 'dismiss' ? ' (and PARTLY_REPLAYED ones)' : ''} are acted on; the others count as failed or are left out.
             </>
           ) : (
             <>

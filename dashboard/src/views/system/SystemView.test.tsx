@@ -97,7 +97,7 @@ describe('SystemView', () => {
           lag: null,
           throughput: null,
           due: null,
-          errors: { lag: 'kadm: broker unreachable', throughput: 'scheduler stats: 503', due: 'scheduler stats: 503' },
+          errors: { lag: 'kadm: broker unreachable', throughput: 'scheduler stats: 503', due: 'scheduler stats: 503', outbox: 'worker: connection refused' },
         }),
       },
     })
@@ -105,7 +105,9 @@ describe('SystemView', () => {
     expect(await screen.findByText(/kadm: broker unreachable/)).toBeInTheDocument()
     expect(screen.getAllByText(/scheduler stats: 503/)).toHaveLength(3) // the card, the panel and due
     expect(screen.queryByRole('table', { name: 'Consumer lag' })).not.toBeInTheDocument()
+    // The outbox answered in part: its rows and its error both show.
     expect(screen.getByRole('table', { name: 'Outbox backlog' })).toBeInTheDocument()
+    expect(screen.getByText(/worker: connection refused/, { selector: 'p' })).toHaveTextContent('partial')
   })
 
   it('says so when the server has no /api/system yet', async () => {
