@@ -5,18 +5,53 @@ FN    ?=
 EVENT ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-faults test-lambda bench build invoke invoke-remote fmt lint clean
+.PHONY: help run test test-faults test-lambda test-browser screenshots dashboard bench build invoke invoke-remote fmt lint clean
 
 help: ## list the targets
 	@echo "JobWeaver make targets:"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## run the whole platform locally (API on :8080); settings: go run ./localstack/run --help
+run: dashboard ## run the whole platform locally: the API and the web dashboard on http://localhost:8080 (builds the dashboard if its sources changed); settings: go run ./localstack/run --help
 	$(GO) run ./localstack/run
 
-test: node_modules/.bin/newman ## go vet, then every test with -count=1 (real Postgres, in-process Kafka broker, newman)
+test: node_modules/.bin/newman dashboard ## go vet, the dashboard's vitest, then every Go test with -count=1 (real Postgres, in-process Kafka broker, newman, Playwright on Chromium)
 	$(GO) vet ./...
+	@echo "dashboard: component tests (npm test in dashboard/: vitest)"
+	cd dashboard && npm test
+	@echo "Go tests; dashboard/browsertest runs the Playwright specs (dashboard/e2e) on $${CHROMIUM_PATH:-/usr/bin/chromium} against a private stack"
 	$(GO) test -count=1 -timeout 30m ./...
+
+test-browser: dashboard ## the dashboard's Playwright specs alone, against a private stack (PLAYWRIGHT_ARGS=e2e/smoke.spec.ts or --grep ...; CHROMIUM_PATH)
+	$(GO) test -count=1 -v -timeout 30m ./dashboard/browsertest
+
+screenshots: dashboard ## rewrite docs/screenshots/<view>.png from the Playwright specs (UPDATE_SCREENSHOTS=1), against a private stack
+	UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -v -timeout 30m ./dashboard/browsertest
+
+# The web dashboard (dashboard/, React + Vite): npm ci installs its
+# packages (no browser: Playwright runs on the machine's Chromium), npm run
+# build writes dashboard/dist; each runs only when its inputs are newer
+# than its output. make run serves dashboard/dist (DASHBOARD_DIR), make
+# deploy uploads it.
+DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public \( -type d -o -type f \) -not -name '*.test.ts' -not -name '*.test.tsx' 2>/dev/null) \
+	$(wildcard dashboard/index.html dashboard/package.json dashboard/package-lock.json dashboard/vite.config.* dashboard/tsconfig*.json)
+DASHBOARD_DEPS := dashboard/node_modules/.jobweaver-npm-ci
+
+dashboard: dashboard/dist/index.html ## build the web dashboard into dashboard/dist (npm ci, npm run build) when its sources are newer than the build
+	@echo "dashboard: dashboard/dist is up to date with its sources"
+
+$(DASHBOARD_DEPS): dashboard/package.json dashboard/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make: npm is needed to build the web dashboard: sudo apt-get install nodejs npm" >&2; exit 1; }
+	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); if (a < 20 || (a === 20 && b < 19)) { console.error("make: the web dashboard needs Node.js 20.19 or newer (Vite 7); this is " + process.version + ". Debian 13 has it (sudo apt-get install nodejs npm); or see https://nodejs.org"); process.exit(1) }'
+	@echo "dashboard: installing its packages (npm ci in dashboard/; no browser download)"
+	cd dashboard && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@# a go.mod makes ./... skip dashboard/node_modules.
+	@printf 'module jobweaver.invalid/dashboard/node_modules\n' > dashboard/node_modules/go.mod
+	@touch $@
+
+dashboard/dist/index.html: $(DASHBOARD_SOURCES) $(DASHBOARD_DEPS)
+	@echo "dashboard: building dashboard/dist (npm run build: its sources are newer than the build)"
+	cd dashboard && npm run build
+	@touch $@
 
 test-faults: ## the fault suite at full scale (docs/reliability.md; make test runs it reduced), then its concurrent ticks under -race
 	@rc=0; \
@@ -40,7 +75,7 @@ ARCH      ?= arm64
 FUNCTIONS := api scheduler worker dlq migrate
 LAMBDA_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags '-s -w'
 
-build: ## build build/<fn>/bootstrap and build/<fn>.zip for Lambda provided.al2023 (ARCH=arm64, the default, or x86_64)
+build: dashboard ## build the web dashboard (dashboard/dist), and build/<fn>/bootstrap and build/<fn>.zip for Lambda provided.al2023 (ARCH=arm64, the default, or x86_64)
 	@case "$(ARCH)" in \
 	  arm64|aarch64) goarch=arm64 ;; \
 	  x86_64|amd64) goarch=amd64 ;; \
@@ -158,4 +193,4 @@ lint: ## go vet, staticcheck (staticcheck.conf), errcheck (tools/errcheck_exclud
 
 clean: ## reset what make run keeps (stop it first): drop the databases it created on DATABASE_URL's server (listed), remove DATA_DIR (.data) and build output
 	$(GO) run ./localstack/run clean
-	rm -rf .data build cdk.out
+	rm -rf .data build cdk.out dashboard/dist

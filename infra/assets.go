@@ -13,7 +13,8 @@ import (
 // for the architecture the stack gives the function: an arm64 function
 // with an x86_64 bootstrap deploys fine and then fails every invocation
 // with Runtime.InvalidEntrypoint. A bootstrap that is not ELF (a script)
-// passes.
+// passes. With dashboardHosting, the dashboard's build (DashboardDir) must
+// hold an index.html.
 func CheckAssets(cfg Config) error {
 	want, wantArch := elf.EM_AARCH64, "arm64"
 	if cfg.Architecture == "x86_64" {
@@ -40,6 +41,12 @@ func CheckAssets(cfg Config) error {
 			}
 			errs = append(errs, fmt.Errorf("%s is built for %s, but the stack deploys %s functions: run make build ARCH=%s, or set -c architecture=%s",
 				path, got, wantArch, wantArch, got))
+		}
+	}
+	if cfg.DashboardHosting {
+		if fi, err := os.Stat(filepath.Join(cfg.DashboardDir, "index.html")); err != nil || !fi.Mode().IsRegular() {
+			errs = append(errs, fmt.Errorf("%s has no index.html: the stack uploads the web dashboard's build; run make build (it builds dashboard/dist), or set -c dashboardDir=<a build>",
+				cfg.DashboardDir))
 		}
 	}
 	return errors.Join(errs...)

@@ -26,6 +26,10 @@ type Config struct {
 	Region       string // "region": where the stack deploys
 	Architecture string // "architecture": arm64 (default) or x86_64
 	AssetDir     string // "assetDir": where `make build` left <fn>/bootstrap
+	// DashboardDir ("dashboardDir") is the web dashboard's build (make
+	// build: dashboard/dist), which a deploy uploads to the dashboard
+	// bucket when dashboardHosting is on.
+	DashboardDir string
 	AlarmEmail   string // "alarmEmail": subscribed to the alarm topic if set
 	StageConfig
 }
@@ -95,7 +99,8 @@ type StageConfig struct {
 	} `json:"api"`
 
 	// DashboardHosting adds an S3 bucket and a CloudFront distribution for
-	// the web dashboard (empty until it exists); /api/* goes to the API.
+	// the web dashboard, and uploads its build (DashboardDir) on each
+	// deploy; /api/* goes to the API.
 	DashboardHosting bool `json:"dashboardHosting"`
 
 	Alarms AlarmConfig `json:"alarms"`
@@ -217,6 +222,7 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 		Region:       str("region", ""),
 		Architecture: str("architecture", "arm64"),
 		AssetDir:     str("assetDir", "build"),
+		DashboardDir: str("dashboardDir", "dashboard/dist"),
 		AlarmEmail:   str("alarmEmail", ""),
 	}
 	stages, ok := get("stages").(map[string]any)

@@ -221,4 +221,23 @@ func TestCheckAssets(t *testing.T) {
 			}
 		})
 	}
+	// With dashboardHosting, the dashboard's build must be there too.
+	scripts := assets(t, func(string) []byte { return []byte("#!/bin/sh\n") })
+	for _, c := range []struct {
+		name, dir, want string
+		hosting         bool
+	}{
+		{"a dashboard build", "testdata/dashboard-dist", "", true},
+		{"no dashboard build", t.TempDir(), "has no index.html: the stack uploads the web dashboard's build; run make build", true},
+		{"no hosting, no build needed", t.TempDir(), "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Config{Architecture: other, AssetDir: scripts, DashboardDir: c.dir}
+			cfg.DashboardHosting = c.hosting
+			err := CheckAssets(cfg)
+			if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+				t.Fatalf("CheckAssets = %v, want %q", err, c.want)
+			}
+		})
+	}
 }

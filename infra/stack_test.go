@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -29,8 +30,11 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/<stage>.template.json from the synthesized stacks")
 
 // testAssets stands in for build/: <fn>/bootstrap for every function, so
-// the stack synthesizes without `make build`. testOut is the apps' outdir.
+// the stack synthesizes without `make build`; testDashboard for
+// dashboard/dist (testdata/dashboard-dist). testOut is the apps' outdir.
 var testAssets, testOut string
+
+const testDashboard = "testdata/dashboard-dist"
 
 func TestMain(m *testing.M) {
 	// Setenv fails only on a malformed name; these only quiet jsii warnings.
@@ -140,6 +144,7 @@ func synth(t *testing.T, variant string) *synthesized {
 	ctx := cdkContext(t)
 	ctx["stage"] = v.stage
 	ctx["assetDir"] = testAssets
+	ctx["dashboardDir"] = testDashboard
 	if v.edit != nil {
 		v.edit(ctx)
 	}
@@ -1303,4 +1308,181 @@ func firstDiff(want, got []byte) string {
 		}
 	}
 	return ""
+}
+
+// TestDashboardHosting checks the dashboard's site: the deep-link
+// CloudFront Function on the default behaviour only, no distribution-wide
+// error responses (they would turn the API's 401, 403 and 404 into the
+// page), /api/* to the HTTP API uncached, and the build uploaded into the
+// bucket with its two cache lifetimes and an invalidation.
+func TestDashboardHosting(t *testing.T) {
+	for _, stage := range []string{"dev", "prod"} {
+		t.Run(stage, func(t *testing.T) {
+			s := synth(t, stage)
+			fns := s.resources("AWS::CloudFront::Function")
+			if len(fns) != 1 {
+				t.Fatalf("%d CloudFront Functions, want 1", len(fns))
+			}
+			var fnID string
+			for id, r := range fns {
+				fnID = id
+				p := props(r)
+				cfgm, _ := p["FunctionConfig"].(map[string]any)
+				if p["FunctionCode"] != DeepLinksCode || cfgm["Runtime"] != "cloudfront-js-2.0" || p["AutoPublish"] != true {
+					t.Errorf("deep-link function: code %v, config %v, autoPublish %v", p["FunctionCode"], cfgm, p["AutoPublish"])
+				}
+			}
+			dists := s.resources("AWS::CloudFront::Distribution")
+			if len(dists) != 1 {
+				t.Fatalf("%d distributions, want 1", len(dists))
+			}
+			for _, r := range dists {
+				dc := props(r)["DistributionConfig"].(map[string]any)
+				if _, ok := dc["CustomErrorResponses"]; ok {
+					t.Errorf("the distribution has CustomErrorResponses %v: they would answer the API's own errors with the page", dc["CustomErrorResponses"])
+				}
+				def := dc["DefaultCacheBehavior"].(map[string]any)
+				assoc, _ := def["FunctionAssociations"].([]any)
+				if len(assoc) != 1 {
+					t.Fatalf("default behaviour function associations %v, want the deep-link function", assoc)
+				}
+				a := assoc[0].(map[string]any)
+				if a["EventType"] != "viewer-request" || !refersTo(a["FunctionARN"], fnID) {
+					t.Errorf("default behaviour association %v, want viewer-request of %s", a, fnID)
+				}
+				if def["Compress"] != true {
+					t.Errorf("the dashboard's files are not compressed")
+				}
+				behaviours, _ := dc["CacheBehaviors"].([]any)
+				if len(behaviours) != 1 {
+					t.Fatalf("cache behaviours %v, want /api/* alone", behaviours)
+				}
+				api := behaviours[0].(map[string]any)
+				if api["PathPattern"] != "/api/*" {
+					t.Errorf("behaviour %v, want /api/*", api["PathPattern"])
+				}
+				if _, ok := api["FunctionAssociations"]; ok {
+					t.Errorf("/api/* has function associations %v: the API's paths must reach it unchanged", api["FunctionAssociations"])
+				}
+				methods, _ := json.Marshal(api["AllowedMethods"])
+				if !strings.Contains(string(methods), "POST") || !strings.Contains(string(methods), "DELETE") {
+					t.Errorf("/api/* allows %s, want every method", methods)
+				}
+				// /api/* goes to the HTTP API's domain, the default to S3.
+				var apiOrigin, s3Origin string
+				for _, o := range dc["Origins"].([]any) {
+					om := o.(map[string]any)
+					if _, ok := om["CustomOriginConfig"]; ok {
+						apiOrigin = om["Id"].(string)
+						if !refersTo(om["DomainName"], s.logicalID(t, "AWS::ApiGatewayV2::Api")) {
+							t.Errorf("the custom origin %v is not the HTTP API", om["DomainName"])
+						}
+					}
+					if _, ok := om["S3OriginConfig"]; ok {
+						s3Origin = om["Id"].(string)
+					}
+				}
+				if api["TargetOriginId"] != apiOrigin || def["TargetOriginId"] != s3Origin || apiOrigin == "" || s3Origin == "" {
+					t.Errorf("origins: /api/* -> %v, default -> %v; want %q and %q", api["TargetOriginId"], def["TargetOriginId"], apiOrigin, s3Origin)
+				}
+			}
+
+			// The upload: assets/* immutable, the rest no-cache with an
+			// invalidation, into the dashboard bucket, nothing pruned.
+			deploys := s.resources("Custom::CDKBucketDeployment")
+			if len(deploys) != 2 {
+				t.Fatalf("%d bucket deployments, want 2", len(deploys))
+			}
+			bucket := s.logicalID(t, "AWS::S3::Bucket", "DashboardHosting")
+			seen := map[string]bool{}
+			for id, r := range deploys {
+				p := props(r)
+				if !refersTo(p["DestinationBucketName"], bucket) || p["Prune"] != false {
+					t.Errorf("%s: destination %v, prune %v; want the dashboard bucket, no prune", id, p["DestinationBucketName"], p["Prune"])
+				}
+				meta, _ := json.Marshal(p["SystemMetadata"])
+				switch {
+				case strings.Contains(string(meta), assetsCacheControl):
+					seen["assets"] = true
+					if inc, _ := json.Marshal(p["Include"]); string(inc) != `["assets/*"]` {
+						t.Errorf("%s: include %s", id, inc)
+					}
+				case strings.Contains(string(meta), `"`+pagesCacheControl+`"`):
+					seen["pages"] = true
+					paths, _ := json.Marshal(p["DistributionPaths"])
+					if string(paths) != `["/*"]` || p["DistributionId"] == nil {
+						t.Errorf("%s: invalidation %s of %v; want /* of the distribution", id, paths, p["DistributionId"])
+					}
+				default:
+					t.Errorf("%s: cache control %s", id, meta)
+				}
+			}
+			if !seen["assets"] || !seen["pages"] {
+				t.Errorf("uploads seen %v; want assets and pages", seen)
+			}
+		})
+	}
+}
+
+// TestDeepLinksCode runs the CloudFront Function's code in Node (the
+// runtime's ECMAScript subset is plain JavaScript) on the paths it must
+// rewrite and those it must leave.
+func TestDeepLinksCode(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is needed (the CDK runs on it): %v", err)
+	}
+	cases := map[string]string{
+		"/": "/index.html",
+		"/jobs/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b": "/index.html",
+		"/dlq":                      "/index.html",
+		"/dlq/":                     "/index.html",
+		"/system":                   "/index.html",
+		"/index.html":               "/index.html",
+		"/assets/index-3SR0BsvT.js": "/assets/index-3SR0BsvT.js",
+		"/favicon.svg":              "/favicon.svg",
+	}
+	in, _ := json.Marshal(cases)
+	script := DeepLinksCode + `
+const cases = ` + string(in) + `;
+const out = {};
+for (const uri of Object.keys(cases)) {
+  const req = handler({ version: '1.0', context: { eventType: 'viewer-request' }, request: { method: 'GET', uri: uri, querystring: { status: { value: 'FAILED' } }, headers: {} } });
+  // The request goes on (not a response), its query string intact.
+  out[uri] = req.querystring.status.value === 'FAILED' && !('statusCode' in req) ? req.uri : 'query string lost';
+}
+console.log(JSON.stringify(out));
+`
+	cmd := exec.Command(node, "-e", script)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, stderr.String())
+	}
+	var got map[string]string
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	for uri, want := range cases {
+		if got[uri] != want {
+			t.Errorf("%s -> %s, want %s", uri, got[uri], want)
+		}
+	}
+}
+
+// logicalID returns the logical ID of the one resource of a type (whose
+// ID starts with prefix, if given).
+func (s *synthesized) logicalID(t *testing.T, typ string, prefix ...string) string {
+	t.Helper()
+	var ids []string
+	for id := range s.resources(typ) {
+		if len(prefix) == 0 || strings.HasPrefix(id, prefix[0]) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("%d resources of type %s %v, want 1", len(ids), typ, prefix)
+	}
+	return ids[0]
 }

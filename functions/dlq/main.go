@@ -1,7 +1,8 @@
 // Command dlq is the dead-letter Lambda function: it stores the
-// job-dead-letter records delivered by a Kafka event-source mapping and
-// serves GET /internal/dlq and GET /internal/dlq/{id} for the api. See
-// package dlq.
+// job-dead-letter records delivered by a Kafka event-source mapping,
+// serves the entries and their management (retry, dismiss, bulk
+// operations) on /internal/dlq... for the api, and its maintenance route
+// for the scheduler's tick. See package dlq.
 //
 // `make build` builds it as bootstrap for provided.al2023; see
 // docs/lambda.md.
@@ -14,6 +15,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/dlq"
+	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
@@ -29,6 +31,12 @@ func main() {
 	deps, err := wiring.FromEnv(context.Background(), name, env, dlq.Migrations())
 	if err != nil {
 		wiring.Fail(name, err)
+	}
+	// An entry's retry asks the scheduler (SCHEDULER_FUNCTION_NAME).
+	if sched := env.String("SCHEDULER_FUNCTION_NAME", ""); sched != "" {
+		if cfg.Scheduler, err = invoke.NewLambda(context.Background(), map[string]string{invoke.Scheduler: sched}); err != nil {
+			wiring.Fail(name, err)
+		}
 	}
 	svc, err := dlq.New(cfg, deps)
 	if err != nil {

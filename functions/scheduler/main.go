@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
@@ -28,6 +29,12 @@ func main() {
 	deps, err := wiring.FromEnv(context.Background(), name, env, scheduler.Migrations())
 	if err != nil {
 		wiring.Fail(name, err)
+	}
+	// The tick calls the dlq's maintenance route (DLQ_FUNCTION_NAME).
+	if dlq := env.String("DLQ_FUNCTION_NAME", ""); dlq != "" {
+		if cfg.DLQ, err = invoke.NewLambda(context.Background(), map[string]string{invoke.DLQ: dlq}); err != nil {
+			wiring.Fail(name, err)
+		}
 	}
 	svc, err := scheduler.New(cfg, deps)
 	if err != nil {

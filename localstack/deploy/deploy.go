@@ -255,8 +255,11 @@ func (d *deployer) functionEnv(fn string) (map[string]string, error) {
 		env["WORKER_FUNCTION_NAME"] = stack.FunctionName(d.s.Prefix, invoke.Worker)
 		env["DLQ_FUNCTION_NAME"] = stack.FunctionName(d.s.Prefix, invoke.DLQ)
 	}
-	if fn == invoke.Worker { // it starts each attempt through the scheduler
+	if fn == invoke.Worker || fn == invoke.DLQ { // attempts start, and entries are retried, through the scheduler
 		env["SCHEDULER_FUNCTION_NAME"] = stack.FunctionName(d.s.Prefix, invoke.Scheduler)
+	}
+	if fn == invoke.Scheduler { // the tick calls the dlq's maintenance
+		env["DLQ_FUNCTION_NAME"] = stack.FunctionName(d.s.Prefix, invoke.DLQ)
 	}
 	return env, nil
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -164,7 +165,11 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 		metrics:    m,
 	}
 	for _, rt := range s.routes() {
-		s.mux.Handle(rt.method+" "+rt.path, s.endpoint(rt.handle))
+		h := s.endpoint(rt.handle)
+		if rt.method == http.MethodGet && strings.HasPrefix(rt.path, "/api/") {
+			h = withETag(h) // every GET under /api: ETag and 304
+		}
+		s.mux.Handle(rt.method+" "+rt.path, h)
 	}
 	s.routed = internalhttp.ErrorBodies(s.mux, namespace, s.log)
 	s.handler = http.HandlerFunc(s.serve)
@@ -200,8 +205,14 @@ func (s *Service) routes() []route {
 		{http.MethodGet, "/api/jobs/{id}", s.getJob},
 		{http.MethodDelete, "/api/jobs/{id}", s.cancelJob},
 		{http.MethodGet, "/api/jobs/{id}/executions", s.listExecutions},
+		{http.MethodGet, "/api/jobs/{id}/history", s.jobHistory},
 		{http.MethodGet, "/api/dlq", s.listDeadLetters},
 		{http.MethodGet, "/api/dlq/{id}", s.getDeadLetter},
+		{http.MethodPost, "/api/dlq/{id}/retry", s.retryDeadLetter},
+		{http.MethodPost, "/api/dlq/{id}/dismiss", s.dismissDeadLetter},
+		{http.MethodPost, "/api/dlq/retry", s.retryDeadLetters},
+		{http.MethodPost, "/api/dlq/dismiss", s.dismissDeadLetters},
+		{http.MethodGet, "/api/operations/{id}", s.getOperation},
 		{http.MethodGet, "/health", s.health},
 		{http.MethodGet, "/actuator/health", s.health},
 	}

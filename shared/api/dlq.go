@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -18,8 +17,10 @@ import (
 )
 
 // listDeadLetters is GET /api/dlq, answered by the dlq function. Entries
-// are relayed as the dlq function shapes them (summaries: dlq.ListAfter);
-// a page starts at page*size or, with a cursor, after the entry it names.
+// are relayed as the dlq function shapes them (summaries: dlq.ListFiltered),
+// newest first; the filters (status, jobType, errorCode, reason, traceId,
+// from, to: a failedAt range) are checked here and passed on; a page
+// starts at page*size or, with a cursor, after the entry it names.
 func (s *Service) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
 	pr, err := paging.Parse(r.URL.Query(), s.cfg.DefaultPageSize, s.cfg.PageSizeMax, namespace)
 	if err != nil {
@@ -29,7 +30,12 @@ func (s *Service) listDeadLetters(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	fwd := url.Values{"size": {strconv.Itoa(pr.Size)}}
+	f, err := internalapi.ParseDLQFilter(r.URL.Query())
+	if err != nil {
+		return filterError(err, "")
+	}
+	fwd := f.Query()
+	fwd.Set("size", strconv.Itoa(pr.Size))
 	if after != nil {
 		fwd.Set("cursor", after.Encode())
 	} else {

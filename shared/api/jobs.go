@@ -250,7 +250,8 @@ func (s *Service) getJob(w http.ResponseWriter, r *http.Request) error {
 
 // listJobs is GET /api/jobs: validated here, answered by the scheduler.
 // Items are summaries (JobSummary); a page starts at page*size or, with a
-// cursor, after the item the cursor names.
+// cursor, after the item the cursor names. With updatedSince, only jobs
+// updated at or after it, newest update first, and asOf (JobPage).
 func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	pr, err := paging.Parse(q, s.cfg.DefaultPageSize, s.cfg.PageSizeMax, namespace)
@@ -285,11 +286,11 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) error {
 		}
 		fwd.Set("traceId", v)
 	}
-	var from, to time.Time
+	var from, to, since time.Time
 	for _, p := range []struct {
 		name string
 		t    *time.Time
-	}{{"createdFrom", &from}, {"createdTo", &to}} {
+	}{{"createdFrom", &from}, {"createdTo", &to}, {"updatedSince", &since}} {
 		v := q.Get(p.name)
 		if v == "" {
 			continue
@@ -320,7 +321,7 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) error {
 		}
 		return badRequest("%s", msg)
 	}
-	var page paging.Page[internalapi.JobSummary]
+	var page internalapi.JobPage
 	if err := s.decodeOK(ctx, invoke.Scheduler, path, status, body, &page); err != nil {
 		return err
 	}
@@ -328,12 +329,31 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) error {
 	for i, j := range page.Content {
 		views[i] = summaryView(j)
 	}
-	httpjson.Write(w, http.StatusOK, paging.Page[JobSummary]{
-		Content: views, Page: page.Page, Size: page.Size,
+	out := JobPage{Page: paging.Page[JobSummary]{
+		Content: views, Page: page.Page.Page, Size: page.Size,
 		TotalElements: page.TotalElements, TotalPages: page.TotalPages,
 		TotalIsEstimate: page.TotalIsEstimate, NextCursor: page.NextCursor,
-	})
+	}}
+	if !since.IsZero() {
+		out.AsOf = page.AsOf
+		if out.AsOf == nil { // a scheduler from before updatedSince: it ignored the filter
+			return s.unavailable(ctx, invoke.Scheduler, path, status, body, errors.New("no asOf in an updatedSince list"))
+		}
+	}
+	httpjson.Write(w, http.StatusOK, out)
 	return nil
+}
+
+// JobPage is GET /api/jobs: a page of job summaries and, with
+// updatedSince, asOf: the updatedSince of the next poll. It is the
+// scheduler's time less a few seconds (UpdatedSinceOverlap), so a change
+// that committed while the list was read is listed by the next poll
+// instead of missed; the overlap lists some jobs twice, so clients merge
+// by jobId. While nothing changes, asOf repeats updatedSince (for up to a
+// minute), so the answer and its ETag stay the same.
+type JobPage struct {
+	paging.Page[JobSummary]
+	AsOf *time.Time `json:"asOf,omitempty"`
 }
 
 // listExecutions is GET /api/jobs/{id}/executions, answered by the worker.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -138,6 +139,13 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"ExecutionStep", ExecutionStep{}, true},
 		{"Error", apierror.Body{}, true},
 		{"Health", pgdb.Health{}, true},
+		{"JobHistory", JobHistory{}, true},
+		{"HistoryEvent", HistoryEvent{}, true},
+		{"DeadLetterAction", internalapi.ActionResponse{}, true},
+		{"DeadLetterFilter", internalapi.DLQFilter{}, true},
+		{"BulkRequest", bulkRequest{}, true},
+		{"OperationCreated", internalapi.OperationCreated{}, true},
+		{"Operation", internalapi.Operation{}, true},
 	}
 	for _, tc := range cases {
 		props := mapAt(t, schemas, tc.schema, "properties")
@@ -161,9 +169,16 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		t.Errorf("PageInfo (+content) documents %v; paging.Page writes %v", documented, got)
 	}
 	// Every status of a list filter and every API error code is documented.
+	if got := mapAt(t, schemas, "HistoryEvent", "properties", "type")["enum"].([]any); len(got) != len(internalapi.HistoryEventTypes) {
+		t.Errorf("HistoryEvent type enum %v, service %v", got, internalapi.HistoryEventTypes)
+	}
 	statuses := mapAt(t, schemas, "JobStatus")["enum"].([]any)
 	if len(statuses) != len(internalapi.Statuses) {
 		t.Errorf("JobStatus enum %v, service %v", statuses, internalapi.Statuses)
+	}
+	dlqStatuses := mapAt(t, schemas, "DeadLetterStatus")["enum"].([]any)
+	if fmt.Sprint(dlqStatuses) != fmt.Sprint(internalapi.DLQStatuses) {
+		t.Errorf("DeadLetterStatus enum %v, service %v", dlqStatuses, internalapi.DLQStatuses)
 	}
 	codes := map[string]bool{}
 	for _, c := range mapAt(t, schemas, "Error", "properties", "errorCode")["enum"].([]any) {

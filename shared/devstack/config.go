@@ -39,6 +39,9 @@ type Config struct {
 	APIAddr       string // API_ADDR
 	SchedulerAddr string // SCHEDULER_ADDR: the scheduler's internal routes
 	WorkerAddr    string // WORKER_ADDR: the worker's internal routes
+	// DashboardDir (DASHBOARD_DIR) is the web dashboard's build, served
+	// on API_ADDR beside the API (see Site); empty serves none.
+	DashboardDir string
 
 	TickInterval    time.Duration // TICK_INTERVAL: the local EventBridge schedule
 	ESMBatchSize    int           // ESM_BATCH_SIZE
@@ -116,6 +119,7 @@ var Vars = []Var{
 	{"API_ADDR", "127.0.0.1:8080", "address of the public API; only this machine reaches it unless you name another interface (0.0.0.0:8080 or :8080: every interface, and then anyone who reaches this machine can submit, read and cancel jobs: make run has no authorizer)", true},
 	{"SCHEDULER_ADDR", "127.0.0.1:8081", "address of the scheduler's internal routes (/internal/jobs/...); whatever the address, they answer only clients on this machine, and writes (cancel) need the stack's internalSecret (DATA_DIR/devstack.json) in the X-Jobweaver-Internal-Secret header", true},
 	{"WORKER_ADDR", "127.0.0.1:8082", "address of the worker's internal routes (/internal/executions/...); whatever the address, they answer only clients on this machine", true},
+	{"DASHBOARD_DIR", "dashboard/dist", "the web dashboard's build (npm run build in dashboard/; make run and make build make it), served on API_ADDR at / beside the API; read at each request, so a rebuild shows on reload", true},
 	{"TICK_INTERVAL", "1s", "how often the local EventBridge schedule invokes the scheduler (each tick's deadline)", true},
 	{"ESM_BATCH_SIZE", "100", "event-source mappings: records per invocation at most", true},
 	{"ESM_BATCH_WINDOW", "5ms", "event-source mappings: how long to wait to fill a batch", true},
@@ -155,6 +159,7 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 		APIAddr:         env.String("API_ADDR", "127.0.0.1:8080"),
 		SchedulerAddr:   env.String("SCHEDULER_ADDR", "127.0.0.1:8081"),
 		WorkerAddr:      env.String("WORKER_ADDR", "127.0.0.1:8082"),
+		DashboardDir:    env.String("DASHBOARD_DIR", "dashboard/dist"),
 		TickInterval:    env.Duration("TICK_INTERVAL", time.Second, 10*time.Millisecond, time.Hour),
 		ESMBatchSize:    env.Int("ESM_BATCH_SIZE", 100, 1, 10000),
 		ESMBatchWindow:  env.Duration("ESM_BATCH_WINDOW", 5*time.Millisecond, 0, 300*time.Second),

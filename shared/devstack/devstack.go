@@ -27,6 +27,9 @@
 //     DATA_DIR/devstack.json (0600) holds: internal routes are never
 //     public (in AWS they are reached only through IAM-authorised Lambda
 //     Invoke).
+//   - The web dashboard: API_ADDR also serves DASHBOARD_DIR (the built
+//     dashboard/dist) at /, with the SPA fallback CloudFront gives it in
+//     AWS (see Site).
 //
 // A hard kill loses nothing: the broker's log and offsets are synced to
 // disk, Postgres is durable, uncommitted records are delivered again and
@@ -104,6 +107,11 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 		return nil, fmt.Errorf("devstack: DATA_DIR %s: %w", cfg.DataDir, err)
 	}
 	cfg.DataDir = dir
+	if cfg.DashboardDir != "" {
+		if cfg.DashboardDir, err = filepath.Abs(cfg.DashboardDir); err != nil {
+			return nil, fmt.Errorf("devstack: DASHBOARD_DIR %s: %w", cfg.DashboardDir, err)
+		}
+	}
 	s := &Stack{cfg: cfg, out: out, DataDir: dir, Invoker: &invoke.Local{}}
 	defer func() {
 		if err != nil {
@@ -213,13 +221,14 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 
 	frontLog := logging.New("gateway", logs)
 	for i, f := range fronts {
-		srv := &http.Server{
-			Handler: &Front{
-				Invoker: inv, Function: f.fn, Namespace: f.ns, Internal: f.internal, Secret: s.InternalSecret,
-				BodyLimit: cfg.APIBodyLimit, Timeout: cfg.FunctionTimeout, Log: frontLog,
-			},
-			ReadHeaderTimeout: 10 * time.Second,
+		var h http.Handler = &Front{
+			Invoker: inv, Function: f.fn, Namespace: f.ns, Internal: f.internal, Secret: s.InternalSecret,
+			BodyLimit: cfg.APIBodyLimit, Timeout: cfg.FunctionTimeout, Log: frontLog,
 		}
+		if !f.internal {
+			h = &Site{Dir: cfg.DashboardDir, API: h}
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		s.servers = append(s.servers, srv)
 		ln := lns[i]
 		lns[i] = nil
@@ -290,6 +299,7 @@ func (s *Stack) printSummary() {
 		apiNote = "OPEN on " + cfg.APIAddr + ": anyone who reaches this machine can submit, read and cancel jobs (no authorizer locally)"
 	}
 	fmt.Fprintf(w, "  API          %s  (%s)\n", s.APIURL, apiNote)
+	fmt.Fprintf(w, "  dashboard    %s/  (%s)\n", s.APIURL, dashboardNote(cfg.DashboardDir))
 	fmt.Fprintf(w, "  scheduler    %s  (internal routes: /internal/jobs/...; loopback clients only, writes need the %s header)\n", s.SchedulerURL, InternalSecretHeader)
 	fmt.Fprintf(w, "  worker       %s  (internal routes: /internal/executions/...; loopback clients only)\n", s.WorkerURL)
 	fmt.Fprintf(w, "  Kafka        %s  (%s)\n", strings.Join(s.Brokers, ","), kafkaNote)

@@ -85,7 +85,9 @@ func newHandler(cfg Config, name string, deps *wiring.Deps, inv invoke.Invoker) 
 		}
 		return s.Handle, nil
 	case invoke.Scheduler:
-		s, err := scheduler.New(cfg.Scheduler, deps)
+		scfg := cfg.Scheduler
+		scfg.DLQ = inv // the tick calls the dlq's maintenance route
+		s, err := scheduler.New(scfg, deps)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +101,9 @@ func newHandler(cfg Config, name string, deps *wiring.Deps, inv invoke.Invoker) 
 		}
 		return s.Handle, nil
 	case invoke.DLQ:
-		s, err := dlq.New(cfg.DLQ, deps)
+		dcfg := cfg.DLQ
+		dcfg.Scheduler = inv // an entry's retry asks the scheduler
+		s, err := dlq.New(dcfg, deps)
 		if err != nil {
 			return nil, err
 		}

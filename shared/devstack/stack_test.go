@@ -75,7 +75,7 @@ func start(t *testing.T, cfg Config) *Stack {
 		t.Fatalf("Start: %v\n%s", err, out.String())
 	}
 	t.Cleanup(s.Close)
-	for _, want := range []string{s.APIURL, s.SchedulerURL, s.WorkerURL, s.Brokers[0], s.DataDir, "curl -s -X POST " + s.APIURL + "/api/jobs"} {
+	for _, want := range []string{s.APIURL + "/  (", s.SchedulerURL, s.WorkerURL, s.Brokers[0], s.DataDir, "curl -s -X POST " + s.APIURL + "/api/jobs"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the summary does not mention %s:\n%s", want, out.String())
 		}
@@ -86,6 +86,26 @@ func start(t *testing.T, cfg Config) *Stack {
 func call(t *testing.T, method, url, body string) (int, map[string]any) {
 	t.Helper()
 	return callWith(t, method, url, body, nil)
+}
+
+// getText GETs url as a browser would and returns the status and body.
+func getText(t *testing.T, url string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "text/html,*/*;q=0.8")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
 }
 
 // callWith is call with request headers.
@@ -142,6 +162,7 @@ const submission = `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG",
 func TestStackRunsAJobEndToEndAndSurvivesARestart(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.DataDir = filepath.Join(cfg.DataDir, "data") // made by Start
+	cfg.DashboardDir = testDist                      // relative: Start makes it absolute
 	s := start(t, cfg)
 
 	// The data folder and the state file are the owner's alone; the
@@ -159,6 +180,24 @@ func TestStackRunsAJobEndToEndAndSurvivesARestart(t *testing.T) {
 	// A job submitted over HTTP runs through Kafka, the scheduler and the worker.
 	id := submit(t, s.APIURL)
 	waitStatus(t, s.APIURL, id, "COMPLETED")
+
+	// The API's origin serves the dashboard too, with its deep links; the
+	// API's own errors stay JSON.
+	index := readTestFile(t, "index.html")
+	for _, path := range []string{"/", "/jobs/" + id} {
+		if code, body := getText(t, s.APIURL+path); code != 200 || body != index {
+			t.Errorf("GET %s = %d %.200q; want the dashboard's index.html", path, code, body)
+		}
+	}
+	if code, body := getText(t, s.APIURL+"/assets/index-Bx3f9a1c.js"); code != 200 || !strings.Contains(body, "test dist asset") {
+		t.Errorf("GET an asset = %d %.200q", code, body)
+	}
+	if code, body := call(t, "GET", s.APIURL+"/api/jobs/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", ""); code != 404 || body["errorCode"] != "API.JOB_NOT_FOUND" {
+		t.Errorf("an unknown job = %d %v; want the API's JSON 404", code, body)
+	}
+	if code, body := call(t, "GET", s.APIURL+"/api/no-such-route", ""); code != 404 || body["errorCode"] == nil {
+		t.Errorf("an unknown API route = %d %v; want the API's JSON 404", code, body)
+	}
 
 	// The internal fronts serve the original's client collection.
 	if code, st := call(t, "GET", s.SchedulerURL+"/internal/jobs/"+id+"/status", ""); code != 200 || st["status"] != "COMPLETED" {

@@ -35,6 +35,7 @@ func TestConfigDefaults(t *testing.T) {
 	want := Config{
 		DataDir: ".data", DatabaseURL: pgserver.DefaultURL, KafkaPort: 9092,
 		APIAddr: "127.0.0.1:8080", SchedulerAddr: "127.0.0.1:8081", WorkerAddr: "127.0.0.1:8082",
+		DashboardDir: "dashboard/dist",
 		TickInterval: time.Second, ESMBatchSize: 100, ESMBatchWindow: 5 * time.Millisecond, ESMPollers: 2,
 		FunctionTimeout: 60 * time.Second, APIBodyLimit: 262144, DBMaxConns: 10, DatabasePrefix: "jobweaver",
 		WorkerTimeout: 840 * time.Second,
@@ -53,12 +54,14 @@ func TestConfigFromEnv(t *testing.T) {
 	cfg, err := ConfigFromEnv(config.FromMap(map[string]string{
 		"DATA_DIR": "/tmp/x", "KAFKA_BROKERS": "a:9092, b:9092", "TICK_INTERVAL": "250ms",
 		"ESM_BATCH_SIZE": "10", "ESM_BATCH_WINDOW": "0s", "ESM_POLLERS": "3", "FUNCTION_TIMEOUT": "5s",
+		"DASHBOARD_DIR": "/srv/dist",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.DataDir != "/tmp/x" || strings.Join(cfg.Kafka.Brokers, "|") != "a:9092|b:9092" || cfg.TickInterval != 250*time.Millisecond ||
-		cfg.ESMBatchSize != 10 || cfg.ESMBatchWindow != 0 || cfg.ESMPollers != 3 || cfg.FunctionTimeout != 5*time.Second {
+		cfg.ESMBatchSize != 10 || cfg.ESMBatchWindow != 0 || cfg.ESMPollers != 3 || cfg.FunctionTimeout != 5*time.Second ||
+		cfg.DashboardDir != "/srv/dist" {
 		t.Errorf("cfg = %+v", cfg)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -57,6 +58,11 @@ type Service struct {
 	kafka    kafka.Config
 	// triggers routes Handle's payloads by their trigger.
 	triggers trigger.Router
+	// lastPrune is when Maintain last pruned (UnixNano).
+	lastPrune atomic.Int64
+	// onStored are called with the entries each batch stored for the
+	// first time (entriesStored: the notifications' hook).
+	onStored []func(context.Context, []Entry)
 }
 
 // New validates cfg and builds the dlq; deps.Pool is required.
@@ -247,6 +253,7 @@ func (s *Service) store(ctx context.Context, rows []row) (map[string]bool, error
 	if err != nil {
 		return nil, fmt.Errorf("dlq: store %d dead letters: %w", len(rows), err)
 	}
+	s.entriesStored(ctx, rows, stored)
 	return stored, nil
 }
 

@@ -36,6 +36,12 @@ func (s *Service) routes() http.Handler {
 		Handlers: map[string]http.HandlerFunc{
 			"GET " + internalapi.PathDeadLetters: s.list,
 			"GET " + internalapi.PathDeadLetter:  s.get,
+
+			"POST " + internalapi.PathDeadLetterRetry:   s.retry,
+			"POST " + internalapi.PathDeadLetterDismiss: s.dismiss,
+			"POST " + internalapi.PathOperations:        s.createOperation,
+			"GET " + internalapi.PathOperation:          s.getOperation,
+			"POST " + internalapi.PathMaintain:          s.maintain,
 		},
 		Health: pgdb.HealthHandler(s.pool, s.log),
 		Log:    s.log,
@@ -43,6 +49,11 @@ func (s *Service) routes() http.Handler {
 }
 
 func (s *Service) list(w http.ResponseWriter, r *http.Request) {
+	f, err := internalapi.ParseDLQFilter(r.URL.Query())
+	if err != nil {
+		apierror.Write(w, r, s.log, namespace, invalid(err))
+		return
+	}
 	req, err := paging.Parse(r.URL.Query(), min(internalapi.DefaultPageSize, s.cfg.PageSizeMax), s.cfg.PageSizeMax, namespace)
 	if err != nil {
 		apierror.Write(w, r, s.log, namespace, err)
@@ -53,12 +64,22 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, r, s.log, namespace, err)
 		return
 	}
-	page, err := s.ListAfter(r.Context(), req, after)
+	page, err := s.ListFiltered(r.Context(), f, req, after)
 	if err != nil {
 		apierror.Write(w, r, s.log, namespace, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, page)
+}
+
+// invalid is a bad request's error: a *internalapi.FilterError or any
+// other error, as DLQ.INVALID_REQUEST.
+func invalid(err error) error {
+	var ae *apierror.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	return apierror.New(http.StatusBadRequest, "DLQ.INVALID_REQUEST", err.Error())
 }
 
 func (s *Service) get(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +99,8 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 }
 
 const entryColumns = `event_id::text, coalesce(job_id::text, ''), trace_id, coalesce(job_type, ''), reason,
-	coalesce(error_code, ''), coalesce(last_error, ''), job, attempts, source, status, failed_at, received_at, detail`
+	coalesce(error_code, ''), coalesce(last_error, ''), job, attempts, source, status, failed_at, received_at, detail,
+	resolved_at, coalesce(resolved_by, ''), retried_attempt`
 
 // MaxListTextLen is how many characters of an error a list entry keeps.
 const MaxListTextLen = 256
@@ -88,6 +110,7 @@ const MaxListTextLen = 256
 // and whether anything was left out.
 const listColumns = `event_id::text, coalesce(job_id::text, ''), trace_id, coalesce(job_type, ''), reason,
 	coalesce(error_code, ''), coalesce(last_error, ''), job - 'payload', attempts, source - 'value', status, failed_at, received_at, detail,
+	resolved_at, coalesce(resolved_by, ''), retried_attempt,
 	coalesce(job ? 'payload', false) OR coalesce(source ? 'value', false)`
 
 // List returns a page of entries, newest first (ties by event ID).
@@ -96,26 +119,36 @@ func (s *Service) List(ctx context.Context, req paging.Request) (paging.Page[Ent
 }
 
 // ListAfter returns a page of entry summaries, newest first (ties by event
-// ID): from req's offset, or after the cursor when it is not nil. Entries
-// carry no job payload or raw record value, their errors are cut to
-// MaxListTextLen characters (Truncated says so), and a page is cut short
-// at paging.MaxPageBytes of JSON; NextCursor continues after its last
-// entry. The total is exact up to paging.CountCap, else an estimate.
+// ID): from req's offset, or after the cursor when it is not nil (see
+// ListFiltered).
 func (s *Service) ListAfter(ctx context.Context, req paging.Request, after *paging.Cursor) (paging.Page[Entry], error) {
-	total, estimate, err := paging.Count(ctx, s.pool, "dead_letters", nil, paging.CountCap)
+	return s.ListFiltered(ctx, Filter{}, req, after)
+}
+
+// ListFiltered returns a page of the entry summaries f matches, newest
+// first (ties by event ID): from req's offset, or after the cursor when it
+// is not nil. Entries carry no job payload or raw record value, their
+// errors are cut to MaxListTextLen characters (Truncated says so), and a
+// page is cut short at paging.MaxPageBytes of JSON; NextCursor continues
+// after its last entry. The total is exact up to paging.CountCap, else an
+// estimate. Every filter is served by an index (migration 00005).
+func (s *Service) ListFiltered(ctx context.Context, f Filter, req paging.Request, after *paging.Cursor) (paging.Page[Entry], error) {
+	cond, args := where(f, 1)
+	total, estimate, err := paging.Count(ctx, s.pool, countFrom(cond), args, paging.CountCap)
 	if err != nil {
 		return paging.Page[Entry]{}, fmt.Errorf("dlq: %w", err)
 	}
 	var list []Entry
 	more := false
 	if estimate || after != nil || total > int64(req.Offset()) {
-		sql, args := `SELECT `+listColumns+` FROM dead_letters ORDER BY received_at DESC, event_id DESC LIMIT $1 OFFSET $2`,
-			[]any{req.Size + 1, req.Offset()}
+		sql := listSQL(cond, len(args), after != nil)
+		qargs := append(append([]any(nil), args...), req.Size+1)
 		if after != nil {
-			sql, args = `SELECT `+listColumns+` FROM dead_letters WHERE (received_at, event_id) < ($2, $3::uuid)
-				ORDER BY received_at DESC, event_id DESC LIMIT $1`, []any{req.Size + 1, after.Time, after.ID}
+			qargs = append(qargs, after.Time, after.ID)
+		} else {
+			qargs = append(qargs, req.Offset())
 		}
-		rows, err := s.pool.Query(ctx, sql, args...)
+		rows, err := s.pool.Query(ctx, sql, qargs...)
 		if err != nil {
 			return paging.Page[Entry]{}, fmt.Errorf("dlq: list entries: %w", err)
 		}
@@ -136,6 +169,26 @@ func (s *Service) ListAfter(ctx context.Context, req paging.Request, after *pagi
 		page.NextCursor = paging.Cursor{Time: last.ReceivedAt, ID: last.ID}.Encode()
 	}
 	return page, nil
+}
+
+// countFrom is what paging.Count counts for the conditions cond: the
+// matching rows in the list's order, so that the capped count reads an
+// index range (at most CountCap+1 entries) rather than the table, however
+// broad the filter.
+func countFrom(cond string) string {
+	return "dead_letters WHERE " + cond + " ORDER BY received_at DESC, event_id DESC"
+}
+
+// listSQL is the list's query for the conditions cond (with n arguments):
+// its limit is $n+1, then either its offset ($n+2) or, with a cursor, the
+// cursor's time and ID ($n+2, $n+3).
+func listSQL(cond string, n int, cursor bool) string {
+	if cursor {
+		return fmt.Sprintf(`SELECT `+listColumns+` FROM dead_letters WHERE %s AND (received_at, event_id) < ($%d, $%d::uuid)
+			ORDER BY received_at DESC, event_id DESC LIMIT $%d`, cond, n+2, n+3, n+1)
+	}
+	return fmt.Sprintf(`SELECT `+listColumns+` FROM dead_letters WHERE %s
+		ORDER BY received_at DESC, event_id DESC LIMIT $%d OFFSET $%d`, cond, n+1, n+2)
 }
 
 // scanSummary scans a row of listColumns and cuts its errors.
@@ -183,9 +236,11 @@ func scanEntryInto(row pgx.CollectableRow, extra ...any) (Entry, error) {
 		job, attempts, source []byte
 		failedAt              *time.Time
 		detail                []byte
+		resolvedAt            *time.Time
 	)
 	if err := row.Scan(append([]any{&e.ID, &e.JobID, &e.TraceID, &e.JobType, &e.Reason, &e.ErrorCode, &e.LastError,
-		&job, &attempts, &source, &e.Status, &failedAt, &e.ReceivedAt, &detail}, extra...)...); err != nil {
+		&job, &attempts, &source, &e.Status, &failedAt, &e.ReceivedAt, &detail,
+		&resolvedAt, &e.ResolvedBy, &e.RetriedJobAttempt}, extra...)...); err != nil {
 		return e, err
 	}
 	if len(detail) > 0 {
@@ -218,6 +273,10 @@ func scanEntryInto(row pgx.CollectableRow, extra ...any) (Entry, error) {
 	if failedAt != nil {
 		t := failedAt.UTC()
 		e.FailedAt = &t
+	}
+	if resolvedAt != nil {
+		t := resolvedAt.UTC()
+		e.ResolvedAt = &t
 	}
 	e.ReceivedAt = e.ReceivedAt.UTC()
 	return e, nil

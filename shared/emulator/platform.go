@@ -40,8 +40,10 @@ type FunctionSettings struct {
 // answers to.
 func (p *Platform) functions(env devstack.FunctionEnv) []Function {
 	callees := map[string][]string{
-		invoke.API:    {invoke.Scheduler, invoke.Worker, invoke.DLQ},
-		invoke.Worker: {invoke.Scheduler}, // attempts start through the scheduler
+		invoke.API:       {invoke.Scheduler, invoke.Worker, invoke.DLQ},
+		invoke.Worker:    {invoke.Scheduler}, // attempts start through the scheduler
+		invoke.Scheduler: {invoke.DLQ},       // the tick calls the dlq's maintenance
+		invoke.DLQ:       {invoke.Scheduler}, // an entry's retry asks the scheduler
 	}
 	var fns []Function
 	for _, name := range Functions {

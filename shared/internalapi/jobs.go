@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/paging"
 )
 
 // JobStatus is a job's live state, as the scheduler's PathJobStatus and
@@ -75,4 +76,12 @@ type Execution struct {
 	ErrorCode  string                `json:"errorCode,omitempty"`
 	Error      string                `json:"error,omitempty"`
 	Steps      []envelope.StepResult `json:"steps"`
+}
+
+// JobPage is a page of the scheduler's PathJobs. With updatedSince, the
+// page is ordered by updatedAt and AsOf is the updatedSince of the next
+// poll (see the scheduler's UpdatedSinceOverlap).
+type JobPage struct {
+	paging.Page[JobSummary]
+	AsOf *time.Time `json:"asOf,omitempty"`
 }

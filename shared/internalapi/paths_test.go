@@ -18,6 +18,8 @@ func TestPathsMatchTheirPatterns(t *testing.T) {
 		{PathJobCancel, "id", JobCancelPath},
 		{PathExecutions, "jobId", ExecutionsPath},
 		{PathDeadLetter, "id", DeadLetterPath},
+		{PathJobRetry, "id", JobRetryPath},
+		{PathJobHistory, "id", JobHistoryPath},
 	} {
 		for _, id := range []string{"6f1c0a52-8a55-4c35-9d62-0c4f0e0c2b1a", "a/b c"} {
 			mux := http.NewServeMux()

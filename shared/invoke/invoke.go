@@ -66,6 +66,26 @@ func (l *Local) Invoke(ctx context.Context, function string, payload []byte) ([]
 // HTTP sends an internal HTTP call (body may be nil) (an API Gateway v2 event) to function and
 // returns the status and body of its response.
 func HTTP(ctx context.Context, inv Invoker, function, method, path string, query url.Values, body []byte) (int, []byte, error) {
+	payload, err := httpEvent(ctx, method, path, query, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	out, err := inv.Invoke(ctx, function, payload)
+	if err != nil {
+		return 0, nil, fmt.Errorf("invoke %s %s %s: %w", function, method, path, err)
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return 0, nil, fmt.Errorf("invoke %s: response is not an API Gateway v2 response: %w", function, err)
+	}
+	if resp.StatusCode == 0 {
+		resp.StatusCode = http.StatusOK
+	}
+	return resp.StatusCode, []byte(resp.Body), nil
+}
+
+// httpEvent is the API Gateway v2 event of an internal HTTP call.
+func httpEvent(ctx context.Context, method, path string, query url.Values, body []byte) ([]byte, error) {
 	now := time.Now()
 	ev := events.APIGatewayV2HTTPRequest{
 		Version:        "2.0",
@@ -89,20 +109,5 @@ func HTTP(ctx context.Context, inv Invoker, function, method, path string, query
 	if id := trace.TraceID(ctx); id != "" {
 		ev.Headers["x-trace-id"] = id
 	}
-	payload, err := json.Marshal(ev)
-	if err != nil {
-		return 0, nil, err
-	}
-	out, err := inv.Invoke(ctx, function, payload)
-	if err != nil {
-		return 0, nil, fmt.Errorf("invoke %s %s %s: %w", function, method, path, err)
-	}
-	var resp events.APIGatewayV2HTTPResponse
-	if err := json.Unmarshal(out, &resp); err != nil {
-		return 0, nil, fmt.Errorf("invoke %s: response is not an API Gateway v2 response: %w", function, err)
-	}
-	if resp.StatusCode == 0 {
-		resp.StatusCode = http.StatusOK
-	}
-	return resp.StatusCode, []byte(resp.Body), nil
+	return json.Marshal(ev)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
@@ -39,6 +40,10 @@ type pendingJob struct {
 	deadReason string
 	deadCode   string
 	deadError  string
+	// deadLetterID is the event ID of the job's dead letter, chosen when
+	// the job gives up so that its attempt row records it (the history
+	// links to the dlq entry) in the statement that finishes the attempt.
+	deadLetterID string
 }
 
 func (s *Service) newOutcomeBatch(m *metrics.Pending) *outcomeBatch {
@@ -77,18 +82,21 @@ func (b *outcomeBatch) add(ctx context.Context, j *jobState, o attemptOutcome) b
 		p.update.LastError, p.update.LastErrorCode = &msg, nonEmpty(code)
 		p.deadCode, p.deadError = code, msg
 	}
-	b.attempts[attemptKey{j.ID, o.Attempt}] = f
+	p.deadLetterID = ""
 
 	switch {
 	case t.Status == internalapi.StatusPending:
 		d := backoff(o.Attempt, b.s.cfg.BackoffBase, b.s.cfg.BackoffCap, b.s.cfg.Jitter, b.s.rnd())
 		p.update.Delay = &d
+		f.RetryDelay = &d
 		b.m.Count("JobsRetried", 1, jt)
 		b.s.log.InfoContext(ctx, "attempt failed; retry scheduled", "attempt", o.Attempt, "outcome", o.Outcome,
 			"errorCode", o.ErrorCode, "error", o.Error, "retryIn", d.String(),
-			"retriesLeft", j.MaxRetryCount-o.Attempt)
+			"retriesLeft", j.retriesLeft(o.Attempt)-1)
 	case t.DeadReason != "":
 		p.deadReason = t.DeadReason
+		id := uuid.NewString()
+		p.deadLetterID, f.DeadLetterID = id, &id
 		b.m.Count("JobsDeadLettered", 1, jt)
 		b.s.log.WarnContext(ctx, "job failed; dead-lettered", "attempt", o.Attempt, "outcome", o.Outcome,
 			"reason", t.DeadReason, "errorCode", o.ErrorCode, "error", o.Error)
@@ -96,6 +104,7 @@ func (b *outcomeBatch) add(ctx context.Context, j *jobState, o attemptOutcome) b
 		b.m.Count("JobsCompleted", 1, jt)
 		b.s.log.InfoContext(ctx, "job completed", "attempt", o.Attempt, "eventId", o.EventID)
 	}
+	b.attempts[attemptKey{j.ID, o.Attempt}] = f
 	return true
 }
 
@@ -157,6 +166,7 @@ func (b *outcomeBatch) write(ctx context.Context, tx pgx.Tx) ([]envelope.Envelop
 		if err != nil {
 			return nil, err
 		}
+		e.EventID = p.deadLetterID // as recorded on the attempt
 		envs = append(envs, e)
 	}
 	return envs, nil

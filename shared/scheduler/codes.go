@@ -5,7 +5,10 @@ const (
 	CodeJobNotFound    = "SCHEDULER.JOB_NOT_FOUND"
 	CodeInvalidRequest = "SCHEDULER.INVALID_REQUEST"
 	CodeJobTerminal    = "SCHEDULER.JOB_TERMINAL"
-	CodeInternalError  = "SCHEDULER.INTERNAL_ERROR"
+	// CodeJobNotRetryable refuses a manual retry of a job that is not
+	// FAILED.
+	CodeJobNotRetryable = "SCHEDULER.JOB_NOT_RETRYABLE"
+	CodeInternalError   = "SCHEDULER.INTERNAL_ERROR"
 	// CodeRouteNotFound and CodeMethodNotAllowed answer requests that
 	// match no internal route (404) or not its method (405), as
 	// internalhttp makes them for every function.

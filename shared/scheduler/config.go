@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 )
 
@@ -45,6 +46,11 @@ type Config struct {
 	// Postgres' now(); the tick loop measures its deadline in wall time.
 	// Optional.
 	Clock func() time.Time
+	// DLQ reaches the dlq function (invoke.DLQ): every tick calls its
+	// maintenance route (internalapi.PathMaintain), which works on bulk
+	// operations and prunes by retention. nil: no call (tests, a
+	// scheduler deployed without DLQ_FUNCTION_NAME).
+	DLQ invoke.Invoker
 	// MetricsMode is METRICS (metrics.ModeFromEnv): metrics.ModeEMF writes
 	// the scheduler's metrics to stdout, metrics.ModeOff or "" none. See
 	// docs/metrics.md.

@@ -12,6 +12,7 @@
 //	RUNNING(started) ──failed or lease expired, retries left──▶ PENDING(attempts=n, retry queue)
 //	RUNNING(started) ──failed or lease expired, no retries left / permanent──▶ FAILED (+ job-dead-letter)
 //	PENDING|RUNNING ──cancel──▶ CANCELLED
+//	FAILED(attempts=n) ──manual retry──▶ PENDING(attempts=n, due now, a fresh budget from n)
 //
 // Every state change bumps jobs.version and is written WHERE version = the
 // version read (optimistic locking), inside the transaction that also
@@ -31,14 +32,25 @@
 //   - Schedule (EventBridge): [Service.Tick] loops [Service.RunOnce] until
 //     shortly before the invocation's deadline. A pass rescues expired
 //     leases, dispatches due jobs and drains the outbox.
-//   - HTTP (internal API Gateway v2 calls from the api and the worker):
-//     [Service.HTTPHandler] serves a job's status, the filtered job list
-//     (summaries: [internalapi.JobSummary], by page or keyset cursor) and
-//     cancellation ([internalapi.PathJobStatus], [internalapi.PathJobs] and
-//     [internalapi.PathJobCancel]) to the api, and attempt starts and
-//     releases ([internalapi.PathAttemptsStart],
-//     [internalapi.PathAttemptsRelease]) to the worker. Package internalapi
-//     holds these routes and their wire types.
+//   - HTTP (internal API Gateway v2 calls from the api, the worker and
+//     the dlq): [Service.HTTPHandler] serves a job's status, the filtered
+//     job list (summaries: [internalapi.JobSummary], by page or keyset
+//     cursor, or the changes since a time), cancellation and a job's
+//     history ([internalapi.PathJobStatus], [internalapi.PathJobs],
+//     [internalapi.PathJobCancel] and [internalapi.PathJobHistory]) to
+//     the api, the manual retry of a FAILED job ([internalapi.PathJobRetry])
+//     to the dlq, and attempt starts and releases
+//     ([internalapi.PathAttemptsStart], [internalapi.PathAttemptsRelease])
+//     to the worker. Package internalapi holds these routes and their wire
+//     types.
+//
+// # Retry budgets and history
+//
+// A job with maxRetryCount r runs at most r+1 attempts per budget; a
+// manual retry starts a new budget (jobs.budget_base: the attempts made
+// before it), and attempt numbers carry on. The history is derived from
+// the job, its attempts and its manual retries (history.go); the hot path
+// writes nothing for it.
 //
 // # Leases
 //

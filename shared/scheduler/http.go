@@ -20,7 +20,8 @@ import (
 )
 
 // HTTPHandler serves the internal routes (internalapi.PathJobStatus,
-// PathJobs, PathJobCancel, PathAttemptsStart and PathAttemptsRelease) and
+// PathJobs, PathJobCancel, PathJobRetry, PathJobHistory, PathAttemptsStart
+// and PathAttemptsRelease) and
 // GET /health and /actuator/health. Every error, unknown routes included,
 // is an apierror body with a SCHEDULER.* code (internalhttp.Routes).
 func (s *Service) HTTPHandler() http.Handler { return s.http }
@@ -32,6 +33,8 @@ func (s *Service) routes() http.Handler {
 			"GET " + internalapi.PathJobStatus:        s.serveStatus,
 			"GET " + internalapi.PathJobs:             s.serveList,
 			"POST " + internalapi.PathJobCancel:       s.serveCancel,
+			"POST " + internalapi.PathJobRetry:        s.serveRetry,
+			"GET " + internalapi.PathJobHistory:       s.serveHistory,
 			"POST " + internalapi.PathAttemptsStart:   s.serveStart,
 			"POST " + internalapi.PathAttemptsRelease: s.serveRelease,
 		},
@@ -95,7 +98,7 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := paging.New(res.Jobs, page.Page, page.Size, res.Total)
+	out := internalapi.JobPage{Page: paging.New(res.Jobs, page.Page, page.Size, res.Total), AsOf: res.AsOf}
 	out.TotalIsEstimate = res.TotalEstimate
 	if res.Next != nil {
 		out.NextCursor = res.Next.Encode()
@@ -104,7 +107,9 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseListQuery reads page, size, type, status, traceId, createdFrom and
-// createdTo (RFC 3339, both inclusive, as the public API documents them);
+// createdTo (RFC 3339, both inclusive, as the public API documents them),
+// and updatedSince (RFC 3339, inclusive: the list is then ordered by
+// updatedAt and says asOf);
 // serveList reads cursor (paging.ParseCursor).
 func parseListQuery(q url.Values, maxSize int) (paging.Request, jobFilter, error) {
 	page, err := paging.Parse(q, min(internalapi.DefaultPageSize, maxSize), maxSize, errorNamespace)
@@ -121,7 +126,7 @@ func parseListQuery(q url.Values, maxSize int) (paging.Request, jobFilter, error
 	for _, p := range []struct {
 		name string
 		dst  **time.Time
-	}{{"createdFrom", &f.CreatedFrom}, {"createdTo", &f.CreatedTo}} {
+	}{{"createdFrom", &f.CreatedFrom}, {"createdTo", &f.CreatedTo}, {"updatedSince", &f.UpdatedSince}} {
 		v := q.Get(p.name)
 		if v == "" {
 			continue

@@ -33,6 +33,8 @@ func TestParseListQuery(t *testing.T) {
 		{"unescaped plus in offset", "createdFrom=2026-01-01T00:00:00+02:00", 0, 20,
 			jobFilter{CreatedFrom: ts("2026-01-01T00:00:00+02:00")}, false},
 		{"bad status", "status=DONE", 0, 0, jobFilter{}, true},
+		{"updated since", "updatedSince=2026-01-01T00:00:00Z", 0, 20, jobFilter{UpdatedSince: ts("2026-01-01T00:00:00Z")}, false},
+		{"bad updated since", "updatedSince=2026-01-01", 0, 0, jobFilter{}, true},
 		{"bad time", "createdFrom=yesterday", 0, 0, jobFilter{}, true},
 		{"bad page", "page=-1", 0, 0, jobFilter{}, true},
 		{"bad size", "size=abc", 0, 0, jobFilter{}, true},
@@ -56,7 +58,8 @@ func TestParseListQuery(t *testing.T) {
 			eqTime := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
 			if page.Page != tt.wantPage || page.Size != tt.wantSize || f.JobType != tt.want.JobType ||
 				f.Status != tt.want.Status || f.TraceID != tt.want.TraceID ||
-				!eqTime(f.CreatedFrom, tt.want.CreatedFrom) || !eqTime(f.CreatedTo, tt.want.CreatedTo) {
+				!eqTime(f.CreatedFrom, tt.want.CreatedFrom) || !eqTime(f.CreatedTo, tt.want.CreatedTo) ||
+				!eqTime(f.UpdatedSince, tt.want.UpdatedSince) {
 				t.Fatalf("got page %+v filter %+v, want %d/%d %+v", page, f, tt.wantPage, tt.wantSize, tt.want)
 			}
 		})

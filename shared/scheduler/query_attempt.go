@@ -18,6 +18,11 @@ type attemptFinish struct {
 	DurationMs *int64 // nil: now() - dispatched_at
 	ErrorCode  *string
 	Error      *string
+	// RetryDelay is set when the failure scheduled a retry: retry_at =
+	// now() + RetryDelay, the job's next_run_at (the same now()).
+	RetryDelay *time.Duration
+	// DeadLetterID is set when the job gave up: its dead letter's event ID.
+	DeadLetterID *string
 }
 
 // attemptFinishMany writes the outcome of attempts, finished now().
@@ -30,21 +35,29 @@ func attemptFinishMany(ctx context.Context, q querier, fs []attemptFinish) error
 		attempts      = make([]int32, len(fs))
 		durations     = make([]*int64, len(fs))
 		codes, errs   = make([]*string, len(fs)), make([]*string, len(fs))
+		retries       = make([]*float64, len(fs))
+		dead          = make([]*string, len(fs))
 	)
 	for i, f := range fs {
 		ids[i], attempts[i], outcomes[i] = f.JobID, int32(f.Attempt), f.Outcome
-		durations[i], codes[i], errs[i] = f.DurationMs, f.ErrorCode, f.Error
+		durations[i], codes[i], errs[i], dead[i] = f.DurationMs, f.ErrorCode, f.Error, f.DeadLetterID
+		if f.RetryDelay != nil {
+			us := float64(f.RetryDelay.Microseconds())
+			retries[i] = &us
+		}
 	}
 	_, err := q.Exec(ctx, `
 		UPDATE job_attempts a
 		   SET outcome = u.outcome, finished_at = now(),
 		       duration_ms = coalesce(u.duration_ms,
 		                              (extract(epoch FROM now() - a.dispatched_at) * 1000)::bigint),
-		       error_code = u.error_code, error = u.error
-		  FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[])
-		       AS u(job_id, attempt, outcome, duration_ms, error_code, error)
+		       error_code = u.error_code, error = u.error,
+		       retry_at = now() + u.retry_us * interval '1 microsecond',
+		       dead_letter_id = u.dead_letter_id::uuid
+		  FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::float8[], $8::text[])
+		       AS u(job_id, attempt, outcome, duration_ms, error_code, error, retry_us, dead_letter_id)
 		 WHERE a.job_id = u.job_id::uuid AND a.attempt = u.attempt`,
-		ids, attempts, outcomes, durations, codes, errs)
+		ids, attempts, outcomes, durations, codes, errs, retries, dead)
 	if err != nil {
 		return fmt.Errorf("scheduler: record %d attempt outcomes: %w", len(fs), err)
 	}

@@ -65,11 +65,11 @@ func jobInsertMany(ctx context.Context, q querier, jobs []newJob) (int64, error)
 	return tag.RowsAffected(), nil
 }
 
-const jobStateColumns = `id::text, job_type, payload, max_retry_count, trace_id, status, attempts, version`
+const jobStateColumns = `id::text, job_type, payload, max_retry_count, trace_id, status, attempts, version, budget_base`
 
 func scanJobState(row pgx.CollectableRow) (jobState, error) {
 	var j jobState
-	err := row.Scan(&j.ID, &j.JobType, &j.Payload, &j.MaxRetryCount, &j.TraceID, &j.Status, &j.Attempts, &j.Version)
+	err := row.Scan(&j.ID, &j.JobType, &j.Payload, &j.MaxRetryCount, &j.TraceID, &j.Status, &j.Attempts, &j.Version, &j.BudgetBase)
 	return j, err
 }
 

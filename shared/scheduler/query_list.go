@@ -42,6 +42,43 @@ func scanJobSummary(row pgx.CollectableRow) (internalapi.JobSummary, error) {
 type jobFilter struct {
 	JobType, Status, TraceID string
 	CreatedFrom, CreatedTo   *time.Time // both inclusive
+	// UpdatedSince keeps jobs updated at or after it and orders the list
+	// by updated_at (newest first) instead of created_at.
+	UpdatedSince *time.Time
+}
+
+// order is the list's sort column.
+func (f jobFilter) order() string {
+	if f.UpdatedSince != nil {
+		return "updated_at"
+	}
+	return "created_at"
+}
+
+// UpdatedSinceOverlap is how far before the list's own time its asOf is:
+// the next updatedSince. A job's updated_at is its transaction's start
+// (now()), and it becomes visible only at commit, so a change committed
+// after this list was read may carry a time before the list's; every
+// scheduler transaction that updates jobs is far shorter than this. A
+// change within the overlap is listed again by the next poll: clients
+// merge by jobId.
+const UpdatedSinceOverlap = 5 * time.Second
+
+// asOfHold is how long an idle poll's asOf may stay its updatedSince:
+// when nothing matched, asOf repeats updatedSince (so the answer, and its
+// ETag, stays the same and a client's poll gets 304), unless that is more
+// than asOfHold older than the overlap, which would make every later poll
+// scan changes it does not show.
+const asOfHold = time.Minute
+
+// asOf is the updatedSince to pass next, given the database's time at the
+// start of the list and whether the list was empty.
+func asOf(now, since time.Time, empty bool) time.Time {
+	t := now.Add(-UpdatedSinceOverlap)
+	if empty && !since.After(t) && since.After(t.Add(-asOfHold)) {
+		return since
+	}
+	return t
 }
 
 // conds returns the filter's conditions (parameters numbered from $1)
@@ -70,6 +107,9 @@ func (f jobFilter) conds() ([]string, []any) {
 	if f.CreatedTo != nil {
 		add("created_at <= $?", *f.CreatedTo)
 	}
+	if f.UpdatedSince != nil {
+		add("updated_at >= $?", *f.UpdatedSince)
+	}
 	return conds, args
 }
 
@@ -95,6 +135,7 @@ type jobListResult struct {
 	Total         int64
 	TotalEstimate bool           // Total is the planner's estimate
 	Next          *paging.Cursor // after the last of Jobs; nil on the last page
+	AsOf          *time.Time     // with Filter.UpdatedSince: the next updatedSince
 }
 
 // jobListPage returns one page of jobs matching the filter, newest first
@@ -103,10 +144,19 @@ type jobListResult struct {
 // Limit+1 rows, found through an index (OFFSET still walks the index
 // entries it skips; a cursor does not), and is cut short when its JSON
 // would pass paging.MaxPageBytes; Next then continues where it stopped.
-func jobListPage(ctx context.Context, q querier, lq jobListQuery) (jobListResult, error) {
+func jobListPage(ctx context.Context, q querier, lq jobListQuery) (res jobListResult, err error) {
 	conds, args := lq.Filter.conds()
-	var res jobListResult
-	var err error
+	var now time.Time
+	if lq.Filter.UpdatedSince != nil {
+		// Before the list's reads: whatever committed before it is seen.
+		if err := q.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+			return res, fmt.Errorf("scheduler: read the time: %w", err)
+		}
+		defer func() { // on every return, with the page it returns
+			t := asOf(now, *lq.Filter.UpdatedSince, len(res.Jobs) == 0).UTC()
+			res.AsOf = &t
+		}()
+	}
 	if res.Total, res.TotalEstimate, err = paging.Count(ctx, q, "jobs"+where(conds), args, paging.CountCap); err != nil {
 		return res, fmt.Errorf("scheduler: %w", err)
 	}
@@ -115,18 +165,19 @@ func jobListPage(ctx context.Context, q querier, lq jobListQuery) (jobListResult
 	}
 	if lq.After != nil {
 		args = append(args, lq.After.Time, lq.After.ID)
-		conds = append(conds, fmt.Sprintf("(created_at, id) < ($%d, $%d::uuid)", len(args)-1, len(args)))
+		conds = append(conds, fmt.Sprintf("(%s, id) < ($%d, $%d::uuid)", lq.Filter.order(), len(args)-1, len(args)))
 	}
 	// The page's IDs first, from the index alone (each list index holds
 	// created_at and id, so OFFSET skips index entries, not table rows),
 	// then only those rows.
 	args = append(args, lq.Limit+1)
-	ids := `SELECT id FROM jobs` + where(conds) + ` ORDER BY created_at DESC, id DESC LIMIT $` + strconv.Itoa(len(args))
+	order := ` ORDER BY ` + lq.Filter.order() + ` DESC, id DESC`
+	ids := `SELECT id FROM jobs` + where(conds) + order + ` LIMIT $` + strconv.Itoa(len(args))
 	if lq.After == nil {
 		args = append(args, lq.Offset)
 		ids += ` OFFSET $` + strconv.Itoa(len(args))
 	}
-	sql := `SELECT ` + jobSummaryColumns + ` FROM jobs WHERE id IN (` + ids + `) ORDER BY created_at DESC, id DESC`
+	sql := `SELECT ` + jobSummaryColumns + ` FROM jobs WHERE id IN (` + ids + `)` + order
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return res, fmt.Errorf("scheduler: list jobs: %w", err)
@@ -145,6 +196,9 @@ func jobListPage(ctx context.Context, q querier, lq jobListQuery) (jobListResult
 	if more && len(list) > 0 {
 		last := list[len(list)-1]
 		res.Next = &paging.Cursor{Time: last.CreatedAt, ID: last.JobID}
+		if lq.Filter.UpdatedSince != nil {
+			res.Next.Time = last.UpdatedAt
+		}
 	}
 	res.Jobs = list
 	return res, nil

@@ -120,21 +120,23 @@ func (s *Service) DeadLetterAgain(ctx context.Context, ids []string) (int, error
 	n := 0
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-			SELECT id::text, job_type, payload, max_retry_count, trace_id, attempts,
-			       coalesce(last_error_code, ''), coalesce(last_error, ''), coalesce(finished_at, updated_at)
-			  FROM jobs WHERE id = ANY($1::text[]::uuid[]) AND status = 'FAILED' ORDER BY id`, ids)
+			SELECT j.id::text, j.job_type, j.payload, j.max_retry_count, j.trace_id, j.attempts, j.budget_base,
+			       coalesce(j.last_error_code, ''), coalesce(j.last_error, ''), coalesce(j.finished_at, j.updated_at),
+			       (SELECT a.dead_letter_id::text FROM job_attempts a WHERE a.job_id = j.id AND a.attempt = j.attempts)
+			  FROM jobs j WHERE j.id = ANY($1::text[]::uuid[]) AND j.status = 'FAILED' ORDER BY j.id`, ids)
 		if err != nil {
 			return fmt.Errorf("scheduler: read failed jobs: %w", err)
 		}
 		type failed struct {
 			id, jobType, traceID, code, msg string
 			payload                         []byte
-			maxRetry, attempts              int
+			maxRetry, attempts, base        int
 			at                              time.Time
+			deadLetterID                    *string
 		}
 		jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (failed, error) {
 			var f failed
-			err := r.Scan(&f.id, &f.jobType, &f.payload, &f.maxRetry, &f.traceID, &f.attempts, &f.code, &f.msg, &f.at)
+			err := r.Scan(&f.id, &f.jobType, &f.payload, &f.maxRetry, &f.traceID, &f.attempts, &f.base, &f.code, &f.msg, &f.at, &f.deadLetterID)
 			return f, err
 		})
 		if err != nil || len(jobs) == 0 {
@@ -151,7 +153,7 @@ func (s *Service) DeadLetterAgain(ctx context.Context, ids []string) (int, error
 		envs := make([]envelope.Envelope, 0, len(jobs))
 		for _, f := range jobs {
 			reason := ReasonPermanentFailure
-			if f.attempts-1 >= f.maxRetry {
+			if (jobState{MaxRetryCount: f.maxRetry, BudgetBase: f.base}).retriesLeft(f.attempts) <= 0 {
 				reason = ReasonRetriesExhausted
 			}
 			list := attempts[f.id]
@@ -169,7 +171,14 @@ func (s *Service) DeadLetterAgain(ctx context.Context, ids []string) (int, error
 			if err != nil {
 				return err
 			}
-			e.EventID = uuid.NewSHA1(deadLetterNS, []byte(f.id)).String()
+			switch {
+			case f.deadLetterID != nil: // the first one's ID: the dlq stores it once
+				e.EventID = *f.deadLetterID
+			case f.base == 0:
+				e.EventID = uuid.NewSHA1(deadLetterNS, []byte(f.id)).String()
+			default: // a job that failed again after a manual retry has another dead letter
+				e.EventID = uuid.NewSHA1(deadLetterNS, []byte(fmt.Sprintf("%s/%d", f.id, f.attempts))).String()
+			}
 			envs = append(envs, e)
 		}
 		n = len(envs)

@@ -90,12 +90,12 @@ func TestDeadLetterAgainRebuildsTheLostDeadLetter(t *testing.T) {
 		if _, err := b.deps.Relay.Drain(b.ctx); err != nil {
 			t.Fatal(err)
 		}
-		again := map[string]string{}
+		// Each is the original under its original event ID (recorded on
+		// the last attempt): the dlq stores each dead letter once.
 		for _, e := range b.read(t, envelope.TopicJobDeadLetter, 4+2*round) {
-			if seen[e.EventID] {
-				continue
+			if !seen[e.EventID] {
+				t.Fatalf("round %d: dead letter of %s sent again under a new event ID %s", round, e.JobID, e.EventID)
 			}
-			again[e.JobID] = e.EventID
 			got, want := decodePayload[envelope.JobDeadLetter](t, e), original[e.JobID]
 			if got.Reason != want.Reason || got.ErrorCode != want.ErrorCode || got.LastError != want.LastError ||
 				len(got.Attempts) != len(want.Attempts) || got.Attempts[0].Outcome != want.Attempts[0].Outcome ||
@@ -103,16 +103,25 @@ func TestDeadLetterAgainRebuildsTheLostDeadLetter(t *testing.T) {
 				t.Fatalf("dead letter sent again = %+v; want it as the original %+v", got, want)
 			}
 		}
-		// The second round's event IDs are the first's: the dlq stores
-		// each dead letter once.
-		if len(again) != 2 && round == 0 {
-			t.Fatalf("new dead letters = %v; want 2", again)
+	}
+	// A job dead-lettered before its attempt recorded the event ID gets
+	// one derived from its ID, the same each time.
+	b.exec(t, `UPDATE job_attempts SET dead_letter_id = NULL`)
+	derived := map[string]bool{}
+	for round := range 2 {
+		if n, err := b.svc.DeadLetterAgain(b.ctx, ids); err != nil || n != 2 {
+			t.Fatalf("DeadLetterAgain = %d, %v", n, err)
 		}
-		if round == 1 && len(again) != 0 {
-			t.Fatalf("the second round made new event IDs: %v", again)
+		if _, err := b.deps.Relay.Drain(b.ctx); err != nil {
+			t.Fatal(err)
 		}
-		for _, id := range again {
-			seen[id] = true
+		for _, e := range b.read(t, envelope.TopicJobDeadLetter, 8+2*round) {
+			if !seen[e.EventID] {
+				derived[e.EventID] = true
+			}
+		}
+		if len(derived) != 2 {
+			t.Fatalf("round %d: derived event IDs %v; want 2, the same each round", round, derived)
 		}
 	}
 	if original[exhausted.JobID].Reason != ReasonRetriesExhausted || original[permanent.JobID].Reason != ReasonPermanentFailure {

@@ -16,8 +16,15 @@ type jobState struct {
 	TraceID       string
 	Status        string
 	Attempts      int
-	Version       int
+	// BudgetBase is how many attempts were made before the current retry
+	// budget began (a manual retry starts a new one): the job may run
+	// attempts up to BudgetBase + MaxRetryCount + 1.
+	BudgetBase int
+	Version    int
 }
+
+// retriesLeft is how many retries the job has after its attempt n fails.
+func (j jobState) retriesLeft(n int) int { return j.BudgetBase + j.MaxRetryCount + 1 - n }
 
 // attemptOutcome is how one attempt ended: a result event or a lease
 // rescue.
@@ -63,7 +70,7 @@ func decide(j jobState, o attemptOutcome) (t transition, ok bool, why string) {
 	switch {
 	case o.Permanent:
 		return transition{Status: internalapi.StatusFailed, DeadReason: ReasonPermanentFailure}, true, ""
-	case j.Attempts-1 >= j.MaxRetryCount: // retries used so far
+	case j.retriesLeft(j.Attempts) <= 0:
 		return transition{Status: internalapi.StatusFailed, DeadReason: ReasonRetriesExhausted}, true, ""
 	}
 	return transition{Status: internalapi.StatusPending}, true, ""

@@ -14,6 +14,12 @@ func TestDecide(t *testing.T) {
 	failed := attemptOutcome{Outcome: OutcomeFailed}
 	expired := attemptOutcome{Outcome: OutcomeLeaseExpired}
 	at := func(o attemptOutcome, n int) attemptOutcome { o.Attempt = n; return o }
+	// retried is a job manually retried after base attempts: a fresh budget.
+	retried := func(status string, attempts, maxRetries, base int) jobState {
+		j := job(status, attempts, maxRetries)
+		j.BudgetBase = base
+		return j
+	}
 	permanent := at(failed, 1)
 	permanent.Permanent = true
 
@@ -42,6 +48,10 @@ func TestDecide(t *testing.T) {
 		{"failure after cancel", job(internalapi.StatusCancelled, 1, 3), at(failed, 1), false, "", ""},
 		{"lease expiry with retries left", job(internalapi.StatusRunning, 1, 1), at(expired, 1), true, internalapi.StatusPending, ""},
 		{"lease expiry at budget", job(internalapi.StatusRunning, 2, 1), at(expired, 2), true, internalapi.StatusFailed, ReasonRetriesExhausted},
+		{"first attempt of a fresh budget fails", retried(internalapi.StatusRunning, 3, 1, 2), at(failed, 3), true, internalapi.StatusPending, ""},
+		{"fresh budget used up", retried(internalapi.StatusRunning, 4, 1, 2), at(failed, 4), true, internalapi.StatusFailed, ReasonRetriesExhausted},
+		{"fresh budget of no retries", retried(internalapi.StatusRunning, 5, 0, 4), at(expired, 5), true, internalapi.StatusFailed, ReasonRetriesExhausted},
+		{"fresh budget with retries left", retried(internalapi.StatusRunning, 6, 3, 4), at(failed, 6), true, internalapi.StatusPending, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
