@@ -3,6 +3,9 @@
 import { expect, test } from '@playwright/test'
 import { deadLettersFor, entryId, screenshot, submitJob, uniqueTrace } from './ops.helpers'
 
+// The stack works asynchronously (dispatch, retries, dead letters): give each test room.
+test.describe.configure({ timeout: 180_000 })
+
 test('a DLQ retry from the UI completes the job', async ({ page, request }) => {
   const trace = uniqueTrace('e2e-dlq-retry')
   // Fails its first attempt only; with no retries it dead-letters at once, and a manual retry (attempt 2) succeeds.

@@ -1,8 +1,9 @@
 // Helpers for the ops views' browser tests: talk to the API the console uses
 // (same origin), wait for what the backend does asynchronously, and save a
 // view's screenshot when UPDATE_SCREENSHOTS=1.
+// Not a spec itself: Playwright's testMatch takes *.spec.ts only.
 import { expect, type APIRequestContext, type Page } from '@playwright/test'
-import { fileURLToPath } from 'node:url'
+import { saveScreenshot, updateScreenshots } from './screenshots'
 
 export interface DeadLetterRow {
   id?: string
@@ -51,9 +52,9 @@ export async function deadLettersFor(request: APIRequestContext, traceId: string
   return found
 }
 
+/** Saves docs/screenshots/<name>.png at 1280x800 when UPDATE_SCREENSHOTS=1 (e2e/screenshots.ts). */
 export async function screenshot(page: Page, name: string): Promise<void> {
-  if (process.env.UPDATE_SCREENSHOTS !== '1') return
+  if (!updateScreenshots) return
   await page.setViewportSize({ width: 1280, height: 800 })
-  const path = fileURLToPath(new URL(`../../docs/screenshots/${name}.png`, import.meta.url))
-  await page.screenshot({ path })
+  await saveScreenshot(page, name)
 }

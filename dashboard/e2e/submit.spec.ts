@@ -2,6 +2,9 @@
 import { expect, test } from '@playwright/test'
 import { screenshot } from './ops.helpers'
 
+// The stack works asynchronously (dispatch, retries, dead letters): give each test room.
+test.describe.configure({ timeout: 120_000 })
+
 test('a job submitted through the form completes on screen without a reload', async ({ page }) => {
   await page.goto('/')
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Submit' }).click()

@@ -2,6 +2,9 @@
 import { expect, test } from '@playwright/test'
 import { screenshot, submitJob, uniqueTrace } from './ops.helpers'
 
+// The stack works asynchronously (dispatch, retries, dead letters): give each test room.
+test.describe.configure({ timeout: 120_000 })
+
 test('the health page shows lag and throughput', async ({ page, request }) => {
   // Something to count in this minute's bucket.
   await submitJob(request, { payload: { steps: [{ action: 'LOG', message: 'for the throughput chart' }] } }, uniqueTrace('e2e-system'))
