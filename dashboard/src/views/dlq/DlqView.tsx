@@ -189,7 +189,7 @@ export function DlqView() {
         </label>
         <label>
           Error code
-          <input name="errorCode" defaultValue={search.errorCode ?? ''} placeholder="WORKER.STEP_FAILED" size={18} />
+          <input name="errorCode" defaultValue={search.errorCode ?? ''} placeholder="e.g. WORKER.STEP_FAILED" size={18} />
         </label>
         <label>
           Trace ID
@@ -224,7 +224,7 @@ export function DlqView() {
         />
       )}
 
-      <div className="bulk-bar" role="toolbar" aria-label="Bulk actions">
+      <div className="bulk-bar" role="group" aria-label="Bulk actions">
         <span aria-live="polite">
           {selection.mode === 'all'
             ? `All ${total}${list.data?.totalIsEstimate ? ' (about)' : ''} entries that match this filter are selected.`
