@@ -97,7 +97,7 @@ describe('DlqView', () => {
       'POST /api/dlq/retry': { status: 202, body: { operationId: 'op-1' } },
       'GET /api/operations/op-1': [op({ done: 1 }), op({ status: 'COMPLETED', done: 2, failed: 1, finishedAt: '2026-12-04T20:00:05Z' })],
     })
-    renderAt('/dlq')
+    const { router } = renderAt('/dlq')
     const user = userEvent.setup()
     await user.click(await screen.findByRole('checkbox', { name: `Select entry …${A.slice(-12)}` }))
     await user.click(screen.getByRole('checkbox', { name: `Select entry …${C.slice(-12)}` }))
@@ -110,6 +110,8 @@ describe('DlqView', () => {
 
     await waitFor(() => expect(api.sent('POST /api/dlq/retry')).toHaveLength(1))
     expect(api.sent('POST /api/dlq/retry')[0].body).toEqual({ ids: [A, C] })
+    // The operation is in the URL: a reload or a shared link shows its progress too.
+    await waitFor(() => expect(router.state.location.search).toMatchObject({ op: 'op-1' }))
     const bar = await screen.findByRole('progressbar')
     await waitFor(() => expect(bar).toHaveAttribute('aria-valuenow', '3'), { timeout: 4000 })
     expect(bar).toHaveAttribute('aria-valuemax', '3')
@@ -155,7 +157,7 @@ describe('DlqView', () => {
       'POST /api/dlq/retry': { status: 202, body: { operationId: 'op-x' } },
       'GET /api/operations/op-x': apiError(404, 'API.OPERATION_NOT_FOUND', 'no operation with id op-x'),
     })
-    renderAt('/dlq')
+    const { router } = renderAt('/dlq')
     const user = userEvent.setup()
     await user.click(await screen.findByRole('checkbox', { name: `Select entry …${A.slice(-12)}` }))
     await user.click(screen.getByRole('button', { name: 'Retry selected' }))
@@ -164,6 +166,18 @@ describe('DlqView', () => {
     expect(api.sent('POST /api/dlq/retry')[0].body).toEqual({ ids: [A] })
     await user.click(screen.getByRole('button', { name: 'Close' }))
     expect(screen.queryByText(/no operation with id/)).not.toBeInTheDocument()
+    expect(router.state.location.search).not.toHaveProperty('op')
+  })
+
+  it('shows the progress of the operation named in the URL', async () => {
+    stubApi({
+      'GET /api/dlq': page([]),
+      'GET /api/operations/op-9': op({ operationId: 'op-9', kind: 'DLQ_DISMISS', status: 'RUNNING', total: 10, done: 4, failed: 1 }),
+    })
+    renderAt('/dlq?op=op-9&status=NEW')
+    const bar = await screen.findByRole('progressbar', { name: 'Dismiss progress' })
+    expect(bar).toHaveAttribute('aria-valuenow', '5')
+    expect(screen.getByText(/4 done, 1 failed of 10 \(50%\)/)).toBeInTheDocument()
   })
 
   it('pages with the cursor and comes back', async () => {

@@ -19,6 +19,8 @@ import { actInBulk, cleanFilter, entryId, FILTER_KEYS, listDeadLetters, type Bul
 export interface DlqSearch extends DeadLetterFilter {
   cursor?: string
   size?: number
+  /** The bulk operation whose progress shows (kept in the URL: a reload or a shared link keeps it). */
+  op?: string
 }
 
 export const DLQ_PAGE_SIZES = [20, 50, 100] as const
@@ -36,6 +38,7 @@ export function dlqSearch(s: Record<string, unknown>): DlqSearch {
     to: str(s.to),
     cursor: str(s.cursor),
     size: DLQ_PAGE_SIZES.includes(size as (typeof DLQ_PAGE_SIZES)[number]) ? size : undefined,
+    op: str(s.op),
   }
 }
 
@@ -72,7 +75,6 @@ export function DlqView() {
   const [prevCursors, setPrevCursors] = useState<(string | undefined)[]>([])
   const [selection, setSelection] = useState<Selection>({ mode: 'ids', ids: new Set() })
   const [pending, setPending] = useState<DlqAction | null>(null)
-  const [operationId, setOperationId] = useState<string | null>(null)
 
   useEffect(() => {
     setSelection({ mode: 'ids', ids: new Set() })
@@ -89,7 +91,7 @@ export function DlqView() {
     mutationFn: ({ action, body }: { action: DlqAction; body: BulkBody }) => actInBulk(action, body),
     onSuccess: (res) => {
       setPending(null)
-      setOperationId(res.operationId)
+      navigate({ search: (prev: DlqSearch) => ({ ...prev, op: res.operationId }) })
     },
   })
 
@@ -103,7 +105,7 @@ export function DlqView() {
 
   function setFilter(next: DeadLetterFilter) {
     const clean = cleanFilter(next)
-    navigate({ search: { ...clean, size: search.size } })
+    navigate({ search: { ...clean, size: search.size, op: search.op } })
   }
 
   function onApply(e: FormEvent<HTMLFormElement>) {
@@ -213,14 +215,15 @@ export function DlqView() {
         )}
       </form>
 
-      {operationId && (
+      {search.op && (
         <OperationProgress
-          operationId={operationId}
+          key={search.op}
+          operationId={search.op}
           onFinished={() => {
             setSelection({ mode: 'ids', ids: new Set() })
             void qc.invalidateQueries({ queryKey: ['dlq'] })
           }}
-          onClose={() => setOperationId(null)}
+          onClose={() => navigate({ search: (prev: DlqSearch) => ({ ...prev, op: undefined }) })}
         />
       )}
 
@@ -332,7 +335,7 @@ export function DlqView() {
             </button>
             <label className="inline">
               <span>Per page</span>
-              <select value={size} onChange={(e) => navigate({ search: { ...filter, size: Number(e.target.value) } })}>
+              <select value={size} onChange={(e) => navigate({ search: { ...filter, size: Number(e.target.value), op: search.op } })}>
                 {DLQ_PAGE_SIZES.map((n) => (
                   <option key={n} value={n}>
                     {n}
