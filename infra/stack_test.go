@@ -843,8 +843,8 @@ func TestNetwork(t *testing.T) {
 			t.Errorf("no %s endpoint among %v", svc, services)
 		}
 	}
-	if len(services) != 5 {
-		t.Errorf("%d VPC endpoints, want 5: %v", len(services), services)
+	if len(services) != 6 {
+		t.Errorf("%d VPC endpoints, want 6: %v", len(services), services)
 	}
 	// No two ingress rules alike: EC2 refuses a duplicate rule.
 	seen := map[string]string{}
