@@ -116,7 +116,8 @@ export const DLQ_REASONS = [
 ] as const
 
 export interface DeadLetter {
-  eventId: string
+  /** The dead-lettered event's ID: the entry's ID. */
+  id: string
   jobId: string | null
   traceId: string
   jobType: string | null

@@ -11,7 +11,7 @@ const C = '0193a1b2-c3d4-7e5f-8a9b-00000000000c'
 
 function entry(id: string, over: Partial<DeadLetter> = {}): DeadLetter {
   return {
-    eventId: id,
+    id,
     jobId: `0193a1b2-aaaa-7e5f-8a9b-job${id.slice(-9)}`,
     traceId: 'trace-1',
     jobType: 'SIMULATION',

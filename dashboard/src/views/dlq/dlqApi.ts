@@ -2,10 +2,9 @@
 import { apiGet, apiSend } from '../../api/client'
 import type { DeadLetter, DeadLetterAction, DeadLetterFilter, OperationAccepted, Page } from '../../api/types'
 
-/** An entry's ID: `eventId` in the API description, `id` in older answers. */
+/** An entry's ID: the dead-lettered event's ID. */
 export function entryId(d: DeadLetter): string {
-  const v = d.eventId ?? (d as { id?: unknown }).id
-  return typeof v === 'string' ? v : ''
+  return typeof d.id === 'string' ? d.id : ''
 }
 
 /** The job's payload: top-level `payload`, or the `job.payload` the dlq keeps. */
