@@ -34,6 +34,8 @@ type Service struct {
 	lastBacklog atomic.Int64 // unix nanoseconds of the last backlog measurement
 
 	lastPrune atomic.Int64 // unix nanoseconds of the last prune
+
+	lastDLQMaintain atomic.Int64 // unix nanoseconds of the last start of the dlq's maintenance
 }
 
 // New validates cfg and builds the service on deps (Pool, Relay and Log
