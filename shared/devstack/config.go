@@ -142,6 +142,9 @@ var Vars = []Var{
 	{"WORKER_DEADLINE_MARGIN", "1s", "steps stop this long before the invocation deadline", false},
 	{"WORKER_PAGE_SIZE_MAX", "100", "cap on the page size of the worker's execution lists", false},
 	{"DLQ_PAGE_SIZE_MAX", "100", "cap on the page size of the dead-letter list", false},
+	{"DLQ_RETENTION", "30d", "dead letters RETRIED or DISMISSED are removed once older than this, the others once older than twice this (a Go duration or days)", false},
+	{"DLQ_MAX_ENTRIES", "0", "beyond this many dead letters the oldest are removed first (0: no cap)", false},
+	{"DLQ_MAINTAIN_BUDGET", "20s", "how long one run of the dlq's maintenance (bulk operations, retention) works before the next resumes", false},
 }
 
 // ConfigFromEnv reads the configuration. The first bad value is reported
