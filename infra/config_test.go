@@ -99,10 +99,10 @@ func TestConfigRejects(t *testing.T) {
 		{"retries need provisioned pollers", "retryAttempts needs provisioned pollers", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["mappings"].(map[string]any)["run-job"].(map[string]any)["retryAttempts"] = 3
 		}},
-		{"scheduler below its triggers", "functions.scheduler.reservedConcurrency 12 is below what its triggers can run at once, 21 (job-created 6 + job-completed 6 + job-failed 6 + tick 1 + api invocations 1 + worker invocations 1)", func(ctx map[string]any) {
+		{"scheduler below its triggers", "functions.scheduler.reservedConcurrency 12 is below what its triggers can run at once, 22 (job-created 6 + job-completed 6 + job-failed 6 + tick 1 + api invocations 1 + worker invocations 1 + dlq invocations 1)", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["functions"].(map[string]any)["scheduler"].(map[string]any)["reservedConcurrency"] = 12
 		}},
-		{"dlq below its triggers", "functions.dlq.reservedConcurrency 3 is below what its triggers can run at once, 6 (job-dead-letter 3 + mapping-failures queue 2 + api invocations 1)", func(ctx map[string]any) {
+		{"dlq below its triggers", "functions.dlq.reservedConcurrency 3 is below what its triggers can run at once, 7 (job-dead-letter 3 + mapping-failures queue 2 + api invocations 1 + scheduler invocations 1)", func(ctx map[string]any) {
 			stageOf(ctx, "prod")["functions"].(map[string]any)["dlq"].(map[string]any)["reservedConcurrency"] = 3
 			ctx["stage"] = "prod"
 		}},

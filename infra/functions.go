@@ -145,6 +145,19 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 	// the scheduler (POST /internal/attempts/start).
 	for _, caller := range Services {
 		for _, callee := range callees[caller] {
+			if byName[caller+"->"+callee] {
+				// By its ARN built from its name, not a reference: the
+				// dlq also invokes the scheduler, and two functions whose
+				// policies refer to each other are a dependency cycle.
+				f.ByName[caller].Function.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Actions: jsii.Strings("lambda:InvokeFunction"),
+					Resources: jsii.Strings(*awscdk.Stack_Of(c).FormatArn(&awscdk.ArnComponents{
+						Service: jsii.String("lambda"), Resource: jsii.String("function"),
+						ResourceName: jsii.String(resourceName(cfg, callee)), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+					})),
+				}))
+				continue
+			}
 			f.ByName[callee].Function.GrantInvoke(f.ByName[caller].Function)
 		}
 	}
@@ -290,9 +303,15 @@ func serviceEnv(cfg Config, svc string, data *Data, msg *Messaging) map[string]*
 
 // callees are the functions each function invokes (Lambda Invoke).
 var callees = map[string][]string{
-	"api":    {"scheduler", "worker", "dlq"},
-	"worker": {"scheduler"},
+	"api":       {"scheduler", "worker", "dlq"},
+	"worker":    {"scheduler"},
+	"scheduler": {"dlq"},       // the tick starts the dlq's maintenance (bulk operations, retention)
+	"dlq":       {"scheduler"}, // an entry's retry asks the scheduler to run the job again
 }
+
+// byName are the invocations granted on the callee's ARN built from its
+// name rather than on a reference to it (which would close a cycle).
+var byName = map[string]bool{"scheduler->dlq": true}
 
 // envFunctionName is the variable a caller reads a callee's name from.
 func envFunctionName(callee string) string {

@@ -611,7 +611,9 @@ func TestConcurrency(t *testing.T) {
 						continue
 					}
 					for _, fn := range Services {
-						if refersTo(st["Resource"], s.functionID(t, resourceName(s.cfg, fn))) {
+						b, _ := json.Marshal(st["Resource"])
+						if refersTo(st["Resource"], s.functionID(t, resourceName(s.cfg, fn))) ||
+							bytes.Contains(b, []byte(":function:"+resourceName(s.cfg, fn)+`"`)) {
 							callees[fn] = true
 						}
 					}

@@ -48,19 +48,19 @@ func TestPreflight(t *testing.T) {
 			"credentials":        {"ok", "account 123456789012", ""},
 			"stack":              {"ok", "JobWeaver-dev does not exist: the deploy creates it", ""},
 			"cdk bootstrap":      {"ok", "bootstrap version 27", ""},
-			"lambda concurrency": {"ok", "the stage reserves 37 (api 3, scheduler 21, worker 7, dlq 6), leaving 963 unreserved", ""},
+			"lambda concurrency": {"ok", "the stage reserves 39 (api 3, scheduler 22, worker 7, dlq 7), leaving 961 unreserved", ""},
 			"availability zones": {"ok", "us-east-1a (use1-az6), us-east-1b (use1-az1)", ""},
 			"msk quota":          {"ok", "brokers: 0 in use + 2 for the stage", ""},
 			"rds quota":          {"ok", "DB instances: 0 in use + 1 for the stage", ""},
 			"names":              {"ok", "no function, DB instance or app client secret", ""},
 		}},
 		{"a ready account, prod", "prod", nil, 0, 9, map[string]want{
-			"lambda concurrency": {"ok", "the stage reserves 148", ""},
+			"lambda concurrency": {"ok", "the stage reserves 149", ""},
 			"msk quota":          {"ok", "serverless clusters: 0 in use + 1", ""},
 			"rds proxy quota":    {"ok", "proxies: 0 in use + 1", ""},
 		}},
 		{"a new account's concurrency", "prod", func(f *fakeAWS) { f.ConcurrencyLimit, f.Unreserved = 100, 100 }, 1, 9, map[string]want{
-			"lambda concurrency": {"FAIL", "account limit 100, unreserved 100; the stage reserves 148", "quota (Service Quotas, L-B99A9384) of at least 248"},
+			"lambda concurrency": {"FAIL", "account limit 100, unreserved 100; the stage reserves 149", "quota (Service Quotas, L-B99A9384) of at least 249"},
 		}},
 		{"use1-az3 among the first AZs", "dev", func(f *fakeAWS) { f.Zones[1][1], f.Zones[4][1] = "use1-az3", "use1-az1" }, 1, 8, map[string]want{
 			"availability zones": {"FAIL", "us-east-1b is use1-az3, where MSK is not offered", `availabilityZones in cdk.json to AZs whose IDs avoid use1-az3, say ["us-east-1a", "us-east-1c"]`},
@@ -94,8 +94,8 @@ func TestPreflight(t *testing.T) {
 		}},
 		{"an update gives back what the stage holds", "dev", func(f *fakeAWS) {
 			f.Stacks["JobWeaver-dev"] = "UPDATE_COMPLETE"
-			f.ConcurrencyLimit, f.Unreserved = 137, 100
-			for fn, n := range map[string]int{"api": 3, "scheduler": 21, "worker": 7, "dlq": 6, "migrate": 0} {
+			f.ConcurrencyLimit, f.Unreserved = 139, 100
+			for fn, n := range map[string]int{"api": 3, "scheduler": 22, "worker": 7, "dlq": 7, "migrate": 0} {
 				f.Functions["jobweaver-dev-"+fn] = n
 			}
 			f.DBInstances = []string{"jobweaver-dev-postgres"}

@@ -29,6 +29,21 @@
 // (status PARTLY_REPLAYED). What cannot be stored or replayed yet is
 // reported back to the queue, which delivers it again.
 //
+// # Management
+//
+// An entry is NEW until an operator retries it (Retry: the scheduler runs
+// its job again, internalapi.PathJobRetry, idempotent per entry; the
+// entry becomes RETRIED) or dismisses it (Dismiss: DISMISSED), each with
+// when and by whom. Bulk operations (CreateOperation, by IDs or by
+// filter) are rows of the operations table, worked in chunks by Maintain
+// (RunChunk: up to ChunkSize entries, each chunk one transaction with the
+// operation's cursor, so a crash resumes after the last committed chunk).
+// Maintain also prunes by retention (PruneUntil: DLQ_RETENTION,
+// DLQ_MAX_ENTRIES). The api starts Maintain after each bulk request, and
+// the scheduler's tick every few seconds.
+//
+// Maintain also retries the notifications whose backoff has passed.
+//
 // # Notifications
 //
 // With DLQ_WEBHOOK_URL or DLQ_SNS_TOPIC_ARN set, the transaction that
@@ -41,6 +56,11 @@
 //
 // # Internal HTTP
 //
-//	GET /internal/dlq?page&size   entry summaries, newest first (or ?cursor&size)
-//	GET /internal/dlq/{id}        one entry by event ID
+//	GET  /internal/dlq?page&size&filters   entry summaries, newest first (or ?cursor&size); filters: status, jobType, errorCode, reason, traceId, from, to
+//	GET  /internal/dlq/{id}                one entry by event ID
+//	POST /internal/dlq/{id}/retry          {by}: 202 {dlqId, jobId, status}
+//	POST /internal/dlq/{id}/dismiss        {by}: 200 {dlqId, jobId, status}
+//	POST /internal/dlq/operations          {kind, ids | filter, by}: 202 {operationId}
+//	GET  /internal/dlq/operations/{id}     an operation's progress
+//	POST /internal/dlq/maintain            work on operations and retention for up to DLQ_MAINTAIN_BUDGET
 package dlq

@@ -3,31 +3,32 @@ package scheduler
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 )
 
-// maintainDLQ starts the tick's call of the dlq's maintenance route
-// (bulk operations, in chunks, resumed after a crash; retention) beside
-// the tick's passes, and returns the wait for it, which the tick defers.
-// A failed call is logged: the next tick calls again.
-func (s *Service) maintainDLQ(ctx context.Context) (wait func()) {
+// dlqMaintainEvery is how often a scheduler instance starts the dlq's
+// maintenance at most: every tick in AWS (one a minute), every few
+// seconds under make run (a tick a second, or faster in tests).
+const dlqMaintainEvery = 5 * time.Second
+
+// maintainDLQ starts the dlq's maintenance route (bulk operations, in
+// chunks, resumed after a crash; retention) without waiting for it: an
+// asynchronous invocation (Lambda's Event type; a goroutine in-process),
+// so that it runs on the dlq's own time and never holds up the tick. A
+// failure to start it is logged: the next tick starts it again.
+func (s *Service) maintainDLQ(ctx context.Context) {
 	if s.cfg.DLQ == nil {
-		return func() {}
+		return
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		status, body, err := invoke.HTTP(ctx, s.cfg.DLQ, invoke.DLQ, http.MethodPost, internalapi.PathMaintain, nil, nil)
-		switch {
-		case err != nil:
-			if ctx.Err() == nil {
-				s.log.WarnContext(ctx, "dlq maintenance call failed; the next tick calls again", "error", err.Error())
-			}
-		case status != http.StatusOK:
-			s.log.WarnContext(ctx, "dlq maintenance call failed; the next tick calls again", "status", status, "body", string(body))
-		}
-	}()
-	return func() { <-done }
+	now := time.Now().UnixNano()
+	last := s.lastDLQMaintain.Load()
+	if now-last < int64(dlqMaintainEvery) || !s.lastDLQMaintain.CompareAndSwap(last, now) {
+		return
+	}
+	if err := invoke.HTTPAsync(ctx, s.cfg.DLQ, invoke.DLQ, http.MethodPost, internalapi.PathMaintain, nil, nil); err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "could not start the dlq's maintenance; the next tick tries again", "error", err.Error())
+	}
 }

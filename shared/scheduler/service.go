@@ -35,7 +35,8 @@ type Service struct {
 
 	lastPrune atomic.Int64 // unix nanoseconds of the last prune
 
-	throughput throughputCache // GET /internal/stats' settled minutes
+	throughput      throughputCache // GET /internal/stats' settled minutes
+	lastDLQMaintain atomic.Int64    // unix nanoseconds of the last start of the dlq's maintenance
 }
 
 // New validates cfg and builds the service on deps (Pool, Relay and Log

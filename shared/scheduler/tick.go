@@ -75,7 +75,7 @@ func (s *Service) RunOnce(ctx context.Context) (PassResult, error) {
 // loop goes on; the error of the last pass, if it failed, is returned.
 func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 	defer s.metrics.Flush()
-	defer s.maintainDLQ(ctx)()
+	s.maintainDLQ(ctx)
 	var res TickResult
 	deadline, hasDeadline := ctx.Deadline()
 	// The deadline is wall-clock time, so the loop uses time.Now, not Clock.
