@@ -58,6 +58,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/jobweaver/jobweaver/shared/api"
 	"github.com/jobweaver/jobweaver/shared/esm"
 	"github.com/jobweaver/jobweaver/shared/flow"
 	"github.com/jobweaver/jobweaver/shared/invoke"
@@ -299,6 +300,7 @@ func (s *Stack) printSummary() {
 		apiNote = "OPEN on " + cfg.APIAddr + ": anyone who reaches this machine can submit, read and cancel jobs (no authorizer locally)"
 	}
 	fmt.Fprintf(w, "  API          %s  (%s)\n", s.APIURL, apiNote)
+	fmt.Fprintf(w, "  auth         %s\n", authNote(cfg.API))
 	fmt.Fprintf(w, "  dashboard    %s/  (%s)\n", s.APIURL, dashboardNote(cfg.DashboardDir))
 	fmt.Fprintf(w, "  scheduler    %s  (internal routes: /internal/jobs/...; loopback clients only, writes need the %s header)\n", s.SchedulerURL, InternalSecretHeader)
 	fmt.Fprintf(w, "  worker       %s  (internal routes: /internal/executions/...; loopback clients only)\n", s.WorkerURL)
@@ -434,4 +436,16 @@ func (in *infra) waitGroupsStable(ctx context.Context, ms []*esm.Mapping, log *s
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// authNote describes the API's access control for the banner.
+func authNote(c api.Config) string {
+	if c.Auth == api.AuthKeys {
+		note := "API_AUTH=keys: every /api route needs Authorization: Bearer <API key> with a role (docs/security.md)"
+		if c.AdminKey != "" {
+			note += "; API_ADMIN_KEY is an admin key"
+		}
+		return note
+	}
+	return "OFF (API_AUTH=none): every caller may do anything, as anonymous; API_AUTH=keys turns API keys and roles on"
 }
