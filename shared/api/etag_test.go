@@ -81,6 +81,9 @@ func TestETagOnEveryGet(t *testing.T) {
 	b.sched.on("GET /internal/jobs/{id}/history", http.StatusNotFound, `{}`)
 	b.worker.on("GET /internal/executions/{jobId}", http.StatusNotFound, `{}`)
 	b.dlq.on("GET /internal/dlq", http.StatusOK, map[string]any{"content": []any{}, "page": 0, "size": 20, "totalElements": 0, "totalPages": 0})
+	opID := "01900000-0000-7000-8000-0000000000aa"
+	b.dlq.on("GET /internal/dlq/operations/{id}", http.StatusOK, map[string]any{"operationId": opID, "kind": "DLQ_RETRY",
+		"status": "RUNNING", "total": 1, "done": 0, "failed": 0, "startedAt": "2026-12-04T10:00:00Z", "finishedAt": nil})
 	svc := &Service{}
 	for _, rt := range svc.routes() {
 		if rt.method != http.MethodGet || rt.path == "/api/dlq/{id}" {
@@ -89,6 +92,9 @@ func TestETagOnEveryGet(t *testing.T) {
 		path := rt.path
 		if path == "/api/jobs/{id}" || path == "/api/jobs/{id}/executions" || path == "/api/jobs/{id}/history" {
 			path = "/api/jobs/" + a.JobID + path[len("/api/jobs/{id}"):]
+		}
+		if path == "/api/operations/{id}" {
+			path = "/api/operations/" + opID
 		}
 		w := b.do(http.MethodGet, path, "")
 		tag := w.Header().Get("ETag")
