@@ -259,6 +259,7 @@ func (s *Service) routes() []route {
 		{http.MethodPost, "/api/keys", s.createKey},
 		{http.MethodGet, "/api/keys", s.listKeys},
 		{http.MethodDelete, "/api/keys/{id}", s.revokeKey},
+		{http.MethodGet, "/api/audit", s.listAudit},
 		{http.MethodGet, "/health", s.health},
 		{http.MethodGet, "/actuator/health", s.health},
 	}

@@ -166,8 +166,12 @@ func audit(ctx context.Context, tx pgx.Tx, caller, action, target string, detail
 	if detail == nil {
 		detail = map[string]any{}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO audit (caller, action, target, detail) VALUES ($1, $2, $3, $4)`,
-		caller, action, target, detail)
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO audit (id, caller, action, target, detail) VALUES ($1, $2, $3, $4, $5)`,
+		id, caller, action, target, detail)
 	if err != nil {
 		return fmt.Errorf("record the audit: %w", err)
 	}

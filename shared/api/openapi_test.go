@@ -152,6 +152,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"CreatedKey", CreatedKey{}, true},
 		{"Key", KeyView{}, true},
 		{"KeyList", KeyList{}, true},
+		{"AuditEntry", AuditEntry{}, true},
 	}
 	for _, tc := range cases {
 		props := mapAt(t, schemas, tc.schema, "properties")

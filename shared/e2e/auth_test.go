@@ -45,6 +45,7 @@ var rbacRoutes = []rbacRoute{
 	{"POST", "/api/keys", "/api/keys", `{"name":"rbac","role":"viewer"}`, auth.Admin, http.StatusCreated},
 	{"GET", "/api/keys", "/api/keys", "", auth.Admin, http.StatusOK},
 	{"DELETE", "/api/keys/{id}", "/api/keys/" + missing, "", auth.Admin, http.StatusNotFound},
+	{"GET", "/api/audit", "/api/audit", "", auth.Admin, http.StatusOK},
 	{"GET", "/health", "/health", "", auth.Open, http.StatusOK},
 	{"GET", "/actuator/health", "/actuator/health", "", auth.Open, http.StatusOK},
 }

@@ -15,9 +15,10 @@ CREATE TABLE api_keys (
     revoked_at   timestamptz
 );
 
--- Who did what: caller is a key ID or "anonymous".
+-- Who did what: caller is a key ID, API_ADMIN_KEY (the seed) or
+-- "anonymous". Listed newest first by GET /api/audit.
 CREATE TABLE audit (
-    id     bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id     uuid        PRIMARY KEY, -- UUIDv7
     at     timestamptz NOT NULL DEFAULT now(),
     caller text        NOT NULL,
     action text        NOT NULL,
