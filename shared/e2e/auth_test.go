@@ -87,7 +87,7 @@ func (s *stack) newKey(t *testing.T, admin, role, expiresAt string) (key, id str
 func TestRBACMatrix(t *testing.T) {
 	s, admin := authStack(t)
 	viewer, _ := s.newKey(t, admin, "viewer", "")
-	operator, _ := s.newKey(t, admin, "operator", "")
+	operator, operatorID := s.newKey(t, admin, "operator", "")
 	adminKey, adminID := s.newKey(t, admin, "admin", "")
 	revoked, revokedID := s.newKey(t, admin, "admin", "")
 	if r := s.Do(t, http.MethodDelete, "/api/keys/"+revokedID, "", "Authorization", "Bearer "+admin); r.Status != http.StatusOK {
@@ -164,9 +164,13 @@ func TestRBACMatrix(t *testing.T) {
 		}
 	}
 
-	// What a key does is recorded under its ID.
+	// What a key does is recorded under its ID: the key it created, the
+	// bulk DLQ operations it asked for (the dlq's requested_by).
 	if n := s.Count(t, "api", `SELECT count(*) FROM api_keys WHERE name = 'rbac' AND created_by = $1`, adminID); n != 1 {
 		t.Errorf("%d keys created by the admin key %s, want 1", n, adminID)
+	}
+	if n := s.Count(t, "dlq", `SELECT count(*) FROM operations WHERE requested_by = $1`, operatorID); n != 2 {
+		t.Errorf("%d DLQ operations requested by the operator key %s, want 2 (retry, dismiss)", n, operatorID)
 	}
 }
 
