@@ -363,3 +363,39 @@ func (s *Service) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	httpjson.Write(w, http.StatusOK, k)
 	return nil
 }
+
+// EnsureAdminKey makes an admin key when the api database has no usable
+// one (none that is neither revoked nor expired) and returns it, created
+// by creator; it returns "" when one exists. make run calls it with
+// API_AUTH=keys and no API_ADMIN_KEY, and prints the key once.
+func EnsureAdminKey(ctx context.Context, pool *pgxpool.Pool, creator string) (string, error) {
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL
+		AND (expires_at IS NULL OR expires_at > now())`).Scan(&n); err != nil {
+		return "", fmt.Errorf("api: look for an admin key: %w", err)
+	}
+	if n > 0 {
+		return "", nil
+	}
+	key, err := auth.Generate()
+	if err != nil {
+		return "", err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", err
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `INSERT INTO api_keys (id, prefix, hash, name, role, created_by)
+		VALUES ($1, $2, $3, 'first admin', 'admin', $4)`, id, auth.DisplayPrefix(key), auth.Hash(key), creator); err != nil {
+		return "", fmt.Errorf("api: store the first admin key: %w", err)
+	}
+	if err := audit(ctx, tx, creator, "key.create", id.String(), map[string]any{"role": "admin", "name": "first admin"}); err != nil {
+		return "", err
+	}
+	return key, tx.Commit(ctx)
+}

@@ -303,3 +303,28 @@ func TestAuthConfig(t *testing.T) {
 		t.Errorf("defaults %+v", d)
 	}
 }
+
+func TestEnsureAdminKeyOnlyWhenNoneIsUsable(t *testing.T) {
+	b := setup(t, DefaultConfig())
+	ctx := context.Background()
+	first, err := EnsureAdminKey(ctx, b.pool, "make run")
+	if err != nil || !auth.Valid(first) {
+		t.Fatalf("first = %q, %v", first, err)
+	}
+	if again, err := EnsureAdminKey(ctx, b.pool, "make run"); err != nil || again != "" {
+		t.Fatalf("with a usable admin key: %q, %v", again, err)
+	}
+	// Revoked, or expired: a new one.
+	for _, spoil := range []string{`revoked_at = now()`, `expires_at = now() - interval '1 second'`} {
+		if _, err := b.pool.Exec(ctx, `UPDATE api_keys SET `+spoil); err != nil {
+			t.Fatal(err)
+		}
+		k, err := EnsureAdminKey(ctx, b.pool, "make run")
+		if err != nil || !auth.Valid(k) {
+			t.Fatalf("after %s: %q, %v", spoil, k, err)
+		}
+	}
+	if n := b.count(t, `SELECT count(*) FROM api_keys WHERE role = 'admin' AND created_by = 'make run'`); n != 3 {
+		t.Errorf("%d admin keys, want 3", n)
+	}
+}

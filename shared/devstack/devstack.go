@@ -85,6 +85,9 @@ type Stack struct {
 
 	remote  invoke.Invoker // Config.Remote's invoker, or nil
 	apiOpen bool           // the API listens beyond loopback
+	// newAdminKey is the admin key made at this start (API_AUTH=keys, no
+	// API_ADMIN_KEY, none in the database), shown once in the summary.
+	newAdminKey string
 
 	cfg     Config
 	out     io.Writer
@@ -176,6 +179,12 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 		tickTimeout = cfg.FunctionTimeout
 	} else if s.deps, err = openFunctions(ctx, cfg, s.in, Functions, s.Invoker); err != nil {
 		return nil, err
+	}
+
+	if cfg.API.Auth == api.AuthKeys && cfg.API.AdminKey == "" {
+		if s.newAdminKey, err = firstAdminKey(ctx, s.in.dbURL, cfg.DatabasePrefix); err != nil {
+			return nil, err
+		}
 	}
 
 	logs := cfg.Logs
@@ -301,6 +310,12 @@ func (s *Stack) printSummary() {
 	}
 	fmt.Fprintf(w, "  API          %s  (%s)\n", s.APIURL, apiNote)
 	fmt.Fprintf(w, "  auth         %s\n", authNote(cfg.API))
+	switch {
+	case s.newAdminKey != "":
+		fmt.Fprintf(w, "  admin key    %s  (made now, as no admin key existed; shown only this once: keep it, and send it as Authorization: Bearer <key>)\n", s.newAdminKey)
+	case cfg.API.Auth == api.AuthKeys && cfg.API.AdminKey == "":
+		fmt.Fprintf(w, "  admin key    one exists (made earlier, shown then); API_ADMIN_KEY=$(go run ./localstack/newkey) seeds another\n")
+	}
 	fmt.Fprintf(w, "  dashboard    %s/  (%s)\n", s.APIURL, dashboardNote(cfg.DashboardDir))
 	fmt.Fprintf(w, "  scheduler    %s  (internal routes: /internal/jobs/...; loopback clients only, writes need the %s header)\n", s.SchedulerURL, InternalSecretHeader)
 	fmt.Fprintf(w, "  worker       %s  (internal routes: /internal/executions/...; loopback clients only)\n", s.WorkerURL)
@@ -448,4 +463,23 @@ func authNote(c api.Config) string {
 		return note
 	}
 	return "OFF (API_AUTH=none): every caller may do anything, as anonymous; API_AUTH=keys turns API keys and roles on"
+}
+
+// firstAdminKey makes an admin key in the api database if it has no
+// usable one (api.EnsureAdminKey), for the banner to show once.
+func firstAdminKey(ctx context.Context, serverURL, prefix string) (string, error) {
+	u, err := pgdb.WithDatabase(serverURL, prefix+"_"+invoke.API)
+	if err != nil {
+		return "", err
+	}
+	pool, err := pgdb.Open(ctx, u, 1)
+	if err != nil {
+		return "", fmt.Errorf("devstack: the api database: %w", err)
+	}
+	defer pool.Close()
+	key, err := api.EnsureAdminKey(ctx, pool, "make run")
+	if err != nil {
+		return "", fmt.Errorf("devstack: %w", err)
+	}
+	return key, nil
 }
