@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/jobweaver/jobweaver/shared/auth"
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/internalhttp"
@@ -65,6 +66,17 @@ type Config struct {
 	// /api/system (lag.Kafka locally, lag.CloudWatch in AWS); nil leaves
 	// that part null, with an error saying no reader is configured.
 	Lag lag.Reader
+	// Auth is API_AUTH: AuthNone (every request is anonymous and may do
+	// anything) or AuthKeys (API keys and roles; see docs/security.md).
+	Auth string
+	// AdminKey is API_ADMIN_KEY: a key (auth.Valid) stored as an admin key
+	// at start unless its hash is stored already, so that scripts and
+	// tests can bootstrap. Empty seeds none.
+	AdminKey string
+	// KeyCacheTTL (API_KEY_CACHE_TTL) is how long each api process
+	// remembers a key lookup, so how long a revoked key may still work
+	// (at most MaxKeyCacheTTL).
+	KeyCacheTTL time.Duration
 }
 
 // DefaultConfig returns the defaults ConfigFromEnv starts from and New
@@ -75,12 +87,16 @@ func DefaultConfig() Config {
 		PageSizeMax:     DefaultPageSizeMax,
 		DefaultPageSize: internalapi.DefaultPageSize,
 		MetricsMode:     metrics.ModeOff,
+		Auth:            AuthNone,
+		KeyCacheTTL:     DefaultKeyCacheTTL,
 	}
 }
 
 // ConfigFromEnv reads API_BODY_LIMIT_BYTES (default 262144, 1 KiB to
 // 6 MiB, the Lambda payload limit), API_PAGE_SIZE_MAX (default 100, 1 to
-// 1000) and METRICS. A bad value is recorded in env.Err.
+// 1000), METRICS, API_AUTH (none or keys, default none), API_ADMIN_KEY
+// and API_KEY_CACHE_TTL (default 10s, 1ms to 10s). A bad value is
+// recorded in env.Err.
 func ConfigFromEnv(env *config.Env) Config {
 	d := DefaultConfig()
 	return Config{
@@ -88,6 +104,9 @@ func ConfigFromEnv(env *config.Env) Config {
 		PageSizeMax: env.Int("API_PAGE_SIZE_MAX", d.PageSizeMax, 1, 1000),
 		MetricsMode: metrics.ModeFromEnv(env),
 		Source:      sourceFromEnv(env),
+		Auth:        env.OneOf("API_AUTH", d.Auth, AuthNone, AuthKeys),
+		AdminKey:    strings.TrimSpace(env.String("API_ADMIN_KEY", "")),
+		KeyCacheTTL: env.Duration("API_KEY_CACHE_TTL", d.KeyCacheTTL, time.Millisecond, MaxKeyCacheTTL),
 	}.withDefaults()
 }
 
@@ -117,6 +136,12 @@ func (c Config) withDefaults() Config {
 	if c.Source == "" {
 		c.Source = SourceLocal
 	}
+	if c.Auth == "" {
+		c.Auth = d.Auth
+	}
+	if c.KeyCacheTTL == 0 {
+		c.KeyCacheTTL = d.KeyCacheTTL
+	}
 	return c
 }
 
@@ -131,6 +156,13 @@ func (c Config) validate() error {
 		return config.Invalid("DefaultPageSize", "at least 1", c.DefaultPageSize)
 	case c.Source != SourceLocal && c.Source != SourceAWS:
 		return config.Invalid("Source", "local or aws", c.Source)
+	case c.Auth != AuthNone && c.Auth != AuthKeys:
+		return config.Invalid("API_AUTH", "none or keys", c.Auth)
+	case c.AdminKey != "" && !auth.Valid(c.AdminKey):
+		// The value is a secret: never echoed.
+		return config.Invalid("API_ADMIN_KEY", "an API key (jw_ and 49 characters with a valid checksum)", "a value that is not")
+	case c.KeyCacheTTL <= 0 || c.KeyCacheTTL > MaxKeyCacheTTL:
+		return config.Invalid("API_KEY_CACHE_TTL", "from 1ms to 10s", c.KeyCacheTTL)
 	}
 	return metrics.CheckMode(c.MetricsMode)
 }
@@ -147,6 +179,7 @@ type Service struct {
 	handler http.Handler
 	router  trigger.Router
 	metrics *metrics.Emitter
+	keys    *keyCache
 	// lastSweep is when publish last swept the outbox (UnixNano); a sweep
 	// runs at most every sweepEvery, for rows older than sweepAge.
 	lastSweep            atomic.Int64
@@ -187,13 +220,23 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 		sweepEvery: sweepEvery,
 		sweepAge:   sweepAge,
 		metrics:    m,
+		keys:       newKeyCache(cfg.KeyCacheTTL),
+	}
+	if cfg.AdminKey != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		err := seedAdminKey(ctx, s.pool, cfg.AdminKey)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
 	}
 	for _, rt := range s.routes() {
 		h := s.endpoint(rt.handle)
 		if rt.method == http.MethodGet && strings.HasPrefix(rt.path, "/api/") {
 			h = withETag(h) // every GET under /api: ETag and 304
 		}
-		s.mux.Handle(rt.method+" "+rt.path, h)
+		pattern := rt.method + " " + rt.path
+		s.mux.Handle(pattern, s.authorize(pattern, h)) // the role first
 	}
 	s.routed = internalhttp.ErrorBodies(s.mux, namespace, s.log)
 	s.handler = http.HandlerFunc(s.serve)
@@ -238,7 +281,24 @@ func (s *Service) routes() []route {
 		{http.MethodPost, "/api/dlq/dismiss", s.dismissDeadLetters},
 		{http.MethodGet, "/api/operations/{id}", s.getOperation},
 		{http.MethodGet, "/api/system", s.system},
+		{http.MethodPost, "/api/keys", s.createKey},
+		{http.MethodGet, "/api/keys", s.listKeys},
+		{http.MethodDelete, "/api/keys/{id}", s.revokeKey},
+		{http.MethodGet, "/api/audit", s.listAudit},
 		{http.MethodGet, "/health", s.health},
 		{http.MethodGet, "/actuator/health", s.health},
 	}
+}
+
+// Endpoint is a public route: its method and ServeMux path.
+type Endpoint struct{ Method, Path string }
+
+// Endpoints lists every public route, as the service registers them (for
+// tests and documentation checks).
+func Endpoints() []Endpoint {
+	var out []Endpoint
+	for _, rt := range (&Service{}).routes() {
+		out = append(out, Endpoint{rt.method, rt.path})
+	}
+	return out
 }

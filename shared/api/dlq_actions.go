@@ -9,15 +9,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/auth"
 	"github.com/jobweaver/jobweaver/shared/httpjson"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/strictjson"
 )
-
-// anonymous is who acts until access control names the caller (issue
-// #12).
-const anonymous = "anonymous"
 
 // dlqCodes maps the dlq's refusals to the api's codes.
 var dlqCodes = map[string]string{
@@ -78,7 +75,7 @@ func (s *Service) dismissDeadLetter(w http.ResponseWriter, r *http.Request) erro
 
 func (s *Service) dlqAction(w http.ResponseWriter, r *http.Request, path string, want int) error {
 	ctx := r.Context()
-	body, _ := json.Marshal(internalapi.ActionRequest{By: anonymous})
+	body, _ := json.Marshal(internalapi.ActionRequest{By: auth.CallerOf(r.Context()).ID})
 	status, out, err := s.call(ctx, invoke.DLQ, http.MethodPost, path, nil, body)
 	if err != nil {
 		return s.unavailable(ctx, invoke.DLQ, path, 0, nil, err)
@@ -138,7 +135,7 @@ func (s *Service) bulk(w http.ResponseWriter, r *http.Request, kind string) erro
 		}
 	}
 	ctx := r.Context()
-	body, _ := json.Marshal(internalapi.OperationRequest{Kind: kind, IDs: req.IDs, Filter: req.Filter, By: anonymous})
+	body, _ := json.Marshal(internalapi.OperationRequest{Kind: kind, IDs: req.IDs, Filter: req.Filter, By: auth.CallerOf(r.Context()).ID})
 	const path = internalapi.PathOperations
 	status, out, err := s.call(ctx, invoke.DLQ, http.MethodPost, path, nil, body)
 	if err != nil {

@@ -98,6 +98,9 @@ func TestETagOnEveryGet(t *testing.T) {
 		if path == "/api/jobs/{id}" || path == "/api/jobs/{id}/executions" || path == "/api/jobs/{id}/history" {
 			path = "/api/jobs/" + a.JobID + path[len("/api/jobs/{id}"):]
 		}
+		if path == "/api/operations/{id}" {
+			path = "/api/operations/" + opID
+		}
 		w := b.do(http.MethodGet, path, "")
 		tag := w.Header().Get("ETag")
 		if path[:5] != "/api/" {

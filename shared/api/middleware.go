@@ -45,7 +45,7 @@ func validTraceFilter(id string) bool {
 }
 
 // requestInfo is filled in by handlers for the access log.
-type requestInfo struct{ jobID string }
+type requestInfo struct{ jobID, caller string }
 
 type requestInfoKey struct{}
 
@@ -93,6 +93,9 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 			"durationMs", time.Since(start).Milliseconds(), "bytes", sw.bytes}
 		if c := apigw.Caller(ctx); c != "" {
 			attrs = append(attrs, "caller", c)
+		}
+		if ri.caller != "" {
+			attrs = append(attrs, "keyId", ri.caller)
 		}
 		s.log.Log(lctx, level, "request", attrs...)
 		_ = s.metrics.Flush()

@@ -12,6 +12,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/jobweaver/jobweaver/shared/auth"
+
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/paging"
@@ -147,6 +149,11 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"OperationCreated", internalapi.OperationCreated{}, true},
 		{"Operation", internalapi.Operation{}, true},
 		{"System", System{}, true},
+		{"CreateKeyRequest", CreateKeyRequest{}, true},
+		{"CreatedKey", CreatedKey{}, true},
+		{"Key", KeyView{}, true},
+		{"KeyList", KeyList{}, true},
+		{"AuditEntry", AuditEntry{}, true},
 	}
 	for _, tc := range cases {
 		props := mapAt(t, schemas, tc.schema, "properties")
@@ -230,4 +237,39 @@ func jsonFields(t reflect.Type) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Each operation's apiKey security names the least role the service asks
+// for it (auth.Required); open routes have no security at all.
+func TestOpenAPIRolesMatchTheService(t *testing.T) {
+	paths := mapAt(t, openAPI(t), "paths")
+	for _, e := range Endpoints() {
+		op := mapAt(t, paths, e.Path, strings.ToLower(e.Method))
+		need := auth.Required(e.Method + " " + e.Path)
+		sec, ok := op["security"].([]any)
+		if !ok {
+			t.Errorf("%s %s: no security list", e.Method, e.Path)
+			continue
+		}
+		var roles []string
+		for _, alt := range sec {
+			if r, ok := alt.(map[string]any)["apiKey"].([]any); ok {
+				for _, x := range r {
+					roles = append(roles, x.(string))
+				}
+			}
+		}
+		switch {
+		case need == auth.Open && len(sec) != 0:
+			t.Errorf("%s %s is open but documents security %v", e.Method, e.Path, sec)
+		case need != auth.Open && (len(roles) != 1 || roles[0] != need.String()):
+			t.Errorf("%s %s documents apiKey roles %v; the service needs %s", e.Method, e.Path, roles, need)
+		}
+		if need != auth.Open {
+			responses := mapAt(t, op, "responses")
+			if responses["401"] == nil || responses["403"] == nil {
+				t.Errorf("%s %s documents no 401 or 403", e.Method, e.Path)
+			}
+		}
+	}
 }

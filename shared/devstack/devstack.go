@@ -58,6 +58,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/jobweaver/jobweaver/shared/api"
 	"github.com/jobweaver/jobweaver/shared/esm"
 	"github.com/jobweaver/jobweaver/shared/flow"
 	"github.com/jobweaver/jobweaver/shared/invoke"
@@ -84,6 +85,9 @@ type Stack struct {
 
 	remote  invoke.Invoker // Config.Remote's invoker, or nil
 	apiOpen bool           // the API listens beyond loopback
+	// newAdminKey is the admin key made at this start (API_AUTH=keys, no
+	// API_ADMIN_KEY, none in the database), shown once in the summary.
+	newAdminKey string
 
 	cfg     Config
 	out     io.Writer
@@ -175,6 +179,12 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 		tickTimeout = cfg.FunctionTimeout
 	} else if s.deps, err = openFunctions(ctx, cfg, s.in, Functions, s.Invoker); err != nil {
 		return nil, err
+	}
+
+	if cfg.API.Auth == api.AuthKeys && cfg.API.AdminKey == "" {
+		if s.newAdminKey, err = firstAdminKey(ctx, s.in.dbURL, cfg.DatabasePrefix); err != nil {
+			return nil, err
+		}
 	}
 
 	logs := cfg.Logs
@@ -299,6 +309,13 @@ func (s *Stack) printSummary() {
 		apiNote = "OPEN on " + cfg.APIAddr + ": anyone who reaches this machine can submit, read and cancel jobs (no authorizer locally)"
 	}
 	fmt.Fprintf(w, "  API          %s  (%s)\n", s.APIURL, apiNote)
+	fmt.Fprintf(w, "  auth         %s\n", authNote(cfg.API))
+	switch {
+	case s.newAdminKey != "":
+		fmt.Fprintf(w, "  admin key    %s  (made now, as no admin key existed; shown only this once: keep it, and send it as Authorization: Bearer <key>)\n", s.newAdminKey)
+	case cfg.API.Auth == api.AuthKeys && cfg.API.AdminKey == "":
+		fmt.Fprintf(w, "  admin key    one exists (made earlier, shown then); API_ADMIN_KEY=$(go run ./localstack/newkey) seeds another\n")
+	}
 	fmt.Fprintf(w, "  dashboard    %s/  (%s)\n", s.APIURL, dashboardNote(cfg.DashboardDir))
 	fmt.Fprintf(w, "  scheduler    %s  (internal routes: /internal/jobs/...; loopback clients only, writes need the %s header)\n", s.SchedulerURL, InternalSecretHeader)
 	fmt.Fprintf(w, "  worker       %s  (internal routes: /internal/executions/...; loopback clients only)\n", s.WorkerURL)
@@ -434,4 +451,35 @@ func (in *infra) waitGroupsStable(ctx context.Context, ms []*esm.Mapping, log *s
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// authNote describes the API's access control for the banner.
+func authNote(c api.Config) string {
+	if c.Auth == api.AuthKeys {
+		note := "API_AUTH=keys: every /api route needs Authorization: Bearer <API key> with a role (docs/security.md)"
+		if c.AdminKey != "" {
+			note += "; API_ADMIN_KEY is an admin key"
+		}
+		return note
+	}
+	return "OFF (API_AUTH=none): every caller may do anything, as anonymous; API_AUTH=keys turns API keys and roles on"
+}
+
+// firstAdminKey makes an admin key in the api database if it has no
+// usable one (api.EnsureAdminKey), for the banner to show once.
+func firstAdminKey(ctx context.Context, serverURL, prefix string) (string, error) {
+	u, err := pgdb.WithDatabase(serverURL, prefix+"_"+invoke.API)
+	if err != nil {
+		return "", err
+	}
+	pool, err := pgdb.Open(ctx, u, 1)
+	if err != nil {
+		return "", fmt.Errorf("devstack: the api database: %w", err)
+	}
+	defer pool.Close()
+	key, err := api.EnsureAdminKey(ctx, pool, "make run")
+	if err != nil {
+		return "", fmt.Errorf("devstack: %w", err)
+	}
+	return key, nil
 }

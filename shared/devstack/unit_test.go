@@ -544,3 +544,23 @@ func TestConfigLimitsAgree(t *testing.T) {
 		})
 	}
 }
+
+// The banner says whether the API checks keys.
+func TestBannerSaysWhetherAuthIsOn(t *testing.T) {
+	for _, tc := range []struct {
+		vars map[string]string
+		want string
+	}{
+		{nil, "OFF (API_AUTH=none)"},
+		{map[string]string{"API_AUTH": "none"}, "OFF (API_AUTH=none)"},
+		{map[string]string{"API_AUTH": "keys"}, "API_AUTH=keys: every /api route needs"},
+	} {
+		cfg, err := ConfigFromEnv(config.FromMap(tc.vars))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := authNote(cfg.API); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%v: %q, want it to start %q", tc.vars, got, tc.want)
+		}
+	}
+}

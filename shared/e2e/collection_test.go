@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,61 @@ import (
 // internal routes, which the local stack serves on their own ports as the
 // original's services did.
 func TestOriginalClientCollection(t *testing.T) {
+	runCollection(t, startStack(t, nil), "")
+}
+
+// With API_AUTH=keys the same collection passes through a collection
+// variable: a copy of it authenticates every request with the bearer
+// token {{api_key}}, set to an operator's key (the least role that may
+// submit). The internal routes ignore the header.
+func TestOriginalClientCollectionWithKeys(t *testing.T) {
+	s, admin := authStack(t)
+	operator, _ := s.newKey(t, admin, "operator", "")
+	raw, err := os.ReadFile(collectionPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c["auth"] != nil {
+		t.Fatalf("the collection has auth already: %v", c["auth"])
+	}
+	c["auth"] = map[string]any{"type": "bearer", "bearer": []any{
+		map[string]any{"key": "token", "value": "{{api_key}}", "type": "string"}}}
+	out, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "collection.json")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runCollection(t, s, path, "--env-var", "api_key="+operator)
+	// And without the key it is refused: the stack does check keys.
+	if r := s.Do(t, "GET", "/api/jobs", ""); r.Status != 401 {
+		t.Fatalf("GET /api/jobs without a key = %d", r.Status)
+	}
+}
+
+// collectionPath is JOBWEAVER_COLLECTION, or the original's collection.
+func collectionPath(t *testing.T) string {
+	if c := os.Getenv("JOBWEAVER_COLLECTION"); c != "" {
+		return c
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "docs", "reference", "JobWeaver.postman_collection.json")
+}
+
+// runCollection runs a client collection (empty: collectionPath) with
+// newman against s, with extra newman arguments; every request must
+// succeed.
+func runCollection(t *testing.T, s *stack, collection string, extra ...string) {
+	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -22,17 +78,16 @@ func TestOriginalClientCollection(t *testing.T) {
 	if _, err := os.Stat(newman); err != nil {
 		t.Fatalf("newman is not installed (%v): run `npm ci` at the repository root (needs Node.js and npm: sudo apt-get install nodejs npm)", err)
 	}
-	collection := os.Getenv("JOBWEAVER_COLLECTION")
 	if collection == "" {
-		collection = filepath.Join(root, "docs", "reference", "JobWeaver.postman_collection.json")
+		collection = collectionPath(t)
 	}
-	s := startStack(t, nil)
-	cmd := exec.Command(newman, "run", collection,
-		"--env-var", "api_url="+s.APIURL,
-		"--env-var", "scheduler_url="+s.SchedulerURL,
-		"--env-var", "worker_url="+s.WorkerURL,
+	args := append([]string{"run", collection,
+		"--env-var", "api_url=" + s.APIURL,
+		"--env-var", "scheduler_url=" + s.SchedulerURL,
+		"--env-var", "worker_url=" + s.WorkerURL,
 		"--delay-request", "200",
-		"--color", "off", "--disable-unicode", "--no-insecure-file-read")
+		"--color", "off", "--disable-unicode", "--no-insecure-file-read"}, extra...)
+	cmd := exec.Command(newman, args...)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	t.Logf("newman:\n%s", out)
