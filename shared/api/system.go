@@ -137,10 +137,7 @@ func (s *Service) system(w http.ResponseWriter, r *http.Request) error {
 	}
 	bounded(func(ctx context.Context) {
 		var err error
-		if apiOut.Pending, _, err = outbox.Backlog(ctx, s.pool); err == nil {
-			apiOut.Parked, err = outbox.Parked(ctx, s.pool)
-		}
-		if err != nil {
+		if apiOut.Pending, apiOut.Parked, err = outbox.Counts(ctx, s.pool); err != nil {
 			s.log.WarnContext(ctx, "system: the api's outbox could not be read", "error", err.Error())
 			setErr(invoke.API, fmt.Errorf("the api's database %s", failure(ctx)))
 		}

@@ -31,11 +31,6 @@ func (s *Service) Stats(ctx context.Context) (internalapi.DLQStats, error) {
 		return st, fmt.Errorf("dlq: count the open entries: %w", err)
 	}
 	var err error
-	if st.Outbox.Pending, _, err = outbox.Backlog(ctx, s.pool); err != nil {
-		return st, fmt.Errorf("dlq: count the outbox: %w", err)
-	}
-	if st.Outbox.Parked, err = outbox.Parked(ctx, s.pool); err != nil {
-		return st, fmt.Errorf("dlq: count the parked outbox rows: %w", err)
-	}
-	return st, nil
+	st.Outbox.Pending, st.Outbox.Parked, err = outbox.Counts(ctx, s.pool)
+	return st, err
 }

@@ -512,3 +512,16 @@ func Parked(ctx context.Context, q interface {
 	err = q.QueryRow(ctx, `SELECT count(*) FROM outbox_parked`).Scan(&n)
 	return n, err
 }
+
+// Counts returns how many rows wait to be published and how many are
+// parked, in one statement: what GET /api/system shows of each service's
+// outbox.
+func Counts(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (pending, parked int64, err error) {
+	err = q.QueryRow(ctx, `SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM outbox_parked)`).Scan(&pending, &parked)
+	if err != nil {
+		return 0, 0, fmt.Errorf("outbox: count the pending and parked rows: %w", err)
+	}
+	return pending, parked, nil
+}

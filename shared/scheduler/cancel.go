@@ -22,14 +22,8 @@ import (
 const maxCancelBody = 1 << 20
 
 func (s *Service) serveCancel(w http.ResponseWriter, r *http.Request) {
-	id, err := pathJobID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCancelBody))
-	if err != nil {
-		s.fail(w, r, invalid("body must be at most %d bytes of JSON", maxCancelBody))
+	id, body, ok := s.jobRequest(w, r, maxCancelBody)
+	if !ok {
 		return
 	}
 	sub, err := decodeCancel(body)
@@ -43,6 +37,22 @@ func (s *Service) serveCancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, st)
+}
+
+// jobRequest reads a POST to one job's route: the job's ID from the path
+// and a body of at most limit bytes. It answers a bad one itself, and
+// then reports false.
+func (s *Service) jobRequest(w http.ResponseWriter, r *http.Request, limit int64) (id string, body []byte, ok bool) {
+	id, err := pathJobID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return "", nil, false
+	}
+	if body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit)); err != nil {
+		s.fail(w, r, invalid("body must be at most %d bytes of JSON", limit))
+		return "", nil, false
+	}
+	return id, body, true
 }
 
 // decodeCancel reads a cancel request's body: nothing (cancel only a job

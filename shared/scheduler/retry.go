@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -33,14 +32,8 @@ const (
 
 // serveRetry is POST internalapi.PathJobRetry.
 func (s *Service) serveRetry(w http.ResponseWriter, r *http.Request) {
-	id, err := pathJobID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRetryBody))
-	if err != nil {
-		s.fail(w, r, invalid("body must be at most %d bytes of JSON", maxRetryBody))
+	id, body, ok := s.jobRequest(w, r, maxRetryBody)
+	if !ok {
 		return
 	}
 	req, err := decodeRetry(body)

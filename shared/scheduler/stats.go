@@ -46,13 +46,8 @@ func (s *Service) Stats(ctx context.Context) (internalapi.SchedulerStats, error)
 		if st.Throughput, err = s.attemptThroughput(ctx, tx); err != nil {
 			return err
 		}
-		if st.Outbox.Pending, _, err = outbox.Backlog(ctx, tx); err != nil {
-			return fmt.Errorf("scheduler: count the outbox: %w", err)
-		}
-		if st.Outbox.Parked, err = outbox.Parked(ctx, tx); err != nil {
-			return fmt.Errorf("scheduler: count the parked outbox rows: %w", err)
-		}
-		return nil
+		st.Outbox.Pending, st.Outbox.Parked, err = outbox.Counts(ctx, tx)
+		return err
 	})
 	return st, err
 }

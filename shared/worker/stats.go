@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
@@ -26,11 +25,6 @@ func (s *Service) serveStats(w http.ResponseWriter, r *http.Request) {
 func (s *Service) Stats(ctx context.Context) (internalapi.WorkerStats, error) {
 	var st internalapi.WorkerStats
 	var err error
-	if st.Outbox.Pending, _, err = outbox.Backlog(ctx, s.pool); err != nil {
-		return st, fmt.Errorf("worker: count the outbox: %w", err)
-	}
-	if st.Outbox.Parked, err = outbox.Parked(ctx, s.pool); err != nil {
-		return st, fmt.Errorf("worker: count the parked outbox rows: %w", err)
-	}
-	return st, nil
+	st.Outbox.Pending, st.Outbox.Parked, err = outbox.Counts(ctx, s.pool)
+	return st, err
 }
