@@ -98,7 +98,7 @@ func (s *Service) authorize(pattern string, h http.Handler) http.Handler {
 func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (auth.Caller, error) {
 	header := r.Header.Get("Authorization")
 	if header == "" {
-		return auth.Caller{}, unauthenticated(w, "this route needs credentials: send Authorization: Bearer <"+s.credential()+">", false)
+		return auth.Caller{}, unauthenticated(w, "this route needs "+s.credentialNeeded()+": send Authorization: Bearer <"+s.credential()+">", false)
 	}
 	scheme, key, _ := strings.Cut(header, " ")
 	key = strings.TrimSpace(key)
@@ -135,9 +135,20 @@ func (s *Service) credential() string {
 	case AuthJWT:
 		return "JWT"
 	case AuthKeysJWT:
-		return "API key or JWT"
+		return "key or JWT"
 	}
-	return "API key"
+	return "key"
+}
+
+// credentialNeeded is what a request without credentials lacks.
+func (s *Service) credentialNeeded() string {
+	switch s.cfg.Auth {
+	case AuthJWT:
+		return "a JWT"
+	case AuthKeysJWT:
+		return "an API key or a JWT"
+	}
+	return "an API key"
 }
 
 // authenticateJWT checks token as a JWT (auth.JWTVerifier): 401 when it
