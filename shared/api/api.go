@@ -67,8 +67,23 @@ type Config struct {
 	// that part null, with an error saying no reader is configured.
 	Lag lag.Reader
 	// Auth is API_AUTH: AuthNone (every request is anonymous and may do
-	// anything) or AuthKeys (API keys and roles; see docs/security.md).
+	// anything), AuthKeys (API keys and roles), AuthJWT (JWTs from
+	// JWTIssuer) or AuthKeysJWT (both); see docs/security.md.
 	Auth string
+	// JWTIssuer is AUTH_JWT_ISSUER: the OIDC issuer URL whose tokens are
+	// accepted (required with AuthJWT and AuthKeysJWT).
+	JWTIssuer string
+	// JWTAudience is AUTH_JWT_AUDIENCE: what a token's aud must contain
+	// (or, without aud, its client_id, as in Cognito access tokens);
+	// required with JWTs.
+	JWTAudience string
+	// JWTRoleClaim is AUTH_JWT_ROLE_CLAIM: the claim (a string or a list)
+	// whose values name roles (default auth.DefaultRoleClaim).
+	JWTRoleClaim string
+	// JWTScopeRoles is AUTH_JWT_SCOPE_ROLES: scope=role pairs, comma
+	// separated (auth.ParseScopeRoles), for tokens with scopes but no
+	// groups (client credentials). Empty maps none.
+	JWTScopeRoles string
 	// AdminKey is API_ADMIN_KEY: a key (auth.Valid) stored as an admin key
 	// at start unless its hash is stored already, so that scripts and
 	// tests can bootstrap. Empty seeds none.
@@ -88,15 +103,18 @@ func DefaultConfig() Config {
 		DefaultPageSize: internalapi.DefaultPageSize,
 		MetricsMode:     metrics.ModeOff,
 		Auth:            AuthNone,
+		JWTRoleClaim:    auth.DefaultRoleClaim,
 		KeyCacheTTL:     DefaultKeyCacheTTL,
 	}
 }
 
 // ConfigFromEnv reads API_BODY_LIMIT_BYTES (default 262144, 1 KiB to
 // 6 MiB, the Lambda payload limit), API_PAGE_SIZE_MAX (default 100, 1 to
-// 1000), METRICS, API_AUTH (none or keys, default none), API_ADMIN_KEY
-// and API_KEY_CACHE_TTL (default 10s, 1ms to 10s). A bad value is
-// recorded in env.Err.
+// 1000), METRICS, API_AUTH (none, keys, jwt or keys,jwt, default none),
+// API_ADMIN_KEY, API_KEY_CACHE_TTL (default 10s, 1ms to 10s),
+// AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE, AUTH_JWT_ROLE_CLAIM (default
+// cognito:groups) and AUTH_JWT_SCOPE_ROLES. A bad value is recorded in
+// env.Err.
 func ConfigFromEnv(env *config.Env) Config {
 	d := DefaultConfig()
 	return Config{
@@ -104,9 +122,14 @@ func ConfigFromEnv(env *config.Env) Config {
 		PageSizeMax: env.Int("API_PAGE_SIZE_MAX", d.PageSizeMax, 1, 1000),
 		MetricsMode: metrics.ModeFromEnv(env),
 		Source:      sourceFromEnv(env),
-		Auth:        env.OneOf("API_AUTH", d.Auth, AuthNone, AuthKeys),
+		Auth:        env.OneOf("API_AUTH", d.Auth, AuthNone, AuthKeys, AuthJWT, AuthKeysJWT),
 		AdminKey:    strings.TrimSpace(env.String("API_ADMIN_KEY", "")),
 		KeyCacheTTL: env.Duration("API_KEY_CACHE_TTL", d.KeyCacheTTL, time.Millisecond, MaxKeyCacheTTL),
+
+		JWTIssuer:     strings.TrimSpace(env.String("AUTH_JWT_ISSUER", "")),
+		JWTAudience:   strings.TrimSpace(env.String("AUTH_JWT_AUDIENCE", "")),
+		JWTRoleClaim:  strings.TrimSpace(env.String("AUTH_JWT_ROLE_CLAIM", d.JWTRoleClaim)),
+		JWTScopeRoles: strings.TrimSpace(env.String("AUTH_JWT_SCOPE_ROLES", "")),
 	}.withDefaults()
 }
 
@@ -142,6 +165,9 @@ func (c Config) withDefaults() Config {
 	if c.KeyCacheTTL == 0 {
 		c.KeyCacheTTL = d.KeyCacheTTL
 	}
+	if c.JWTRoleClaim == "" {
+		c.JWTRoleClaim = d.JWTRoleClaim
+	}
 	return c
 }
 
@@ -156,13 +182,20 @@ func (c Config) validate() error {
 		return config.Invalid("DefaultPageSize", "at least 1", c.DefaultPageSize)
 	case c.Source != SourceLocal && c.Source != SourceAWS:
 		return config.Invalid("Source", "local or aws", c.Source)
-	case c.Auth != AuthNone && c.Auth != AuthKeys:
-		return config.Invalid("API_AUTH", "none or keys", c.Auth)
+	case c.Auth != AuthNone && c.Auth != AuthKeys && c.Auth != AuthJWT && c.Auth != AuthKeysJWT:
+		return config.Invalid("API_AUTH", "none, keys, jwt or keys,jwt", c.Auth)
+	case c.JWTOn() && !issuerURL(c.JWTIssuer):
+		return config.Invalid("AUTH_JWT_ISSUER", "the issuer's URL (https://..., or http:// for a local issuer) with API_AUTH="+c.Auth, c.JWTIssuer)
+	case c.JWTOn() && c.JWTAudience == "":
+		return config.Invalid("AUTH_JWT_AUDIENCE", "the audience (or Cognito app client ID) tokens are for, with API_AUTH="+c.Auth, c.JWTAudience)
 	case c.AdminKey != "" && !auth.Valid(c.AdminKey):
 		// The value is a secret: never echoed.
 		return config.Invalid("API_ADMIN_KEY", "an API key (jw_ and 49 characters with a valid checksum)", "a value that is not")
 	case c.KeyCacheTTL <= 0 || c.KeyCacheTTL > MaxKeyCacheTTL:
 		return config.Invalid("API_KEY_CACHE_TTL", "from 1ms to 10s", c.KeyCacheTTL)
+	}
+	if _, err := auth.ParseScopeRoles(c.JWTScopeRoles); err != nil {
+		return config.Invalid("AUTH_JWT_SCOPE_ROLES", "scope=role pairs, comma separated, roles viewer, operator or admin ("+err.Error()+")", c.JWTScopeRoles)
 	}
 	return metrics.CheckMode(c.MetricsMode)
 }
@@ -180,6 +213,7 @@ type Service struct {
 	router  trigger.Router
 	metrics *metrics.Emitter
 	keys    *keyCache
+	jwt     *auth.JWTVerifier // nil unless cfg.JWTOn()
 	// lastSweep is when publish last swept the outbox (UnixNano); a sweep
 	// runs at most every sweepEvery, for rows older than sweepAge.
 	lastSweep            atomic.Int64
@@ -221,6 +255,13 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 		sweepAge:   sweepAge,
 		metrics:    m,
 		keys:       newKeyCache(cfg.KeyCacheTTL),
+	}
+	if cfg.JWTOn() {
+		scopes, _ := auth.ParseScopeRoles(cfg.JWTScopeRoles) // validated
+		s.jwt = auth.NewJWTVerifier(auth.JWTConfig{
+			Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+			RoleClaim: cfg.JWTRoleClaim, ScopeRoles: scopes,
+		})
 	}
 	if cfg.AdminKey != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -17,7 +19,25 @@ const (
 	// AuthKeys asks every route but the health checks for an API key
 	// (Authorization: Bearer jw_...) whose role is enough (auth.Required).
 	AuthKeys = "keys"
+	// AuthJWT asks for a JWT from AUTH_JWT_ISSUER instead, its role read
+	// from its claims (auth.JWTVerifier).
+	AuthJWT = "jwt"
+	// AuthKeysJWT takes both: a bearer token starting jw_ is an API key,
+	// any other a JWT.
+	AuthKeysJWT = "keys,jwt"
 )
+
+// KeysOn reports whether API keys are accepted (keys or keys,jwt).
+func (c Config) KeysOn() bool { return c.Auth == AuthKeys || c.Auth == AuthKeysJWT }
+
+// JWTOn reports whether JWTs are accepted (jwt or keys,jwt).
+func (c Config) JWTOn() bool { return c.Auth == AuthJWT || c.Auth == AuthKeysJWT }
+
+// issuerURL reports whether s is an absolute http(s) URL.
+func issuerURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
 
 // Key cache TTL bounds (API_KEY_CACHE_TTL).
 const (
@@ -38,13 +58,14 @@ func unauthenticated(w http.ResponseWriter, message string, presented bool) *api
 }
 
 // authorize wraps the handler of the route pattern names: with
-// API_AUTH=keys the request needs a key with at least the route's role
+// auth on (keys, jwt or both) the request needs a key or a JWT with at
+// least the route's role
 // (auth.Required); the caller goes into the request's context
 // (auth.CallerOf) either way.
 func (s *Service) authorize(pattern string, h http.Handler) http.Handler {
 	need := auth.Required(pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.Auth != AuthKeys {
+		if s.cfg.Auth == AuthNone {
 			h.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), auth.Caller{ID: auth.Anonymous, Role: auth.Admin})))
 			return
 		}
@@ -61,8 +82,12 @@ func (s *Service) authorize(pattern string, h http.Handler) http.Handler {
 			ri.caller = c.ID
 		}
 		if !c.Role.Allows(need) {
+			has := "the caller has " + c.Role.String()
+			if c.Role == auth.Open {
+				has = "the token names no role (claim " + s.cfg.JWTRoleClaim + " or a scope of AUTH_JWT_SCOPE_ROLES)"
+			}
 			apierror.Write(w, r, s.log, namespace, apierror.New(http.StatusForbidden, "API.FORBIDDEN",
-				"this route needs the "+need.String()+" role or higher; the key has "+c.Role.String()))
+				"this route needs the "+need.String()+" role or higher; "+has))
 			return
 		}
 		h.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), c)))
@@ -73,12 +98,15 @@ func (s *Service) authorize(pattern string, h http.Handler) http.Handler {
 func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (auth.Caller, error) {
 	header := r.Header.Get("Authorization")
 	if header == "" {
-		return auth.Caller{}, unauthenticated(w, "this route needs an API key: send Authorization: Bearer <key>", false)
+		return auth.Caller{}, unauthenticated(w, "this route needs "+s.credentialNeeded()+": send Authorization: Bearer <"+s.credential()+">", false)
 	}
 	scheme, key, _ := strings.Cut(header, " ")
 	key = strings.TrimSpace(key)
 	if !strings.EqualFold(scheme, "Bearer") || key == "" {
-		return auth.Caller{}, unauthenticated(w, "the Authorization header must be Bearer <key>", true)
+		return auth.Caller{}, unauthenticated(w, "the Authorization header must be Bearer <"+s.credential()+">", true)
+	}
+	if s.jwt != nil && (!s.cfg.KeysOn() || !strings.HasPrefix(key, auth.Prefix)) {
+		return s.authenticateJWT(w, r, key)
 	}
 	if !auth.Valid(key) {
 		return auth.Caller{}, unauthenticated(w, "the API key is malformed or its checksum is wrong", true)
@@ -99,4 +127,44 @@ func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (auth.Cal
 	}
 	s.touch(r.Context(), rec.id)
 	return auth.Caller{ID: rec.id, Role: rec.role}, nil
+}
+
+// credential names what a bearer token may be in this mode.
+func (s *Service) credential() string {
+	switch s.cfg.Auth {
+	case AuthJWT:
+		return "JWT"
+	case AuthKeysJWT:
+		return "key or JWT"
+	}
+	return "key"
+}
+
+// credentialNeeded is what a request without credentials lacks.
+func (s *Service) credentialNeeded() string {
+	switch s.cfg.Auth {
+	case AuthJWT:
+		return "a JWT"
+	case AuthKeysJWT:
+		return "an API key or a JWT"
+	}
+	return "an API key"
+}
+
+// authenticateJWT checks token as a JWT (auth.JWTVerifier): 401 when it
+// is not valid, 503 API.AUTH_UNAVAILABLE when the issuer cannot be
+// reached to check it. A valid token without a role is a caller with
+// auth.Open, refused with 403 by authorize.
+func (s *Service) authenticateJWT(w http.ResponseWriter, r *http.Request, token string) (auth.Caller, error) {
+	c, err := s.jwt.Verify(r.Context(), token)
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.Is(err, auth.ErrJWTUnavailable):
+		s.log.WarnContext(r.Context(), "jwt issuer unavailable", "error", err.Error())
+		w.Header().Set("Retry-After", "5")
+		return auth.Caller{}, apierror.New(http.StatusServiceUnavailable, "API.AUTH_UNAVAILABLE",
+			"the token cannot be checked now: its issuer (discovery or keys) cannot be reached; try again")
+	}
+	return auth.Caller{}, unauthenticated(w, err.Error(), true)
 }

@@ -3,7 +3,8 @@
 // checksum, so that secret scanners find leaked keys and a mistyped key is
 // refused without a database lookup), how they are stored (only a SHA-256
 // hash) and compared (in constant time), the roles viewer < operator <
-// admin, the minimum role of every route, and the caller of a request.
+// admin, the minimum role of every route, the caller of a request, and
+// JWTs from an OIDC issuer (JWTVerifier, with github.com/coreos/go-oidc).
 //
 // A key reads jw_ + 43 base62 characters (32 bytes from crypto/rand) + 6
 // base62 characters (the CRC32 of the 43), 52 characters in all. The api

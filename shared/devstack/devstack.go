@@ -181,7 +181,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 		return nil, err
 	}
 
-	if cfg.API.Auth == api.AuthKeys && cfg.API.AdminKey == "" {
+	if cfg.API.KeysOn() && cfg.API.AdminKey == "" {
 		if s.newAdminKey, err = firstAdminKey(ctx, s.in.dbURL, cfg.DatabasePrefix); err != nil {
 			return nil, err
 		}
@@ -313,7 +313,7 @@ func (s *Stack) printSummary() {
 	switch {
 	case s.newAdminKey != "":
 		fmt.Fprintf(w, "  admin key    %s  (made now, as no admin key existed; shown only this once: keep it, and send it as Authorization: Bearer <key>)\n", s.newAdminKey)
-	case cfg.API.Auth == api.AuthKeys && cfg.API.AdminKey == "":
+	case cfg.API.KeysOn() && cfg.API.AdminKey == "":
 		fmt.Fprintf(w, "  admin key    one exists (made earlier, shown then); API_ADMIN_KEY=$(go run ./localstack/newkey) seeds another\n")
 	}
 	fmt.Fprintf(w, "  dashboard    %s/  (%s)\n", s.APIURL, dashboardNote(cfg.DashboardDir))
@@ -455,6 +455,13 @@ func (in *infra) waitGroupsStable(ctx context.Context, ms []*esm.Mapping, log *s
 
 // authNote describes the API's access control for the banner.
 func authNote(c api.Config) string {
+	if c.JWTOn() {
+		note := "API_AUTH=" + c.Auth + ": every /api route needs Authorization: Bearer <JWT from " + c.JWTIssuer + ">"
+		if c.KeysOn() {
+			note += " or <API key>"
+		}
+		return note + " with a role (docs/security.md)"
+	}
 	if c.Auth == api.AuthKeys {
 		note := "API_AUTH=keys: every /api route needs Authorization: Bearer <API key> with a role (docs/security.md)"
 		if c.AdminKey != "" {

@@ -554,6 +554,10 @@ func TestBannerSaysWhetherAuthIsOn(t *testing.T) {
 		{nil, "OFF (API_AUTH=none)"},
 		{map[string]string{"API_AUTH": "none"}, "OFF (API_AUTH=none)"},
 		{map[string]string{"API_AUTH": "keys"}, "API_AUTH=keys: every /api route needs"},
+		{map[string]string{"API_AUTH": "jwt", "AUTH_JWT_ISSUER": "http://127.0.0.1:9", "AUTH_JWT_AUDIENCE": "a"},
+			"API_AUTH=jwt: every /api route needs Authorization: Bearer <JWT from http://127.0.0.1:9> with a role"},
+		{map[string]string{"API_AUTH": "keys,jwt", "AUTH_JWT_ISSUER": "http://127.0.0.1:9", "AUTH_JWT_AUDIENCE": "a"},
+			"API_AUTH=keys,jwt: every /api route needs Authorization: Bearer <JWT from http://127.0.0.1:9> or <API key>"},
 	} {
 		cfg, err := ConfigFromEnv(config.FromMap(tc.vars))
 		if err != nil {
