@@ -73,9 +73,10 @@ type Config struct {
 	// JWTIssuer is AUTH_JWT_ISSUER: the OIDC issuer URL whose tokens are
 	// accepted (required with AuthJWT and AuthKeysJWT).
 	JWTIssuer string
-	// JWTAudience is AUTH_JWT_AUDIENCE: what a token's aud must contain
-	// (or, without aud, its client_id, as in Cognito access tokens);
-	// required with JWTs.
+	// JWTAudience is AUTH_JWT_AUDIENCE: one audience or several,
+	// comma-separated (auth.ParseAudiences); a token's aud must contain
+	// one of them (or, without aud, its client_id must be one, as in
+	// Cognito access tokens); required with JWTs.
 	JWTAudience string
 	// JWTRoleClaim is AUTH_JWT_ROLE_CLAIM: the claim (a string or a list)
 	// whose values name roles (default auth.DefaultRoleClaim).
@@ -186,8 +187,8 @@ func (c Config) validate() error {
 		return config.Invalid("API_AUTH", "none, keys, jwt or keys,jwt", c.Auth)
 	case c.JWTOn() && !issuerURL(c.JWTIssuer):
 		return config.Invalid("AUTH_JWT_ISSUER", "the issuer's URL (https://..., or http:// for a local issuer) with API_AUTH="+c.Auth, c.JWTIssuer)
-	case c.JWTOn() && c.JWTAudience == "":
-		return config.Invalid("AUTH_JWT_AUDIENCE", "the audience (or Cognito app client ID) tokens are for, with API_AUTH="+c.Auth, c.JWTAudience)
+	case c.JWTOn() && audiencesErr(c.JWTAudience) != nil:
+		return config.Invalid("AUTH_JWT_AUDIENCE", "the audiences (or Cognito app client IDs) tokens are for, comma-separated, none empty, with API_AUTH="+c.Auth+" ("+audiencesErr(c.JWTAudience).Error()+")", c.JWTAudience)
 	case c.AdminKey != "" && !auth.Valid(c.AdminKey):
 		// The value is a secret: never echoed.
 		return config.Invalid("API_ADMIN_KEY", "an API key (jw_ and 49 characters with a valid checksum)", "a value that is not")
@@ -198,6 +199,12 @@ func (c Config) validate() error {
 		return config.Invalid("AUTH_JWT_SCOPE_ROLES", "scope=role pairs, comma separated, roles viewer, operator or admin ("+err.Error()+")", c.JWTScopeRoles)
 	}
 	return metrics.CheckMode(c.MetricsMode)
+}
+
+// audiencesErr is why AUTH_JWT_AUDIENCE is not a list of audiences.
+func audiencesErr(s string) error {
+	_, err := auth.ParseAudiences(s)
+	return err
 }
 
 // Service is the api function.
@@ -258,8 +265,9 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 	}
 	if cfg.JWTOn() {
 		scopes, _ := auth.ParseScopeRoles(cfg.JWTScopeRoles) // validated
+		audiences, _ := auth.ParseAudiences(cfg.JWTAudience) // validated
 		s.jwt = auth.NewJWTVerifier(auth.JWTConfig{
-			Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+			Issuer: cfg.JWTIssuer, Audiences: audiences,
 			RoleClaim: cfg.JWTRoleClaim, ScopeRoles: scopes,
 		})
 	}

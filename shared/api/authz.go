@@ -2,8 +2,10 @@ package api
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -153,16 +155,18 @@ func (s *Service) credentialNeeded() string {
 
 // authenticateJWT checks token as a JWT (auth.JWTVerifier): 401 when it
 // is not valid, 503 API.AUTH_UNAVAILABLE when the issuer cannot be
-// reached to check it. A valid token without a role is a caller with
-// auth.Open, refused with 403 by authorize.
+// reached to check it, with Retry-After the rest of the verifier's pause
+// before it tries the issuer again. A valid token without a role is a
+// caller with auth.Open, refused with 403 by authorize.
 func (s *Service) authenticateJWT(w http.ResponseWriter, r *http.Request, token string) (auth.Caller, error) {
 	c, err := s.jwt.Verify(r.Context(), token)
+	var unavailable *auth.JWTUnavailableError
 	switch {
 	case err == nil:
 		return c, nil
-	case errors.Is(err, auth.ErrJWTUnavailable):
+	case errors.As(err, &unavailable):
 		s.log.WarnContext(r.Context(), "jwt issuer unavailable", "error", err.Error())
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(unavailable.RetryAfter.Seconds())))))
 		return auth.Caller{}, apierror.New(http.StatusServiceUnavailable, "API.AUTH_UNAVAILABLE",
 			"the token cannot be checked now: its issuer (discovery or keys) cannot be reached; try again")
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,12 +21,46 @@ const DefaultRoleClaim = "cognito:groups"
 // JWT errors: Verify's error wraps one of them.
 var (
 	// ErrJWTUnavailable: the issuer's discovery document or its keys
-	// (JWKS) could not be fetched, so the token could not be checked
-	// (the api answers 503, not 401).
+	// (JWKS) could not be fetched, now or at the last try, so the token
+	// could not be checked (the api answers 503, not 401). The error is
+	// a *JWTUnavailableError.
 	ErrJWTUnavailable = errors.New("the token issuer cannot be reached")
 	// ErrJWTInvalid: the token is not one this issuer signed for this
 	// audience, or it is expired or not yet valid.
 	ErrJWTInvalid = errors.New("the token is not valid")
+)
+
+// JWTUnavailableError is a token that could not be checked because the
+// issuer's discovery document or keys could not be fetched. It wraps
+// ErrJWTUnavailable.
+type JWTUnavailableError struct {
+	// What could not be fetched: "discovery" or "keys".
+	What string
+	// RetryAfter is how long until the verifier tries the issuer again
+	// (what is left of its pause after a failure); tokens that need the
+	// issuer meanwhile get this error without a fetch.
+	RetryAfter time.Duration
+	// Err is the last fetch's error.
+	Err error
+}
+
+func (e *JWTUnavailableError) Error() string {
+	return fmt.Sprintf("%v: %s: %v (next try in %s)", ErrJWTUnavailable, e.What, e.Err, e.RetryAfter.Round(time.Millisecond))
+}
+
+// Unwrap makes errors.Is find ErrJWTUnavailable and the fetch's error.
+func (e *JWTUnavailableError) Unwrap() []error { return []error{ErrJWTUnavailable, e.Err} }
+
+// Defaults of the JWTConfig's fetch limits.
+const (
+	// DefaultJWTBackoffMin is the pause after a failed fetch of the
+	// issuer's discovery document or keys; each failure in a row doubles
+	// it, up to DefaultJWTBackoffMax.
+	DefaultJWTBackoffMin = time.Second
+	DefaultJWTBackoffMax = 30 * time.Second
+	// DefaultJWKSRefetchInterval is the least time between two fetches of
+	// the JWKS for tokens naming a key ID the cached keys lack.
+	DefaultJWKSRefetchInterval = 10 * time.Second
 )
 
 // JWTConfig is what JWTVerifier checks.
@@ -33,9 +68,10 @@ type JWTConfig struct {
 	// Issuer is the OIDC issuer URL (the token's iss); its discovery
 	// document is Issuer + "/.well-known/openid-configuration".
 	Issuer string
-	// Audience must be in the token's aud or, for a token with no aud
-	// (a Cognito access token), be its client_id.
-	Audience string
+	// Audiences (AUTH_JWT_AUDIENCE, ParseAudiences): one of them must be
+	// in the token's aud or, for a token with no aud (a Cognito access
+	// token), be its client_id.
+	Audiences []string
 	// RoleClaim names the claim (a string or a list of strings) whose
 	// values name roles; "" means DefaultRoleClaim.
 	RoleClaim string
@@ -45,6 +81,16 @@ type JWTConfig struct {
 	// Client fetches discovery and keys; nil means one with a 10 s
 	// timeout.
 	Client *http.Client
+	// BackoffMin and BackoffMax bound the pause after a failed fetch
+	// (doubling from BackoffMin at each failure in a row); zero means
+	// DefaultJWTBackoffMin, DefaultJWTBackoffMax.
+	BackoffMin, BackoffMax time.Duration
+	// RefetchInterval is the least time between two JWKS fetches for
+	// unknown key IDs; zero means DefaultJWKSRefetchInterval.
+	RefetchInterval time.Duration
+	// Now is the clock of the pauses (nil: time.Now); token expiry is
+	// checked against the real clock.
+	Now func() time.Time
 }
 
 // signingAlgs are the algorithms a token may be signed with: asymmetric
@@ -55,15 +101,24 @@ var signingAlgs = []string{
 }
 
 // JWTVerifier checks bearer JWTs with github.com/coreos/go-oidc: the
-// signature against the issuer's JWKS (cached, refetched when a token
-// names an unknown key), the expiry and not-before, the issuer and the
-// audience; it then reads the caller's role. Discovery is lazy: it runs
-// at the first Verify and again at each Verify until it succeeds, so a
-// cold start does not fail while the issuer is unreachable.
+// signature against the issuer's JWKS, the expiry and not-before, the
+// issuer and the audience; it then reads the caller's role.
+//
+// It keeps a flood of tokens from turning into a flood of requests to
+// the issuer. Discovery is lazy: it runs at the first Verify, so a cold
+// start does not fail while the issuer is unreachable; after a failure
+// it is tried again only after a pause (BackoffMin, doubling to
+// BackoffMax), and tokens meanwhile get a *JWTUnavailableError without a
+// fetch. The keys are cached; a token naming a key ID the cache lacks
+// (key rotation) fetches the JWKS again at most once per
+// RefetchInterval, and is refused as invalid (key unknown) in between.
+// A failed JWKS fetch pauses like a failed discovery.
 type JWTVerifier struct {
-	cfg JWTConfig
-	mu  sync.Mutex
-	v   *oidc.IDTokenVerifier
+	cfg  JWTConfig
+	mu   sync.Mutex // guards discovery
+	v    *oidc.IDTokenVerifier
+	disc fetchGate
+	keys *keySet // set with v
 }
 
 // NewJWTVerifier returns a verifier for cfg; it fetches nothing yet.
@@ -74,66 +129,102 @@ func NewJWTVerifier(cfg JWTConfig) *JWTVerifier {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 10 * time.Second}
 	}
+	if cfg.BackoffMin <= 0 {
+		cfg.BackoffMin = DefaultJWTBackoffMin
+	}
+	if cfg.BackoffMax < cfg.BackoffMin {
+		cfg.BackoffMax = max(DefaultJWTBackoffMax, cfg.BackoffMin)
+	}
+	if cfg.RefetchInterval <= 0 {
+		cfg.RefetchInterval = DefaultJWKSRefetchInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &JWTVerifier{cfg: cfg}
 }
 
-// verifier discovers the issuer once.
+// fetchGate spaces out fetches of one resource: after a failure the next
+// fetch waits a pause that doubles with each failure in a row (between
+// min and max); after a success it waits every (0: none needed).
+type fetchGate struct {
+	next    time.Time     // no fetch before
+	pause   time.Duration // the last failure's pause; 0 after a success
+	lastErr error         // the last fetch's error; nil after a success
+	fetched bool          // a fetch succeeded at least once
+}
+
+// wait is how long until a fetch may run (≤ 0: now).
+func (g *fetchGate) wait(now time.Time) time.Duration { return g.next.Sub(now) }
+
+// failed records a failed fetch at now and returns the pause it starts.
+func (g *fetchGate) failed(now time.Time, err error, lo, hi time.Duration) time.Duration {
+	g.pause = min(max(2*g.pause, lo), hi)
+	g.next, g.lastErr = now.Add(g.pause), err
+	return g.pause
+}
+
+// succeeded records a successful fetch at now; the next may run after
+// every.
+func (g *fetchGate) succeeded(now time.Time, every time.Duration) {
+	g.pause, g.lastErr, g.fetched = 0, nil, true
+	g.next = now.Add(every)
+}
+
+// verifier discovers the issuer once, pausing after failures.
 func (j *JWTVerifier) verifier(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.v != nil {
 		return j.v, nil
 	}
-	p, err := oidc.NewProvider(oidc.ClientContext(ctx, j.cfg.Client), j.cfg.Issuer)
+	if wait := j.disc.wait(j.cfg.Now()); wait > 0 {
+		return nil, &JWTUnavailableError{What: "discovery at " + j.cfg.Issuer, RetryAfter: wait, Err: j.disc.lastErr}
+	}
+	jwksURI, err := j.discover(ctx)
 	if err != nil {
-		return nil, err
+		pause := j.disc.failed(j.cfg.Now(), err, j.cfg.BackoffMin, j.cfg.BackoffMax)
+		return nil, &JWTUnavailableError{What: "discovery at " + j.cfg.Issuer, RetryAfter: pause, Err: err}
 	}
-	var meta struct {
-		JWKSURI string `json:"jwks_uri"`
-	}
-	if err := p.Claims(&meta); err != nil || meta.JWKSURI == "" {
-		return nil, fmt.Errorf("the discovery document has no jwks_uri (%v)", err)
-	}
-	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), j.cfg.Client), meta.JWKSURI)
-	j.v = oidc.NewVerifier(j.cfg.Issuer, reportingKeySet{keys}, &oidc.Config{
+	j.disc.succeeded(j.cfg.Now(), 0)
+	j.keys = &keySet{cfg: &j.cfg, url: jwksURI}
+	j.v = oidc.NewVerifier(j.cfg.Issuer, j.keys, &oidc.Config{
 		SkipClientIDCheck:    true, // checked in Verify: aud, or client_id without aud
 		SupportedSigningAlgs: signingAlgs,
 	})
 	return j.v, nil
 }
 
-// fetchErrKey carries a *error that reportingKeySet fills when the keys
-// could not be fetched (go-oidc flattens that error into a string).
-type fetchErrKey struct{}
-
-// reportingKeySet tells a failure to fetch the JWKS apart from a bad
-// signature: RemoteKeySet wraps the former ("fetching keys %w") and not
-// the latter.
-type reportingKeySet struct{ *oidc.RemoteKeySet }
-
-func (k reportingKeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	p, err := k.RemoteKeySet.VerifySignature(ctx, jwt)
-	if err != nil && errors.Unwrap(err) != nil {
-		if slot, ok := ctx.Value(fetchErrKey{}).(*error); ok {
-			*slot = err
-		}
+// discover fetches the discovery document and returns its jwks_uri. The
+// fetch does not end with the request that started it (a cancelled
+// request must not count as the issuer failing).
+func (j *JWTVerifier) discover(ctx context.Context) (string, error) {
+	p, err := oidc.NewProvider(oidc.ClientContext(context.WithoutCancel(ctx), j.cfg.Client), j.cfg.Issuer)
+	if err != nil {
+		return "", err
 	}
-	return p, err
+	var meta struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.JWKSURI == "" {
+		return "", fmt.Errorf("the discovery document has no jwks_uri (%v)", err)
+	}
+	return meta.JWKSURI, nil
 }
 
 // Verify checks raw and returns its caller: ID "jwt:" + sub, and the
 // highest role named by the role claim or a mapped scope (Open when none
 // is: the caller is known but may do nothing). The error wraps
-// ErrJWTUnavailable or ErrJWTInvalid.
+// ErrJWTUnavailable (a *JWTUnavailableError) or ErrJWTInvalid.
 func (j *JWTVerifier) Verify(ctx context.Context, raw string) (Caller, error) {
 	v, err := j.verifier(ctx)
 	if err != nil {
-		return Caller{}, fmt.Errorf("%w: discovery at %s: %v", ErrJWTUnavailable, j.cfg.Issuer, err)
+		return Caller{}, err
 	}
-	var fetchErr error
+	var fetchErr *JWTUnavailableError
 	tok, err := v.Verify(context.WithValue(ctx, fetchErrKey{}, &fetchErr), raw)
 	if fetchErr != nil {
-		return Caller{}, fmt.Errorf("%w: %v", ErrJWTUnavailable, fetchErr)
+		return Caller{}, fetchErr
 	}
 	if err != nil {
 		return Caller{}, fmt.Errorf("%w: %v", ErrJWTInvalid, err)
@@ -142,11 +233,9 @@ func (j *JWTVerifier) Verify(ctx context.Context, raw string) (Caller, error) {
 	if err := tok.Claims(&claims); err != nil {
 		return Caller{}, fmt.Errorf("%w: claims: %v", ErrJWTInvalid, err)
 	}
-	switch clientID, _ := claims["client_id"].(string); {
-	case slices.Contains(tok.Audience, j.cfg.Audience):
-	case len(tok.Audience) == 0 && clientID == j.cfg.Audience:
-	default:
-		return Caller{}, fmt.Errorf("%w: the audience (aud, or client_id without aud) is not %q", ErrJWTInvalid, j.cfg.Audience)
+	clientID, _ := claims["client_id"].(string)
+	if !j.audienceOK(tok.Audience, clientID) {
+		return Caller{}, fmt.Errorf("%w: the audience (aud, or client_id without aud) is not %s", ErrJWTInvalid, j.audiences())
 	}
 	if tok.Subject == "" {
 		return Caller{}, fmt.Errorf("%w: no sub claim", ErrJWTInvalid)
@@ -162,6 +251,47 @@ func (j *JWTVerifier) Verify(ctx context.Context, raw string) (Caller, error) {
 		role = max(role, j.cfg.ScopeRoles[s])
 	}
 	return Caller{ID: "jwt:" + tok.Subject, Role: role}, nil
+}
+
+// audienceOK: one of the configured audiences is in aud or, when aud is
+// empty, is clientID.
+func (j *JWTVerifier) audienceOK(aud []string, clientID string) bool {
+	if len(aud) == 0 {
+		return clientID != "" && slices.Contains(j.cfg.Audiences, clientID)
+	}
+	for _, a := range aud {
+		if slices.Contains(j.cfg.Audiences, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// audiences names the configured audiences for a message.
+func (j *JWTVerifier) audiences() string {
+	if len(j.cfg.Audiences) == 1 {
+		return strconv.Quote(j.cfg.Audiences[0])
+	}
+	q := make([]string, len(j.cfg.Audiences))
+	for i, a := range j.cfg.Audiences {
+		q[i] = strconv.Quote(a)
+	}
+	return "one of " + strings.Join(q, ", ")
+}
+
+// ParseAudiences reads AUTH_JWT_AUDIENCE: one audience (or Cognito app
+// client ID) or several, comma-separated; spaces around each are
+// dropped. No entry may be empty, and there must be one at least.
+func ParseAudiences(s string) ([]string, error) {
+	var out []string
+	for i, a := range strings.Split(s, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			return nil, fmt.Errorf("entry %d of %q is empty", i+1, s)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // claimValues reads a claim that is a string (space-separated values) or

@@ -1,6 +1,7 @@
 // Package jwttest is a local OIDC issuer for tests: an httptest server
 // that serves a discovery document and a JWKS with one RSA key made in
-// the test, and signs tokens with it (github.com/go-jose/go-jose/v4).
+// the test (and any added with AddKey), signs tokens with it
+// (github.com/go-jose/go-jose/v4) and counts the requests it serves.
 package jwttest
 
 import (
@@ -10,6 +11,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +27,30 @@ type Issuer struct {
 	Key   *rsa.PrivateKey
 	KeyID string
 	down  atomic.Bool
+
+	discoveries, jwksFetches atomic.Int64
+
+	mu    sync.Mutex
+	extra []jose.JSONWebKey // AddKey's, served after Key
+}
+
+// Discoveries is how many requests for the discovery document the
+// issuer received (while down too).
+func (i *Issuer) Discoveries() int { return int(i.discoveries.Load()) }
+
+// JWKSFetches is how many requests for the JWKS the issuer received
+// (while down too).
+func (i *Issuer) JWKSFetches() int { return int(i.jwksFetches.Load()) }
+
+// AddKey makes a new RSA key, serves its public half in the JWKS under
+// kid from now on (key rotation) and returns it, for SignWith.
+func (i *Issuer) AddKey(t testing.TB, kid string) *rsa.PrivateKey {
+	t.Helper()
+	k := NewKey(t)
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.extra = append(i.extra, jose.JSONWebKey{Key: &k.PublicKey, KeyID: kid, Algorithm: string(jose.RS256), Use: "sig"})
+	return k
 }
 
 // SetDown makes every request to the issuer answer 503 (true) or be
@@ -37,6 +63,12 @@ func New(t testing.TB) *Issuer {
 	i := &Issuer{Key: NewKey(t), KeyID: "test-key-1"}
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			i.discoveries.Add(1)
+		case "/jwks.json":
+			i.jwksFetches.Add(1)
+		}
 		if i.down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
@@ -55,9 +87,12 @@ func New(t testing.TB) *Issuer {
 		})
 	})
 	mux.HandleFunc("GET /jwks.json", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+		i.mu.Lock()
+		keys := append([]jose.JSONWebKey{
 			{Key: &i.Key.PublicKey, KeyID: i.KeyID, Algorithm: string(jose.RS256), Use: "sig"},
-		}})
+		}, i.extra...)
+		i.mu.Unlock()
+		writeJSON(w, jose.JSONWebKeySet{Keys: keys})
 	})
 	return i
 }
