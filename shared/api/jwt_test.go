@@ -1,13 +1,17 @@
 package api
 
 import (
+	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/auth"
+	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/jwttest"
+	"github.com/jobweaver/jobweaver/shared/testwait"
 )
 
 const testAudience = "jobweaver-test-client"
@@ -109,9 +113,13 @@ func mustKey(t *testing.T) string {
 
 // TestJWTIssuerUnavailable: an issuer that is down at start does not
 // stop the service (discovery is lazy); a token then gets 503
-// API.AUTH_UNAVAILABLE, not 401, and works once the issuer is back. A
-// token naming a key not in the cached JWKS while the issuer is down is
-// a 503 too.
+// API.AUTH_UNAVAILABLE, not 401, with Retry-After the rest of the
+// verifier's pause (1 s after the first failure), and a flood of tokens
+// makes no more discovery requests until the pause is over; then it
+// works. Once the keys are cached, a token naming a key ID they lack is a
+// 401 (key unknown) without a JWKS fetch within 10 s of the last one,
+// whether the issuer is up or down, and cached keys keep working while
+// it is down.
 func TestJWTIssuerUnavailable(t *testing.T) {
 	iss := jwttest.New(t)
 	viewer := map[string]any{"cognito:groups": []string{"viewer"}}
@@ -120,25 +128,119 @@ func TestJWTIssuerUnavailable(t *testing.T) {
 	b := jwtBundle(t, iss.URL)
 
 	const route = "/api/jobs/01900000-0000-7000-8000-000000000000" // viewer; 404 once through
-	w := b.do(http.MethodGet, route, "", bearer(token)...)
-	wantError(t, w, http.StatusServiceUnavailable, "API.AUTH_UNAVAILABLE")
-	if w.Header().Get("Retry-After") == "" {
-		t.Error("503 without Retry-After")
+	for range 20 {
+		w := b.do(http.MethodGet, route, "", bearer(token)...)
+		wantError(t, w, http.StatusServiceUnavailable, "API.AUTH_UNAVAILABLE")
+		if got := w.Header().Get("Retry-After"); got != "1" {
+			t.Fatalf("Retry-After = %q, want 1 (the rest of the first 1 s pause, rounded up)", got)
+		}
+	}
+	if n := iss.Discoveries(); n != 1 {
+		t.Fatalf("%d discovery requests for 20 tokens within the pause, want 1", n)
 	}
 	// No credentials at all is still a 401, whatever the issuer.
 	wantError(t, b.do(http.MethodGet, route, ""), http.StatusUnauthorized, "API.UNAUTHENTICATED")
 
+	// Back up: tokens keep getting 503 until the pause is over, then pass;
+	// the polling costs one more discovery in all.
 	iss.SetDown(false)
-	if w := b.do(http.MethodGet, route, "", bearer(token)...); w.Code != http.StatusNotFound {
-		t.Fatalf("with the issuer up: %d %s", w.Code, w.Body)
+	testwait.Eventually(t, 5*time.Second, "the token accepted after the pause", func() bool {
+		return b.do(http.MethodGet, route, "", bearer(token)...).Code == http.StatusNotFound
+	})
+	if n := iss.Discoveries(); n != 2 {
+		t.Fatalf("%d discovery requests, want 2 (one failed, one after its pause)", n)
+	}
+	if n := iss.JWKSFetches(); n != 1 {
+		t.Fatalf("%d JWKS fetches, want 1", n)
 	}
 
-	// Down again: the cached key still checks known tokens; a token
-	// signed by a key the cache lacks needs the JWKS, so 503.
-	iss.SetDown(true)
-	if w := b.do(http.MethodGet, route, "", bearer(token)...); w.Code != http.StatusNotFound {
-		t.Fatalf("cached key, issuer down: %d %s", w.Code, w.Body)
+	// Unknown key IDs, issuer up or down: 401, no fetch (the last was
+	// just now); the cached key still checks known tokens.
+	stranger := jwttest.NewKey(t)
+	for _, down := range []bool{false, true} {
+		iss.SetDown(down)
+		for i := range 10 {
+			kid := fmt.Sprintf("made-up-%d", i)
+			w := b.do(http.MethodGet, route, "", bearer(jwttest.SignWith(t, stranger, kid, iss.Claims("u-late", testAudience, viewer)))...)
+			if e := wantError(t, w, http.StatusUnauthorized, "API.UNAUTHENTICATED"); !strings.Contains(e.Message, "not among the issuer's keys") {
+				t.Fatalf("unknown key ID: %q", e.Message)
+			}
+		}
+		if w := b.do(http.MethodGet, route, "", bearer(token)...); w.Code != http.StatusNotFound {
+			t.Fatalf("cached key, issuer down=%v: %d %s", down, w.Code, w.Body)
+		}
 	}
-	rotated := jwttest.SignWith(t, jwttest.NewKey(t), "rotated-kid", iss.Claims("u-late", testAudience, viewer))
-	wantError(t, b.do(http.MethodGet, route, "", bearer(rotated)...), http.StatusServiceUnavailable, "API.AUTH_UNAVAILABLE")
+	if n := iss.JWKSFetches(); n != 1 {
+		t.Fatalf("%d JWKS fetches after 20 tokens naming unknown key IDs, want 1", n)
+	}
+}
+
+// TestJWTAudienceList: AUTH_JWT_AUDIENCE with several audiences takes a
+// token for any of them (aud, or client_id without aud) and refuses
+// others.
+func TestJWTAudienceList(t *testing.T) {
+	iss := jwttest.New(t)
+	cfg := DefaultConfig()
+	cfg.Auth, cfg.JWTIssuer, cfg.JWTAudience = AuthKeysJWT, iss.URL, "web-client, cli-client"
+	b := setup(t, cfg)
+	admin := map[string]any{"cognito:groups": []string{"admin"}}
+	with := func(extra map[string]any) map[string]any {
+		out := map[string]any{"cognito:groups": []string{"admin"}}
+		maps.Copy(out, extra)
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		token string
+		want  int
+	}{
+		{"first audience", iss.Sign(t, iss.Claims("u", "web-client", admin)), http.StatusOK},
+		{"second audience", iss.Sign(t, iss.Claims("u", "cli-client", admin)), http.StatusOK},
+		{"client_id of the second, no aud", iss.Sign(t, iss.Claims("c", "", with(map[string]any{"aud": nil, "client_id": "cli-client"}))), http.StatusOK},
+		{"the whole list as one audience", iss.Sign(t, iss.Claims("u", "web-client, cli-client", admin)), http.StatusUnauthorized},
+		{"another audience", iss.Sign(t, iss.Claims("u", "mobile-client", admin)), http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := b.do(http.MethodGet, "/api/keys", "", bearer(tc.token)...)
+			if w.Code != tc.want {
+				t.Fatalf("GET /api/keys = %d, want %d; %s", w.Code, tc.want, w.Body)
+			}
+			if tc.want == http.StatusUnauthorized {
+				if e := wantError(t, w, w.Code, "API.UNAUTHENTICATED"); !strings.Contains(e.Message, `one of "web-client", "cli-client"`) {
+					t.Errorf("message %q does not name the audiences", e.Message)
+				}
+			}
+		})
+	}
+}
+
+// TestJWTAudienceConfig: AUTH_JWT_AUDIENCE is checked at start: one or
+// more comma-separated audiences, none empty.
+func TestJWTAudienceConfig(t *testing.T) {
+	for _, tc := range []struct {
+		audience string
+		ok       bool
+	}{
+		{"client", true},
+		{"web-client,cli-client", true},
+		{" web-client , cli-client ", true},
+		{"", false},
+		{"web-client,,cli-client", false},
+		{"web-client,", false},
+		{",web-client", false},
+		{" , ", false},
+	} {
+		env := config.FromMap(map[string]string{"API_AUTH": "jwt", "AUTH_JWT_ISSUER": "https://issuer.example", "AUTH_JWT_AUDIENCE": tc.audience})
+		cfg := ConfigFromEnv(env)
+		err := env.Err()
+		if err == nil {
+			err = cfg.validate()
+		}
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%q refused: %v", tc.audience, err)
+		case !tc.ok && (err == nil || !strings.Contains(err.Error(), "AUTH_JWT_AUDIENCE")):
+			t.Errorf("%q: err = %v, want one naming AUTH_JWT_AUDIENCE", tc.audience, err)
+		}
+	}
 }
