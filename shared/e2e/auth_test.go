@@ -9,6 +9,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/api"
 	"github.com/jobweaver/jobweaver/shared/auth"
+	"github.com/jobweaver/jobweaver/shared/jwttest"
 	"github.com/jobweaver/jobweaver/shared/stacktest"
 	"github.com/jobweaver/jobweaver/shared/testwait"
 )
@@ -79,14 +80,32 @@ func (s *stack) newKey(t *testing.T, admin, role, expiresAt string) (key, id str
 	return key, id
 }
 
-// TestRBACMatrix: every route of the api × every kind of credential
-// against a stack with API_AUTH=keys: open routes answer everyone; no
-// credentials, an unknown key, a bad checksum, an expired or a revoked key
-// get 401 API.UNAUTHENTICATED with the Bearer challenge; a key whose role
-// is below the route's gets 403 API.FORBIDDEN naming the role; the rest
-// reach the handler.
+// rbacCaller is one kind of caller of the RBAC matrix.
+type rbacCaller struct {
+	name   string
+	header string    // Authorization; "" sends none
+	role   auth.Role // auth.Open: refused (refused) unless the route is open
+	// refused is what a caller with no role gets on a route that needs
+	// one: 401 (no or a bad credential; the default) or 403 (a valid
+	// JWT that names no role).
+	refused int
+}
+
+// TestRBACMatrix: every route of the api × every kind of caller against
+// one stack with API_AUTH=keys,jwt over a local OIDC issuer (jwttest).
+// Key callers: no credentials, an unknown key, a bad checksum, an expired
+// or a revoked key get 401 API.UNAUTHENTICATED with the Bearer challenge.
+// JWT callers (jwtCallers): expired, wrong issuer, audience or signature,
+// an unknown key ID and alg=none get 401 too; a valid token with no role
+// gets 403 on every route that needs one. A key or a JWT (groups or
+// scopes) whose role is below the route's gets 403 API.FORBIDDEN naming
+// the role; the rest reach the handler. Open routes answer everyone. The
+// subtests run in parallel; the whole matrix costs the issuer one
+// discovery and one JWKS fetch.
 func TestRBACMatrix(t *testing.T) {
-	s, admin := authStack(t)
+	start := time.Now()
+	iss := jwttest.New(t)
+	s, admin := jwtStack(t, iss)
 	viewer, _ := s.newKey(t, admin, "viewer", "")
 	operator, operatorID := s.newKey(t, admin, "operator", "")
 	adminKey, adminID := s.newKey(t, admin, "admin", "")
@@ -101,69 +120,76 @@ func TestRBACMatrix(t *testing.T) {
 	unknown, _ := auth.Generate()
 	badSum := adminKey[:len(adminKey)-1] + map[bool]string{true: "b", false: "a"}[adminKey[len(adminKey)-1] == 'a']
 
-	creds := []struct {
-		name   string
-		header string
-		role   auth.Role // auth.Open: refused (401) unless the route is open
-	}{
-		{"no credentials", "", auth.Open},
-		{"unknown key", "Bearer " + unknown, auth.Open},
-		{"bad checksum", "Bearer " + badSum, auth.Open},
-		{"expired key", "Bearer " + expired, auth.Open},
-		{"revoked key", "Bearer " + revoked, auth.Open},
-		{"viewer", "Bearer " + viewer, auth.Viewer},
-		{"operator", "Bearer " + operator, auth.Operator},
-		{"admin", "Bearer " + adminKey, auth.Admin},
+	creds := []rbacCaller{
+		{name: "no credentials", header: "", role: auth.Open},
+		{name: "unknown key", header: "Bearer " + unknown, role: auth.Open},
+		{name: "bad checksum", header: "Bearer " + badSum, role: auth.Open},
+		{name: "expired key", header: "Bearer " + expired, role: auth.Open},
+		{name: "revoked key", header: "Bearer " + revoked, role: auth.Open},
+		{name: "viewer", header: "Bearer " + viewer, role: auth.Viewer},
+		{name: "operator", header: "Bearer " + operator, role: auth.Operator},
+		{name: "admin", header: "Bearer " + adminKey, role: auth.Admin},
 	}
+	creds = append(creds, jwtCallers(t, iss)...)
 
 	rows := map[string]rbacRoute{}
 	for _, rt := range rbacRoutes {
 		rows[rt.method+" "+rt.path] = rt
 	}
-	for _, e := range api.Endpoints() {
-		rt, ok := rows[e.Method+" "+e.Path]
-		if !ok {
-			t.Errorf("%s %s has no row in the RBAC matrix (rbacRoutes)", e.Method, e.Path)
-			continue
-		}
-		if got := auth.Required(e.Method + " " + e.Path); got != rt.need {
-			t.Errorf("%s %s: the service asks for %s, the matrix expects %s", e.Method, e.Path, got, rt.need)
-		}
-		for _, c := range creds {
-			t.Run(e.Method+" "+e.Path+"/"+c.name, func(t *testing.T) {
-				want := rt.ok
-				switch {
-				case rt.need == auth.Open:
-				case c.role == auth.Open:
-					want = http.StatusUnauthorized
-				case !c.role.Allows(rt.need):
-					want = http.StatusForbidden
-				}
-				var hdr []string
-				if c.header != "" {
-					hdr = []string{"Authorization", c.header}
-				}
-				r := s.Do(t, rt.method, rt.target, rt.body, hdr...)
-				if r.Status != want {
-					t.Fatalf("%s %s as %s = %d, want %d: %.300s", rt.method, rt.target, c.name, r.Status, want, r.Body)
-				}
-				switch want {
-				case http.StatusUnauthorized:
-					if m := r.JSON(t); m["errorCode"] != "API.UNAUTHENTICATED" {
-						t.Errorf("401 body %s", r.Body)
+	// The group waits for its parallel subtests, so that what follows it
+	// sees all their requests.
+	matrix := time.Now()
+	t.Run("matrix", func(t *testing.T) {
+		for _, e := range api.Endpoints() {
+			rt, ok := rows[e.Method+" "+e.Path]
+			if !ok {
+				t.Errorf("%s %s has no row in the RBAC matrix (rbacRoutes)", e.Method, e.Path)
+				continue
+			}
+			if got := auth.Required(e.Method + " " + e.Path); got != rt.need {
+				t.Errorf("%s %s: the service asks for %s, the matrix expects %s", e.Method, e.Path, got, rt.need)
+			}
+			for _, c := range creds {
+				t.Run(e.Method+" "+e.Path+"/"+c.name, func(t *testing.T) {
+					t.Parallel()
+					want := rt.ok
+					switch {
+					case rt.need == auth.Open:
+					case c.role == auth.Open && c.refused != 0:
+						want = c.refused
+					case c.role == auth.Open:
+						want = http.StatusUnauthorized
+					case !c.role.Allows(rt.need):
+						want = http.StatusForbidden
 					}
-					if h := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, `Bearer realm="jobweaver"`) {
-						t.Errorf("WWW-Authenticate = %q", h)
+					var hdr []string
+					if c.header != "" {
+						hdr = []string{"Authorization", c.header}
 					}
-				case http.StatusForbidden:
-					m := r.JSON(t)
-					if msg, _ := m["message"].(string); m["errorCode"] != "API.FORBIDDEN" || !strings.Contains(msg, rt.need.String()) {
-						t.Errorf("403 body %s does not name %s", r.Body, rt.need)
+					r := s.Do(t, rt.method, rt.target, rt.body, hdr...)
+					if r.Status != want {
+						t.Fatalf("%s %s as %s = %d, want %d: %.300s", rt.method, rt.target, c.name, r.Status, want, r.Body)
 					}
-				}
-			})
+					switch want {
+					case http.StatusUnauthorized:
+						if m := r.JSON(t); m["errorCode"] != "API.UNAUTHENTICATED" {
+							t.Errorf("401 body %s", r.Body)
+						}
+						if h := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, `Bearer realm="jobweaver"`) {
+							t.Errorf("WWW-Authenticate = %q", h)
+						}
+					case http.StatusForbidden:
+						m := r.JSON(t)
+						if msg, _ := m["message"].(string); m["errorCode"] != "API.FORBIDDEN" || !strings.Contains(msg, rt.need.String()) {
+							t.Errorf("403 body %s does not name %s", r.Body, rt.need)
+						}
+					}
+				})
+			}
 		}
-	}
+	})
+	t.Logf("%d routes × %d callers in %s (the stack's start and the keys before: %s)",
+		len(api.Endpoints()), len(creds), time.Since(matrix).Round(time.Millisecond), matrix.Sub(start).Round(time.Millisecond))
 
 	// What a key does is recorded under its ID: the key it created, the
 	// bulk DLQ operations it asked for (the dlq's requested_by).
@@ -173,6 +199,7 @@ func TestRBACMatrix(t *testing.T) {
 	if n := s.Count(t, "dlq", `SELECT count(*) FROM operations WHERE requested_by = $1`, operatorID); n != 2 {
 		t.Errorf("%d DLQ operations requested by the operator key %s, want 2 (retry, dismiss)", n, operatorID)
 	}
+	checkJWTCallers(t, s, iss, start)
 }
 
 // TestRevocationReachesTheAPIWithinTheCacheTTL: a key revoked in the
