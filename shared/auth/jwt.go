@@ -34,7 +34,8 @@ var (
 // issuer's discovery document or keys could not be fetched. It wraps
 // ErrJWTUnavailable.
 type JWTUnavailableError struct {
-	// What could not be fetched: "discovery" or "keys".
+	// What could not be fetched: "discovery at <issuer>" or "keys at
+	// <JWKS URL>".
 	What string
 	// RetryAfter is how long until the verifier tries the issuer again
 	// (what is left of its pause after a failure); tokens that need the
@@ -118,7 +119,6 @@ type JWTVerifier struct {
 	mu   sync.Mutex // guards discovery
 	v    *oidc.IDTokenVerifier
 	disc fetchGate
-	keys *keySet // set with v
 }
 
 // NewJWTVerifier returns a verifier for cfg; it fetches nothing yet.
@@ -151,7 +151,6 @@ type fetchGate struct {
 	next    time.Time     // no fetch before
 	pause   time.Duration // the last failure's pause; 0 after a success
 	lastErr error         // the last fetch's error; nil after a success
-	fetched bool          // a fetch succeeded at least once
 }
 
 // wait is how long until a fetch may run (≤ 0: now).
@@ -167,7 +166,7 @@ func (g *fetchGate) failed(now time.Time, err error, lo, hi time.Duration) time.
 // succeeded records a successful fetch at now; the next may run after
 // every.
 func (g *fetchGate) succeeded(now time.Time, every time.Duration) {
-	g.pause, g.lastErr, g.fetched = 0, nil, true
+	g.pause, g.lastErr = 0, nil
 	g.next = now.Add(every)
 }
 
@@ -187,8 +186,7 @@ func (j *JWTVerifier) verifier(ctx context.Context) (*oidc.IDTokenVerifier, erro
 		return nil, &JWTUnavailableError{What: "discovery at " + j.cfg.Issuer, RetryAfter: pause, Err: err}
 	}
 	j.disc.succeeded(j.cfg.Now(), 0)
-	j.keys = &keySet{cfg: &j.cfg, url: jwksURI}
-	j.v = oidc.NewVerifier(j.cfg.Issuer, j.keys, &oidc.Config{
+	j.v = oidc.NewVerifier(j.cfg.Issuer, &keySet{cfg: &j.cfg, url: jwksURI}, &oidc.Config{
 		SkipClientIDCheck:    true, // checked in Verify: aud, or client_id without aud
 		SupportedSigningAlgs: signingAlgs,
 	})
