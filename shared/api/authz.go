@@ -66,7 +66,10 @@ func (s *Service) authorize(pattern string, h http.Handler) http.Handler {
 	need := auth.Required(pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Auth == AuthNone {
-			h.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), auth.Caller{ID: auth.Anonymous, Role: auth.Admin})))
+			c := auth.Caller{ID: auth.Anonymous, Role: auth.Admin}
+			if s.rateLimit(w, r, need, c) {
+				h.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), c)))
+			}
 			return
 		}
 		if need == auth.Open {
@@ -80,6 +83,9 @@ func (s *Service) authorize(pattern string, h http.Handler) http.Handler {
 		}
 		if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
 			ri.caller = c.ID
+		}
+		if !s.rateLimit(w, r, need, c) {
+			return
 		}
 		if !c.Role.Allows(need) {
 			has := "the caller has " + c.Role.String()
@@ -126,6 +132,7 @@ func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (auth.Cal
 		return auth.Caller{}, unauthenticated(w, "the API key expired", true)
 	}
 	s.touch(r.Context(), rec.id)
+	s.noteKeyLimit(rec)
 	return auth.Caller{ID: rec.id, Role: rec.role}, nil
 }
 

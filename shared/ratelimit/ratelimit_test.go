@@ -62,9 +62,9 @@ func TestPGLease(t *testing.T) {
 	ctx := context.Background()
 	slow := ratelimit.Limit{Rate: 0.1, Burst: 5} // a token every 10 s
 	type step struct {
-		want                  int
-		granted, remaining    int
-		reset, retryAfter     time.Duration
+		want               int
+		granted, remaining int
+		reset, retryAfter  time.Duration
 	}
 	cases := []struct {
 		name  string
