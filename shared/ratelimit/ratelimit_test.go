@@ -256,3 +256,49 @@ func TestLimiterStoreDown(t *testing.T) {
 		t.Fatalf("%d store errors reported, want 2", errs.Load())
 	}
 }
+
+// BenchmarkAllow is one decision: local is the x/time/rate bucket alone
+// (no store); pg leases from Postgres, rate 1e5/s so that leases grow to
+// their cap (rate × 100 ms, 10000 tokens); pg-slow is a caller at 50/s
+// (leases of 5, so a round trip every 5 requests at most). leases/op is
+// the share of decisions that needed a round trip.
+func BenchmarkAllow(b *testing.B) {
+	cases := []struct {
+		name  string
+		pg    bool
+		limit ratelimit.Limit
+	}{
+		{"local", false, ratelimit.Limit{Rate: 1e5, Burst: 1e6}},
+		{"pg", true, ratelimit.Limit{Rate: 1e5, Burst: 1e6}},
+		{"pg-slow", true, ratelimit.Limit{Rate: 50, Burst: 1e6}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			cfg := ratelimit.Config{}
+			store := &counting{}
+			if c.pg {
+				store.Store = ratelimit.PG{Pool: pool(b)}
+				cfg.Store = store
+			}
+			lm := ratelimit.New(cfg)
+			ctx := context.Background()
+			for b.Loop() {
+				if !lm.Allow(ctx, "bench", c.limit).Allowed {
+					b.Fatal("denied")
+				}
+			}
+			b.ReportMetric(float64(store.n.Load())/float64(b.N), "leases/op")
+		})
+	}
+}
+
+// BenchmarkLease is one round trip to the shared bucket.
+func BenchmarkLease(b *testing.B) {
+	store := ratelimit.PG{Pool: pool(b)}
+	p := ratelimit.LeaseParams{Caller: "bench", Limit: ratelimit.Limit{Rate: 1e5, Burst: 1e6}, Want: 10}
+	for b.Loop() {
+		if _, err := store.Lease(context.Background(), p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
