@@ -76,8 +76,12 @@ func (s *Service) authorize(pattern string, h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
+		if !s.authFailuresAllowed(w, r) {
+			return
+		}
 		c, err := s.authenticate(w, r)
 		if err != nil {
+			s.authFailed(r, err)
 			apierror.Write(w, r, s.log, namespace, err)
 			return
 		}

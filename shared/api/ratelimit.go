@@ -1,13 +1,17 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
 	"github.com/jobweaver/jobweaver/shared/auth"
@@ -28,11 +32,15 @@ const (
 const storeErrorLogEvery = 10 * time.Second
 
 // rateLimiter is the api's side of shared/ratelimit: the Limiter over
-// the api database, and the own limits of the keys seen.
+// the api database, the own limits of the keys seen, and the buckets of
+// failed authentications per source address.
 type rateLimiter struct {
 	lim     *ratelimit.Limiter
 	own     sync.Map     // key ID -> ratelimit.Limit, from the key lookups
 	lastLog atomic.Int64 // UnixNano of the last store warning
+
+	failMu sync.Mutex
+	fails  map[string]*rate.Limiter // source address -> its failed authentications
 }
 
 // rateLimitFromEnv reads API_RATE_LIMIT and API_RATE_BURST into c.
@@ -63,7 +71,7 @@ func (c Config) validateRateLimit() error {
 
 // newRateLimiter builds the limiter over the api database.
 func (s *Service) newRateLimiter() *rateLimiter {
-	rl := &rateLimiter{}
+	rl := &rateLimiter{fails: map[string]*rate.Limiter{}}
 	rl.lim = ratelimit.New(ratelimit.Config{
 		Store: ratelimit.PG{Pool: s.pool},
 		OnStoreError: func(caller string, err error) {
@@ -128,6 +136,69 @@ func (s *Service) rateLimit(w http.ResponseWriter, r *http.Request, need auth.Ro
 		fmt.Sprintf("too many requests: this caller's limit is %s requests/s with bursts of %d; wait %d s (Retry-After) and try again, or ask an admin for a key with a higher rateLimit",
 			strconv.FormatFloat(l.Rate, 'f', -1, 64), l.Burst, wait)))
 	return false
+}
+
+// failBucket is the bucket of failed authentications from r's source
+// address (API Gateway's sourceIp in Lambda, the peer locally), nil when
+// API_RATE_LIMIT is off.
+func (s *Service) failBucket(r *http.Request) *rate.Limiter {
+	if s.cfg.RateLimit <= 0 {
+		return nil
+	}
+	addr := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	rl := s.limiter
+	rl.failMu.Lock()
+	defer rl.failMu.Unlock()
+	b, ok := rl.fails[addr]
+	if !ok {
+		if len(rl.fails) >= ratelimit.DefaultMaxCallers {
+			clear(rl.fails)
+		}
+		b = rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst)
+		rl.fails[addr] = b
+	}
+	return b
+}
+
+// authFailuresAllowed reports whether r's source address may try to
+// authenticate: with API_RATE_LIMIT on, each address may fail (401) at
+// API_RATE_LIMIT a second with bursts of API_RATE_BURST, in each process;
+// past it, the request is refused with 429 before its credentials cost a
+// key lookup or a JWKS fetch.
+func (s *Service) authFailuresAllowed(w http.ResponseWriter, r *http.Request) bool {
+	b := s.failBucket(r)
+	if b == nil {
+		return true
+	}
+	now := time.Now()
+	tokens := b.TokensAt(now)
+	if tokens >= 1 {
+		return true
+	}
+	wait := ceilSeconds(time.Duration((1-tokens)/s.cfg.RateLimit*float64(time.Second)), 1)
+	h := w.Header()
+	h.Set("RateLimit-Limit", strconv.Itoa(s.cfg.RateBurst))
+	h.Set("RateLimit-Remaining", "0")
+	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(time.Duration((float64(s.cfg.RateBurst)-tokens)/s.cfg.RateLimit*float64(time.Second)), 1)))
+	h.Set("Retry-After", strconv.Itoa(wait))
+	s.metrics.Count("RateLimited", 1)
+	apierror.Write(w, r, s.log, namespace, apierror.New(http.StatusTooManyRequests, "API.RATE_LIMITED",
+		fmt.Sprintf("too many failed authentications from this address; wait %d s (Retry-After) and try again with a valid key or token", wait)))
+	return false
+}
+
+// authFailed spends a token of r's source address when err is a 401.
+func (s *Service) authFailed(r *http.Request, err error) {
+	var e *apierror.Error
+	if !errors.As(err, &e) || e.Status != http.StatusUnauthorized {
+		return
+	}
+	if b := s.failBucket(r); b != nil {
+		b.Allow()
+	}
 }
 
 // ceilSeconds rounds d up to whole seconds, at least least.

@@ -356,3 +356,36 @@ func (c countingStore) Lease(ctx context.Context, p ratelimit.LeaseParams) (rate
 	c.n.Add(1)
 	return c.Store.Lease(ctx, p)
 }
+
+// With API_RATE_LIMIT on, failed authentications from one address are
+// limited too (before any key lookup); another address is untouched.
+func TestRateLimitFailedAuth(t *testing.T) {
+	b, admin := limitedBundle(t, 0.1, 3)
+	unknown, _ := auth.Generate()
+	from := func(addr, key string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, limitedRoute(), nil)
+		r.RemoteAddr = addr
+		r.Header.Set("Authorization", "Bearer "+key)
+		w := httptest.NewRecorder()
+		b.svc.HTTPHandler().ServeHTTP(w, r)
+		return w
+	}
+	for range 3 {
+		wantError(t, from("198.51.100.7:4000", unknown), http.StatusUnauthorized, "API.UNAUTHENTICATED")
+	}
+	w := from("198.51.100.7:4001", unknown)
+	e := wantError(t, w, http.StatusTooManyRequests, "API.RATE_LIMITED")
+	if ra, err := strconv.Atoi(w.Header().Get("Retry-After")); err != nil || ra < 1 || ra > 10 || !strings.Contains(e.Message, "failed authentications") {
+		t.Fatalf("Retry-After %q, message %q", w.Header().Get("Retry-After"), e.Message)
+	}
+	if w := from("203.0.113.9:4000", admin); w.Code == http.StatusTooManyRequests || w.Code == http.StatusUnauthorized {
+		t.Fatalf("another address: %d %s", w.Code, w.Body)
+	}
+	// Off with API_RATE_LIMIT=0: 401s all the way.
+	k, _ := keysBundle(t)
+	for i := range 20 {
+		if w := k.do(http.MethodGet, limitedRoute(), "", bearer(unknown)...); w.Code != http.StatusUnauthorized {
+			t.Fatalf("request %d: %d", i, w.Code)
+		}
+	}
+}
