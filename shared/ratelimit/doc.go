@@ -20,6 +20,7 @@
 // Each caller also has a golang.org/x/time/rate bucket in each process
 // with the same rate and burst, checked first: it bounds what one process
 // admits even when the store cannot be reached, in which case the Limiter
-// fails open to that local bucket (Decision.Degraded) and reports the error
-// through Config.OnStoreError.
+// fails open to that local bucket (Decision.Degraded), reports the error
+// through Config.OnStoreError and asks the store again for that caller
+// only after LeaseTTL.
 package ratelimit

@@ -120,6 +120,7 @@ type bucket struct {
 	denied  time.Time // the store said no until then
 	shared  int       // the store's remaining tokens at the last lease
 	full    time.Time // when the store's bucket is full, as of the last lease
+	down    time.Time // the store failed: decide locally until then
 }
 
 // New returns a Limiter.
@@ -149,8 +150,8 @@ func (lm *Limiter) maxLease(l Limit) int {
 	return max(1, min(n, l.Burst/2))
 }
 
-// bucketOf returns caller's bucket, made for l (or changed to it).
-func (lm *Limiter) bucketOf(caller string, l Limit, now time.Time) *bucket {
+// bucketOf returns caller's bucket, made for l if it is new.
+func (lm *Limiter) bucketOf(caller string, l Limit) *bucket {
 	lm.mu.Lock()
 	defer lm.mu.Unlock()
 	b, ok := lm.callers[caller]
@@ -160,15 +161,6 @@ func (lm *Limiter) bucketOf(caller string, l Limit, now time.Time) *bucket {
 		}
 		b = &bucket{limit: l, local: rate.NewLimiter(rate.Limit(l.Rate), l.Burst), size: 1}
 		lm.callers[caller] = b
-		return b
-	}
-	if b.limit != l {
-		b.mu.Lock()
-		b.limit = l
-		b.local.SetLimitAt(now, rate.Limit(l.Rate))
-		b.local.SetBurstAt(now, l.Burst)
-		b.size = 1
-		b.mu.Unlock()
 	}
 	return b
 }
@@ -180,9 +172,15 @@ func (lm *Limiter) Allow(ctx context.Context, caller string, l Limit) Decision {
 		return Decision{Allowed: true}
 	}
 	now := lm.cfg.Now()
-	b := lm.bucketOf(caller, l, now)
+	b := lm.bucketOf(caller, l)
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.limit != l {
+		b.limit = l
+		b.local.SetLimitAt(now, rate.Limit(l.Rate))
+		b.local.SetBurstAt(now, l.Burst)
+		b.size = 1
+	}
 	d := Decision{Limit: l.Burst}
 
 	if now.Before(b.denied) {
@@ -197,7 +195,8 @@ func (lm *Limiter) Allow(ctx context.Context, caller string, l Limit) Decision {
 		b.leased--
 		return b.allow(d, now)
 	}
-	if lm.cfg.Store == nil {
+	if lm.cfg.Store == nil || now.Before(b.down) {
+		d.Degraded = lm.cfg.Store != nil
 		b.shared = int(b.local.TokensAt(now))
 		b.full = now.Add(time.Duration((float64(l.Burst) - b.local.TokensAt(now)) / l.Rate * float64(time.Second)))
 		return b.allow(d, now)
@@ -221,6 +220,7 @@ func (lm *Limiter) Allow(ctx context.Context, caller string, l Limit) Decision {
 			lm.cfg.OnStoreError(caller, err)
 		}
 		b.leased, b.expires = 0, time.Time{}
+		b.down = now.Add(lm.cfg.LeaseTTL)
 		b.shared = int(b.local.TokensAt(now))
 		d.Degraded = true
 		return b.allow(d, now)

@@ -237,23 +237,31 @@ func TestLimiterLeasesGrow(t *testing.T) {
 	}
 }
 
-// With the store unreachable the Limiter fails open to the local bucket
-// and reports the error.
+// With the store unreachable the Limiter fails open to the local bucket,
+// reports the error, and asks the store again only after LeaseTTL.
 func TestLimiterStoreDown(t *testing.T) {
 	p := pool(t)
 	p.Close()
 	var errs atomic.Int64
-	lm := ratelimit.New(ratelimit.Config{Store: ratelimit.PG{Pool: p},
+	clk := &clock{t: time.Unix(1e9, 0)}
+	lm := ratelimit.New(ratelimit.Config{Store: ratelimit.PG{Pool: p}, Now: clk.now,
 		OnStoreError: func(string, error) { errs.Add(1) }})
-	l := ratelimit.Limit{Rate: 0.1, Burst: 2}
-	for i, want := range []bool{true, true, false} {
-		d := lm.Allow(context.Background(), "c", l)
-		if d.Allowed != want || (want && !d.Degraded) {
-			t.Fatalf("request %d: %+v, want allowed=%v (degraded)", i, d, want)
-		}
+	l := ratelimit.Limit{Rate: 0.1, Burst: 3}
+	steps := []struct {
+		after   time.Duration
+		allowed bool
+		errs    int64
+	}{
+		{0, true, 1}, {0, true, 1}, // within LeaseTTL of the failure: no new try
+		{time.Second, true, 2},
+		{0, false, 2}, // the local bucket (3 at once) is empty
 	}
-	if errs.Load() != 2 {
-		t.Fatalf("%d store errors reported, want 2", errs.Load())
+	for i, st := range steps {
+		clk.add(st.after)
+		d := lm.Allow(context.Background(), "c", l)
+		if d.Allowed != st.allowed || (st.allowed && !d.Degraded) || errs.Load() != st.errs {
+			t.Fatalf("step %d: %+v, %d errors; want allowed=%v (degraded), %d errors", i, d, errs.Load(), st.allowed, st.errs)
+		}
 	}
 }
 
