@@ -29,6 +29,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/outbox"
+	"github.com/jobweaver/jobweaver/shared/ratelimit"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
@@ -268,7 +269,7 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 		metrics:    m,
 		keys:       newKeyCache(cfg.KeyCacheTTL),
 	}
-	s.limiter = s.newRateLimiter()
+	s.limiter = s.newRateLimiter(ratelimit.PG{Pool: s.pool})
 	if cfg.JWTOn() {
 		scopes, _ := auth.ParseScopeRoles(cfg.JWTScopeRoles) // validated
 		s.jwt = auth.NewJWTVerifier(auth.JWTConfig{

@@ -69,11 +69,12 @@ func (c Config) validateRateLimit() error {
 	return nil
 }
 
-// newRateLimiter builds the limiter over the api database.
-func (s *Service) newRateLimiter() *rateLimiter {
+// newRateLimiter builds the limiter over store (ratelimit.PG over the
+// api database).
+func (s *Service) newRateLimiter(store ratelimit.Store) *rateLimiter {
 	rl := &rateLimiter{fails: map[string]*rate.Limiter{}}
 	rl.lim = ratelimit.New(ratelimit.Config{
-		Store: ratelimit.PG{Pool: s.pool},
+		Store: store,
 		OnStoreError: func(caller string, err error) {
 			s.metrics.Count("RateLimitStoreErrors", 1)
 			now := time.Now().UnixNano()

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -12,9 +13,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jobweaver/jobweaver/shared/auth"
 	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/metrics"
+	"github.com/jobweaver/jobweaver/shared/metrics/metricstest"
 	"github.com/jobweaver/jobweaver/shared/ratelimit"
 )
 
@@ -387,5 +391,41 @@ func TestRateLimitFailedAuth(t *testing.T) {
 		if w := k.do(http.MethodGet, limitedRoute(), "", bearer(unknown)...); w.Code != http.StatusUnauthorized {
 			t.Fatalf("request %d: %d", i, w.Code)
 		}
+	}
+}
+
+// 429s count in RateLimited; with the database out of reach the limiter
+// fails open to the process's own bucket, counts RateLimitStoreErrors and
+// warns once.
+func TestRateLimitMetricsAndFailOpen(t *testing.T) {
+	var out bytes.Buffer
+	cfg := DefaultConfig()
+	cfg.Metrics, cfg.RateLimit, cfg.RateBurst = metrics.New(&out, "api"), 0.1, 2
+	b := setup(t, cfg)
+	for range 3 {
+		b.do(http.MethodGet, limitedRoute(), "")
+	}
+	if got := metricstest.Parse(t, out.Bytes()).Sum("RateLimited", "Service", "api"); got != 1 {
+		t.Fatalf("RateLimited = %v, want 1\n%s", got, out.String())
+	}
+
+	closed, err := pgxpool.New(context.Background(), b.pool.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	b.svc.limiter = b.svc.newRateLimiter(ratelimit.PG{Pool: closed})
+	out.Reset()
+	for i, want := range []int{http.StatusOK, http.StatusOK, http.StatusTooManyRequests} {
+		w := b.do(http.MethodGet, limitedRoute(), "")
+		if (w.Code == http.StatusTooManyRequests) != (want == http.StatusTooManyRequests) || w.Header().Get("RateLimit-Limit") != "2" {
+			t.Fatalf("store down, request %d: %d %v", i, w.Code, w.Header())
+		}
+	}
+	if got := metricstest.Parse(t, out.Bytes()).Sum("RateLimitStoreErrors", "Service", "api"); got != 1 {
+		t.Fatalf("RateLimitStoreErrors = %v, want 1 (then 1 s of local decisions)", got)
+	}
+	if n := strings.Count(b.logs.String(), "rate limits fail open"); n != 1 {
+		t.Fatalf("%d fail-open warnings", n)
 	}
 }
