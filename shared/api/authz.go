@@ -61,7 +61,8 @@ func unauthenticated(w http.ResponseWriter, message string, presented bool) *api
 // auth on (keys, jwt or both) the request needs a key or a JWT with at
 // least the route's role
 // (auth.Required); the caller goes into the request's context
-// (auth.CallerOf) either way.
+// (auth.CallerOf) either way. Each caller's rate limit is spent as soon
+// as it is known, before the role check (ratelimit.go).
 func (s *Service) authorize(pattern string, h http.Handler) http.Handler {
 	need := auth.Required(pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
