@@ -26,6 +26,8 @@ require (
 	github.com/go-jose/go-jose/v4 v4.1.4
 )
 
+require golang.org/x/time v0.16.0
+
 require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.276.0

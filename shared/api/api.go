@@ -29,6 +29,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/outbox"
+	"github.com/jobweaver/jobweaver/shared/ratelimit"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
@@ -93,6 +94,13 @@ type Config struct {
 	// remembers a key lookup, so how long a revoked key may still work
 	// (at most MaxKeyCacheTTL).
 	KeyCacheTTL time.Duration
+	// RateLimit is API_RATE_LIMIT: each caller's requests per second
+	// (0, the default: off), shared by every api process through the
+	// database (shared/ratelimit); a key may carry its own.
+	RateLimit float64
+	// RateBurst is API_RATE_BURST: how many requests a caller may make at
+	// once (0: twice RateLimit).
+	RateBurst int
 }
 
 // DefaultConfig returns the defaults ConfigFromEnv starts from and New
@@ -114,7 +122,8 @@ func DefaultConfig() Config {
 // 1000), METRICS, API_AUTH (none, keys, jwt or keys,jwt, default none),
 // API_ADMIN_KEY, API_KEY_CACHE_TTL (default 10s, 1ms to 10s),
 // AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE, AUTH_JWT_ROLE_CLAIM (default
-// cognito:groups) and AUTH_JWT_SCOPE_ROLES. A bad value is recorded in
+// cognito:groups), AUTH_JWT_SCOPE_ROLES, API_RATE_LIMIT (default 0, off)
+// and API_RATE_BURST (default twice the limit). A bad value is recorded in
 // env.Err.
 func ConfigFromEnv(env *config.Env) Config {
 	d := DefaultConfig()
@@ -131,7 +140,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		JWTAudience:   strings.TrimSpace(env.String("AUTH_JWT_AUDIENCE", "")),
 		JWTRoleClaim:  strings.TrimSpace(env.String("AUTH_JWT_ROLE_CLAIM", d.JWTRoleClaim)),
 		JWTScopeRoles: strings.TrimSpace(env.String("AUTH_JWT_SCOPE_ROLES", "")),
-	}.withDefaults()
+	}.rateLimitFromEnv(env).withDefaults()
 }
 
 // sourceFromEnv is SourceAWS inside Lambda (AWS_LAMBDA_FUNCTION_NAME is
@@ -169,7 +178,7 @@ func (c Config) withDefaults() Config {
 	if c.JWTRoleClaim == "" {
 		c.JWTRoleClaim = d.JWTRoleClaim
 	}
-	return c
+	return c.rateLimitDefaults()
 }
 
 // validate reports the first bad field, named by its variable.
@@ -198,6 +207,9 @@ func (c Config) validate() error {
 	if _, err := auth.ParseScopeRoles(c.JWTScopeRoles); err != nil {
 		return config.Invalid("AUTH_JWT_SCOPE_ROLES", "scope=role pairs, comma separated, roles viewer, operator or admin ("+err.Error()+")", c.JWTScopeRoles)
 	}
+	if err := c.validateRateLimit(); err != nil {
+		return err
+	}
 	return metrics.CheckMode(c.MetricsMode)
 }
 
@@ -221,6 +233,7 @@ type Service struct {
 	metrics *metrics.Emitter
 	keys    *keyCache
 	jwt     *auth.JWTVerifier // nil unless cfg.JWTOn()
+	limiter *rateLimiter
 	// lastSweep is when publish last swept the outbox (UnixNano); a sweep
 	// runs at most every sweepEvery, for rows older than sweepAge.
 	lastSweep            atomic.Int64
@@ -263,6 +276,7 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 		metrics:    m,
 		keys:       newKeyCache(cfg.KeyCacheTTL),
 	}
+	s.limiter = s.newRateLimiter(ratelimit.PG{Pool: s.pool})
 	if cfg.JWTOn() {
 		scopes, _ := auth.ParseScopeRoles(cfg.JWTScopeRoles) // validated
 		audiences, _ := auth.ParseAudiences(cfg.JWTAudience) // validated

@@ -63,25 +63,36 @@ func unauthenticated(w http.ResponseWriter, message string, presented bool) *api
 // auth on (keys, jwt or both) the request needs a key or a JWT with at
 // least the route's role
 // (auth.Required); the caller goes into the request's context
-// (auth.CallerOf) either way.
+// (auth.CallerOf) either way. Each caller's rate limit is spent as soon
+// as it is known, before the role check (ratelimit.go).
 func (s *Service) authorize(pattern string, h http.Handler) http.Handler {
 	need := auth.Required(pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Auth == AuthNone {
-			h.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), auth.Caller{ID: auth.Anonymous, Role: auth.Admin})))
+			c := auth.Caller{ID: auth.Anonymous, Role: auth.Admin}
+			if s.rateLimit(w, r, need, c) {
+				h.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), c)))
+			}
 			return
 		}
 		if need == auth.Open {
 			h.ServeHTTP(w, r)
 			return
 		}
+		if !s.authFailuresAllowed(w, r) {
+			return
+		}
 		c, err := s.authenticate(w, r)
 		if err != nil {
+			s.authFailed(r, err)
 			apierror.Write(w, r, s.log, namespace, err)
 			return
 		}
 		if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
 			ri.caller = c.ID
+		}
+		if !s.rateLimit(w, r, need, c) {
+			return
 		}
 		if !c.Role.Allows(need) {
 			has := "the caller has " + c.Role.String()
@@ -128,6 +139,7 @@ func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (auth.Cal
 		return auth.Caller{}, unauthenticated(w, "the API key expired", true)
 	}
 	s.touch(r.Context(), rec.id)
+	s.noteKeyLimit(rec)
 	return auth.Caller{ID: rec.id, Role: rec.role}, nil
 }
 

@@ -38,6 +38,8 @@ type keyRecord struct {
 	hash                 []byte
 	role                 auth.Role
 	expiresAt, revokedAt *time.Time
+	rateLimit            *float64 // nil: API_RATE_LIMIT
+	rateBurst            *int
 }
 
 // keyCache remembers key lookups for at most ttl, so that a revoked key
@@ -77,8 +79,8 @@ func (c *keyCache) lookup(ctx context.Context, pool *pgxpool.Pool, h []byte) (*k
 	fetched := c.now()
 	rec := &keyRecord{}
 	var role string
-	err := pool.QueryRow(ctx, `SELECT id, hash, role, expires_at, revoked_at FROM api_keys WHERE hash = $1`, h).
-		Scan(&rec.id, &rec.hash, &role, &rec.expiresAt, &rec.revokedAt)
+	err := pool.QueryRow(ctx, `SELECT id, hash, role, expires_at, revoked_at, rate_limit, rate_burst FROM api_keys WHERE hash = $1`, h).
+		Scan(&rec.id, &rec.hash, &role, &rec.expiresAt, &rec.revokedAt, &rec.rateLimit, &rec.rateBurst)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		rec = nil
@@ -183,6 +185,10 @@ type CreateKeyRequest struct {
 	Name      string     `json:"name"`
 	Role      string     `json:"role"`
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// RateLimit (requests/s) and RateBurst are the key's own limit
+	// (ratelimit.go); without them it follows API_RATE_LIMIT.
+	RateLimit *float64 `json:"rateLimit,omitempty"`
+	RateBurst *int     `json:"rateBurst,omitempty"`
 }
 
 // CreatedKey is POST /api/keys's answer: the only time the key is shown.
@@ -193,6 +199,8 @@ type CreatedKey struct {
 	Name      string     `json:"name"`
 	Role      string     `json:"role"`
 	ExpiresAt *time.Time `json:"expiresAt"`
+	RateLimit *float64   `json:"rateLimit"`
+	RateBurst *int       `json:"rateBurst"`
 }
 
 // KeyView is a key in GET /api/keys and DELETE /api/keys/{id}: never the
@@ -207,6 +215,8 @@ type KeyView struct {
 	LastUsedAt *time.Time `json:"lastUsedAt"`
 	ExpiresAt  *time.Time `json:"expiresAt"`
 	RevokedAt  *time.Time `json:"revokedAt"`
+	RateLimit  *float64   `json:"rateLimit"`
+	RateBurst  *int       `json:"rateBurst"`
 }
 
 // KeyList is GET /api/keys's answer, newest first.
@@ -214,12 +224,12 @@ type KeyList struct {
 	Content []KeyView `json:"content"`
 }
 
-const keyColumns = `id, prefix, name, role, created_by, created_at, last_used_at, expires_at, revoked_at`
+const keyColumns = `id, prefix, name, role, created_by, created_at, last_used_at, expires_at, revoked_at, rate_limit, rate_burst`
 
 func scanKey(row pgx.Row) (KeyView, error) {
 	var k KeyView
 	var id uuid.UUID
-	err := row.Scan(&id, &k.Prefix, &k.Name, &k.Role, &k.CreatedBy, &k.CreatedAt, &k.LastUsedAt, &k.ExpiresAt, &k.RevokedAt)
+	err := row.Scan(&id, &k.Prefix, &k.Name, &k.Role, &k.CreatedBy, &k.CreatedAt, &k.LastUsedAt, &k.ExpiresAt, &k.RevokedAt, &k.RateLimit, &k.RateBurst)
 	k.ID = id.String()
 	utc := func(t *time.Time) {
 		if t != nil {
@@ -243,7 +253,7 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req CreateKeyRequest
-	const shape = `the body must be {"name": "...", "role": "viewer"|"operator"|"admin", "expiresAt"?: RFC 3339 time}`
+	const shape = `the body must be {"name": "...", "role": "viewer"|"operator"|"admin", "expiresAt"?: RFC 3339 time, "rateLimit"?: requests/s, "rateBurst"?: integer}`
 	if err := strictjson.Decode(raw, &req); err != nil {
 		return badRequest("%s: %v", shape, err)
 	}
@@ -263,6 +273,8 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(now) {
 		details = append(details, "expiresAt: must be in the future")
 	}
+	rateLimit, rateBurst, limitDetails := keyLimitRequest(req.RateLimit, req.RateBurst)
+	details = append(details, limitDetails...)
 	if len(details) > 0 {
 		e := badRequest("the key request is invalid: %s", strings.Join(details, "; "))
 		e.Details = details
@@ -288,12 +300,12 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 		t := req.ExpiresAt.UTC()
 		expires = &t
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO api_keys (id, prefix, hash, name, role, created_by, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		id, auth.DisplayPrefix(key), auth.Hash(key), name, role.String(), caller, expires); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO api_keys (id, prefix, hash, name, role, created_by, expires_at, rate_limit, rate_burst)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		id, auth.DisplayPrefix(key), auth.Hash(key), name, role.String(), caller, expires, rateLimit, rateBurst); err != nil {
 		return fmt.Errorf("store an API key: %w", err)
 	}
-	if err := audit(ctx, tx, caller, "key.create", id.String(), map[string]any{"name": name, "role": role.String(), "expiresAt": expires}); err != nil {
+	if err := audit(ctx, tx, caller, "key.create", id.String(), map[string]any{"name": name, "role": role.String(), "expiresAt": expires, "rateLimit": rateLimit, "rateBurst": rateBurst}); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -301,7 +313,7 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.log.InfoContext(ctx, "API key created", "keyId", id.String(), "role", role.String(), "by", caller)
 	httpjson.Write(w, http.StatusCreated, CreatedKey{ID: id.String(), Key: key, Prefix: auth.DisplayPrefix(key),
-		Name: name, Role: role.String(), ExpiresAt: expires})
+		Name: name, Role: role.String(), ExpiresAt: expires, RateLimit: rateLimit, RateBurst: rateBurst})
 	return nil
 }
 

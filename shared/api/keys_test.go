@@ -111,7 +111,7 @@ func TestCreateKeyRefusesBadRequests(t *testing.T) {
 		{"no role", `{"name":"a"}`, "role: "},
 		{"unknown role", `{"name":"a","role":"root"}`, "role: "},
 		{"past expiry", `{"name":"a","role":"viewer","expiresAt":"` + past + `"}`, "expiresAt: "},
-		{"unknown field", `{"name":"a","role":"viewer","rateLimit":5}`, ""},
+		{"unknown field", `{"name":"a","role":"viewer","scopes":["x"]}`, ""},
 		{"not an object", `[]`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

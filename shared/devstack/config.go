@@ -135,6 +135,8 @@ var Vars = []Var{
 	{"API_AUTH", "none", "none: every caller of the API may do anything, as anonymous; keys: every route but the health checks needs an API key (Authorization: Bearer jw_...) with a role (viewer, operator, admin; docs/security.md); jwt: a JWT from AUTH_JWT_ISSUER instead; keys,jwt: either", false},
 	{"API_ADMIN_KEY", "", "an API key (jw_...) stored as an admin key at start unless it is already, so that scripts and tests can bootstrap (POST /api/keys makes others)", false},
 	{"API_KEY_CACHE_TTL", "10s", "how long each api process remembers a key lookup, so how long a revoked key may still work there (1ms to 10s)", false},
+	{"API_RATE_LIMIT", "0", "requests per second each caller (a key, a JWT subject, or anonymous with API_AUTH=none) may make, shared by every api process through the api database; 0: off (a key's own rateLimit still applies; docs/security.md)", false},
+	{"API_RATE_BURST", "2 × API_RATE_LIMIT", "how many requests a caller may make at once (1 to 1000000)", false},
 	{"AUTH_JWT_ISSUER", "", "with API_AUTH=jwt or keys,jwt (required): the OIDC issuer URL whose JWTs are accepted (discovery at the first request)", false},
 	{"AUTH_JWT_AUDIENCE", "", "with API_AUTH=jwt or keys,jwt (required): what a JWT's aud must contain (or its client_id when it has no aud)", false},
 	{"AUTH_JWT_ROLE_CLAIM", "cognito:groups", "the JWT claim whose values viewer, operator, admin give the caller's role (the highest wins)", false},
