@@ -41,7 +41,7 @@ func scanJobSummary(row pgx.CollectableRow) (internalapi.JobSummary, error) {
 // jobFilter narrows a job list; zero fields do not filter.
 type jobFilter struct {
 	JobType, Status, TraceID string
-	CreatedBy                string // the submitting caller
+	CreatedBy                string     // the submitting caller
 	CreatedFrom, CreatedTo   *time.Time // both inclusive
 	// UpdatedSince keeps jobs updated at or after it and orders the list
 	// by updated_at (newest first) instead of created_at.
