@@ -245,3 +245,47 @@ func TestListForwardsCreatedBy(t *testing.T) {
 		wantError(t, b.do(http.MethodGet, "/api/jobs?createdBy="+bad, ""), http.StatusBadRequest, "API.INVALID_REQUEST")
 	}
 }
+
+// TestAuditFiltersUseIndexes: with a row per submission the audit is as
+// large as the jobs; the caller and action filters of GET /api/audit (as
+// listAudit builds them: a capped count, then a page newest first) read
+// through their indexes (migration 00007) instead of the whole table.
+func TestAuditFiltersUseIndexes(t *testing.T) {
+	b := setup(t, Config{})
+	ctx := context.Background()
+	if _, err := b.pool.Exec(ctx, `
+		INSERT INTO audit (id, at, caller, action, target, detail)
+		SELECT gen_random_uuid(), now() - g * interval '1 second', 'key-' || (g % 100),
+		       CASE WHEN g % 1000 = 0 THEN 'job.cancel' ELSE 'job.submit' END, gen_random_uuid()::text, '{}'
+		  FROM generate_series(1, 30000) AS g`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(ctx, `ANALYZE audit`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ where, index string }{
+		{"caller = 'key-7'", "audit_caller_at"},
+		{"action = 'job.cancel'", "audit_action_at"},
+	} {
+		for _, query := range []string{
+			`SELECT id, at, caller, action, target, detail FROM audit WHERE ` + tc.where + ` ORDER BY at DESC, id DESC LIMIT 21 OFFSET 0`,
+			`SELECT count(*) FROM (SELECT 1 FROM audit WHERE ` + tc.where + ` LIMIT 10001) c`,
+		} {
+			var plan strings.Builder
+			rows, err := b.pool.Query(ctx, `EXPLAIN `+query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var line string
+				if err := rows.Scan(&line); err != nil {
+					t.Fatal(err)
+				}
+				plan.WriteString(line + "\n")
+			}
+			if !strings.Contains(plan.String(), tc.index) {
+				t.Errorf("%s does not use %s:\n%s", query, tc.index, plan.String())
+			}
+		}
+	}
+}
