@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -119,3 +120,50 @@ func (s *Service) listAudit(w http.ResponseWriter, r *http.Request) error {
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }
+
+// The audited actions besides the keys' (key.create, key.revoke). A
+// submission's row (job.submit, job.batch) commits in the statement that
+// stores the jobs, so an accepted job always has one and an idempotent
+// replay adds none. A cancel's and a dead-letter action's row is written
+// by the api after the scheduler or dlq function has done it (they are
+// other functions, with their own databases): a crash between the two, or
+// a failed audit write, leaves a done action unaudited (the failure is
+// logged as an error). The scheduler's history (a cancel's by) and the
+// dlq's entries and operations (by) still name the caller.
+const (
+	ActionJobSubmit      = "job.submit"
+	ActionJobBatch       = "job.batch"
+	ActionJobCancel      = "job.cancel"
+	ActionDLQRetry       = "dlq.retry"
+	ActionDLQDismiss     = "dlq.dismiss"
+	ActionDLQBulkRetry   = "dlq.bulk-retry"
+	ActionDLQBulkDismiss = "dlq.bulk-dismiss"
+)
+
+// newAuditID is a time-ordered ID for an audit row.
+func newAuditID() uuid.UUID {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.New()
+	}
+	return id
+}
+
+// auditDone records an action another function has done: its own
+// statement, after the fact. A failure is logged, not returned: the
+// action happened, and its answer must say so.
+func (s *Service) auditDone(ctx context.Context, caller, action, target string, detail map[string]any) {
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	if _, err := s.pool.Exec(actx, `INSERT INTO audit (id, caller, action, target, detail) VALUES ($1, $2, $3, $4, $5)`,
+		newAuditID(), caller, action, target, detail); err != nil {
+		s.log.ErrorContext(ctx, "the action was done but its audit row could not be written",
+			"action", action, "target", target, "caller", caller, "error", err.Error())
+	}
+}
+
+// auditTimeout bounds auditDone's write.
+const auditTimeout = 5 * time.Second

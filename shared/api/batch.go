@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/jobweaver/jobweaver/shared/auth"
 	"github.com/jobweaver/jobweaver/shared/httpjson"
 	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/metrics"
@@ -28,8 +29,8 @@ type BatchAccepted struct {
 // or nothing: one invalid job rejects the batch, naming it by index, and
 // the jobs, their events and the batch's idempotency key commit in one
 // transaction. The jobs share the request's trace ID. An Idempotency-Key
-// names the batch (in a namespace of its own, see createBatch): a repeat
-// returns the same job IDs.
+// names the batch (in a namespace of its own, per caller, see
+// createBatch): the caller's repeat returns the same job IDs.
 func (s *Service) submitBatch(w http.ResponseWriter, r *http.Request) error {
 	if err := checkJSON(r.Header.Get("Content-Type")); err != nil {
 		return err
@@ -72,7 +73,7 @@ func (s *Service) submitBatch(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	ctx := r.Context()
-	subs, pub, err := createBatch(ctx, s.pool, jobs, key, trace.TraceID(ctx))
+	subs, pub, err := createBatch(ctx, s.pool, jobs, key, trace.TraceID(ctx), auth.CallerOf(ctx).ID)
 	if err != nil {
 		return err
 	}

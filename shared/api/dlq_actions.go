@@ -60,7 +60,7 @@ func (s *Service) retryDeadLetter(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return s.dlqAction(w, r, internalapi.DeadLetterRetryPath(id), http.StatusAccepted)
+	return s.dlqAction(w, r, internalapi.DeadLetterRetryPath(id), http.StatusAccepted, ActionDLQRetry)
 }
 
 // dismissDeadLetter is POST /api/dlq/{id}/dismiss: the entry becomes
@@ -70,12 +70,13 @@ func (s *Service) dismissDeadLetter(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	return s.dlqAction(w, r, internalapi.DeadLetterDismissPath(id), http.StatusOK)
+	return s.dlqAction(w, r, internalapi.DeadLetterDismissPath(id), http.StatusOK, ActionDLQDismiss)
 }
 
-func (s *Service) dlqAction(w http.ResponseWriter, r *http.Request, path string, want int) error {
+func (s *Service) dlqAction(w http.ResponseWriter, r *http.Request, path string, want int, action string) error {
 	ctx := r.Context()
-	body, _ := json.Marshal(internalapi.ActionRequest{By: auth.CallerOf(r.Context()).ID})
+	caller := auth.CallerOf(r.Context()).ID
+	body, _ := json.Marshal(internalapi.ActionRequest{By: caller})
 	status, out, err := s.call(ctx, invoke.DLQ, http.MethodPost, path, nil, body)
 	if err != nil {
 		return s.unavailable(ctx, invoke.DLQ, path, 0, nil, err)
@@ -88,6 +89,7 @@ func (s *Service) dlqAction(w http.ResponseWriter, r *http.Request, path string,
 		return s.unavailable(ctx, invoke.DLQ, path, status, out, fmt.Errorf("undecodable response: %v", err))
 	}
 	s.log.InfoContext(ctx, "dead letter "+resp.Status, "dlqId", resp.DLQID, "jobId", resp.JobID)
+	s.auditDone(ctx, caller, action, resp.DLQID, map[string]any{"jobId": resp.JobID, "status": resp.Status})
 	httpjson.Write(w, want, resp)
 	return nil
 }
@@ -135,7 +137,8 @@ func (s *Service) bulk(w http.ResponseWriter, r *http.Request, kind string) erro
 		}
 	}
 	ctx := r.Context()
-	body, _ := json.Marshal(internalapi.OperationRequest{Kind: kind, IDs: req.IDs, Filter: req.Filter, By: auth.CallerOf(r.Context()).ID})
+	caller := auth.CallerOf(r.Context()).ID
+	body, _ := json.Marshal(internalapi.OperationRequest{Kind: kind, IDs: req.IDs, Filter: req.Filter, By: caller})
 	const path = internalapi.PathOperations
 	status, out, err := s.call(ctx, invoke.DLQ, http.MethodPost, path, nil, body)
 	if err != nil {
@@ -148,6 +151,16 @@ func (s *Service) bulk(w http.ResponseWriter, r *http.Request, kind string) erro
 	if err := json.Unmarshal(out, &created); err != nil || created.OperationID == "" {
 		return s.unavailable(ctx, invoke.DLQ, path, status, out, fmt.Errorf("undecodable response: %v", err))
 	}
+	action, detail := ActionDLQBulkRetry, map[string]any{}
+	if kind == internalapi.OperationDismiss {
+		action = ActionDLQBulkDismiss
+	}
+	if req.Filter != nil {
+		detail["filter"] = req.Filter
+	} else {
+		detail["ids"] = len(req.IDs)
+	}
+	s.auditDone(ctx, caller, action, created.OperationID, detail)
 	if err := invoke.HTTPAsync(ctx, s.inv, invoke.DLQ, http.MethodPost, internalapi.PathMaintain, nil, nil); err != nil {
 		// The scheduler's next tick starts it instead.
 		s.log.WarnContext(ctx, "could not start the dlq's maintenance; the next tick will", "error", err.Error())

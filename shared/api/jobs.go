@@ -13,10 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/apierror"
+	"github.com/jobweaver/jobweaver/shared/auth"
 	"github.com/jobweaver/jobweaver/shared/httpjson"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/invoke"
@@ -46,6 +48,9 @@ const (
 	sweepEvery = time.Second
 	sweepAge   = 2 * time.Second
 )
+
+// maxCallerFilterLen bounds GET /api/jobs?createdBy=.
+const maxCallerFilterLen = 300
 
 func badRequest(format string, args ...any) *apierror.Error {
 	return apierror.New(http.StatusBadRequest, "API.INVALID_REQUEST", fmt.Sprintf(format, args...))
@@ -95,7 +100,7 @@ func (s *Service) submitJob(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	ctx := r.Context()
-	sub, pub, err := createJob(ctx, s.pool, job, key, trace.TraceID(ctx))
+	sub, pub, err := createJob(ctx, s.pool, job, key, trace.TraceID(ctx), auth.CallerOf(ctx).ID)
 	if err != nil {
 		return err
 	}
@@ -286,6 +291,12 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) error {
 		}
 		fwd.Set("traceId", v)
 	}
+	if v := q.Get("createdBy"); v != "" {
+		if len(v) > maxCallerFilterLen || strings.ContainsRune(v, 0) || !utf8.ValidString(v) {
+			return badRequest("createdBy must be a caller (a key ID, jwt:<subject> or anonymous) of at most %d bytes", maxCallerFilterLen)
+		}
+		fwd.Set("createdBy", v)
+	}
 	var from, to, since time.Time
 	for _, p := range []struct {
 		name string
@@ -401,7 +412,8 @@ func (s *Service) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	path := internalapi.JobCancelPath(sub.ID)
-	reqBody, err := json.Marshal(internalapi.CancelRequest{JobCreated: sub.jobCreated(), TraceID: sub.TraceID})
+	caller := auth.CallerOf(ctx).ID
+	reqBody, err := json.Marshal(internalapi.CancelRequest{JobCreated: sub.jobCreated(), TraceID: sub.TraceID, By: caller})
 	if err != nil {
 		return err
 	}
@@ -418,6 +430,7 @@ func (s *Service) cancelJob(w http.ResponseWriter, r *http.Request) error {
 			view = mergeView(sub, live)
 		}
 		s.log.InfoContext(ctx, "job cancelled")
+		s.auditDone(ctx, caller, ActionJobCancel, sub.ID, map[string]any{"jobType": sub.JobType})
 		httpjson.Write(w, http.StatusOK, view)
 		return nil
 	case http.StatusConflict:

@@ -19,11 +19,11 @@ import (
 )
 
 // jobSummaryKeys are the fields of a job as GET /api/jobs lists it.
-var jobSummaryKeys = []string{"attempts", "createdAt", "finishedAt", "jobId", "jobType", "lastError", "lastErrorCode",
+var jobSummaryKeys = []string{"attempts", "createdAt", "createdBy", "finishedAt", "jobId", "jobType", "lastError", "lastErrorCode",
 	"maxRetryCount", "nextRunAt", "startedAt", "status", "traceId", "truncated", "updatedAt"}
 
 // jobViewKeys are the fields of a job as GET /api/jobs/{id} shows it.
-var jobViewKeys = []string{"attempts", "createdAt", "finishedAt", "jobId", "jobType", "lastError", "lastErrorCode",
+var jobViewKeys = []string{"attempts", "createdAt", "createdBy", "finishedAt", "jobId", "jobType", "lastError", "lastErrorCode",
 	"maxRetryCount", "nextRunAt", "payload", "startedAt", "status", "traceId", "updatedAt"}
 
 func keysOf(t *testing.T, raw []byte) []string {
@@ -328,7 +328,7 @@ func TestCancelJob(t *testing.T) {
 	if err := json.Unmarshal([]byte(c.Body), &body); err != nil {
 		t.Fatalf("cancel body %q: %v", c.Body, err)
 	}
-	if got := keysOf(t, []byte(c.Body)); !reflect.DeepEqual(got, []string{"createdAt", "jobType", "maxRetryCount", "payload", "traceId"}) {
+	if got := keysOf(t, []byte(c.Body)); !reflect.DeepEqual(got, []string{"by", "createdAt", "createdBy", "jobType", "maxRetryCount", "payload", "traceId"}) {
 		t.Fatalf("cancel body fields = %v", got)
 	}
 	var spec struct {

@@ -30,6 +30,7 @@ type submission struct {
 	TraceID       string
 	CreatedAt     time.Time
 	RequestHash   []byte
+	CreatedBy     string // the submitting caller (auth.Caller.ID)
 }
 
 // jobCreated is the event payload the submission was pendingEvent with.
@@ -41,14 +42,15 @@ func (s submission) jobCreated() envelope.JobCreated {
 			MaxRetryCount: s.MaxRetryCount,
 		},
 		CreatedAt: s.CreatedAt,
+		CreatedBy: s.CreatedBy,
 	}
 }
 
-const selectSubmission = `SELECT id::text, job_type, payload, max_retry_count, trace_id, created_at, request_hash FROM jobs`
+const selectSubmission = `SELECT id::text, job_type, payload, max_retry_count, trace_id, created_at, request_hash, created_by FROM jobs`
 
 func scanSubmission(row pgx.Row) (submission, error) {
 	var s submission
-	err := row.Scan(&s.ID, &s.JobType, &s.Payload, &s.MaxRetryCount, &s.TraceID, &s.CreatedAt, &s.RequestHash)
+	err := row.Scan(&s.ID, &s.JobType, &s.Payload, &s.MaxRetryCount, &s.TraceID, &s.CreatedAt, &s.RequestHash, &s.CreatedBy)
 	return s, err
 }
 
@@ -89,12 +91,14 @@ func requestHash(job jobspec.Job) []byte {
 	return sum[:]
 }
 
-// createJob stores a valid submission and its JobCreated event in one
-// statement, and returns the event to publish. With an idempotency key, a
-// submission already stored under that key is returned instead (with no
-// event) when its request hash
-// matches, and a different one is API.IDEMPOTENCY_KEY_REUSED.
-func createJob(ctx context.Context, pool *pgxpool.Pool, job jobspec.Job, key, traceID string) (submission, *pendingEvent, error) {
+// createJob stores a valid submission of caller, its JobCreated event
+// and its job.submit audit row in one statement, and returns the event to
+// publish. With an idempotency key (scoped to the caller: another
+// caller's same key is another job), a submission the caller already
+// stored under that key is returned instead (with no event and no second
+// audit row) when its request hash matches, and a different one is
+// API.IDEMPOTENCY_KEY_REUSED.
+func createJob(ctx context.Context, pool *pgxpool.Pool, job jobspec.Job, key, traceID, caller string) (submission, *pendingEvent, error) {
 	hash := requestHash(job)
 	var keyArg *string
 	if key != "" {
@@ -105,14 +109,14 @@ func createJob(ctx context.Context, pool *pgxpool.Pool, job jobspec.Job, key, tr
 	// (this insert then proceeds). A second round covers the rare read
 	// that finds nothing.
 	for round := 0; round < 3; round++ {
-		sub, created, pub, err := insertJob(ctx, pool, job, keyArg, hash, traceID)
+		sub, created, pub, err := insertJob(ctx, pool, job, keyArg, hash, traceID, caller)
 		if err != nil || created {
 			return sub, pub, err
 		}
 		if key == "" {
 			return submission{}, nil, errors.New("api: insert without idempotency key stored nothing")
 		}
-		existing, err := scanSubmission(pool.QueryRow(ctx, selectSubmission+` WHERE idempotency_key = $1`, key))
+		existing, err := scanSubmission(pool.QueryRow(ctx, selectSubmission+` WHERE created_by = $1 AND idempotency_key = $2`, caller, key))
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue
 		}
@@ -128,11 +132,12 @@ func createJob(ctx context.Context, pool *pgxpool.Pool, job jobspec.Job, key, tr
 	return submission{}, nil, errors.New("api: idempotency key conflicts but its job cannot be read")
 }
 
-// insertJob stores the job and its JobCreated outbox row in one statement
-// (one round trip, one commit). created is false, with no error, when the
-// idempotency key is already taken. On success it returns the event and its
-// outbox row for the caller to publish.
-func insertJob(ctx context.Context, pool *pgxpool.Pool, job jobspec.Job, key *string, hash []byte, traceID string) (sub submission, created bool, pub *pendingEvent, err error) {
+// insertJob stores the job, its JobCreated outbox row and its job.submit
+// audit row in one statement (one round trip, one commit). created is
+// false, with no error, when the caller's idempotency key is already
+// taken (and then neither row is written). On success it returns the
+// event and its outbox row for the caller to publish.
+func insertJob(ctx context.Context, pool *pgxpool.Pool, job jobspec.Job, key *string, hash []byte, traceID, caller string) (sub submission, created bool, pub *pendingEvent, err error) {
 	id, err := uuid.NewV7() // time-ordered: friendlier to the primary key index
 	if err != nil {
 		id = uuid.New()
@@ -145,24 +150,32 @@ func insertJob(ctx context.Context, pool *pgxpool.Pool, job jobspec.Job, key *st
 		TraceID:       traceID,
 		RequestHash:   hash,
 		CreatedAt:     time.Now().UTC().Truncate(time.Microsecond),
+		CreatedBy:     caller,
 	}
 	env, err := envelope.New(envelope.TypeJobCreated, traceID, sub.ID, sub.jobCreated())
 	if err != nil {
 		return sub, false, nil, err
 	}
 	row := outbox.Row(env)
+	auditID, detail := newAuditID(), map[string]any{"jobType": sub.JobType}
+	if key != nil {
+		detail["idempotencyKey"] = *key
+	}
 	var outboxID int64
 	err = pool.QueryRow(ctx, `
 		WITH job AS (
-			INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, idempotency_key, request_hash, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (idempotency_key) DO NOTHING
-			RETURNING id)
+			INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, idempotency_key, request_hash, created_at, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $13)
+			ON CONFLICT (created_by, idempotency_key) DO NOTHING
+			RETURNING id),
+		aud AS (
+			INSERT INTO audit (id, caller, action, target, detail)
+			SELECT $14, $13, '`+ActionJobSubmit+`', job.id::text, $15 FROM job)
 		INSERT INTO outbox (topic, key, value, headers)
 		SELECT $9, $10, $11, $12 FROM job
 		RETURNING id`,
 		sub.ID, sub.JobType, sub.Payload, sub.MaxRetryCount, sub.TraceID, key, hash, sub.CreatedAt,
-		row.Topic, row.Key, row.Value, row.Headers).Scan(&outboxID)
+		row.Topic, row.Key, row.Value, row.Headers, caller, auditID, detail).Scan(&outboxID)
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -187,9 +200,9 @@ type queryer interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// newSubmissions gives each job an ID (time-ordered, UUIDv7), its request
-// hash and its JobCreated event.
-func newSubmissions(jobs []jobspec.Job, traceID string) ([]submission, []envelope.Envelope, error) {
+// newSubmissions gives each job of caller an ID (time-ordered, UUIDv7),
+// its request hash and its JobCreated event.
+func newSubmissions(jobs []jobspec.Job, traceID, caller string) ([]submission, []envelope.Envelope, error) {
 	subs := make([]submission, len(jobs))
 	envs := make([]envelope.Envelope, len(jobs))
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -200,7 +213,7 @@ func newSubmissions(jobs []jobspec.Job, traceID string) ([]submission, []envelop
 		}
 		subs[i] = submission{
 			ID: id.String(), JobType: job.JobType, Payload: job.PayloadJSON(), MaxRetryCount: job.MaxRetryCount,
-			TraceID: traceID, RequestHash: requestHash(job), CreatedAt: now,
+			TraceID: traceID, RequestHash: requestHash(job), CreatedAt: now, CreatedBy: caller,
 		}
 		if envs[i], err = envelope.New(envelope.TypeJobCreated, traceID, subs[i].ID, subs[i].jobCreated()); err != nil {
 			return nil, nil, err
@@ -209,9 +222,11 @@ func newSubmissions(jobs []jobspec.Job, traceID string) ([]submission, []envelop
 	return subs, envs, nil
 }
 
-// insertJobs stores submissions without idempotency keys, and their
-// JobCreated outbox rows, in one statement.
-func insertJobs(ctx context.Context, q queryer, subs []submission, envs []envelope.Envelope) (*pendingEvent, error) {
+// insertJobs stores submissions without idempotency keys (all of one
+// caller), their JobCreated outbox rows and the batch's one job.batch
+// audit row (target: the first job; detail: the count and key, if any)
+// in one statement.
+func insertJobs(ctx context.Context, q queryer, subs []submission, envs []envelope.Envelope, key string) (*pendingEvent, error) {
 	n := len(subs)
 	var (
 		ids, types, tids, topics []string
@@ -227,14 +242,22 @@ func insertJobs(ctx context.Context, q queryer, subs []submission, envs []envelo
 		retries, created = append(retries, int32(sub.MaxRetryCount)), append(created, sub.CreatedAt)
 		topics, keys, values, headers = append(topics, row.Topic), append(keys, row.Key), append(values, row.Value), append(headers, row.Headers)
 	}
+	detail := map[string]any{"count": n}
+	if key != "" {
+		detail["idempotencyKey"] = key
+	}
 	rows, err := q.Query(ctx, `
 		WITH job AS (
-			INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, request_hash, created_at)
-			SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int[], $5::text[], $6::bytea[], $7::timestamptz[]))
+			INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, request_hash, created_at, created_by)
+			SELECT *, $12 FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int[], $5::text[], $6::bytea[], $7::timestamptz[])),
+		aud AS (
+			INSERT INTO audit (id, caller, action, target, detail)
+			VALUES ($13, $12, '`+ActionJobBatch+`', ($1::uuid[])[1]::text, $14))
 		INSERT INTO outbox (topic, key, value, headers)
 		SELECT * FROM unnest($8::text[], $9::bytea[], $10::bytea[], $11::jsonb[])
 		RETURNING id`,
-		ids, types, payloads, retries, tids, hashes, created, topics, keys, values, headers)
+		ids, types, payloads, retries, tids, hashes, created, topics, keys, values, headers,
+		subs[0].CreatedBy, newAuditID(), detail)
 	if err != nil {
 		return nil, fmt.Errorf("api: insert %d jobs: %w", n, err)
 	}
@@ -260,20 +283,21 @@ func batchHash(subs []submission) []byte {
 var errBatchKeyReused = apierror.New(http.StatusUnprocessableEntity, "API.IDEMPOTENCY_KEY_REUSED",
 	"this Idempotency-Key was already used for a different batch (other jobs, or the same jobs in another order); nothing was stored; use a new key for a new batch")
 
-// createBatch stores a batch's jobs and their JobCreated outbox rows, all
-// or none, and returns the events to publish. With an idempotency key the
-// batch row (table batches: a key namespace of its own, apart from the
-// single submissions' jobs.idempotency_key) commits in the same
-// transaction: a batch already stored under the key is returned instead
-// (with no events) when its hash matches, and a different one is
-// errBatchKeyReused, with nothing stored.
-func createBatch(ctx context.Context, pool *pgxpool.Pool, jobs []jobspec.Job, key, traceID string) ([]submission, *pendingEvent, error) {
-	subs, envs, err := newSubmissions(jobs, traceID)
+// createBatch stores a batch's jobs, their JobCreated outbox rows and
+// one job.batch audit row, all or none, and returns the events to
+// publish. With an idempotency key the batch row (table batches: a key
+// namespace of its own, apart from the single submissions'
+// jobs.idempotency_key, and scoped to the caller) commits in the same
+// transaction: a batch the caller already stored under the key is
+// returned instead (with no events and no second audit row) when its hash
+// matches, and a different one is errBatchKeyReused, with nothing stored.
+func createBatch(ctx context.Context, pool *pgxpool.Pool, jobs []jobspec.Job, key, traceID, caller string) ([]submission, *pendingEvent, error) {
+	subs, envs, err := newSubmissions(jobs, traceID, caller)
 	if err != nil {
 		return nil, nil, err
 	}
 	if key == "" {
-		pub, err := insertJobs(ctx, pool, subs, envs)
+		pub, err := insertJobs(ctx, pool, subs, envs, "")
 		return subs, pub, err
 	}
 	hash := batchHash(subs)
@@ -291,20 +315,20 @@ func createBatch(ctx context.Context, pool *pgxpool.Pool, jobs []jobspec.Job, ke
 			existing []submission
 		)
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			tag, err := tx.Exec(ctx, `INSERT INTO batches (idempotency_key, request_hash, job_ids, trace_id)
-				VALUES ($1, $2, $3::uuid[], $4) ON CONFLICT (idempotency_key) DO NOTHING`, key, hash, ids, traceID)
+			tag, err := tx.Exec(ctx, `INSERT INTO batches (idempotency_key, request_hash, job_ids, trace_id, created_by)
+				VALUES ($1, $2, $3::uuid[], $4, $5) ON CONFLICT (created_by, idempotency_key) DO NOTHING`, key, hash, ids, traceID, caller)
 			if err != nil {
 				return fmt.Errorf("api: insert batch: %w", err)
 			}
 			if tag.RowsAffected() == 1 {
-				pub, err = insertJobs(ctx, tx, subs, envs)
+				pub, err = insertJobs(ctx, tx, subs, envs, key)
 				return err
 			}
 			var (
 				storedHash []byte
 				storedIDs  []string
 			)
-			err = tx.QueryRow(ctx, `SELECT request_hash, job_ids::text[] FROM batches WHERE idempotency_key = $1`, key).
+			err = tx.QueryRow(ctx, `SELECT request_hash, job_ids::text[] FROM batches WHERE created_by = $1 AND idempotency_key = $2`, caller, key).
 				Scan(&storedHash, &storedIDs)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil // gone again: next round

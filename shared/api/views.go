@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/jobweaver/jobweaver/shared/auth"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 )
 
@@ -30,6 +31,7 @@ type JobView struct {
 	FinishedAt    *time.Time      `json:"finishedAt"`
 	UpdatedAt     time.Time       `json:"updatedAt"`
 	NextRunAt     *time.Time      `json:"nextRunAt"`
+	CreatedBy     string          `json:"createdBy"` // the submitting caller
 }
 
 // JobSummary is a job as GET /api/jobs lists it: a JobView without the
@@ -51,6 +53,7 @@ type JobSummary struct {
 	FinishedAt    *time.Time `json:"finishedAt"`
 	UpdatedAt     time.Time  `json:"updatedAt"`
 	NextRunAt     *time.Time `json:"nextRunAt"`
+	CreatedBy     string     `json:"createdBy"` // the submitting caller
 }
 
 // summaryView shows an item of the scheduler's job list with empty
@@ -61,7 +64,17 @@ func summaryView(j internalapi.JobSummary) JobSummary {
 		Status: j.Status, Attempts: j.Attempts,
 		LastError: nonEmptyString(j.LastError), LastErrorCode: nonEmptyString(j.LastErrorCode), Truncated: j.Truncated,
 		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, UpdatedAt: j.UpdatedAt, NextRunAt: j.NextRunAt,
+		CreatedBy: callerOrAnonymous(j.CreatedBy),
 	}
+}
+
+// callerOrAnonymous is the caller, or "anonymous" for a job recorded
+// before callers were (an older scheduler answers none).
+func callerOrAnonymous(c string) string {
+	if c == "" {
+		return auth.Anonymous
+	}
+	return c
 }
 
 // statusView shows the scheduler's job status with empty strings and a
@@ -76,6 +89,7 @@ func statusView(j internalapi.JobStatus) JobView {
 		Status: j.Status, Attempts: j.Attempts,
 		LastError: nonEmptyString(j.LastError), LastErrorCode: nonEmptyString(j.LastErrorCode),
 		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, UpdatedAt: j.UpdatedAt, NextRunAt: j.NextRunAt,
+		CreatedBy: callerOrAnonymous(j.CreatedBy),
 	}
 }
 
@@ -90,6 +104,7 @@ func pendingView(s submission) JobView {
 		Status:        internalapi.StatusPending,
 		CreatedAt:     s.CreatedAt,
 		UpdatedAt:     s.CreatedAt,
+		CreatedBy:     callerOrAnonymous(s.CreatedBy),
 	}
 }
 
@@ -99,6 +114,7 @@ func mergeView(s submission, live internalapi.JobStatus) JobView {
 	v := statusView(live)
 	v.JobID, v.JobType, v.Payload = s.ID, s.JobType, s.Payload
 	v.MaxRetryCount, v.TraceID, v.CreatedAt = s.MaxRetryCount, s.TraceID, s.CreatedAt
+	v.CreatedBy = callerOrAnonymous(s.CreatedBy)
 	if v.UpdatedAt.IsZero() {
 		v.UpdatedAt = s.CreatedAt
 	}

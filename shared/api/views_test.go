@@ -18,7 +18,7 @@ func TestStatusViewShowsTheSchedulerStatus(t *testing.T) {
 		JobID: "j1", JobType: "SIMULATION", Payload: json.RawMessage(`{"steps":[]}`), MaxRetryCount: 3, TraceID: "t1",
 		Status: internalapi.StatusFailed, Attempts: 2, LastError: "boom", LastErrorCode: "WORKER.STEP_FAILED",
 		CreatedAt: at(0), StartedAt: &started, FinishedAt: &finished, UpdatedAt: at(6), NextRunAt: &next,
-		LeaseUntil: &finished, Version: 7,
+		LeaseUntil: &finished, Version: 7, CreatedBy: "key-1",
 	}
 	boom, code := "boom", "WORKER.STEP_FAILED"
 	for _, c := range []struct {
@@ -30,10 +30,10 @@ func TestStatusViewShowsTheSchedulerStatus(t *testing.T) {
 		{"every field", full, JobView{
 			JobID: "j1", JobType: "SIMULATION", Payload: json.RawMessage(`{"steps":[]}`), MaxRetryCount: 3, TraceID: "t1",
 			Status: internalapi.StatusFailed, Attempts: 2, LastError: &boom, LastErrorCode: &code,
-			CreatedAt: at(0), StartedAt: &started, FinishedAt: &finished, UpdatedAt: at(6), NextRunAt: &next,
+			CreatedAt: at(0), StartedAt: &started, FinishedAt: &finished, UpdatedAt: at(6), NextRunAt: &next, CreatedBy: "key-1",
 		}, 7},
 		{"empty values are null", internalapi.JobStatus{JobID: "j2", Status: internalapi.StatusPending, CreatedAt: at(0), UpdatedAt: at(0)},
-			JobView{JobID: "j2", Payload: json.RawMessage("null"), Status: internalapi.StatusPending, CreatedAt: at(0), UpdatedAt: at(0)}, 0},
+			JobView{JobID: "j2", Payload: json.RawMessage("null"), Status: internalapi.StatusPending, CreatedAt: at(0), UpdatedAt: at(0), CreatedBy: "anonymous"}, 0},
 	} {
 		b, err := json.Marshal(c.in)
 		if err != nil {

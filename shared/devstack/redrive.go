@@ -169,25 +169,26 @@ const reingestChunk = 2000
 //
 // This is the local stack acting as an operator across two services'
 // databases, reading only the api's accepted jobs (jobs: id, job_type,
-// payload, max_retry_count, trace_id, created_at) and the scheduler's
+// payload, max_retry_count, trace_id, created_at, created_by) and the scheduler's
 // job IDs; the functions themselves never do.
 func reingest(ctx context.Context, api, sched *pgxpool.Pool) (int, error) {
 	total, after := 0, uuid.Nil.String()
 	for {
 		rows, err := api.Query(ctx, `
-			SELECT id::text, job_type, payload::text, max_retry_count, trace_id, created_at
+			SELECT id::text, job_type, payload::text, max_retry_count, trace_id, created_at, created_by
 			  FROM jobs WHERE id > $1::uuid ORDER BY id LIMIT $2`, after, reingestChunk)
 		if err != nil {
 			return total, fmt.Errorf("devstack: re-ingest: read the api's jobs: %w", err)
 		}
 		type job struct {
 			id, jobType, payload, traceID string
+			createdBy                     string
 			maxRetry                      int
 			created                       time.Time
 		}
 		jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (job, error) {
 			var j job
-			err := r.Scan(&j.id, &j.jobType, &j.payload, &j.maxRetry, &j.traceID, &j.created)
+			err := r.Scan(&j.id, &j.jobType, &j.payload, &j.maxRetry, &j.traceID, &j.created, &j.createdBy)
 			return j, err
 		})
 		if err != nil {
@@ -220,6 +221,7 @@ func reingest(ctx context.Context, api, sched *pgxpool.Pool) (int, error) {
 			e, err := envelope.New(envelope.TypeJobCreated, j.traceID, j.id, envelope.JobCreated{
 				JobSpec:   envelope.JobSpec{JobType: j.jobType, Payload: json.RawMessage(j.payload), MaxRetryCount: j.maxRetry},
 				CreatedAt: j.created.UTC(),
+				CreatedBy: j.createdBy,
 			})
 			if err != nil {
 				return total, err

@@ -115,8 +115,8 @@ func TestNewBrokerRedrivesTheWorkInFlight(t *testing.T) {
 	// broker, never ingested.
 	var lost string
 	if err := dbPool(t, cfg, invoke.API).QueryRow(ctx, `
-		INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, created_at)
-		VALUES (gen_random_uuid(), 'SIMULATION', '{"steps":[{"action":"LOG","message":"lost"}]}', 0, 'trace-lost', now())
+		INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, created_at, created_by)
+		VALUES (gen_random_uuid(), 'SIMULATION', '{"steps":[{"action":"LOG","message":"lost"}]}', 0, 'trace-lost', now(), 'jwt:lost')
 		RETURNING id::text`).Scan(&lost); err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +139,11 @@ func TestNewBrokerRedrivesTheWorkInFlight(t *testing.T) {
 		}
 	}
 	waitRows(t, dlqPool, doomed, 1) // the dead letter, stored once
+	// The re-sent job-created names the job's caller.
+	var by string
+	if err := dbPool(t, cfg, invoke.Scheduler).QueryRow(ctx, `SELECT created_by FROM jobs WHERE id = $1::uuid`, lost).Scan(&by); err != nil || by != "jwt:lost" {
+		t.Errorf("the re-ingested job's createdBy = %q (%v), want jwt:lost", by, err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for i := range n {

@@ -149,6 +149,10 @@ type JobSpec struct {
 type JobCreated struct {
 	JobSpec
 	CreatedAt time.Time `json:"createdAt"`
+	// CreatedBy is the caller who submitted the job (an API key's ID,
+	// "jwt:<sub>" or "anonymous"). Events from before it existed have
+	// none; consumers read that as "anonymous".
+	CreatedBy string `json:"createdBy,omitempty"`
 }
 
 // RunJob asks a worker to run one attempt of a job.

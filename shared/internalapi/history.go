@@ -46,7 +46,8 @@ type JobHistory struct {
 // they lead to); Message and ErrorCode tell why an attempt failed or the
 // job was dead-lettered; By and DLQID name a manual retry's caller and
 // the dead letter it retried (DLQID also names a DEAD_LETTERED event's
-// entry); NextRunAt is when a scheduled retry is due.
+// entry); NextRunAt is when a scheduled retry is due. A CANCELLED
+// event's By is who cancelled (issue #12; empty for older cancels).
 type HistoryEvent struct {
 	At        time.Time  `json:"at"`
 	Type      string     `json:"type"`

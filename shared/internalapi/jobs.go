@@ -28,6 +28,7 @@ type JobStatus struct {
 	NextRunAt     *time.Time      `json:"nextRunAt,omitempty"`
 	LeaseUntil    *time.Time      `json:"leaseUntil,omitempty"`
 	Version       int             `json:"version"`
+	CreatedBy     string          `json:"createdBy,omitempty"` // the submitting caller
 }
 
 // JobSummary is a job as the scheduler's PathJobs lists it: its live
@@ -51,6 +52,7 @@ type JobSummary struct {
 	NextRunAt     *time.Time `json:"nextRunAt,omitempty"`
 	LeaseUntil    *time.Time `json:"leaseUntil,omitempty"`
 	Version       int        `json:"version"`
+	CreatedBy     string     `json:"createdBy,omitempty"` // the submitting caller
 }
 
 // CancelRequest is the body of POST PathJobCancel: the job's submission as
@@ -60,6 +62,9 @@ type JobSummary struct {
 type CancelRequest struct {
 	envelope.JobCreated
 	TraceID string `json:"traceId"`
+	// By is the caller who cancels (the history's CANCELLED event shows
+	// it); empty is "anonymous".
+	By string `json:"by,omitempty"`
 }
 
 // Execution is one finished attempt as the worker's PathExecutions shows

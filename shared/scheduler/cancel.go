@@ -92,11 +92,16 @@ func decodeCancel(body []byte) (*internalapi.CancelRequest, error) {
 	return sub, nil
 }
 
-// cancel makes a PENDING or RUNNING job CANCELLED. A job the scheduler has
-// not seen is recorded as CANCELLED from sub, its submission, if given.
+// cancel makes a PENDING or RUNNING job CANCELLED, recording who (sub.By;
+// none is "anonymous"). A job the scheduler has not seen is recorded as
+// CANCELLED from sub, its submission, if given.
 // A finished job is an *apierror.Error with CodeJobTerminal.
 func (s *Service) cancel(ctx context.Context, id string, sub *internalapi.CancelRequest) (internalapi.JobStatus, error) {
 	var st internalapi.JobStatus
+	by := "anonymous"
+	if sub != nil {
+		by = callerOrAnonymous(sub.By)
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if sub != nil && sub.JobType != "" {
 			traceID := clean(sub.TraceID)
@@ -106,11 +111,12 @@ func (s *Service) cancel(ctx context.Context, id string, sub *internalapi.Cancel
 			created := &sub.CreatedAt
 			tag, err := tx.Exec(ctx, `
 				INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, status, attempts,
-				                  next_run_at, created_at, finished_at)
+				                  next_run_at, created_at, finished_at, created_by, cancelled_by)
 				VALUES ($1::uuid, $2, $3::text::jsonb, $4, $5, 'CANCELLED', 0,
-				        now(), coalesce($6::timestamptz, now()), now())
+				        now(), coalesce($6::timestamptz, now()), now(), $7, $8)
 				ON CONFLICT (id) DO NOTHING`,
-				id, sub.JobType, string(sub.Payload), sub.MaxRetryCount, traceID, created)
+				id, sub.JobType, string(sub.Payload), sub.MaxRetryCount, traceID, created,
+				callerOrAnonymous(sub.CreatedBy), callerOrAnonymous(sub.By))
 			if err != nil {
 				return fmt.Errorf("scheduler: record cancelled job: %w", err)
 			}
@@ -139,8 +145,8 @@ func (s *Service) cancel(ctx context.Context, id string, sub *internalapi.Cancel
 		}
 		tag, err := tx.Exec(ctx, `
 			UPDATE jobs SET status = 'CANCELLED', lease_until = NULL, finished_at = now(),
-			       updated_at = now(), version = version + 1
-			 WHERE id = $1::uuid AND version = $2`, id, version)
+			       updated_at = now(), version = version + 1, cancelled_by = $3
+			 WHERE id = $1::uuid AND version = $2`, id, version, by)
 		if err != nil {
 			return fmt.Errorf("scheduler: cancel job %s: %w", id, err)
 		}

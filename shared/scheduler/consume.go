@@ -113,7 +113,7 @@ func (s *Service) ingest(ctx context.Context, tx pgx.Tx, created []inbound) (int
 		seen[in.Env.JobID] = true
 		c := in.Created
 		j := newJob{ID: in.Env.JobID, JobType: c.JobType, Payload: c.Payload,
-			MaxRetryCount: c.MaxRetryCount, TraceID: in.Env.TraceID}
+			MaxRetryCount: c.MaxRetryCount, TraceID: in.Env.TraceID, CreatedBy: c.CreatedBy}
 		if !c.CreatedAt.IsZero() {
 			t := c.CreatedAt
 			j.CreatedAt = &t

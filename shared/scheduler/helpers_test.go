@@ -82,6 +82,7 @@ type jobOpts struct {
 	ID         string
 	MaxRetries int
 	TraceID    string
+	CreatedBy  string // the submitting caller; "" as in events from before callers
 }
 
 func newJobCreated(t testing.TB, o jobOpts) envelope.Envelope {
@@ -99,6 +100,7 @@ func newJobCreated(t testing.TB, o jobOpts) envelope.Envelope {
 			MaxRetryCount: o.MaxRetries,
 		},
 		CreatedAt: time.Now().UTC(),
+		CreatedBy: o.CreatedBy,
 	})
 	if err != nil {
 		t.Fatal(err)

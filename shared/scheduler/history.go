@@ -29,6 +29,7 @@ type historyJob struct {
 	CreatedAt     time.Time
 	FinishedAt    *time.Time
 	NextRunAt     time.Time
+	CancelledBy   string // "" when unknown
 }
 
 // historyAttempt is one job_attempts row.
@@ -126,7 +127,7 @@ func deriveHistory(j historyJob, attempts []historyAttempt, retries []manualRetr
 	case internalapi.StatusCompleted:
 		add(internalapi.HistoryEvent{At: at, Type: internalapi.EventCompleted, Attempt: lastAttempt})
 	case internalapi.StatusCancelled:
-		e := internalapi.HistoryEvent{At: at, Type: internalapi.EventCancelled}
+		e := internalapi.HistoryEvent{At: at, Type: internalapi.EventCancelled, By: j.CancelledBy}
 		if n := len(attempts); n > 0 && attempts[n-1].Outcome == OutcomeCancelled {
 			e.Attempt = lastAttempt // it was running
 		}
@@ -145,8 +146,9 @@ func jobHistoryGet(ctx context.Context, q *pgxpool.Pool, id string) (internalapi
 	h := internalapi.JobHistory{JobID: id}
 	err := pgx.BeginTxFunc(ctx, q, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		j := historyJob{ID: id}
-		err := tx.QueryRow(ctx, `SELECT status, max_retry_count, created_at, finished_at, next_run_at FROM jobs WHERE id = $1::uuid`, id).
-			Scan(&j.Status, &j.MaxRetryCount, &j.CreatedAt, &j.FinishedAt, &j.NextRunAt)
+		err := tx.QueryRow(ctx, `SELECT status, max_retry_count, created_at, finished_at, next_run_at, coalesce(cancelled_by, '')
+			  FROM jobs WHERE id = $1::uuid`, id).
+			Scan(&j.Status, &j.MaxRetryCount, &j.CreatedAt, &j.FinishedAt, &j.NextRunAt, &j.CancelledBy)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errJobNotFound
 		}

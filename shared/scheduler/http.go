@@ -107,7 +107,7 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, out)
 }
 
-// parseListQuery reads page, size, type, status, traceId, createdFrom and
+// parseListQuery reads page, size, type, status, traceId, createdBy, createdFrom and
 // createdTo (RFC 3339, both inclusive, as the public API documents them),
 // and updatedSince (RFC 3339, inclusive: the list is then ordered by
 // updatedAt and says asOf);
@@ -117,7 +117,7 @@ func parseListQuery(q url.Values, maxSize int) (paging.Request, jobFilter, error
 	if err != nil {
 		return page, jobFilter{}, err
 	}
-	f := jobFilter{JobType: q.Get("type"), TraceID: q.Get("traceId")}
+	f := jobFilter{JobType: q.Get("type"), TraceID: q.Get("traceId"), CreatedBy: q.Get("createdBy")}
 	if v := q.Get("status"); v != "" {
 		f.Status = strings.ToUpper(v)
 		if !validStatus(f.Status) {
@@ -138,7 +138,7 @@ func parseListQuery(q url.Values, maxSize int) (paging.Request, jobFilter, error
 		}
 		*p.dst = &t
 	}
-	for _, v := range []string{f.JobType, f.TraceID} {
+	for _, v := range []string{f.JobType, f.TraceID, f.CreatedBy} {
 		if strings.ContainsRune(v, 0) {
 			return page, f, invalid("filters must not hold NUL characters")
 		}

@@ -27,6 +27,8 @@ func TestParseListQuery(t *testing.T) {
 		{"size capped", "size=5000", 0, 100, jobFilter{}, false},
 		{"filters", "type=SIMULATION&status=FAILED&traceId=abc", 0, 20,
 			jobFilter{JobType: "SIMULATION", Status: "FAILED", TraceID: "abc"}, false},
+		{"created by", "createdBy=jwt:alice", 0, 20, jobFilter{CreatedBy: "jwt:alice"}, false},
+		{"NUL in created by", "createdBy=a%00b", 0, 0, jobFilter{}, true},
 		{"status any case", "status=pending", 0, 20, jobFilter{Status: "PENDING"}, false},
 		{"time range", "createdFrom=2026-01-01T00:00:00Z&createdTo=2026-01-02T00:00:00.5%2B02:00", 0, 20,
 			jobFilter{CreatedFrom: ts("2026-01-01T00:00:00Z"), CreatedTo: ts("2026-01-02T00:00:00.5+02:00")}, false},
@@ -57,7 +59,7 @@ func TestParseListQuery(t *testing.T) {
 			}
 			eqTime := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
 			if page.Page != tt.wantPage || page.Size != tt.wantSize || f.JobType != tt.want.JobType ||
-				f.Status != tt.want.Status || f.TraceID != tt.want.TraceID ||
+				f.Status != tt.want.Status || f.TraceID != tt.want.TraceID || f.CreatedBy != tt.want.CreatedBy ||
 				!eqTime(f.CreatedFrom, tt.want.CreatedFrom) || !eqTime(f.CreatedTo, tt.want.CreatedTo) ||
 				!eqTime(f.UpdatedSince, tt.want.UpdatedSince) {
 				t.Fatalf("got page %+v filter %+v, want %d/%d %+v", page, f, tt.wantPage, tt.wantSize, tt.want)

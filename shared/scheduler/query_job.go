@@ -35,6 +35,7 @@ type newJob struct {
 	MaxRetryCount int
 	TraceID       string
 	CreatedAt     *time.Time // nil: now()
+	CreatedBy     string     // "": anonymous
 }
 
 // jobInsertMany ingests jobs as PENDING and due now, skipping IDs that
@@ -45,20 +46,20 @@ func jobInsertMany(ctx context.Context, q querier, jobs []newJob) (int64, error)
 	}
 	n := len(jobs)
 	ids, types, payloads, traces := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	retries, created := make([]int32, n), make([]*time.Time, n)
+	retries, created, by := make([]int32, n), make([]*time.Time, n), make([]string, n)
 	for i, j := range jobs {
 		ids[i], types[i], payloads[i], traces[i] = j.ID, j.JobType, string(j.Payload), j.TraceID
-		retries[i], created[i] = int32(j.MaxRetryCount), j.CreatedAt
+		retries[i], created[i], by[i] = int32(j.MaxRetryCount), j.CreatedAt, callerOrAnonymous(j.CreatedBy)
 	}
 	tag, err := q.Exec(ctx, `
-		INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, status, attempts, next_run_at, created_at)
+		INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, status, attempts, next_run_at, created_at, created_by)
 		SELECT u.id::uuid, u.job_type, u.payload::jsonb, u.max_retry_count, u.trace_id,
-		       'PENDING', 0, now(), coalesce(u.created_at, now())
-		  FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::timestamptz[])
-		       AS u(id, job_type, payload, max_retry_count, trace_id, created_at)
+		       'PENDING', 0, now(), coalesce(u.created_at, now()), u.created_by
+		  FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::timestamptz[], $7::text[])
+		       AS u(id, job_type, payload, max_retry_count, trace_id, created_at, created_by)
 		 ORDER BY u.id
 		ON CONFLICT (id) DO NOTHING`,
-		ids, types, payloads, retries, traces, created)
+		ids, types, payloads, retries, traces, created, by)
 	if err != nil {
 		return 0, fmt.Errorf("scheduler: insert %d jobs: %w", len(jobs), err)
 	}
@@ -275,7 +276,7 @@ func jobUpdateMany(ctx context.Context, q querier, ups []jobUpdate) (map[string]
 
 const jobStatusColumns = `id::text, job_type, payload, max_retry_count, trace_id, status, attempts,
 	last_error, last_error_code, created_at, started_at, finished_at, updated_at, next_run_at,
-	lease_until, version`
+	lease_until, version, created_by`
 
 func scanJobStatus(row pgx.Row) (internalapi.JobStatus, error) {
 	var (
@@ -287,7 +288,7 @@ func scanJobStatus(row pgx.Row) (internalapi.JobStatus, error) {
 	)
 	if err := row.Scan(&s.JobID, &s.JobType, &s.Payload, &s.MaxRetryCount, &s.TraceID, &s.Status,
 		&s.Attempts, &lastErr, &code, &s.CreatedAt, &started, &finish, &s.UpdatedAt, &next,
-		&lease, &s.Version); err != nil {
+		&lease, &s.Version, &s.CreatedBy); err != nil {
 		return s, err
 	}
 	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
@@ -323,6 +324,15 @@ func liveFields(status string, lastErr, code *string, started, finish *time.Time
 		leaseUntil = utc(lease)
 	}
 	return lastError, lastErrorCode, startedAt, finishedAt, nextRunAt, leaseUntil
+}
+
+// callerOrAnonymous is the caller an event or request names, or
+// "anonymous" for one from before callers were recorded.
+func callerOrAnonymous(c string) string {
+	if c = clean(c); c == "" {
+		return "anonymous"
+	}
+	return c
 }
 
 // jobGetByID returns a job's status, or errJobNotFound.

@@ -19,7 +19,7 @@ const MaxListErrorLen = 512
 
 var jobSummaryColumns = `id::text, job_type, max_retry_count, trace_id, status, attempts,
 	left(last_error, ` + strconv.Itoa(MaxListErrorLen) + `), coalesce(length(last_error) > ` + strconv.Itoa(MaxListErrorLen) + `, false),
-	last_error_code, created_at, started_at, finished_at, updated_at, next_run_at, lease_until, version`
+	last_error_code, created_at, started_at, finished_at, updated_at, next_run_at, lease_until, version, created_by`
 
 func scanJobSummary(row pgx.CollectableRow) (internalapi.JobSummary, error) {
 	var (
@@ -29,7 +29,7 @@ func scanJobSummary(row pgx.CollectableRow) (internalapi.JobSummary, error) {
 		lease, started, finish *time.Time
 	)
 	if err := row.Scan(&s.JobID, &s.JobType, &s.MaxRetryCount, &s.TraceID, &s.Status, &s.Attempts,
-		&lastErr, &s.Truncated, &code, &s.CreatedAt, &started, &finish, &s.UpdatedAt, &next, &lease, &s.Version); err != nil {
+		&lastErr, &s.Truncated, &code, &s.CreatedAt, &started, &finish, &s.UpdatedAt, &next, &lease, &s.Version, &s.CreatedBy); err != nil {
 		return s, err
 	}
 	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
@@ -41,6 +41,7 @@ func scanJobSummary(row pgx.CollectableRow) (internalapi.JobSummary, error) {
 // jobFilter narrows a job list; zero fields do not filter.
 type jobFilter struct {
 	JobType, Status, TraceID string
+	CreatedBy                string     // the submitting caller
 	CreatedFrom, CreatedTo   *time.Time // both inclusive
 	// UpdatedSince keeps jobs updated at or after it and orders the list
 	// by updated_at (newest first) instead of created_at.
@@ -100,6 +101,9 @@ func (f jobFilter) conds() ([]string, []any) {
 	}
 	if f.TraceID != "" {
 		add("trace_id = $?", f.TraceID)
+	}
+	if f.CreatedBy != "" {
+		add("created_by = $?", f.CreatedBy)
 	}
 	if f.CreatedFrom != nil {
 		add("created_at >= $?", *f.CreatedFrom)
