@@ -76,7 +76,7 @@ func runCollection(t *testing.T, s *stack, collection string, extra ...string) {
 	}
 	newman := filepath.Join(root, "node_modules", ".bin", "newman")
 	if _, err := os.Stat(newman); err != nil {
-		t.Fatalf("newman is not installed (%v): run `npm ci` at the repository root (needs Node.js and npm: sudo apt-get install nodejs npm)", err)
+		t.Fatalf("newman is not installed (%v): run `make node_modules/.bin/newman` (npm ci at the repository root, plus the go.mod that keeps `go ... ./...` out of node_modules) (needs Node.js and npm: sudo apt-get install nodejs npm)", err)
 	}
 	if collection == "" {
 		collection = collectionPath(t)
