@@ -12,29 +12,65 @@ import (
 	"github.com/jobweaver/jobweaver/shared/apiauth"
 )
 
-// Auth holds who may call the API: a Cognito user pool used as an OAuth
-// 2.0 authorization server for programs (no users, no sign-up), its
-// resource server "jobweaver" with the scopes read and write, a domain
-// for its token endpoint, and one app client per entry of api.clients,
-// each allowed only the client credentials grant. Each client's
-// credentials go into a Secrets Manager secret
-// (apiauth.SecretName: jobweaver-<stage>/api-clients/<name>) for make
-// token and for the programs that call the API.
+// Auth holds who may call the API. The api function checks every call
+// itself (API_AUTH=keys,jwt, always on in AWS; docs/security.md): an API
+// key, or an access token from the stage's Cognito user pool. Auth is:
+//   - the user pool, used as an OAuth 2.0 authorization server for
+//     programs (no sign-up), its resource server "jobweaver" with the
+//     scopes read and write (AUTH_JWT_SCOPE_ROLES maps them to viewer and
+//     operator), a domain for its token endpoint, and one app client per
+//     entry of api.clients, each allowed only the client credentials
+//     grant. Each client's credentials go into a Secrets Manager secret
+//     (apiauth.SecretName: jobweaver-<stage>/api-clients/<name>) for make
+//     token and for the programs that call the API;
+//   - the groups viewer, operator and admin (apiauth.Groups), for users an
+//     administrator adds to the pool: their tokens' cognito:groups name
+//     their role;
+//   - the secret of the stage's first admin API key
+//     (apiauth.AdminKeySecretName), filled at deploy by the provisioning
+//     function (Provisioning.AdminKey) and read by the api function.
 type Auth struct {
 	constructs.Construct
 	UserPool awscognito.UserPool
 	Domain   awscognito.UserPoolDomain
 	Clients  []awscognito.UserPoolClient // in name order
 	Secrets  map[string]awssecretsmanager.Secret
+	Groups   map[string]awscognito.UserPoolGroup // by role
+	// AdminKey holds the first admin API key (the key alone).
+	AdminKey awssecretsmanager.Secret
 	// TokenUrl is the token endpoint,
 	// https://jobweaver-<stage>-<account>.auth.<region>.amazoncognito.com/oauth2/token.
 	TokenUrl *string
+	// Issuer is the pool's token issuer (AUTH_JWT_ISSUER),
+	// https://cognito-idp.<region>.amazonaws.com/<pool ID>.
+	Issuer *string
+	// Audience is the app clients' IDs, comma-separated
+	// (AUTH_JWT_AUDIENCE: a client-credentials token has no aud, its
+	// client_id must be one of them).
+	Audience *string
+}
+
+// APIAuth is the api function's API_AUTH in AWS: API keys and the pool's
+// tokens, never none (the stages' env may not set it: StackEnv).
+const APIAuth = "keys,jwt"
+
+// Env is what the api function needs to check callers (its API_AUTH,
+// AUTH_JWT_* and API_ADMIN_KEY_SECRET_ARN).
+func (a *Auth) Env() map[string]*string {
+	return map[string]*string{
+		"API_AUTH":                 jsii.String(APIAuth),
+		"AUTH_JWT_ISSUER":          a.Issuer,
+		"AUTH_JWT_AUDIENCE":        a.Audience,
+		"AUTH_JWT_ROLE_CLAIM":      jsii.String("cognito:groups"),
+		"AUTH_JWT_SCOPE_ROLES":     jsii.String(apiauth.ScopeRoles),
+		"API_ADMIN_KEY_SECRET_ARN": a.AdminKey.SecretArn(),
+	}
 }
 
 // NewAuth builds the user pool and the app clients of cfg.API.Clients.
 func NewAuth(scope constructs.Construct, id string, cfg Config) *Auth {
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	a := &Auth{Construct: c, Secrets: map[string]awssecretsmanager.Secret{}}
+	a := &Auth{Construct: c, Secrets: map[string]awssecretsmanager.Secret{}, Groups: map[string]awscognito.UserPoolGroup{}}
 	removal := awscdk.RemovalPolicy_DESTROY
 	if cfg.RetainData {
 		removal = awscdk.RemovalPolicy_RETAIN
@@ -47,10 +83,10 @@ func NewAuth(scope constructs.Construct, id string, cfg Config) *Auth {
 		RemovalPolicy:      removal,
 	})
 	read := awscognito.NewResourceServerScope(&awscognito.ResourceServerScopeProps{
-		ScopeName: jsii.String("read"), ScopeDescription: jsii.String("GET /api/...: jobs, executions, dead letters"),
+		ScopeName: jsii.String("read"), ScopeDescription: jsii.String("the api's viewer role: every GET under /api/ but keys and audit"),
 	})
 	write := awscognito.NewResourceServerScope(&awscognito.ResourceServerScopeProps{
-		ScopeName: jsii.String("write"), ScopeDescription: jsii.String("every /api/... route: submit and cancel jobs, and read"),
+		ScopeName: jsii.String("write"), ScopeDescription: jsii.String("the api's operator role: submit and cancel jobs, DLQ actions, and read"),
 	})
 	server := a.UserPool.AddResourceServer(jsii.String("ResourceServer"), &awscognito.UserPoolResourceServerOptions{
 		Identifier:                 jsii.String(apiauth.ResourceServer),
@@ -65,6 +101,16 @@ func NewAuth(scope constructs.Construct, id string, cfg Config) *Auth {
 		},
 	})
 	a.TokenUrl = awscdk.Fn_Join(jsii.String(""), &[]*string{a.Domain.BaseUrl(nil), jsii.String("/oauth2/token")})
+	a.Issuer = a.UserPool.UserPoolProviderUrl()
+	for i, role := range apiauth.Groups {
+		a.Groups[role] = a.UserPool.AddGroup(jsii.String("Group"+title(role)), &awscognito.UserPoolGroupOptions{
+			GroupName:   jsii.String(role),
+			Description: jsii.String("JobWeaver API role " + role + " (docs/security.md): a member's tokens carry it in cognito:groups"),
+			// A user in several groups: the highest role first (the api
+			// takes the highest anyway).
+			Precedence: jsii.Number(float64(len(apiauth.Groups) - i)),
+		})
+	}
 
 	names := make([]string, 0, len(cfg.API.Clients))
 	for name := range cfg.API.Clients {
@@ -112,5 +158,25 @@ func NewAuth(scope constructs.Construct, id string, cfg Config) *Auth {
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
 	}
+	ids := make([]*string, len(a.Clients))
+	for i, cl := range a.Clients {
+		ids[i] = cl.UserPoolClientId()
+	}
+	a.Audience = awscdk.Fn_Join(jsii.String(","), &ids)
+
+	// Secrets Manager's generator cannot make a jw_ key (prefix and
+	// checksum): this random value is replaced at deploy by the
+	// provisioning function, before the api function runs.
+	a.AdminKey = awssecretsmanager.NewSecret(c, jsii.String("AdminKey"), &awssecretsmanager.SecretProps{
+		SecretName:  jsii.String(apiauth.AdminKeySecretName(cfg.Stage)),
+		Description: jsii.String("JobWeaver " + cfg.Stage + " API: the first admin API key (jw_...), made at deploy; make admin-key prints it"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			ExcludePunctuation: jsii.Bool(true),
+		},
+		// As the clients' secrets: make admin-key finds it by this fixed
+		// name. The key's hash stays in the api database; a stack created
+		// again makes a new key, and the old one can be revoked.
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
 	return a
 }

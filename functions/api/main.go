@@ -5,7 +5,10 @@
 // credentials come from the standard AWS configuration chain). GET
 // /api/system reads the mappings' consumer lag as LAG_SOURCE says
 // (shared/lag: cloudwatch in AWS, with LAG_MAPPINGS and
-// KAFKA_GROUP_PREFIX; kafka; or none).
+// KAFKA_GROUP_PREFIX; kafka; or none). With API_ADMIN_KEY_SECRET_ARN (set
+// by the stack in AWS) it reads the stage's first admin key from that
+// Secrets Manager secret at cold start and seeds it as API_ADMIN_KEY
+// would (shared/adminkey); the key is never logged.
 //
 // `make build` builds it as bootstrap for provided.al2023; see
 // docs/lambda.md.
@@ -13,11 +16,16 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/jobweaver/jobweaver/shared/adminkey"
 	"github.com/jobweaver/jobweaver/shared/api"
-	"github.com/jobweaver/jobweaver/shared/config"
+	envconfig "github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/lag"
 	"github.com/jobweaver/jobweaver/shared/trigger"
@@ -28,12 +36,25 @@ const name = "api"
 
 func main() {
 	ctx := context.Background()
-	env := config.FromOS()
+	env := envconfig.FromOS()
 	cfg := api.ConfigFromEnv(env)
+	adminKeySecret := env.String("API_ADMIN_KEY_SECRET_ARN", "")
 	functions := invoke.FunctionNamesFromEnv(env)
 	lagSettings := lag.SettingsFromEnv(env)
 	if err := env.Err(); err != nil {
 		wiring.Fail(name, err)
+	}
+	if adminKeySecret != "" {
+		if cfg.AdminKey != "" {
+			wiring.Fail(name, errors.New("set API_ADMIN_KEY or API_ADMIN_KEY_SECRET_ARN, not both"))
+		}
+		awsCfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			wiring.Fail(name, err)
+		}
+		if cfg.AdminKey, err = adminkey.Read(ctx, secretsmanager.NewFromConfig(awsCfg), adminKeySecret); err != nil {
+			wiring.Fail(name, err)
+		}
 	}
 	deps, err := wiring.FromEnv(ctx, name, env, api.Migrations())
 	if err != nil {
