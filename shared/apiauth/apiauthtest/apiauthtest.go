@@ -23,6 +23,14 @@ import (
 // "tok:" + the scopes asked for.
 func TokenEndpoint(t testing.TB, clientID, secret string, scopes ...string) *httptest.Server {
 	t.Helper()
+	return TokenEndpointFunc(t, clientID, secret, func(scope string) string { return "tok:" + scope }, scopes...)
+}
+
+// TokenEndpointFunc is TokenEndpoint whose access tokens mint makes from
+// the scopes asked for (space-separated; the client's all when none is
+// asked, as Cognito does): say, a JWT signed by a jwttest issuer.
+func TokenEndpointFunc(t testing.TB, clientID, secret string, mint func(scope string) string, scopes ...string) *httptest.Server {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fail := func(code string) {
@@ -47,8 +55,12 @@ func TokenEndpoint(t testing.TB, clientID, secret string, scopes ...string) *htt
 				return
 			}
 		}
+		scope := r.FormValue("scope")
+		if scope == "" {
+			scope = strings.Join(scopes, " ")
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
-			"access_token": "tok:" + r.FormValue("scope"), "token_type": "Bearer", "expires_in": 3600,
+			"access_token": mint(scope), "token_type": "Bearer", "expires_in": 3600,
 		})
 	}))
 	t.Cleanup(srv.Close)
