@@ -6,7 +6,10 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/jobweaver/jobweaver/shared/apiauth"
@@ -26,6 +29,11 @@ import (
 //   - the groups viewer, operator and admin (apiauth.Groups), for users an
 //     administrator adds to the pool: their tokens' cognito:groups name
 //     their role;
+//   - a copy of the pool's keys (JWKS), made at each deploy that changes
+//     the pool (or jwksRefresh) by a small function outside the VPC, for
+//     the api function, which cannot reach Cognito from its private
+//     subnets (no NAT; a Cognito VPC endpoint does not serve a pool with a
+//     domain): AUTH_JWT_JWKS, served to its verifier by shared/oidcstatic;
 //   - the secret of the stage's first admin API key
 //     (apiauth.AdminKeySecretName), filled at deploy by the provisioning
 //     function (Provisioning.AdminKey) and read by the api function.
@@ -38,6 +46,8 @@ type Auth struct {
 	Groups   map[string]awscognito.UserPoolGroup // by role
 	// AdminKey holds the first admin API key (the key alone).
 	AdminKey awssecretsmanager.Secret
+	// JWKS is the deploy-time copy of the pool's keys (attribute Jwks).
+	JWKS awscdk.CustomResource
 	// TokenUrl is the token endpoint,
 	// https://jobweaver-<stage>-<account>.auth.<region>.amazoncognito.com/oauth2/token.
 	TokenUrl *string
@@ -64,8 +74,24 @@ func (a *Auth) Env() map[string]*string {
 		"AUTH_JWT_ROLE_CLAIM":      jsii.String("cognito:groups"),
 		"AUTH_JWT_SCOPE_ROLES":     jsii.String(apiauth.ScopeRoles),
 		"API_ADMIN_KEY_SECRET_ARN": a.AdminKey.SecretArn(),
+		"AUTH_JWT_JWKS":            a.JWKS.GetAttString(jsii.String("Jwks")),
 	}
 }
+
+// jwksCopy is the handler of Custom::JobWeaverJWKS (Node.js, inline: it
+// only fetches a public document). It keeps the fields a verifier needs
+// and fails when the document lists no key, so a deploy never hands the
+// api an empty key set.
+const jwksCopy = `exports.handler = async (event) => {
+  if (event.RequestType === "Delete") return { PhysicalResourceId: event.PhysicalResourceId };
+  const url = event.ResourceProperties.Url;
+  const res = await fetch(url, { signal: AbortSignal.timeout(10000) });
+  if (!res.ok) throw new Error("GET " + url + ": " + res.status);
+  const keys = ((await res.json()).keys || []).map(({ kty, kid, alg, use, n, e, crv, x, y }) => ({ kty, kid, alg, use, n, e, crv, x, y }));
+  if (keys.length === 0) throw new Error(url + " lists no keys");
+  return { PhysicalResourceId: "jobweaver-jwks", Data: { Jwks: JSON.stringify({ keys }) } };
+};
+`
 
 // NewAuth builds the user pool and the app clients of cfg.API.Clients.
 func NewAuth(scope constructs.Construct, id string, cfg Config) *Auth {
@@ -167,6 +193,31 @@ func NewAuth(scope constructs.Construct, id string, cfg Config) *Auth {
 	// Secrets Manager's generator cannot make a jw_ key (prefix and
 	// checksum): this random value is replaced at deploy by the
 	// provisioning function, before the api function runs.
+	copyLogs := awslogs.NewLogGroup(c, jsii.String("JwksCopyLogs"), &awslogs.LogGroupProps{
+		Retention:     retentionDays(cfg.LogRetentionDays),
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	copyFn := awslambda.NewFunction(c, jsii.String("JwksCopy"), &awslambda.FunctionProps{
+		Description: jsii.String("JobWeaver deploy-time copy of the user pool's public keys for the api function (Custom::JobWeaverJWKS)"),
+		Runtime:     awslambda.Runtime_NODEJS_22_X(),
+		Handler:     jsii.String("index.handler"),
+		Code:        awslambda.Code_FromInline(jsii.String(jwksCopy)),
+		Timeout:     awscdk.Duration_Seconds(jsii.Number(30)),
+		LogGroup:    copyLogs,
+	})
+	provider := customresources.NewProvider(c, jsii.String("JwksProvider"), &customresources.ProviderProps{
+		OnEventHandler: copyFn,
+		LogGroup:       copyLogs,
+	})
+	a.JWKS = awscdk.NewCustomResource(c, jsii.String("Jwks"), &awscdk.CustomResourceProps{
+		ServiceToken: provider.ServiceToken(),
+		ResourceType: jsii.String("Custom::JobWeaverJWKS"),
+		Properties: &map[string]any{
+			"Url":     awscdk.Fn_Join(jsii.String(""), &[]*string{a.Issuer, jsii.String("/.well-known/jwks.json")}),
+			"Refresh": cfg.JWKSRefresh,
+		},
+	})
+
 	a.AdminKey = awssecretsmanager.NewSecret(c, jsii.String("AdminKey"), &awssecretsmanager.SecretProps{
 		SecretName:  jsii.String(apiauth.AdminKeySecretName(cfg.Stage)),
 		Description: jsii.String("JobWeaver " + cfg.Stage + " API: the first admin API key (jw_...), made at deploy; make admin-key prints it"),

@@ -31,6 +31,10 @@ type Config struct {
 	// bucket when dashboardHosting is on.
 	DashboardDir string
 	AlarmEmail   string // "alarmEmail": subscribed to the alarm topic if set
+	// JWKSRefresh ("jwksRefresh") is any new value to copy the user pool's
+	// keys again on a deploy that changes nothing else (after Cognito
+	// rotated them): make deploy CDK_ARGS="-c jwksRefresh=$(date +%s)".
+	JWKSRefresh string
 	StageConfig
 }
 
@@ -170,7 +174,7 @@ var StackEnv = []string{
 	// Who may call the api (Auth.Env): always keys,jwt in AWS, the
 	// stage's user pool, and the first admin key from its secret (never
 	// a key in the context).
-	"API_AUTH", "AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "AUTH_JWT_ROLE_CLAIM", "AUTH_JWT_SCOPE_ROLES",
+	"API_AUTH", "AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "AUTH_JWT_ROLE_CLAIM", "AUTH_JWT_SCOPE_ROLES", "AUTH_JWT_JWKS",
 	"API_ADMIN_KEY", "API_ADMIN_KEY_SECRET_ARN",
 }
 
@@ -234,6 +238,7 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 		AssetDir:     str("assetDir", "build"),
 		DashboardDir: str("dashboardDir", "dashboard/dist"),
 		AlarmEmail:   str("alarmEmail", ""),
+		JWKSRefresh:  str("jwksRefresh", ""),
 	}
 	stages, ok := get("stages").(map[string]any)
 	if !ok {

@@ -400,6 +400,38 @@ func testAuth(t *testing.T, s *synthesized) {
 	if iss, _ := json.Marshal(apiEnv["AUTH_JWT_ISSUER"]); string(iss) != `{"Fn::GetAtt":["`+poolID+`","ProviderURL"]}` {
 		t.Errorf("AUTH_JWT_ISSUER %s, want the pool's ProviderURL", iss)
 	}
+	// The pool's keys, copied at deploy from outside the VPC (the api
+	// cannot reach Cognito from its private subnets).
+	copies := s.resources("Custom::JobWeaverJWKS")
+	if len(copies) != 1 {
+		t.Fatalf("%d Custom::JobWeaverJWKS, want 1", len(copies))
+	}
+	for id, r := range copies {
+		if jwks, _ := json.Marshal(apiEnv["AUTH_JWT_JWKS"]); string(jwks) != `{"Fn::GetAtt":["`+id+`","Jwks"]}` {
+			t.Errorf("AUTH_JWT_JWKS %s, want the copy's Jwks", jwks)
+		}
+		url, _ := json.Marshal(props(r)["Url"])
+		if !strings.Contains(string(url), `{"Fn::GetAtt":["`+poolID+`","ProviderURL"]}`) || !strings.Contains(string(url), `"/.well-known/jwks.json"`) {
+			t.Errorf("the copy fetches %s, want the pool's jwks.json", url)
+		}
+	}
+	copiers := 0
+	for _, r := range s.resources("AWS::Lambda::Function") {
+		p := props(r)
+		if p["Runtime"] == "nodejs22.x" && strings.Contains(fmt.Sprint(p["Description"]), "Custom::JobWeaverJWKS") {
+			copiers++
+			if p["VpcConfig"] != nil {
+				t.Errorf("the JWKS copy runs in the VPC, where Cognito cannot be reached")
+			}
+			code, _ := json.Marshal(p["Code"])
+			if !strings.Contains(string(code), "jwks") && !strings.Contains(string(code), "keys") {
+				t.Errorf("the JWKS copy's code is %s", code)
+			}
+		}
+	}
+	if copiers != 1 {
+		t.Errorf("%d JWKS copy functions, want 1", copiers)
+	}
 	// The client IDs joined by commas (CDK folds a join of one into the
 	// ID itself).
 	audience := apiEnv["AUTH_JWT_AUDIENCE"]

@@ -8,7 +8,10 @@
 // KAFKA_GROUP_PREFIX; kafka; or none). With API_ADMIN_KEY_SECRET_ARN (set
 // by the stack in AWS) it reads the stage's first admin key from that
 // Secrets Manager secret at cold start and seeds it as API_ADMIN_KEY
-// would (shared/adminkey); the key is never logged.
+// would (shared/adminkey); the key is never logged. With AUTH_JWT_JWKS
+// (set by the stack: the user pool's keys, copied at deploy) it checks
+// JWTs against that copy instead of fetching the issuer's keys, which the
+// function cannot reach from its private subnets (shared/oidcstatic).
 //
 // `make build` builds it as bootstrap for provided.al2023; see
 // docs/lambda.md.
@@ -17,6 +20,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -28,6 +32,7 @@ import (
 	envconfig "github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/lag"
+	"github.com/jobweaver/jobweaver/shared/oidcstatic"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
@@ -39,10 +44,17 @@ func main() {
 	env := envconfig.FromOS()
 	cfg := api.ConfigFromEnv(env)
 	adminKeySecret := env.String("API_ADMIN_KEY_SECRET_ARN", "")
+	jwks := env.String("AUTH_JWT_JWKS", "")
 	functions := invoke.FunctionNamesFromEnv(env)
 	lagSettings := lag.SettingsFromEnv(env)
 	if err := env.Err(); err != nil {
 		wiring.Fail(name, err)
+	}
+	if jwks != "" {
+		var err error
+		if cfg.JWTClient, err = oidcstatic.Client(cfg.JWTIssuer, jwks); err != nil {
+			wiring.Fail(name, fmt.Errorf("AUTH_JWT_JWKS: %w", err))
+		}
 	}
 	if adminKeySecret != "" {
 		if cfg.AdminKey != "" {
