@@ -30,7 +30,7 @@ import (
 //     administrator adds to the pool: their tokens' cognito:groups name
 //     their role;
 //   - a copy of the pool's keys (JWKS), made at each deploy that changes
-//     the pool (or jwksRefresh) by a small function outside the VPC, for
+//     the pool (or the refresh context) by a small function outside the VPC, for
 //     the api function, which cannot reach Cognito from its private
 //     subnets (no NAT; a Cognito VPC endpoint does not serve a pool with a
 //     domain): AUTH_JWT_JWKS, served to its verifier by shared/oidcstatic;
@@ -214,7 +214,7 @@ func NewAuth(scope constructs.Construct, id string, cfg Config) *Auth {
 		ResourceType: jsii.String("Custom::JobWeaverJWKS"),
 		Properties: &map[string]any{
 			"Url":     awscdk.Fn_Join(jsii.String(""), &[]*string{a.Issuer, jsii.String("/.well-known/jwks.json")}),
-			"Refresh": cfg.JWKSRefresh,
+			"Refresh": cfg.Refresh,
 		},
 	})
 

@@ -31,10 +31,12 @@ type Config struct {
 	// bucket when dashboardHosting is on.
 	DashboardDir string
 	AlarmEmail   string // "alarmEmail": subscribed to the alarm topic if set
-	// JWKSRefresh ("jwksRefresh") is any new value to copy the user pool's
-	// keys again on a deploy that changes nothing else (after Cognito
-	// rotated them): make deploy CDK_ARGS="-c jwksRefresh=$(date +%s)".
-	JWKSRefresh string
+	// Refresh ("refresh") is any new value to run the deploy-time
+	// resources that read or write outside the template again on a deploy
+	// that changes nothing else: the copy of the user pool's keys (after
+	// Cognito rotated them) and the admin key's check (after the secret
+	// was emptied): make deploy CDK_ARGS="-c refresh=$(date +%s)".
+	Refresh string
 	StageConfig
 }
 
@@ -238,7 +240,7 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 		AssetDir:     str("assetDir", "build"),
 		DashboardDir: str("dashboardDir", "dashboard/dist"),
 		AlarmEmail:   str("alarmEmail", ""),
-		JWKSRefresh:  str("jwksRefresh", ""),
+		Refresh:      str("refresh", ""),
 	}
 	stages, ok := get("stages").(map[string]any)
 	if !ok {

@@ -111,7 +111,8 @@ func NewProvisioning(scope constructs.Construct, id string, cfg Config, net *Net
 	key := awscdk.NewCustomResource(c, jsii.String("AdminKey"), &awscdk.CustomResourceProps{
 		ServiceToken: provider.ServiceToken(),
 		ResourceType: jsii.String("Custom::JobWeaverAdminKey"),
-		Properties:   &map[string]any{"SecretArn": auth.AdminKey.SecretArn()},
+		// Refresh runs it again on a deploy that changes nothing else.
+		Properties: &map[string]any{"SecretArn": auth.AdminKey.SecretArn(), "Refresh": cfg.Refresh},
 	})
 	// One at a time: the function is small and each resource is quick.
 	tps.Node().AddDependency(dbs)

@@ -112,6 +112,7 @@ var variants = map[string]struct {
 	"prod": {"prod", func(ctx map[string]any) { ctx["alarmEmail"] = "oncall@example.com" }},
 	"dev-x86": {"dev", func(ctx map[string]any) {
 		ctx["architecture"] = "x86_64"
+		ctx["refresh"] = "42" // the deploy-time copies run again
 		// Two app clients: the audience lists both.
 		api := ctx["stages"].(map[string]any)["dev"].(map[string]any)["api"].(map[string]any)
 		api["clients"] = map[string]any{"operator": []any{"read", "write"}, "reader": []any{"read"}}
@@ -409,6 +410,14 @@ func testAuth(t *testing.T, s *synthesized) {
 	for id, r := range copies {
 		if jwks, _ := json.Marshal(apiEnv["AUTH_JWT_JWKS"]); string(jwks) != `{"Fn::GetAtt":["`+id+`","Jwks"]}` {
 			t.Errorf("AUTH_JWT_JWKS %s, want the copy's Jwks", jwks)
+		}
+		if props(r)["Refresh"] != s.cfg.Refresh {
+			t.Errorf("the copy's Refresh is %v, want %q", props(r)["Refresh"], s.cfg.Refresh)
+		}
+		for _, key := range s.resources("Custom::JobWeaverAdminKey") {
+			if props(key)["Refresh"] != s.cfg.Refresh {
+				t.Errorf("the admin key resource's Refresh is %v, want %q", props(key)["Refresh"], s.cfg.Refresh)
+			}
 		}
 		url, _ := json.Marshal(props(r)["Url"])
 		if !strings.Contains(string(url), `{"Fn::GetAtt":["`+poolID+`","ProviderURL"]}`) || !strings.Contains(string(url), `"/.well-known/jwks.json"`) {
