@@ -7,9 +7,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +27,10 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/jobweaver/jobweaver/shared/apiauth"
+	"github.com/jobweaver/jobweaver/shared/auth"
+	"github.com/jobweaver/jobweaver/shared/jwttest"
 	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/oidcstatic"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/<stage>.template.json from the synthesized stacks")
@@ -1655,4 +1661,84 @@ func (s *synthesized) logicalID(t *testing.T, typ string, prefix ...string) stri
 		t.Fatalf("%d resources of type %s %v, want 1", len(ids), typ, prefix)
 	}
 	return ids[0]
+}
+
+// TestJWKSCopyCode runs the JWKS copy's handler in Node against a local
+// issuer: it returns the keys (only the fields a verifier needs) as the
+// resource's Jwks, keeps the physical ID on Delete without fetching, and
+// fails on an empty key set or an error status, so a deploy never hands
+// the api an empty or broken copy.
+func TestJWKSCopyCode(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is needed (the CDK runs on it): %v", err)
+	}
+	issuer := jwttest.New(t)
+	empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/down" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, `{"keys":[]}`)
+	}))
+	t.Cleanup(empty.Close)
+	cases := []struct {
+		name  string
+		event string
+		want  string // in the output: the result's JSON, or "ERROR: " and the message
+	}{
+		{"create", `{"RequestType":"Create","ResourceProperties":{"Url":"` + issuer.URL + `/jwks.json"}}`, `\"kid\":\"` + issuer.KeyID + `\"`},
+		{"update", `{"RequestType":"Update","PhysicalResourceId":"jobweaver-jwks","ResourceProperties":{"Url":"` + issuer.URL + `/jwks.json"}}`, `"PhysicalResourceId":"jobweaver-jwks"`},
+		{"delete fetches nothing", `{"RequestType":"Delete","PhysicalResourceId":"jobweaver-jwks","ResourceProperties":{"Url":"http://127.0.0.1:1/x"}}`, `{"PhysicalResourceId":"jobweaver-jwks"}`},
+		{"no keys", `{"RequestType":"Create","ResourceProperties":{"Url":"` + empty.URL + `/jwks.json"}}`, "ERROR: " + empty.URL + "/jwks.json lists no keys"},
+		{"issuer down", `{"RequestType":"Create","ResourceProperties":{"Url":"` + empty.URL + `/down"}}`, "ERROR: GET " + empty.URL + "/down: 503"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			script := "const module = { exports: {} }; const exports = module.exports;\n" + jwksCopy + `
+exports.handler(` + c.event + `).then((r) => console.log(JSON.stringify(r)), (e) => console.log("ERROR: " + e.message));
+`
+			cmd := exec.Command(node, "-e", script)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			b, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("node: %v\n%s", err, stderr.String())
+			}
+			if !strings.Contains(string(b), c.want) {
+				t.Fatalf("output %s, want %s", b, c.want)
+			}
+			if c.name != "create" {
+				return
+			}
+			// The copy is a key set the api's Client takes, with no field
+			// beyond what a verifier needs.
+			var out struct{ Data struct{ Jwks string } }
+			if err := json.Unmarshal(b, &out); err != nil {
+				t.Fatal(err)
+			}
+			var set struct{ Keys []map[string]any }
+			if err := json.Unmarshal([]byte(out.Data.Jwks), &set); err != nil || len(set.Keys) != 1 {
+				t.Fatalf("Jwks %q: %v", out.Data.Jwks, err)
+			}
+			for k := range set.Keys[0] {
+				if !strings.Contains(" kty kid alg use n e crv x y ", " "+k+" ") {
+					t.Errorf("the copy keeps field %q", k)
+				}
+			}
+			// And the api verifies the issuer's tokens against it, with
+			// the issuer down.
+			client, err := oidcstatic.Client(issuer.URL, out.Data.Jwks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			issuer.SetDown(true)
+			defer issuer.SetDown(false)
+			v := auth.NewJWTVerifier(auth.JWTConfig{Issuer: issuer.URL, Audience: "cid", Client: client, ScopeRoles: map[string]auth.Role{apiauth.ScopeWrite: auth.Operator}})
+			tok := issuer.Sign(t, issuer.Claims("cid", "", map[string]any{"aud": nil, "client_id": "cid", "scope": apiauth.ScopeWrite}))
+			if caller, err := v.Verify(context.Background(), tok); err != nil || caller.Role != auth.Operator {
+				t.Fatalf("a token against the copy: %+v, %v", caller, err)
+			}
+		})
+	}
 }
