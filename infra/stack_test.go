@@ -595,6 +595,10 @@ func TestInternalRoutesPrivate(t *testing.T) {
 				t.Errorf("%d function URLs, want none", n)
 			}
 			apiID := s.functionID(t, resourceName(s.cfg, "api"))
+			var httpAPI string
+			for id := range s.resources("AWS::ApiGatewayV2::Api") {
+				httpAPI = id
+			}
 			for id, r := range s.resources("AWS::Lambda::Permission") {
 				p := props(r)
 				principal := fmt.Sprint(p["Principal"])
@@ -605,8 +609,8 @@ func TestInternalRoutesPrivate(t *testing.T) {
 					t.Errorf("permission %s lets anyone invoke %v", id, p["FunctionName"])
 				case principal == "apigateway.amazonaws.com" && !refersTo(p["FunctionName"], apiID):
 					t.Errorf("permission %s lets API Gateway invoke %v, not the api function", id, p["FunctionName"])
-				case principal == "apigateway.amazonaws.com" && p["SourceArn"] == nil:
-					t.Errorf("permission %s lets any API invoke the api function", id)
+				case principal == "apigateway.amazonaws.com" && !refersTo(p["SourceArn"], httpAPI):
+					t.Errorf("permission %s lets another API than %s invoke the api function: %v", id, httpAPI, p["SourceArn"])
 				}
 			}
 		})
