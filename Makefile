@@ -166,6 +166,10 @@ smoke: ## check a deployed stage end to end through its API: health, auth, a job
 token: ## print an access token for a deployed stage's API: TOKEN=$(make -s token) (STAGE=dev|prod, CLIENT=operator, SCOPE=read|write)
 	@$(GO) run ./infra/token -stage $(STAGE) $(if $(CLIENT),-client $(CLIENT)) $(if $(SCOPE),-scope $(SCOPE))
 
+.PHONY: admin-key
+admin-key: ## print a deployed stage's first admin API key from Secrets Manager: KEY=$(make -s admin-key) (STAGE=dev|prod)
+	@$(GO) run ./infra/token -stage $(STAGE) -admin-key
+
 $(CDK): node_modules/.bin/newman
 	@touch $@
 

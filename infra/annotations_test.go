@@ -10,7 +10,7 @@ import (
 // TestNoWarnings: the CDK's own checks (deprecated APIs, settings it
 // knows CloudFormation or a service will refuse or ignore) say nothing.
 func TestNoWarnings(t *testing.T) {
-	for _, variant := range []string{"dev", "prod", "dev-x86-open"} {
+	for _, variant := range []string{"dev", "prod", "dev-x86"} {
 		s := synth(t, variant)
 		a := assertions.Annotations_FromStack(s.stack.Stack)
 		for _, m := range *a.FindWarning(jsii.String("*"), assertions.Match_AnyValue()) {

@@ -3,13 +3,10 @@ package main
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/jobweaver/jobweaver/shared/apiauth"
 )
 
 // accessLogFormat is one JSON object per request in the access log.
@@ -17,22 +14,26 @@ const accessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identi
 	`"requestTime":"$context.requestTime","method":"$context.httpMethod","path":"$context.path",` +
 	`"routeKey":"$context.routeKey","status":"$context.status","protocol":"$context.protocol",` +
 	`"responseLength":"$context.responseLength","responseLatency":"$context.responseLatency",` +
-	`"integrationLatency":"$context.integrationLatency","integrationError":"$context.integrationErrorMessage",` +
-	`"clientId":"$context.authorizer.claims.client_id","authorizerError":"$context.authorizer.error"}`
+	`"integrationLatency":"$context.integrationLatency","integrationError":"$context.integrationErrorMessage"}`
 
 // API holds the public entry: an API Gateway HTTP API whose routes (the
 // public ones only: /api/..., /health, /actuator/health; the internal
 // routes are reached by Lambda Invoke, never over HTTP) go to the api
 // function with payload format 2.0, and its $default stage with access
-// logging and throttling. With auth (api.auth cognito) a JWT authorizer
-// on the stage's user pool guards every /api/... route with the route's
-// scopes; the health routes stay open for probes.
+// logging and throttling.
+//
+// No route has an authorizer: the api function checks every /api/...
+// call itself (API keys and the user pool's tokens, API_AUTH=keys,jwt;
+// see Auth), and an API Gateway JWT authorizer would refuse API keys
+// before they reach it. The stage's throttle (api.throttleRatePerSecond,
+// api.throttleBurst) stays as a backstop for the whole stage, in front of
+// the api's limits per caller: unauthenticated calls reach the function
+// (to be answered 401) but cannot take more than the stage's rate.
 type API struct {
 	constructs.Construct
 	HttpApi    awsapigatewayv2.HttpApi
 	Stage      awsapigatewayv2.HttpStage
 	AccessLogs awslogs.LogGroup
-	Authorizer awsapigatewayv2authorizers.HttpUserPoolAuthorizer // nil with api.auth none
 	// Url is the stage's URL, https://<id>.execute-api.<region>.amazonaws.com/.
 	Url *string
 }
@@ -41,24 +42,18 @@ type API struct {
 type Route struct {
 	Method awsapigatewayv2.HttpMethod
 	Path   string
-	// Scopes are the token scopes the route accepts (any one of them);
-	// nil: the route needs no token.
-	Scopes []string
 }
 
-// Routes are the HTTP API's routes, all to the api function. A GET goes
-// to the GET route (a more specific method wins over ANY), so reading
-// needs read or write, and everything else needs write.
+// Routes are the HTTP API's routes, all to the api function, none with an
+// authorizer: the api function decides who may call what.
 var Routes = []Route{
-	{awsapigatewayv2.HttpMethod_GET, "/api/{proxy+}", []string{apiauth.ScopeRead, apiauth.ScopeWrite}},
-	{awsapigatewayv2.HttpMethod_ANY, "/api/{proxy+}", []string{apiauth.ScopeWrite}},
-	{awsapigatewayv2.HttpMethod_GET, "/health", nil},
-	{awsapigatewayv2.HttpMethod_GET, "/actuator/health", nil},
+	{awsapigatewayv2.HttpMethod_ANY, "/api/{proxy+}"},
+	{awsapigatewayv2.HttpMethod_GET, "/health"},
+	{awsapigatewayv2.HttpMethod_GET, "/actuator/health"},
 }
 
-// NewAPI builds the HTTP API in front of fns' api function; auth is nil
-// with api.auth none.
-func NewAPI(scope constructs.Construct, id string, cfg Config, fns *Functions, auth *Auth) *API {
+// NewAPI builds the HTTP API in front of fns' api function.
+func NewAPI(scope constructs.Construct, id string, cfg Config, fns *Functions) *API {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	a := &API{Construct: c}
 	a.HttpApi = awsapigatewayv2.NewHttpApi(c, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
@@ -70,28 +65,12 @@ func NewAPI(scope constructs.Construct, id string, cfg Config, fns *Functions, a
 		&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
 			PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
 		})
-	if auth != nil {
-		clients := make([]awscognito.IUserPoolClient, len(auth.Clients))
-		for i, cl := range auth.Clients {
-			clients[i] = cl
-		}
-		a.Authorizer = awsapigatewayv2authorizers.NewHttpUserPoolAuthorizer(jsii.String("Tokens"), auth.UserPool,
-			&awsapigatewayv2authorizers.HttpUserPoolAuthorizerProps{
-				AuthorizerName:  jsii.String(resourceName(cfg, "tokens")),
-				UserPoolClients: &clients,
-			})
-	}
 	for _, r := range Routes {
-		opts := &awsapigatewayv2.AddRoutesOptions{
+		a.HttpApi.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
 			Path:        jsii.String(r.Path),
 			Methods:     &[]awsapigatewayv2.HttpMethod{r.Method},
 			Integration: integration,
-		}
-		if a.Authorizer != nil && r.Scopes != nil {
-			opts.Authorizer = a.Authorizer
-			opts.AuthorizationScopes = jsii.Strings(r.Scopes...)
-		}
-		a.HttpApi.AddRoutes(opts)
+		})
 	}
 	removal := awscdk.RemovalPolicy_DESTROY
 	if cfg.RetainData {

@@ -31,6 +31,12 @@ type Config struct {
 	// bucket when dashboardHosting is on.
 	DashboardDir string
 	AlarmEmail   string // "alarmEmail": subscribed to the alarm topic if set
+	// Refresh ("refresh") is any new value to run the deploy-time
+	// resources that read or write outside the template again on a deploy
+	// that changes nothing else: the copy of the user pool's keys (after
+	// Cognito rotated them) and the admin key's check (after the secret
+	// was emptied): make deploy CDK_ARGS="-c refresh=$(date +%s)".
+	Refresh string
 	StageConfig
 }
 
@@ -85,11 +91,11 @@ type StageConfig struct {
 	API struct {
 		ThrottleRatePerSecond int `json:"throttleRatePerSecond"`
 		ThrottleBurst         int `json:"throttleBurst"`
-		// Auth is "cognito": every /api/... route needs a bearer token
-		// from the stage's Cognito user pool (a JWT authorizer; GET needs
-		// scope jobweaver/read or jobweaver/write, other methods
-		// jobweaver/write). "none" leaves the API open: only for a stage
-		// that something else guards.
+		// Auth must be "cognito": in AWS the api function always checks
+		// its callers (API_AUTH=keys,jwt): an API key, or an access token
+		// from the stage's Cognito user pool (scope jobweaver/read gives
+		// viewer, jobweaver/write operator). Nothing else is accepted:
+		// an AWS stage is never open.
 		Auth string `json:"auth"`
 		// Clients are the app clients that may get tokens (client
 		// credentials grant), by name, with their scopes: "read", "write".
@@ -167,6 +173,11 @@ var StackEnv = []string{
 	"SCHEDULER_MAX_IN_FLIGHT",
 	// The api's GET /api/system reads each mapping's OffsetLag.
 	"LAG_SOURCE", "LAG_MAPPINGS", "KAFKA_GROUP_PREFIX",
+	// Who may call the api (Auth.Env): always keys,jwt in AWS, the
+	// stage's user pool, and the first admin key from its secret (never
+	// a key in the context).
+	"API_AUTH", "AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "AUTH_JWT_ROLE_CLAIM", "AUTH_JWT_SCOPE_ROLES", "AUTH_JWT_JWKS",
+	"API_ADMIN_KEY", "API_ADMIN_KEY_SECRET_ARN",
 }
 
 // The platform's functions, in flow order, and the deploy-time one.
@@ -229,6 +240,7 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 		AssetDir:     str("assetDir", "build"),
 		DashboardDir: str("dashboardDir", "dashboard/dist"),
 		AlarmEmail:   str("alarmEmail", ""),
+		Refresh:      str("refresh", ""),
 	}
 	stages, ok := get("stages").(map[string]any)
 	if !ok {
@@ -439,12 +451,8 @@ func (c Config) Validate() error {
 		if c.API.TokenValidityMinutes < 5 || c.API.TokenValidityMinutes > 1440 {
 			bad("api.tokenValidityMinutes must be 5..1440 (Cognito's bounds for access tokens)")
 		}
-	case "none":
-		if len(c.API.Clients) > 0 {
-			bad("api.clients needs api.auth cognito")
-		}
 	default:
-		bad("api.auth must be cognito or none (got %q)", c.API.Auth)
+		bad("api.auth must be cognito (got %q): in AWS the api always checks its callers, with API keys and the stage's Cognito tokens", c.API.Auth)
 	}
 	a := c.Alarms
 	if a.DeadLetters < 0 || a.FailureRatePercent <= 0 || a.FailureRatePercent > 100 || a.OutboxBacklog <= 0 ||

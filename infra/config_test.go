@@ -121,7 +121,21 @@ func TestConfigRejects(t *testing.T) {
 			stageOf(ctx, "dev")["functions"].(map[string]any)["api"].(map[string]any)["env"].(map[string]any)["KAFKA_AUTH"] = "none"
 		}},
 		{"log retention", "logRetentionDays must be one of", func(ctx map[string]any) { stageOf(ctx, "dev")["logRetentionDays"] = 10 }},
-		{"auth kind", "api.auth must be cognito or none", func(ctx map[string]any) { stageOf(ctx, "dev")["api"].(map[string]any)["auth"] = "basic" }},
+		{"auth kind", "api.auth must be cognito (got \"basic\")", func(ctx map[string]any) { stageOf(ctx, "dev")["api"].(map[string]any)["auth"] = "basic" }},
+		{"an open API", "api.auth must be cognito (got \"none\"): in AWS the api always checks its callers", func(ctx map[string]any) {
+			api := stageOf(ctx, "dev")["api"].(map[string]any)
+			api["auth"], api["clients"] = "none", map[string]any{}
+		}},
+		{"auth turned off in the env", "functions.api.env.API_AUTH is set by the stack", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["functions"].(map[string]any)["api"].(map[string]any)["env"].(map[string]any)["API_AUTH"] = "none"
+		}},
+		{"an admin key in the context", "functions.api.env.API_ADMIN_KEY is set by the stack", func(ctx map[string]any) {
+			stageOf(ctx, "prod")["functions"].(map[string]any)["api"].(map[string]any)["env"].(map[string]any)["API_ADMIN_KEY"] = "jw_x"
+			ctx["stage"] = "prod"
+		}},
+		{"another issuer", "functions.api.env.AUTH_JWT_ISSUER is set by the stack", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["functions"].(map[string]any)["api"].(map[string]any)["env"].(map[string]any)["AUTH_JWT_ISSUER"] = "https://example.com"
+		}},
 		{"auth without clients", "auth cognito needs at least one app client", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["api"].(map[string]any)["clients"] = map[string]any{}
 		}},
@@ -152,9 +166,6 @@ func TestConfigRejects(t *testing.T) {
 		}},
 		{"AZ of another region", `"eu-west-1a" is not an AZ of region us-east-1`, func(ctx map[string]any) {
 			stageOf(ctx, "dev")["network"].(map[string]any)["availabilityZones"] = []any{"us-east-1a", "eu-west-1a"}
-		}},
-		{"clients without auth", "api.clients needs api.auth cognito", func(ctx map[string]any) {
-			stageOf(ctx, "dev")["api"].(map[string]any)["auth"] = "none"
 		}},
 	} {
 		_, err := ConfigFromContext(contextWith(t, c.edit))

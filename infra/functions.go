@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -106,7 +107,7 @@ func consumes(fn string) string { return strings.Join(flow.Consumes(fn), ", ") }
 
 // NewFunctions builds the functions, their grants and their triggers
 // (except the HTTP API, in API).
-func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Network, data *Data, msg *Messaging, prov *Provisioning) *Functions {
+func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Network, data *Data, msg *Messaging, prov *Provisioning, auth *Auth) *Functions {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	f := &Functions{Construct: c, ByName: map[string]*GoFunction{}, Mappings: map[string]awslambda.EventSourceMapping{}}
 	descriptions := map[string]string{
@@ -123,6 +124,9 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 		if svc == "scheduler" {
 			env["SCHEDULER_MAX_IN_FLIGHT"] = jsii.String(strconv.Itoa(cfg.InFlight()))
 		}
+		if svc == "api" {
+			maps.Copy(env, auth.Env())
+		}
 		fn := NewGoFunction(c, svc, cfg, net, descriptions[svc], env)
 		f.ByName[svc] = fn
 		data.Secrets[svc].GrantRead(fn.Function, nil)
@@ -138,9 +142,16 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 		if svc == flow.Redriver {
 			msg.GrantRead(fn.Function, flow.Topics()...)
 		}
-		// Nothing runs before its databases and topics exist.
-		fn.Function.Node().AddDependency(prov.Databases, prov.Topics)
+		// Nothing runs before its databases and topics exist (nor the
+		// api before its admin key).
+		fn.Function.Node().AddDependency(prov.Databases, prov.Topics, prov.AdminKey)
 	}
+	// The api reads the first admin key at cold start: that one secret,
+	// GetSecretValue only.
+	f.ByName["api"].Function.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+		Resources: jsii.Strings(*auth.AdminKey.SecretArn()),
+	}))
 	// The api queries the others; the worker starts each attempt through
 	// the scheduler (POST /internal/attempts/start).
 	for _, caller := range Services {

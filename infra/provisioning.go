@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -30,18 +31,23 @@ import (
 //     new migrations applies them before the functions are updated.
 //   - Topics: the lifecycle topics of shared/kafka.Topics with their
 //     partition counts.
+//   - AdminKey: the stage's first admin API key in its secret
+//     (Auth.AdminKey): a new jw_ key when the secret holds none, the one
+//     there otherwise (shared/adminkey). The function may read and write
+//     that one secret (GetSecretValue, PutSecretValue), nothing else of it.
 //
-// The four functions depend on both, so none runs against a database or
-// a topic that is not there yet.
+// The four functions depend on all three, so none runs against a
+// database or a topic that is not there yet, and the api finds its key.
 type Provisioning struct {
 	constructs.Construct
 	Function  *GoFunction
 	Databases awscdk.CustomResource
 	Topics    awscdk.CustomResource
+	AdminKey  awscdk.CustomResource
 }
 
 // NewProvisioning builds the migrate function and the two resources.
-func NewProvisioning(scope constructs.Construct, id string, cfg Config, net *Network, data *Data, msg *Messaging) *Provisioning {
+func NewProvisioning(scope constructs.Construct, id string, cfg Config, net *Network, data *Data, msg *Messaging, auth *Auth) *Provisioning {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	fn := NewGoFunction(c, "migrate", cfg, net,
 		"JobWeaver deploy-time provisioning: databases, roles, migrations, Kafka topics (CloudFormation custom resources)",
@@ -53,6 +59,10 @@ func NewProvisioning(scope constructs.Construct, id string, cfg Config, net *Net
 	for _, svc := range Services {
 		data.Secrets[svc].GrantRead(fn.Function, nil)
 	}
+	fn.Function.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"),
+		Resources: jsii.Strings(*auth.AdminKey.SecretArn()),
+	}))
 	topicNames := kafka.TopicNames()
 	msg.GrantCreateTopics(fn.Function, topicNames...)
 	// It runs during the deploy: the endpoints and the security-group
@@ -98,9 +108,16 @@ func NewProvisioning(scope constructs.Construct, id string, cfg Config, net *Net
 		ResourceType: jsii.String("Custom::JobWeaverTopics"),
 		Properties:   &map[string]any{"Topics": topics},
 	})
+	key := awscdk.NewCustomResource(c, jsii.String("AdminKey"), &awscdk.CustomResourceProps{
+		ServiceToken: provider.ServiceToken(),
+		ResourceType: jsii.String("Custom::JobWeaverAdminKey"),
+		// Refresh runs it again on a deploy that changes nothing else.
+		Properties: &map[string]any{"SecretArn": auth.AdminKey.SecretArn(), "Refresh": cfg.Refresh},
+	})
 	// One at a time: the function is small and each resource is quick.
 	tps.Node().AddDependency(dbs)
-	return &Provisioning{Construct: c, Function: fn, Databases: dbs, Topics: tps}
+	key.Node().AddDependency(tps)
+	return &Provisioning{Construct: c, Function: fn, Databases: dbs, Topics: tps, AdminKey: key}
 }
 
 // MigrationsHash is a SHA-256 over every service's embedded migration

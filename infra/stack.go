@@ -20,7 +20,7 @@ type Stack struct {
 	Messaging     *Messaging
 	Provisioning  *Provisioning
 	Functions     *Functions
-	Auth          *Auth // nil with api.auth none
+	Auth          *Auth
 	API           *API
 	Hosting       *DashboardHosting // nil without dashboardHosting
 	Observability *Observability
@@ -45,12 +45,10 @@ func NewStack(scope constructs.Construct, cfg Config) *Stack {
 	s.Network = NewNetwork(st, "Network", cfg)
 	s.Data = NewData(st, "Data", cfg, s.Network)
 	s.Messaging = NewMessaging(st, "Messaging", cfg, s.Network)
-	s.Provisioning = NewProvisioning(st, "Provisioning", cfg, s.Network, s.Data, s.Messaging)
-	s.Functions = NewFunctions(st, "Functions", cfg, s.Network, s.Data, s.Messaging, s.Provisioning)
-	if cfg.API.Auth == "cognito" {
-		s.Auth = NewAuth(st, "Auth", cfg)
-	}
-	s.API = NewAPI(st, "Api", cfg, s.Functions, s.Auth)
+	s.Auth = NewAuth(st, "Auth", cfg)
+	s.Provisioning = NewProvisioning(st, "Provisioning", cfg, s.Network, s.Data, s.Messaging, s.Auth)
+	s.Functions = NewFunctions(st, "Functions", cfg, s.Network, s.Data, s.Messaging, s.Provisioning, s.Auth)
+	s.API = NewAPI(st, "Api", cfg, s.Functions)
 	if cfg.DashboardHosting {
 		s.Hosting = NewDashboardHosting(st, "DashboardHosting", cfg, s.API)
 	}
@@ -61,11 +59,10 @@ func NewStack(scope constructs.Construct, cfg Config) *Stack {
 		awscdk.NewCfnOutput(st, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
 	}
 	out("ApiUrl", *s.API.Url, "The REST API's base URL: POST <ApiUrl>api/jobs")
-	if s.Auth != nil {
-		out("TokenUrl", *s.Auth.TokenUrl, "The OAuth 2.0 token endpoint (client credentials grant); make token asks it")
-		out("UserPoolId", *s.Auth.UserPool.UserPoolId(), "The Cognito user pool whose app clients may call the API")
-		out("ApiClientSecrets", apiauth.SecretName(cfg.Stage, "<client>"), "Secrets Manager secrets with each app client's clientId, clientSecret, tokenUrl and scope")
-	}
+	out("TokenUrl", *s.Auth.TokenUrl, "The OAuth 2.0 token endpoint (client credentials grant); make token asks it")
+	out("UserPoolId", *s.Auth.UserPool.UserPoolId(), "The Cognito user pool whose app clients and users (groups viewer, operator, admin) may call the API")
+	out("ApiClientSecrets", apiauth.SecretName(cfg.Stage, "<client>"), "Secrets Manager secrets with each app client's clientId, clientSecret, tokenUrl and scope")
+	out("ApiAdminKeySecret", apiauth.AdminKeySecretName(cfg.Stage), "Secrets Manager secret with the first admin API key (jw_...); make admin-key prints it")
 	if s.Hosting != nil {
 		out("DashboardUrl", *s.Hosting.Url, "The web dashboard (CloudFront); /api/* reaches the API")
 		out("DashboardBucket", *s.Hosting.Bucket.BucketName(), "Upload the dashboard's files here")

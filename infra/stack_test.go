@@ -7,9 +7,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +27,10 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/jobweaver/jobweaver/shared/apiauth"
+	"github.com/jobweaver/jobweaver/shared/auth"
+	"github.com/jobweaver/jobweaver/shared/jwttest"
 	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/oidcstatic"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/<stage>.template.json from the synthesized stacks")
@@ -103,17 +109,19 @@ var (
 
 // variants are the stacks the tests synthesize: each stage of cdk.json
 // (prod also with an alarm e-mail, to check the subscription) and dev's
-// other paths: x86_64 functions and an API without auth.
+// other path: x86_64 functions.
 var variants = map[string]struct {
 	stage string
 	edit  func(ctx map[string]any)
 }{
 	"dev":  {"dev", nil},
 	"prod": {"prod", func(ctx map[string]any) { ctx["alarmEmail"] = "oncall@example.com" }},
-	"dev-x86-open": {"dev", func(ctx map[string]any) {
+	"dev-x86": {"dev", func(ctx map[string]any) {
 		ctx["architecture"] = "x86_64"
+		ctx["refresh"] = "42" // the deploy-time copies run again
+		// Two app clients: the audience lists both.
 		api := ctx["stages"].(map[string]any)["dev"].(map[string]any)["api"].(map[string]any)
-		api["auth"], api["clients"] = "none", map[string]any{}
+		api["clients"] = map[string]any{"operator": []any{"read", "write"}, "reader": []any{"read"}}
 	}},
 }
 
@@ -207,7 +215,7 @@ func refersTo(v any, id string) bool {
 }
 
 func TestFunctions(t *testing.T) {
-	for _, variant := range []string{"dev", "prod", "dev-x86-open"} {
+	for _, variant := range []string{"dev", "prod", "dev-x86"} {
 		t.Run(variant, func(t *testing.T) {
 			s := synth(t, variant)
 			for _, fn := range AllFunctions {
@@ -276,7 +284,7 @@ func TestFunctions(t *testing.T) {
 }
 
 func TestHTTPAPI(t *testing.T) {
-	for _, variant := range []string{"dev", "prod", "dev-x86-open"} {
+	for _, variant := range []string{"dev", "prod", "dev-x86"} {
 		t.Run(variant, func(t *testing.T) {
 			s := synth(t, variant)
 			apiFn := s.functionID(t, resourceName(s.cfg, "api"))
@@ -284,14 +292,9 @@ func TestHTTPAPI(t *testing.T) {
 			if len(routes) != len(Routes) {
 				t.Errorf("%d routes, want %d", len(routes), len(Routes))
 			}
-			authorizers := s.resources("AWS::ApiGatewayV2::Authorizer")
-			var authorizerID string
-			for id := range authorizers {
-				authorizerID = id
-			}
-			open := s.cfg.API.Auth == "none"
-			if want := map[bool]int{true: 0, false: 1}[open]; len(authorizers) != want {
-				t.Fatalf("%d authorizers, want %d", len(authorizers), want)
+			// API keys must reach the api function: no authorizer at all.
+			if n := len(s.resources("AWS::ApiGatewayV2::Authorizer")); n != 0 {
+				t.Errorf("%d authorizers, want none (the api function checks keys and tokens)", n)
 			}
 			for _, r := range Routes {
 				key := string(r.Method) + " " + r.Path
@@ -305,23 +308,12 @@ func TestHTTPAPI(t *testing.T) {
 					t.Errorf("no route %s", key)
 					continue
 				}
-				switch {
-				case open || r.Scopes == nil:
-					if p["AuthorizationType"] != nil && p["AuthorizationType"] != "NONE" {
-						t.Errorf("%s: authorization %v, want none", key, p["AuthorizationType"])
-					}
-				default:
-					if p["AuthorizationType"] != "JWT" || !refersTo(p["AuthorizerId"], authorizerID) {
-						t.Errorf("%s: authorization %v by %v, want JWT by %s", key, p["AuthorizationType"], p["AuthorizerId"], authorizerID)
-					}
-					if got := list(p["AuthorizationScopes"]); strings.Join(got, " ") != strings.Join(r.Scopes, " ") {
-						t.Errorf("%s: scopes %v, want %v", key, got, r.Scopes)
-					}
+				if (p["AuthorizationType"] != nil && p["AuthorizationType"] != "NONE") || p["AuthorizerId"] != nil || p["AuthorizationScopes"] != nil {
+					t.Errorf("%s: authorization %v by %v with %v, want none", key, p["AuthorizationType"], p["AuthorizerId"], p["AuthorizationScopes"])
 				}
 			}
-			// Reads take a read or a write token, everything else a write token.
-			if scopes := Routes[0].Scopes; Routes[0].Method != "GET" || len(scopes) != 2 {
-				t.Errorf("the first route is %v %v, want GET with read and write", Routes[0].Method, scopes)
+			if Routes[0].Method != "ANY" || Routes[0].Path != "/api/{proxy+}" {
+				t.Errorf("the first route is %v %v, want ANY /api/{proxy+}", Routes[0].Method, Routes[0].Path)
 			}
 			integrations := s.resources("AWS::ApiGatewayV2::Integration")
 			if len(integrations) != 1 {
@@ -333,13 +325,15 @@ func TestHTTPAPI(t *testing.T) {
 					t.Errorf("integration %v does not proxy to the api function with payload 2.0", p)
 				}
 			}
+			// The stage's throttle stays: a backstop for the whole stage in
+			// front of the api's limits per caller.
 			check(t, "$default stage with access logs and throttling", func() {
 				s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), &map[string]any{
 					"StageName":  "$default",
 					"AutoDeploy": true,
 					"AccessLogSettings": map[string]any{
 						"DestinationArn": assertions.Match_AnyValue(),
-						"Format":         assertions.Match_StringLikeRegexp(jsii.String(`\$context\.requestId.*\$context\.authorizer\.claims\.client_id`)),
+						"Format":         assertions.Match_StringLikeRegexp(jsii.String(`\$context\.requestId.*\$context\.status`)),
 					},
 					"DefaultRouteSettings": map[string]any{
 						"ThrottlingRateLimit":  s.cfg.API.ThrottleRatePerSecond,
@@ -348,20 +342,16 @@ func TestHTTPAPI(t *testing.T) {
 				})
 			})
 			check(t, "ApiUrl output", func() { s.template.HasOutput(jsii.String("ApiUrl"), &map[string]any{}) })
-			if open {
-				s.template.ResourceCountIs(jsii.String("AWS::Cognito::UserPool"), jsii.Number(0))
-				return
-			}
-			testAuth(t, s, authorizers[authorizerID])
+			testAuth(t, s)
 		})
 	}
 }
 
 // testAuth checks the token side: a user pool without sign-up whose app
 // clients may use only the client credentials grant with their scopes,
-// each client's credentials in its secret, and the authorizer trusting
-// exactly that pool and those clients.
-func testAuth(t *testing.T, s *synthesized, authorizer map[string]any) {
+// each client's credentials in its secret, one group per role, and the
+// api function told to trust exactly that pool and those clients.
+func testAuth(t *testing.T, s *synthesized) {
 	t.Helper()
 	pools := s.resources("AWS::Cognito::UserPool")
 	if len(pools) != 1 {
@@ -392,14 +382,83 @@ func testAuth(t *testing.T, s *synthesized, authorizer map[string]any) {
 			"Domain": map[string]any{"Fn::Join": []any{"-", []any{"jobweaver-" + s.cfg.Stage, map[string]any{"Ref": "AWS::AccountId"}}}},
 		})
 	})
+	// One group per role, in the pool.
+	groups := s.resources("AWS::Cognito::UserPoolGroup")
+	var names []string
+	for _, g := range groups {
+		names = append(names, fmt.Sprint(props(g)["GroupName"]))
+		if !refersTo(props(g)["UserPoolId"], poolID) {
+			t.Errorf("group %v is not in the pool", props(g)["GroupName"])
+		}
+	}
+	sort.Strings(names)
+	if strings.Join(names, " ") != "admin operator viewer" {
+		t.Errorf("groups %v, want admin operator viewer", names)
+	}
+
+	apiEnv := props(s.resources("AWS::Lambda::Function")[s.functionID(t, resourceName(s.cfg, "api"))])["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if apiEnv["API_AUTH"] != "keys,jwt" || apiEnv["AUTH_JWT_SCOPE_ROLES"] != "jobweaver/read=viewer,jobweaver/write=operator" ||
+		apiEnv["AUTH_JWT_ROLE_CLAIM"] != "cognito:groups" || apiEnv["API_ADMIN_KEY"] != nil {
+		t.Errorf("api auth env: API_AUTH %v, AUTH_JWT_SCOPE_ROLES %v, AUTH_JWT_ROLE_CLAIM %v, API_ADMIN_KEY %v",
+			apiEnv["API_AUTH"], apiEnv["AUTH_JWT_SCOPE_ROLES"], apiEnv["AUTH_JWT_ROLE_CLAIM"], apiEnv["API_ADMIN_KEY"])
+	}
+	// The issuer is the pool's provider URL,
+	// https://cognito-idp.<region>.amazonaws.com/<pool ID>.
+	if iss, _ := json.Marshal(apiEnv["AUTH_JWT_ISSUER"]); string(iss) != `{"Fn::GetAtt":["`+poolID+`","ProviderURL"]}` {
+		t.Errorf("AUTH_JWT_ISSUER %s, want the pool's ProviderURL", iss)
+	}
+	// The pool's keys, copied at deploy from outside the VPC (the api
+	// cannot reach Cognito from its private subnets).
+	copies := s.resources("Custom::JobWeaverJWKS")
+	if len(copies) != 1 {
+		t.Fatalf("%d Custom::JobWeaverJWKS, want 1", len(copies))
+	}
+	for id, r := range copies {
+		if jwks, _ := json.Marshal(apiEnv["AUTH_JWT_JWKS"]); string(jwks) != `{"Fn::GetAtt":["`+id+`","Jwks"]}` {
+			t.Errorf("AUTH_JWT_JWKS %s, want the copy's Jwks", jwks)
+		}
+		if props(r)["Refresh"] != s.cfg.Refresh {
+			t.Errorf("the copy's Refresh is %v, want %q", props(r)["Refresh"], s.cfg.Refresh)
+		}
+		for _, key := range s.resources("Custom::JobWeaverAdminKey") {
+			if props(key)["Refresh"] != s.cfg.Refresh {
+				t.Errorf("the admin key resource's Refresh is %v, want %q", props(key)["Refresh"], s.cfg.Refresh)
+			}
+		}
+		url, _ := json.Marshal(props(r)["Url"])
+		if !strings.Contains(string(url), `{"Fn::GetAtt":["`+poolID+`","ProviderURL"]}`) || !strings.Contains(string(url), `"/.well-known/jwks.json"`) {
+			t.Errorf("the copy fetches %s, want the pool's jwks.json", url)
+		}
+	}
+	copiers := 0
+	for _, r := range s.resources("AWS::Lambda::Function") {
+		p := props(r)
+		if p["Runtime"] == "nodejs22.x" && strings.Contains(fmt.Sprint(p["Description"]), "Custom::JobWeaverJWKS") {
+			copiers++
+			if p["VpcConfig"] != nil {
+				t.Errorf("the JWKS copy runs in the VPC, where Cognito cannot be reached")
+			}
+			code, _ := json.Marshal(p["Code"])
+			if !strings.Contains(string(code), "jwks") && !strings.Contains(string(code), "keys") {
+				t.Errorf("the JWKS copy's code is %s", code)
+			}
+		}
+	}
+	if copiers != 1 {
+		t.Errorf("%d JWKS copy functions, want 1", copiers)
+	}
+	// The client IDs joined by commas (CDK folds a join of one into the
+	// ID itself).
+	audience := apiEnv["AUTH_JWT_AUDIENCE"]
+	if len(s.cfg.API.Clients) > 1 {
+		join, _ := audience.(map[string]any)["Fn::Join"].([]any)
+		if ids, _ := join[1].([]any); len(join) != 2 || join[0] != "," || len(ids) != len(s.cfg.API.Clients) {
+			t.Errorf("AUTH_JWT_AUDIENCE %v, want the %d client IDs joined by commas", audience, len(s.cfg.API.Clients))
+		}
+	}
 	clients := s.resources("AWS::Cognito::UserPoolClient")
 	if len(clients) != len(s.cfg.API.Clients) {
 		t.Errorf("%d app clients, want %d", len(clients), len(s.cfg.API.Clients))
-	}
-	jwt, _ := props(authorizer)["JwtConfiguration"].(map[string]any)
-	if props(authorizer)["AuthorizerType"] != "JWT" || list(props(authorizer)["IdentitySource"])[0] != "$request.header.Authorization" ||
-		!refersTo(jwt["Issuer"], poolID) {
-		t.Errorf("authorizer %v does not check the pool's bearer tokens", props(authorizer))
 	}
 	for name, scopes := range s.cfg.API.Clients {
 		var id string
@@ -435,8 +494,8 @@ func testAuth(t *testing.T, s *synthesized, authorizer map[string]any) {
 		if p["AccessTokenValidity"] != float64(s.cfg.API.TokenValidityMinutes) || units["AccessToken"] != "minutes" || !refersTo(p["UserPoolId"], poolID) {
 			t.Errorf("client %s: token validity %v (want %d minutes), pool %v", name, p["AccessTokenValidity"], s.cfg.API.TokenValidityMinutes, p["UserPoolId"])
 		}
-		if !refersTo(jwt["Audience"], id) {
-			t.Errorf("the authorizer's audience %v lacks client %s", jwt["Audience"], name)
+		if !refersTo(audience, id) {
+			t.Errorf("AUTH_JWT_AUDIENCE %v lacks client %s", audience, name)
 		}
 		check(t, "secret of client "+name, func() {
 			s.template.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), &map[string]any{
@@ -445,8 +504,116 @@ func testAuth(t *testing.T, s *synthesized, authorizer map[string]any) {
 			})
 		})
 	}
-	for _, out := range []string{"TokenUrl", "UserPoolId", "ApiClientSecrets"} {
+	for _, out := range []string{"TokenUrl", "UserPoolId", "ApiClientSecrets", "ApiAdminKeySecret"} {
 		check(t, out+" output", func() { s.template.HasOutput(jsii.String(out), &map[string]any{}) })
+	}
+}
+
+// TestAdminKey checks the first admin key's path: its secret, filled by
+// the provisioning function's custom resource (which may read and write
+// that secret), and read by the api function (which may only read it), at
+// API_ADMIN_KEY_SECRET_ARN, after the resource ran. No other function
+// touches it.
+func TestAdminKey(t *testing.T) {
+	for _, stage := range []string{"dev", "prod"} {
+		t.Run(stage, func(t *testing.T) {
+			s := synth(t, stage)
+			var secretID string
+			for id, r := range s.resources("AWS::SecretsManager::Secret") {
+				if props(r)["Name"] == apiauth.AdminKeySecretName(s.cfg.Stage) {
+					secretID = id
+				}
+			}
+			if secretID == "" {
+				t.Fatalf("no secret %s", apiauth.AdminKeySecretName(s.cfg.Stage))
+			}
+			if _, generated := props(s.resources("AWS::SecretsManager::Secret")[secretID])["GenerateSecretString"]; !generated {
+				t.Errorf("the admin key secret has a value in the template")
+			}
+			resources := s.resources("Custom::JobWeaverAdminKey")
+			if len(resources) != 1 {
+				t.Fatalf("%d Custom::JobWeaverAdminKey, want 1", len(resources))
+			}
+			var resourceID string
+			for id, r := range resources {
+				resourceID = id
+				if p := props(r); !refersTo(p["SecretArn"], secretID) || p["ServiceToken"] == nil {
+					t.Errorf("the admin key resource's properties %v do not name the secret", p)
+				}
+			}
+			apiID := s.functionID(t, resourceName(s.cfg, "api"))
+			apiRes := s.resources("AWS::Lambda::Function")[apiID]
+			env := props(apiRes)["Environment"].(map[string]any)["Variables"].(map[string]any)
+			if arn, _ := json.Marshal(env["API_ADMIN_KEY_SECRET_ARN"]); string(arn) != `{"Ref":"`+secretID+`"}` {
+				t.Errorf("API_ADMIN_KEY_SECRET_ARN %s, want the secret's ARN", arn)
+			}
+			if deps, _ := json.Marshal(apiRes["DependsOn"]); !strings.Contains(string(deps), `"`+resourceID+`"`) {
+				t.Errorf("the api function does not wait for the admin key resource: %s", deps)
+			}
+
+			statements := map[string][]map[string]any{}
+			for id, r := range s.resources("AWS::IAM::Policy") {
+				for _, st := range props(r)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+					statements[id] = append(statements[id], st.(map[string]any))
+				}
+			}
+			// What each function may do with the secret, exactly.
+			want := map[string]string{
+				"api":     "secretsmanager:GetSecretValue",
+				"migrate": "secretsmanager:GetSecretValue secretsmanager:PutSecretValue",
+			}
+			for _, fn := range AllFunctions {
+				var got []string
+				for _, st := range policyStatementsOfRole(s, roleOf(t, s, resourceName(s.cfg, fn)), statements) {
+					b, _ := json.Marshal(st["Resource"])
+					if !bytes.Contains(b, []byte(`"`+secretID+`"`)) {
+						continue
+					}
+					if res := list(st["Resource"]); len(res) != 1 || res[0] != `{"Ref":"`+secretID+`"}` {
+						t.Errorf("%s: a statement on the admin key covers %v, want that secret alone", fn, res)
+					}
+					got = append(got, list(st["Action"])...)
+				}
+				sort.Strings(got)
+				if strings.Join(got, " ") != want[fn] {
+					t.Errorf("%s may %v on the admin key secret, want %q", fn, got, want[fn])
+				}
+			}
+		})
+	}
+}
+
+// TestInternalRoutesPrivate checks that the functions are reached only by
+// what the stack grants: API Gateway invokes the api function, the
+// platform's functions invoke each other with IAM (lambda:InvokeFunction
+// in their roles), and no function has a URL or a public permission.
+func TestInternalRoutesPrivate(t *testing.T) {
+	for _, stage := range []string{"dev", "prod"} {
+		t.Run(stage, func(t *testing.T) {
+			s := synth(t, stage)
+			if n := len(s.resources("AWS::Lambda::Url")); n != 0 {
+				t.Errorf("%d function URLs, want none", n)
+			}
+			apiID := s.functionID(t, resourceName(s.cfg, "api"))
+			var httpAPI string
+			for id := range s.resources("AWS::ApiGatewayV2::Api") {
+				httpAPI = id
+			}
+			for id, r := range s.resources("AWS::Lambda::Permission") {
+				p := props(r)
+				principal := fmt.Sprint(p["Principal"])
+				switch {
+				case p["FunctionUrlAuthType"] != nil:
+					t.Errorf("permission %s is for a function URL", id)
+				case principal == "*":
+					t.Errorf("permission %s lets anyone invoke %v", id, p["FunctionName"])
+				case principal == "apigateway.amazonaws.com" && !refersTo(p["FunctionName"], apiID):
+					t.Errorf("permission %s lets API Gateway invoke %v, not the api function", id, p["FunctionName"])
+				case principal == "apigateway.amazonaws.com" && !refersTo(p["SourceArn"], httpAPI):
+					t.Errorf("permission %s lets another API than %s invoke the api function: %v", id, httpAPI, p["SourceArn"])
+				}
+			}
+		})
 	}
 }
 
@@ -1108,6 +1275,9 @@ func TestIAM(t *testing.T) {
 					invoke = invoke || strings.Contains(acts, "lambda:InvokeFunction")
 				}
 				want := []string{resourceName(s.cfg, "db-"+svc) + "-<stack>"}
+				if svc == "api" {
+					want = append(want, apiauth.AdminKeySecretName(s.cfg.Stage))
+				}
 				if svc == "dlq" {
 					want = append(want, resourceName(s.cfg, "dlq-webhook")+"-<stack>")
 				}
@@ -1495,4 +1665,84 @@ func (s *synthesized) logicalID(t *testing.T, typ string, prefix ...string) stri
 		t.Fatalf("%d resources of type %s %v, want 1", len(ids), typ, prefix)
 	}
 	return ids[0]
+}
+
+// TestJWKSCopyCode runs the JWKS copy's handler in Node against a local
+// issuer: it returns the keys (only the fields a verifier needs) as the
+// resource's Jwks, keeps the physical ID on Delete without fetching, and
+// fails on an empty key set or an error status, so a deploy never hands
+// the api an empty or broken copy.
+func TestJWKSCopyCode(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is needed (the CDK runs on it): %v", err)
+	}
+	issuer := jwttest.New(t)
+	empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/down" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, `{"keys":[]}`)
+	}))
+	t.Cleanup(empty.Close)
+	cases := []struct {
+		name  string
+		event string
+		want  string // in the output: the result's JSON, or "ERROR: " and the message
+	}{
+		{"create", `{"RequestType":"Create","ResourceProperties":{"Url":"` + issuer.URL + `/jwks.json"}}`, `\"kid\":\"` + issuer.KeyID + `\"`},
+		{"update", `{"RequestType":"Update","PhysicalResourceId":"jobweaver-jwks","ResourceProperties":{"Url":"` + issuer.URL + `/jwks.json"}}`, `"PhysicalResourceId":"jobweaver-jwks"`},
+		{"delete fetches nothing", `{"RequestType":"Delete","PhysicalResourceId":"jobweaver-jwks","ResourceProperties":{"Url":"http://127.0.0.1:1/x"}}`, `{"PhysicalResourceId":"jobweaver-jwks"}`},
+		{"no keys", `{"RequestType":"Create","ResourceProperties":{"Url":"` + empty.URL + `/jwks.json"}}`, "ERROR: " + empty.URL + "/jwks.json lists no keys"},
+		{"issuer down", `{"RequestType":"Create","ResourceProperties":{"Url":"` + empty.URL + `/down"}}`, "ERROR: GET " + empty.URL + "/down: 503"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			script := "const module = { exports: {} }; const exports = module.exports;\n" + jwksCopy + `
+exports.handler(` + c.event + `).then((r) => console.log(JSON.stringify(r)), (e) => console.log("ERROR: " + e.message));
+`
+			cmd := exec.Command(node, "-e", script)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			b, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("node: %v\n%s", err, stderr.String())
+			}
+			if !strings.Contains(string(b), c.want) {
+				t.Fatalf("output %s, want %s", b, c.want)
+			}
+			if c.name != "create" {
+				return
+			}
+			// The copy is a key set the api's Client takes, with no field
+			// beyond what a verifier needs.
+			var out struct{ Data struct{ Jwks string } }
+			if err := json.Unmarshal(b, &out); err != nil {
+				t.Fatal(err)
+			}
+			var set struct{ Keys []map[string]any }
+			if err := json.Unmarshal([]byte(out.Data.Jwks), &set); err != nil || len(set.Keys) != 1 {
+				t.Fatalf("Jwks %q: %v", out.Data.Jwks, err)
+			}
+			for k := range set.Keys[0] {
+				if !strings.Contains(" kty kid alg use n e crv x y ", " "+k+" ") {
+					t.Errorf("the copy keeps field %q", k)
+				}
+			}
+			// And the api verifies the issuer's tokens against it, with
+			// the issuer down.
+			client, err := oidcstatic.Client(issuer.URL, out.Data.Jwks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			issuer.SetDown(true)
+			defer issuer.SetDown(false)
+			v := auth.NewJWTVerifier(auth.JWTConfig{Issuer: issuer.URL, Audience: "cid", Client: client, ScopeRoles: map[string]auth.Role{apiauth.ScopeWrite: auth.Operator}})
+			tok := issuer.Sign(t, issuer.Claims("cid", "", map[string]any{"aud": nil, "client_id": "cid", "scope": apiauth.ScopeWrite}))
+			if caller, err := v.Verify(context.Background(), tok); err != nil || caller.Role != auth.Operator {
+				t.Fatalf("a token against the copy: %+v, %v", caller, err)
+			}
+		})
+	}
 }

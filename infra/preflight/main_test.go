@@ -75,9 +75,10 @@ func TestPreflight(t *testing.T) {
 			f.Functions["jobweaver-dev-scheduler"] = 0
 			f.DBInstances = []string{"jobweaver-dev-postgres"}
 			f.Secrets["jobweaver-dev/api-clients/operator"] = true
+			f.Secrets["jobweaver-dev/api-admin-key"] = false
 			f.LogGroups = []string{"/aws/lambda/jobweaver-dev-api", "/aws/lambda/jobweaver-dev-api-51af3dc0", "/aws/lambda/other"}
 		}, 1, 9, map[string]want{
-			"names": {"FAIL", "function jobweaver-dev-scheduler, DB instance jobweaver-dev-postgres, secret jobweaver-dev/api-clients/operator (scheduled for deletion)",
+			"names": {"FAIL", "function jobweaver-dev-scheduler, DB instance jobweaver-dev-postgres, secret jobweaver-dev/api-admin-key, secret jobweaver-dev/api-clients/operator (scheduled for deletion)",
 				"aws lambda delete-function --function-name jobweaver-dev-scheduler; delete or rename DB instance jobweaver-dev-postgres"},
 			"retained":  {"ok", "2 log groups /aws/lambda/jobweaver-dev-* kept from an earlier stack", ""},
 			"rds quota": {"ok", "DB instances: 1 in use + 1", ""},

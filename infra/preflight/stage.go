@@ -100,8 +100,9 @@ func (s *Stage) ReservedTotal() int {
 	return total
 }
 
-// ClientSecretNames are the app client secrets the stack makes, which keep
-// fixed names (apiauth.SecretName) for make token.
+// ClientSecretNames are the app client secrets and the admin key secret
+// the stack makes, which keep fixed names (apiauth.SecretName,
+// apiauth.AdminKeySecretName) for make token and make admin-key.
 func (s *Stage) ClientSecretNames() []string {
 	if s.API.Auth != "cognito" {
 		return nil
@@ -110,6 +111,8 @@ func (s *Stage) ClientSecretNames() []string {
 	for c := range s.API.Clients {
 		names = append(names, apiauth.SecretName(s.Name, c))
 	}
+	// The first admin key's secret has a fixed name too.
+	names = append(names, apiauth.AdminKeySecretName(s.Name))
 	sort.Strings(names)
 	return names
 }

@@ -4,13 +4,18 @@
 //	make smoke                      # STAGE=dev: after make deploy
 //	go run ./infra/smoke -url http://localhost:8080 -no-token   # against make run
 //
-// It finds the API's URL in the stack's outputs (JobWeaver-<stage>) and,
-// when the stage has an authorizer, gets a token as make token does. Then:
-// the health route answers UP; a call without a token is refused; a LOG
-// job runs to COMPLETED and its execution is listed; a FAIL job without
-// retries ends FAILED and shows up in the DLQ. Each check needs the one
-// before; the first failure stops the run (exit status 1) with what to
-// look at.
+// It finds the API's URL in the stack's outputs (JobWeaver-<stage>), gets
+// a token as make token does and reads the stage's first admin key as
+// make admin-key does. Then: the health route answers UP; a call without
+// credentials is refused (401); with the admin key it makes a viewer key,
+// which may read but not submit (403), revokes it and waits until it is
+// refused (401, within 10 s); a LOG job runs to COMPLETED and its
+// execution is listed; a FAIL job without retries ends FAILED and shows
+// up in the DLQ (both with the token). Each check needs the one before;
+// the first failure stops the run (exit status 1) with what to look at.
+//
+// Against a local stack (-url) it uses the key of -admin-key (default
+// $API_ADMIN_KEY), if any, for the key checks and the jobs.
 package main
 
 import (
@@ -44,7 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stage := fs.String("stage", envOr("STAGE", "dev"), "the deployed stage; its stack is JobWeaver-<stage>")
 	url := fs.String("url", "", "the API's base URL instead of the stack's ApiUrl output (say http://localhost:8080)")
 	client := fs.String("client", envOr("CLIENT", "operator"), "the app client whose token to use")
-	noToken := fs.Bool("no-token", false, "send no token (an API without an authorizer: make run, api.auth none)")
+	noToken := fs.Bool("no-token", false, "get no Cognito token (a local stack: make run)")
+	adminKey := fs.String("admin-key", os.Getenv("API_ADMIN_KEY"), "with -url: an admin API key for the key checks and the jobs (default $API_ADMIN_KEY); a stage's comes from its secret")
 	region := fs.String("region", "", "the stage's region (default: AWS_REGION, the AWS profile's, else cdk.json's region)")
 	wait := fs.Duration("wait", 3*time.Minute, "how long a job may take to finish")
 	fs.Usage = func() {
@@ -52,9 +58,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
    or: go run ./infra/smoke [flags]
 
 Checks a deployed stage end to end through its public API: health, a call
-without a token refused, a job run to COMPLETED with its execution, a
-failing job in the DLQ. Prints a table; exits 1 at the first failed check.
-AWS credentials and region come from the standard AWS configuration.
+without credentials refused (401), a viewer key made with the stage's admin
+key (secret jobweaver-<stage>/api-admin-key) that may read but not submit
+(403), revoked and refused within 10 s, a job run to COMPLETED with its
+execution and a failing job in the DLQ (with a Cognito token, as make
+token gets). Prints a table; exits 1 at the first failed check. AWS
+credentials and region come from the standard AWS configuration.
 
 Flags:
 `)
@@ -70,7 +79,11 @@ Flags:
 		fmt.Fprintf(stderr, "smoke: unexpected argument %q (see --help)\n", fs.Arg(0))
 		return 2
 	}
-	s := &smoke{api: strings.TrimRight(*url, "/"), http: &http.Client{Timeout: 30 * time.Second}, wait: *wait, poll: 250 * time.Millisecond}
+	s := &smoke{api: strings.TrimRight(*url, "/"), http: &http.Client{Timeout: 30 * time.Second}, wait: *wait, poll: 250 * time.Millisecond,
+		revokeWithin: 10 * time.Second}
+	if s.api != "" {
+		s.adminKey = strings.TrimSpace(*adminKey)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 3**wait+time.Minute)
 	defer cancel()
 
@@ -104,8 +117,15 @@ Flags:
 			return 1
 		}
 		s.token = t.AccessToken
+		if *url == "" {
+			if s.adminKey, err = apiauth.StageAdminKey(ctx, cfg, *stage); err != nil {
+				fmt.Fprintln(stderr, "smoke:", err)
+				return 1
+			}
+		}
 	}
-	fmt.Fprintf(stderr, "smoke: %s (token: %v)\n", s.api, s.token != "")
+	// Never the key itself.
+	fmt.Fprintf(stderr, "smoke: %s (token: %v, admin key: %v)\n", s.api, s.token != "", s.adminKey != "")
 	results := s.run(ctx, stderr)
 	table(stdout, results)
 	if last := results[len(results)-1]; last.err != nil {

@@ -7,14 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/jobweaver/jobweaver/shared/apiauth"
 	"github.com/jobweaver/jobweaver/shared/apiauth/apiauthtest"
+	"github.com/jobweaver/jobweaver/shared/auth"
+	"github.com/jobweaver/jobweaver/shared/jwttest"
 	"github.com/jobweaver/jobweaver/shared/stacktest"
 )
 
@@ -31,26 +31,6 @@ func awsEnv(t *testing.T, endpoints map[string]string) {
 	for k, v := range endpoints {
 		t.Setenv(k, v)
 	}
-}
-
-// authorizer stands in for API Gateway's JWT authorizer in front of the
-// api: /api/... needs the token the fake token endpoint issues.
-func authorizer(t *testing.T, api, token string) *httptest.Server {
-	u, err := url.Parse(api)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(u)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") && r.Header.Get("Authorization") != "Bearer "+token {
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, `{"message":"Unauthorized"}`)
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
 }
 
 // cloudFormation serves DescribeStacks (the AWS query protocol) for one
@@ -79,41 +59,79 @@ func cloudFormation(t *testing.T, stack string, outputs map[string]string) *http
 var failedRow = regexp.MustCompile(`(?m)^.{34} FAIL `)
 
 func TestSmoke(t *testing.T) {
-	s := stacktest.Start(t, stacktest.Config(t, "smoke", map[string]string{"TICK_INTERVAL": "50ms", "ESM_BATCH_WINDOW": "1ms"}))
-
-	const token = "tok:jobweaver/read jobweaver/write"
-	guarded := authorizer(t, s.APIURL, token)
-	tokens := apiauthtest.TokenEndpoint(t, "cid", "s3cret", apiauth.ScopeRead, apiauth.ScopeWrite)
+	// A local stack with auth on as in AWS (API_AUTH=keys,jwt, the scope
+	// roles of the stack), trusting a local issuer whose tokens the fake
+	// token endpoint hands out as Cognito's does for the client
+	// credentials grant (no aud; client_id and scope).
+	issuer := jwttest.New(t)
+	adminKey, err := auth.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := stacktest.Start(t, stacktest.Config(t, "smoke", map[string]string{
+		"TICK_INTERVAL": "50ms", "ESM_BATCH_WINDOW": "1ms",
+		"API_AUTH": "keys,jwt", "API_ADMIN_KEY": adminKey,
+		"AUTH_JWT_ISSUER": issuer.URL, "AUTH_JWT_AUDIENCE": "cid", "AUTH_JWT_SCOPE_ROLES": apiauth.ScopeRoles,
+	}))
+	tokens := apiauthtest.TokenEndpointFunc(t, "cid", "s3cret", func(scope string) string {
+		return issuer.Sign(t, issuer.Claims("cid", "", map[string]any{"aud": nil, "client_id": "cid", "scope": scope, "token_use": "access"}))
+	}, apiauth.ScopeRead, apiauth.ScopeWrite)
 	creds, _ := json.Marshal(apiauth.Client{ClientID: "cid", ClientSecret: "s3cret", TokenURL: tokens.URL, Scope: apiauth.ScopeRead + " " + apiauth.ScopeWrite})
-	sm := apiauthtest.SecretsManager(t, map[string]string{apiauth.SecretName("dev", "operator"): string(creds)})
-	cf := cloudFormation(t, "JobWeaver-dev", map[string]string{"ApiUrl": guarded.URL + "/", "TokenUrl": tokens.URL})
-	awsEnv(t, map[string]string{"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.URL, "AWS_ENDPOINT_URL_CLOUDFORMATION": cf.URL})
+	readOnly, _ := json.Marshal(apiauth.Client{ClientID: "cid", ClientSecret: "s3cret", TokenURL: tokens.URL, Scope: apiauth.ScopeRead})
+	sm := apiauthtest.SecretsManager(t, map[string]string{
+		apiauth.SecretName("dev", "operator"):   string(creds),
+		apiauth.SecretName("dev", "reader"):     string(readOnly),
+		apiauth.AdminKeySecretName("dev"):       adminKey,
+		apiauth.SecretName("nokey", "operator"): string(creds),
+	})
+	cf := cloudFormation(t, "JobWeaver-dev", map[string]string{"ApiUrl": s.APIURL + "/", "TokenUrl": tokens.URL})
+	cfNoKey := cloudFormation(t, "JobWeaver-nokey", map[string]string{"ApiUrl": s.APIURL + "/", "TokenUrl": tokens.URL})
+	awsEnv(t, map[string]string{"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.URL, "AWS_ENDPOINT_URL_CLOUDFORMATION": cf.URL, "API_ADMIN_KEY": ""})
 
 	cases := []struct {
 		name   string
 		args   []string
+		cf     string // the CloudFormation fake, if not cf
 		code   int
-		checks int    // rows in the table
-		want   string // in stdout or stderr
+		checks int      // rows in the table
+		want   []string // in stdout or stderr
 	}{
-		{"a stage from its stack outputs, with a token", []string{"-stage", "dev", "-wait", "1m"}, 0, 7, "refuses a call without a token"},
-		{"a local stack without a token", []string{"-url", s.APIURL, "-no-token", "-wait", "1m"}, 0, 6, "finds it in the DLQ"},
-		{"a guarded API without a token", []string{"-url", guarded.URL, "-no-token", "-wait", "5s"}, 1, 2, "(the token is missing, expired or not from this stage: make token)"},
-		{"a stage that is not deployed", []string{"-stage", "prod"}, 1, 0, "read stack JobWeaver-prod"},
-		{"an app client the stage lacks", []string{"-stage", "dev", "-client", "ci"}, 1, 0, "jobweaver-dev/api-clients/ci"},
-		{"a stray argument", []string{"dev"}, 2, 0, `unexpected argument "dev"`},
+		{"a stage from its stack outputs, with a token and its admin key", []string{"-stage", "dev", "-wait", "1m"}, "", 0, 12,
+			[]string{"refuses a call without a token", "403 API.FORBIDDEN", "refuses it within 10s", "finds it in the DLQ", "token: true, admin key: true"}},
+		{"a local stack with an admin key", []string{"-url", s.APIURL, "-no-token", "-admin-key", adminKey, "-wait", "1m"}, "", 0, 12,
+			[]string{"revokes the viewer key", "finds it in the DLQ", "token: false, admin key: true"}},
+		{"a local stack without credentials", []string{"-url", s.APIURL, "-no-token", "-wait", "5s"}, "", 1, 2,
+			[]string{"(the token is missing, expired or not from this stage: make token)"}},
+		{"a read-only token cannot submit", []string{"-stage", "dev", "-client", "reader", "-wait", "5s"}, "", 1, 8,
+			[]string{"POST /api/jobs = 403, want 202 (the credential's role is below the route's"}},
+		{"a stage whose admin key is not readable", []string{"-stage", "nokey"}, cfNoKey.URL, 1, 0, []string{"jobweaver-nokey/api-admin-key"}},
+		{"a stage that is not deployed", []string{"-stage", "prod"}, "", 1, 0, []string{"read stack JobWeaver-prod"}},
+		{"an app client the stage lacks", []string{"-stage", "dev", "-client", "ci"}, "", 1, 0, []string{"jobweaver-dev/api-clients/ci"}},
+		{"a stray argument", []string{"dev"}, "", 2, 0, []string{`unexpected argument "dev"`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if c.cf != "" {
+				t.Setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", c.cf)
+			}
 			var out, errs bytes.Buffer
 			code := run(context.Background(), c.args, &out, &errs)
 			all := out.String() + errs.String()
-			if code != c.code || !strings.Contains(all, c.want) {
-				t.Fatalf("exit %d (want %d), output without %q:\n%s", code, c.code, c.want, all)
+			if code != c.code {
+				t.Fatalf("exit %d (want %d):\n%s", code, c.code, all)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(all, w) {
+					t.Fatalf("output without %q:\n%s", w, all)
+				}
+			}
+			if strings.Contains(all, adminKey) {
+				t.Fatalf("the output holds the admin key:\n%s", all)
 			}
 			if rows := strings.Count(out.String(), "\n") - 1; c.checks > 0 && rows != c.checks {
 				t.Fatalf("%d checks in the table, want %d:\n%s", rows, c.checks, out.String())
 			}
+			t.Log("\n" + out.String())
 			if c.code == 0 && failedRow.MatchString(out.String()) {
 				t.Fatalf("a check failed:\n%s", out.String())
 			}

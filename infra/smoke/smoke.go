@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,10 +15,25 @@ import (
 // smoke runs the checks against one deployment's API.
 type smoke struct {
 	api   string // the API's base URL, without a trailing slash
-	token string // the bearer token; "" for an API without an authorizer
-	http  *http.Client
-	wait  time.Duration // how long a job may take to get where a check wants it
-	poll  time.Duration
+	token string // a Cognito access token; "" for none
+	// adminKey is an admin API key (the stage's first, from its secret):
+	// the checks of API keys make a viewer key with it. "" skips them.
+	adminKey string
+	http     *http.Client
+	wait     time.Duration // how long a job may take to get where a check wants it
+	poll     time.Duration
+	// revokeWithin is how long a revoked key may still work (the api's
+	// key cache, API_KEY_CACHE_TTL, at most 10 s).
+	revokeWithin time.Duration
+}
+
+// bearer is the credential the job checks send: the token, else the
+// admin key, else none.
+func (s *smoke) bearer() string {
+	if s.token != "" {
+		return s.token
+	}
+	return s.adminKey
 }
 
 // check is one step; its detail goes in the table.
@@ -48,10 +64,13 @@ func (s *smoke) checks() []check {
 			return "UP", nil
 		}},
 	}
-	if s.token != "" {
+	if s.bearer() != "" {
 		cs = append(cs, check{"refuses a call without a token", func(ctx context.Context) (string, error) {
 			return "401", s.call(ctx, http.MethodGet, "/api/jobs?size=1", "", false, http.StatusUnauthorized, nil)
 		}})
+	}
+	if s.adminKey != "" {
+		cs = append(cs, s.keyChecks()...)
 	}
 	return append(cs,
 		check{"submits a job", func(ctx context.Context) (string, error) {
@@ -110,6 +129,83 @@ func (s *smoke) checks() []check {
 	)
 }
 
+// keyChecks make a viewer key with the admin key, use it, revoke it and
+// wait until it is refused.
+func (s *smoke) keyChecks() []check {
+	var viewer struct{ ID, Key string }
+	var revoked time.Time
+	return []check{
+		{"makes a viewer key (admin key)", func(ctx context.Context) (string, error) {
+			body := fmt.Sprintf(`{"name":"smoke-%d","role":"viewer"}`, time.Now().Unix())
+			if err := s.callAs(ctx, s.adminKey, http.MethodPost, "/api/keys", body, http.StatusCreated, &viewer); err != nil {
+				return "", err
+			}
+			if viewer.ID == "" || !strings.HasPrefix(viewer.Key, "jw_") {
+				return "", fmt.Errorf("the answer has no id or no jw_ key")
+			}
+			return viewer.ID, nil
+		}},
+		{"the viewer key reads", func(ctx context.Context) (string, error) {
+			return "200", s.callAs(ctx, viewer.Key, http.MethodGet, "/api/jobs?size=1", "", http.StatusOK, nil)
+		}},
+		{"the viewer key may not submit", func(ctx context.Context) (string, error) {
+			var e struct {
+				Code string `json:"errorCode"`
+			}
+			body := `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"jobweaver smoke test: refused"}]}}`
+			if err := s.callAs(ctx, viewer.Key, http.MethodPost, "/api/jobs", body, http.StatusForbidden, &e); err != nil {
+				return "", err
+			}
+			if e.Code != "API.FORBIDDEN" {
+				return "", fmt.Errorf("403 with code %q, want API.FORBIDDEN", e.Code)
+			}
+			return "403 " + e.Code, nil
+		}},
+		{"revokes the viewer key", func(ctx context.Context) (string, error) {
+			err := s.callAs(ctx, s.adminKey, http.MethodDelete, "/api/keys/"+viewer.ID, "", http.StatusOK, nil)
+			revoked = time.Now()
+			return viewer.ID, err
+		}},
+		{"refuses it within " + s.revokeWithin.String(), func(ctx context.Context) (string, error) {
+			deadline := revoked.Add(s.revokeWithin)
+			for {
+				code, err := s.status(ctx, viewer.Key, http.MethodGet, "/api/jobs?size=1")
+				if err != nil {
+					return "", err
+				}
+				if code == http.StatusUnauthorized {
+					return fmt.Sprintf("401 after %.1f s", time.Since(revoked).Seconds()), nil
+				}
+				if code != http.StatusOK {
+					return "", fmt.Errorf("GET /api/jobs with the revoked key = %d, want 200 until it is refused, then 401", code)
+				}
+				if time.Now().After(deadline) {
+					return "", fmt.Errorf("the revoked key still works %s after its revocation", s.revokeWithin)
+				}
+				if err := sleep(ctx, s.poll); err != nil {
+					return "", err
+				}
+			}
+		}},
+	}
+}
+
+// status sends a request with cred and returns the answer's status.
+func (s *smoke) status(ctx context.Context, cred, method, path string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, s.api+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+cred)
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
 // run runs the checks in order and stops at the first failure.
 func (s *smoke) run(ctx context.Context, progress io.Writer) []result {
 	var out []result
@@ -162,9 +258,18 @@ func (s *smoke) waitStatus(ctx context.Context, id, want string) (string, error)
 	}
 }
 
-// call sends a request (with the token when auth is set and there is
-// one) and decodes the JSON answer into out, which may be nil.
+// call sends a request (with the bearer credential when auth is set and
+// there is one) and decodes the JSON answer into out, which may be nil.
 func (s *smoke) call(ctx context.Context, method, path, body string, auth bool, want int, out any) error {
+	cred := ""
+	if auth {
+		cred = s.bearer()
+	}
+	return s.callAs(ctx, cred, method, path, body, want, out)
+}
+
+// callAs is call with the credential cred ("" for none).
+func (s *smoke) callAs(ctx context.Context, cred, method, path, body string, want int, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, s.api+path, strings.NewReader(body))
 	if err != nil {
 		return err
@@ -172,8 +277,8 @@ func (s *smoke) call(ctx context.Context, method, path, body string, auth bool, 
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if auth && s.token != "" {
-		req.Header.Set("Authorization", "Bearer "+s.token)
+	if cred != "" {
+		req.Header.Set("Authorization", "Bearer "+cred)
 	}
 	req.Header.Set("X-Trace-Id", "smoke-"+fmt.Sprint(time.Now().UnixNano()))
 	resp, err := s.http.Do(req)
@@ -188,9 +293,9 @@ func (s *smoke) call(ctx context.Context, method, path, body string, auth bool, 
 		case http.StatusUnauthorized:
 			hint = " (the token is missing, expired or not from this stage: make token)"
 		case http.StatusForbidden:
-			hint = " (the token lacks the route's scope: GET needs jobweaver/read, the rest jobweaver/write)"
+			hint = " (the credential's role is below the route's: a token with jobweaver/read is a viewer, jobweaver/write an operator)"
 		}
-		return fmt.Errorf("%s %s = %d, want %d%s: %.300s", method, path, resp.StatusCode, want, hint, b)
+		return fmt.Errorf("%s %s = %d, want %d%s: %.300s", method, path, resp.StatusCode, want, hint, bytes.TrimSpace(b))
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {

@@ -1,14 +1,19 @@
-// Command token prints an access token for a deployed stage's API:
+// Command token prints an access token for a deployed stage's API, or
+// the stage's first admin API key:
 //
 //	make token                          # STAGE=dev, client operator
 //	TOKEN=$(make -s token STAGE=prod CLIENT=ci SCOPE=read)
 //	curl -H "Authorization: Bearer $TOKEN" "${API}api/jobs"
+//	KEY=$(make -s admin-key STAGE=prod) # go run ./infra/token -admin-key
+//	curl -H "Authorization: Bearer $KEY" "${API}api/keys"
 //
 // It reads the app client's credentials from its Secrets Manager secret
 // (jobweaver-<stage>/api-clients/<client>, made by the stack) and asks the
 // stage's Cognito token endpoint for a token with the OAuth 2.0 client
 // credentials grant (shared/apiauth). AWS credentials and region come from
-// the standard AWS configuration.
+// the standard AWS configuration. With -admin-key it prints the key in
+// the secret jobweaver-<stage>/api-admin-key instead (made at deploy; see
+// docs/security.md): an admin's key, to make the stage's other keys with.
 package main
 
 import (
@@ -41,8 +46,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scope := fs.String("scope", envOr("SCOPE", ""), "read or write: narrow the token to one scope (default: every scope of the client)")
 	region := fs.String("region", "", "the stage's region (default: AWS_REGION, the AWS profile's, else cdk.json's region)")
 	asJSON := fs.Bool("json", false, "print the whole token as JSON (access_token, token_type, expiry) instead of the access token alone")
+	adminKey := fs.Bool("admin-key", false, "print the stage's first admin API key (secret jobweaver-<stage>/api-admin-key) instead of a token")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: make token [STAGE=dev] [CLIENT=operator] [SCOPE=read|write]
+   or: make admin-key [STAGE=dev]
    or: go run ./infra/token [flags]
 
 Prints an access token for the deployed API of a stage on stdout, for
@@ -52,6 +59,11 @@ the stage's Cognito token endpoint (client credentials grant). Credentials
 and region come from the standard AWS configuration (AWS_PROFILE,
 AWS_REGION, ...). A token is valid for the stage's api.tokenValidityMinutes
 (60 by default); reuse it, each token request is billed.
+
+With -admin-key (make admin-key) it prints the stage's first admin API key
+(jw_...) from the secret jobweaver-<stage>/api-admin-key, which the deploy
+fills: an admin's key, for POST /api/keys. Keep it out of shell history
+and logs.
 
 Flags:
 `)
@@ -81,12 +93,26 @@ Flags:
 		return 2
 	}
 
+	if *adminKey && (*scope != "" || *asJSON) {
+		fmt.Fprintln(stderr, "token: -admin-key prints the key alone: no -scope, no -json")
+		return 2
+	}
+
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cfg, err := apiauth.AWSConfig(ctx, *region)
 	if err != nil {
 		fmt.Fprintln(stderr, "token:", err)
 		return 1
+	}
+	if *adminKey {
+		key, err := apiauth.StageAdminKey(ctx, cfg, *stage)
+		if err != nil {
+			fmt.Fprintln(stderr, "token:", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, key)
+		return 0
 	}
 	tok, err := apiauth.StageToken(ctx, cfg, *stage, *client, scopes...)
 	if err != nil {

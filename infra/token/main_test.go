@@ -9,6 +9,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/apiauth"
 	"github.com/jobweaver/jobweaver/shared/apiauth/apiauthtest"
+	"github.com/jobweaver/jobweaver/shared/auth"
 )
 
 // TestRun drives the command through the AWS SDK's configuration chain
@@ -17,7 +18,15 @@ func TestRun(t *testing.T) {
 	tokens := apiauthtest.TokenEndpoint(t, "cid", "s3cret", apiauth.ScopeRead, apiauth.ScopeWrite)
 	creds, _ := json.Marshal(apiauth.Client{ClientID: "cid", ClientSecret: "s3cret", TokenURL: tokens.URL,
 		Scope: apiauth.ScopeRead + " " + apiauth.ScopeWrite})
-	sm := apiauthtest.SecretsManager(t, map[string]string{apiauth.SecretName("prod", "operator"): string(creds)})
+	key, err := auth.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := apiauthtest.SecretsManager(t, map[string]string{
+		apiauth.SecretName("prod", "operator"): string(creds),
+		apiauth.AdminKeySecretName("prod"):     key + "\n",
+		apiauth.AdminKeySecretName("test"):     "aRandomPasswordNotYetAKey",
+	})
 	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL)
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
@@ -45,6 +54,12 @@ func TestRun(t *testing.T) {
 		{"bad client name", nil, []string{"-client", "Ops"}, 2, "", "not an app client name"},
 		{"stray argument", nil, []string{"prod"}, 2, "", `unexpected argument "prod"`},
 		{"help", nil, []string{"-h"}, 0, "", "Usage: make token"},
+		{"help names admin-key", nil, []string{"-help"}, 0, "", "make admin-key"},
+		{"admin key", nil, []string{"-stage", "prod", "-admin-key"}, 0, key + "\n", ""},
+		{"admin key of a stage from the environment", map[string]string{"STAGE": "prod"}, []string{"-admin-key"}, 0, key + "\n", ""},
+		{"admin key not filled yet", nil, []string{"-stage", "test", "-admin-key"}, 1, "", "holds no API key (jw_...): the deploy fills it"},
+		{"admin key of a stage not deployed", nil, []string{"-stage", "dev", "-admin-key"}, 1, "", "jobweaver-dev/api-admin-key"},
+		{"admin key with a scope", nil, []string{"-admin-key", "-scope", "read"}, 2, "", "-admin-key prints the key alone"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

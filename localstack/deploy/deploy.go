@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -63,6 +64,10 @@ type settings struct {
 
 	BatchSize          int
 	BatchWindowSeconds int // 0: not set (Lambda's default, 500 ms, for Kafka sources)
+
+	// APIAuth are the api function's API_AUTH (always) and AUTH_JWT_*,
+	// API_ADMIN_KEY (when set), passed on as given.
+	APIAuth map[string]string
 
 	Edition string // editionCommunity or editionPro
 	Pro     bool   // LOCALSTACK_AUTH_TOKEN is set
@@ -258,6 +263,7 @@ func (d *deployer) functionEnv(fn string) (map[string]string, error) {
 		// LocalStack's mappings publish no CloudWatch OffsetLag.
 		env["LAG_SOURCE"] = "kafka"
 		env["KAFKA_GROUP_PREFIX"] = stack.GroupPrefix
+		maps.Copy(env, d.s.APIAuth)
 	}
 	if fn == invoke.Worker || fn == invoke.DLQ { // attempts start, and entries are retried, through the scheduler
 		env["SCHEDULER_FUNCTION_NAME"] = stack.FunctionName(d.s.Prefix, invoke.Scheduler)

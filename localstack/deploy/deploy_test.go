@@ -145,9 +145,12 @@ func TestDryRunGolden(t *testing.T) {
 		// A Pro token: real self-managed Kafka event-source mappings. The
 		// functions are arm64 (make build's default) on an x86-64 machine.
 		{"dry-run-pro.golden", elfMachineAArch64, "amd64", map[string]string{"LOCALSTACK_AUTH_TOKEN": "ls-SECRET-token-value"}, nil},
-		// Nothing built yet, settings from flags and the environment.
+		// Nothing built yet, settings from flags and the environment; auth
+		// on as in AWS, with an admin key that is never printed.
 		{"dry-run-not-built.golden", 0, "arm64",
-			map[string]string{"AWS_REGION": "eu-west-1", "FUNCTION_PREFIX": "from-env-", "ESM_BATCH_SIZE": "10"},
+			map[string]string{"AWS_REGION": "eu-west-1", "FUNCTION_PREFIX": "from-env-", "ESM_BATCH_SIZE": "10",
+				"API_AUTH": "keys,jwt", "API_ADMIN_KEY": "jw_SECRET0000000000000000000000000000000000000000000",
+				"AUTH_JWT_ISSUER": "http://issuer.example:8080", "AUTH_JWT_AUDIENCE": "a,b", "AUTH_JWT_SCOPE_ROLES": "jobweaver/read=viewer,jobweaver/write=operator"},
 			[]string{"--function-prefix=dev-", "--edition=pro", "--batch-window=2", "--log-level=debug",
 				"--endpoint=http://127.0.0.1:4599", "--database-url=postgres://admin:pw@127.0.0.1:5999/postgres?sslmode=disable"}},
 	} {
@@ -161,7 +164,7 @@ func TestDryRunGolden(t *testing.T) {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
 			if strings.Contains(out, "SECRET") {
-				t.Fatal("the dry run printed LOCALSTACK_AUTH_TOKEN")
+				t.Fatal("the dry run printed LOCALSTACK_AUTH_TOKEN or API_ADMIN_KEY")
 			}
 			checkGolden(t, c.golden, out)
 		})

@@ -53,7 +53,18 @@ var vars = []stack.Var{
 	{Env: "LOCALSTACK_EDITION", Flag: "edition", Default: "auto", Help: "auto (pro if LOCALSTACK_AUTH_TOKEN is set, else community); pro makes the API Gateway HTTP API and Kafka event-source mappings, community leaves both to make localstack-bridge"},
 	{Env: "ESM_BATCH_SIZE", Flag: "batch-size", Default: "100", Help: "records per invocation (event-source mappings of LocalStack Pro)"},
 	{Env: "ESM_BATCH_WINDOW_SECONDS", Flag: "batch-window", Default: "0", Help: "MaximumBatchingWindowInSeconds (LocalStack Pro); 0 leaves Lambda's default (500 ms for Kafka)"},
+	// Who may call the api, as in AWS where the stack sets them (there
+	// API_AUTH is always keys,jwt); here API_AUTH stays configurable.
+	{Env: "API_AUTH", Flag: "api-auth", Default: "none", Help: "API_AUTH of the api function: none, keys, jwt or keys,jwt (docs/security.md; AWS always runs keys,jwt)"},
+	{Env: "API_ADMIN_KEY", Flag: "api-admin-key", Default: "", Help: "API_ADMIN_KEY of the api function: an admin key it stores at start (go run ./localstack/newkey); never printed"},
+	{Env: "AUTH_JWT_ISSUER", Flag: "jwt-issuer", Default: "", Help: "AUTH_JWT_ISSUER of the api function (with API_AUTH jwt or keys,jwt)"},
+	{Env: "AUTH_JWT_AUDIENCE", Flag: "jwt-audience", Default: "", Help: "AUTH_JWT_AUDIENCE of the api function: audiences or client IDs, comma-separated"},
+	{Env: "AUTH_JWT_SCOPE_ROLES", Flag: "jwt-scope-roles", Default: "", Help: "AUTH_JWT_SCOPE_ROLES of the api function, e.g. jobweaver/read=viewer,jobweaver/write=operator as in AWS"},
 }
+
+// apiAuthEnv are the api function's variables the deploy passes on as
+// given (API_AUTH always; the others when set).
+var apiAuthEnv = []string{"API_AUTH", "API_ADMIN_KEY", "AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "AUTH_JWT_SCOPE_ROLES"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -135,7 +146,14 @@ func resolve(env *config.Env, getenv func(string) (string, bool), dryRun bool) (
 		BatchSize:            env.Int("ESM_BATCH_SIZE", 100, 1, 10000),
 		// Lambda allows 0 to 300 s.
 		BatchWindowSeconds: env.Int("ESM_BATCH_WINDOW_SECONDS", 0, 0, 300),
+		APIAuth:            map[string]string{},
 	}
+	for _, k := range apiAuthEnv {
+		if v := strings.TrimSpace(env.String(k, "")); v != "" {
+			s.APIAuth[k] = v
+		}
+	}
+	s.APIAuth["API_AUTH"] = env.OneOf("API_AUTH", "none", "none", "keys", "jwt", "keys,jwt")
 	edition := env.OneOf("LOCALSTACK_EDITION", "auto", "auto", editionCommunity, editionPro)
 	// The host's Kafka client: LOCALSTACK_KAFKA_BROKERS, with KAFKA_AUTH
 	// and its settings from the environment.

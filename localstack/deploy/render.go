@@ -8,6 +8,10 @@ import (
 	"strings"
 )
 
+// secretEnv are the functions' variables whose values render never
+// writes: a key is an admin's.
+var secretEnv = map[string]bool{"API_ADMIN_KEY": true}
+
 // render writes v (an SDK input struct, or any value) as one line of
 // compact JSON with the fields that are set, keys sorted, the field names
 // of the AWS API (which the AWS CLI's --cli-input-json uses too). A field
@@ -72,7 +76,12 @@ func toPlain(v reflect.Value, path string, overrides map[string]string) any {
 		out := map[string]any{}
 		iter := v.MapRange()
 		for iter.Next() {
-			out[fmt.Sprint(iter.Key().Interface())] = toPlain(iter.Value(), path, overrides)
+			k := fmt.Sprint(iter.Key().Interface())
+			if secretEnv[k] && strings.HasSuffix(path, "Environment.Variables") {
+				out[k] = "<redacted>"
+				continue
+			}
+			out[k] = toPlain(iter.Value(), path, overrides)
 		}
 		return out
 	case reflect.String:

@@ -5,7 +5,9 @@
 //	API_AUTH=keys make run
 //	curl -H "Authorization: Bearer $API_ADMIN_KEY" localhost:8080/api/keys
 //
-// Keep the key secret: it is an admin's. See docs/security.md.
+// Keep the key secret: it is an admin's. In AWS the stage's first admin
+// key is made at deploy into Secrets Manager (make admin-key prints it);
+// newkey's output can replace it there (rotation, docs/security.md).
 package main
 
 import (

@@ -86,6 +86,10 @@ type Config struct {
 	// separated (auth.ParseScopeRoles), for tokens with scopes but no
 	// groups (client credentials). Empty maps none.
 	JWTScopeRoles string
+	// JWTClient fetches the issuer's discovery document and keys; nil is
+	// a plain client. In AWS it serves the stack's copy of the user
+	// pool's keys (shared/oidcstatic; functions/api).
+	JWTClient *http.Client
 	// AdminKey is API_ADMIN_KEY: a key (auth.Valid) stored as an admin key
 	// at start unless its hash is stored already, so that scripts and
 	// tests can bootstrap. Empty seeds none.
@@ -283,6 +287,7 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 		s.jwt = auth.NewJWTVerifier(auth.JWTConfig{
 			Issuer: cfg.JWTIssuer, Audiences: audiences,
 			RoleClaim: cfg.JWTRoleClaim, ScopeRoles: scopes,
+			Client: cfg.JWTClient,
 		})
 	}
 	if cfg.AdminKey != "" {

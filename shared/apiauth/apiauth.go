@@ -1,18 +1,26 @@
 // Package apiauth names what the deployed API's authentication is made of
-// and gets a token for it.
+// and gets credentials for it.
 //
-// In AWS the HTTP API checks every /api/... request with a JWT authorizer:
-// the token must come from the stage's Cognito user pool, be issued to one
-// of the stage's app clients, and carry a scope of the route
-// ([ScopeRead] for GET, [ScopeWrite] for every other method; a write token
-// may also read). Programs get tokens with the OAuth 2.0 client
-// credentials grant. Each app client's credentials live in a Secrets
-// Manager secret named by [SecretName], as JSON ([Client]), so that an
-// operator reads one secret and asks the token endpoint, as [Load] and
-// [Client.Token] do (make token, make smoke; [StageToken] does both).
+// In AWS the api function checks every /api/... request itself, with the
+// same code as make run (shared/api, API_AUTH=keys,jwt, always on): API
+// Gateway has no authorizer on the routes, so that API keys get through
+// to it. A caller sends either an API key (jw_..., shared/auth) or an
+// access token from the stage's Cognito user pool. A token's role comes
+// from its scopes ([ScopeRoles]: [ScopeRead] gives viewer, [ScopeWrite]
+// operator) or, for a user's token, from the pool's groups ([Groups]).
+// Programs get tokens with the OAuth 2.0 client credentials grant. Each
+// app client's credentials live in a Secrets Manager secret named by
+// [SecretName], as JSON ([Client]), so that an operator reads one secret
+// and asks the token endpoint, as [Load] and [Client.Token] do (make
+// token, make smoke; [StageToken] does both).
 //
-// The local stack (make run) has no authorizer: API Gateway is the one
-// that checks tokens, and it is not there.
+// The stage's first admin key lives in the secret [AdminKeySecretName]
+// (made by the stack, filled at deploy by the provisioning function, read
+// by the api function at cold start; shared/adminkey): [StageAdminKey]
+// reads it for make admin-key and make smoke.
+//
+// The local stack (make run) has no Cognito: API_AUTH and the AUTH_JWT_*
+// variables choose what it accepts (docs/security.md).
 package apiauth
 
 import (
@@ -31,6 +39,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/jobweaver/jobweaver/shared/auth"
 )
 
 // ResourceServer is the user pool's resource server for the API: the
@@ -46,6 +56,23 @@ const (
 // Scopes are the scope names an app client may be given, without the
 // resource server's prefix.
 var Scopes = []string{"read", "write"}
+
+// ScopeRoles is the api function's AUTH_JWT_SCOPE_ROLES in AWS: what a
+// client-credentials token's scopes make its caller. No scope gives
+// admin: in AWS an admin is the holder of an admin API key (the first one
+// in AdminKeySecretName) or a user in the pool's admin group.
+const ScopeRoles = ScopeRead + "=viewer," + ScopeWrite + "=operator"
+
+// Groups are the user pool's groups, one per role: a user's access token
+// lists them in cognito:groups, the api function's default role claim.
+var Groups = []string{"viewer", "operator", "admin"}
+
+// AdminKeySecretName is the Secrets Manager secret that holds a stage's
+// first admin API key (the key alone, jw_...):
+// jobweaver-<stage>/api-admin-key.
+func AdminKeySecretName(stage string) string {
+	return "jobweaver-" + stage + "/api-admin-key"
+}
 
 // clientName is what an app client's name may be.
 var clientName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
@@ -168,6 +195,22 @@ func AWSConfig(ctx context.Context, region string) (aws.Config, error) {
 		return cfg, fmt.Errorf("no AWS configuration (%v): set AWS_PROFILE or credentials, and AWS_REGION or --region", err)
 	}
 	return cfg, nil
+}
+
+// StageAdminKey reads a stage's first admin key from its secret
+// (AdminKeySecretName) and checks its format (auth.Valid). The error
+// never holds the secret's value.
+func StageAdminKey(ctx context.Context, cfg aws.Config, stage string) (string, error) {
+	name := AdminKeySecretName(stage)
+	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &name})
+	if err != nil {
+		return "", fmt.Errorf("read secret %s: %w (is stage %q deployed, and are these the credentials and region of its account?)", name, err, stage)
+	}
+	key := strings.TrimSpace(aws.ToString(out.SecretString))
+	if !auth.Valid(key) {
+		return "", fmt.Errorf("secret %s holds no API key (jw_...): the deploy fills it; deploy again", name)
+	}
+	return key, nil
 }
 
 // StageToken gets a token for a stage's app client: its credentials from

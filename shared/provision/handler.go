@@ -15,10 +15,15 @@
 //     counts (MSK has no CloudFormation resource for topics), over the
 //     Kafka admin API with KAFKA_BROKERS and KAFKA_AUTH (iam on MSK)
 //     (EnsureTopics).
+//   - Custom::JobWeaverAdminKey: the stage's first admin API key in its
+//     Secrets Manager secret: a new key (shared/adminkey) when the secret
+//     holds none, the one there otherwise. The key is neither logged nor
+//     returned; the api function reads the secret at cold start.
 //
 // Because the provider framework sends CloudFormation's response, the
-// handler only returns (or fails). Deleting either resource deletes
-// nothing: the data goes with the instance and the cluster.
+// handler only returns (or fails). Deleting a resource deletes nothing:
+// the data goes with the instance and the cluster, the secret with the
+// stack.
 package provision
 
 import (
@@ -28,6 +33,8 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/cfn"
+
+	"github.com/jobweaver/jobweaver/shared/adminkey"
 )
 
 // The custom resource types and their physical IDs (fixed: an update
@@ -35,9 +42,11 @@ import (
 const (
 	TypeDatabases = "Custom::JobWeaverDatabases"
 	TypeTopics    = "Custom::JobWeaverTopics"
+	TypeAdminKey  = "Custom::JobWeaverAdminKey"
 
 	physicalDatabases = "jobweaver-databases"
 	physicalTopics    = "jobweaver-topics"
+	physicalAdminKey  = "jobweaver-admin-key"
 )
 
 // Response is what the provider framework expects from an onEvent handler.
@@ -50,9 +59,11 @@ type Response struct {
 type Handler struct {
 	log     *slog.Logger
 	secrets secretReader
+	store   func(ctx context.Context) (adminkey.Store, error)
 	// databases and topics do the work; tests replace them.
 	databases func(ctx context.Context, p databasesProps) (map[string]any, error)
 	topics    func(ctx context.Context, p topicsProps) (map[string]any, error)
+	adminKey  func(ctx context.Context, p adminKeyProps) (map[string]any, error)
 }
 
 // NewHandler returns a handler that reads secrets from Secrets Manager
@@ -61,8 +72,10 @@ type Handler struct {
 func NewHandler(log *slog.Logger) *Handler {
 	h := &Handler{log: log}
 	h.secrets = lazySecrets()
+	h.store = lazyStore()
 	h.databases = h.provisionDatabases
 	h.topics = h.provisionTopics
+	h.adminKey = h.provisionAdminKey
 	return h
 }
 
@@ -77,6 +90,8 @@ func (h *Handler) Handle(ctx context.Context, ev cfn.Event) (Response, error) {
 		physical = physicalDatabases
 	case TypeTopics:
 		physical = physicalTopics
+	case TypeAdminKey:
+		physical = physicalAdminKey
 	default:
 		return Response{}, fmt.Errorf("migrate: unknown resource type %q", ev.ResourceType)
 	}
@@ -102,6 +117,11 @@ func (h *Handler) Handle(ctx context.Context, ev cfn.Event) (Response, error) {
 		var p topicsProps
 		if err = decodeProps(ev.ResourceProperties, &p); err == nil {
 			data, err = h.topics(ctx, p)
+		}
+	case TypeAdminKey:
+		var p adminKeyProps
+		if err = decodeProps(ev.ResourceProperties, &p); err == nil {
+			data, err = h.adminKey(ctx, p)
 		}
 	}
 	if err != nil {

@@ -1,15 +1,18 @@
 // Package apiauthtest fakes what apiauth talks to, for tests: a Cognito
-// like token endpoint and the Secrets Manager GetSecretValue call over
-// HTTP (for code that builds its client from the AWS configuration, with
+// like token endpoint and the Secrets Manager GetSecretValue and
+// PutSecretValue calls over HTTP (for code that builds its client from the AWS configuration, with
 // AWS_ENDPOINT_URL_SECRETS_MANAGER pointing at it).
 package apiauthtest
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -19,6 +22,14 @@ import (
 // {"error": "invalid_client"} and the like. Its access tokens are
 // "tok:" + the scopes asked for.
 func TokenEndpoint(t testing.TB, clientID, secret string, scopes ...string) *httptest.Server {
+	t.Helper()
+	return TokenEndpointFunc(t, clientID, secret, func(scope string) string { return "tok:" + scope }, scopes...)
+}
+
+// TokenEndpointFunc is TokenEndpoint whose access tokens mint makes from
+// the scopes asked for (space-separated; the client's all when none is
+// asked, as Cognito does): say, a JWT signed by a jwttest issuer.
+func TokenEndpointFunc(t testing.TB, clientID, secret string, mint func(scope string) string, scopes ...string) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -44,34 +55,84 @@ func TokenEndpoint(t testing.TB, clientID, secret string, scopes ...string) *htt
 				return
 			}
 		}
+		scope := r.FormValue("scope")
+		if scope == "" {
+			scope = strings.Join(scopes, " ")
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
-			"access_token": "tok:" + r.FormValue("scope"), "token_type": "Bearer", "expires_in": 3600,
+			"access_token": mint(scope), "token_type": "Bearer", "expires_in": 3600,
 		})
 	}))
 	t.Cleanup(srv.Close)
 	return srv
 }
 
-// SecretsManager serves GetSecretValue (the AWS JSON 1.1 protocol) for the
-// secrets given by name; any other name gets ResourceNotFoundException.
+// SecretsManager serves GetSecretValue and PutSecretValue (the AWS JSON
+// 1.1 protocol) for the secrets given by ID (a name or an ARN: whatever
+// the caller sends); any other ID gets ResourceNotFoundException.
 func SecretsManager(t testing.TB, secrets map[string]string) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return NewSecrets(t, secrets).Server
+}
+
+// Secrets is a running fake of Secrets Manager (SecretsManager) whose
+// values a test can read.
+type Secrets struct {
+	*httptest.Server
+	mu     sync.Mutex
+	values map[string]string
+	puts   int
+}
+
+// Value is the secret id's current value.
+func (s *Secrets) Value(id string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.values[id]
+	return v, ok
+}
+
+// Puts is how many PutSecretValue calls succeeded.
+func (s *Secrets) Puts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.puts
+}
+
+// NewSecrets starts a fake holding a copy of secrets (ID → value).
+func NewSecrets(t testing.TB, secrets map[string]string) *Secrets {
+	t.Helper()
+	s := &Secrets{values: maps.Clone(secrets)}
+	if s.values == nil {
+		s.values = map[string]string{}
+	}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		var in struct{ SecretId string }
-		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" || json.NewDecoder(r.Body).Decode(&in) != nil {
+		fail := func(typ, msg string) {
 			w.WriteHeader(http.StatusBadRequest)
-			_ = json.NewEncoder(w).Encode(map[string]string{"__type": "InvalidRequestException", "message": "unexpected call"})
+			_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": msg})
+		}
+		var in struct{ SecretId, SecretString string }
+		target := r.Header.Get("X-Amz-Target")
+		if (target != "secretsmanager.GetSecretValue" && target != "secretsmanager.PutSecretValue") || json.NewDecoder(r.Body).Decode(&in) != nil {
+			fail("InvalidRequestException", "unexpected call")
 			return
 		}
-		v, ok := secrets[in.SecretId]
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		v, ok := s.values[in.SecretId]
 		if !ok {
-			w.WriteHeader(http.StatusBadRequest)
-			_ = json.NewEncoder(w).Encode(map[string]string{"__type": "ResourceNotFoundException", "message": "Secrets Manager can't find the specified secret."})
+			fail("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"Name": in.SecretId, "SecretString": v, "VersionId": "v1"})
+		if target == "secretsmanager.PutSecretValue" {
+			s.values[in.SecretId] = in.SecretString
+			s.puts++
+			_ = json.NewEncoder(w).Encode(map[string]any{"ARN": in.SecretId, "Name": in.SecretId, "VersionId": fmt.Sprintf("v%d", s.puts+1)})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"ARN": in.SecretId, "Name": in.SecretId, "SecretString": v, "VersionId": "v1"})
 	}))
-	t.Cleanup(srv.Close)
-	return srv
+	t.Cleanup(s.Server.Close)
+	return s
 }
