@@ -126,6 +126,25 @@ test('an admin makes a key in the console and sees it once', async ({ page }) =>
   expect(me).toMatchObject({ role: 'viewer', name: 'e2e reader', auth: 'keys' })
   await page.getByRole('button', { name: 'Done' }).click()
   await expect(shown).toHaveCount(0)
+
+  // Revoked from the console: the key is refused, and the audit has both actions.
+  await page.getByRole('button', { name: 'Revoke e2e reader' }).click()
+  await page.getByRole('button', { name: 'Revoke the key' }).click()
+  await expect(page.getByRole('row', { name: /e2e reader/ })).toContainText('revoked')
+  const after = await playwrightRequest.newContext({ baseURL: test.info().project.use.baseURL, extraHTTPHeaders: { Authorization: `Bearer ${made}` } })
+  const refused = await after.get('/api/whoami')
+  await after.dispose()
+  expect(refused.status()).toBe(401)
+
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).click()
+  await page.getByLabel('Caller').fill(second.id)
+  await page.getByRole('button', { name: 'Apply' }).click()
+  await expect(page).toHaveURL(new RegExp(`caller=${second.id}`))
+  const rows = page.locator('table.audit-table tbody tr')
+  await expect(rows).toHaveCount(2)
+  await expect(rows.nth(0)).toContainText('key.revoke')
+  await expect(rows.nth(1)).toContainText('key.create')
+  await expect(rows.nth(1)).toContainText('e2e reader')
 })
 
 test('a key revoked while signed in sends the console back to sign-in, saying why', async ({ page }) => {

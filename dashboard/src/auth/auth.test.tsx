@@ -1,14 +1,14 @@
 // Signing in, the header, a later 401, role hiding and 429s, through the whole
 // console (real router, real query client) over a stubbed API that checks the
 // Authorization header as the api does.
-import { configure, render, screen, waitFor, within } from '@testing-library/react'
+import { act, configure, render, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query'
 import { RouterProvider } from '@tanstack/react-router'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { resetEtagCache } from '../api/client'
 import type { Role, Whoami } from '../api/types'
-import { PollProvider } from '../poll/poll'
+import { PollProvider, usePollInterval } from '../poll/poll'
 import { makeRouter } from '../router'
 import { AuthGate, roleAllows } from './auth'
 import { rateLimited, rateLimitedUntil, resetRateLimit } from './rateLimit'
@@ -31,6 +31,7 @@ function err(status: number, errorCode: string, message: string): Reply {
 interface Sent {
   method: string
   path: string
+  query: URLSearchParams
   auth: string | null
 }
 
@@ -43,7 +44,7 @@ function stubAuthApi(keys: Record<string, Whoami | 'revoked'>, override: Record<
   const fn = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const u = new URL(String(input), 'http://console.test')
     const headers = (init?.headers ?? {}) as Record<string, string>
-    const s: Sent = { method: (init?.method ?? 'GET').toUpperCase(), path: u.pathname, auth: headers.Authorization ?? null }
+    const s: Sent = { method: (init?.method ?? 'GET').toUpperCase(), path: u.pathname, query: u.searchParams, auth: headers.Authorization ?? null }
     sent.push(s)
     const r = answer(s)
     return new Response(r.body === undefined ? null : JSON.stringify(r.body), {
@@ -275,6 +276,35 @@ describe('what each role sees', () => {
   })
 })
 
+describe('the audit view', () => {
+  it('sends the filter in the URL to GET /api/audit, and a new filter goes into the URL', async () => {
+    const entry = { id: 'a1', at: '2026-12-05T00:00:00Z', caller: 'id-admin', action: 'key.create', target: 'k-1', detail: { name: 'ci', role: 'viewer' } }
+    const api = stubAuthApi(
+      { [ADMIN]: who('admin', 'a') },
+      { 'GET /api/audit': (s) => (s.auth === `Bearer ${ADMIN}` ? { status: 200, body: { ...emptyPage, content: [entry], totalElements: 1, totalPages: 1 } } : undefined) },
+    )
+    sessionStorage.setItem('jobweaver.credential', ADMIN)
+    renderApp('/audit?action=key.create')
+    expect(await screen.findByText('{"name":"ci","role":"viewer"}')).toBeInTheDocument()
+    const first = api.sent.find((s) => s.path === '/api/audit')!
+    expect(first.query.get('action')).toBe('key.create')
+    expect(first.query.get('caller')).toBeNull()
+
+    const user = userEvent.setup()
+    await user.type(screen.getByLabelText('Caller'), 'id-admin')
+    await user.click(screen.getByRole('button', { name: 'Apply' }))
+    await waitFor(() => expect(api.sent.some((s) => s.path === '/api/audit' && s.query.get('caller') === 'id-admin' && s.query.get('action') === 'key.create')).toBe(true))
+    expect(window.location.search).toContain('caller=id-admin')
+  })
+
+  it('tells an operator who opens /audit that it is an admin’s', async () => {
+    stubAuthApi({ [OPERATOR]: who('operator', 'o') })
+    sessionStorage.setItem('jobweaver.credential', OPERATOR)
+    renderApp('/audit')
+    expect(await screen.findByText(/To read the audit you need the admin role or higher; you are signed in as operator/)).toBeInTheDocument()
+  })
+})
+
 describe('rate limits', () => {
   it('reads Retry-After, at least 1 s, 5 s without one', () => {
     expect(rateLimited('3', 1000)).toBe(3)
@@ -282,6 +312,24 @@ describe('rate limits', () => {
     expect(rateLimited('0', 1000)).toBe(5)
     expect(rateLimited(null, 1000)).toBe(5)
     expect(rateLimited('soon', 1000)).toBe(5)
+  })
+
+  it('the live refresh interval is off while a Retry-After lasts, and back after', async () => {
+    localStorage.setItem('jobweaver.poll', JSON.stringify({ intervalMs: 2000, paused: false }))
+    function Show() {
+      return <p data-testid="interval">{String(usePollInterval())}</p>
+    }
+    render(
+      <PollProvider>
+        <Show />
+      </PollProvider>,
+    )
+    expect(screen.getByTestId('interval')).toHaveTextContent('2000')
+    act(() => {
+      rateLimited('1')
+    })
+    expect(screen.getByTestId('interval')).toHaveTextContent('false')
+    await waitFor(() => expect(screen.getByTestId('interval')).toHaveTextContent('2000'), { timeout: 4000 })
   })
 
   it('a 429 shows a notice and stops the live refresh until Retry-After has passed', async () => {
