@@ -153,6 +153,8 @@ describe('signing in', () => {
     expect(await screen.findByRole('heading', { name: 'Sign in to JobWeaver' })).toBeInTheDocument()
     // No credential yet: no "signed out" reason.
     expect(screen.queryByText(/You were signed out/)).not.toBeInTheDocument()
+    // What this API takes, in its own words.
+    expect(screen.getByText('The API says: this route needs an API key: send Authorization: Bearer <key>.')).toBeInTheDocument()
 
     const user = await signIn('jw_wrong')
     expect(await screen.findByRole('alert')).toHaveTextContent('unknown API key (API.UNAUTHENTICATED)')

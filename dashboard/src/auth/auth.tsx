@@ -60,7 +60,7 @@ export function RoleRequired({ role, what, children }: { role: Role; what: strin
 type State =
   | { kind: 'loading' }
   | { kind: 'in'; me: Whoami }
-  | { kind: 'out'; reason?: string }
+  | { kind: 'out'; reason?: string; needs?: string }
   | { kind: 'failed'; error: unknown }
 
 /** Asks who the caller is, then shows children, or the sign-in page. */
@@ -82,7 +82,8 @@ export function AuthGate({ children }: { children: ReactNode }) {
       if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
         const had = getCredential() !== null
         forget()
-        setState({ kind: 'out', reason: had ? describeProblem(err) : undefined })
+        // Without a credential, the 401's message says what this API takes (a key, a JWT, either).
+        setState({ kind: 'out', reason: had ? describeProblem(err) : undefined, needs: had ? undefined : err.message })
       } else {
         setState({ kind: 'failed', error: err })
       }
@@ -139,6 +140,7 @@ export function AuthGate({ children }: { children: ReactNode }) {
       return (
         <SignIn
           reason={state.reason}
+          needs={state.needs}
           onSignedIn={(me) => {
             qc.clear()
             resetEtagCache()
@@ -151,7 +153,7 @@ export function AuthGate({ children }: { children: ReactNode }) {
 }
 
 /** The sign-in page: paste a key or a token; the API checks it (GET /api/whoami). */
-export function SignIn({ reason, onSignedIn }: { reason?: string; onSignedIn: (me: Whoami) => void }) {
+export function SignIn({ reason, needs, onSignedIn }: { reason?: string; needs?: string; onSignedIn: (me: Whoami) => void }) {
   const [credential, setValue] = useState('')
   const [remember, setRemember] = useState(false)
   const [error, setError] = useState<string | null>(null)
@@ -184,6 +186,7 @@ export function SignIn({ reason, onSignedIn }: { reason?: string; onSignedIn: (m
           You were signed out: {reason}
         </p>
       )}
+      {needs && <p className="hint api-needs">The API says: {needs}.</p>}
       <form onSubmit={submit} noValidate>
         <label htmlFor="credential">API key or token</label>
         <input
