@@ -83,22 +83,22 @@ export function DlqEntryView() {
       {entry.isError && <ProblemNote error={entry.error} what="Refreshing this entry" />}
 
       {canAct && (
-      <div className="actions entry-actions">
-        <button
-          type="button"
-          className="primary"
-          disabled={!isNew || !retryable || act.isPending}
-          onClick={() => setConfirming('retry')}
-          title={!retryable ? 'No job behind this entry to run again' : !isNew ? `Already ${status}` : undefined}
-        >
-          Retry
-        </button>
-        <button type="button" className="danger" disabled={!isNew || act.isPending} onClick={() => setConfirming('dismiss')}>
-          Dismiss
-        </button>
-        {!isNew && <span className="muted">This entry is {status}; only NEW entries can be retried or dismissed.</span>}
-        {isNew && !retryable && <span className="muted">No job behind this entry ({d.reason}): it can only be dismissed.</span>}
-      </div>
+        <div className="actions entry-actions">
+          <button
+            type="button"
+            className="primary"
+            disabled={!isNew || !retryable || act.isPending}
+            onClick={() => setConfirming('retry')}
+            title={!retryable ? 'No job behind this entry to run again' : !isNew ? `Already ${status}` : undefined}
+          >
+            Retry
+          </button>
+          <button type="button" className="danger" disabled={!isNew || act.isPending} onClick={() => setConfirming('dismiss')}>
+            Dismiss
+          </button>
+          {!isNew && <span className="muted">This entry is {status}; only NEW entries can be retried or dismissed.</span>}
+          {isNew && !retryable && <span className="muted">No job behind this entry ({d.reason}): it can only be dismissed.</span>}
+        </div>
       )}
       {confirming && (
         <Confirm

@@ -231,30 +231,30 @@ export function DlqView() {
       )}
 
       {canAct && (
-      <div className="bulk-bar" role="group" aria-label="Bulk actions">
-        <span aria-live="polite">
-          {selection.mode === 'all'
-            ? `All ${total}${list.data?.totalIsEstimate ? ' (about)' : ''} entries that match this filter are selected.`
-            : `${selectedCount} selected`}
-        </span>
-        {selection.mode === 'ids' && rows.length > 0 && (
-          <button type="button" className="linkish" onClick={() => setSelection({ mode: 'all' })}>
-            Select all {total}
-            {list.data?.totalIsEstimate ? ' (about)' : ''} that match this filter
+        <div className="bulk-bar" role="group" aria-label="Bulk actions">
+          <span aria-live="polite">
+            {selection.mode === 'all'
+              ? `All ${total}${list.data?.totalIsEstimate ? ' (about)' : ''} entries that match this filter are selected.`
+              : `${selectedCount} selected`}
+          </span>
+          {selection.mode === 'ids' && rows.length > 0 && (
+            <button type="button" className="linkish" onClick={() => setSelection({ mode: 'all' })}>
+              Select all {total}
+              {list.data?.totalIsEstimate ? ' (about)' : ''} that match this filter
+            </button>
+          )}
+          {(selection.mode === 'all' || selectedCount > 0) && (
+            <button type="button" className="linkish" onClick={() => setSelection({ mode: 'ids', ids: new Set() })}>
+              Clear selection
+            </button>
+          )}
+          <button type="button" disabled={selectedCount === 0 || bulk.isPending} onClick={() => setPending('retry')}>
+            Retry selected
           </button>
-        )}
-        {(selection.mode === 'all' || selectedCount > 0) && (
-          <button type="button" className="linkish" onClick={() => setSelection({ mode: 'ids', ids: new Set() })}>
-            Clear selection
+          <button type="button" className="danger" disabled={selectedCount === 0 || bulk.isPending} onClick={() => setPending('dismiss')}>
+            Dismiss selected
           </button>
-        )}
-        <button type="button" disabled={selectedCount === 0 || bulk.isPending} onClick={() => setPending('retry')}>
-          Retry selected
-        </button>
-        <button type="button" className="danger" disabled={selectedCount === 0 || bulk.isPending} onClick={() => setPending('dismiss')}>
-          Dismiss selected
-        </button>
-      </div>
+        </div>
       )}
 
       {pending && (
