@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobweaver/jobweaver/shared/auth"
 	"github.com/jobweaver/jobweaver/shared/stacktest"
 )
 
@@ -70,28 +71,32 @@ func prerequisites(t *testing.T, dir string) {
 	}
 }
 
-// TestBrowser starts a private stack serving dashboard/dist and runs every
-// Playwright spec against it.
+// TestBrowser starts two private stacks serving dashboard/dist, one with
+// API_AUTH=none and one with API_AUTH=keys (its admin key made here), and
+// runs every Playwright spec: e2e/auth.spec.ts against the second, the
+// others against the first (playwright.config.ts's projects).
 func TestBrowser(t *testing.T) {
 	dir := dashboardDir(t)
 	browser := chromium(t)
 	prerequisites(t, dir)
 
 	logPath := filepath.Join(t.TempDir(), "stack.log")
-	logFile, err := os.Create(logPath)
+	st := startStack(t, dir, "browser", logPath, map[string]string{"TICK_INTERVAL": "250ms"})
+
+	// A second stack with access control on, for e2e/auth.spec.ts (the
+	// "auth" project): API keys, its admin key seeded, and a key cache of
+	// 100 ms so that a revocation reaches the signed-in page at its next
+	// poll.
+	adminKey, err := auth.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := stacktest.Config(t, "browser", map[string]string{"TICK_INTERVAL": "250ms"})
-	cfg.DashboardDir = filepath.Join(dir, "dist")
-	cfg.Logs = logFile
-	st := stacktest.Start(t, cfg)
-	t.Cleanup(func() { logFile.Close() })
-
-	// The stack serves the build at / before any browser starts.
-	home := stacktest.Do(t, st.APIURL, http.MethodGet, "/", "", "Accept", "text/html")
-	if home.Status != http.StatusOK || !strings.HasPrefix(home.Header.Get("Content-Type"), "text/html") {
-		t.Fatalf("GET / on the stack = %d %q %.300s; want the dashboard's index.html", home.Status, home.Header.Get("Content-Type"), home.Body)
+	authLogPath := filepath.Join(t.TempDir(), "stack-auth.log")
+	authSt := startStack(t, dir, "browserauth", authLogPath, map[string]string{
+		"TICK_INTERVAL": "250ms", "API_AUTH": "keys", "API_ADMIN_KEY": adminKey, "API_KEY_CACHE_TTL": "100ms",
+	})
+	if r := stacktest.Do(t, authSt.APIURL, http.MethodGet, "/api/whoami", ""); r.Status != http.StatusUnauthorized {
+		t.Fatalf("GET /api/whoami without a key on the auth stack = %d %.300s; want 401", r.Status, r.Body)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), runBound)
@@ -101,6 +106,8 @@ func TestBrowser(t *testing.T) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
 		"JOBWEAVER_URL="+st.APIURL,
+		"JOBWEAVER_AUTH_URL="+authSt.APIURL,
+		"JOBWEAVER_ADMIN_KEY="+adminKey,
 		"CHROMIUM_PATH="+browser,
 		"PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1",
 		"CI=1",          // Playwright: no interactive report server
@@ -117,20 +124,42 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Stderr = cmd.Stdout
-	fmt.Fprintf(os.Stdout, "browsertest: npx %s (in %s) against %s, Chromium %s\n", strings.Join(args, " "), dir, st.APIURL, browser)
+	fmt.Fprintf(os.Stdout, "browsertest: npx %s (in %s) against %s (auth none) and %s (API_AUTH=keys), Chromium %s\n", strings.Join(args, " "), dir, st.APIURL, authSt.APIURL, browser)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("npx playwright test: %v", err)
 	}
 	stream(os.Stdout, out)
 	err = cmd.Wait()
 	keepStackLog(t, logPath, filepath.Join(dir, "test-results", "stack.log"))
+	keepStackLog(t, authLogPath, filepath.Join(dir, "test-results", "stack-auth.log"))
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatalf("playwright test ran past %s and was killed", runBound)
 	}
 	if err != nil {
-		t.Fatalf("playwright test failed (%v): see its output above; screenshots and traces of the failed specs are in %s, the stack's log in %s",
-			err, filepath.Join(dir, "test-results"), filepath.Join(dir, "test-results", "stack.log"))
+		t.Fatalf("playwright test failed (%v): see its output above; screenshots and traces of the failed specs are in %s, the stacks' logs in %s and %s",
+			err, filepath.Join(dir, "test-results"), filepath.Join(dir, "test-results", "stack.log"), filepath.Join(dir, "test-results", "stack-auth.log"))
 	}
+}
+
+// startStack starts a private stack (name, vars over devstack's defaults)
+// that serves dashboard/dist and logs to logPath, and checks that it serves
+// the build at / before any browser starts.
+func startStack(t *testing.T, dir, name, logPath string, vars map[string]string) *stacktest.Stack {
+	t.Helper()
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() })
+	cfg := stacktest.Config(t, name, vars)
+	cfg.DashboardDir = filepath.Join(dir, "dist")
+	cfg.Logs = logFile
+	st := stacktest.Start(t, cfg)
+	home := stacktest.Do(t, st.APIURL, http.MethodGet, "/", "", "Accept", "text/html")
+	if home.Status != http.StatusOK || !strings.HasPrefix(home.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / on the %s stack = %d %q %.300s; want the dashboard's index.html", name, home.Status, home.Header.Get("Content-Type"), home.Body)
+	}
+	return st
 }
 
 // stream copies Playwright's output line by line, each line at once.

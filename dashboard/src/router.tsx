@@ -8,6 +8,8 @@ import { SubmitView } from './views/submit/SubmitView'
 import { DlqView, dlqSearch } from './views/dlq/DlqView'
 import { DlqEntryView } from './views/dlq/DlqEntryView'
 import { SystemView } from './views/system/SystemView'
+import { KeysView } from './views/admin/KeysView'
+import { AuditView, auditSearch } from './views/admin/AuditView'
 
 const rootRoute = createRootRoute({ component: Layout, notFoundComponent: NotFound })
 
@@ -27,8 +29,15 @@ export const dlqRoute = createRoute({
 })
 export const dlqEntryRoute = createRoute({ getParentRoute: () => rootRoute, path: '/dlq/$dlqId', component: DlqEntryView })
 export const systemRoute = createRoute({ getParentRoute: () => rootRoute, path: '/system', component: SystemView })
+export const keysRoute = createRoute({ getParentRoute: () => rootRoute, path: '/keys', component: KeysView })
+export const auditRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/audit',
+  validateSearch: auditSearch,
+  component: AuditView,
+})
 
-const routeTree = rootRoute.addChildren([jobsRoute, jobRoute, submitRoute, dlqRoute, dlqEntryRoute, systemRoute])
+const routeTree = rootRoute.addChildren([jobsRoute, jobRoute, submitRoute, dlqRoute, dlqEntryRoute, systemRoute, keysRoute, auditRoute])
 
 export function makeRouter() {
   return createRouter({ routeTree, defaultPreload: false })

@@ -353,6 +353,7 @@ func (s *Service) routes() []route {
 		{http.MethodGet, "/api/keys", s.listKeys},
 		{http.MethodDelete, "/api/keys/{id}", s.revokeKey},
 		{http.MethodGet, "/api/audit", s.listAudit},
+		{http.MethodGet, "/api/whoami", s.whoami},
 		{http.MethodGet, "/health", s.health},
 		{http.MethodGet, "/actuator/health", s.health},
 	}

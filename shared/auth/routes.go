@@ -20,6 +20,7 @@ var routes = map[string]Role{
 	"GET /api/keys":              Admin,
 	"DELETE /api/keys/{id}":      Admin,
 	"GET /api/audit":             Admin,
+	"GET /api/whoami":            Viewer,
 }
 
 // Required returns the minimum role of the route a ServeMux pattern

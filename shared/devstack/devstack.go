@@ -317,6 +317,9 @@ func (s *Stack) printSummary() {
 		fmt.Fprintf(w, "  admin key    one exists (made earlier, shown then); API_ADMIN_KEY=$(go run ./localstack/newkey) seeds another\n")
 	}
 	fmt.Fprintf(w, "  dashboard    %s/  (%s)\n", s.APIURL, dashboardNote(cfg.DashboardDir))
+	if note := consoleSignIn(cfg.API, s.newAdminKey != ""); note != "" {
+		fmt.Fprintf(w, "               %s\n", note)
+	}
 	fmt.Fprintf(w, "  scheduler    %s  (internal routes: /internal/jobs/...; loopback clients only, writes need the %s header)\n", s.SchedulerURL, InternalSecretHeader)
 	fmt.Fprintf(w, "  worker       %s  (internal routes: /internal/executions/...; loopback clients only)\n", s.WorkerURL)
 	fmt.Fprintf(w, "  Kafka        %s  (%s)\n", strings.Join(s.Brokers, ","), kafkaNote)

@@ -48,6 +48,7 @@ var rbacRoutes = []rbacRoute{
 	{"GET", "/api/keys", "/api/keys", "", auth.Admin, http.StatusOK},
 	{"DELETE", "/api/keys/{id}", "/api/keys/" + missing, "", auth.Admin, http.StatusNotFound},
 	{"GET", "/api/audit", "/api/audit", "", auth.Admin, http.StatusOK},
+	{"GET", "/api/whoami", "/api/whoami", "", auth.Viewer, http.StatusOK},
 	{"GET", "/health", "/health", "", auth.Open, http.StatusOK},
 	{"GET", "/actuator/health", "/actuator/health", "", auth.Open, http.StatusOK},
 }

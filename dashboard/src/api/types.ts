@@ -187,3 +187,45 @@ export interface ApiErrorBody {
   jobId?: string
   details?: string[]
 }
+
+export type Role = 'viewer' | 'operator' | 'admin'
+
+/** GET /api/whoami: the caller, its role and the API's API_AUTH mode. */
+export interface Whoami {
+  caller: string
+  role: Role
+  auth: 'none' | 'keys' | 'jwt' | 'keys,jwt'
+  name?: string
+}
+
+/** An API key in GET /api/keys: never the key itself. */
+export interface ApiKey {
+  id: string
+  prefix: string
+  name: string
+  role: Role
+  createdBy: string
+  createdAt: string
+  lastUsedAt: string | null
+  expiresAt: string | null
+  revokedAt: string | null
+}
+
+/** POST /api/keys's answer: the only time the key is shown. */
+export interface CreatedKey {
+  id: string
+  key: string
+  prefix: string
+  name: string
+  role: Role
+  expiresAt: string | null
+}
+
+export interface AuditEntry {
+  id: string
+  at: string
+  caller: string
+  action: string
+  target: string
+  detail: Record<string, unknown>
+}

@@ -2,6 +2,7 @@
 // choice of interval, kept in localStorage. Views pass usePollInterval() to
 // TanStack Query's refetchInterval.
 import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from 'react'
+import { useRateLimitedUntil } from '../auth/rateLimit'
 
 export const POLL_CHOICES = [1000, 2000, 5000, 10000] as const
 const KEY = 'jobweaver.poll'
@@ -47,10 +48,11 @@ export function usePoll(): PollState {
   return v
 }
 
-/** The refetchInterval for TanStack Query: false while paused. */
+/** The refetchInterval for TanStack Query: false while paused, or while a 429's Retry-After lasts. */
 export function usePollInterval(): number | false {
   const { intervalMs, paused } = usePoll()
-  return paused ? false : intervalMs
+  const limited = useRateLimitedUntil()
+  return paused || limited ? false : intervalMs
 }
 
 export function PollControl() {

@@ -7,6 +7,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { apiGet } from '../../api/client'
 import type { DeadLetterAction, Job } from '../../api/types'
 import { usePollInterval } from '../../poll/poll'
+import { useCan } from '../../auth/auth'
 import { JobId } from '../../components/JobId'
 import { StatusBadge } from '../../components/StatusBadge'
 import { ErrorState, Loading } from '../../components/states'
@@ -24,6 +25,7 @@ export function DlqEntryView() {
   const qc = useQueryClient()
   const [confirming, setConfirming] = useState<DlqAction | null>(null)
   const [done, setDone] = useState<DeadLetterAction | null>(null)
+  const canAct = useCan('operator')
 
   const entry = useQuery({
     queryKey: ['dlq', 'entry', dlqId],
@@ -80,22 +82,24 @@ export function DlqEntryView() {
       </h1>
       {entry.isError && <ProblemNote error={entry.error} what="Refreshing this entry" />}
 
-      <div className="actions entry-actions">
-        <button
-          type="button"
-          className="primary"
-          disabled={!isNew || !retryable || act.isPending}
-          onClick={() => setConfirming('retry')}
-          title={!retryable ? 'No job behind this entry to run again' : !isNew ? `Already ${status}` : undefined}
-        >
-          Retry
-        </button>
-        <button type="button" className="danger" disabled={!isNew || act.isPending} onClick={() => setConfirming('dismiss')}>
-          Dismiss
-        </button>
-        {!isNew && <span className="muted">This entry is {status}; only NEW entries can be retried or dismissed.</span>}
-        {isNew && !retryable && <span className="muted">No job behind this entry ({d.reason}): it can only be dismissed.</span>}
-      </div>
+      {canAct && (
+        <div className="actions entry-actions">
+          <button
+            type="button"
+            className="primary"
+            disabled={!isNew || !retryable || act.isPending}
+            onClick={() => setConfirming('retry')}
+            title={!retryable ? 'No job behind this entry to run again' : !isNew ? `Already ${status}` : undefined}
+          >
+            Retry
+          </button>
+          <button type="button" className="danger" disabled={!isNew || act.isPending} onClick={() => setConfirming('dismiss')}>
+            Dismiss
+          </button>
+          {!isNew && <span className="muted">This entry is {status}; only NEW entries can be retried or dismissed.</span>}
+          {isNew && !retryable && <span className="muted">No job behind this entry ({d.reason}): it can only be dismissed.</span>}
+        </div>
+      )}
       {confirming && (
         <Confirm
           confirmLabel={confirming === 'retry' ? 'Retry the job' : 'Dismiss the entry'}

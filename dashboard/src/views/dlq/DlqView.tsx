@@ -6,6 +6,7 @@ import { Link, useNavigate, useSearch } from '@tanstack/react-router'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { DLQ_REASONS, DLQ_STATUSES, JOB_TYPES, type DeadLetter, type DeadLetterFilter } from '../../api/types'
 import { usePollInterval } from '../../poll/poll'
+import { useCan } from '../../auth/auth'
 import { JobId } from '../../components/JobId'
 import { StatusBadge } from '../../components/StatusBadge'
 import { Empty, ErrorState, Loading } from '../../components/states'
@@ -67,6 +68,8 @@ export function DlqView() {
   const navigate = useNavigate({ from: '/dlq' })
   const qc = useQueryClient()
   const poll = usePollInterval()
+  // Selection and bulk actions are an operator's: a viewer sees the list only.
+  const canAct = useCan('operator')
   const size = search.size ?? 20
   const filter = useMemo(() => cleanFilter(search), [search])
   const filterKey = JSON.stringify(filter)
@@ -227,30 +230,32 @@ export function DlqView() {
         />
       )}
 
-      <div className="bulk-bar" role="group" aria-label="Bulk actions">
-        <span aria-live="polite">
-          {selection.mode === 'all'
-            ? `All ${total}${list.data?.totalIsEstimate ? ' (about)' : ''} entries that match this filter are selected.`
-            : `${selectedCount} selected`}
-        </span>
-        {selection.mode === 'ids' && rows.length > 0 && (
-          <button type="button" className="linkish" onClick={() => setSelection({ mode: 'all' })}>
-            Select all {total}
-            {list.data?.totalIsEstimate ? ' (about)' : ''} that match this filter
+      {canAct && (
+        <div className="bulk-bar" role="group" aria-label="Bulk actions">
+          <span aria-live="polite">
+            {selection.mode === 'all'
+              ? `All ${total}${list.data?.totalIsEstimate ? ' (about)' : ''} entries that match this filter are selected.`
+              : `${selectedCount} selected`}
+          </span>
+          {selection.mode === 'ids' && rows.length > 0 && (
+            <button type="button" className="linkish" onClick={() => setSelection({ mode: 'all' })}>
+              Select all {total}
+              {list.data?.totalIsEstimate ? ' (about)' : ''} that match this filter
+            </button>
+          )}
+          {(selection.mode === 'all' || selectedCount > 0) && (
+            <button type="button" className="linkish" onClick={() => setSelection({ mode: 'ids', ids: new Set() })}>
+              Clear selection
+            </button>
+          )}
+          <button type="button" disabled={selectedCount === 0 || bulk.isPending} onClick={() => setPending('retry')}>
+            Retry selected
           </button>
-        )}
-        {(selection.mode === 'all' || selectedCount > 0) && (
-          <button type="button" className="linkish" onClick={() => setSelection({ mode: 'ids', ids: new Set() })}>
-            Clear selection
+          <button type="button" className="danger" disabled={selectedCount === 0 || bulk.isPending} onClick={() => setPending('dismiss')}>
+            Dismiss selected
           </button>
-        )}
-        <button type="button" disabled={selectedCount === 0 || bulk.isPending} onClick={() => setPending('retry')}>
-          Retry selected
-        </button>
-        <button type="button" className="danger" disabled={selectedCount === 0 || bulk.isPending} onClick={() => setPending('dismiss')}>
-          Dismiss selected
-        </button>
-      </div>
+        </div>
+      )}
 
       {pending && (
         <Confirm
@@ -294,15 +299,17 @@ export function DlqView() {
               <caption className="visually-hidden">Dead-letter entries, newest first</caption>
               <thead>
                 <tr>
-                  <th scope="col">
-                    <input
-                      type="checkbox"
-                      aria-label="Select all on this page"
-                      checked={allOnPage}
-                      onChange={togglePage}
-                      disabled={selection.mode === 'all'}
-                    />
-                  </th>
+                  {canAct && (
+                    <th scope="col">
+                      <input
+                        type="checkbox"
+                        aria-label="Select all on this page"
+                        checked={allOnPage}
+                        onChange={togglePage}
+                        disabled={selection.mode === 'all'}
+                      />
+                    </th>
+                  )}
                   <th scope="col">
                     <span className="visually-hidden">Entry</span>
                   </th>
@@ -317,7 +324,7 @@ export function DlqView() {
               </thead>
               <tbody>
                 {rows.map((d) => (
-                  <DlqRow key={entryId(d)} d={d} checked={selectedIds.has(entryId(d))} locked={selection.mode === 'all'} onToggle={toggle} />
+                  <DlqRow key={entryId(d)} d={d} checked={selectedIds.has(entryId(d))} locked={selection.mode === 'all'} onToggle={canAct ? toggle : undefined} />
                 ))}
               </tbody>
             </table>
@@ -356,13 +363,15 @@ function describeFilter(f: DeadLetterFilter): string {
     .join(', ')
 }
 
-function DlqRow({ d, checked, locked, onToggle }: { d: DeadLetter; checked: boolean; locked: boolean; onToggle: (id: string) => void }) {
+function DlqRow({ d, checked, locked, onToggle }: { d: DeadLetter; checked: boolean; locked: boolean; onToggle?: (id: string) => void }) {
   const id = entryId(d)
   return (
     <tr className={checked ? 'selected' : undefined}>
-      <td>
-        <input type="checkbox" aria-label={`Select entry …${id.slice(-12)}`} checked={checked} disabled={locked} onChange={() => onToggle(id)} />
-      </td>
+      {onToggle && (
+        <td>
+          <input type="checkbox" aria-label={`Select entry …${id.slice(-12)}`} checked={checked} disabled={locked} onChange={() => onToggle(id)} />
+        </td>
+      )}
       <td>
         <Link to="/dlq/$dlqId" params={{ dlqId: id }} aria-label={`Open entry …${id.slice(-12)}`}>
           Open

@@ -13,6 +13,7 @@ import { CANCELLABLE, fmtSpan, fmtWhen, ms, TERMINAL } from './format'
 import { deriveLife, eventLabel, eventTone, sortEvents, type LifeEvent } from './lifecycle'
 import { historyUnavailable, jobKeys, useCancelJob, useExecutions, useHistory, useJob } from './queries'
 import { usePollInterval } from '../../poll/poll'
+import { useCan } from '../../auth/auth'
 import { Executions } from './Executions'
 import { RetryTimeline } from './RetryTimeline'
 import './jobs.css'
@@ -28,6 +29,7 @@ function JobPage({ jobId }: { jobId: string }) {
   const job = useJob(jobId)
   const executions = useExecutions(jobId, job.data)
   const history = useHistory(jobId, job.data)
+  const canCancel = useCan('operator')
   const qc = useQueryClient()
   const interval = usePollInterval()
   const live = job.data !== undefined && !TERMINAL.has(job.data.status)
@@ -90,7 +92,7 @@ function JobPage({ jobId }: { jobId: string }) {
         <p className="visually-hidden" aria-live="polite">
           Status: {j.status}
         </p>
-        {CANCELLABLE.has(j.status) && <CancelJob jobId={j.jobId} />}
+        {canCancel && CANCELLABLE.has(j.status) && <CancelJob jobId={j.jobId} />}
       </header>
 
       <JobFacts job={j} />

@@ -20,6 +20,7 @@ import {
   toLocalInput,
   type JobsSearch,
 } from './search'
+import { useCan } from '../../auth/auth'
 import './jobs.css'
 
 export { jobsSearch }
@@ -39,6 +40,7 @@ export function JobsView() {
   const navigate = useNavigate({ from: '/' })
   const qc = useQueryClient()
   const q = useJobs(search)
+  const canSubmit = useCan('operator')
   const size = search.size ?? DEFAULT_SIZE
   const here = search.cursor ? pages.get(search.cursor) : { index: 0 }
 
@@ -100,7 +102,14 @@ export function JobsView() {
           </Empty>
         ) : (
           <Empty>
-            No jobs yet. <Link to="/submit">Submit one</Link> and it shows up here.
+            No jobs yet.{' '}
+            {canSubmit ? (
+              <>
+                <Link to="/submit">Submit one</Link> and it shows up here.
+              </>
+            ) : (
+              'Jobs show up here once an operator submits them.'
+            )}
           </Empty>
         )
       ) : (

@@ -8,6 +8,7 @@ import { useMutation } from '@tanstack/react-query'
 import { ApiError, apiSend } from '../../api/client'
 import { JOB_TYPES, type Accepted, type JobSubmission } from '../../api/types'
 import { ProblemNote } from '../../components/ProblemNote'
+import { RoleRequired } from '../../auth/auth'
 import { ACTIONS, HTTP_METHODS, LIMITS, move, newStep, toSubmission, type Action, type StepDraft } from './steps'
 
 type FieldErrors = Record<string, string>
@@ -23,6 +24,14 @@ const ACTION_HELP: Record<Action, string> = {
 }
 
 export function SubmitView() {
+  return (
+    <RoleRequired role="operator" what="submit jobs">
+      <SubmitForm />
+    </RoleRequired>
+  )
+}
+
+function SubmitForm() {
   const navigate = useNavigate()
   const [jobType, setJobType] = useState<string>(JOB_TYPES[0])
   const [maxRetryCount, setMaxRetryCount] = useState(String(LIMITS.maxRetryCount.default))
