@@ -1738,7 +1738,7 @@ exports.handler(` + c.event + `).then((r) => console.log(JSON.stringify(r)), (e)
 			}
 			issuer.SetDown(true)
 			defer issuer.SetDown(false)
-			v := auth.NewJWTVerifier(auth.JWTConfig{Issuer: issuer.URL, Audience: "cid", Client: client, ScopeRoles: map[string]auth.Role{apiauth.ScopeWrite: auth.Operator}})
+			v := auth.NewJWTVerifier(auth.JWTConfig{Issuer: issuer.URL, Audiences: []string{"cid"}, Client: client, ScopeRoles: map[string]auth.Role{apiauth.ScopeWrite: auth.Operator}})
 			tok := issuer.Sign(t, issuer.Claims("cid", "", map[string]any{"aud": nil, "client_id": "cid", "scope": apiauth.ScopeWrite}))
 			if caller, err := v.Verify(context.Background(), tok); err != nil || caller.Role != auth.Operator {
 				t.Fatalf("a token against the copy: %+v, %v", caller, err)

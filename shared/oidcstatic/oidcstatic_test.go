@@ -36,7 +36,7 @@ func TestVerifiesAgainstTheCopy(t *testing.T) {
 	}
 	iss.SetDown(true) // only the copy is left
 	v := auth.NewJWTVerifier(auth.JWTConfig{
-		Issuer: iss.URL, Audience: "cid", Client: client,
+		Issuer: iss.URL, Audiences: []string{"cid"}, Client: client,
 		ScopeRoles: map[string]auth.Role{"jobweaver/write": auth.Operator},
 	})
 	other := jwttest.NewKey(t)
