@@ -233,7 +233,8 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	for i, f := range fronts {
 		var h http.Handler = &Front{
 			Invoker: inv, Function: f.fn, Namespace: f.ns, Internal: f.internal, Secret: s.InternalSecret,
-			BodyLimit: cfg.APIBodyLimit, Timeout: cfg.FunctionTimeout, Log: frontLog,
+			SecretOnReads: cfg.API.Auth != api.AuthNone,
+			BodyLimit:     cfg.APIBodyLimit, Timeout: cfg.FunctionTimeout, Log: frontLog,
 		}
 		if !f.internal {
 			h = &Site{Dir: cfg.DashboardDir, API: h}
@@ -320,8 +321,12 @@ func (s *Stack) printSummary() {
 	if note := consoleSignIn(cfg.API, s.newAdminKey != ""); note != "" {
 		fmt.Fprintf(w, "               %s\n", note)
 	}
-	fmt.Fprintf(w, "  scheduler    %s  (internal routes: /internal/jobs/...; loopback clients only, writes need the %s header)\n", s.SchedulerURL, InternalSecretHeader)
-	fmt.Fprintf(w, "  worker       %s  (internal routes: /internal/executions/...; loopback clients only)\n", s.WorkerURL)
+	needs := "writes need"
+	if cfg.API.Auth != api.AuthNone {
+		needs = "with auth on, reads and writes need"
+	}
+	fmt.Fprintf(w, "  scheduler    %s  (internal routes: /internal/jobs/...; loopback clients only, %s the %s header)\n", s.SchedulerURL, needs, InternalSecretHeader)
+	fmt.Fprintf(w, "  worker       %s  (internal routes: /internal/executions/...; loopback clients only, %s the %s header)\n", s.WorkerURL, needs, InternalSecretHeader)
 	fmt.Fprintf(w, "  Kafka        %s  (%s)\n", strings.Join(s.Brokers, ","), kafkaNote)
 	fmt.Fprintf(w, "  Postgres     %s  (%s)\n", pgdb.Redact(s.DatabaseURL), pgNote)
 	fmt.Fprintf(w, "  data folder  %s\n", s.DataDir)

@@ -51,7 +51,13 @@ type Front struct {
 	// cancel) must carry it in InternalSecretHeader, or gets 403
 	// <Namespace>.FORBIDDEN. The header never reaches the function.
 	Secret string
-	Log    *slog.Logger
+	// SecretOnReads asks for Secret on reads too (health aside): set when
+	// the public API checks credentials (API_AUTH is not none), so that
+	// the internal reads are no way around its roles. With API_AUTH=none
+	// the public API answers anyone anyway, and the original client
+	// collection reads the internal routes without a secret.
+	SecretOnReads bool
+	Log           *slog.Logger
 }
 
 // InternalSecretHeader carries the stack's internal secret (its state
@@ -77,10 +83,10 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				fmt.Sprintf("%s serves only its internal routes (/internal/...); the public API is on API_ADDR", strings.ToLower(f.Namespace)))
 			return
 		}
-		if f.Secret != "" && r.Method != http.MethodGet && r.Method != http.MethodHead &&
+		if f.Secret != "" && f.needsSecret(r) &&
 			subtle.ConstantTimeCompare([]byte(secret), []byte(f.Secret)) != 1 {
 			f.fail(w, traceID, http.StatusForbidden, "FORBIDDEN",
-				fmt.Sprintf("%s on the internal routes needs the local stack's secret: send the header %s with internalSecret from DATA_DIR/%s (or use the public API on API_ADDR)", r.Method, InternalSecretHeader, stateName))
+				fmt.Sprintf("%s %s needs the local stack's internal secret: send the header %s with internalSecret from DATA_DIR/%s (or use the public API on API_ADDR)", r.Method, r.URL.Path, InternalSecretHeader, stateName))
 			return
 		}
 	}
@@ -165,6 +171,15 @@ func (f *Front) fail(w http.ResponseWriter, traceID string, status int, code, ms
 		Message:   msg,
 		TraceID:   traceID,
 	})
+}
+
+// needsSecret reports whether r must carry the internal secret: every
+// write, and with SecretOnReads every read but health.
+func (f *Front) needsSecret(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return true
+	}
+	return f.SecretOnReads && r.URL.Path != "/health" && r.URL.Path != "/actuator/health"
 }
 
 func internalPath(p string) bool {

@@ -298,14 +298,10 @@ func TestFrontErrors(t *testing.T) {
 	}
 }
 
-func TestInternalFrontAnswersOnlyLoopbackAndWritesNeedTheSecret(t *testing.T) {
+func TestInternalFrontAnswersOnlyLoopbackAndNeedsTheSecret(t *testing.T) {
 	inv, calls := echo(t)
 	f := &Front{Invoker: inv, Function: "fn", Namespace: "SCHEDULER", Internal: true, Secret: "s3cret", BodyLimit: 1024, Timeout: time.Minute}
-	tests := []struct {
-		name, peer, method, path, secret string
-		status                           int
-		code                             string
-	}{
+	tests := []frontCase{
 		{"read from IPv4 loopback", "127.0.0.1:5000", "GET", "/internal/jobs", "", 201, ""},
 		{"read from another loopback address", "127.0.0.2:5000", "GET", "/actuator/health", "", 201, ""},
 		{"read from IPv6 loopback", "[::1]:5000", "GET", "/internal/jobs", "", 201, ""},
@@ -319,34 +315,19 @@ func TestInternalFrontAnswersOnlyLoopbackAndWritesNeedTheSecret(t *testing.T) {
 		{"cancel with the secret", "127.0.0.1:5000", "POST", "/internal/jobs/x/cancel", "s3cret", 201, ""},
 		{"delete without the secret", "[::1]:5000", "DELETE", "/internal/jobs/x", "", 403, "SCHEDULER.FORBIDDEN"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := calls.Load()
-			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader("{}"))
-			req.RemoteAddr = tt.peer
-			if tt.secret != "" {
-				req.Header.Set(InternalSecretHeader, tt.secret)
-			}
-			rec := httptest.NewRecorder()
-			f.ServeHTTP(rec, req)
-			if rec.Code != tt.status {
-				t.Fatalf("status %d %s; want %d", rec.Code, rec.Body, tt.status)
-			}
-			if tt.code == "" {
-				var got map[string]string
-				if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got["secret"] != "" {
-					t.Fatalf("the function saw %v (%v); want the request without the secret header", got, err)
-				}
-				return
-			}
-			if b := decodeError(t, rec); b.ErrorCode != tt.code {
-				t.Errorf("body %+v; want %s", b, tt.code)
-			}
-			if calls.Load() != before {
-				t.Errorf("the function was invoked for a refused request")
-			}
-		})
-	}
+	runFront(t, f, calls, tests)
+	// With auth on (SecretOnReads), reads need the secret too, health aside.
+	f = &Front{Invoker: inv, Function: "fn", Namespace: "SCHEDULER", Internal: true, Secret: "s3cret", SecretOnReads: true, BodyLimit: 1024, Timeout: time.Minute}
+	runFront(t, f, calls, []frontCase{
+		{"auth on: read without the secret", "127.0.0.1:5000", "GET", "/internal/jobs", "", 403, "SCHEDULER.FORBIDDEN"},
+		{"auth on: read with a wrong secret", "127.0.0.1:5000", "GET", "/internal/jobs", "s3cre", 403, "SCHEDULER.FORBIDDEN"},
+		{"auth on: read with the secret", "127.0.0.1:5000", "GET", "/internal/jobs", "s3cret", 201, ""},
+		{"auth on: health without the secret", "127.0.0.1:5000", "GET", "/actuator/health", "", 201, ""},
+		{"auth on: cancel without the secret", "127.0.0.1:5000", "POST", "/internal/jobs/x/cancel", "", 403, "SCHEDULER.FORBIDDEN"},
+		{"auth on: cancel with the secret", "127.0.0.1:5000", "POST", "/internal/jobs/x/cancel", "s3cret", 201, ""},
+		{"auth on: read from the network, with the secret", "192.168.1.20:5000", "GET", "/internal/jobs", "s3cret", 403, "SCHEDULER.FORBIDDEN"},
+	})
+
 	// The public API's front takes any peer, and strips the header too.
 	api := &Front{Invoker: inv, Function: "fn", Namespace: "API", Secret: "s3cret", BodyLimit: 1024}
 	req := httptest.NewRequest("POST", "/api/jobs", strings.NewReader("{}"))
@@ -566,5 +547,46 @@ func TestBannerSaysWhetherAuthIsOn(t *testing.T) {
 		if got := authNote(cfg.API); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%v: %q, want it to start %q", tc.vars, got, tc.want)
 		}
+	}
+}
+
+// frontCase is a request to a Front and what it must answer: code, if
+// set, is the error code of a refusal; without one the request must
+// reach the function, without the secret header.
+type frontCase struct {
+	name, peer, method, path, secret string
+	status                           int
+	code                             string
+}
+
+func runFront(t *testing.T, f *Front, calls *atomic.Int32, tests []frontCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := calls.Load()
+			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader("{}"))
+			req.RemoteAddr = tt.peer
+			if tt.secret != "" {
+				req.Header.Set(InternalSecretHeader, tt.secret)
+			}
+			rec := httptest.NewRecorder()
+			f.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d %s; want %d", rec.Code, rec.Body, tt.status)
+			}
+			if tt.code == "" {
+				var got map[string]string
+				if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got["secret"] != "" {
+					t.Fatalf("the function saw %v (%v); want the request without the secret header", got, err)
+				}
+				return
+			}
+			if b := decodeError(t, rec); b.ErrorCode != tt.code {
+				t.Errorf("body %+v; want %s", b, tt.code)
+			}
+			if calls.Load() != before {
+				t.Errorf("the function was invoked for a refused request")
+			}
+		})
 	}
 }

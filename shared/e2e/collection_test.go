@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jobweaver/jobweaver/shared/devstack"
 )
 
 // The original JobWeaver's client collection runs unchanged against the
@@ -21,7 +23,8 @@ func TestOriginalClientCollection(t *testing.T) {
 // With API_AUTH=keys the same collection passes through a collection
 // variable: a copy of it authenticates every request with the bearer
 // token {{api_key}}, set to an operator's key (the least role that may
-// submit). The internal routes ignore the header.
+// submit), and its internal requests carry the stack's internal secret,
+// which the internal routes ask for on reads too when auth is on.
 func TestOriginalClientCollectionWithKeys(t *testing.T) {
 	s, admin := authStack(t)
 	operator, _ := s.newKey(t, admin, "operator", "")
@@ -38,6 +41,11 @@ func TestOriginalClientCollectionWithKeys(t *testing.T) {
 	}
 	c["auth"] = map[string]any{"type": "bearer", "bearer": []any{
 		map[string]any{"key": "token", "value": "{{api_key}}", "type": "string"}}}
+	// With auth on, the internal routes (scheduler_url, worker_url) need
+	// the stack's internal secret on reads too.
+	if n := addInternalSecret(c["item"]); n == 0 {
+		t.Fatal("the collection has no request to scheduler_url or worker_url")
+	}
 	out, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
@@ -46,11 +54,39 @@ func TestOriginalClientCollectionWithKeys(t *testing.T) {
 	if err := os.WriteFile(path, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	runCollection(t, s, path, "--env-var", "api_key="+operator)
+	runCollection(t, s, path, "--env-var", "api_key="+operator, "--env-var", "internal_secret="+s.InternalSecret)
 	// And without the key it is refused: the stack does check keys.
 	if r := s.Do(t, "GET", "/api/jobs", ""); r.Status != 401 {
 		t.Fatalf("GET /api/jobs without a key = %d", r.Status)
 	}
+}
+
+// addInternalSecret adds the header of the internal secret,
+// {{internal_secret}}, to every request of items (a Postman item list,
+// folders included) whose URL starts with {{scheduler_url}} or
+// {{worker_url}}, and returns how many it changed.
+func addInternalSecret(items any) int {
+	n := 0
+	list, _ := items.([]any)
+	for _, it := range list {
+		item, _ := it.(map[string]any)
+		n += addInternalSecret(item["item"])
+		req, _ := item["request"].(map[string]any)
+		if req == nil {
+			continue
+		}
+		raw, _ := req["url"].(string)
+		if u, ok := req["url"].(map[string]any); ok {
+			raw, _ = u["raw"].(string)
+		}
+		if !strings.HasPrefix(raw, "{{scheduler_url}}") && !strings.HasPrefix(raw, "{{worker_url}}") {
+			continue
+		}
+		headers, _ := req["header"].([]any)
+		req["header"] = append(headers, map[string]any{"key": devstack.InternalSecretHeader, "value": "{{internal_secret}}"})
+		n++
+	}
+	return n
 }
 
 // collectionPath is JOBWEAVER_COLLECTION, or the original's collection.
