@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -46,12 +47,40 @@ func (s PG) Lease(ctx context.Context, p LeaseParams) (Lease, error) {
 		Scan(&l.Granted, &tat, &now); err != nil {
 		return Lease{}, fmt.Errorf("ratelimit: lease from rate_buckets: %w", err)
 	}
+	if rand.IntN(pruneEvery) == 0 {
+		// Best effort: a failed prune leaves rows for the next one.
+		_, _ = s.Prune(ctx, pruneBatch)
+	}
 	l.Remaining = max(0, int(math.Floor((now+tau-tat)/interval+1e-9)))
 	l.Reset = seconds(max(0, tat-now))
 	if l.Granted == 0 {
 		l.RetryAfter = seconds(max(0, tat+interval-tau-now))
 	}
 	return l, nil
+}
+
+// pruneEvery is how many leases, on average, come to one Prune of
+// pruneBatch rows: rate_buckets would otherwise keep a row for every
+// caller ever seen.
+const (
+	pruneEvery = 1000
+	pruneBatch = 1000
+)
+
+// Prune deletes up to n buckets that are full again (tat at or before
+// the database's now) and returns how many it deleted. A full bucket's
+// row says nothing a missing row does not (a new bucket starts full), so
+// pruning never changes a decision; a row that a concurrent lease moves
+// past now is not deleted (Postgres re-checks the condition on the
+// locked row).
+func (s PG) Prune(ctx context.Context, n int) (int64, error) {
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM rate_buckets WHERE caller IN (
+		SELECT caller FROM rate_buckets WHERE tat <= extract(epoch FROM now()) LIMIT $1)
+		AND tat <= extract(epoch FROM now())`, n)
+	if err != nil {
+		return 0, fmt.Errorf("ratelimit: prune rate_buckets: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

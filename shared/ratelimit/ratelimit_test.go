@@ -310,3 +310,43 @@ func BenchmarkLease(b *testing.B) {
 		}
 	}
 }
+
+// Prune deletes the buckets that are full again and keeps the others,
+// and a lease after a prune decides as if the row had stayed.
+func TestPGPrune(t *testing.T) {
+	p := pool(t)
+	store := ratelimit.PG{Pool: p}
+	ctx := context.Background()
+	if _, err := p.Exec(ctx, `INSERT INTO rate_buckets (caller, tat, granted) VALUES
+		('full-long-ago', extract(epoch FROM now()) - 3600, 1),
+		('full-just-now', extract(epoch FROM now()) - 0.001, 1),
+		('draining', extract(epoch FROM now()) + 30, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	n, err := store.Prune(ctx, 1000)
+	if err != nil || n != 2 {
+		t.Fatalf("Prune = %d, %v; want the 2 full buckets", n, err)
+	}
+	var left []string
+	rows, _ := p.Query(ctx, `SELECT caller FROM rate_buckets ORDER BY caller`)
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, c)
+	}
+	if rows.Err() != nil || len(left) != 1 || left[0] != "draining" {
+		t.Fatalf("left %v (%v); want [draining]", left, rows.Err())
+	}
+	// A pruned caller gets a full bucket, as it would have anyway.
+	l, err := store.Lease(ctx, ratelimit.LeaseParams{Caller: "full-long-ago", Limit: ratelimit.Limit{Rate: 0.1, Burst: 5}, Want: 9})
+	if err != nil || l.Granted != 5 {
+		t.Fatalf("lease after prune = %+v, %v; want the burst of 5", l, err)
+	}
+	// The draining one still is: 30 s of a 10 s interval left, burst 5 → 2 tokens.
+	l, err = store.Lease(ctx, ratelimit.LeaseParams{Caller: "draining", Limit: ratelimit.Limit{Rate: 0.1, Burst: 5}, Want: 9})
+	if err != nil || l.Granted != 2 {
+		t.Fatalf("lease of the kept bucket = %+v, %v; want 2", l, err)
+	}
+}
