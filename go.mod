@@ -26,6 +26,8 @@ require (
 	github.com/go-jose/go-jose/v4 v4.1.4
 )
 
+require go.starlark.net v0.0.0-20260908191801-89a6a09411d5 // indirect
+
 require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.276.0
