@@ -42,6 +42,18 @@ func NewRegistry() *Registry { return &Registry{types: map[string]Type{}} }
 // Register adds or replaces a type.
 func (r *Registry) Register(t Type) { r.types[t.Name] = t }
 
+// With returns a copy of r with ts added or replaced.
+func (r *Registry) With(ts ...Type) *Registry {
+	c := NewRegistry()
+	for n, t := range r.types {
+		c.types[n] = t
+	}
+	for _, t := range ts {
+		c.types[t.Name] = t
+	}
+	return c
+}
+
 // Lookup returns the type named name.
 func (r *Registry) Lookup(name string) (Type, bool) {
 	t, ok := r.types[name]
