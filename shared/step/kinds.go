@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 )
@@ -186,12 +187,19 @@ func (s *httpCallStep) Simulated() int64 {
 	return 10_000
 }
 
+// Run makes the call without keeping an output (SIMULATION): the first
+// MiB of the answer is read and dropped, as it always was.
 func (s *httpCallStep) Run(ctx context.Context, env Env) error {
-	_, err := s.Produce(ctx, env)
+	_, err := s.call(ctx, env, false)
 	return err
 }
 
+// Produce makes the call and returns its output.
 func (s *httpCallStep) Produce(ctx context.Context, env Env) (json.RawMessage, error) {
+	return s.call(ctx, env, true)
+}
+
+func (s *httpCallStep) call(ctx context.Context, env Env, output bool) (json.RawMessage, error) {
 	if s.URL == "" {
 		return nil, sleepCtx(ctx, time.Duration(*s.LatencyMs)*time.Millisecond)
 	}
@@ -227,7 +235,12 @@ func (s *httpCallStep) Produce(ctx context.Context, env Env) (json.RawMessage, e
 		return nil, fmt.Errorf("%w: %s %s: %w", ErrStepFailed, s.Method, s.URL, err)
 	}
 	defer resp.Body.Close()
-	out := readOutput(resp)
+	var out json.RawMessage
+	if output {
+		out = readOutput(resp)
+	} else {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxResponseBytes))
+	}
 	if resp.StatusCode >= 400 {
 		return out, fmt.Errorf("%w: %s %s answered %d", ErrStepFailed, s.Method, s.URL, resp.StatusCode)
 	}

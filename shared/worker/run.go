@@ -244,7 +244,7 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 			t0 := time.Now()
 			env := step.Env{Attempt: t.job.Attempt, Index: k, Log: s.log, HTTP: s.http, JobID: t.jobID,
 				Outputs: byID, SigningKey: s.signingKey}
-			out, err := runStep(ctx, st, env)
+			out, err := runStep(ctx, st, env, t.keep)
 			sr.DurationMs = time.Since(t0).Milliseconds()
 			if out != nil && t.keep {
 				switch {
@@ -310,16 +310,17 @@ func (s *Service) finish(ctx context.Context, i int, t *task, res envelope.Attem
 	return outcome{idx: i, status: status, result: res}
 }
 
-// runStep runs one step, and returns its output if it has one, turning a
+// runStep runs one step, and returns its output if it has one and keep
+// (the job type keeps outputs) is set, turning a
 // panic into an error: one bad step kind must not crash the function and
 // so fail every delivery of the batch.
-func runStep(ctx context.Context, st step.Step, env step.Env) (out json.RawMessage, err error) {
+func runStep(ctx context.Context, st step.Step, env step.Env, keep bool) (out json.RawMessage, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("%w: panic: %v", step.ErrStepFailed, r)
 		}
 	}()
-	if p, ok := st.(step.Producer); ok {
+	if p, ok := st.(step.Producer); ok && keep {
 		return p.Produce(ctx, env)
 	}
 	return nil, st.Run(ctx, env)
