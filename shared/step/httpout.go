@@ -178,17 +178,17 @@ func readOutput(resp *http.Response) json.RawMessage {
 		if buf.Len() <= MaxBodyOutputBytes {
 			o.Body = buf.Bytes()
 		} else {
-			o.Body, _ = json.Marshal(cut(string(trimmed), MaxBodyOutputBytes/6))
+			o.Body = marshal(cut(string(trimmed), MaxBodyOutputBytes/6))
 			o.Truncated = true
 		}
 	case utf8.Valid(b) || utf8.Valid(b[:len(b)-min(len(b), 3)]):
 		s := strings.ToValidUTF8(string(b), "")
 		// Escaping may grow a string up to six times: cut to fit.
 		c := cut(s, MaxBodyOutputBytes)
-		enc, _ := json.Marshal(c)
+		enc := marshal(c)
 		for len(enc) > MaxBodyOutputBytes {
 			c = cut(c, len(c)/2)
-			enc, _ = json.Marshal(c)
+			enc = marshal(c)
 		}
 		if len(c) < len(s) {
 			o.Truncated = true
@@ -197,6 +197,15 @@ func readOutput(resp *http.Response) json.RawMessage {
 	default:
 		o.Truncated = true
 	}
-	out, _ := json.Marshal(o)
-	return out
+	return marshal(o)
+}
+
+// marshal encodes v without HTML escaping (a < in an output stays one
+// byte).
+func marshal(v any) json.RawMessage {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimRight(buf.Bytes(), "\n")
 }

@@ -160,7 +160,7 @@ func (s *webhookStep) Produce(ctx context.Context, env Env) (json.RawMessage, er
 	}
 	defer resp.Body.Close()
 	n, _ := io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<20))
-	out, _ := json.Marshal(webhookOutput{Status: resp.StatusCode, Headers: responseHeaders(resp.Header), Bytes: n})
+	out := marshal(webhookOutput{Status: resp.StatusCode, Headers: responseHeaders(resp.Header), Bytes: n})
 	if !s.expected(resp.StatusCode) {
 		want := "2xx"
 		if s.ExpectStatus != nil {
