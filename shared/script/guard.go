@@ -21,14 +21,30 @@ import (
 //	                           -> _jw_call(r, "join", ...)
 //	json.encode(...), json.indent(...), str(...), repr(...)
 //	                           -> _jw_call(json, "encode", ...), _jw_str(...), _jw_repr(...)
+//	list(x), sorted(x), max(x), ... (every builtin that walks an iterable
+//	in one call), getattr(x, n)
+//	                           -> _jw_list(x), _jw_sorted(x), ...
 //
-// Names starting with _jw_ are reserved; a script may not use them, and
-// may use join, replace, format, extend, encode and indent only as
-// direct calls.
+// The universal builtins that walk an iterable refuse one of more than
+// MaxValueLen elements (list(range(1 << 40)) would otherwise allocate, or
+// max(range(1 << 62)) spin, inside one step, where neither the step
+// budget nor Thread.Cancel can stop it); int * int refuses a product over
+// 8 × MaxValueLen bits. Names starting with _jw_ are reserved; a script
+// may not use them, may use the guarded methods only as direct calls
+// (x.join(l), not f = x.join), and may use the guarded builtins only as
+// direct calls and not rebind them.
 
 const guardPrefix = "_jw_"
 
-var guardedMethods = map[string]bool{"join": true, "replace": true, "format": true, "extend": true, "encode": true, "indent": true}
+var guardedMethods = map[string]bool{"join": true, "replace": true, "format": true, "extend": true, "encode": true, "indent": true, "decode": true,
+	"union": true, "update": true, "difference": true, "intersection": true, "symmetric_difference": true,
+	"issubset": true, "issuperset": true}
+
+// guardedUniversals are rewritten to _jw_<name>; they may only be called
+// directly.
+var guardedUniversals = map[string]bool{"str": true, "repr": true, "getattr": true,
+	"list": true, "tuple": true, "sorted": true, "reversed": true, "enumerate": true, "zip": true,
+	"set": true, "dict": true, "max": true, "min": true, "any": true, "all": true, "bytes": true}
 
 var guardNames = map[string]bool{}
 
@@ -36,19 +52,60 @@ var guards = starlark.StringDict{}
 
 func init() {
 	for name, fn := range map[string]func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error){
-		"_jw_mul":  binGuard(syntax.STAR),
-		"_jw_add":  binGuard(syntax.PLUS),
-		"_jw_mod":  binGuard(syntax.PERCENT),
-		"_jw_imul": binGuard(syntax.STAR),
-		"_jw_iadd": iadd,
-		"_jw_imod": binGuard(syntax.PERCENT),
-		"_jw_call": callGuard,
-		"_jw_str":  universalGuard("str"),
-		"_jw_repr": universalGuard("repr"),
+		"_jw_mul":     binGuard(syntax.STAR),
+		"_jw_add":     binGuard(syntax.PLUS),
+		"_jw_mod":     binGuard(syntax.PERCENT),
+		"_jw_imul":    binGuard(syntax.STAR),
+		"_jw_iadd":    iadd,
+		"_jw_imod":    binGuard(syntax.PERCENT),
+		"_jw_call":    callGuard,
+		"_jw_str":     universalGuard("str"),
+		"_jw_repr":    universalGuard("repr"),
+		"_jw_getattr": getattrGuard,
 	} {
 		guardNames[name] = true
 		guards[name] = starlark.NewBuiltin(name, fn)
 	}
+	for name := range guardedUniversals {
+		if guards["_jw_"+name] == nil {
+			guardNames["_jw_"+name] = true
+			guards["_jw_"+name] = starlark.NewBuiltin("_jw_"+name, iterGuard(name))
+		}
+	}
+}
+
+// iterLen is how many elements walking v visits, when that is known.
+func iterLen(v starlark.Value) int {
+	if s, ok := v.(starlark.Sequence); ok {
+		return clampLen(s.Len())
+	}
+	if m, ok := v.(starlark.IterableMapping); ok {
+		return clampLen(len(m.Items()))
+	}
+	return 0
+}
+
+// iterGuard calls the universal name after checking that none of its
+// arguments walks more than MaxValueLen elements.
+func iterGuard(name string) func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+	return func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		for _, a := range args {
+			if n := iterLen(a); n > MaxValueLen {
+				return nil, tooBig(name+"()", n)
+			}
+		}
+		return starlark.Call(thread, starlark.Universe[name], args, kwargs)
+	}
+}
+
+// getattrGuard is getattr, refusing the guarded methods.
+func getattrGuard(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) >= 2 {
+		if n, ok := starlark.AsString(args[1]); ok && guardedMethods[n] {
+			return nil, fmt.Errorf("getattr: .%s may only be called directly, as x.%s(...)", n, n)
+		}
+	}
+	return starlark.Call(thread, starlark.Universe["getattr"], args, kwargs)
 }
 
 type budgetError struct{ msg string }
@@ -56,7 +113,45 @@ type budgetError struct{ msg string }
 func (e *budgetError) Error() string { return e.msg }
 
 func tooBig(what string, n int) error {
+	if n >= tooDeep {
+		return &budgetError{msg: fmt.Sprintf("%s would be too large or nested more than %d levels deep", what, MaxNesting)}
+	}
 	return &budgetError{msg: fmt.Sprintf("%s would hold about %d bytes or elements; a value may hold at most %d", what, n, MaxValueLen)}
+}
+
+// MaxNesting caps how deep the values that str, repr, json.encode and
+// json.decode handle and a result may nest: Starlark walks them
+// recursively, in one step, in time that grows with the square of the
+// depth.
+const MaxNesting = 100
+
+// tooDeep is deepSize's answer for a value nested deeper than MaxNesting.
+const tooDeep = 1 << 45
+
+// clampLen keeps a length estimate below tooDeep.
+func clampLen(n int) int { return min(n, 1<<40) }
+
+// jsonDepth is how deep a JSON text nests.
+func jsonDepth(s string) int {
+	depth, deepest, in, esc := 0, 0, false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case esc:
+			esc = false
+		case in && c == '\\':
+			esc = true
+		case c == '"':
+			in = !in
+		case in:
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // deepSize estimates the bytes and elements v holds, counting a value
@@ -65,8 +160,11 @@ func deepSize(v starlark.Value, limit int) int {
 	n := 0
 	var walk func(v starlark.Value, depth int)
 	walk = func(v starlark.Value, depth int) {
-		if n > limit || depth > 100 {
-			n++
+		if depth > MaxNesting {
+			n = tooDeep
+			return
+		}
+		if n > limit {
 			return
 		}
 		switch x := v.(type) {
@@ -147,6 +245,14 @@ func binGuard(op syntax.Token) func(*starlark.Thread, *starlark.Builtin, starlar
 func checkBinary(op syntax.Token, x, y starlark.Value) error {
 	switch op {
 	case syntax.STAR:
+		if a, ok := x.(starlark.Int); ok {
+			if b, ok := y.(starlark.Int); ok {
+				if n := a.BigInt().BitLen() + b.BigInt().BitLen(); n > 8*MaxValueLen {
+					return &budgetError{msg: fmt.Sprintf("an integer product would have about %d bits; at most %d", n, 8*MaxValueLen)}
+				}
+				return nil
+			}
+		}
 		seq, cnt := x, y
 		if _, ok := seqLen(seq); !ok {
 			seq, cnt = y, x
@@ -160,20 +266,26 @@ func checkBinary(op syntax.Token, x, y starlark.Value) error {
 		if !exact || k > int64(MaxValueLen) {
 			return tooBig("a repetition", MaxValueLen+1)
 		}
-		if k > 0 && int64(flatSize(seq))*k > int64(MaxValueLen) {
-			return tooBig("a repetition", int(min(int64(flatSize(seq))*k, 1<<40)))
+		if f := flatSize(seq); f >= tooDeep {
+			return tooBig("a repetition", f)
+		} else if k > 0 && int64(f)*k > int64(MaxValueLen) {
+			return tooBig("a repetition", int(min(int64(f)*k, 1<<40)))
 		}
 	case syntax.PLUS:
 		_, ok1 := seqLen(x)
 		_, ok2 := seqLen(y)
 		if ok1 && ok2 {
-			if n := flatSize(x) + flatSize(y); n > MaxValueLen {
+			if n := min(flatSize(x)+flatSize(y), tooDeep); n > MaxValueLen {
 				return tooBig("a concatenation", n)
 			}
 		}
 	case syntax.PERCENT:
 		if f, ok := x.(starlark.String); ok {
-			if n := len(f) + (strings.Count(string(f), "%")+1)*deepSize(y, MaxValueLen); n > MaxValueLen {
+			d := deepSize(y, MaxValueLen)
+			if d >= tooDeep {
+				return tooBig("a % format", d)
+			}
+			if n := len(f) + (strings.Count(string(f), "%")+1)*d; n > MaxValueLen {
 				return tooBig("a % format", n)
 			}
 		}
@@ -229,13 +341,13 @@ func callGuard(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple
 		for _, kv := range kwargs {
 			n += deepSize(kv[1], MaxValueLen)
 		}
-		return n
+		return min(n, tooDeep)
 	}
 	switch name {
 	case "join":
 		if s, ok := recv.(starlark.String); ok && len(rest) == 1 {
 			n, _ := seqLen(rest[0])
-			est = argSize() + len(s)*n
+			est = min(argSize()+len(s)*n, tooDeep)
 		}
 	case "replace":
 		if s, ok := recv.(starlark.String); ok && len(rest) >= 2 {
@@ -249,15 +361,38 @@ func callGuard(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple
 		}
 	case "format":
 		if s, ok := recv.(starlark.String); ok {
-			est = len(s) + (strings.Count(string(s), "{")+1)*argSize()
+			if a := argSize(); a >= tooDeep {
+				est = tooDeep
+			} else {
+				est = len(s) + (strings.Count(string(s), "{")+1)*a
+			}
 		}
 	case "extend":
 		if l, ok := recv.(*starlark.List); ok {
 			est = deepSize(l, MaxValueLen) + argSize()
+			for _, a := range rest {
+				est += iterLen(a)
+			}
 		}
-	case "encode", "indent":
+	case "union", "update", "difference", "intersection", "symmetric_difference", "issubset", "issuperset":
+		for _, a := range rest {
+			est += iterLen(a)
+		}
+		est += iterLen(recv)
+	case "encode":
 		if recv == starjson.Module {
 			est = argSize() * 2
+		}
+	case "indent":
+		if recv == starjson.Module {
+			// Its output grows with the input's size times its depth.
+			return nil, fmt.Errorf("json.indent is not available in a script; use json.encode")
+		}
+	case "decode":
+		if recv == starjson.Module && len(rest) > 0 {
+			if s, ok := starlark.AsString(rest[0]); ok && jsonDepth(s) > MaxNesting {
+				est = tooDeep
+			}
 		}
 	}
 	if est > MaxValueLen {
@@ -328,6 +463,10 @@ func rewrite(f *syntax.File) error {
 				if strings.HasPrefix(n.Name, guardPrefix) {
 					bad = &Error{Line: int(n.NamePos.Line), Msg: fmt.Sprintf("names starting with %s are reserved (got %s)", guardPrefix, n.Name)}
 				}
+				// Callees were rewritten before their identifier is seen.
+				if guardedUniversals[n.Name] {
+					bad = &Error{Line: int(n.NamePos.Line), Msg: fmt.Sprintf("%s may only be called directly, as %s(...), and not rebound", n.Name, n.Name)}
+				}
 				return
 			case *syntax.DotExpr:
 				// A guarded method used other than as a direct call
@@ -388,7 +527,7 @@ func guardExpr(e syntax.Expr) syntax.Expr {
 				return &syntax.CallExpr{Fn: &syntax.Ident{NamePos: fn.Dot, Name: "_jw_call"}, Lparen: n.Lparen, Args: args, Rparen: n.Rparen}
 			}
 		case *syntax.Ident:
-			if fn.Name == "str" || fn.Name == "repr" {
+			if guardedUniversals[fn.Name] {
 				return &syntax.CallExpr{Fn: &syntax.Ident{NamePos: fn.NamePos, Name: "_jw_" + fn.Name}, Lparen: n.Lparen, Args: n.Args, Rparen: n.Rparen}
 			}
 		}

@@ -183,7 +183,9 @@ func (p *Program) Run(ctx context.Context, outputs map[string]json.RawMessage, t
 	if !ok {
 		return nil, &Error{Msg: "the script did not set a global named result"}
 	}
-	if n := deepSize(res, MaxOutputBytes+1); n > MaxOutputBytes {
+	if n := deepSize(res, MaxOutputBytes+1); n >= tooDeep {
+		return nil, &Error{Budget: true, Msg: fmt.Sprintf("result is nested more than %d levels deep", MaxNesting)}
+	} else if n > MaxOutputBytes {
 		return nil, &Error{Budget: true, Msg: fmt.Sprintf("result is over the %d-byte output limit", MaxOutputBytes)}
 	}
 	enc, err := starlark.Call(thread, starjson.Module.Members["encode"], starlark.Tuple{res}, nil)

@@ -21,6 +21,8 @@ func TestCheck(t *testing.T) {
 		{"load", "load('x', 'y')\nresult = 1", 1, "load is not available"},
 		{"reserved name", "result = _jw_mul(1, 2)", 1, "reserved"},
 		{"join not called", "f = ','.join\nresult = f(['a'])", 1, "may only be called directly"},
+		{"list not called", "f = list\nresult = f([1])", 1, "may only be called directly"},
+		{"max rebound", "def max(a):\n  return a\nresult = 1", 1, "not rebound"},
 		{"recursion allowed syntactically", "def f(n):\n  return f(n)\nresult = 1", 0, ""},
 		{"empty", "", 0, "empty"},
 		{"too long", "result = 1 #" + strings.Repeat("x", MaxSourceBytes), 0, "at most"},
@@ -74,6 +76,21 @@ result = {"total": t, "name": outputs["fetch"]["body"]["name"].upper()}`, `{"nam
 		{"str blowup", "s = \"x\" * 1000000\nl = []\nfor i in range(1000):\n  l.append(s)\nresult = len(str(l))", "", "at most", true, 5},
 		{"encode blowup", "s = \"x\" * 1000000\nl = []\nfor i in range(1000):\n  l.append(s)\nresult = len(json.encode(l))", "", "at most", true, 5},
 		{"huge result", `result = "x" * 1000000`, "", "output limit", true, 0},
+		{"str of a deep nest", "l = []\nfor i in range(1000000):\n  l = [l]\nresult = len(str(l))", "", "nested more than 100", true, 4},
+		{"encode of a deep nest", "l = []\nfor i in range(200):\n  l = [l]\nresult = len(json.encode(l))", "", "nested more than 100", true, 4},
+		{"deep result", "l = []\nfor i in range(200):\n  l = [l]\nresult = l", "", "nested more than 100", true, 0},
+		{"decode of a deep text", `result = json.decode("[" * 1000000)`, "", "nested more than 100", true, 1},
+		{"json.indent refused", `result = json.indent("[1]")`, "", "not available", false, 1},
+		{"nesting at the limit", "l = 1\nfor i in range(99):\n  l = [l]\nresult = len(json.encode(json.decode(json.encode(l)))) + len(str(l))", "398", "", false, 0},
+		{"list of a huge range", `result = len(list(range(1 << 40)))`, "", "at most", true, 1},
+		{"max of a huge range", `result = max(range(1 << 62))`, "", "at most", true, 1},
+		{"sorted of a huge range", `result = sorted(range(1 << 30))[0]`, "", "at most", true, 1},
+		{"extend with a huge range", "l = []\nl.extend(range(1 << 40))\nresult = 1", "", "at most", true, 2},
+		{"set union with a huge range", "s = set()\nresult = len(s.union(range(1 << 40)))", "", "at most", true, 2},
+		{"integer squaring", "x = 2 << 500\nfor i in range(64):\n  x = x * x\nresult = 1", "", "bits", true, 3},
+		{"integer augmented squaring", "x = 2 << 500\nfor i in range(64):\n  x *= x\nresult = 1", "", "bits", true, 3},
+		{"getattr of a guarded method", "l = []\nf = getattr(l, \"extend\")\nresult = 1", "", "only be called directly", false, 2},
+		{"builtins still work", `result = [sorted([3, 1, 2]), max(1, 5), min([4, 2]), list(range(3)), tuple("ab".elems()), dict(a = 1), any([False, True]), all([]), list(enumerate(["a"])), list(zip([1], [2])), list(reversed([1, 2])), str(1), repr("x"), getattr("x", "upper")()]`, `[[1,2,3],5,2,[0,1,2],["a","b"],{"a":1},true,true,[[0,"a"]],[[1,2]],[2,1],"1","\"x\"","X"]`, "", false, 0},
 		{"result at the limit", `result = "x" * (65536 - 2)`, `"` + strings.Repeat("x", 65534) + `"`, "", false, 0},
 		{"outputs frozen", `outputs["x"] = 1
 result = 1`, "", "frozen", false, 1},
@@ -154,6 +171,36 @@ func FuzzCheck(f *testing.F) {
 		}
 		if p == nil {
 			t.Fatal("nil program without error")
+		}
+	})
+}
+
+// FuzzRun: whatever compiles runs to an end (a result or an *Error) in
+// bounded time.
+func FuzzRun(f *testing.F) {
+	for _, s := range []string{"result = 1", "x = 0\nwhile True:\n  x += 1", "s = 'x'\nfor i in range(64):\n  s += s\nresult = s",
+		"l = []\nfor i in range(1000):\n  l = [l]\nresult = str(l)", "result = sorted(list(range(1000)), reverse = True)",
+		"result = {'a': [1, 2.5, None, True, 'x' * 10]}", "result = json.decode(json.encode(outputs))"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		p, err := Check(src)
+		if err != nil {
+			return
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := p.Run(context.Background(), map[string]json.RawMessage{"a": json.RawMessage(`{"n":[1,2,3]}`)}, 100*time.Millisecond)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			var se *Error
+			if err != nil && !errors.As(err, &se) {
+				t.Fatalf("Run(%q) = %T %v; want *Error", src, err, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Run(%q) did not end within 5 s of a 100 ms limit", src)
 		}
 	})
 }
