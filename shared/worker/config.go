@@ -36,6 +36,11 @@ type Config struct {
 	// (WEBHOOK_SIGNING_KEYS: name=secret,...). They never appear in a log
 	// or an error.
 	SigningKeys map[string][]byte
+	// SigningKeysSecretARN (WEBHOOK_SIGNING_KEYS_SECRET_ARN) names a
+	// Secrets Manager secret holding more signing keys, read once at cold
+	// start by LoadSigningKeys: a JSON object {"name": "secret", ...} or
+	// the WEBHOOK_SIGNING_KEYS form.
+	SigningKeysSecretARN string
 	// Scheduler reaches the scheduler function (invoke.Scheduler): each
 	// attempt is started through it right before it runs, so that its
 	// lease measures work and a superseded run-job record is not run, and
@@ -98,8 +103,8 @@ func DefaultConfig() Config {
 }
 
 // ConfigFromEnv reads WORKER_CONCURRENCY, WORKER_HTTP_ALLOWLIST,
-// WORKER_DEADLINE_MARGIN, WORKER_PAGE_SIZE_MAX, WEBHOOK_SIGNING_KEYS and
-// METRICS. Problems, a bad allowlist entry included, are reported by
+// WORKER_DEADLINE_MARGIN, WORKER_PAGE_SIZE_MAX, WEBHOOK_SIGNING_KEYS,
+// WEBHOOK_SIGNING_KEYS_SECRET_ARN and METRICS. Problems, a bad allowlist entry included, are reported by
 // env.Err.
 func ConfigFromEnv(env *config.Env) Config {
 	d := DefaultConfig()
@@ -119,6 +124,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		env.Report(err)
 	}
 	c.SigningKeys = keys
+	c.SigningKeysSecretARN = env.String("WEBHOOK_SIGNING_KEYS_SECRET_ARN", "")
 	return c
 }
 
