@@ -159,6 +159,23 @@ func TestJobTypes(t *testing.T) {
 		}
 	})
 
+	t.Run("a webhook can be cancelled", func(t *testing.T) {
+		release := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		defer srv.Close()
+		defer close(release)
+		id := s.Submit(t, `{"jobType":"WEBHOOK","payload":{"url":"`+srv.URL+`","timeoutMs":30000}}`)
+		r := s.Do(t, http.MethodDelete, "/api/jobs/"+id, "")
+		if got := r.JSON(t); r.Status != http.StatusOK || got["status"] != "CANCELLED" {
+			t.Fatalf("cancel = %d %s", r.Status, r.Body)
+		}
+	})
+
 	t.Run("submit-time errors", func(t *testing.T) {
 		for _, c := range []struct{ body, want string }{
 			{`{"jobType":"DATA_PIPELINE","payload":{"steps":[{"action":"SCRIPT","source":"x = 1\nresult = (x +\n"}]}}`, "payload.steps[0].source: line 3:"},
