@@ -26,7 +26,10 @@ require (
 	github.com/go-jose/go-jose/v4 v4.1.4
 )
 
-require golang.org/x/time v0.16.0
+require (
+	go.starlark.net v0.0.0-20260908191801-89a6a09411d5
+	golang.org/x/time v0.16.0
+)
 
 require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect
@@ -79,7 +82,7 @@ require (
 	github.com/mfridman/interpolate v0.0.2 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
-	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
+	github.com/twmb/franz-go/pkg/kmsg v1.15.1
 	go.uber.org/multierr v1.11.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/text v0.44.0 // indirect

@@ -29,6 +29,11 @@ func main() {
 		wiring.Fail(name, err)
 	}
 	ctx := context.Background()
+	// In AWS the WEBHOOK signing keys are a Secrets Manager secret, read
+	// once here (WEBHOOK_SIGNING_KEYS_SECRET_ARN).
+	if err := worker.LoadSigningKeys(ctx, &cfg); err != nil {
+		wiring.Fail(name, err)
+	}
 	deps, err := wiring.FromEnv(ctx, name, env, worker.Migrations())
 	if err != nil {
 		wiring.Fail(name, err)

@@ -11,7 +11,6 @@ import (
 	"github.com/jobweaver/jobweaver/shared/httpjson"
 	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/metrics"
-	"github.com/jobweaver/jobweaver/shared/step"
 	"github.com/jobweaver/jobweaver/shared/strictjson"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
@@ -50,7 +49,7 @@ func (s *Service) submitBatch(w http.ResponseWriter, r *http.Request) error {
 	jobs := make([]jobspec.Job, len(raws))
 	var problems []string
 	for i, raw := range raws {
-		job, err := jobspec.Decode(raw, step.Default)
+		job, err := jobspec.Decode(raw, jobspec.Default)
 		var je *jobspec.Error
 		switch {
 		case errors.As(err, &je):

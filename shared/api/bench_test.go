@@ -7,7 +7,6 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/pgtest"
-	"github.com/jobweaver/jobweaver/shared/step"
 )
 
 // BenchmarkCreateJob measures the submission's database write alone
@@ -17,7 +16,7 @@ import (
 func BenchmarkCreateJob(b *testing.B) {
 	ctx := context.Background()
 	pool := pgtest.Pool(b, Migrations())
-	job, err := jobspec.Decode([]byte(sampleJob), step.Default)
+	job, err := jobspec.Decode([]byte(sampleJob), jobspec.Default)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -25,7 +25,6 @@ import (
 	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/paging"
-	"github.com/jobweaver/jobweaver/shared/step"
 	"github.com/jobweaver/jobweaver/shared/trace"
 )
 
@@ -85,7 +84,7 @@ func (s *Service) submitJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	job, err := jobspec.Decode(body, step.Default)
+	job, err := jobspec.Decode(body, jobspec.Default)
 	var je *jobspec.Error
 	if errors.As(err, &je) {
 		e := badRequest("invalid job submission: %s", je.Error())

@@ -156,6 +156,11 @@ type ExecutionStep struct {
 	Status     string  `json:"status"`
 	DurationMs int64   `json:"durationMs"`
 	Error      *string `json:"error"`
+	// ID, Output and OutputOmitted: the step's id and kept output
+	// (WEBHOOK, DATA_PIPELINE; docs/job-types.md), as the worker shows them.
+	ID            string          `json:"id,omitempty"`
+	Output        json.RawMessage `json:"output,omitempty"`
+	OutputOmitted bool            `json:"outputOmitted,omitempty"`
 }
 
 // normalized makes absent lists [] and empty strings null.

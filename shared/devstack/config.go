@@ -153,6 +153,7 @@ var Vars = []Var{
 	{"SCHEDULER_IDLE_POLL", "100ms", "pause after an idle dispatch pass", false},
 	{"WORKER_CONCURRENCY", "16", "records of one batch run at once", false},
 	{"WORKER_HTTP_ALLOWLIST", "", "CIDRs or host names HTTP_CALL may reach despite the SSRF guard", false},
+	{"WEBHOOK_SIGNING_KEYS", "", "WEBHOOK jobs' signing secrets as name=secret,... (each secret 16 to 1024 bytes, no commas); a job names one in payload.signingKey (docs/job-types.md)", false},
 	{"WORKER_DEADLINE_MARGIN", "1s", "steps stop this long before the invocation deadline", false},
 	{"WORKER_PAGE_SIZE_MAX", "100", "cap on the page size of the worker's execution lists", false},
 	{"DLQ_PAGE_SIZE_MAX", "100", "cap on the page size of the dead-letter list", false},

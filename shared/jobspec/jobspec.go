@@ -1,5 +1,9 @@
-// Package jobspec decodes and validates a job submission: the original
-// JobWeaver contract {jobType, payload: {steps: [...]}, maxRetryCount}.
+// Package jobspec decodes and validates a job submission
+// {jobType, payload, maxRetryCount} through a registry of job types
+// (Registry; Default holds SIMULATION, WEBHOOK and DATA_PIPELINE). Each
+// job type validates its own payload, names its OpenAPI schema and says
+// which steps it runs; the api validates with the registry the worker
+// runs with.
 package jobspec
 
 import (
@@ -29,22 +33,41 @@ const (
 	MaxAttemptMs = 600_000
 )
 
-// JobTypes are the accepted job types.
-var JobTypes = map[string]bool{"SIMULATION": true}
+// JobTypes are the job types Default accepts (the api's ?type= filter).
+var JobTypes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range Default.Names() {
+		m[n] = true
+	}
+	return m
+}()
 
 // Job is a valid submission.
 type Job struct {
-	JobType       string
+	JobType string
+	// Steps are what the request hash and the size check count: the
+	// payload's steps, or the one payload object of a job type without a
+	// step list (WEBHOOK).
 	Steps         []json.RawMessage
 	MaxRetryCount int
+	// Payload is the payload as stored and sent; nil means {"steps": Steps}.
+	Payload json.RawMessage
 }
 
-// PayloadJSON returns {"steps":[...]} as stored and sent.
+// PayloadJSON returns the payload as stored and sent: {"steps":[...]} for
+// the step-list types, as it always was.
 func (j Job) PayloadJSON() json.RawMessage {
+	if j.Payload != nil {
+		return j.Payload
+	}
+	return stepsJSON(j.Steps)
+}
+
+func stepsJSON(steps []json.RawMessage) json.RawMessage {
 	// Not HTML-escaped: a < in a step travels as one byte, not six.
 	b, _ := envelope.JSON(struct {
 		Steps []json.RawMessage `json:"steps"`
-	}{j.Steps})
+	}{steps})
 	return b
 }
 
@@ -54,18 +77,16 @@ type Error struct{ Problems []string }
 func (e *Error) Error() string { return strings.Join(e.Problems, "; ") }
 
 type request struct {
-	JobType       *string  `json:"jobType"`
-	Payload       *payload `json:"payload"`
-	MaxRetryCount *int     `json:"maxRetryCount"`
-}
-
-type payload struct {
-	Steps []json.RawMessage `json:"steps"`
+	JobType       *string         `json:"jobType"`
+	Payload       json.RawMessage `json:"payload"`
+	MaxRetryCount *int            `json:"maxRetryCount"`
 }
 
 // Decode parses body strictly (unknown fields and trailing data are
-// rejected) and validates every field and step against reg.
-func Decode(body []byte, reg *step.Registry) (Job, error) {
+// rejected) and validates every field against its job type in types.
+// Without a known jobType, the payload is checked as SIMULATION's, the
+// original contract, so that every problem is named at once.
+func Decode(body []byte, types *Registry) (Job, error) {
 	// Text Postgres cannot store would fail the insert: a 4xx names it.
 	if err := strictjson.CheckText(body); err != nil {
 		return Job{}, &Error{Problems: []string{"body holds " + err.Error() + ": send UTF-8 text without NUL characters"}}
@@ -84,21 +105,25 @@ func Decode(body []byte, reg *step.Registry) (Job, error) {
 	if msg := checkKeys("", body, &req); msg != "" {
 		return Job{}, &Error{Problems: []string{msg}}
 	}
-	if req.Payload != nil {
-		if msg := checkKeys("payload.", strictjson.Value(body, "payload"), req.Payload); msg != "" {
-			return Job{}, &Error{Problems: []string{msg}}
-		}
-	}
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	job := Job{MaxRetryCount: DefaultRetryCount}
+	typ, known := Type{}, false
 	switch {
 	case req.JobType == nil || *req.JobType == "":
-		add("jobType: is required; one of %s", jobTypeList())
-	case !JobTypes[*req.JobType]:
-		add("jobType: unknown job type %q; one of %s", *req.JobType, jobTypeList())
+		add("jobType: is required; one of %s", strings.Join(types.Names(), ", "))
 	default:
-		job.JobType = *req.JobType
+		if typ, known = types.Lookup(*req.JobType); !known {
+			add("jobType: unknown job type %q; one of %s", *req.JobType, strings.Join(types.Names(), ", "))
+		} else {
+			job.JobType = typ.Name
+		}
+	}
+	if !known {
+		// Checked as the original contract's, for its messages.
+		if typ, known = types.Lookup("SIMULATION"); !known {
+			typ = StepList("SIMULATION", "", step.Default, false)
+		}
 	}
 	if req.MaxRetryCount != nil {
 		if *req.MaxRetryCount < 0 || *req.MaxRetryCount > MaxRetryCount {
@@ -106,44 +131,25 @@ func Decode(body []byte, reg *step.Registry) (Job, error) {
 		}
 		job.MaxRetryCount = *req.MaxRetryCount
 	}
-	switch {
-	case req.Payload == nil:
-		add("payload: is required, as {\"steps\": [...]}")
-	case len(req.Payload.Steps) == 0:
-		add("payload.steps: must hold 1 to %d steps", MaxSteps)
-	case len(req.Payload.Steps) > MaxSteps:
-		add("payload.steps: must hold 1 to %d steps (got %d)", MaxSteps, len(req.Payload.Steps))
-	default:
-		var total int64
-		for i, raw := range req.Payload.Steps {
-			s, err := reg.Parse(raw)
-			if err != nil {
-				var fe *step.FieldError
-				if errors.As(err, &fe) {
-					add("payload.steps[%d].%s: %s", i, fe.Field, fe.Message)
-				} else {
-					add("payload.steps[%d]: %v", i, err)
-				}
-				continue
-			}
-			total += s.Simulated()
-		}
-		if total > MaxAttemptMs {
-			add("payload.steps: the attempt time limit is %d ms; these steps' time budgets add up to %d ms "+
-				"(SLEEP durationMs, HTTP_CALL latencyMs or timeoutMs (10000 by default), COMPUTE at %d iterations per ms): "+
-				"split the work into several jobs", MaxAttemptMs, total, step.ComputeIterationsPerMs)
-		}
-		job.Steps = req.Payload.Steps
-	}
+	plan, more := typ.Parse(req.Payload)
+	problems = append(problems, more...)
 	if len(problems) > 0 {
 		return Job{}, &Error{Problems: problems}
 	}
+	job.Steps, job.Payload = plan.Parts, plan.Payload
 	return job, nil
 }
 
-// ParseSteps parses a stored {"steps":[...]} payload for running.
+// ParseSteps parses a stored SIMULATION payload {"steps":[...]} for
+// running, with reg.
 func ParseSteps(payloadJSON []byte, reg *step.Registry) ([]step.Step, error) {
-	var p payload
+	return parseStored(payloadJSON, reg)
+}
+
+func parseStored(payloadJSON []byte, reg *step.Registry) ([]step.Step, error) {
+	var p struct {
+		Steps []json.RawMessage `json:"steps"`
+	}
 	if err := json.Unmarshal(payloadJSON, &p); err != nil {
 		return nil, fmt.Errorf("payload: %w", err)
 	}
@@ -156,14 +162,6 @@ func ParseSteps(payloadJSON []byte, reg *step.Registry) ([]step.Step, error) {
 		out[i] = s
 	}
 	return out, nil
-}
-
-func jobTypeList() string {
-	var ts []string
-	for t := range JobTypes {
-		ts = append(ts, t)
-	}
-	return strings.Join(ts, ", ")
 }
 
 // checkKeys says what is wrong with the keys of the object raw, decoded

@@ -102,7 +102,7 @@ var decodeCases = []decodeCase{
 	{name: "unknown payload field", body: `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"x"}],"cron":"*"}}`, want: []string{"cron: is not a field"}},
 
 	// jobType
-	{name: "jobType missing", body: `{"payload":{"steps":[{"action":"LOG","message":"x"}]}}`, want: []string{"jobType: is required; one of SIMULATION"}},
+	{name: "jobType missing", body: `{"payload":{"steps":[{"action":"LOG","message":"x"}]}}`, want: []string{"jobType: is required; one of DATA_PIPELINE, SIMULATION, WEBHOOK"}},
 	{name: "jobType empty", body: `{"jobType":"","payload":{"steps":[{"action":"LOG","message":"x"}]}}`, want: []string{"jobType: is required"}},
 	{name: "jobType unknown", body: `{"jobType":"BATCH","payload":{"steps":[{"action":"LOG","message":"x"}]}}`, want: []string{`jobType: unknown job type "BATCH"`}},
 	{name: "jobType lower case", body: `{"jobType":"simulation","payload":{"steps":[{"action":"LOG","message":"x"}]}}`, want: []string{`unknown job type "simulation"`}},
@@ -192,7 +192,7 @@ func TestDecode(t *testing.T) {
 	t.Parallel()
 	for _, tc := range decodeCases {
 		t.Run(tc.name, func(t *testing.T) {
-			job, err := jobspec.Decode([]byte(tc.body), step.Default)
+			job, err := jobspec.Decode([]byte(tc.body), jobspec.Default)
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatalf("Decode: unexpected error: %v", err)
@@ -241,7 +241,7 @@ func TestDecode(t *testing.T) {
 func TestDecodeKeepsStepsAndPayload(t *testing.T) {
 	t.Parallel()
 	body := `{"jobType":"SIMULATION","payload":{"steps":[ {"action":"LOG", "message":"a <b> & c"} , {"action":"SLEEP","durationMs":5} ]}}`
-	job, err := jobspec.Decode([]byte(body), step.Default)
+	job, err := jobspec.Decode([]byte(body), jobspec.Default)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,8 @@ func TestDecodeKeepsStepsAndPayload(t *testing.T) {
 
 func TestDecodeUsesTheGivenRegistry(t *testing.T) {
 	t.Parallel()
-	reg := step.NewRegistry()
+	reg := jobspec.NewRegistry()
+	reg.Register(jobspec.StepList("SIMULATION", "SimulationPayload", step.NewRegistry(), false))
 	body := submit(`{"action":"LOG","message":"x"}`, "")
 	_, err := jobspec.Decode([]byte(body), reg)
 	if err == nil || !strings.Contains(err.Error(), `unknown action "LOG"`) {
@@ -293,7 +294,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(tc.body))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		job, err := jobspec.Decode(body, step.Default)
+		job, err := jobspec.Decode(body, jobspec.Default)
 		if err != nil {
 			var je *jobspec.Error
 			if !errors.As(err, &je) || len(je.Problems) == 0 {
@@ -311,7 +312,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		job2, err := jobspec.Decode(again, step.Default)
+		job2, err := jobspec.Decode(again, jobspec.Default)
 		if err != nil {
 			t.Fatalf("re-decoding accepted job %s: %v", again, err)
 		}
@@ -343,7 +344,7 @@ func BenchmarkDecode(b *testing.B) {
 	body := []byte(submit(`{"action":"LOG","message":"Starting simulation"},{"action":"SLEEP","durationMs":200},{"action":"COMPUTE","iterations":10000},{"action":"LOG","message":"Simulation complete"}`, `"maxRetryCount":3`))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := jobspec.Decode(body, step.Default); err != nil {
+		if _, err := jobspec.Decode(body, jobspec.Default); err != nil {
 			b.Fatal(err)
 		}
 	}

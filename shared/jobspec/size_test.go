@@ -9,7 +9,6 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/kafka"
-	"github.com/jobweaver/jobweaver/shared/step"
 )
 
 // body is a submission of n LOG steps whose message is msg (as written in
@@ -43,7 +42,7 @@ func TestCheckSize(t *testing.T) {
 		{"99 escaped steps (2.4 MB)", body(99, ctl, 0), false, 2_440_000},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			job, err := jobspec.Decode([]byte(c.body), step.Default)
+			job, err := jobspec.Decode([]byte(c.body), jobspec.Default)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +70,7 @@ func TestCheckSize(t *testing.T) {
 // it back (", " and ": ").
 func TestPayloadBoundCoversJSONBSpacing(t *testing.T) {
 	t.Parallel()
-	job, err := jobspec.Decode([]byte(body(3, "a, b: <c>", 1)), step.Default)
+	job, err := jobspec.Decode([]byte(body(3, "a, b: <c>", 1)), jobspec.Default)
 	if err != nil {
 		t.Fatal(err)
 	}

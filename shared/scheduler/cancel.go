@@ -83,7 +83,14 @@ func decodeCancel(body []byte) (*internalapi.CancelRequest, error) {
 	var payload struct {
 		Steps []json.RawMessage `json:"steps"`
 	}
-	if err := json.Unmarshal(sub.Payload, &payload); err != nil || len(payload.Steps) == 0 {
+	if sub.JobType == "WEBHOOK" {
+		// Its payload is one delivery, not a step list (jobspec.Webhook);
+		// the api validated it.
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(sub.Payload, &obj); err != nil || len(obj) == 0 {
+			return nil, invalid("submission: payload must be a non-empty object")
+		}
+	} else if err := json.Unmarshal(sub.Payload, &payload); err != nil || len(payload.Steps) == 0 {
 		return nil, invalid("submission: payload must be an object with a non-empty steps array")
 	}
 	if sub.CreatedAt.IsZero() {

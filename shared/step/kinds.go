@@ -1,13 +1,13 @@
 package step
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"time"
 )
 
@@ -123,14 +123,18 @@ func (s *computeStep) Run(ctx context.Context, _ Env) error {
 	return nil
 }
 
-// HTTP_CALL {url?, method?, timeoutMs?, latencyMs?}: a real request when
-// url is given, else a simulated wait of latencyMs.
+// HTTP_CALL {url?, method?, headers?, body?, timeoutMs?, latencyMs?}: a
+// real request when url is given, else a simulated wait of latencyMs. A
+// real request's output is {status, headers, body, bodyBytes, truncated?},
+// body parsed when it is JSON; an answer of 400 or more fails the step.
 type httpCallStep struct {
-	Kind      string `json:"action"`
-	URL       string `json:"url,omitempty"`
-	Method    string `json:"method,omitempty"`
-	TimeoutMs *int64 `json:"timeoutMs,omitempty"`
-	LatencyMs *int64 `json:"latencyMs,omitempty"`
+	Kind      string            `json:"action"`
+	URL       string            `json:"url,omitempty"`
+	Method    string            `json:"method,omitempty"`
+	Headers   map[string]string `json:"headers,omitempty"`
+	Body      json.RawMessage   `json:"body,omitempty"`
+	TimeoutMs *int64            `json:"timeoutMs,omitempty"`
+	LatencyMs *int64            `json:"latencyMs,omitempty"`
 }
 
 func parseHTTPCall(raw json.RawMessage) (Step, error) {
@@ -148,23 +152,13 @@ func parseHTTPCall(raw json.RawMessage) (Step, error) {
 		if s.LatencyMs == nil {
 			return nil, invalid("url", "give url for a real request or latencyMs for a simulated one")
 		}
-		if s.Method != "" || s.TimeoutMs != nil {
-			return nil, invalid("method", "method and timeoutMs need url")
+		if s.Method != "" || s.TimeoutMs != nil || s.Headers != nil || s.Body != nil {
+			return nil, invalid("method", "method and timeoutMs need url (so do headers and body)")
 		}
 		return &s, nil
 	}
-	if len(s.URL) > MaxURLBytes {
-		return nil, invalid("url", "must be at most %d bytes", MaxURLBytes)
-	}
-	u, err := url.Parse(s.URL)
-	if err != nil || u.Host == "" {
-		return nil, invalid("url", "must be an absolute http or https URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, invalid("url", "scheme must be http or https (got %q)", u.Scheme)
-	}
-	if u.User != nil {
-		return nil, invalid("url", "must not carry credentials")
+	if err := checkURL("url", s.URL); err != nil {
+		return nil, err
 	}
 	switch s.Method {
 	case "":
@@ -172,6 +166,12 @@ func parseHTTPCall(raw json.RawMessage) (Step, error) {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete:
 	default:
 		return nil, invalid("method", "must be GET, HEAD, POST, PUT or DELETE (got %q)", s.Method)
+	}
+	if err := checkHeaders("headers", s.Headers); err != nil {
+		return nil, err
+	}
+	if err := checkBody("body", s.Body); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }
@@ -187,9 +187,21 @@ func (s *httpCallStep) Simulated() int64 {
 	return 10_000
 }
 
+// Run makes the call without keeping an output (SIMULATION): the first
+// MiB of the answer is read and dropped, as it always was.
 func (s *httpCallStep) Run(ctx context.Context, env Env) error {
+	_, err := s.call(ctx, env, false)
+	return err
+}
+
+// Produce makes the call and returns its output.
+func (s *httpCallStep) Produce(ctx context.Context, env Env) (json.RawMessage, error) {
+	return s.call(ctx, env, true)
+}
+
+func (s *httpCallStep) call(ctx context.Context, env Env, output bool) (json.RawMessage, error) {
 	if s.URL == "" {
-		return sleepCtx(ctx, time.Duration(*s.LatencyMs)*time.Millisecond)
+		return nil, sleepCtx(ctx, time.Duration(*s.LatencyMs)*time.Millisecond)
 	}
 	timeout := 10 * time.Second
 	if s.TimeoutMs != nil {
@@ -197,27 +209,42 @@ func (s *httpCallStep) Run(ctx context.Context, env Env) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, s.Method, s.URL, nil)
+	body, ctype := requestBody(s.Body)
+	req, err := http.NewRequestWithContext(ctx, s.Method, s.URL, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrStepFailed, err)
+		return nil, fmt.Errorf("%w: %v", ErrStepFailed, err)
+	}
+	if body == nil {
+		req.Body, req.ContentLength = http.NoBody, 0
 	}
 	req.Header.Set("User-Agent", "JobWeaver-Worker/1")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for k, v := range s.Headers {
+		req.Header.Set(k, v)
+	}
 	client := env.HTTP
 	if client == nil {
-		return fmt.Errorf("%w: no HTTP client configured", ErrStepFailed)
+		return nil, fmt.Errorf("%w: no HTTP client configured", ErrStepFailed)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
 		// %w twice: callers can tell a refused destination (ssrf.ErrBlocked)
 		// or a context deadline from other transport failures.
-		return fmt.Errorf("%w: %s %s: %w", ErrStepFailed, s.Method, s.URL, err)
+		return nil, fmt.Errorf("%w: %s %s: %w", ErrStepFailed, s.Method, s.URL, err)
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode >= 400 {
-		return fmt.Errorf("%w: %s %s answered %d", ErrStepFailed, s.Method, s.URL, resp.StatusCode)
+	var out json.RawMessage
+	if output {
+		out = readOutput(resp)
+	} else {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxResponseBytes))
 	}
-	return nil
+	if resp.StatusCode >= 400 {
+		return out, fmt.Errorf("%w: %s %s answered %d", ErrStepFailed, s.Method, s.URL, resp.StatusCode)
+	}
+	return out, nil
 }
 
 // FAIL {message?, failTimes?}: fails; with failTimes, only attempts

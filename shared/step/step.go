@@ -1,9 +1,15 @@
 // Package step is the step engine: a registry of step kinds, each of which
 // parses and validates its JSON form and runs it.
 //
-// The built-in kinds are SLEEP, LOG, COMPUTE, HTTP_CALL and FAIL. A new kind
-// is one Register call with a parser; the api validates submissions with
-// the same registry the worker runs them with.
+// The built-in kinds are SLEEP, LOG, COMPUTE, HTTP_CALL and FAIL (Default);
+// Pipeline adds SCRIPT and step IDs for DATA_PIPELINE jobs, and WEBHOOK is
+// the one step of a WEBHOOK job (ParseWebhook). A new kind is one file with
+// its parser and one Register call; the api validates submissions with the
+// same registries the worker runs them with (package jobspec).
+//
+// A step may produce an output (Producer): a JSON document of at most
+// MaxOutputBytes, which the worker keeps for job types that keep outputs
+// and hands to later steps by step ID (Env.Outputs).
 package step
 
 import (
@@ -27,7 +33,46 @@ type Env struct {
 	Index   int          // the step's index in the job
 	Log     *slog.Logger // carries service, traceId, jobId
 	HTTP    *http.Client // for HTTP_CALL; guarded against SSRF by the worker
+	JobID   string       // the job's ID (WEBHOOK's X-JobWeaver-Job-Id)
+	// Outputs are the outputs of the attempt's earlier steps, by step ID
+	// (what a SCRIPT reads as outputs).
+	Outputs map[string]json.RawMessage
+	// SigningKey looks up a webhook signing secret by name
+	// (WEBHOOK_SIGNING_KEYS); nil knows none.
+	SigningKey func(name string) ([]byte, bool)
 }
+
+// Producer is a step with an output. Produce runs the step and returns
+// its output (nil for none), which it may return with an error too (a
+// WEBHOOK's response to a failed delivery).
+type Producer interface {
+	Step
+	Produce(ctx context.Context, env Env) (json.RawMessage, error)
+}
+
+// MaxOutputBytes caps a step's output.
+const MaxOutputBytes = 64 << 10
+
+// Error codes of step failures that say more than WORKER.STEP_FAILED.
+const (
+	CodeScriptBudget      = "WORKER.SCRIPT_BUDGET_EXCEEDED"
+	CodeScriptFailed      = "WORKER.SCRIPT_FAILED"
+	CodeWebhookStatus     = "WORKER.WEBHOOK_UNEXPECTED_STATUS"
+	CodeWebhookKeyUnknown = "WORKER.WEBHOOK_SIGNING_KEY_UNKNOWN"
+	CodeOutputTooLarge    = "WORKER.STEP_OUTPUT_TOO_LARGE"
+)
+
+// CodedError is a step failure with its own error code. A Permanent one
+// cannot be fixed by a retry: the job goes to the dead-letter queue at
+// once.
+type CodedError struct {
+	Code      string
+	Permanent bool
+	Err       error
+}
+
+func (e *CodedError) Error() string { return e.Err.Error() }
+func (e *CodedError) Unwrap() error { return e.Err }
 
 // Step is one parsed, valid step.
 type Step interface {
@@ -46,11 +91,28 @@ type Step interface {
 // Parser decodes one step's JSON (its "action" included) strictly.
 type Parser func(raw json.RawMessage) (Step, error)
 
-// Registry maps actions to parsers.
-type Registry struct{ parsers map[string]Parser }
+// Registry maps actions to parsers. A registry made WithIDs accepts an
+// optional "id" on every step.
+type Registry struct {
+	parsers map[string]Parser
+	ids     bool
+}
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{parsers: map[string]Parser{}} }
+
+// WithIDs returns a copy of r whose steps may carry an "id", extended by
+// the kinds given.
+func (r *Registry) WithIDs(extra map[string]Parser) *Registry {
+	c := &Registry{parsers: make(map[string]Parser, len(r.parsers)+len(extra)), ids: true}
+	for a, p := range r.parsers {
+		c.parsers[a] = p
+	}
+	for a, p := range extra {
+		c.parsers[a] = p
+	}
+	return c
+}
 
 // Register adds or replaces a kind.
 func (r *Registry) Register(action string, p Parser) { r.parsers[action] = p }
@@ -100,7 +162,110 @@ func (r *Registry) Parse(raw json.RawMessage) (Step, error) {
 	if !ok {
 		return nil, invalid("action", "unknown action %q; one of %s", *head.Action, strings.Join(r.Actions(), ", "))
 	}
-	return p(raw)
+	if strictjson.Value(raw, "id") == nil {
+		return p(raw)
+	}
+	if !r.ids {
+		return nil, invalid("id", "is not a field of this action; step IDs are for DATA_PIPELINE jobs")
+	}
+	id, rest, err := cutID(raw)
+	if err != nil {
+		return nil, err
+	}
+	s, err := p(rest)
+	if err != nil {
+		return nil, err
+	}
+	return &identified{Step: s, id: id}, nil
+}
+
+// MaxIDBytes caps a step ID.
+const MaxIDBytes = 64
+
+// ID returns a step's ID, or "" if it has none.
+func ID(s Step) string {
+	if i, ok := s.(*identified); ok {
+		return i.id
+	}
+	return ""
+}
+
+// identified is a step with an ID.
+type identified struct {
+	Step
+	id string
+}
+
+func (s *identified) Produce(ctx context.Context, env Env) (json.RawMessage, error) {
+	if p, ok := s.Step.(Producer); ok {
+		return p.Produce(ctx, env)
+	}
+	return nil, s.Step.Run(ctx, env)
+}
+
+// cutID takes the "id" member out of a step object: its value, validated,
+// and the object without it.
+func cutID(raw json.RawMessage) (string, json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", nil, invalid("step", "must be a JSON object")
+	}
+	var (
+		id    *string
+		out   bytes.Buffer
+		first = true
+	)
+	out.WriteByte('{')
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", nil, invalid("step", "must be a JSON object")
+		}
+		key, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return "", nil, invalid("step", "must be a JSON object")
+		}
+		if key == "id" {
+			if id != nil {
+				return "", nil, invalid("id", "appears more than once")
+			}
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return "", nil, invalid("id", "must be a string")
+			}
+			id = &s
+			continue
+		}
+		if !first {
+			out.WriteByte(',')
+		}
+		first = false
+		k, _ := json.Marshal(key)
+		out.Write(k)
+		out.WriteByte(':')
+		out.Write(v)
+	}
+	out.WriteByte('}')
+	if !validID(*id) {
+		return "", nil, invalid("id", "must be 1 to %d letters, digits, _ or -, starting with a letter or _ (got %q)", MaxIDBytes, *id)
+	}
+	return *id, out.Bytes(), nil
+}
+
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > MaxIDBytes {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+		case i > 0 && (c == '-' || c >= '0' && c <= '9'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // strict decodes raw into v, rejecting unknown fields; v must have an
@@ -171,6 +336,10 @@ var Default = func() *Registry {
 	r.Register("FAIL", parseFail)
 	return r
 }()
+
+// Pipeline is the registry of DATA_PIPELINE jobs: Default's kinds and
+// SCRIPT, with step IDs.
+var Pipeline = Default.WithIDs(map[string]Parser{"SCRIPT": parseScript})
 
 // Limits on step fields.
 const (

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/config"
@@ -25,8 +26,21 @@ type Config struct {
 	DeadlineMargin time.Duration
 	// PageSizeMax caps the size of a page of executions (default 100).
 	PageSizeMax int
-	// Steps is the step registry attempts run with; nil means step.Default.
+	// Steps is the step registry SIMULATION attempts run with; nil means
+	// step.Default.
 	Steps *step.Registry
+	// Types is the job-type registry attempts are parsed with; nil means
+	// jobspec.Default, with SIMULATION running Steps.
+	Types *jobspec.Registry
+	// SigningKeys are the WEBHOOK signing secrets by name
+	// (WEBHOOK_SIGNING_KEYS: name=secret,...). They never appear in a log
+	// or an error.
+	SigningKeys map[string][]byte
+	// SigningKeysSecretARN (WEBHOOK_SIGNING_KEYS_SECRET_ARN) names a
+	// Secrets Manager secret holding more signing keys, read once at cold
+	// start by LoadSigningKeys: a JSON object {"name": "secret", ...} or
+	// the WEBHOOK_SIGNING_KEYS form.
+	SigningKeysSecretARN string
 	// Scheduler reaches the scheduler function (invoke.Scheduler): each
 	// attempt is started through it right before it runs, so that its
 	// lease measures work and a superseded run-job record is not run, and
@@ -89,8 +103,9 @@ func DefaultConfig() Config {
 }
 
 // ConfigFromEnv reads WORKER_CONCURRENCY, WORKER_HTTP_ALLOWLIST,
-// WORKER_DEADLINE_MARGIN, WORKER_PAGE_SIZE_MAX and METRICS. Problems,
-// a bad allowlist entry included, are reported by env.Err.
+// WORKER_DEADLINE_MARGIN, WORKER_PAGE_SIZE_MAX, WEBHOOK_SIGNING_KEYS,
+// WEBHOOK_SIGNING_KEYS_SECRET_ARN and METRICS. Problems, a bad allowlist entry included, are reported by
+// env.Err.
 func ConfigFromEnv(env *config.Env) Config {
 	d := DefaultConfig()
 	c := Config{
@@ -104,6 +119,12 @@ func ConfigFromEnv(env *config.Env) Config {
 	if err := checkAllowlist(c.HTTPAllowlist); err != nil {
 		env.Report(err)
 	}
+	keys, err := ParseSigningKeys(env.String("WEBHOOK_SIGNING_KEYS", ""))
+	if err != nil {
+		env.Report(err)
+	}
+	c.SigningKeys = keys
+	c.SigningKeysSecretARN = env.String("WEBHOOK_SIGNING_KEYS_SECRET_ARN", "")
 	return c
 }
 
@@ -129,7 +150,43 @@ func (c Config) withDefaults() Config {
 	if c.Steps == nil {
 		c.Steps = d.Steps
 	}
+	if c.Types == nil {
+		c.Types = jobspec.Default.With(jobspec.StepList(jobspec.Simulation.Name, jobspec.Simulation.Schema, c.Steps, false))
+	}
 	return c
+}
+
+// MaxSigningKeyBytes caps a webhook signing secret; MinSigningKeyBytes is
+// the shortest accepted (HMAC-SHA256 wants 32 bytes of key).
+const (
+	MinSigningKeyBytes = 16
+	MaxSigningKeyBytes = 1024
+)
+
+// ParseSigningKeys reads WEBHOOK_SIGNING_KEYS: name=secret pairs separated
+// by commas (a secret may not hold a comma). Its errors name the variable
+// and the key, never the secret.
+func ParseSigningKeys(v string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	if strings.TrimSpace(v) == "" {
+		return out, nil
+	}
+	for i, pair := range strings.Split(v, ",") {
+		name, secret, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		name = strings.TrimSpace(name)
+		switch {
+		case !ok || name == "":
+			return nil, fmt.Errorf("config: WEBHOOK_SIGNING_KEYS: entry %d must be name=secret", i+1)
+		case len(name) > step.MaxSigningKeyNameBytes || strings.ContainsAny(name, " \t="):
+			return nil, fmt.Errorf("config: WEBHOOK_SIGNING_KEYS: entry %d: the name must be at most %d bytes without spaces", i+1, step.MaxSigningKeyNameBytes)
+		case len(secret) < MinSigningKeyBytes || len(secret) > MaxSigningKeyBytes:
+			return nil, fmt.Errorf("config: WEBHOOK_SIGNING_KEYS: key %q: the secret must be %d to %d bytes", name, MinSigningKeyBytes, MaxSigningKeyBytes)
+		case out[name] != nil:
+			return nil, fmt.Errorf("config: WEBHOOK_SIGNING_KEYS: key %q appears more than once", name)
+		}
+		out[name] = []byte(secret)
+	}
+	return out, nil
 }
 
 // validate reports the first bad field, named by its variable; a bad

@@ -43,6 +43,21 @@
 //     started attempts are recorded: the mapping delivers it again.
 //   - A job whose steps cannot be parsed fails permanently
 //     (WORKER.INVALID_JOB, Permanent=true).
+//   - A step may fail with its own code (step.CodedError): a SCRIPT over
+//     its budget (WORKER.SCRIPT_BUDGET_EXCEEDED) or in error
+//     (WORKER.SCRIPT_FAILED), a WEBHOOK answered outside expectStatus
+//     (WORKER.WEBHOOK_UNEXPECTED_STATUS), an output over its limit
+//     (WORKER.STEP_OUTPUT_TOO_LARGE): all retried. A WEBHOOK whose
+//     signingKey is not in Config.SigningKeys fails permanently
+//     (WORKER.WEBHOOK_SIGNING_KEY_UNKNOWN).
+//
+// # Job types and outputs
+//
+// Attempts are parsed with the job-type registry (Config.Types,
+// jobspec.Default). For the types that keep outputs (WEBHOOK,
+// DATA_PIPELINE), each step's output (step.Producer) is stored in
+// step_outputs with the attempt's executions row, and the outputs of the
+// steps with an id are handed to later steps (step.Env.Outputs).
 //   - A poison record (an undecodable envelope, or one that is not a RunJob)
 //     never fails the batch: it becomes a JobDeadLetter with reason
 //     POISON_RECORD whose event ID is derived from the record's topic,
@@ -51,5 +66,5 @@
 // # Internal HTTP
 //
 // GET /internal/executions/{jobId}?page&size lists a job's attempts,
-// oldest first, with each step's outcome (see Execution).
+// oldest first, with each step's outcome and kept output (see Execution).
 package worker

@@ -11,8 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/pgtext"
-	"github.com/jobweaver/jobweaver/shared/step"
 )
 
 // decodeCases are records the decoder must classify; they seed the fuzzer.
@@ -60,7 +60,7 @@ func record(value string) events.KafkaRecord {
 func TestDecodeRecordCases(t *testing.T) {
 	for _, c := range decodeCases {
 		t.Run(c.name, func(t *testing.T) {
-			tk := decodeRecord(record(c.value), step.Default)
+			tk := decodeRecord(record(c.value), jobspec.Default)
 			checkTask(t, tk)
 			if (tk.poison != nil) != c.poison {
 				t.Fatalf("poison = %v, want %v", tk.poison, c.poison)
@@ -89,7 +89,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		if encode {
 			value = base64.StdEncoding.EncodeToString(data)
 		}
-		checkTask(t, decodeRecord(record(value), step.Default))
+		checkTask(t, decodeRecord(record(value), jobspec.Default))
 	})
 }
 

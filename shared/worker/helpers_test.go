@@ -285,3 +285,10 @@ func (s *syncBuffer) lines(tb testing.TB, msg string) []map[string]any {
 	}
 	return out
 }
+
+// String returns everything logged so far.
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

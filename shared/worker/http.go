@@ -19,8 +19,25 @@ import (
 )
 
 // Execution is one finished attempt as GET /internal/executions/{jobId}
-// shows it (the contract's type).
-type Execution = internalapi.Execution
+// shows it: the contract's type, whose steps carry the outputs kept.
+type Execution struct {
+	internalapi.Execution
+	Steps []ExecutionStep `json:"steps"`
+}
+
+// ExecutionStep is a step of an execution with its output, if kept.
+// OutputOmitted says that the page's outputs passed MaxPageOutputBytes:
+// ask for a smaller page to see it.
+type ExecutionStep struct {
+	envelope.StepResult
+	ID            string          `json:"id,omitempty"`
+	Output        json.RawMessage `json:"output,omitempty"`
+	OutputOmitted bool            `json:"outputOmitted,omitempty"`
+}
+
+// MaxPageOutputBytes caps the step outputs one page of executions shows,
+// so that it stays well under Lambda's 6 MB response limit.
+const MaxPageOutputBytes = 4 << 20
 
 const namespace = "WORKER"
 
@@ -86,7 +103,7 @@ func (s *Service) Executions(ctx context.Context, jobID string, req paging.Reque
 				err = json.Unmarshal(steps, &e.Steps)
 			}
 			if e.Steps == nil {
-				e.Steps = []envelope.StepResult{}
+				e.Steps = []ExecutionStep{}
 			}
 			e.StartedAt, e.FinishedAt = e.StartedAt.UTC(), e.FinishedAt.UTC()
 			return e, err
@@ -94,6 +111,57 @@ func (s *Service) Executions(ctx context.Context, jobID string, req paging.Reque
 		if err != nil {
 			return paging.Page[Execution]{}, fmt.Errorf("worker: list executions: %w", err)
 		}
+		if err := s.addOutputs(ctx, list); err != nil {
+			return paging.Page[Execution]{}, err
+		}
 	}
 	return paging.New(list, req.Page, req.Size, total), nil
+}
+
+// addOutputs fills in the kept outputs of the executions' steps, up to
+// MaxPageOutputBytes in all; past it, a step's output is marked omitted.
+func (s *Service) addOutputs(ctx context.Context, list []Execution) error {
+	if len(list) == 0 {
+		return nil
+	}
+	ids := make([]string, len(list))
+	at := make(map[string]int, len(list))
+	for i, e := range list {
+		ids[i], at[e.EventID] = e.EventID, i
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT event_id::text, step_index, coalesce(step_id, ''), bytes,
+		       CASE WHEN sum(bytes) OVER (ORDER BY o.ord, step_index) <= $2 THEN output::text END
+		FROM step_outputs
+		JOIN unnest($1::text[]) WITH ORDINALITY AS o(id, ord) ON o.id::uuid = event_id
+		ORDER BY o.ord, step_index`, ids, MaxPageOutputBytes)
+	if err != nil {
+		return fmt.Errorf("worker: list step outputs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			eid, sid string
+			idx, n   int
+			out      *string
+		)
+		if err := rows.Scan(&eid, &idx, &sid, &n, &out); err != nil {
+			return fmt.Errorf("worker: list step outputs: %w", err)
+		}
+		e := &list[at[eid]]
+		if idx < 0 || idx >= len(e.Steps) {
+			continue
+		}
+		st := &e.Steps[idx]
+		st.ID = sid
+		if out == nil {
+			st.OutputOmitted = true
+		} else {
+			st.Output = json.RawMessage(*out)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("worker: list step outputs: %w", err)
+	}
+	return nil
 }

@@ -59,6 +59,7 @@ type task struct {
 	traceID string
 	job     envelope.RunJob
 	steps   []step.Step
+	keep    bool  // the job type keeps its steps' outputs
 	invalid error // the steps cannot be parsed: a permanent failure
 
 	poison error // non-nil for a poison record
@@ -66,7 +67,7 @@ type task struct {
 
 // decodeRecord classifies a record. It never fails: a record that is not
 // a usable RunJob is a poison task.
-func decodeRecord(rec events.KafkaRecord, reg *step.Registry) *task {
+func decodeRecord(rec events.KafkaRecord, types *jobspec.Registry) *task {
 	t := &task{rec: rec}
 	env, err := kafka.Decode(rec)
 	if err != nil {
@@ -96,7 +97,12 @@ func decodeRecord(rec events.KafkaRecord, reg *step.Registry) *task {
 	if t.traceID == "" {
 		t.traceID = pgtext.Clean(kafka.Header(rec, trace.KafkaTraceHeader), 200)
 	}
-	steps, err := jobspec.ParseSteps(t.job.Payload, reg)
+	jobType := t.job.JobType
+	if jobType == "" {
+		jobType = jobspec.Simulation.Name // the original contract's only type
+	}
+	steps, typ, err := types.Steps(jobType, t.job.Payload)
+	t.keep = typ.KeepsOutputs
 	if err != nil {
 		t.invalid = err
 		return t

@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -16,10 +18,22 @@ import (
 
 // outcome is the result of one attempt.
 type outcome struct {
-	idx    int // index of the task in the batch being run
-	status string
-	result envelope.AttemptResult
+	idx     int // index of the task in the batch being run
+	status  string
+	result  envelope.AttemptResult
+	outputs []stepOutput // kept for job types that keep outputs
 }
+
+// stepOutput is one step's output, kept in step_outputs.
+type stepOutput struct {
+	index  int
+	id     string
+	output json.RawMessage
+}
+
+// MaxAttemptOutputBytes caps the outputs one attempt keeps: a step whose
+// output would pass it fails with step.CodeOutputTooLarge.
+const MaxAttemptOutputBytes = 1 << 20
 
 // Task states in a batch.
 const (
@@ -209,6 +223,12 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 	}
 	res.Steps = make([]envelope.StepResult, len(t.steps))
 	failed := false
+	var (
+		outs      []stepOutput
+		byID      = map[string]json.RawMessage{}
+		outBytes  int
+		permanent bool
+	)
 	for k, st := range t.steps {
 		sr := envelope.StepResult{Index: k, Action: st.Action()}
 		switch {
@@ -222,8 +242,31 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 			res.Error = fmt.Sprintf("step %d (%s) did not start before the invocation deadline", k, sr.Action)
 		default:
 			t0 := time.Now()
-			err := runStep(ctx, st, step.Env{Attempt: t.job.Attempt, Index: k, Log: s.log, HTTP: s.http})
+			env := step.Env{Attempt: t.job.Attempt, Index: k, Log: s.log, HTTP: s.http, JobID: t.jobID,
+				Outputs: byID, SigningKey: s.signingKey}
+			out, err := runStep(ctx, st, env, t.keep)
 			sr.DurationMs = time.Since(t0).Milliseconds()
+			if out != nil && t.keep {
+				switch {
+				case len(out) > step.MaxOutputBytes || outBytes+len(out) > MaxAttemptOutputBytes:
+					if err == nil {
+						err = &step.CodedError{Code: step.CodeOutputTooLarge, Err: fmt.Errorf(
+							"%w: its output takes %d bytes; a step keeps at most %d, an attempt %d in all (%d kept so far)",
+							step.ErrStepFailed, len(out), step.MaxOutputBytes, MaxAttemptOutputBytes, outBytes)}
+					}
+				case !json.Valid(out):
+					if err == nil {
+						err = fmt.Errorf("%w: its output is not JSON", step.ErrStepFailed)
+					}
+				default:
+					outBytes += len(out)
+					id := step.ID(st)
+					outs = append(outs, stepOutput{index: k, id: id, output: out})
+					if id != "" && err == nil {
+						byID[id] = out
+					}
+				}
+			}
 			if err == nil {
 				sr.Status = StepSucceeded
 				break
@@ -236,6 +279,10 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 				res.Error = pgtext.Clean(fmt.Sprintf("step %d (%s) was cut off by the invocation deadline: %v", k, sr.Action, err), maxErrorBytes)
 			} else {
 				res.ErrorCode = CodeStepFailed
+				var ce *step.CodedError
+				if errors.As(err, &ce) {
+					res.ErrorCode, permanent = ce.Code, ce.Permanent
+				}
 				res.Error = pgtext.Clean(fmt.Sprintf("step %d (%s) failed: %v", k, sr.Action, err), maxErrorBytes)
 			}
 		}
@@ -243,7 +290,10 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 		res.Steps[k] = sr
 	}
 	res.FinishedAt = time.Now()
-	return s.finish(ctx, i, t, res)
+	res.Permanent = permanent
+	o := s.finish(ctx, i, t, res)
+	o.outputs = outs
+	return o
 }
 
 func (s *Service) finish(ctx context.Context, i int, t *task, res envelope.AttemptResult) outcome {
@@ -260,13 +310,24 @@ func (s *Service) finish(ctx context.Context, i int, t *task, res envelope.Attem
 	return outcome{idx: i, status: status, result: res}
 }
 
-// runStep runs one step, turning a panic into an error: one bad step kind
-// must not crash the function and so fail every delivery of the batch.
-func runStep(ctx context.Context, st step.Step, env step.Env) (err error) {
+// runStep runs one step, and returns its output if it has one and keep
+// (the job type keeps outputs) is set, turning a
+// panic into an error: one bad step kind must not crash the function and
+// so fail every delivery of the batch.
+func runStep(ctx context.Context, st step.Step, env step.Env, keep bool) (out json.RawMessage, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: panic: %v", step.ErrStepFailed, r)
+			out, err = nil, fmt.Errorf("%w: panic: %v", step.ErrStepFailed, r)
 		}
 	}()
-	return st.Run(ctx, env)
+	if p, ok := st.(step.Producer); ok && keep {
+		return p.Produce(ctx, env)
+	}
+	return nil, st.Run(ctx, env)
+}
+
+// signingKey looks up a WEBHOOK signing secret by name.
+func (s *Service) signingKey(name string) ([]byte, bool) {
+	k, ok := s.cfg.SigningKeys[name]
+	return k, ok
 }

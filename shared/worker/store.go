@@ -92,6 +92,9 @@ func (s *Service) record(ctx context.Context, tasks []*task, outs []outcome, poi
 		for _, id := range ins {
 			inserted[id] = true
 		}
+		if err := insertOutputs(ctx, tx, tasks, outs, inserted); err != nil {
+			return err
+		}
 		envs = make([]envelope.Envelope, 0, len(poison)+len(ins))
 		envs = append(envs, poison...)
 		for i, t := range tasks {
@@ -126,4 +129,35 @@ func resultEvent(t *task, o outcome) envelope.Envelope {
 		JobID:   t.jobID,
 		Payload: p,
 	}
+}
+
+const insertStepOutputs = `
+INSERT INTO step_outputs (event_id, step_index, job_id, step_id, output, bytes)
+SELECT e::uuid, i, j::uuid, NULLIF(s, ''), o::jsonb, length(o)
+FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[]) AS r(e, i, j, s, o)`
+
+// insertOutputs writes the kept step outputs of the attempts whose
+// executions row went in.
+func insertOutputs(ctx context.Context, tx pgx.Tx, tasks []*task, outs []outcome, inserted map[string]bool) error {
+	var eventIDs, jobIDs, stepIDs, outputs []string
+	var idx []int32
+	for i, t := range tasks {
+		if !inserted[t.eventID] {
+			continue
+		}
+		for _, o := range outs[i].outputs {
+			eventIDs = append(eventIDs, t.eventID)
+			idx = append(idx, int32(o.index))
+			jobIDs = append(jobIDs, t.jobID)
+			stepIDs = append(stepIDs, o.id)
+			outputs = append(outputs, string(o.output))
+		}
+	}
+	if len(eventIDs) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, insertStepOutputs, eventIDs, idx, jobIDs, stepIDs, outputs); err != nil {
+		return fmt.Errorf("worker: insert step outputs: %w", err)
+	}
+	return nil
 }

@@ -90,7 +90,7 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 		now    = time.Now().UTC()
 	)
 	for _, rec := range recs {
-		t := decodeRecord(rec, s.cfg.Steps)
+		t := decodeRecord(rec, s.cfg.Types)
 		switch {
 		case t.poison != nil:
 			dl := t.deadLetter(now)
