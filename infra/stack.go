@@ -25,6 +25,7 @@ type Stack struct {
 	Hosting       *DashboardHosting // nil without dashboardHosting
 	Observability *Observability
 	Notifications *DLQNotifications
+	WebhookKeys   *WebhookSigningKeys
 }
 
 // StackName is the CloudFormation stack of a stage: JobWeaver-dev, ...
@@ -54,6 +55,7 @@ func NewStack(scope constructs.Construct, cfg Config) *Stack {
 	}
 	s.Observability = NewObservability(st, "Observability", cfg, ObservabilityProps{Functions: s.Functions, Data: s.Data, API: s.API})
 	s.Notifications = NewDLQNotifications(st, "DlqNotifications", cfg, s.Functions, s.Observability.Topic)
+	s.WebhookKeys = NewWebhookSigningKeys(st, "WebhookSigningKeys", cfg, s.Functions)
 
 	out := func(id, value, description string) {
 		awscdk.NewCfnOutput(st, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
