@@ -178,6 +178,9 @@ var StackEnv = []string{
 	// a key in the context).
 	"API_AUTH", "AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", "AUTH_JWT_ROLE_CLAIM", "AUTH_JWT_SCOPE_ROLES", "AUTH_JWT_JWKS",
 	"API_ADMIN_KEY", "API_ADMIN_KEY_SECRET_ARN",
+	// WEBHOOK jobs' signing keys (WebhookSigningKeys): from the generated
+	// secret, never as values in the context.
+	"WEBHOOK_SIGNING_KEYS", "WEBHOOK_SIGNING_KEYS_SECRET_ARN",
 }
 
 // The platform's functions, in flow order, and the deploy-time one.

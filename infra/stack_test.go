@@ -1281,6 +1281,9 @@ func TestIAM(t *testing.T) {
 				if svc == "dlq" {
 					want = append(want, resourceName(s.cfg, "dlq-webhook")+"-<stack>")
 				}
+				if svc == "worker" {
+					want = append(want, resourceName(s.cfg, "webhook-signing-keys")+"-<stack>")
+				}
 				sort.Strings(read)
 				sort.Strings(want)
 				if strings.Join(read, " ") != strings.Join(want, " ") {
