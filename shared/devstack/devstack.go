@@ -306,8 +306,11 @@ func (s *Stack) printSummary() {
 	}
 	fmt.Fprintf(w, "\nJobWeaver local stack is up.\n")
 	apiNote := "this machine only; API_ADDR=0.0.0.0:8080 opens it"
-	if s.apiOpen {
-		apiNote = "OPEN on " + cfg.APIAddr + ": anyone who reaches this machine can submit, read and cancel jobs (no authorizer locally)"
+	switch {
+	case s.apiOpen && cfg.API.Auth == api.AuthNone:
+		apiNote = "OPEN on " + cfg.APIAddr + ": anyone who reaches this machine can submit, read and cancel jobs (API_AUTH=none)"
+	case s.apiOpen:
+		apiNote = "open on " + cfg.APIAddr + " to the network; every /api route but health needs a credential (API_AUTH=" + cfg.API.Auth + ")"
 	}
 	fmt.Fprintf(w, "  API          %s  (%s)\n", s.APIURL, apiNote)
 	fmt.Fprintf(w, "  auth         %s\n", authNote(cfg.API))
