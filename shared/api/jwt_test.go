@@ -69,6 +69,10 @@ func TestJWT(t *testing.T) {
 		{"not yet valid", valid("u", map[string]any{"nbf": now.Add(time.Hour).Unix(), "cognito:groups": []string{"admin"}}), 401, 401, 401, "nbf"},
 		{"alg none", jwttest.Unsigned(t, iss.Claims("u", testAudience, groups("admin"))), 401, 401, 401, "malformed"},
 		{"no sub", valid("", groups("admin")), 401, 401, 401, "sub"},
+		{"sub of 255 characters, the most, all quotes", valid(strings.Repeat(`"`, 255), groups("admin")), 404, 404, 200, ""},
+		{"sub of 256 characters", valid(strings.Repeat("s", 256), groups("admin")), 401, 401, 401, "sub claim must be at most 255"},
+		{"sub with a control character", valid("u\x00", groups("admin")), 401, 401, 401, "printable ASCII"},
+		{"sub not ASCII", valid("ü", groups("admin")), 401, 401, 401, "printable ASCII"},
 		{"garbage", "not.a.jwt", 401, 401, 401, "malformed"},
 		{"an API key in jwt mode", mustKey(t), 401, 401, 401, "malformed"},
 	} {

@@ -238,6 +238,9 @@ func (j *JWTVerifier) Verify(ctx context.Context, raw string) (Caller, error) {
 	if tok.Subject == "" {
 		return Caller{}, fmt.Errorf("%w: no sub claim", ErrJWTInvalid)
 	}
+	if !subjectOK(tok.Subject) {
+		return Caller{}, fmt.Errorf("%w: the sub claim must be at most %d printable ASCII characters (OpenID Connect Core 1.0)", ErrJWTInvalid, MaxSubjectLen)
+	}
 	role := Open
 	for _, name := range claimValues(claims[j.cfg.RoleClaim]) {
 		if r, err := ParseRole(strings.ToLower(name)); err == nil {
@@ -331,4 +334,23 @@ func ParseScopeRoles(s string) (map[string]Role, error) {
 		out[scope] = r
 	}
 	return out, nil
+}
+
+// MaxSubjectLen is the longest sub a JWT may carry: OpenID Connect Core
+// 1.0 caps it at 255 ASCII characters. The caller ID (jwt:<sub>) is
+// recorded on every job it submits and travels in its events, so it is
+// bounded here, printable ASCII only, which JSON encodes in at most two
+// bytes a character (\" and \\).
+const MaxSubjectLen = 255
+
+func subjectOK(sub string) bool {
+	if len(sub) > MaxSubjectLen {
+		return false
+	}
+	for i := 0; i < len(sub); i++ {
+		if sub[i] < 0x20 || sub[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

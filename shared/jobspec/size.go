@@ -12,8 +12,11 @@ import (
 // envelope.EncodedStringBound of their length (six bytes a byte).
 const (
 	// EnvelopeBytes bounds the envelope around any payload: eventId,
-	// type, version, time, jobId (under 250 bytes with their keys) and a
-	// trace ID of at most 128 bytes (trace.MaxHTTPLen, 770 bytes encoded).
+	// type, version, time, jobId (under 250 bytes with their keys), a
+	// trace ID of at most 128 bytes (trace.MaxHTTPLen, 770 bytes encoded)
+	// and the job-created event's createdBy: a key's UUID, anonymous, or
+	// jwt:<sub> with sub at most auth.MaxSubjectLen printable ASCII
+	// characters (under 550 bytes encoded with its key).
 	EnvelopeBytes = 2048
 	// SpecBytes bounds what an event adds to the payload it carries: the
 	// jobType (a known, short name), maxRetryCount, attempt, times and keys.
