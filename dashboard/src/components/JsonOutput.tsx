@@ -4,8 +4,8 @@
 import { CopyButton } from './CopyButton'
 
 /** Outputs longer than this many lines (or characters) start folded. */
-export const FOLD_LINES = 12
-export const FOLD_CHARS = 1200
+export const FOLD_LINES = 30
+export const FOLD_CHARS = 3000
 
 export function fmtBytes(n: number): string {
   if (n < 1024) return `${n} B`

@@ -272,7 +272,7 @@ function SubmitForm() {
       <details className="json-preview" open>
         <summary>JSON sent to POST /api/jobs</summary>
         <pre className="json" data-testid="json-preview" tabIndex={0}>
-          {JSON.stringify(body, null, 2)}
+          {parsed && !parsed.ok ? `The payload is ${parsed.error}` : JSON.stringify(body, null, 2)}
         </pre>
       </details>
     </section>
