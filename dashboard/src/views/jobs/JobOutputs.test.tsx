@@ -125,6 +125,20 @@ describe('JobView outputs', () => {
   })
 })
 
+describe('PayloadView', () => {
+  it('shows the JSON of a payload it has no view for (a type this console does not know)', async () => {
+    const payload = { items: [1, 2], step: { action: 'SCRIPT', source: 'result = item' } }
+    stubApi(
+      route('GET', JOB_PATH, { body: job({ jobType: 'BATCH_PROCESS', payload }) }),
+      route('GET', `${JOB_PATH}/executions`, { body: page([]) }),
+    )
+    renderAt(`/jobs/${JOB_ID}`)
+    expect(await screen.findByText('This console has no view of a BATCH_PROCESS payload: see its JSON below.')).toBeInTheDocument()
+    expect(JSON.parse(screen.getByText('Payload as JSON').nextElementSibling!.textContent!)).toEqual(payload)
+    expect(screen.queryByText('The payload has no steps.')).not.toBeInTheDocument()
+  })
+})
+
 describe('WAITING', () => {
   it('shows a parked job: its badge and when it wakes', async () => {
     const until = new Date(Date.now() + 3 * 60_000 + 20_000).toISOString()
@@ -139,6 +153,7 @@ describe('WAITING', () => {
     const note = screen.getByTestId('waiting-note')
     expect(note).toHaveTextContent(/waiting until .+ \(in 3 min\)/)
     expect(note.querySelector('time')).toHaveAttribute('datetime', until)
+    expect(await screen.findByText('No attempt has finished yet: the job is parked.')).toBeInTheDocument()
   })
 
   it('shows a parked job with no wake time as waiting for a callback', async () => {
