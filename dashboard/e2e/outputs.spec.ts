@@ -21,8 +21,17 @@ test("a DATA_PIPELINE job submitted through the console shows its SCRIPT's outpu
   await page.getByLabel('Job type').selectOption('DATA_PIPELINE')
   const payload = page.getByLabel('DATA_PIPELINE payload (JSON)')
   await expect(payload).toHaveValue(/"action": "SCRIPT"/) // the example
-  await payload.fill(JSON.stringify(pipeline, null, 2))
   await page.getByLabel('Max retries (0–20)').fill('0')
+
+  // A script that does not parse: the API's 400 names the step's source and the line, under the payload.
+  const broken = { steps: [pipeline.steps[0], { ...pipeline.steps[1], source: 'h = outputs["health"]\nresult = (' }] }
+  await payload.fill(JSON.stringify(broken, null, 2))
+  await page.getByRole('button', { name: 'Submit job' }).click()
+  await expect(payload).toHaveAttribute('aria-invalid', 'true')
+  await expect(page.locator('#payload-error')).toContainText(/payload\.steps\[1\]\.source: .*line 2/)
+  await expect(page).toHaveURL(/\/submit$/)
+
+  await payload.fill(JSON.stringify(pipeline, null, 2))
   await page.getByRole('button', { name: 'Submit job' }).click()
   await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/)
   await expect(page.getByRole('heading', { level: 1 })).toContainText('COMPLETED', { timeout: 60_000 })
