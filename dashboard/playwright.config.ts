@@ -4,6 +4,9 @@
 // stack serving dashboard/dist and runs `npx playwright test` with
 // JOBWEAVER_URL set to it. By hand, against `make run`:
 //   cd dashboard && JOBWEAVER_URL=http://localhost:8080 npx playwright test
+// e2e/outputs.spec.ts calls the stack's own /health from HTTP_CALL and WEBHOOK
+// jobs, which the SSRF guard lets through only with
+// WORKER_HTTP_ALLOWLIST=127.0.0.1/32 (the Go harness sets it; by hand, on make run).
 // CHROMIUM_PATH names another Chromium; UPDATE_SCREENSHOTS=1 makes the specs
 // that call e2e/screenshots.ts rewrite docs/screenshots/<view>.png.
 //

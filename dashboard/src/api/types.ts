@@ -1,8 +1,10 @@
 // The public API's shapes (docs/openapi.yaml). The console uses nothing else.
 
-export type JobStatus = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED'
-export const JOB_STATUSES: JobStatus[] = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED']
-export const JOB_TYPES = ['SIMULATION'] as const
+/** WAITING: parked (a long SLEEP, a WAIT_FOR_CALLBACK) until `waitingUntil` or a callback; it costs no worker meanwhile. */
+export type JobStatus = 'PENDING' | 'RUNNING' | 'WAITING' | 'COMPLETED' | 'FAILED' | 'CANCELLED'
+export const JOB_STATUSES: JobStatus[] = ['PENDING', 'RUNNING', 'WAITING', 'COMPLETED', 'FAILED', 'CANCELLED']
+export const JOB_TYPES = ['SIMULATION', 'WEBHOOK', 'DATA_PIPELINE'] as const
+export type JobType = (typeof JOB_TYPES)[number]
 
 export interface Page<T> {
   content: T[]
@@ -31,22 +33,49 @@ export interface JobSummary {
   finishedAt: string | null
   updatedAt: string
   nextRunAt: string | null
+  /** A WAITING job's wake time (RFC 3339), when it has one. */
+  waitingUntil?: string | null
 }
 
 export type Step =
   | { action: 'SLEEP'; durationMs: number }
   | { action: 'LOG'; message: string }
   | { action: 'COMPUTE'; iterations: number }
-  | { action: 'HTTP_CALL'; url?: string; method?: string; timeoutMs?: number; latencyMs?: number }
+  | {
+      action: 'HTTP_CALL'
+      url?: string
+      method?: string
+      headers?: Record<string, string>
+      body?: unknown
+      timeoutMs?: number
+      latencyMs?: number
+    }
   | { action: 'FAIL'; message?: string; failTimes?: number }
 
+/** A DATA_PIPELINE step: SIMULATION's kinds and SCRIPT, each with an optional id. */
+export type PipelineStep = (Step | { action: 'SCRIPT'; source: string; timeoutMs?: number }) & { id?: string }
+
+/** A WEBHOOK job's payload: one delivery per attempt. signingKey is a secret's name, never a secret. */
+export interface WebhookPayload {
+  url: string
+  method?: string
+  headers?: Record<string, string>
+  body?: unknown
+  timeoutMs?: number
+  expectStatus?: number[]
+  signingKey?: string
+}
+
+/** The payload as the job type shapes it; the views read it by jobType. */
+export type JobPayload = { steps: PipelineStep[] } | WebhookPayload | Record<string, unknown>
+
 export interface Job extends JobSummary {
-  payload: { steps: Step[] }
+  payload: JobPayload
 }
 
 export interface JobSubmission {
   jobType: string
-  payload: { steps: Step[] }
+  payload: JobPayload
   maxRetryCount?: number
 }
 
@@ -61,6 +90,12 @@ export interface ExecutionStep {
   status: 'SUCCEEDED' | 'FAILED' | 'SKIPPED'
   durationMs: number
   error: string | null
+  /** The step's id, when it has one and an output. */
+  id?: string
+  /** The step's output (WEBHOOK and DATA_PIPELINE jobs): any JSON. */
+  output?: unknown
+  /** The page's outputs passed 4 MiB: this one was left out. */
+  outputOmitted?: boolean
 }
 
 export interface Execution {

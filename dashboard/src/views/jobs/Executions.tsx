@@ -1,5 +1,8 @@
-// Execution history: every attempt with each step's outcome, duration and error.
+// Execution history: every attempt with each step's outcome, duration, error
+// and, for the job types that keep them, its id and output.
+import { Fragment } from 'react'
 import type { Execution } from '../../api/types'
+import { JsonOutput } from '../../components/JsonOutput'
 import { StatusBadge } from '../../components/StatusBadge'
 import { fmtDuration } from '../../components/time'
 import { fmtWhen } from './format'
@@ -35,6 +38,7 @@ export function Executions({ executions, total }: { executions: Execution[]; tot
                 <tr>
                   <th scope="col">#</th>
                   <th scope="col">Action</th>
+                  <th scope="col">Id</th>
                   <th scope="col">Outcome</th>
                   <th scope="col">Duration</th>
                   <th scope="col">Error</th>
@@ -42,19 +46,34 @@ export function Executions({ executions, total }: { executions: Execution[]; tot
               </thead>
               <tbody>
                 {e.steps.map((s) => (
-                  <tr key={s.index}>
-                    <td>{s.index}</td>
-                    <td>{s.action}</td>
-                    <td>
-                      <StatusBadge status={s.status} />
-                    </td>
-                    <td>{fmtDuration(s.durationMs)}</td>
-                    <td className={s.error ? 'error-text' : 'muted'}>{s.error ?? '—'}</td>
-                  </tr>
+                  <Fragment key={s.index}>
+                    <tr data-step={s.index}>
+                      <td>{s.index}</td>
+                      <td>{s.action}</td>
+                      <td>{s.id ? <code>{s.id}</code> : <span className="muted">—</span>}</td>
+                      <td>
+                        <StatusBadge status={s.status} />
+                      </td>
+                      <td>{fmtDuration(s.durationMs)}</td>
+                      <td className={s.error ? 'error-text' : 'muted'}>{s.error ?? '—'}</td>
+                    </tr>
+                    {(s.output !== undefined || s.outputOmitted) && (
+                      <tr className="output-row" data-output-of={s.index}>
+                        <td />
+                        <td colSpan={5}>
+                          <JsonOutput
+                            value={s.output}
+                            omitted={s.outputOmitted}
+                            label={`Output of step ${s.index}${s.id ? ` (${s.id})` : ''}, attempt ${e.attempt}`}
+                          />
+                        </td>
+                      </tr>
+                    )}
+                  </Fragment>
                 ))}
                 {e.steps.length === 0 && (
                   <tr>
-                    <td colSpan={5} className="muted">
+                    <td colSpan={6} className="muted">
                       No step ran.
                     </td>
                   </tr>

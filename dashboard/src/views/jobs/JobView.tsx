@@ -5,17 +5,18 @@ import { Fragment, useEffect, useRef, useState, type ReactNode } from 'react'
 import { getRouteApi, Link } from '@tanstack/react-router'
 import { useQueryClient } from '@tanstack/react-query'
 import { ApiError } from '../../api/client'
-import type { Job, Step } from '../../api/types'
+import type { Job } from '../../api/types'
 import { CopyButton } from '../../components/CopyButton'
 import { StatusBadge } from '../../components/StatusBadge'
 import { ErrorState, Loading } from '../../components/states'
-import { CANCELLABLE, fmtSpan, fmtWhen, ms, TERMINAL } from './format'
+import { CANCELLABLE, fmtFromNow, fmtSpan, fmtWhen, ms, TERMINAL } from './format'
 import { deriveLife, eventLabel, eventTone, sortEvents, type LifeEvent } from './lifecycle'
 import { historyUnavailable, jobKeys, useCancelJob, useExecutions, useHistory, useJob } from './queries'
 import { usePollInterval } from '../../poll/poll'
 import { useCan } from '../../auth/auth'
 import { Executions } from './Executions'
 import { RetryTimeline } from './RetryTimeline'
+import { PayloadView } from './PayloadView'
 import './jobs.css'
 
 const route = getRouteApi('/jobs/$jobId')
@@ -95,6 +96,8 @@ function JobPage({ jobId }: { jobId: string }) {
         {canCancel && CANCELLABLE.has(j.status) && <CancelJob jobId={j.jobId} />}
       </header>
 
+      {j.status === 'WAITING' && <WaitingNote job={j} now={now} />}
+
       <JobFacts job={j} />
 
       <h2 id="timeline-h">Retry timeline</h2>
@@ -131,7 +134,7 @@ function JobPage({ jobId }: { jobId: string }) {
       </div>
 
       <h2>Payload</h2>
-      <Payload steps={j.payload?.steps ?? []} />
+      <PayloadView jobType={j.jobType} payload={j.payload} />
     </section>
   )
 }
@@ -154,6 +157,23 @@ function BackLink() {
       <Link to="/" search={{}}>
         ← All jobs
       </Link>
+    </p>
+  )
+}
+
+/** A parked job: waiting until its wake time, or for a callback when it has none. */
+export function WaitingNote({ job: j, now }: { job: Job; now: number }) {
+  return (
+    <p className="waiting-note" data-testid="waiting-note">
+      <StatusBadge status="WAITING" />{' '}
+      {j.waitingUntil ? (
+        <>
+          Parked, waiting until <time dateTime={j.waitingUntil}>{fmtWhen(j.waitingUntil)}</time> ({fmtFromNow(j.waitingUntil, now)}). It holds
+          no worker meanwhile; the scheduler wakes it when it is due.
+        </>
+      ) : (
+        <>Parked, waiting for a callback. It holds no worker meanwhile.</>
+      )}
     </p>
   )
 }
@@ -317,47 +337,5 @@ function EventDetail({ e }: { e: LifeEvent }) {
         </Fragment>
       ))}
     </div>
-  )
-}
-
-function stepParams(s: Step): string {
-  return Object.entries(s)
-    .filter(([k]) => k !== 'action')
-    .map(([k, v]) => `${k}: ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`)
-    .join(', ')
-}
-
-function Payload({ steps }: { steps: Step[] }) {
-  if (steps.length === 0) return <p className="state empty">The payload has no steps.</p>
-  return (
-    <>
-      <div className="table-wrap">
-        <table className="payload-table">
-          <caption className="visually-hidden">Payload steps</caption>
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">Action</th>
-              <th scope="col">Parameters</th>
-            </tr>
-          </thead>
-          <tbody>
-            {steps.map((s, i) => (
-              <tr key={i}>
-                <td>{i}</td>
-                <td>{s.action}</td>
-                <td>
-                  <code>{stepParams(s) || '—'}</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      <details className="raw">
-        <summary>Payload as JSON</summary>
-        <pre>{JSON.stringify({ steps }, null, 2)}</pre>
-      </details>
-    </>
   )
 }

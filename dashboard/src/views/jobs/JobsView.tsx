@@ -189,6 +189,12 @@ function JobsTable({ rows, stale }: { rows: JobSummary[]; stale: boolean }) {
               </td>
               <td>
                 <StatusBadge status={j.status} />
+                {j.status === 'WAITING' && j.waitingUntil && (
+                  <span className="muted waiting-until">
+                    {' '}
+                    until <time dateTime={j.waitingUntil}>{fmtWhen(j.waitingUntil)}</time>
+                  </span>
+                )}
               </td>
               <td className="hide-narrow">{j.jobType}</td>
               <td className="num hide-narrow" title={`max retries: ${j.maxRetryCount}`}>

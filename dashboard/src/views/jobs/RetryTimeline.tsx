@@ -15,7 +15,11 @@ export function RetryTimeline({ input }: { input: TimelineInput }) {
   const mid = rows.barTop + rows.barHeight / 2
 
   if (g.bars.length === 0 && g.gaps.length === 0) {
-    return <p className="state empty">{input.job.status === 'PENDING' || input.job.status === 'RUNNING' ? 'No attempt has started yet.' : 'No attempt ran.'}</p>
+    return <p className="state empty">{input.job.status === 'WAITING'
+          ? 'No attempt has finished yet: the job is parked.'
+          : input.job.status === 'PENDING' || input.job.status === 'RUNNING'
+            ? 'No attempt has started yet.'
+            : 'No attempt ran.'}</p>
   }
   const summary = `${g.bars.length} attempt${g.bars.length === 1 ? '' : 's'} over ${fmtSpan(g.t1 - g.t0)}`
   return (

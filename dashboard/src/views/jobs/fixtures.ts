@@ -96,3 +96,74 @@ export const HISTORY: HistoryEvent[] = [
   { at: at(3700), type: 'ATTEMPT_COMPLETED', attempt: 3 },
   { at: at(3700), type: 'COMPLETED' },
 ]
+
+/** A DATA_PIPELINE job: HTTP_CALL "cart" → SCRIPT "sum" → LOG, as docs/job-types.md's example. */
+export const PIPELINE_SOURCE = 'total = 0\nfor it in outputs["cart"]["body"]["items"]:\n    total += it["price"] * it["qty"]\nresult = {"total": total}'
+
+export function pipelineJob(over: Partial<Job> = {}): Job {
+  return job({
+    jobType: 'DATA_PIPELINE',
+    attempts: 1,
+    lastError: null,
+    lastErrorCode: null,
+    payload: {
+      steps: [
+        { id: 'cart', action: 'HTTP_CALL', url: 'https://shop.example.com/api/cart/7', headers: { Accept: 'application/json' } },
+        { id: 'sum', action: 'SCRIPT', source: PIPELINE_SOURCE },
+        { action: 'LOG', message: 'pipeline done' },
+      ],
+    },
+    ...over,
+  })
+}
+
+/** The cart's answer: long enough (30 items) that its output starts folded. */
+export const CART_OUTPUT = {
+  status: 200,
+  headers: { 'Content-Type': 'application/json' },
+  body: { items: Array.from({ length: 30 }, (_, i) => ({ sku: `sku-${i}`, price: 1, qty: 1 })) },
+  bodyBytes: 1234,
+}
+
+export function pipelineExecution(over: Partial<ExecutionStep>[] = []): Execution {
+  const steps: ExecutionStep[] = [
+    { index: 0, action: 'HTTP_CALL', status: 'SUCCEEDED', durationMs: 40, error: null, id: 'cart', output: CART_OUTPUT },
+    { index: 1, action: 'SCRIPT', status: 'SUCCEEDED', durationMs: 3, error: null, id: 'sum', output: { total: 30 } },
+    { index: 2, action: 'LOG', status: 'SUCCEEDED', durationMs: 0, error: null },
+  ]
+  return { ...execution(1, 100, 200, false), steps: steps.map((s, i) => ({ ...s, ...over[i] })) }
+}
+
+/** A WEBHOOK job, signed with the worker's key "partner-a" (its name, never its secret). */
+export function webhookJob(over: Partial<Job> = {}): Job {
+  return job({
+    jobType: 'WEBHOOK',
+    attempts: 1,
+    lastError: null,
+    lastErrorCode: null,
+    payload: {
+      url: 'https://hooks.example.com/orders',
+      headers: { 'X-Tenant': 'acme' },
+      body: { event: 'order.paid', orderId: 42 },
+      expectStatus: [200, 202],
+      signingKey: 'partner-a',
+    },
+    ...over,
+  })
+}
+
+export function webhookExecution(): Execution {
+  return {
+    ...execution(1, 100, 200, false),
+    steps: [
+      {
+        index: 0,
+        action: 'WEBHOOK',
+        status: 'SUCCEEDED',
+        durationMs: 120,
+        error: null,
+        output: { status: 202, headers: { 'Content-Length': '0' }, bytes: 0 },
+      },
+    ],
+  }
+}

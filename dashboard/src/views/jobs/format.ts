@@ -33,3 +33,15 @@ export function ms(iso: string | null | undefined): number | null {
 
 export const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED'])
 export const CANCELLABLE = new Set(['PENDING', 'RUNNING'])
+
+/** How far a time is from now, in words: "in 3 min", "in 45 s", "due now" (within a second or past). */
+export function fmtFromNow(iso: string | null | undefined, now: number): string {
+  const t = ms(iso)
+  if (t === null) return ''
+  const d = t - now
+  if (d < 1000) return 'due now'
+  if (d < 60_000) return `in ${Math.round(d / 1000)} s`
+  if (d < 3_600_000) return `in ${Math.round(d / 60_000)} min`
+  if (d < 86_400_000) return `in ${(d / 3_600_000).toFixed(1)} h`
+  return `in ${(d / 86_400_000).toFixed(1)} days`
+}

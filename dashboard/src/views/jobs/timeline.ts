@@ -187,7 +187,7 @@ export function layout(input: TimelineInput, width: number): Geometry {
   const attempts = attemptsOf(input)
   const marks = markersOf(input)
   const created = ms(job.createdAt) ?? attempts[0]?.start ?? now
-  const live = job.status === 'PENDING' || job.status === 'RUNNING'
+  const live = job.status === 'PENDING' || job.status === 'RUNNING' || job.status === 'WAITING'
   const nextRun = job.status === 'PENDING' ? ms(job.nextRunAt) : null
 
   // Waits: submission → first attempt, between attempts, last attempt → next run.

@@ -136,3 +136,58 @@ describe('SubmitView', () => {
     expect(dur).not.toHaveAttribute('aria-invalid')
   })
 })
+
+describe('SubmitView job types', () => {
+  it.each([
+    ['DATA_PIPELINE', /"action": "SCRIPT"/],
+    ['WEBHOOK', /"url": "https:\/\/hooks\.example\.com\/orders"/],
+  ])('offers %s with an example payload, sent as it is previewed', async (type, shows) => {
+    const JOB = '0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'
+    const api = stubApi({
+      'POST /api/jobs': { status: 202, body: { jobId: JOB, traceId: 't' } },
+      [`GET /api/jobs/${JOB}`]: { body: { jobId: JOB, status: 'PENDING' } },
+    })
+    const { router } = renderAt('/submit')
+    const user = userEvent.setup()
+    await user.selectOptions(await screen.findByLabelText('Job type'), type)
+    expect(screen.queryByLabelText('Step 1 action')).not.toBeInTheDocument()
+    const payload = screen.getByLabelText(`${type} payload (JSON)`) as HTMLTextAreaElement
+    expect(payload.value).toMatch(shows)
+    const want = { jobType: type, payload: JSON.parse(payload.value), maxRetryCount: 3 }
+    expect(preview()).toEqual(want)
+    await user.click(screen.getByRole('button', { name: 'Submit job' }))
+    await waitFor(() => expect(router.state.location.pathname).toBe(`/jobs/${JOB}`))
+    expect(api.sent('POST /api/jobs')[0].body).toEqual(want)
+  })
+
+  it('shows a script parse error from the API next to the payload', async () => {
+    const msg = 'line 3: got end of file, want primary expression'
+    stubApi({
+      'POST /api/jobs': apiError(400, 'API.INVALID_REQUEST', 'invalid job submission', [`payload.steps[1].source: ${msg}`]),
+    })
+    renderAt('/submit')
+    const user = userEvent.setup()
+    await user.selectOptions(await screen.findByLabelText('Job type'), 'DATA_PIPELINE')
+    await user.click(screen.getByRole('button', { name: 'Submit job' }))
+    const payload = screen.getByLabelText('DATA_PIPELINE payload (JSON)')
+    await waitFor(() => expect(payload).toHaveAttribute('aria-invalid', 'true'))
+    expect(payload).toHaveAccessibleDescription(expect.stringContaining(`payload.steps[1].source: ${msg}`))
+    expect(screen.getByRole('alert')).not.toHaveTextContent('Some of these name no field on this form.')
+  })
+
+  it('does not send a payload that is not JSON, and says why', async () => {
+    const api = stubApi({})
+    renderAt('/submit')
+    const user = userEvent.setup()
+    await user.selectOptions(await screen.findByLabelText('Job type'), 'WEBHOOK')
+    const payload = screen.getByLabelText('WEBHOOK payload (JSON)')
+    fireEvent.change(payload, { target: { value: '{"url": ' } })
+    expect(payload).toHaveAttribute('aria-invalid', 'true')
+    expect(payload).toHaveAccessibleDescription(expect.stringContaining('The payload is not JSON'))
+    await user.click(screen.getByRole('button', { name: 'Submit job' }))
+    expect(api.sent('POST /api/jobs')).toHaveLength(0)
+    expect(payload).toHaveFocus()
+    await user.click(screen.getByRole('button', { name: 'Reset to the WEBHOOK example' }))
+    expect(payload).not.toHaveAttribute('aria-invalid')
+  })
+})

@@ -1,14 +1,17 @@
 // Job submission: a form with a step builder (add, remove, reorder with
 // buttons), each action's own fields with the API's limits, and a JSON preview
-// of what is sent. The API validates: its 400 `details` show at the fields they
-// name. A new job opens on its own page, live.
+// of what is sent. WEBHOOK and DATA_PIPELINE jobs are edited as a JSON payload
+// that starts as an example of the type. The API validates: its 400 `details`
+// show at the fields they name (a script's parse error, naming the line, under
+// the payload). A new job opens on its own page, live.
 import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { useNavigate } from '@tanstack/react-router'
 import { useMutation } from '@tanstack/react-query'
 import { ApiError, apiSend } from '../../api/client'
-import { JOB_TYPES, type Accepted, type JobSubmission } from '../../api/types'
+import { JOB_TYPES, type Accepted, type JobSubmission, type JobType } from '../../api/types'
 import { ProblemNote } from '../../components/ProblemNote'
 import { RoleRequired } from '../../auth/auth'
+import { exampleText, PAYLOAD_HELP, parsePayload } from './examples'
 import { ACTIONS, HTTP_METHODS, LIMITS, move, newStep, toSubmission, type Action, type StepDraft } from './steps'
 
 type FieldErrors = Record<string, string>
@@ -33,7 +36,8 @@ export function SubmitView() {
 
 function SubmitForm() {
   const navigate = useNavigate()
-  const [jobType, setJobType] = useState<string>(JOB_TYPES[0])
+  const [jobType, setJobType] = useState<JobType>(JOB_TYPES[0])
+  const [payloadText, setPayloadText] = useState<Record<string, string>>({})
   const [maxRetryCount, setMaxRetryCount] = useState(String(LIMITS.maxRetryCount.default))
   const [steps, setSteps] = useState<StepDraft[]>(() => [newStep('LOG'), newStep('SLEEP')])
   const [errors, setErrors] = useState<FieldErrors>({})
@@ -47,7 +51,12 @@ function SubmitForm() {
     setFocusId(null)
   }, [focusId])
 
-  const body = toSubmission(jobType, steps, maxRetryCount)
+  const simulation = jobType === 'SIMULATION'
+  const text = jobType === 'SIMULATION' ? '' : (payloadText[jobType] ?? exampleText(jobType))
+  const parsed = simulation ? null : parsePayload(text)
+  const body: JobSubmission = simulation
+    ? toSubmission(jobType, steps, maxRetryCount)
+    : { ...toSubmission(jobType, [], maxRetryCount), payload: parsed?.ok ? (parsed.value as JobSubmission['payload']) : {} }
 
   const submit = useMutation({
     mutationFn: (sub: JobSubmission) => apiSend<Accepted>('POST', '/api/jobs', sub),
@@ -100,12 +109,23 @@ function SubmitForm() {
   function onSubmit(e: FormEvent) {
     e.preventDefault()
     setErrors({})
+    if (parsed && !parsed.ok) {
+      document.getElementById('payload')?.focus()
+      return
+    }
     submit.mutate(body)
+  }
+
+  function pickType(t: JobType) {
+    setJobType(t)
+    setErrors({})
+    submit.reset()
   }
 
   const stepErr = (i: number, field: string) => errors[`payload.steps[${i}].${field}`] ?? errors[`steps[${i}].${field}`]
   const placed = (k: string) => {
     if (['jobType', 'maxRetryCount', 'payload.steps'].includes(k)) return true
+    if (!simulation) return k === 'payload' || k.startsWith('payload.')
     const m = /^(?:payload\.)?steps\[(\d+)\](?:\.(\w+))?$/.exec(k)
     return m !== null && Number(m[1]) < steps.length && (m[2] === undefined || STEP_FIELDS.has(m[2]))
   }
@@ -144,7 +164,7 @@ function SubmitForm() {
         <div className="form-row">
           <Field id="jobType" label="Job type" error={errors['jobType']}>
             {(p) => (
-              <select {...p} value={jobType} onChange={(e) => setJobType(e.target.value)}>
+              <select {...p} value={jobType} onChange={(e) => pickType(e.target.value as JobType)}>
                 {JOB_TYPES.map((t) => (
                   <option key={t}>{t}</option>
                 ))}
@@ -167,69 +187,80 @@ function SubmitForm() {
           </Field>
         </div>
 
-        <fieldset className="steps" aria-describedby={errors['payload.steps'] ? 'steps-error' : undefined}>
-          <legend>
-            Steps ({steps.length} of at most {LIMITS.steps.max})
-          </legend>
-          {errors['payload.steps'] && (
-            <p id="steps-error" className="field-error">
-              {errors['payload.steps']}
-            </p>
-          )}
-          <ol className="step-list">
-            {steps.map((s, i) => (
-              <li key={s.key} className="step">
-                <fieldset aria-label={`Step ${i + 1}`}>
-                  <div className="step-head">
-                    <span className="step-no" aria-hidden="true">
-                      {i + 1}
-                    </span>
-                    <Field id={`step-${s.key}-action`} label={`Step ${i + 1} action`} error={stepErr(i, 'action') ?? errors[`payload.steps[${i}]`]}>
-                      {(p) => (
-                        <select {...p} value={s.action} onChange={(e) => update(s.key, { action: e.target.value as Action })}>
-                          {ACTIONS.map((a) => (
-                            <option key={a}>{a}</option>
-                          ))}
-                        </select>
-                      )}
-                    </Field>
-                    <span className="muted step-help">{ACTION_HELP[s.action]}</span>
-                    <div className="step-buttons" role="group" aria-label={`Step ${i + 1} order`}>
-                      <button type="button" id={`step-${s.key}-up`} onClick={() => reorder(i, -1)} disabled={i === 0} aria-label={`Move step ${i + 1} up`}>
-                        ↑
-                      </button>
-                      <button
-                        type="button"
-                        id={`step-${s.key}-down`}
-                        onClick={() => reorder(i, 1)}
-                        disabled={i === steps.length - 1}
-                        aria-label={`Move step ${i + 1} down`}
-                      >
-                        ↓
-                      </button>
-                      <button
-                        type="button"
-                        className="danger"
-                        onClick={() => remove(i)}
-                        disabled={steps.length <= LIMITS.steps.min}
-                        aria-label={`Remove step ${i + 1}`}
-                      >
-                        Remove
-                      </button>
+        {simulation ? (
+          <fieldset className="steps" aria-describedby={errors['payload.steps'] ? 'steps-error' : undefined}>
+            <legend>
+              Steps ({steps.length} of at most {LIMITS.steps.max})
+            </legend>
+            {errors['payload.steps'] && (
+              <p id="steps-error" className="field-error">
+                {errors['payload.steps']}
+              </p>
+            )}
+            <ol className="step-list">
+              {steps.map((s, i) => (
+                <li key={s.key} className="step">
+                  <fieldset aria-label={`Step ${i + 1}`}>
+                    <div className="step-head">
+                      <span className="step-no" aria-hidden="true">
+                        {i + 1}
+                      </span>
+                      <Field id={`step-${s.key}-action`} label={`Step ${i + 1} action`} error={stepErr(i, 'action') ?? errors[`payload.steps[${i}]`]}>
+                        {(p) => (
+                          <select {...p} value={s.action} onChange={(e) => update(s.key, { action: e.target.value as Action })}>
+                            {ACTIONS.map((a) => (
+                              <option key={a}>{a}</option>
+                            ))}
+                          </select>
+                        )}
+                      </Field>
+                      <span className="muted step-help">{ACTION_HELP[s.action]}</span>
+                      <div className="step-buttons" role="group" aria-label={`Step ${i + 1} order`}>
+                        <button type="button" id={`step-${s.key}-up`} onClick={() => reorder(i, -1)} disabled={i === 0} aria-label={`Move step ${i + 1} up`}>
+                          ↑
+                        </button>
+                        <button
+                          type="button"
+                          id={`step-${s.key}-down`}
+                          onClick={() => reorder(i, 1)}
+                          disabled={i === steps.length - 1}
+                          aria-label={`Move step ${i + 1} down`}
+                        >
+                          ↓
+                        </button>
+                        <button
+                          type="button"
+                          className="danger"
+                          onClick={() => remove(i)}
+                          disabled={steps.length <= LIMITS.steps.min}
+                          aria-label={`Remove step ${i + 1}`}
+                        >
+                          Remove
+                        </button>
+                      </div>
                     </div>
-                  </div>
-                  <StepFields s={s} i={i} err={(f) => stepErr(i, f)} update={(patch) => update(s.key, patch)} />
-                </fieldset>
-              </li>
-            ))}
-          </ol>
-          <button type="button" id="add-step" onClick={add} disabled={steps.length >= LIMITS.steps.max}>
-            + Add step
-          </button>
-          <p className="visually-hidden" aria-live="polite">
-            {announce}
-          </p>
-        </fieldset>
+                    <StepFields s={s} i={i} err={(f) => stepErr(i, f)} update={(patch) => update(s.key, patch)} />
+                  </fieldset>
+                </li>
+              ))}
+            </ol>
+            <button type="button" id="add-step" onClick={add} disabled={steps.length >= LIMITS.steps.max}>
+              + Add step
+            </button>
+            <p className="visually-hidden" aria-live="polite">
+              {announce}
+            </p>
+          </fieldset>
+        ) : (
+          <PayloadField
+            jobType={jobType}
+            text={text}
+            parseError={parsed && !parsed.ok ? parsed.error : undefined}
+            errors={errorList.filter(([k]) => k === 'payload' || k.startsWith('payload.'))}
+            onChange={(v) => setPayloadText((m) => ({ ...m, [jobType]: v }))}
+            onExample={() => setPayloadText((m) => ({ ...m, [jobType]: exampleText(jobType) }))}
+          />
+        )}
 
         <div className="actions">
           <button type="submit" className="primary" disabled={submit.isPending}>
@@ -241,10 +272,66 @@ function SubmitForm() {
       <details className="json-preview" open>
         <summary>JSON sent to POST /api/jobs</summary>
         <pre className="json" data-testid="json-preview" tabIndex={0}>
-          {JSON.stringify(body, null, 2)}
+          {parsed && !parsed.ok ? `The payload is ${parsed.error}` : JSON.stringify(body, null, 2)}
         </pre>
       </details>
     </section>
+  )
+}
+
+/** A WEBHOOK's or DATA_PIPELINE's payload as JSON, with the API's errors about it beneath. */
+function PayloadField({
+  jobType,
+  text,
+  parseError,
+  errors,
+  onChange,
+  onExample,
+}: {
+  jobType: Exclude<JobType, 'SIMULATION'>
+  text: string
+  parseError?: string
+  errors: [string, string][]
+  onChange: (v: string) => void
+  onExample: () => void
+}) {
+  const invalid = parseError !== undefined || errors.length > 0
+  return (
+    <div className="field payload-field">
+      <label htmlFor="payload">{jobType} payload (JSON)</label>
+      <span id="payload-hint" className="hint">
+        {PAYLOAD_HELP[jobType]}
+      </span>
+      <textarea
+        id="payload"
+        className="json"
+        rows={16}
+        spellCheck={false}
+        value={text}
+        aria-invalid={invalid ? true : undefined}
+        aria-describedby={['payload-hint', invalid ? 'payload-error' : ''].filter(Boolean).join(' ')}
+        onChange={(e) => onChange(e.target.value)}
+      />
+      {invalid && (
+        <div id="payload-error" className="field-error">
+          {parseError && <p>The payload is {parseError}</p>}
+          {errors.length > 0 && (
+            <ul>
+              {errors.map(([k, v]) => (
+                <li key={k}>
+                  <code>{k}</code>: {v}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+      <div>
+        <button type="button" onClick={onExample}>
+          Reset to the {jobType} example
+        </button>
+      </div>
+    </div>
   )
 }
 
