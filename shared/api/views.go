@@ -161,6 +161,9 @@ type ExecutionStep struct {
 	ID            string          `json:"id,omitempty"`
 	Output        json.RawMessage `json:"output,omitempty"`
 	OutputOmitted bool            `json:"outputOmitted,omitempty"`
+	// Resumed: the step finished in an earlier attempt and did not run
+	// again (durable resume; docs/reliability.md).
+	Resumed bool `json:"resumed,omitempty"`
 }
 
 // normalized makes absent lists [] and empty strings null.

@@ -116,7 +116,7 @@ func (s *Service) record(ctx context.Context, tasks []*task, outs []outcome, poi
 // resultEvent is the job-completed or job-failed event of an attempt.
 func resultEvent(t *task, o outcome) envelope.Envelope {
 	typ := envelope.TypeJobCompleted
-	if o.status == StatusFailed {
+	if o.status != StatusCompleted { // failed, yielded or parked
 		typ = envelope.TypeJobFailed
 	}
 	p, _ := envelope.JSON(o.result) // plain values only

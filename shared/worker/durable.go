@@ -1,0 +1,160 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jobweaver/jobweaver/shared/config"
+)
+
+// Codes and statuses of durable resume.
+const (
+	// CodeYielded marks an attempt cut by a deadline between or inside
+	// steps: not a failure, dispatched again uncharged.
+	CodeYielded = "WORKER.YIELDED"
+	// CodeParked marks an attempt that parked its job (a long SLEEP).
+	CodeParked = "WORKER.PARKED"
+	// CodeStepExceedsTimeout fails a job (permanently) whose attempts
+	// yielded DurableConfig.MaxIdleYields times in a row without finishing
+	// a step: a step that cannot finish within one invocation.
+	CodeStepExceedsTimeout = "WORKER.STEP_EXCEEDS_TIMEOUT"
+	// CodeCheckpointsUnavailable fails an attempt whose job's checkpoints
+	// could not be read (retried): running without them could repeat
+	// finished steps.
+	CodeCheckpointsUnavailable = "WORKER.CHECKPOINTS_UNAVAILABLE"
+
+	StatusYielded = "YIELDED"
+	StatusParked  = "PARKED"
+	StepParked    = "PARKED"
+	// StepInterrupted marks a step cut mid-way by a deadline: it runs
+	// again, from its start, in the next attempt.
+	StepInterrupted = "INTERRUPTED"
+)
+
+// DurableConfig tunes durable resume and parking.
+type DurableConfig struct {
+	// ParkThreshold (WORKER_PARK_THRESHOLD, default 2s): a SLEEP longer
+	// than this parks the job instead of holding a slot. Negative: only
+	// sleeps over MaxInlineSleep park.
+	ParkThreshold time.Duration
+	// MaxIdleYields (WORKER_MAX_IDLE_YIELDS, default 3): after this many
+	// yields in a row without a new checkpoint the job fails with
+	// CodeStepExceedsTimeout.
+	MaxIdleYields int
+}
+
+// Durable defaults.
+const (
+	DefaultParkThreshold = 2 * time.Second
+	DefaultMaxIdleYields = 3
+	// MaxInlineSleep is the longest SLEEP that may run inside an attempt
+	// (step.MaxSleepMs before parking existed); longer ones always park.
+	MaxInlineSleep = 5 * time.Minute
+)
+
+func durableFromEnv(env *config.Env) DurableConfig {
+	return DurableConfig{
+		ParkThreshold: env.Duration("WORKER_PARK_THRESHOLD", DefaultParkThreshold, -1, MaxInlineSleep),
+		MaxIdleYields: env.Int("WORKER_MAX_IDLE_YIELDS", DefaultMaxIdleYields, 1, 1000),
+	}
+}
+
+func (d DurableConfig) withDefaults() DurableConfig {
+	if d.ParkThreshold == 0 {
+		d.ParkThreshold = DefaultParkThreshold
+	}
+	if d.MaxIdleYields == 0 {
+		d.MaxIdleYields = DefaultMaxIdleYields
+	}
+	return d
+}
+
+// parkAfter is the longest sleep that runs inline.
+func (d DurableConfig) parkAfter() time.Duration {
+	if d.ParkThreshold < 0 || d.ParkThreshold > MaxInlineSleep {
+		return MaxInlineSleep
+	}
+	return d.ParkThreshold
+}
+
+// checkpoint is one finished step of a job.
+type checkpoint struct {
+	id       string
+	output   json.RawMessage // nil: none kept
+	finished time.Time       // in the future: a parked SLEEP's wake time
+}
+
+// loadCheckpoints returns the job's checkpoints by step index.
+func (s *Service) loadCheckpoints(ctx context.Context, jobID string) (map[int]checkpoint, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT step_index, coalesce(step_id, ''), output::text, finished_at
+		  FROM step_checkpoints WHERE job_id = $1::uuid`, jobID)
+	if err != nil {
+		return nil, fmt.Errorf("worker: load the checkpoints of job %s: %w", jobID, err)
+	}
+	out := map[int]checkpoint{}
+	var (
+		k   int
+		id  string
+		o   *string
+		fin time.Time
+	)
+	_, err = pgx.ForEachRow(rows, []any{&k, &id, &o, &fin}, func() error {
+		c := checkpoint{id: id, finished: fin}
+		if o != nil {
+			c.output = json.RawMessage(*o)
+		}
+		out[k] = c
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("worker: load the checkpoints of job %s: %w", jobID, err)
+	}
+	return out, nil
+}
+
+// checkpointTimeout bounds a checkpoint write, which runs even when the
+// step's context has just ended (the step did finish).
+const checkpointTimeout = 5 * time.Second
+
+// saveCheckpoint records that step k of t's job finished (or, for a park,
+// will have finished at fin), in its own transaction. A checkpoint
+// already there (a racing delivery) stays.
+func (s *Service) saveCheckpoint(ctx context.Context, t *task, k int, id string, out json.RawMessage, fin time.Time) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkpointTimeout)
+	defer cancel()
+	var o *string
+	if out != nil {
+		str := string(out)
+		o = &str
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO step_checkpoints (job_id, step_index, step_id, output, attempt, finished_at)
+		VALUES ($1::uuid, $2, NULLIF($3, ''), $4::jsonb, $5, $6)
+		ON CONFLICT (job_id, step_index) DO NOTHING`, t.jobID, k, id, o, t.job.Attempt, fin)
+	if err != nil {
+		return fmt.Errorf("worker: checkpoint step %d of job %s: %w", k, t.jobID, err)
+	}
+	return nil
+}
+
+// noteYield counts a yield of t's job and returns how many yields in a
+// row made no progress (progressed: this attempt checkpointed a step).
+func (s *Service) noteYield(ctx context.Context, jobID string, progressed bool) (int, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkpointTimeout)
+	defer cancel()
+	var idle int
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO job_yields (job_id, idle) VALUES ($1::uuid, CASE WHEN $2 THEN 0 ELSE 1 END)
+		ON CONFLICT (job_id) DO UPDATE
+		   SET idle = CASE WHEN $2 THEN 0 ELSE job_yields.idle + 1 END
+		RETURNING idle`, jobID, progressed).Scan(&idle)
+	if err != nil {
+		return 0, fmt.Errorf("worker: count a yield of job %s: %w", jobID, err)
+	}
+	return idle, nil
+}
