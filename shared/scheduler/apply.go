@@ -84,6 +84,8 @@ func (b *outcomeBatch) add(ctx context.Context, j *jobState, o attemptOutcome) b
 		if t.Status == internalapi.StatusWaiting {
 			until := o.ParkUntil
 			p.update.RunAt = &until
+			wait := time.Until(until)
+			f.RetryDelay = &wait // the attempt row's retry_at: the wake time
 			b.m.Count("JobsParked", 1, jt)
 			b.s.log.InfoContext(ctx, "job parked", "attempt", o.Attempt, "until", until)
 		} else {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/step"
 )
 
 // Codes and statuses of durable resume.
@@ -53,7 +54,7 @@ const (
 	DefaultMaxIdleYields = 3
 	// MaxInlineSleep is the longest SLEEP that may run inside an attempt
 	// (step.MaxSleepMs before parking existed); longer ones always park.
-	MaxInlineSleep = 5 * time.Minute
+	MaxInlineSleep = step.MaxSleepMs * time.Millisecond
 )
 
 func durableFromEnv(env *config.Env) DurableConfig {

@@ -254,7 +254,7 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 	for k, st := range t.steps {
 		sr := envelope.StepResult{Index: k, Action: st.Action()}
 		cp, done := cps[k]
-		isSleep := sr.Action == "SLEEP"
+		sleep, isSleep := step.SleepDuration(st)
 		switch {
 		case failed:
 			sr.Status = StepSkipped
@@ -290,8 +290,8 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 			}
 			sr.Status = StepSucceeded
 			sr.Resumed = true
-		case isSleep && time.Duration(st.Simulated())*time.Millisecond > park:
-			until := time.Now().Add(time.Duration(st.Simulated()) * time.Millisecond).UTC()
+		case isSleep && sleep > park:
+			until := time.Now().Add(sleep).UTC()
 			failed = true
 			if err := s.saveCheckpoint(ctx, t, k, "", nil, until); err != nil {
 				sr.Status = StepFailed
