@@ -150,9 +150,9 @@ func (s *Service) noteYield(ctx context.Context, jobID string, progressed bool) 
 	defer cancel()
 	var idle int
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO job_yields (job_id, idle) VALUES ($1::uuid, CASE WHEN $2 THEN 0 ELSE 1 END)
+		INSERT INTO job_yields (job_id, idle) VALUES ($1::uuid, CASE WHEN $2::boolean THEN 0 ELSE 1 END)
 		ON CONFLICT (job_id) DO UPDATE
-		   SET idle = CASE WHEN $2 THEN 0 ELSE job_yields.idle + 1 END
+		   SET idle = CASE WHEN $2::boolean THEN 0 ELSE job_yields.idle + 1 END
 		RETURNING idle`, jobID, progressed).Scan(&idle)
 	if err != nil {
 		return 0, fmt.Errorf("worker: count a yield of job %s: %w", jobID, err)

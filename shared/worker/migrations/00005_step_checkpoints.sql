@@ -20,9 +20,8 @@ CREATE TABLE step_checkpoints (
 -- The no-progress guard: how many attempts of a job in a row yielded
 -- (were cut by a deadline) without a new checkpoint. Reset by progress.
 CREATE TABLE job_yields (
-    job_id      uuid PRIMARY KEY,
-    idle        int  NOT NULL,
-    checkpoints int  NOT NULL
+    job_id uuid PRIMARY KEY,
+    idle   int  NOT NULL
 );
 
 -- An attempt may end yielded (cut by a deadline, dispatched again
