@@ -415,7 +415,7 @@ func Check(tb testing.TB, d *DBs, target *Target, jobs []Job, tol Tolerance) (re
 		case extra < 0:
 			report("job %s (%s): its counted step ran %d times; want %d", j.Token, k.Name, h, once)
 		case extra > tol.allowed(j.ID):
-			report("job %s (%s): its counted step ran %d times over %d finished attempts; at most %d reruns of a step cut off by a fault allowed", j.Token, k.Name, h, execs[j.ID], tol.allowed(j.ID))
+			report("job %s (%s): steps ran %d times for %d finished attempts; at most %d reruns of a step cut off by a fault allowed", j.Token, k.Name, h, execs[j.ID], tol.allowed(j.ID))
 		}
 		reruns += max(extra, 0)
 		want := 0

@@ -89,8 +89,43 @@ type checkpoint struct {
 	finished time.Time       // in the future: a parked SLEEP's wake time
 }
 
+// dbTries is how many times a checkpoint read or write is tried: a lost
+// database session (a failover, a terminated backend) costs one try, and
+// the pool connects again for the next.
+const dbTries = 3
+
+// retryDB runs f up to dbTries times, pausing a little between tries,
+// while ctx lasts.
+func retryDB(ctx context.Context, f func() error) error {
+	var err error
+	for i := range dbTries {
+		if err = f(); err == nil || ctx.Err() != nil {
+			return err
+		}
+		if i < dbTries-1 {
+			t := time.NewTimer(time.Duration(50*(i+1)) * time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	return err
+}
+
 // loadCheckpoints returns the job's checkpoints by step index.
-func (s *Service) loadCheckpoints(ctx context.Context, jobID string) (map[int]checkpoint, error) {
+func (s *Service) loadCheckpoints(ctx context.Context, jobID string) (out map[int]checkpoint, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkpointTimeout)
+	defer cancel()
+	err = retryDB(ctx, func() error {
+		out, err = s.queryCheckpoints(ctx, jobID)
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) queryCheckpoints(ctx context.Context, jobID string) (map[int]checkpoint, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT step_index, coalesce(step_id, ''), output::text, finished_at
 		  FROM step_checkpoints WHERE job_id = $1::uuid`, jobID)
@@ -133,10 +168,13 @@ func (s *Service) saveCheckpoint(ctx context.Context, t *task, k int, id string,
 		str := string(out)
 		o = &str
 	}
-	_, err := s.pool.Exec(ctx, `
+	err := retryDB(ctx, func() error {
+		_, err := s.pool.Exec(ctx, `
 		INSERT INTO step_checkpoints (job_id, step_index, step_id, output, attempt, finished_at)
 		VALUES ($1::uuid, $2, NULLIF($3, ''), $4::jsonb, $5, $6)
 		ON CONFLICT (job_id, step_index) DO NOTHING`, t.jobID, k, id, o, t.job.Attempt, fin)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("worker: checkpoint step %d of job %s: %w", k, t.jobID, err)
 	}
@@ -149,11 +187,13 @@ func (s *Service) noteYield(ctx context.Context, jobID string, progressed bool) 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkpointTimeout)
 	defer cancel()
 	var idle int
-	err := s.pool.QueryRow(ctx, `
+	err := retryDB(ctx, func() error {
+		return s.pool.QueryRow(ctx, `
 		INSERT INTO job_yields (job_id, idle) VALUES ($1::uuid, CASE WHEN $2::boolean THEN 0 ELSE 1 END)
 		ON CONFLICT (job_id) DO UPDATE
 		   SET idle = CASE WHEN $2::boolean THEN 0 ELSE job_yields.idle + 1 END
 		RETURNING idle`, jobID, progressed).Scan(&idle)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("worker: count a yield of job %s: %w", jobID, err)
 	}
