@@ -80,4 +80,3 @@ func TestCancelWaitingJob(t *testing.T) {
 		t.Fatalf("the cancelled job's next step ran %d times", n)
 	}
 }
-
