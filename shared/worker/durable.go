@@ -59,7 +59,7 @@ const (
 
 func durableFromEnv(env *config.Env) DurableConfig {
 	return DurableConfig{
-		ParkThreshold: env.Duration("WORKER_PARK_THRESHOLD", DefaultParkThreshold, -1, MaxInlineSleep),
+		ParkThreshold: env.Duration("WORKER_PARK_THRESHOLD", DefaultParkThreshold, -time.Hour, MaxInlineSleep),
 		MaxIdleYields: env.Int("WORKER_MAX_IDLE_YIELDS", DefaultMaxIdleYields, 1, 1000),
 	}
 }
