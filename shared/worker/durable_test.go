@@ -4,12 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
@@ -290,5 +292,32 @@ func TestLongSleepParksAndWakes(t *testing.T) {
 	}
 	if b.probe.count("before") != 1 || b.probe.count("after") != 1 {
 		t.Fatalf("counts before=%d after=%d", b.probe.count("before"), b.probe.count("after"))
+	}
+}
+
+func TestDurableConfigFromEnv(t *testing.T) {
+	cases := []struct {
+		env       map[string]string
+		threshold time.Duration
+		idle      int
+		bad       string
+	}{
+		{env: map[string]string{}, threshold: 2 * time.Second, idle: 3},
+		{env: map[string]string{"WORKER_PARK_THRESHOLD": "1500ms", "WORKER_MAX_IDLE_YIELDS": "5"}, threshold: 1500 * time.Millisecond, idle: 5},
+		{env: map[string]string{"WORKER_PARK_THRESHOLD": "-1s"}, threshold: -time.Second, idle: 3},
+		{env: map[string]string{"WORKER_PARK_THRESHOLD": "6m"}, bad: "WORKER_PARK_THRESHOLD"},
+		{env: map[string]string{"WORKER_MAX_IDLE_YIELDS": "0"}, bad: "WORKER_MAX_IDLE_YIELDS"},
+	}
+	for _, c := range cases {
+		env := config.FromMap(c.env)
+		cfg := worker.ConfigFromEnv(env)
+		switch {
+		case c.bad != "":
+			if env.Err() == nil || !strings.Contains(env.Err().Error(), c.bad) {
+				t.Errorf("%v: err = %v, want one naming %s", c.env, env.Err(), c.bad)
+			}
+		case env.Err() != nil || cfg.Durable.ParkThreshold != c.threshold || cfg.Durable.MaxIdleYields != c.idle:
+			t.Errorf("%v: %+v, %v", c.env, cfg.Durable, env.Err())
+		}
 	}
 }
