@@ -126,31 +126,124 @@ func (s *Service) loadCheckpoints(ctx context.Context, jobID string) (out map[in
 }
 
 func (s *Service) queryCheckpoints(ctx context.Context, jobID string) (map[int]checkpoint, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT step_index, coalesce(step_id, ''), output::text, finished_at
-		  FROM step_checkpoints WHERE job_id = $1::uuid`, jobID)
+	all, err := s.queryCheckpointsMany(ctx, []string{jobID})
 	if err != nil {
-		return nil, fmt.Errorf("worker: load the checkpoints of job %s: %w", jobID, err)
+		return nil, err
 	}
-	out := map[int]checkpoint{}
+	if all[jobID] == nil {
+		return map[int]checkpoint{}, nil
+	}
+	return all[jobID], nil
+}
+
+// queryCheckpointsMany returns the checkpoints of jobs by job and step.
+func (s *Service) queryCheckpointsMany(ctx context.Context, jobIDs []string) (map[string]map[int]checkpoint, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT job_id::text, step_index, coalesce(step_id, ''), output::text, finished_at
+		  FROM step_checkpoints WHERE job_id = ANY($1::text[]::uuid[])`, jobIDs)
+	if err != nil {
+		return nil, fmt.Errorf("worker: load the checkpoints of %d jobs: %w", len(jobIDs), err)
+	}
+	out := map[string]map[int]checkpoint{}
 	var (
+		job string
 		k   int
 		id  string
 		o   *string
 		fin time.Time
 	)
-	_, err = pgx.ForEachRow(rows, []any{&k, &id, &o, &fin}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&job, &k, &id, &o, &fin}, func() error {
 		c := checkpoint{id: id, finished: fin}
 		if o != nil {
 			c.output = json.RawMessage(*o)
 		}
-		out[k] = c
+		if out[job] == nil {
+			out[job] = map[int]checkpoint{}
+		}
+		out[job][k] = c
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("worker: load the checkpoints of job %s: %w", jobID, err)
+		return nil, fmt.Errorf("worker: load the checkpoints of %d jobs: %w", len(jobIDs), err)
 	}
 	return out, nil
+}
+
+// loadBatchCheckpoints loads the checkpoints of a batch's jobs in one
+// query. If it fails, each attempt loads its own (with retries). Only the
+// job's current dispatch runs, so no other attempt of these jobs adds
+// checkpoints meanwhile (a racing duplicate delivery may, and then runs a
+// step twice, as it always could).
+func (s *Service) loadBatchCheckpoints(ctx context.Context, tasks []*task) {
+	ids := make([]string, 0, len(tasks))
+	for _, t := range tasks {
+		if t.invalid == nil {
+			ids = append(ids, t.jobID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	all, err := s.queryCheckpointsMany(ctx, ids)
+	if err != nil {
+		s.log.WarnContext(ctx, "checkpoints not loaded for the batch; each attempt loads its own", "error", err.Error())
+		return
+	}
+	for _, t := range tasks {
+		t.cps, t.cpsLoaded = all[t.jobID], true
+		if t.cps == nil {
+			t.cps = map[int]checkpoint{}
+		}
+	}
+}
+
+// pendingCheckpoint is the checkpoint of an attempt's last step, written
+// with the attempt's executions row (one statement per commit) rather than
+// on its own: no step follows it.
+type pendingCheckpoint struct {
+	index  int
+	id     string
+	output json.RawMessage
+	at     time.Time
+}
+
+const insertCheckpoints = `
+INSERT INTO step_checkpoints (job_id, step_index, step_id, output, attempt, finished_at)
+SELECT j::uuid, i, NULLIF(s, ''), o::jsonb, a, f
+FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::timestamptz[]) AS r(j, i, s, o, a, f)
+ON CONFLICT (job_id, step_index) DO NOTHING`
+
+// insertLastCheckpoints writes the last-step checkpoints of the attempts
+// whose executions row went in.
+func insertLastCheckpoints(ctx context.Context, tx pgx.Tx, tasks []*task, outs []outcome, inserted map[string]bool) error {
+	var jobIDs, stepIDs []string
+	var outputs []*string
+	var idx, attempts []int32
+	var at []time.Time
+	for i, t := range tasks {
+		c := outs[i].last
+		if c == nil || !inserted[t.eventID] {
+			continue
+		}
+		jobIDs = append(jobIDs, t.jobID)
+		idx = append(idx, int32(c.index))
+		stepIDs = append(stepIDs, c.id)
+		var o *string
+		if c.output != nil {
+			str := string(c.output)
+			o = &str
+		}
+		outputs = append(outputs, o)
+		attempts = append(attempts, int32(t.job.Attempt))
+		at = append(at, c.at)
+	}
+	if len(jobIDs) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, insertCheckpoints, jobIDs, idx, stepIDs, outputs, attempts, at); err != nil {
+		return fmt.Errorf("worker: insert checkpoints: %w", err)
+	}
+	return nil
 }
 
 // checkpointTimeout bounds a checkpoint write, which runs even when the

@@ -21,7 +21,8 @@ type outcome struct {
 	idx     int // index of the task in the batch being run
 	status  string
 	result  envelope.AttemptResult
-	outputs []stepOutput // kept for job types that keep outputs
+	outputs []stepOutput       // kept for job types that keep outputs
+	last    *pendingCheckpoint // the last step's checkpoint, written with the record
 }
 
 // stepOutput is one step's output, kept in step_outputs.
@@ -226,7 +227,10 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 		return s.finish(ctx, i, t, res)
 	}
 	res.Steps = make([]envelope.StepResult, len(t.steps))
-	cps, err := s.loadCheckpoints(ctx, t.jobID)
+	cps, err := t.cps, error(nil)
+	if !t.cpsLoaded {
+		cps, err = s.loadCheckpoints(ctx, t.jobID)
+	}
 	if err != nil {
 		for k, st := range t.steps {
 			res.Steps[k] = envelope.StepResult{Index: k, Action: pgtext.Clean(st.Action(), 100), Status: StepSkipped}
@@ -243,6 +247,7 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 		outBytes   int
 		permanent  bool
 		progressed bool
+		last       *pendingCheckpoint
 	)
 	yield := func(k int, action, why string) {
 		failed = true
@@ -337,6 +342,11 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 			}
 			if err == nil {
 				sr.Status = StepSucceeded
+				if k == len(t.steps)-1 {
+					// The last step: checkpointed with the attempt's record.
+					last = &pendingCheckpoint{index: k, id: step.ID(st), output: kept, at: time.Now()}
+					break
+				}
 				// Checkpointed before the next step starts. If it cannot be
 				// written, a later attempt runs the step again.
 				if cerr := s.saveCheckpoint(ctx, t, k, step.ID(st), kept, time.Now()); cerr != nil {
@@ -382,6 +392,7 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 	res.Permanent = permanent
 	o := s.finish(ctx, i, t, res)
 	o.outputs = outs
+	o.last = last
 	return o
 }
 

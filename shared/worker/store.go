@@ -95,6 +95,9 @@ func (s *Service) record(ctx context.Context, tasks []*task, outs []outcome, poi
 		if err := insertOutputs(ctx, tx, tasks, outs, inserted); err != nil {
 			return err
 		}
+		if err := insertLastCheckpoints(ctx, tx, tasks, outs, inserted); err != nil {
+			return err
+		}
 		envs = make([]envelope.Envelope, 0, len(poison)+len(ins))
 		envs = append(envs, poison...)
 		for i, t := range tasks {
