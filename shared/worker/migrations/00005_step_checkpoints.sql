@@ -1,7 +1,7 @@
 -- +goose Up
 -- Durable resume. Every step a job finishes is checkpointed here, in its
 -- own short transaction right after the step ends and before the next one
--- starts; every later attempt of the job (after a deadline cut, a crash,
+-- starts (the last step's, with the attempt's executions row); every later attempt of the job (after a deadline cut, a crash,
 -- a lease rescue, a failed step's retry, a park) loads the job's
 -- checkpoints and starts at the first step without one. output is the
 -- step's kept output (NULL when it has none). finished_at is when the
