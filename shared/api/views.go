@@ -32,6 +32,8 @@ type JobView struct {
 	UpdatedAt     time.Time       `json:"updatedAt"`
 	NextRunAt     *time.Time      `json:"nextRunAt"`
 	CreatedBy     string          `json:"createdBy"` // the submitting caller
+	// WaitingUntil: a WAITING (parked) job's wake time; absent otherwise.
+	WaitingUntil *time.Time `json:"waitingUntil,omitempty"`
 }
 
 // JobSummary is a job as GET /api/jobs lists it: a JobView without the
@@ -54,6 +56,8 @@ type JobSummary struct {
 	UpdatedAt     time.Time  `json:"updatedAt"`
 	NextRunAt     *time.Time `json:"nextRunAt"`
 	CreatedBy     string     `json:"createdBy"` // the submitting caller
+	// WaitingUntil: a WAITING (parked) job's wake time; absent otherwise.
+	WaitingUntil *time.Time `json:"waitingUntil,omitempty"`
 }
 
 // summaryView shows an item of the scheduler's job list with empty
@@ -64,7 +68,7 @@ func summaryView(j internalapi.JobSummary) JobSummary {
 		Status: j.Status, Attempts: j.Attempts,
 		LastError: nonEmptyString(j.LastError), LastErrorCode: nonEmptyString(j.LastErrorCode), Truncated: j.Truncated,
 		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, UpdatedAt: j.UpdatedAt, NextRunAt: j.NextRunAt,
-		CreatedBy: callerOrAnonymous(j.CreatedBy),
+		CreatedBy: callerOrAnonymous(j.CreatedBy), WaitingUntil: j.WaitingUntil,
 	}
 }
 
@@ -89,7 +93,7 @@ func statusView(j internalapi.JobStatus) JobView {
 		Status: j.Status, Attempts: j.Attempts,
 		LastError: nonEmptyString(j.LastError), LastErrorCode: nonEmptyString(j.LastErrorCode),
 		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, UpdatedAt: j.UpdatedAt, NextRunAt: j.NextRunAt,
-		CreatedBy: callerOrAnonymous(j.CreatedBy),
+		CreatedBy: callerOrAnonymous(j.CreatedBy), WaitingUntil: j.WaitingUntil,
 	}
 }
 
@@ -161,6 +165,9 @@ type ExecutionStep struct {
 	ID            string          `json:"id,omitempty"`
 	Output        json.RawMessage `json:"output,omitempty"`
 	OutputOmitted bool            `json:"outputOmitted,omitempty"`
+	// Resumed: the step finished in an earlier attempt and did not run
+	// again (durable resume; docs/reliability.md).
+	Resumed bool `json:"resumed,omitempty"`
 }
 
 // normalized makes absent lists [] and empty strings null.

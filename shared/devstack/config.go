@@ -156,6 +156,8 @@ var Vars = []Var{
 	{"WEBHOOK_SIGNING_KEYS", "", "WEBHOOK jobs' signing secrets as name=secret,... (each secret 16 to 1024 bytes, no commas); a job names one in payload.signingKey (docs/job-types.md)", false},
 	{"WORKER_DEADLINE_MARGIN", "1s", "steps stop this long before the invocation deadline", false},
 	{"WORKER_PAGE_SIZE_MAX", "100", "cap on the page size of the worker's execution lists", false},
+	{"WORKER_PARK_THRESHOLD", "2s", "a SLEEP longer than this parks its job (WAITING, no worker held) until it is due; negative: only sleeps over 5m park", false},
+	{"WORKER_MAX_IDLE_YIELDS", "3", "a job cut by the deadline this many times in a row without finishing a step fails (WORKER.STEP_EXCEEDS_TIMEOUT)", false},
 	{"DLQ_PAGE_SIZE_MAX", "100", "cap on the page size of the dead-letter list", false},
 	{"DLQ_RETENTION", "30d", "dead letters RETRIED or DISMISSED are removed once older than this, the others once older than twice this (a Go duration or days)", false},
 	{"DLQ_MAX_ENTRIES", "0", "beyond this many dead letters the oldest are removed first (0: no cap)", false},

@@ -293,20 +293,25 @@ func largeJobsList(t *testing.T, s *stack) {
 
 func TestFunctionTimeout(t *testing.T) {
 	// The worker stops its steps WORKER_DEADLINE_MARGIN (1 s) before the
-	// 2 s timeout and records the attempt as cut off: it is retried, and
-	// dead-lettered once the retries run out.
-	t.Run("steps cut off before the deadline are retried", func(t *testing.T) {
+	// 2 s timeout: the attempt yields (durable resume), uncharged, and the
+	// next resumes after the LOG. A SLEEP (run in place:
+	// WORKER_PARK_THRESHOLD=-1) longer than any invocation never finishes:
+	// after WORKER_MAX_IDLE_YIELDS (3) yields without progress the job
+	// fails for good and is dead-lettered.
+	t.Run("steps cut off before the deadline yield until they cannot progress", func(t *testing.T) {
 		t.Parallel()
-		s := startStack(t, true, map[string]string{"SCHEDULER_LEASE": "5s"},
+		s := startStack(t, true, map[string]string{"SCHEDULER_LEASE": "5s", "WORKER_PARK_THRESHOLD": "-1s"},
 			map[string]FunctionSettings{"worker": {Timeout: 2 * time.Second, Instances: 1}})
 		id := s.Submit(t, stacktest.JobJSON(`{"action":"LOG","message":"long"},{"action":"SLEEP","durationMs":5000}`, 1))
 		job := s.WaitStatus(t, id, "FAILED")
 		ex := s.Do(t, http.MethodGet, "/api/jobs/"+id+"/executions", "").JSON(t)
 		t.Logf("job %v: attempts %v, last error %v", job["status"], job["attempts"], job["lastError"])
-		if job["attempts"] != float64(2) || job["lastErrorCode"] != worker.CodeDeadlineExceeded || ex["totalElements"] != float64(2) {
+		// 1: the LOG, then a yield; 2 and 3: idle yields; 4: the third idle
+		// yield fails the job.
+		if job["attempts"] != float64(4) || job["lastErrorCode"] != worker.CodeStepExceedsTimeout || ex["totalElements"] != float64(4) {
 			t.Errorf("job %v, executions %v", job, ex)
 		}
-		s.WaitDeadLetter(t, "the timed-out job", func(e map[string]any) bool { return e["jobId"] == id && e["reason"] == "RETRIES_EXHAUSTED" })
+		s.WaitDeadLetter(t, "the timed-out job", func(e map[string]any) bool { return e["jobId"] == id && e["reason"] == "PERMANENT_FAILURE" })
 		for _, inv := range s.cluster.Invocations("worker") {
 			if inv.Failed == invoke.ErrorTypeTimeout {
 				t.Errorf("the worker ran into its timeout: %+v", inv)
@@ -322,7 +327,7 @@ func TestFunctionTimeout(t *testing.T) {
 	// invocation runs nothing and succeeds, which unblocks the partition.
 	t.Run("a timed-out invocation is rescued by the lease", func(t *testing.T) {
 		t.Parallel()
-		s := startStack(t, true, map[string]string{"SCHEDULER_LEASE": "3s", "WORKER_DEADLINE_MARGIN": "0s"},
+		s := startStack(t, true, map[string]string{"SCHEDULER_LEASE": "3s", "WORKER_DEADLINE_MARGIN": "0s", "WORKER_PARK_THRESHOLD": "-1s"},
 			map[string]FunctionSettings{"worker": {Timeout: 2 * time.Second, Instances: 1}})
 		id := s.Submit(t, stacktest.JobJSON(`{"action":"LOG","message":"long"},{"action":"SLEEP","durationMs":5000}`, 0))
 		job := s.WaitStatus(t, id, "FAILED")

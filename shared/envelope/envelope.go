@@ -172,6 +172,9 @@ type StepResult struct {
 	Status     string `json:"status"` // SUCCEEDED, FAILED, SKIPPED
 	DurationMs int64  `json:"durationMs"`
 	Error      string `json:"error,omitempty"`
+	// Resumed marks a step finished in an earlier attempt of the job: it
+	// did not run again, its checkpointed output fed the later steps.
+	Resumed bool `json:"resumed,omitempty"`
 }
 
 // AttemptResult is the payload of JobCompleted and JobFailed.
@@ -185,6 +188,17 @@ type AttemptResult struct {
 	Error      string       `json:"error,omitempty"`     // JobFailed only
 	// Permanent marks a failure that no retry can fix (an undecodable job).
 	Permanent bool `json:"permanent,omitempty"`
+	// Yielded marks an attempt cut by its invocation's deadline (or its
+	// lease) with its finished steps checkpointed: not a failure. The
+	// scheduler dispatches the job again at once without charging a retry
+	// and the next attempt resumes at the first unfinished step. Sent as
+	// a JobFailed (ErrorCode WORKER.YIELDED).
+	Yielded bool `json:"yielded,omitempty"`
+	// ParkUntil is set when the attempt parked the job (a long SLEEP):
+	// the scheduler makes it WAITING until then, uncharged, and then
+	// dispatches it again to resume. Sent as a JobFailed (ErrorCode
+	// WORKER.PARKED).
+	ParkUntil *time.Time `json:"parkUntil,omitempty"`
 }
 
 // AttemptSummary is one attempt in a dead-letter event.

@@ -28,12 +28,17 @@ const (
 	EventCancelled        = "CANCELLED"
 	EventCompleted        = "COMPLETED"
 	EventFailed           = "FAILED"
+	// EventAttemptYielded: the attempt was cut by a deadline with its
+	// finished steps checkpointed; the job is dispatched again, uncharged.
+	EventAttemptYielded = "ATTEMPT_YIELDED"
+	// EventParked: the attempt parked the job (WAITING) until NextRunAt.
+	EventParked = "PARKED"
 )
 
 // HistoryEventTypes lists every history event type.
 var HistoryEventTypes = []string{EventSubmitted, EventDispatched, EventStarted, EventAttemptCompleted,
 	EventAttemptFailed, EventLeaseExpired, EventRetryScheduled, EventDeadLettered, EventManualRetry,
-	EventCancelled, EventCompleted, EventFailed}
+	EventCancelled, EventCompleted, EventFailed, EventAttemptYielded, EventParked}
 
 // JobHistory is a job's lifecycle, oldest event first.
 type JobHistory struct {

@@ -27,6 +27,7 @@ type JobStatus struct {
 	UpdatedAt     time.Time       `json:"updatedAt"`
 	NextRunAt     *time.Time      `json:"nextRunAt,omitempty"`
 	LeaseUntil    *time.Time      `json:"leaseUntil,omitempty"`
+	WaitingUntil  *time.Time      `json:"waitingUntil,omitempty"` // while WAITING: when it wakes
 	Version       int             `json:"version"`
 	CreatedBy     string          `json:"createdBy,omitempty"` // the submitting caller
 }
@@ -51,6 +52,7 @@ type JobSummary struct {
 	UpdatedAt     time.Time  `json:"updatedAt"`
 	NextRunAt     *time.Time `json:"nextRunAt,omitempty"`
 	LeaseUntil    *time.Time `json:"leaseUntil,omitempty"`
+	WaitingUntil  *time.Time `json:"waitingUntil,omitempty"` // while WAITING: when it wakes
 	Version       int        `json:"version"`
 	CreatedBy     string     `json:"createdBy,omitempty"` // the submitting caller
 }

@@ -38,7 +38,7 @@ func TestPathsMatchTheirPatterns(t *testing.T) {
 
 func TestTerminal(t *testing.T) {
 	t.Parallel()
-	want := map[string]bool{StatusPending: false, StatusRunning: false, StatusCompleted: true, StatusFailed: true, StatusCancelled: true}
+	want := map[string]bool{StatusPending: false, StatusRunning: false, StatusCompleted: true, StatusFailed: true, StatusCancelled: true, StatusWaiting: false}
 	if len(want) != len(Statuses) {
 		t.Fatalf("Statuses %v; the test knows %d", Statuses, len(want))
 	}

@@ -7,10 +7,13 @@ const (
 	StatusCompleted = "COMPLETED"
 	StatusFailed    = "FAILED"
 	StatusCancelled = "CANCELLED"
+	// StatusWaiting is a parked job (a long SLEEP): it holds no worker
+	// and wakes (PENDING) at its waitingUntil.
+	StatusWaiting = "WAITING"
 )
 
 // Statuses lists every job status; a job list may filter on each.
-var Statuses = []string{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCancelled}
+var Statuses = []string{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCancelled, StatusWaiting}
 
 // Terminal reports whether status is final.
 func Terminal(status string) bool {

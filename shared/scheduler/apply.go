@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -72,6 +73,32 @@ func (b *outcomeBatch) add(ctx context.Context, j *jobState, o attemptOutcome) b
 	p.update.Delay = nil
 	f := attemptFinish{JobID: j.ID, Attempt: o.Attempt, Outcome: o.Outcome, DurationMs: o.DurationMs}
 	jt := metrics.Dim("JobType", j.JobType)
+	if t.Uncharged {
+		// A yield or a park: not a failure. The budget base moves up so
+		// that this attempt is not charged; the attempt row records why.
+		j.BudgetBase++
+		p.update.BudgetBump++
+		code, msg := o.ErrorCode, o.Error
+		f.ErrorCode, f.Error = nonEmpty(code), nonEmpty(msg)
+		p.deadLetterID = ""
+		if t.Status == internalapi.StatusWaiting {
+			until := o.ParkUntil
+			p.update.RunAt = &until
+			wait := time.Until(until)
+			f.RetryDelay = &wait // the attempt row's retry_at: the wake time
+			b.m.Count("JobsParked", 1, jt)
+			b.s.log.InfoContext(ctx, "job parked", "attempt", o.Attempt, "until", until)
+		} else {
+			d := time.Duration(0)
+			p.update.Delay = &d
+			p.update.RunAt = nil
+			b.m.Count("JobsYielded", 1, jt)
+			b.s.log.InfoContext(ctx, "attempt yielded; dispatched again uncharged", "attempt", o.Attempt, "error", o.Error)
+		}
+		b.attempts[attemptKey{j.ID, o.Attempt}] = f
+		return true
+	}
+	p.update.RunAt = nil
 	if o.Outcome != OutcomeCompleted {
 		b.m.Count("JobsFailed", 1, jt)
 		code, msg := o.ErrorCode, o.Error

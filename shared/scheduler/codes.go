@@ -37,4 +37,10 @@ const (
 	OutcomeFailed       = "FAILED"
 	OutcomeLeaseExpired = "LEASE_EXPIRED"
 	OutcomeCancelled    = "CANCELLED"
+	// OutcomeYielded: the attempt was cut by a deadline with its finished
+	// steps checkpointed; dispatched again at once, uncharged.
+	OutcomeYielded = "YIELDED"
+	// OutcomeParked: the attempt parked the job (a long SLEEP); WAITING
+	// until its wake time, uncharged.
+	OutcomeParked = "PARKED"
 )

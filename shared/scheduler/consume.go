@@ -184,6 +184,12 @@ func resultOutcome(in inbound) attemptOutcome {
 	if in.Env.Type == envelope.TypeJobFailed {
 		o.Outcome = OutcomeFailed
 		o.ErrorCode, o.Error, o.Permanent = pgtext.Clean(r.ErrorCode, 200), pgtext.Clean(r.Error, envelope.MaxErrorBytes), r.Permanent
+		switch {
+		case r.ParkUntil != nil && !r.Permanent:
+			o.Outcome, o.ParkUntil = OutcomeParked, *r.ParkUntil
+		case r.Yielded && !r.Permanent:
+			o.Outcome = OutcomeYielded
+		}
 	}
 	return o
 }

@@ -91,6 +91,17 @@
 // A started attempt whose lease has run out is rescued as a failed
 // attempt with error code SCHEDULER.LEASE_EXPIRED.
 //
+// # Yields and parks (durable resume)
+//
+// A job-failed result with yielded: true (the worker's deadline cut the
+// attempt, its finished steps checkpointed) records the attempt YIELDED
+// and makes the job PENDING, due now; one with parkUntil (a long SLEEP)
+// records it PARKED and makes the job WAITING with next_run_at = the wake
+// time (waitingUntil in the job's views). Neither is charged: the job's
+// budget base moves up by one. Each pass wakes the due WAITING jobs
+// (PENDING, due now) before it dispatches, so they go out on the same
+// fair queues as retries. A WAITING job can be cancelled.
+//
 // # Housekeeping
 //
 // Result event IDs are kept in processed_events for 14 days, well past

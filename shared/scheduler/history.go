@@ -87,6 +87,14 @@ func deriveHistory(j historyJob, attempts []historyAttempt, retries []manualRetr
 			ended = *a.FinishedAt
 		}
 		switch a.Outcome {
+		case OutcomeYielded, OutcomeParked: // uncharged: the budget moves on
+			base++
+			typ := internalapi.EventAttemptYielded
+			var next *time.Time
+			if a.Outcome == OutcomeParked {
+				typ, next = internalapi.EventParked, a.RetryAt
+			}
+			add(internalapi.HistoryEvent{At: ended, Type: typ, Attempt: a.Attempt, Message: a.Error, ErrorCode: a.ErrorCode, NextRunAt: next})
 		case OutcomeCompleted:
 			add(internalapi.HistoryEvent{At: ended, Type: internalapi.EventAttemptCompleted, Attempt: a.Attempt})
 		case OutcomeFailed, OutcomeLeaseExpired:

@@ -210,6 +210,8 @@ type jobUpdate struct {
 	Version       int // as locked
 	Status        string
 	Delay         *time.Duration // retry: next_run_at = now() + Delay
+	RunAt         *time.Time     // a park: next_run_at = RunAt (wins over Delay)
+	BudgetBump    int            // uncharged attempts (yields, parks): budget_base += BudgetBump
 	LastError     *string
 	LastErrorCode *string
 }
@@ -225,9 +227,12 @@ func jobUpdateMany(ctx context.Context, q querier, ups []jobUpdate) (map[string]
 		versions      = make([]int32, len(ups))
 		delays        = make([]*float64, len(ups))
 		errs, codes   = make([]*string, len(ups)), make([]*string, len(ups))
+		runAts        = make([]*time.Time, len(ups))
+		bumps         = make([]int32, len(ups))
 	)
 	for i, u := range ups {
 		ids[i], statuses[i], versions[i] = u.ID, u.Status, int32(u.Version)
+		runAts[i], bumps[i] = u.RunAt, int32(u.BudgetBump)
 		errs[i], codes[i] = u.LastError, u.LastErrorCode
 		if u.Delay != nil {
 			us := float64(u.Delay.Microseconds())
@@ -237,19 +242,22 @@ func jobUpdateMany(ctx context.Context, q querier, ups []jobUpdate) (map[string]
 	rows, err := q.Query(ctx, `
 		UPDATE jobs j
 		   SET status = u.status,
-		       next_run_at = CASE WHEN u.delay_us IS NULL THEN j.next_run_at
+		       next_run_at = CASE WHEN u.run_at IS NOT NULL THEN u.run_at
+		                          WHEN u.delay_us IS NULL THEN j.next_run_at
 		                          ELSE now() + u.delay_us * interval '1 microsecond' END,
+		       budget_base = j.budget_base + u.bump,
 		       lease_until = NULL,
 		       last_error = coalesce(u.last_error, j.last_error),
 		       last_error_code = coalesce(u.last_error_code, j.last_error_code),
 		       finished_at = CASE WHEN u.status IN ('COMPLETED', 'FAILED') THEN now() ELSE j.finished_at END,
 		       updated_at = now(),
 		       version = j.version + 1
-		  FROM unnest($1::text[], $2::int[], $3::text[], $4::float8[], $5::text[], $6::text[])
-		       AS u(id, version, status, delay_us, last_error, last_error_code)
+		  FROM unnest($1::text[], $2::int[], $3::text[], $4::float8[], $5::text[], $6::text[],
+		              $7::timestamptz[], $8::int[])
+		       AS u(id, version, status, delay_us, last_error, last_error_code, run_at, bump)
 		 WHERE j.id = u.id::uuid AND j.version = u.version
 		RETURNING j.id::text, j.finished_at`,
-		ids, versions, statuses, delays, errs, codes)
+		ids, versions, statuses, delays, errs, codes, runAts, bumps)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: update %d jobs: %w", len(ups), err)
 	}
@@ -294,7 +302,18 @@ func scanJobStatus(row pgx.Row) (internalapi.JobStatus, error) {
 	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
 	s.LastError, s.LastErrorCode, s.StartedAt, s.FinishedAt, s.NextRunAt, s.LeaseUntil =
 		liveFields(s.Status, lastErr, code, started, finish, next, lease)
+	s.WaitingUntil = waitingUntil(s.Status, next)
 	return s, nil
+}
+
+// waitingUntil is a WAITING job's wake time (its next_run_at), nil
+// otherwise.
+func waitingUntil(status string, next time.Time) *time.Time {
+	if status != internalapi.StatusWaiting {
+		return nil
+	}
+	u := next.UTC()
+	return &u
 }
 
 // liveFields turns a job row's nullable columns into its live state's

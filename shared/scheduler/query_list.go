@@ -35,6 +35,7 @@ func scanJobSummary(row pgx.CollectableRow) (internalapi.JobSummary, error) {
 	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
 	s.LastError, s.LastErrorCode, s.StartedAt, s.FinishedAt, s.NextRunAt, s.LeaseUntil =
 		liveFields(s.Status, lastErr, code, started, finish, next, lease)
+	s.WaitingUntil = waitingUntil(s.Status, next)
 	return s, nil
 }
 

@@ -11,6 +11,7 @@ import (
 type PassResult struct {
 	Rescued    int `json:"rescued"`    // expired leases failed
 	Returned   int `json:"returned"`   // dispatched attempts not started within the queue timeout, taken back
+	Woken      int `json:"woken"`      // parked (WAITING) jobs made PENDING at their wake time
 	Dispatched int `json:"dispatched"` // Fresh + Retry
 	Fresh      int `json:"fresh"`
 	Retry      int `json:"retry"`
@@ -18,12 +19,13 @@ type PassResult struct {
 }
 
 func (r PassResult) idle() bool {
-	return r.Rescued == 0 && r.Returned == 0 && r.Dispatched == 0 && r.Published == 0
+	return r.Rescued == 0 && r.Returned == 0 && r.Woken == 0 && r.Dispatched == 0 && r.Published == 0
 }
 
 func (r *PassResult) add(o PassResult) {
 	r.Rescued += o.Rescued
 	r.Returned += o.Returned
+	r.Woken += o.Woken
 	r.Dispatched += o.Dispatched
 	r.Fresh += o.Fresh
 	r.Retry += o.Retry
@@ -38,7 +40,8 @@ type TickResult struct {
 }
 
 // RunOnce runs one pass: rescue expired leases, take back attempts not
-// started within the queue timeout, dispatch due jobs, drain
+// started within the queue timeout, wake parked jobs that are due,
+// dispatch due jobs, drain
 // the outbox (and, at most once a minute, forget result event IDs older
 // than the dedup window). Each step runs even if an earlier one failed (a broker
 // outage must not stop dispatch, which only writes the outbox); the
@@ -53,6 +56,9 @@ func (s *Service) RunOnce(ctx context.Context) (PassResult, error) {
 		errs = append(errs, err)
 	}
 	if r.Returned, err = s.returnUnstarted(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if r.Woken, err = s.wake(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if r.Fresh, r.Retry, err = s.dispatch(ctx); err != nil {

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 )
@@ -38,6 +39,8 @@ type attemptOutcome struct {
 	// means now() - dispatched_at (a lease rescue).
 	DurationMs *int64
 	EventID    string // for logs; "" for a rescue
+	// ParkUntil is the wake time of an OutcomeParked attempt.
+	ParkUntil time.Time
 }
 
 // transition is the state a job moves to.
@@ -46,6 +49,9 @@ type transition struct {
 	// DeadReason is set when the job gives up: ReasonRetriesExhausted or
 	// ReasonPermanentFailure.
 	DeadReason string
+	// Uncharged: the attempt does not count against the retry budget (a
+	// yield or a park): the job's budget base moves up by one.
+	Uncharged bool
 }
 
 // decide applies an attempt's outcome to a job. It returns ok=false and
@@ -66,6 +72,12 @@ func decide(j jobState, o attemptOutcome) (t transition, ok bool, why string) {
 	}
 	if j.Status != internalapi.StatusRunning {
 		return t, false, "job is " + j.Status + ", not RUNNING"
+	}
+	switch o.Outcome {
+	case OutcomeYielded:
+		return transition{Status: internalapi.StatusPending, Uncharged: true}, true, ""
+	case OutcomeParked:
+		return transition{Status: internalapi.StatusWaiting, Uncharged: true}, true, ""
 	}
 	switch {
 	case o.Permanent:

@@ -338,8 +338,9 @@ var Default = func() *Registry {
 }()
 
 // Pipeline is the registry of DATA_PIPELINE jobs: Default's kinds and
-// SCRIPT, with step IDs.
-var Pipeline = Default.WithIDs(map[string]Parser{"SCRIPT": parseScript})
+// SCRIPT, with step IDs; its SLEEP may last up to MaxParkedSleepMs (it
+// parks).
+var Pipeline = Default.WithIDs(map[string]Parser{"SCRIPT": parseScript, "SLEEP": parseLongSleep})
 
 // Limits on step fields.
 const (

@@ -54,6 +54,8 @@ type Config struct {
 	MetricsMode string
 	// Metrics, when set, receives the worker's metrics instead (tests).
 	Metrics *metrics.Emitter
+	// Durable tunes durable resume and parking (durable.go).
+	Durable DurableConfig
 }
 
 // DefaultTimeout is the worker function's timeout: in AWS (infra's
@@ -114,6 +116,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		DeadlineMargin: env.Duration("WORKER_DEADLINE_MARGIN", d.DeadlineMargin, 0, 5*time.Minute),
 		PageSizeMax:    env.Int("WORKER_PAGE_SIZE_MAX", d.PageSizeMax, 1, 1000),
 		MetricsMode:    metrics.ModeFromEnv(env),
+		Durable:        durableFromEnv(env),
 	}
 	// A bad entry stops the function before it connects to anything.
 	if err := checkAllowlist(c.HTTPAllowlist); err != nil {
@@ -150,6 +153,7 @@ func (c Config) withDefaults() Config {
 	if c.Steps == nil {
 		c.Steps = d.Steps
 	}
+	c.Durable = c.Durable.withDefaults()
 	if c.Types == nil {
 		c.Types = jobspec.Default.With(jobspec.StepList(jobspec.Simulation.Name, jobspec.Simulation.Schema, c.Steps, false))
 	}

@@ -36,9 +36,9 @@
 //   - A failing step fails the attempt (WORKER.STEP_FAILED); later steps are
 //     SKIPPED. The scheduler decides about a retry.
 //   - Steps stop Config.DeadlineMargin before the invocation's deadline (or
-//     their attempt's lease); the step cut off fails the attempt with
-//     WORKER.DEADLINE_EXCEEDED, which the scheduler retries, and the handler
-//     still records the result in time.
+//     their attempt's lease); the attempt then ends YIELDED (see Durable
+//     resume), and the handler still records the result in time. A step
+//     that ignores its context is abandoned as WORKER.DEADLINE_EXCEEDED.
 //   - A start call the scheduler does not answer fails the batch after the
 //     started attempts are recorded: the mapping delivers it again.
 //   - A job whose steps cannot be parsed fails permanently
@@ -62,6 +62,23 @@
 //     never fails the batch: it becomes a JobDeadLetter with reason
 //     POISON_RECORD whose event ID is derived from the record's topic,
 //     partition and offset, so a redelivery yields the same event.
+//
+// # Durable resume
+//
+// Each step that finishes is checkpointed (step_checkpoints) in its own
+// transaction before the next starts, and every attempt of a job resumes
+// at the first step without a checkpoint: finished steps never run again
+// (they show resumed: true) and their outputs feed later steps. A step is
+// at-least-once within itself, exactly-once once checkpointed.
+//   - A deadline cut ends the attempt YIELDED (WORKER.YIELDED, yielded:
+//     true): the scheduler dispatches the job again at once, uncharged.
+//     After DurableConfig.MaxIdleYields yields in a row without a new
+//     checkpoint the job fails for good (WORKER.STEP_EXCEEDS_TIMEOUT).
+//   - A SLEEP longer than DurableConfig.ParkThreshold is checkpointed with
+//     its wake time and the attempt ends PARKED (WORKER.PARKED, parkUntil):
+//     the scheduler keeps the job WAITING until then, holding no worker.
+//
+// See docs/reliability.md, Durable resume.
 //
 // # Internal HTTP
 //

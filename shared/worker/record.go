@@ -62,6 +62,11 @@ type task struct {
 	keep    bool  // the job type keeps its steps' outputs
 	invalid error // the steps cannot be parsed: a permanent failure
 
+	// cps are the job's checkpoints, loaded for the whole batch at once
+	// (cpsLoaded); when that failed, the attempt loads its own.
+	cps       map[int]checkpoint
+	cpsLoaded bool
+
 	poison error // non-nil for a poison record
 }
 

@@ -21,7 +21,8 @@ type outcome struct {
 	idx     int // index of the task in the batch being run
 	status  string
 	result  envelope.AttemptResult
-	outputs []stepOutput // kept for job types that keep outputs
+	outputs []stepOutput       // kept for job types that keep outputs
+	last    *pendingCheckpoint // the last step's checkpoint, written with the record
 }
 
 // stepOutput is one step's output, kept in step_outputs.
@@ -209,6 +210,10 @@ func (s *Service) cutOff(i int, t *task, now time.Time, why string) outcome {
 }
 
 // runAttempt runs a task's steps in order and stops at the first failure.
+// It resumes the job: a step checkpointed by an earlier attempt does not
+// run again (its output feeds the later steps), and each step that
+// finishes is checkpointed before the next starts. A deadline cut ends
+// the attempt yielded; a long SLEEP parks it (durable.go).
 func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 	ctx = trace.With(ctx, t.traceID, t.jobID)
 	started := time.Now()
@@ -222,30 +227,95 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 		return s.finish(ctx, i, t, res)
 	}
 	res.Steps = make([]envelope.StepResult, len(t.steps))
-	failed := false
+	cps, err := t.cps, error(nil)
+	if !t.cpsLoaded {
+		cps, err = s.loadCheckpoints(ctx, t.jobID)
+	}
+	if err != nil {
+		for k, st := range t.steps {
+			res.Steps[k] = envelope.StepResult{Index: k, Action: pgtext.Clean(st.Action(), 100), Status: StepSkipped}
+		}
+		res.FinishedAt = time.Now()
+		res.ErrorCode = CodeCheckpointsUnavailable
+		res.Error = pgtext.Clean(err.Error(), maxErrorBytes)
+		return s.finish(ctx, i, t, res)
+	}
+	failed := false // failed, yielded or parked: later steps are skipped
 	var (
-		outs      []stepOutput
-		byID      = map[string]json.RawMessage{}
-		outBytes  int
-		permanent bool
+		outs       []stepOutput
+		byID       = map[string]json.RawMessage{}
+		outBytes   int
+		permanent  bool
+		progressed bool
+		last       *pendingCheckpoint
 	)
+	yield := func(k int, action, why string) {
+		failed = true
+		res.Yielded = true
+		res.ErrorCode = CodeYielded
+		res.Error = pgtext.Clean(fmt.Sprintf("step %d (%s) %s; the job resumes at step %d in a new attempt, uncharged", k, action, why, k), maxErrorBytes)
+	}
+	park := s.cfg.Durable.parkAfter()
 	for k, st := range t.steps {
 		sr := envelope.StepResult{Index: k, Action: st.Action()}
+		cp, done := cps[k]
+		sleep, isSleep := step.SleepDuration(st)
 		switch {
 		case failed:
 			sr.Status = StepSkipped
-		case ctx.Err() != nil:
+		case done && cp.finished.After(time.Now()) && time.Until(cp.finished) > park:
+			// A parked SLEEP woken early: park again until it is due.
 			failed = true
-			sr.Status = StepFailed
-			sr.Error = "not started: the invocation deadline was reached"
-			res.ErrorCode = CodeDeadlineExceeded
-			res.Error = fmt.Sprintf("step %d (%s) did not start before the invocation deadline", k, sr.Action)
+			sr.Status = StepParked
+			until := cp.finished.UTC()
+			res.ParkUntil = &until
+			res.ErrorCode = CodeParked
+			res.Error = fmt.Sprintf("step %d (SLEEP) parks the job until %s", k, until.Format(time.RFC3339Nano))
+		case done && !cp.finished.After(time.Now()):
+			sr.Status = StepSucceeded
+			sr.Resumed = true
+			if cp.output != nil && t.keep {
+				outBytes += len(cp.output)
+				outs = append(outs, stepOutput{index: k, id: cp.id, output: cp.output})
+				if cp.id != "" {
+					byID[cp.id] = cp.output
+				}
+			}
+		case ctx.Err() != nil:
+			sr.Status = StepSkipped
+			yield(k, sr.Action, "did not start before the invocation deadline")
+		case done: // a parked SLEEP due within the threshold: sleep the rest here
+			t0 := time.Now()
+			err := sleepCtx(ctx, time.Until(cp.finished))
+			sr.DurationMs = time.Since(t0).Milliseconds()
+			if err != nil {
+				sr.Status = StepInterrupted
+				yield(k, sr.Action, "was cut by the invocation deadline")
+				break
+			}
+			sr.Status = StepSucceeded
+			sr.Resumed = true
+		case isSleep && sleep > park:
+			until := time.Now().Add(sleep).UTC()
+			failed = true
+			if err := s.saveCheckpoint(ctx, t, k, "", nil, until); err != nil {
+				sr.Status = StepFailed
+				sr.Error = pgtext.Clean(err.Error(), maxErrorBytes)
+				res.ErrorCode = CodeCheckpointsUnavailable
+				res.Error = pgtext.Clean(fmt.Sprintf("step %d (SLEEP) could not park the job: %v", k, err), maxErrorBytes)
+				break
+			}
+			sr.Status = StepParked
+			res.ParkUntil = &until
+			res.ErrorCode = CodeParked
+			res.Error = fmt.Sprintf("step %d (SLEEP) parks the job until %s", k, until.Format(time.RFC3339Nano))
 		default:
 			t0 := time.Now()
 			env := step.Env{Attempt: t.job.Attempt, Index: k, Log: s.log, HTTP: s.http, JobID: t.jobID,
 				Outputs: byID, SigningKey: s.signingKey}
 			out, err := runStep(ctx, st, env, t.keep)
 			sr.DurationMs = time.Since(t0).Milliseconds()
+			var kept json.RawMessage
 			if out != nil && t.keep {
 				switch {
 				case len(out) > step.MaxOutputBytes || outBytes+len(out) > MaxAttemptOutputBytes:
@@ -264,43 +334,93 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 					outs = append(outs, stepOutput{index: k, id: id, output: out})
 					if id != "" && err == nil {
 						byID[id] = out
+						kept = out
+					} else if err == nil {
+						kept = out
 					}
 				}
 			}
 			if err == nil {
 				sr.Status = StepSucceeded
+				if k == len(t.steps)-1 {
+					// The last step: checkpointed with the attempt's record.
+					last = &pendingCheckpoint{index: k, id: step.ID(st), output: kept, at: time.Now()}
+					break
+				}
+				// Checkpointed before the next step starts. If it cannot be
+				// written, a later attempt runs the step again.
+				if cerr := s.saveCheckpoint(ctx, t, k, step.ID(st), kept, time.Now()); cerr != nil {
+					s.log.WarnContext(ctx, "step finished but not checkpointed; a later attempt would run it again",
+						"step", k, "error", cerr.Error())
+				} else {
+					progressed = true
+				}
+				break
+			}
+			sr.Error = pgtext.Clean(err.Error(), maxErrorBytes)
+			if ctx.Err() != nil {
+				sr.Status = StepInterrupted
+				yield(k, sr.Action, "was cut by the invocation deadline ("+sr.Error+")")
 				break
 			}
 			failed = true
 			sr.Status = StepFailed
-			sr.Error = pgtext.Clean(err.Error(), maxErrorBytes)
-			if ctx.Err() != nil {
-				res.ErrorCode = CodeDeadlineExceeded
-				res.Error = pgtext.Clean(fmt.Sprintf("step %d (%s) was cut off by the invocation deadline: %v", k, sr.Action, err), maxErrorBytes)
-			} else {
-				res.ErrorCode = CodeStepFailed
-				var ce *step.CodedError
-				if errors.As(err, &ce) {
-					res.ErrorCode, permanent = ce.Code, ce.Permanent
-				}
-				res.Error = pgtext.Clean(fmt.Sprintf("step %d (%s) failed: %v", k, sr.Action, err), maxErrorBytes)
+			res.ErrorCode = CodeStepFailed
+			var ce *step.CodedError
+			if errors.As(err, &ce) {
+				res.ErrorCode, permanent = ce.Code, ce.Permanent
 			}
+			res.Error = pgtext.Clean(fmt.Sprintf("step %d (%s) failed: %v", k, sr.Action, err), maxErrorBytes)
 		}
 		sr.Action = pgtext.Clean(sr.Action, 100)
 		res.Steps[k] = sr
+	}
+	if res.Yielded {
+		idle, err := s.noteYield(ctx, t.jobID, progressed)
+		switch {
+		case err != nil:
+			s.log.WarnContext(ctx, "yield not counted", "error", err.Error())
+		case idle >= s.cfg.Durable.MaxIdleYields:
+			res.Yielded = false
+			res.ErrorCode = CodeStepExceedsTimeout
+			permanent = true
+			res.Error = pgtext.Clean(fmt.Sprintf("%d attempts in a row were cut by the deadline without finishing a step: "+
+				"a step cannot finish within one invocation (last: %s)", idle, res.Error), maxErrorBytes)
+		}
 	}
 	res.FinishedAt = time.Now()
 	res.Permanent = permanent
 	o := s.finish(ctx, i, t, res)
 	o.outputs = outs
+	o.last = last
 	return o
+}
+
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (s *Service) finish(ctx context.Context, i int, t *task, res envelope.AttemptResult) outcome {
 	res.DurationMs = res.FinishedAt.Sub(res.StartedAt).Milliseconds()
 	status := StatusCompleted
 	level := slog.LevelInfo
-	if res.ErrorCode != "" {
+	switch {
+	case res.ParkUntil != nil:
+		status = StatusParked
+	case res.Yielded:
+		status = StatusYielded
+	case res.ErrorCode != "":
 		status = StatusFailed
 		level = slog.LevelWarn
 	}

@@ -129,7 +129,8 @@ func TestSupersededRunJobIsNotRun(t *testing.T) {
 // not reported as failures, and not charged: the scheduler has them
 // PENDING again, as attempt 0, ready to be dispatched.
 func TestBatchCutByTheDeadlineChargesNoUnstartedAttempt(t *testing.T) {
-	b, sched, count := setupPair(t, worker.Config{Concurrency: 1, DeadlineMargin: time.Second})
+	b, sched, count := setupPair(t, worker.Config{Concurrency: 1, DeadlineMargin: time.Second,
+		Durable: worker.DurableConfig{ParkThreshold: -1}})
 	// The first holds the only slot until the steps' deadline.
 	runs := dispatch(t, b, sched, 4, `{"action":"SLEEP","durationMs":300000}`)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -138,7 +139,7 @@ func TestBatchCutByTheDeadlineChargesNoUnstartedAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	failed, _ := read(t, b.brokers, envelope.TopicJobFailed, 1)
-	if failed[0].JobID != runs[0].JobID || attemptResult(t, failed[0]).ErrorCode != worker.CodeDeadlineExceeded {
+	if failed[0].JobID != runs[0].JobID || attemptResult(t, failed[0]).ErrorCode != worker.CodeYielded {
 		t.Fatalf("failed %s (%+v); want only the started job, cut off", failed[0].JobID, attemptResult(t, failed[0]))
 	}
 	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobFailed); n != 1 {

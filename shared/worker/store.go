@@ -95,6 +95,9 @@ func (s *Service) record(ctx context.Context, tasks []*task, outs []outcome, poi
 		if err := insertOutputs(ctx, tx, tasks, outs, inserted); err != nil {
 			return err
 		}
+		if err := insertLastCheckpoints(ctx, tx, tasks, outs, inserted); err != nil {
+			return err
+		}
 		envs = make([]envelope.Envelope, 0, len(poison)+len(ins))
 		envs = append(envs, poison...)
 		for i, t := range tasks {
@@ -116,7 +119,7 @@ func (s *Service) record(ctx context.Context, tasks []*task, outs []outcome, poi
 // resultEvent is the job-completed or job-failed event of an attempt.
 func resultEvent(t *task, o outcome) envelope.Envelope {
 	typ := envelope.TypeJobCompleted
-	if o.status == StatusFailed {
+	if o.status != StatusCompleted { // failed, yielded or parked
 		typ = envelope.TypeJobFailed
 	}
 	p, _ := envelope.JSON(o.result) // plain values only

@@ -121,6 +121,7 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 			}
 			runs = fresh
 		}
+		s.loadBatchCheckpoints(ctx, runs)
 	}
 
 	rep := s.newReporter(ctx, len(runs), poison)

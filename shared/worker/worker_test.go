@@ -203,7 +203,8 @@ func TestBatchConcurrencyIsBounded(t *testing.T) {
 func TestDeadlineCutsStepsAndStillRecords(t *testing.T) {
 	// Steps stop 2 s before the deadline; one that ignores that is given
 	// up 1 s later, which leaves 1 s to record and publish.
-	b := setup(t, worker.Config{DeadlineMargin: 2 * time.Second})
+	// Inline sleeps up to 5 min: the SLEEP is cut, not parked.
+	b := setup(t, worker.Config{DeadlineMargin: 2 * time.Second, Durable: worker.DurableConfig{ParkThreshold: -1}})
 	slow := runJob(t, 1, `{"action":"SLEEP","durationMs":300000}`, `{"action":"LOG","message":"never"}`)
 	stubborn := runJob(t, 1, `{"action":"HANG"}`) // ignores its context
 	quick := runJob(t, 1, `{"action":"LOG","message":"quick"}`)
@@ -222,7 +223,7 @@ func TestDeadlineCutsStepsAndStillRecords(t *testing.T) {
 	for _, e := range envs {
 		byJob[e.JobID] = attemptResult(t, e)
 	}
-	if r := byJob[slow.JobID]; r.ErrorCode != worker.CodeDeadlineExceeded || r.Permanent || stepStatuses(r) != "SLEEP:FAILED,LOG:SKIPPED" {
+	if r := byJob[slow.JobID]; r.ErrorCode != worker.CodeYielded || !r.Yielded || r.Permanent || stepStatuses(r) != "SLEEP:INTERRUPTED,LOG:SKIPPED" {
 		t.Fatalf("slow job: %+v", r)
 	}
 	if r := byJob[stubborn.JobID]; r.ErrorCode != worker.CodeDeadlineExceeded {
@@ -372,7 +373,12 @@ func TestExecutionsEndpoint(t *testing.T) {
 	jobID := uuid.NewString()
 	steps := []string{`{"action":"LOG","message":"go"}`, `{"action":"FAIL","message":"flaky","failTimes":1}`}
 	first, second := runJobFor(t, jobID, 1, steps...), runJobFor(t, jobID, 2, steps...)
-	if err := b.svc.HandleKafka(ctx, batch(second, first)); err != nil {
+	// One attempt after the other: the second resumes the first's
+	// finished step (LOG) and runs the one that failed.
+	if err := b.svc.HandleKafka(ctx, batch(first)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.HandleKafka(ctx, batch(second)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -399,7 +405,8 @@ func TestExecutionsEndpoint(t *testing.T) {
 	if a1.Attempt != 1 || a1.Status != "FAILED" || a1.ErrorCode != worker.CodeStepFailed || a1.EventID != first.EventID || a1.JobID != jobID {
 		t.Fatalf("attempt 1 = %+v", a1)
 	}
-	if a2.Attempt != 2 || a2.Status != "COMPLETED" || a2.ErrorCode != "" || len(a2.Steps) != 2 || a2.Steps[1].Status != "SUCCEEDED" {
+	if a2.Attempt != 2 || a2.Status != "COMPLETED" || a2.ErrorCode != "" || len(a2.Steps) != 2 || a2.Steps[1].Status != "SUCCEEDED" ||
+		!a2.Steps[0].Resumed || a2.Steps[1].Resumed {
 		t.Fatalf("attempt 2 = %+v", a2)
 	}
 	if a1.TraceID != first.TraceID || a1.FinishedAt.Before(a1.StartedAt) {
