@@ -87,9 +87,11 @@ export interface Accepted {
 export interface ExecutionStep {
   index: number
   action: string
-  status: 'SUCCEEDED' | 'FAILED' | 'SKIPPED'
+  status: 'SUCCEEDED' | 'FAILED' | 'SKIPPED' | 'INTERRUPTED' | 'PARKED'
   durationMs: number
   error: string | null
+  /** Finished in an earlier attempt (its checkpoint): not run again. */
+  resumed?: boolean
   /** The step's id, when it has one and an output. */
   id?: string
   /** The step's output (WEBHOOK and DATA_PIPELINE jobs): any JSON. */
@@ -101,7 +103,8 @@ export interface ExecutionStep {
 export interface Execution {
   eventId: string
   attempt: number
-  status: 'COMPLETED' | 'FAILED'
+  /** YIELDED: cut by the deadline, uncharged; PARKED: a long SLEEP parked the job. */
+  status: 'COMPLETED' | 'FAILED' | 'YIELDED' | 'PARKED'
   startedAt: string
   finishedAt: string
   durationMs: number
@@ -120,6 +123,8 @@ export type HistoryEventType =
   | 'RETRY_SCHEDULED'
   | 'DEAD_LETTERED'
   | 'MANUAL_RETRY'
+  | 'ATTEMPT_YIELDED'
+  | 'PARKED'
   | 'CANCELLED'
   | 'COMPLETED'
   | 'FAILED'

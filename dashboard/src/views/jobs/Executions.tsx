@@ -53,6 +53,12 @@ export function Executions({ executions, total }: { executions: Execution[]; tot
                       <td>{s.id ? <code>{s.id}</code> : <span className="muted">—</span>}</td>
                       <td>
                         <StatusBadge status={s.status} />
+                        {s.resumed && (
+                          <span className="muted" title="Finished in an earlier attempt: taken from its checkpoint, not run again">
+                            {' '}
+                            resumed
+                          </span>
+                        )}
                       </td>
                       <td>{fmtDuration(s.durationMs)}</td>
                       <td className={s.error ? 'error-text' : 'muted'}>{s.error ?? '—'}</td>

@@ -91,6 +91,17 @@ describe('JobView outputs', () => {
     expect(screen.queryByLabelText('Output of step 1 (sum), attempt 1')).not.toBeInTheDocument()
   })
 
+  it('marks the steps a resumed attempt took from their checkpoints', async () => {
+    stubApi(
+      route('GET', JOB_PATH, { body: pipelineJob() }),
+      route('GET', `${JOB_PATH}/executions`, { body: page([pipelineExecution([{ resumed: true }, {}])]) }),
+    )
+    renderAt(`/jobs/${JOB_ID}`)
+    const marks = await screen.findAllByText('resumed')
+    expect(marks).toHaveLength(1)
+    expect(marks[0].closest('tr')).toHaveAttribute('data-step', '0')
+  })
+
   it('shows a WEBHOOK job: its delivery, the signing key by name, the response as output', async () => {
     stubApi(
       route('GET', JOB_PATH, { body: webhookJob() }),
@@ -154,6 +165,15 @@ describe('WAITING', () => {
     expect(note).toHaveTextContent(/waiting until .+ \(in 3 min\)/)
     expect(note.querySelector('time')).toHaveAttribute('datetime', until)
     expect(await screen.findByText('No attempt has finished yet: the job is parked.')).toBeInTheDocument()
+  })
+
+  it('lets an operator cancel a parked job', async () => {
+    stubApi(
+      route('GET', JOB_PATH, { body: job({ status: 'WAITING', finishedAt: null, waitingUntil: new Date(Date.now() + 60_000).toISOString(), lastError: null, lastErrorCode: null }) }),
+      route('GET', `${JOB_PATH}/executions`, { body: page([]) }),
+    )
+    renderAt(`/jobs/${JOB_ID}`)
+    expect(await screen.findByRole('button', { name: /Cancel job/ })).toBeInTheDocument()
   })
 
   it('shows a parked job with no wake time as waiting for a callback', async () => {

@@ -32,7 +32,7 @@ export function ms(iso: string | null | undefined): number | null {
 }
 
 export const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED'])
-export const CANCELLABLE = new Set(['PENDING', 'RUNNING'])
+export const CANCELLABLE = new Set(['PENDING', 'RUNNING', 'WAITING'])
 
 /** How far a time is from now, in words: "in 3 min", "in 45 s", "due now" (within a second or past). */
 export function fmtFromNow(iso: string | null | undefined, now: number): string {

@@ -80,6 +80,8 @@ const LABELS: Record<string, string> = {
   RETRY_SCHEDULED: 'Retry scheduled',
   DEAD_LETTERED: 'Dead-lettered',
   MANUAL_RETRY: 'Manual retry',
+  ATTEMPT_YIELDED: 'Yielded at the deadline (not charged)',
+  PARKED: 'Parked',
   CANCELLED: 'Cancelled',
   COMPLETED: 'Completed',
   FAILED: 'Failed',
@@ -102,7 +104,10 @@ export function eventTone(type: string): string {
     case 'LEASE_EXPIRED':
     case 'RETRY_SCHEDULED':
     case 'MANUAL_RETRY':
+    case 'ATTEMPT_YIELDED':
       return 'pending'
+    case 'PARKED':
+      return 'waiting'
     case 'CANCELLED':
       return 'cancelled'
     default:

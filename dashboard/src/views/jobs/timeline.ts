@@ -6,7 +6,7 @@ import type { Execution, HistoryEvent, JobStatus } from '../../api/types'
 import { fmtSpan, ms } from './format'
 import { openAttemptStart } from './lifecycle'
 
-export type Outcome = 'COMPLETED' | 'FAILED' | 'RUNNING' | 'LEASE_EXPIRED' | 'CANCELLED'
+export type Outcome = 'COMPLETED' | 'FAILED' | 'RUNNING' | 'LEASE_EXPIRED' | 'CANCELLED' | 'YIELDED' | 'PARKED'
 /** queued: submission to the first attempt; backoff: an automatic retry's wait; manual: a wait ended by a manual retry; scheduled: the wait still running until nextRunAt. */
 export type GapKind = 'queued' | 'backoff' | 'manual' | 'scheduled'
 
@@ -256,6 +256,8 @@ const OUTCOME_WORDS: Record<Outcome, string> = {
   RUNNING: 'running',
   LEASE_EXPIRED: 'lost (lease expired)',
   CANCELLED: 'cancelled',
+  YIELDED: 'yielded at the deadline (not charged; the next attempt resumes)',
+  PARKED: 'parked (a long SLEEP; resumes when due)',
 }
 
 export function outcomeWord(o: Outcome): string {
