@@ -43,8 +43,8 @@ type Config struct {
 	// on API_ADDR beside the API (see Site); empty serves none.
 	DashboardDir string
 
-	TickInterval    time.Duration // TICK_INTERVAL: the local EventBridge schedule
-	ESMBatchSize    int           // ESM_BATCH_SIZE
+	TickInterval time.Duration // TICK_INTERVAL: the local EventBridge schedule
+	ESMBatchSize int           // ESM_BATCH_SIZE
 	// RunJobBatchSize (ESM_RUN_JOB_BATCH_SIZE) is the run-job mapping's
 	// batch size (the worker's): with ESM_POLLERS invocations at once it
 	// is how many attempts the worker may hold, so the default, 500 with
