@@ -18,14 +18,16 @@ import (
 // The io scenario's jobs: one 100 ms step each, and the no-op they are
 // compared with.
 const (
-	ioSleepJob = `{"jobType":"SIMULATION","payload":{"steps":[{"action":"SLEEP","durationMs":100}]},"maxRetryCount":0}`
-	ioHTTPJob  = `{"jobType":"SIMULATION","payload":{"steps":[{"action":"HTTP_CALL","url":"%s"}]},"maxRetryCount":0}`
+	ioSleepJob   = `{"jobType":"SIMULATION","payload":{"steps":[{"action":"SLEEP","durationMs":100}]},"maxRetryCount":0}`
+	ioLatencyJob = `{"jobType":"SIMULATION","payload":{"steps":[{"action":"HTTP_CALL","latencyMs":100}]},"maxRetryCount":0}`
+	ioHTTPJob    = `{"jobType":"SIMULATION","payload":{"steps":[{"action":"HTTP_CALL","url":"%s"}]},"maxRetryCount":0}`
 )
 
-// ioBench is the io scenario: o.ioJobs jobs of one 100 ms SLEEP, and of
-// one HTTP_CALL to a local target that answers after 100 ms, each burst
+// ioBench is the io scenario: o.ioJobs jobs of one 100 ms SLEEP, of one
+// simulated 100 ms HTTP_CALL (latencyMs), and of one HTTP_CALL to a local
+// target that answers after 100 ms, each burst
 // on a fresh stack, against the same number of no-op (LOG) jobs, for
-// o.ioRounds rounds alternating no-op, SLEEP, HTTP_CALL; the table shows
+// o.ioRounds rounds alternating no-op, SLEEP, HTTP_CALLs; the table shows
 // medians, and each I/O rate's ratio to the no-op's (floor ≥ 0.9×).
 //
 // It runs on a private Postgres cluster (its own data folder and port,
@@ -82,6 +84,7 @@ func ioBench(ctx context.Context, cfg devstack.Config, o options) ([]row, error)
 	kinds := []struct{ name, job string }{
 		{"no-op (LOG)", string(logJob)},
 		{"SLEEP 100 ms", ioSleepJob},
+		{"HTTP_CALL latencyMs 100", ioLatencyJob},
 		{"HTTP_CALL 100 ms", httpJob},
 	}
 	rates := make([][]float64, len(kinds))
