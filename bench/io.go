@@ -77,7 +77,7 @@ func ioBench(ctx context.Context, cfg devstack.Config, o options) ([]row, error)
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	})}
 	go func() { _ = target.Serve(ln) }()
-	defer target.Close()
+	defer func() { _ = target.Close() }()
 	cfg.Worker.HTTPAllowlist = append(cfg.Worker.HTTPAllowlist, "127.0.0.1/32")
 	httpJob := fmt.Sprintf(ioHTTPJob, "http://"+ln.Addr().String()+"/")
 
@@ -91,9 +91,10 @@ func ioBench(ctx context.Context, cfg devstack.Config, o options) ([]row, error)
 	for round := 1; round <= o.ioRounds; round++ {
 		for k, kind := range kinds {
 			fmt.Fprintf(os.Stderr, "bench: io: round %d of %d, %s\n", round, o.ioRounds, kind.name)
-			rs, err := withStack(ctx, cfg, o, func(b *bench, ctx context.Context) ([]row, error) {
+			var rate float64
+			_, err := withStack(ctx, cfg, o, func(b *bench, ctx context.Context) ([]row, error) {
 				b.job = []byte(kind.job)
-				n, _, rate, err := b.burstRate(ctx, o.ioJobs, o.batch, kind.name)
+				n, _, r, err := b.burstRate(ctx, o.ioJobs, o.batch, kind.name)
 				if err != nil {
 					return nil, err
 				}
@@ -104,13 +105,12 @@ func ioBench(ctx context.Context, cfg devstack.Config, o options) ([]row, error)
 				if completed != n {
 					return nil, fmt.Errorf("%s: %d of %d jobs completed", kind.name, completed, n)
 				}
-				return []row{{value: fmt.Sprint(rate)}}, nil
+				rate = r
+				return nil, nil
 			})
 			if err != nil {
 				return nil, err
 			}
-			var rate float64
-			fmt.Sscan(rs[0].value, &rate)
 			fmt.Fprintf(os.Stderr, "bench: io: %s: %.0f jobs/s\n", kind.name, rate)
 			rates[k] = append(rates[k], rate)
 		}

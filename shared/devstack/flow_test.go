@@ -1,10 +1,10 @@
 package devstack
 
 import (
-	"github.com/jobweaver/jobweaver/shared/invoke"
 	"testing"
 
 	"github.com/jobweaver/jobweaver/shared/flow"
+	"github.com/jobweaver/jobweaver/shared/invoke"
 )
 
 // The local stack maps every route of the flow table, in its order, to
