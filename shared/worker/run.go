@@ -83,6 +83,15 @@ func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (n
 	for i, t := range tasks {
 		classes[i], pending[i] = step.ClassOf(t.steps), i
 	}
+	// A slot is given back once: when its attempt ends, or when the
+	// attempt is abandoned (a step ignoring the deadline must not keep the
+	// process's slot after the invocation).
+	var held sync.Map
+	release := func(i int) {
+		if _, ok := held.LoadAndDelete(i); ok {
+			s.slots.release(classes[i])
+		}
+	}
 	for len(pending) > 0 && runCtx.Err() == nil {
 		freed := s.slots.freed()
 		var picked []int
@@ -97,6 +106,7 @@ func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (n
 		group := make([]*task, len(picked))
 		for k, i := range picked {
 			group[k] = tasks[i]
+			held.Store(i, true)
 		}
 		ok, leaseUntil, err := s.startAttempts(ctx, group)
 		if err != nil {
@@ -104,7 +114,7 @@ func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (n
 				"count", len(picked)+len(pending), "error", err.Error())
 			for _, i := range picked {
 				states[i].Store(taskNoClaim)
-				s.slots.release(classes[i])
+				release(i)
 			}
 			for _, i := range pending {
 				states[i].Store(taskNoClaim)
@@ -118,11 +128,11 @@ func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (n
 				s.log.InfoContext(trace.With(ctx, t.traceID, t.jobID), "run-job skipped: not the job's current dispatch",
 					"eventId", t.eventID, "attempt", t.job.Attempt)
 				states[i].Store(taskRefused)
-				s.slots.release(classes[i])
+				release(i)
 				continue
 			case runCtx.Err() != nil: // started too late: released below
 				states[i].Store(taskUnstarted)
-				s.slots.release(classes[i])
+				release(i)
 				continue
 			}
 			states[i].Store(taskRunning)
@@ -130,7 +140,7 @@ func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (n
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer s.slots.release(classes[i])
+				defer release(i)
 				actx := runCtx
 				if !leaseUntil.IsZero() {
 					var cancel context.CancelFunc
@@ -156,6 +166,7 @@ func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (n
 				s.log.WarnContext(trace.With(ctx, t.traceID, t.jobID), "step ignored the deadline; attempt abandoned",
 					"eventId", t.eventID, "attempt", t.job.Attempt)
 				rep.add(t, s.cutOff(i, t, now, "a step did not stop at the invocation deadline"))
+				release(i)
 			}
 		}
 	}

@@ -165,3 +165,22 @@ func TestIOConcurrencyIsBoundedAcrossBatches(t *testing.T) {
 		t.Fatalf("%d job-completed records; want %d", n, 2*perBatch)
 	}
 }
+
+// A step that ignores the deadline does not keep its slot past its
+// abandoned attempt: the process's next batch still gets it.
+func TestAbandonedAttemptGivesBackItsSlot(t *testing.T) {
+	b := setup(t, worker.Config{Concurrency: 1, DeadlineMargin: time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := b.svc.HandleKafka(ctx, batch(runJob(t, 1, `{"action":"HANG"}`))); err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	if err := b.svc.HandleKafka(ctx2, batch(runJob(t, 1, `{"action":"COUNT","key":"next"}`))); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.probe.count("next"); n != 1 {
+		t.Fatalf("the next batch's CPU-bound step ran %d times; want 1 (the hung step kept the only slot)", n)
+	}
+}
