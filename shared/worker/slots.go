@@ -15,9 +15,11 @@ import (
 // pollers invoke one Service concurrently; in AWS an execution environment
 // runs one invocation at a time).
 //
-// An attempt holds its slot from its start call until it ends, whatever
-// step it is in: an attempt with a SCRIPT step holds a CPU slot while
-// its SLEEP steps wait too.
+// An attempt holds its slot from its start call until it ends (or is
+// abandoned for ignoring the deadline: runBatch then gives its slot back,
+// so that a hung step cannot keep it past the invocation), whatever step
+// it is in: an attempt with a SCRIPT step holds a CPU slot while its
+// SLEEP steps wait too.
 type slots struct {
 	mu      sync.Mutex
 	limit   [2]int
