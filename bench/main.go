@@ -55,6 +55,9 @@ type options struct {
 	listRuns    int
 	listPort    int
 	listExplain bool
+	ioJobs      int
+	ioRounds    int
+	ioPort      int
 }
 
 func main() {
@@ -67,7 +70,7 @@ func main() {
 	flag.IntVar(&o.backlog, "backlog", 50000, "due retries queued in the fairness run")
 	flag.IntVar(&o.freshRate, "fresh-rate", 20, "fresh jobs/s submitted during the fairness run")
 	flag.DurationVar(&o.freshFor, "fresh-for", 10*time.Second, "how long fresh jobs are submitted in the fairness run")
-	flag.StringVar(&o.scenarios, "scenarios", "throughput,single,latency,fairness", "which runs, comma-separated: throughput (batched submissions), single (one job per request), latency, fairness, lists (list latency on -list-rows jobs in a private Postgres; not in the default set)")
+	flag.StringVar(&o.scenarios, "scenarios", "throughput,single,latency,fairness,io", "which runs, comma-separated: throughput (batched submissions), single (one job per request), latency, fairness, io (one-step 100 ms SLEEP and HTTP_CALL jobs against no-op ones, in a private Postgres), lists (list latency on -list-rows jobs in a private Postgres; not in the default set)")
 	flag.StringVar(&o.dataDir, "data-dir", ".data/bench", "data folder for the bench's own stack (wiped at start)")
 	flag.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "Postgres server (default: as make run finds it)")
 	flag.BoolVar(&o.keepLogs, "logs", false, "print the functions' logs (off: they would drown the table)")
@@ -76,6 +79,9 @@ func main() {
 	flag.IntVar(&o.listRuns, "list-runs", 21, "lists scenario: measured runs per request (after two warm-ups); the table shows medians")
 	flag.IntVar(&o.listPort, "list-port", 55439, "lists scenario: port of its private Postgres cluster")
 	flag.BoolVar(&o.listExplain, "list-explain", false, "lists scenario: also print EXPLAIN ANALYZE of the filtered and cursor queries")
+	flag.IntVar(&o.ioJobs, "io-jobs", 10000, "io scenario: jobs in each burst")
+	flag.IntVar(&o.ioRounds, "io-rounds", 1, "io scenario: rounds of no-op, SLEEP and HTTP_CALL bursts, alternating; the table shows medians")
+	flag.IntVar(&o.ioPort, "io-port", 55440, "io scenario: port of its private Postgres cluster")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (stack included) to this file")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./bench [flags]\n\nStarts a private local stack and measures it. Function settings (SCHEDULER_*, WORKER_*, ESM_*, …) come from the environment as for make run.\n\nFlags:\n")
@@ -130,6 +136,13 @@ func run(o options) error {
 				return fmt.Errorf("lists: %w", err)
 			}
 			continue
+		case "io":
+			rs, err := ioBench(ctx, cfg, o)
+			if err != nil {
+				return fmt.Errorf("io: %w", err)
+			}
+			rows = append(rows, rs...)
+			continue
 		case "throughput":
 			run = (*bench).throughput
 		case "single":
@@ -139,7 +152,7 @@ func run(o options) error {
 		case "fairness":
 			run = (*bench).fairness
 		default:
-			return fmt.Errorf("unknown scenario %q (throughput, single, latency, fairness, lists)", name)
+			return fmt.Errorf("unknown scenario %q (throughput, single, latency, fairness, io, lists)", name)
 		}
 		// Each scenario gets a fresh stack: empty databases and topics, so
 		// no run measures what an earlier one left behind.
@@ -202,6 +215,7 @@ type bench struct {
 	http      *http.Client
 	scheduler *pgxpool.Pool
 	worker    *pgxpool.Pool
+	job       []byte // the job the bursts submit in batches; nil: logJob
 }
 
 func newBench(ctx context.Context, st *devstack.Stack, cfg devstack.Config, o options) (*bench, error) {
@@ -298,15 +312,34 @@ func (b *bench) single(ctx context.Context) ([]row, error) { return b.burst(ctx,
 // burst submits o.jobs LOG-only jobs, per jobs to a request, as fast as
 // the clients can, and measures until the last one has finished.
 func (b *bench) burst(ctx context.Context, per int) ([]row, error) {
-	n := b.o.jobs
+	n, sub, rate, err := b.burstRate(ctx, b.o.jobs, per, "LOG-only")
+	if err != nil {
+		return nil, err
+	}
+	label := "single"
+	if per > 1 {
+		label = fmt.Sprintf("batch of %d", per)
+	}
+	return []row{
+		{"throughput", fmt.Sprintf("submit rate, %s", label), fmt.Sprintf("%.0f jobs/s", sub), "", ""},
+		{"throughput", fmt.Sprintf("end-to-end, %d LOG jobs, %s", n, label), fmt.Sprintf("%.0f jobs/s", rate), "≥ 3000 jobs/s", verdict(rate >= 3000)},
+	}, nil
+}
+
+// burstRate submits n jobs (b.job, LOG-only when nil; what says what
+// they are), per in each request, from o.clients clients at once, and
+// waits until all are terminal. It returns the jobs submitted, the submit
+// rate and the end-to-end rate (from the first submit to the last job
+// terminal), in jobs/s.
+func (b *bench) burstRate(ctx context.Context, n, per int, what string) (jobs int, submitRate, rate float64, err error) {
 	how := "one job per POST /api/jobs"
 	if per > 1 {
 		how = fmt.Sprintf("%d jobs per POST /api/jobs/batch", per)
 	}
-	fmt.Fprintf(os.Stderr, "bench: throughput: %d LOG-only jobs, %s, %d clients…\n", n, how, b.o.clients)
+	fmt.Fprintf(os.Stderr, "bench: %d %s jobs, %s, %d clients…\n", n, what, how, b.o.clients)
 	base, err := b.terminalCount(ctx)
 	if err != nil {
-		return nil, err
+		return 0, 0, 0, err
 	}
 	requests := (n + per - 1) / per
 	var next atomic.Int64
@@ -333,33 +366,28 @@ func (b *bench) burst(ctx context.Context, per int) ([]row, error) {
 	}
 	wg.Wait()
 	if err, _ := firstErr.Load().(error); err != nil {
-		return nil, err
+		return 0, 0, 0, err
 	}
 	submitted := time.Since(start)
 	end, err := b.waitTerminal(ctx, base+requests*per, 10*time.Minute)
 	if err != nil {
-		return nil, err
+		return 0, 0, 0, err
 	}
-	rate := float64(requests*per) / end.Sub(start).Seconds()
-	label := "single"
-	if per > 1 {
-		label = fmt.Sprintf("batch of %d", per)
-	}
-	return []row{
-		{"throughput", fmt.Sprintf("submit rate, %s", label), fmt.Sprintf("%.0f jobs/s", float64(requests*per)/submitted.Seconds()), "", ""},
-		{"throughput", fmt.Sprintf("end-to-end, %d LOG jobs, %s", requests*per, label), fmt.Sprintf("%.0f jobs/s", rate), "≥ 3000 jobs/s", verdict(rate >= 3000)},
-	}, nil
+	return requests * per, float64(requests*per) / submitted.Seconds(), float64(requests*per) / end.Sub(start).Seconds(), nil
 }
 
-// submitBatch posts per LOG-only jobs in one request.
 func (b *bench) submitBatch(ctx context.Context, per int) error {
-	body := make([]byte, 0, per*len(logJob)+16)
+	job := b.job
+	if job == nil {
+		job = logJob
+	}
+	body := make([]byte, 0, per*len(job)+16)
 	body = append(body, `{"jobs":[`...)
 	for i := 0; i < per; i++ {
 		if i > 0 {
 			body = append(body, ',')
 		}
-		body = append(body, logJob...)
+		body = append(body, job...)
 	}
 	body = append(body, "]}"...)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.st.APIURL+"/api/jobs/batch", bytes.NewReader(body))

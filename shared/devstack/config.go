@@ -43,8 +43,14 @@ type Config struct {
 	// on API_ADDR beside the API (see Site); empty serves none.
 	DashboardDir string
 
-	TickInterval    time.Duration // TICK_INTERVAL: the local EventBridge schedule
-	ESMBatchSize    int           // ESM_BATCH_SIZE
+	TickInterval time.Duration // TICK_INTERVAL: the local EventBridge schedule
+	ESMBatchSize int           // ESM_BATCH_SIZE
+	// RunJobBatchSize (ESM_RUN_JOB_BATCH_SIZE) is the run-job mapping's
+	// batch size (the worker's): with ESM_POLLERS invocations at once it
+	// is how many attempts the worker may hold, so the default, 500 with
+	// two pollers, lets 1,000 I/O-bound steps run at once
+	// (WORKER_IO_CONCURRENCY).
+	RunJobBatchSize int
 	ESMBatchWindow  time.Duration // ESM_BATCH_WINDOW
 	ESMPollers      int           // ESM_POLLERS: consumers per mapping
 	FunctionTimeout time.Duration // FUNCTION_TIMEOUT: deadline of every invocation but the tick and the worker's
@@ -125,6 +131,7 @@ var Vars = []Var{
 	{"ESM_BATCH_SIZE", "100", "event-source mappings: records per invocation at most", true},
 	{"ESM_BATCH_WINDOW", "5ms", "event-source mappings: how long to wait to fill a batch", true},
 	{"ESM_POLLERS", "2", "event-source mappings: consumer-group members per mapping", true},
+	{"ESM_RUN_JOB_BATCH_SIZE", "500", "the run-job mapping's (the worker's) records per invocation at most: ESM_POLLERS × this many attempts may run at once, 1,000 by default (WORKER_IO_CONCURRENCY)", true},
 	{"FUNCTION_TIMEOUT", "60s", "deadline of each local invocation (HTTP and Kafka) but the worker's run-job batches", true},
 	{"WORKER_TIMEOUT", "840s", "deadline of the worker's run-job batches, as in AWS; at least 631s, so that every attempt the API accepts (600 s of steps) can run", true},
 	{"API_BODY_LIMIT_BYTES", "262144", "larger request bodies get 413", false},
@@ -151,7 +158,8 @@ var Vars = []Var{
 	{"SCHEDULER_BACKOFF_JITTER", "0.2", "retry backoff jitter (fraction)", false},
 	{"SCHEDULER_TICK_MARGIN", "2s", "a tick loops dispatch passes until this long before its deadline", false},
 	{"SCHEDULER_IDLE_POLL", "100ms", "pause after an idle dispatch pass", false},
-	{"WORKER_CONCURRENCY", "16", "records of one batch run at once", false},
+	{"WORKER_CONCURRENCY", "GOMAXPROCS (the cores)", "CPU-bound attempts (a SCRIPT or COMPUTE step among their steps) the worker runs at once, across its batches (docs/performance.md, I/O concurrency)", false},
+	{"WORKER_IO_CONCURRENCY", "1000", "I/O-bound attempts (SLEEP, HTTP_CALL, WEBHOOK, LOG, FAIL steps only) the worker runs at once, across its batches", false},
 	{"WORKER_HTTP_ALLOWLIST", "", "CIDRs or host names HTTP_CALL may reach despite the SSRF guard", false},
 	{"WEBHOOK_SIGNING_KEYS", "", "WEBHOOK jobs' signing secrets as name=secret,... (each secret 16 to 1024 bytes, no commas); a job names one in payload.signingKey (docs/job-types.md)", false},
 	{"WORKER_DEADLINE_MARGIN", "1s", "steps stop this long before the invocation deadline", false},
@@ -189,6 +197,7 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 		ESMBatchSize:    env.Int("ESM_BATCH_SIZE", 100, 1, 10000),
 		ESMBatchWindow:  env.Duration("ESM_BATCH_WINDOW", 5*time.Millisecond, 0, 300*time.Second),
 		ESMPollers:      env.Int("ESM_POLLERS", 2, 1, 64),
+		RunJobBatchSize: env.Int("ESM_RUN_JOB_BATCH_SIZE", DefaultRunJobBatchSize, 1, 10000),
 		FunctionTimeout: env.Duration("FUNCTION_TIMEOUT", 60*time.Second, time.Second, 15*time.Minute),
 		WorkerTimeout:   env.Duration("WORKER_TIMEOUT", worker.DefaultTimeout, time.Second, 15*time.Minute),
 		APIBodyLimit:    int64(env.Int("API_BODY_LIMIT_BYTES", 262144, 1<<10, 6<<20)),
@@ -215,12 +224,15 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 	return cfg, worker.CheckTimeout("WORKER_TIMEOUT", cfg.WorkerTimeout, cfg.Worker.DeadlineMargin)
 }
 
+// DefaultRunJobBatchSize is ESM_RUN_JOB_BATCH_SIZE's default.
+const DefaultRunJobBatchSize = 500
+
 // InFlight is twice what the stack's worker invocations take at once
 // (see scheduler.InFlightFor): each poller of the run-job mapping invokes
-// the worker with one batch of up to ESM_BATCH_SIZE records at a time. It
-// is SCHEDULER_MAX_IN_FLIGHT's default.
+// the worker with one batch of up to ESM_RUN_JOB_BATCH_SIZE records at a
+// time. It is SCHEDULER_MAX_IN_FLIGHT's default (2,000 by default).
 func (c Config) InFlight() int {
-	return scheduler.InFlightFor(c.ESMPollers, c.ESMBatchSize)
+	return scheduler.InFlightFor(c.ESMPollers, c.RunJobBatchSize)
 }
 
 // withDefaults fills what a hand-built Config left unset.
@@ -239,6 +251,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ESMPollers <= 0 {
 		c.ESMPollers = 1
+	}
+	if c.RunJobBatchSize <= 0 {
+		c.RunJobBatchSize = c.ESMBatchSize
 	}
 	if c.FunctionTimeout <= 0 {
 		c.FunctionTimeout = 60 * time.Second

@@ -132,7 +132,7 @@ func TestManyJobsSurviveAHardKill(t *testing.T) {
 	defer target.Close()
 
 	cfg := testConfig(t)
-	env := []string{"WORKER_HTTP_ALLOWLIST=127.0.0.1/32", "SCHEDULER_BACKOFF_BASE=300ms", "ESM_BATCH_SIZE=10"}
+	env := []string{"WORKER_HTTP_ALLOWLIST=127.0.0.1/32", "SCHEDULER_BACKOFF_BASE=300ms", "ESM_BATCH_SIZE=10", "ESM_RUN_JOB_BATCH_SIZE=10"}
 	kill, st := child(t, cfg, env...)
 
 	type kind struct {

@@ -271,16 +271,16 @@ const GroupPrefix = "jobweaver-"
 func mappings(cfg Config, in *infra, inv invoke.Invoker, log *slog.Logger) []*esm.Mapping {
 	var ms []*esm.Mapping
 	for _, r := range flow.Routes {
-		timeout := cfg.FunctionTimeout
+		timeout, batch := cfg.FunctionTimeout, cfg.ESMBatchSize
 		if r.Consumer == invoke.Worker {
-			timeout = cfg.WorkerTimeout
+			timeout, batch = cfg.WorkerTimeout, cfg.RunJobBatchSize
 		}
 		ms = append(ms, &esm.Mapping{
 			Name:            r.Topic + "->" + r.Consumer,
 			Topics:          []string{r.Topic},
 			Group:           r.Group(GroupPrefix),
 			Function:        r.Consumer,
-			BatchSize:       cfg.ESMBatchSize,
+			BatchSize:       batch,
 			Window:          cfg.ESMBatchWindow,
 			Pollers:         cfg.ESMPollers,
 			Brokers:         in.brokers,
@@ -333,8 +333,8 @@ func (s *Stack) printSummary() {
 	fmt.Fprintf(w, "  Kafka        %s  (%s)\n", strings.Join(s.Brokers, ","), kafkaNote)
 	fmt.Fprintf(w, "  Postgres     %s  (%s)\n", pgdb.Redact(s.DatabaseURL), pgNote)
 	fmt.Fprintf(w, "  data folder  %s\n", s.DataDir)
-	fmt.Fprintf(w, "  schedule every %s; event-source mappings: batch %d, window %s, %d pollers; function timeout %s (worker %s); at most %d jobs in flight\n",
-		cfg.TickInterval, cfg.ESMBatchSize, cfg.ESMBatchWindow, cfg.ESMPollers, cfg.FunctionTimeout, cfg.WorkerTimeout, cfg.Scheduler.MaxInFlight)
+	fmt.Fprintf(w, "  schedule every %s; event-source mappings: batch %d (run-job %d), window %s, %d pollers; function timeout %s (worker %s); at most %d jobs in flight\n",
+		cfg.TickInterval, cfg.ESMBatchSize, cfg.RunJobBatchSize, cfg.ESMBatchWindow, cfg.ESMPollers, cfg.FunctionTimeout, cfg.WorkerTimeout, cfg.Scheduler.MaxInFlight)
 	fmt.Fprintf(w, "\nTry:\n")
 	fmt.Fprintf(w, "  curl -s -X POST %s/api/jobs -H 'Content-Type: application/json' \\\n", s.APIURL)
 	fmt.Fprintf(w, "    -d '{\"jobType\":\"SIMULATION\",\"payload\":{\"steps\":[{\"action\":\"LOG\",\"message\":\"hello\"},{\"action\":\"SLEEP\",\"durationMs\":500}]},\"maxRetryCount\":3}'\n")

@@ -36,7 +36,7 @@ func TestConfigDefaults(t *testing.T) {
 		DataDir: ".data", DatabaseURL: pgserver.DefaultURL, KafkaPort: 9092,
 		APIAddr: "127.0.0.1:8080", SchedulerAddr: "127.0.0.1:8081", WorkerAddr: "127.0.0.1:8082",
 		DashboardDir: "dashboard/dist",
-		TickInterval: time.Second, ESMBatchSize: 100, ESMBatchWindow: 5 * time.Millisecond, ESMPollers: 2,
+		TickInterval: time.Second, ESMBatchSize: 100, ESMBatchWindow: 5 * time.Millisecond, ESMPollers: 2, RunJobBatchSize: 500,
 		FunctionTimeout: 60 * time.Second, APIBodyLimit: 262144, DBMaxConns: 10, DatabasePrefix: "jobweaver",
 		WorkerTimeout: 840 * time.Second,
 	}
@@ -500,12 +500,13 @@ func TestConfigLimitsAgree(t *testing.T) {
 		inFlight int
 		err      string
 	}{
-		{"defaults", nil, 2 * 2 * 100, ""},
-		{"pollers and batches", map[string]string{"ESM_BATCH_SIZE": "16", "ESM_POLLERS": "3"}, 2 * 3 * 16, ""},
+		{"defaults", nil, 2 * 2 * 500, ""},
+		{"pollers and batches", map[string]string{"ESM_RUN_JOB_BATCH_SIZE": "16", "ESM_POLLERS": "3"}, 2 * 3 * 16, ""},
+		{"other mappings' batches do not count", map[string]string{"ESM_BATCH_SIZE": "16"}, 2 * 2 * 500, ""},
 		{"explicit", map[string]string{"SCHEDULER_MAX_IN_FLIGHT": "1000"}, 1000, ""},
 		{"worker timeout too short", map[string]string{"WORKER_TIMEOUT": "60s"}, 0, "WORKER_TIMEOUT (1m0s) must be at least 10m31s"},
 		{"a longer margin needs more", map[string]string{"WORKER_TIMEOUT": "631s", "WORKER_DEADLINE_MARGIN": "2s"}, 0, "WORKER_TIMEOUT"},
-		{"just enough", map[string]string{"WORKER_TIMEOUT": "631s"}, 2 * 2 * 100, ""},
+		{"just enough", map[string]string{"WORKER_TIMEOUT": "631s"}, 2 * 2 * 500, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -72,7 +72,7 @@ func runQueued(t *testing.T, s *stack, c *counter, n, sleepMs int) {
 func TestQueuedJobsAreNotChargedForWaiting(t *testing.T) {
 	c := newCounter(t)
 	s := startStack(t, map[string]string{
-		"SCHEDULER_LEASE": "5s", "WORKER_CONCURRENCY": "4", "SCHEDULER_MAX_IN_FLIGHT": "1000",
+		"SCHEDULER_LEASE": "5s", "WORKER_CONCURRENCY": "4", "WORKER_IO_CONCURRENCY": "4", "SCHEDULER_MAX_IN_FLIGHT": "1000",
 	})
 	runQueued(t, s, c, 60, 1500)
 }
@@ -86,7 +86,7 @@ func TestNoRetryJobWaitingLongerThanItsLeaseCompletes(t *testing.T) {
 	const lease = 4
 	c := newCounter(t)
 	s := startStack(t, map[string]string{
-		"SCHEDULER_LEASE": fmt.Sprint(lease, "s"), "WORKER_CONCURRENCY": "1", "SCHEDULER_MAX_IN_FLIGHT": "1000",
+		"SCHEDULER_LEASE": fmt.Sprint(lease, "s"), "WORKER_CONCURRENCY": "1", "WORKER_IO_CONCURRENCY": "1", "SCHEDULER_MAX_IN_FLIGHT": "1000",
 	})
 	// Eight 1 s jobs one at a time, all dispatched at once: the last to
 	// start waited about 7 s after its dispatch.

@@ -16,7 +16,7 @@ import (
 func TestSIGKILLMidBatch(t *testing.T) {
 	n, kills := faulttest.Pick(1000, 5000), faulttest.Pick(3, 20)
 	target := faulttest.NewTarget(t)
-	c := faulttest.NewChild(t, "kill", vars(map[string]string{"ESM_BATCH_SIZE": "50"}))
+	c := faulttest.NewChild(t, "kill", vars(map[string]string{"ESM_BATCH_SIZE": "50", "ESM_RUN_JOB_BATCH_SIZE": "50"}))
 	c.Start(t)
 	began := time.Now()
 	jobs := faulttest.Submit(t, c.APIURL, target, "kill", n, 0)

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -15,8 +16,16 @@ import (
 
 // Config tunes the worker.
 type Config struct {
-	// Concurrency is how many records of one batch run at once (default 16).
+	// Concurrency (WORKER_CONCURRENCY) is how many CPU-bound attempts (a
+	// SCRIPT or COMPUTE step among their steps, or a kind step.Classify
+	// does not know) the process runs at once, across the batches it runs
+	// (default: the cores Go uses, GOMAXPROCS). Before I/O-bound attempts
+	// had their own bound it counted every attempt of one batch.
 	Concurrency int
+	// IOConcurrency (WORKER_IO_CONCURRENCY) is how many I/O-bound attempts
+	// (only SLEEP, HTTP_CALL, WEBHOOK, LOG, FAIL steps) the process runs at
+	// once (default 1000). See slots.go and docs/performance.md.
+	IOConcurrency int
 	// HTTPAllowlist lists CIDRs or host names HTTP_CALL may reach despite
 	// the SSRF guard (see package ssrf).
 	HTTPAllowlist []string
@@ -85,9 +94,18 @@ func CheckTimeout(name string, timeout, margin time.Duration) error {
 	return nil
 }
 
+// DefaultConcurrency is Concurrency's default: the cores Go uses.
+func DefaultConcurrency() int { return max(runtime.GOMAXPROCS(0), 1) }
+
+// Bounds of the concurrency settings.
+const (
+	MaxConcurrency   = 1024
+	MaxIOConcurrency = 10000
+)
+
 // Defaults.
 const (
-	DefaultConcurrency    = 16
+	DefaultIOConcurrency  = 1000
 	DefaultDeadlineMargin = time.Second
 	DefaultPageSizeMax    = 100
 )
@@ -96,7 +114,8 @@ const (
 // fills zero fields with.
 func DefaultConfig() Config {
 	return Config{
-		Concurrency:    DefaultConcurrency,
+		Concurrency:    DefaultConcurrency(),
+		IOConcurrency:  DefaultIOConcurrency,
 		DeadlineMargin: DefaultDeadlineMargin,
 		PageSizeMax:    DefaultPageSizeMax,
 		Steps:          step.Default,
@@ -104,14 +123,15 @@ func DefaultConfig() Config {
 	}
 }
 
-// ConfigFromEnv reads WORKER_CONCURRENCY, WORKER_HTTP_ALLOWLIST,
+// ConfigFromEnv reads WORKER_CONCURRENCY, WORKER_IO_CONCURRENCY, WORKER_HTTP_ALLOWLIST,
 // WORKER_DEADLINE_MARGIN, WORKER_PAGE_SIZE_MAX, WEBHOOK_SIGNING_KEYS,
 // WEBHOOK_SIGNING_KEYS_SECRET_ARN and METRICS. Problems, a bad allowlist entry included, are reported by
 // env.Err.
 func ConfigFromEnv(env *config.Env) Config {
 	d := DefaultConfig()
 	c := Config{
-		Concurrency:    env.Int("WORKER_CONCURRENCY", d.Concurrency, 1, 1024),
+		Concurrency:    env.Int("WORKER_CONCURRENCY", d.Concurrency, 1, MaxConcurrency),
+		IOConcurrency:  env.Int("WORKER_IO_CONCURRENCY", d.IOConcurrency, 1, MaxIOConcurrency),
 		HTTPAllowlist:  env.List("WORKER_HTTP_ALLOWLIST", nil),
 		DeadlineMargin: env.Duration("WORKER_DEADLINE_MARGIN", d.DeadlineMargin, 0, 5*time.Minute),
 		PageSizeMax:    env.Int("WORKER_PAGE_SIZE_MAX", d.PageSizeMax, 1, 1000),
@@ -146,6 +166,9 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.Concurrency == 0 {
 		c.Concurrency = d.Concurrency
+	}
+	if c.IOConcurrency == 0 {
+		c.IOConcurrency = d.IOConcurrency
 	}
 	if c.PageSizeMax == 0 {
 		c.PageSizeMax = d.PageSizeMax
@@ -197,8 +220,10 @@ func ParseSigningKeys(v string) (map[string][]byte, error) {
 // allowlist entry is named too.
 func (c Config) validate() error {
 	switch {
-	case c.Concurrency < 1 || c.Concurrency > 1024:
-		return config.Invalid("WORKER_CONCURRENCY", "from 1 to 1024", c.Concurrency)
+	case c.Concurrency < 1 || c.Concurrency > MaxConcurrency:
+		return config.Invalid("WORKER_CONCURRENCY", fmt.Sprintf("from 1 to %d", MaxConcurrency), c.Concurrency)
+	case c.IOConcurrency < 1 || c.IOConcurrency > MaxIOConcurrency:
+		return config.Invalid("WORKER_IO_CONCURRENCY", fmt.Sprintf("from 1 to %d", MaxIOConcurrency), c.IOConcurrency)
 	case c.DeadlineMargin < 0:
 		return config.Invalid("WORKER_DEADLINE_MARGIN", "0 or more", c.DeadlineMargin)
 	case c.PageSizeMax < 1 || c.PageSizeMax > 1000:

@@ -7,8 +7,10 @@
 // Lambda's Kafka event-source mapping hands the worker a batch of run-job
 // records. HandleKafka decodes them all, asks the database once which of
 // them already finished (a redelivery), and runs the others concurrently
-// (at most Config.Concurrency at once) without holding a database
-// connection. Each attempt is started through the scheduler right before
+// without holding a database connection, each once it gets a slot of its
+// class (slots.go): CPU-bound attempts (a SCRIPT or COMPUTE step) at most
+// Config.Concurrency at once in the process, I/O-bound ones (SLEEP,
+// HTTP_CALL, WEBHOOK, LOG, FAIL only) at most Config.IOConcurrency. Each attempt is started through the scheduler right before
 // it runs (Config.Scheduler, internalapi.PathAttemptsStart): the records
 // that get free slots at the same moment are started in one call, a
 // record the scheduler refuses (a superseded dispatch, a cancelled or

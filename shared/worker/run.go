@@ -46,12 +46,15 @@ const (
 	taskNoClaim                // the start call failed: not run; the batch is redelivered
 )
 
-// runBatch runs tasks concurrently, at most Concurrency at once, and
-// hands each outcome to the reporter as soon as its attempt ends. Each
-// attempt is started through the scheduler right before it runs: whenever
-// slots are free, the next tasks in line, one per free slot, are started
-// together in one call (see startAttempts), so a burst of free slots
-// costs one call and a lone slot never waits for others. Steps get a
+// runBatch runs tasks concurrently, each once it gets a slot of its
+// class (see slots: CPU-bound attempts at most Concurrency at once in the
+// process, I/O-bound ones at most IOConcurrency), and hands each outcome
+// to the reporter as soon as its attempt ends. Each attempt is started
+// through the scheduler right before it runs: whenever slots are free,
+// the next tasks in line that get one are started together in one call
+// (see startAttempts), so a burst of free slots costs one call and a lone
+// slot never waits for others; a task whose class is full does not hold
+// back the other class's tasks behind it. Steps get a
 // context that ends DeadlineMargin before ctx's deadline, or before the
 // attempt's lease ends if that is sooner. A step that ignores that
 // context is abandoned half the margin after the invocation's step
@@ -76,56 +79,69 @@ func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (n
 
 	states := make([]atomic.Int32, n)
 	var wg sync.WaitGroup
-	freed := make(chan struct{}, n) // one per finished attempt: never blocks
-	free := s.cfg.Concurrency
-	for next := 0; next < n && runCtx.Err() == nil; {
-		if free == 0 {
+	classes := make([]step.Class, n)
+	pending := make([]int, n) // tasks with no slot yet, in line
+	for i, t := range tasks {
+		classes[i], pending[i] = step.ClassOf(t.steps), i
+	}
+	// A slot is given back once: when its attempt ends, or when the
+	// attempt is abandoned (a step ignoring the deadline must not keep the
+	// process's slot after the invocation).
+	var held sync.Map
+	release := func(i int) {
+		if _, ok := held.LoadAndDelete(i); ok {
+			s.slots.release(classes[i])
+		}
+	}
+	for len(pending) > 0 && runCtx.Err() == nil {
+		freed := s.slots.freed()
+		var picked []int
+		picked, pending = s.slots.take(classes, pending)
+		if len(picked) == 0 {
 			select {
 			case <-freed:
-				free++
 			case <-runCtx.Done():
-				continue
 			}
+			continue
 		}
-		for more := true; more; { // every slot free right now
-			select {
-			case <-freed:
-				free++
-			default:
-				more = false
-			}
+		group := make([]*task, len(picked))
+		for k, i := range picked {
+			group[k] = tasks[i]
+			held.Store(i, true)
 		}
-		group := tasks[next:min(next+free, n)]
-		first := next
-		next += len(group)
 		ok, leaseUntil, err := s.startAttempts(ctx, group)
 		if err != nil {
 			s.log.ErrorContext(ctx, "attempts not started: the scheduler did not answer; the batch will be delivered again",
-				"count", n-first, "error", err.Error())
-			for i := first; i < n; i++ {
+				"count", len(picked)+len(pending), "error", err.Error())
+			for _, i := range picked {
+				states[i].Store(taskNoClaim)
+				release(i)
+			}
+			for _, i := range pending {
 				states[i].Store(taskNoClaim)
 			}
 			break
 		}
 		for k, t := range group {
-			i := first + k
+			i := picked[k]
 			switch {
 			case !ok[t.eventID]:
 				s.log.InfoContext(trace.With(ctx, t.traceID, t.jobID), "run-job skipped: not the job's current dispatch",
 					"eventId", t.eventID, "attempt", t.job.Attempt)
 				states[i].Store(taskRefused)
+				release(i)
 				continue
 			case runCtx.Err() != nil: // started too late: released below
 				states[i].Store(taskUnstarted)
+				release(i)
 				continue
 			}
 			states[i].Store(taskRunning)
-			free--
 			rep.started()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { freed <- struct{}{} }()
+				defer release(i)
 				actx := runCtx
 				if !leaseUntil.IsZero() {
 					var cancel context.CancelFunc
@@ -151,6 +167,7 @@ func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (n
 				s.log.WarnContext(trace.With(ctx, t.traceID, t.jobID), "step ignored the deadline; attempt abandoned",
 					"eventId", t.eventID, "attempt", t.job.Attempt)
 				rep.add(t, s.cutOff(i, t, now, "a step did not stop at the invocation deadline"))
+				release(i)
 			}
 		}
 	}

@@ -129,7 +129,7 @@ func TestSupersededRunJobIsNotRun(t *testing.T) {
 // not reported as failures, and not charged: the scheduler has them
 // PENDING again, as attempt 0, ready to be dispatched.
 func TestBatchCutByTheDeadlineChargesNoUnstartedAttempt(t *testing.T) {
-	b, sched, count := setupPair(t, worker.Config{Concurrency: 1, DeadlineMargin: time.Second,
+	b, sched, count := setupPair(t, worker.Config{Concurrency: 1, IOConcurrency: 1, DeadlineMargin: time.Second,
 		Durable: worker.DurableConfig{ParkThreshold: -1}})
 	// The first holds the only slot until the steps' deadline.
 	runs := dispatch(t, b, sched, 4, `{"action":"SLEEP","durationMs":300000}`)

@@ -35,6 +35,8 @@ type Service struct {
 	metrics *metrics.Emitter
 	// triggers routes Handle's payloads by their trigger.
 	triggers trigger.Router
+	// slots bounds the attempts running at once, by class (slots.go).
+	slots *slots
 }
 
 // New validates cfg and builds the worker from it and its connections.
@@ -61,7 +63,8 @@ func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 	if m == nil {
 		m = metrics.ForMode(cfg.MetricsMode, os.Stdout, "worker")
 	}
-	s := &Service{cfg: cfg, pool: deps.Pool, relay: deps.Relay, log: log, http: client, metrics: m}
+	s := &Service{cfg: cfg, pool: deps.Pool, relay: deps.Relay, log: log, http: client, metrics: m,
+		slots: newSlots(cfg.Concurrency, cfg.IOConcurrency)}
 	s.handler = s.routes()
 	s.triggers = trigger.Router{Name: "worker", Kafka: s.HandleKafka, HTTP: s.handler}
 	return s, nil

@@ -485,17 +485,17 @@ func TestHandleRejectsUnknownTriggers(t *testing.T) {
 func TestConfigFromEnv(t *testing.T) {
 	env := config.FromMap(map[string]string{})
 	cfg := worker.ConfigFromEnv(env)
-	if env.Err() != nil || cfg.Concurrency != 16 || cfg.DeadlineMargin != time.Second || len(cfg.HTTPAllowlist) != 0 || cfg.PageSizeMax != 100 {
+	if env.Err() != nil || cfg.Concurrency != worker.DefaultConcurrency() || cfg.IOConcurrency != worker.DefaultIOConcurrency || cfg.DeadlineMargin != time.Second || len(cfg.HTTPAllowlist) != 0 || cfg.PageSizeMax != 100 {
 		t.Fatalf("defaults = %+v, %v", cfg, env.Err())
 	}
 	env = config.FromMap(map[string]string{
-		"WORKER_CONCURRENCY": "4", "WORKER_HTTP_ALLOWLIST": "10.0.0.0/8, internal.example.com", "WORKER_DEADLINE_MARGIN": "250ms",
+		"WORKER_CONCURRENCY": "4", "WORKER_IO_CONCURRENCY": "300", "WORKER_HTTP_ALLOWLIST": "10.0.0.0/8, internal.example.com", "WORKER_DEADLINE_MARGIN": "250ms",
 	})
 	cfg = worker.ConfigFromEnv(env)
-	if env.Err() != nil || cfg.Concurrency != 4 || cfg.DeadlineMargin != 250*time.Millisecond || len(cfg.HTTPAllowlist) != 2 {
+	if env.Err() != nil || cfg.Concurrency != 4 || cfg.IOConcurrency != 300 || cfg.DeadlineMargin != 250*time.Millisecond || len(cfg.HTTPAllowlist) != 2 {
 		t.Fatalf("cfg = %+v, %v", cfg, env.Err())
 	}
-	for name, v := range map[string]string{"WORKER_CONCURRENCY": "0", "WORKER_HTTP_ALLOWLIST": "10.0.0.0/8, bad host", "METRICS": "statsd"} {
+	for name, v := range map[string]string{"WORKER_CONCURRENCY": "0", "WORKER_IO_CONCURRENCY": "10001", "WORKER_HTTP_ALLOWLIST": "10.0.0.0/8, bad host", "METRICS": "statsd"} {
 		env = config.FromMap(map[string]string{name: v})
 		worker.ConfigFromEnv(env)
 		if env.Err() == nil || !strings.Contains(env.Err().Error(), name) {
@@ -507,6 +507,7 @@ func TestConfigFromEnv(t *testing.T) {
 	for name, cfg := range map[string]worker.Config{
 		`"bad host"`:             {HTTPAllowlist: []string{"10.0.0.0/8", "bad host"}},
 		"WORKER_CONCURRENCY":     {Concurrency: -1},
+		"WORKER_IO_CONCURRENCY":  {IOConcurrency: 20000},
 		"WORKER_DEADLINE_MARGIN": {DeadlineMargin: -time.Second},
 		"WORKER_PAGE_SIZE_MAX":   {PageSizeMax: 5000},
 		"METRICS":                {MetricsMode: "statsd"},
