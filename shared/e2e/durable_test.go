@@ -14,7 +14,7 @@ import (
 // steps before the SLEEP resumed, not run again.
 func TestLongSleepParksOnTheStack(t *testing.T) {
 	c := newCounter(t)
-	s := startStack(t, map[string]string{"WORKER_PARK_THRESHOLD": "1s", "WORKER_CONCURRENCY": "1"})
+	s := startStack(t, map[string]string{"WORKER_PARK_THRESHOLD": "1s", "WORKER_CONCURRENCY": "1", "WORKER_IO_CONCURRENCY": "1"})
 	submitted := time.Now()
 	id := s.Submit(t, fmt.Sprintf(`{"jobType":"SIMULATION","payload":{"steps":[%s,{"action":"SLEEP","durationMs":5000},%s]},"maxRetryCount":0}`,
 		c.step("before"), c.step("after")))

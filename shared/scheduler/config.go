@@ -61,9 +61,9 @@ type Config struct {
 
 // DefaultMaxInFlight is InFlightFor(6, 16): the run-job topic's six
 // partitions, each feeding one worker invocation at a time (Lambda's Kafka
-// event-source mapping, and the local one), with batches of 16 (the
-// deployed run-job mapping's batch size and WORKER_CONCURRENCY's
-// default).
+// event-source mapping), with batches of 16 (the deployed run-job
+// mapping's batch size). The local stack sets its own from its mapping
+// (ESM_RUN_JOB_BATCH_SIZE, pollers).
 const DefaultMaxInFlight = 2 * 6 * 16
 
 // InFlightFor is the MaxInFlight that keeps the workers busy without
@@ -73,7 +73,8 @@ const DefaultMaxInFlight = 2 * 6 * 16
 // once (run-job partitions, capped by the worker's reserved concurrency;
 // locally the mapping's pollers); batch is how many records one takes
 // (the run-job mapping's batch size). Records of a batch wait for a slot
-// inside the invocation (WORKER_CONCURRENCY), uncharged: their lease
+// inside the invocation (WORKER_CONCURRENCY for CPU-bound attempts,
+// WORKER_IO_CONCURRENCY for I/O-bound ones), uncharged: their lease
 // starts when they start.
 func InFlightFor(invocations, batch int) int {
 	return 2 * max(invocations, 1) * max(batch, 1)

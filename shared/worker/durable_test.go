@@ -240,7 +240,7 @@ func TestYieldLoopWithoutProgressIsDeadLettered(t *testing.T) {
 // (the invocation ends and another job runs meanwhile), and it completes
 // after the wake, resuming after the SLEEP.
 func TestLongSleepParksAndWakes(t *testing.T) {
-	b, sched, count := setupPair(t, worker.Config{Concurrency: 1,
+	b, sched, count := setupPair(t, worker.Config{Concurrency: 1, IOConcurrency: 1,
 		Durable: worker.DurableConfig{ParkThreshold: time.Second}})
 	runs := dispatch(t, b, sched, 1, `{"action":"COUNT","key":"before"}`, `{"action":"SLEEP","durationMs":3000}`, `{"action":"COUNT","key":"after"}`)
 	other := dispatch(t, b, sched, 1, `{"action":"COUNT","key":"other"}`)
