@@ -336,15 +336,28 @@ func (s *Stack) printSummary() {
 	fmt.Fprintf(w, "  schedule every %s; event-source mappings: batch %d (run-job %d), window %s, %d pollers; function timeout %s (worker %s); at most %d jobs in flight\n",
 		cfg.TickInterval, cfg.ESMBatchSize, cfg.RunJobBatchSize, cfg.ESMBatchWindow, cfg.ESMPollers, cfg.FunctionTimeout, cfg.WorkerTimeout, cfg.Scheduler.MaxInFlight)
 	fmt.Fprintf(w, "\nTry:\n")
-	fmt.Fprintf(w, "  curl -s -X POST %s/api/jobs -H 'Content-Type: application/json' \\\n", s.APIURL)
+	// With auth on, the examples carry the credentials they need: the
+	// caller's key (KEY, set first) on the public API, the internal
+	// secret on every internal route.
+	apiAuth, internalAuth := "", ""
+	secret := fmt.Sprintf(" -H \"%s: $(jq -r .internalSecret %s)\"", InternalSecretHeader, filepath.Join(s.DataDir, stateName))
+	if cfg.API.Auth != api.AuthNone {
+		key := "<your API key>"
+		if s.newAdminKey != "" {
+			key = s.newAdminKey
+		}
+		fmt.Fprintf(w, "  KEY=%s\n", key)
+		apiAuth = " -H \"Authorization: Bearer $KEY\""
+		internalAuth = secret
+	}
+	fmt.Fprintf(w, "  curl -s -X POST %s/api/jobs -H 'Content-Type: application/json'%s \\\n", s.APIURL, apiAuth)
 	fmt.Fprintf(w, "    -d '{\"jobType\":\"SIMULATION\",\"payload\":{\"steps\":[{\"action\":\"LOG\",\"message\":\"hello\"},{\"action\":\"SLEEP\",\"durationMs\":500}]},\"maxRetryCount\":3}'\n")
-	fmt.Fprintf(w, "  curl -s %s/api/jobs/<jobId>\n", s.APIURL)
-	fmt.Fprintf(w, "  curl -s '%s/api/jobs?page=0&size=20'\n", s.APIURL)
-	fmt.Fprintf(w, "  curl -s %s/api/dlq\n", s.APIURL)
-	fmt.Fprintf(w, "  curl -s %s/internal/jobs/<jobId>/status\n", s.SchedulerURL)
-	fmt.Fprintf(w, "  curl -s '%s/internal/executions/<jobId>?page=0&size=20'\n", s.WorkerURL)
-	fmt.Fprintf(w, "  curl -s -X POST %s/internal/jobs/<jobId>/cancel -H \"%s: $(jq -r .internalSecret %s)\"\n",
-		s.SchedulerURL, InternalSecretHeader, filepath.Join(s.DataDir, stateName))
+	fmt.Fprintf(w, "  curl -s %s/api/jobs/<jobId>%s\n", s.APIURL, apiAuth)
+	fmt.Fprintf(w, "  curl -s '%s/api/jobs?page=0&size=20'%s\n", s.APIURL, apiAuth)
+	fmt.Fprintf(w, "  curl -s %s/api/dlq%s\n", s.APIURL, apiAuth)
+	fmt.Fprintf(w, "  curl -s %s/internal/jobs/<jobId>/status%s\n", s.SchedulerURL, internalAuth)
+	fmt.Fprintf(w, "  curl -s '%s/internal/executions/<jobId>?page=0&size=20'%s\n", s.WorkerURL, internalAuth)
+	fmt.Fprintf(w, "  curl -s -X POST %s/internal/jobs/<jobId>/cancel%s\n", s.SchedulerURL, secret)
 	fmt.Fprintf(w, "Ctrl-C stops it.\n\n")
 }
 
