@@ -123,7 +123,7 @@ func TestDecodeJobTypes(t *testing.T) {
 		{name: "webhook credentials", body: webhook(`{"url":"https://u:p@h.example/x"}`), want: []string{"payload.url: must not carry credentials"}},
 		{name: "webhook unknown field", body: webhook(`{"url":"https://h.example","secret":"x"}`), want: []string{"payload.secret: is not a field"}},
 		{name: "webhook field case", body: webhook(`{"URL":"https://h.example"}`), want: []string{"payload.URL"}},
-		{name: "webhook HEAD", body: webhook(`{"url":"https://h.example","method":"HEAD"}`), want: []string{"payload.method: must be"}},
+		{name: "webhook HEAD", body: webhook(`{"url":"https://h.example","method":"HEAD"}`), want: []string{`payload.method: must be POST, PUT, PATCH, DELETE or GET (got "HEAD")`}},
 		{name: "webhook expectStatus empty", body: webhook(`{"url":"https://h.example","expectStatus":[]}`), want: []string{"payload.expectStatus: must hold 1 to 50"}},
 		{name: "webhook expectStatus 600", body: webhook(`{"url":"https://h.example","expectStatus":[600]}`), want: []string{"between 100 and 599"}},
 		{name: "webhook timeout 0", body: webhook(`{"url":"https://h.example","timeoutMs":0}`), want: []string{"payload.timeoutMs: must be between 1 and 30000"}},

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -97,6 +98,25 @@ func requestBody(raw json.RawMessage) ([]byte, string) {
 }
 
 // checkURL validates an absolute http(s) URL without credentials.
+// checkRequest checks an outgoing request's url, headers and body, and
+// its method: one of methods, the first when method is empty (set in
+// place). HTTP_CALL and WEBHOOK differ only in their methods.
+func checkRequest(url string, method *string, methods []string, headers map[string]string, body json.RawMessage) error {
+	if err := checkURL("url", url); err != nil {
+		return err
+	}
+	switch {
+	case *method == "":
+		*method = methods[0]
+	case !slices.Contains(methods, *method):
+		return invalid("method", "must be %s or %s (got %q)", strings.Join(methods[:len(methods)-1], ", "), methods[len(methods)-1], *method)
+	}
+	if err := checkHeaders("headers", headers); err != nil {
+		return err
+	}
+	return checkBody("body", body)
+}
+
 func checkURL(field, s string) error {
 	if len(s) > MaxURLBytes {
 		return invalid(field, "must be at most %d bytes", MaxURLBytes)

@@ -157,24 +157,14 @@ func parseHTTPCall(raw json.RawMessage) (Step, error) {
 		}
 		return &s, nil
 	}
-	if err := checkURL("url", s.URL); err != nil {
-		return nil, err
-	}
-	switch s.Method {
-	case "":
-		s.Method = http.MethodGet
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete:
-	default:
-		return nil, invalid("method", "must be GET, HEAD, POST, PUT or DELETE (got %q)", s.Method)
-	}
-	if err := checkHeaders("headers", s.Headers); err != nil {
-		return nil, err
-	}
-	if err := checkBody("body", s.Body); err != nil {
+	if err := checkRequest(s.URL, &s.Method, httpCallMethods, s.Headers, s.Body); err != nil {
 		return nil, err
 	}
 	return &s, nil
 }
+
+// httpCallMethods are HTTP_CALL's methods, the first its default.
+var httpCallMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete}
 
 func (s *httpCallStep) Action() string { return "HTTP_CALL" }
 func (s *httpCallStep) Simulated() int64 {

@@ -37,6 +37,9 @@ type webhookStep struct {
 	SigningKey   string            `json:"signingKey,omitempty"`
 }
 
+// webhookMethods are WEBHOOK's methods, the first its default.
+var webhookMethods = []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodGet}
+
 // DefaultWebhookTimeoutMs is a delivery's timeout when none is given.
 const DefaultWebhookTimeoutMs = 10_000
 
@@ -50,20 +53,7 @@ func ParseWebhook(raw json.RawMessage) (Step, error) {
 	if s.URL == "" {
 		return nil, invalid("url", "is required")
 	}
-	if err := checkURL("url", s.URL); err != nil {
-		return nil, err
-	}
-	switch s.Method {
-	case "":
-		s.Method = http.MethodPost
-	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-	default:
-		return nil, invalid("method", "must be POST, PUT, PATCH, DELETE or GET (got %q)", s.Method)
-	}
-	if err := checkHeaders("headers", s.Headers); err != nil {
-		return nil, err
-	}
-	if err := checkBody("body", s.Body); err != nil {
+	if err := checkRequest(s.URL, &s.Method, webhookMethods, s.Headers, s.Body); err != nil {
 		return nil, err
 	}
 	if err := between("timeoutMs", s.TimeoutMs, 1, MaxHTTPTimeout, false); err != nil {
