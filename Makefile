@@ -66,8 +66,13 @@ node_modules/.bin/newman: package.json package-lock.json
 	@printf 'module jobweaver.invalid/node_modules\n' > node_modules/go.mod
 	@touch $@
 
-bench: ## run the benchmarks (go run ./bench)
-	$(GO) run ./bench
+# make bench COMPARE=<git-ref> [BENCH_ROUNDS=3] [BENCH_ARGS='-scenarios latency -rate 2000']
+COMPARE      ?=
+BENCH_ROUNDS ?= 3
+BENCH_ARGS   ?=
+
+bench: ## run the benchmarks on a private Postgres with production settings (go run ./bench --help); COMPARE=<git-ref> alternates runs with that commit's bench and prints the ratios (BENCH_ROUNDS, BENCH_ARGS)
+	$(GO) run ./bench $(if $(COMPARE),-compare '$(COMPARE)' -rounds $(BENCH_ROUNDS)) $(BENCH_ARGS)
 
 # Lambda: provided.al2023, arm64 unless ARCH=x86_64. The flags are also
 # shared/emulator.BuildFlags (the emulator tests build with the same).

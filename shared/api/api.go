@@ -105,6 +105,10 @@ type Config struct {
 	// RateBurst is API_RATE_BURST: how many requests a caller may make at
 	// once (0: twice RateLimit).
 	RateBurst int
+	// MaxInFlight is API_MAX_IN_FLIGHT: the requests one process serves at
+	// once (default DefaultMaxInFlight); past it, 503 API.OVERLOADED with
+	// Retry-After, health aside (shed.go).
+	MaxInFlight int
 }
 
 // DefaultConfig returns the defaults ConfigFromEnv starts from and New
@@ -118,6 +122,7 @@ func DefaultConfig() Config {
 		Auth:            AuthNone,
 		JWTRoleClaim:    auth.DefaultRoleClaim,
 		KeyCacheTTL:     DefaultKeyCacheTTL,
+		MaxInFlight:     DefaultMaxInFlight,
 	}
 }
 
@@ -127,8 +132,8 @@ func DefaultConfig() Config {
 // API_ADMIN_KEY, API_KEY_CACHE_TTL (default 10s, 1ms to 10s),
 // AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE, AUTH_JWT_ROLE_CLAIM (default
 // cognito:groups), AUTH_JWT_SCOPE_ROLES, API_RATE_LIMIT (default 0, off)
-// and API_RATE_BURST (default twice the limit). A bad value is recorded in
-// env.Err.
+// API_RATE_BURST (default twice the limit) and API_MAX_IN_FLIGHT (default
+// 256, 1 to 100000). A bad value is recorded in env.Err.
 func ConfigFromEnv(env *config.Env) Config {
 	d := DefaultConfig()
 	return Config{
@@ -144,7 +149,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		JWTAudience:   strings.TrimSpace(env.String("AUTH_JWT_AUDIENCE", "")),
 		JWTRoleClaim:  strings.TrimSpace(env.String("AUTH_JWT_ROLE_CLAIM", d.JWTRoleClaim)),
 		JWTScopeRoles: strings.TrimSpace(env.String("AUTH_JWT_SCOPE_ROLES", "")),
-	}.rateLimitFromEnv(env).withDefaults()
+	}.rateLimitFromEnv(env).maxInFlightFromEnv(env).withDefaults()
 }
 
 // sourceFromEnv is SourceAWS inside Lambda (AWS_LAMBDA_FUNCTION_NAME is
@@ -182,6 +187,9 @@ func (c Config) withDefaults() Config {
 	if c.JWTRoleClaim == "" {
 		c.JWTRoleClaim = d.JWTRoleClaim
 	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = d.MaxInFlight
+	}
 	return c.rateLimitDefaults()
 }
 
@@ -214,6 +222,9 @@ func (c Config) validate() error {
 	if err := c.validateRateLimit(); err != nil {
 		return err
 	}
+	if err := c.validateMaxInFlight(); err != nil {
+		return err
+	}
 	return metrics.CheckMode(c.MetricsMode)
 }
 
@@ -238,6 +249,7 @@ type Service struct {
 	keys    *keyCache
 	jwt     *auth.JWTVerifier // nil unless cfg.JWTOn()
 	limiter *rateLimiter
+	shed    shedder // API_MAX_IN_FLIGHT
 	// lastSweep is when publish last swept the outbox (UnixNano); a sweep
 	// runs at most every sweepEvery, for rows older than sweepAge.
 	lastSweep            atomic.Int64
@@ -281,6 +293,7 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 		keys:       newKeyCache(cfg.KeyCacheTTL),
 	}
 	s.limiter = s.newRateLimiter(ratelimit.PG{Pool: s.pool})
+	s.shed.max = int64(cfg.MaxInFlight)
 	if cfg.JWTOn() {
 		scopes, _ := auth.ParseScopeRoles(cfg.JWTScopeRoles) // validated
 		audiences, _ := auth.ParseAudiences(cfg.JWTAudience) // validated

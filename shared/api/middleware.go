@@ -59,7 +59,7 @@ func withJob(r *http.Request, jobID string) *http.Request {
 }
 
 // serve is the outermost handler: trace ID, access log, panic recovery,
-// then routing.
+// load shedding, then routing.
 func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id, replaced := trace.FromHeader(r.Header)
@@ -100,6 +100,14 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 		s.log.Log(lctx, level, "request", attrs...)
 		_ = s.metrics.Flush()
 	}()
+	// Past API_MAX_IN_FLIGHT: 503 API.OVERLOADED, health aside (shed.go).
+	admitted, counted := s.admit(sw, r)
+	if !admitted {
+		return
+	}
+	if counted {
+		defer s.shed.release()
+	}
 	s.dispatch(sw, r)
 }
 

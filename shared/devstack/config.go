@@ -55,6 +55,9 @@ type Config struct {
 	ESMPollers      int           // ESM_POLLERS: consumers per mapping
 	FunctionTimeout time.Duration // FUNCTION_TIMEOUT: deadline of every invocation but the tick and the worker's
 	APIBodyLimit    int64         // API_BODY_LIMIT_BYTES
+	// APIMaxConns (API_MAX_CONNS) bounds each HTTP front's client
+	// connections (connlimit.go).
+	APIMaxConns int
 	DBMaxConns      int           // DB_MAX_CONNS: pool size per function
 
 	// WorkerTimeout (WORKER_TIMEOUT) is the deadline of the worker's
@@ -143,6 +146,8 @@ var Vars = []Var{
 	{"API_ADMIN_KEY", "", "an API key (jw_...) stored as an admin key at start unless it is already, so that scripts and tests can bootstrap (POST /api/keys makes others)", false},
 	{"API_KEY_CACHE_TTL", "10s", "how long each api process remembers a key lookup, so how long a revoked key may still work there (1ms to 10s)", false},
 	{"API_RATE_LIMIT", "0", "requests per second each caller (a key, a JWT subject, or anonymous with API_AUTH=none) may make, shared by every api process through the api database; 0: off (a key's own rateLimit still applies; docs/security.md)", false},
+	{"API_MAX_CONNS", "4096", "client connections each HTTP front (API_ADDR, SCHEDULER_ADDR, WORKER_ADDR) holds at most; the next 64 answer only health and 503 API.OVERLOADED with Retry-After, then close; past those it stops accepting until one closes, so that the process's descriptors stay bounded. Idle keep-alive connections close after 60 s (16 to 1000000)", true},
+	{"API_MAX_IN_FLIGHT", "256", "requests each api process serves at once; past it 503 API.OVERLOADED with Retry-After, health aside (1 to 100000; docs/reliability.md)", false},
 	{"API_RATE_BURST", "2 × API_RATE_LIMIT", "how many requests a caller may make at once (1 to 1000000)", false},
 	{"AUTH_JWT_ISSUER", "", "with API_AUTH=jwt or keys,jwt (required): the OIDC issuer URL whose JWTs are accepted (discovery at the first request)", false},
 	{"AUTH_JWT_AUDIENCE", "", "with API_AUTH=jwt or keys,jwt (required): comma-separated audiences: a JWT's aud must contain one of them (or its client_id be one, when it has no aud)", false},
@@ -201,6 +206,7 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 		FunctionTimeout: env.Duration("FUNCTION_TIMEOUT", 60*time.Second, time.Second, 15*time.Minute),
 		WorkerTimeout:   env.Duration("WORKER_TIMEOUT", worker.DefaultTimeout, time.Second, 15*time.Minute),
 		APIBodyLimit:    int64(env.Int("API_BODY_LIMIT_BYTES", 262144, 1<<10, 6<<20)),
+		APIMaxConns:     env.Int("API_MAX_CONNS", DefaultMaxConns, 16, 1000000),
 		DBMaxConns:      env.Int("DB_MAX_CONNS", 10, 1, 1000),
 		LogLevel:        logging.LevelFromEnv(env),
 		DatabasePrefix:  "jobweaver",
@@ -266,6 +272,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DBMaxConns <= 0 {
 		c.DBMaxConns = 10
+	}
+	if c.APIMaxConns <= 0 {
+		c.APIMaxConns = DefaultMaxConns
 	}
 	if c.DatabasePrefix == "" {
 		c.DatabasePrefix = "jobweaver"

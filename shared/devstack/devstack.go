@@ -239,9 +239,11 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 		if !f.internal {
 			h = &Site{Dir: cfg.DashboardDir, API: h}
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		// Bounded connections, idle keep-alives closed (connlimit.go).
+		h = shedOverflow(h, f.ns, cfg.APIMaxConns)
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: FrontIdleTimeout, ConnContext: connContext}
 		s.servers = append(s.servers, srv)
-		ln := lns[i]
+		ln := net.Listener(limitConns(lns[i], cfg.APIMaxConns))
 		lns[i] = nil
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

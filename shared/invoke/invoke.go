@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -36,10 +37,34 @@ type Invoker interface {
 	Invoke(ctx context.Context, function string, payload []byte) ([]byte, error)
 }
 
-// Local invokes in-process handlers registered by name.
+// Local invokes in-process handlers registered by name. It counts each
+// function's invocations and their wall time (Stats), which the bench
+// turns into Lambda GB-seconds.
 type Local struct {
 	mu       sync.RWMutex
 	handlers map[string]lambda.Handler
+	stats    map[string]*callStats
+}
+
+// CallStats are one function's invocations through a Local so far.
+type CallStats struct {
+	Invocations int64
+	// Duration is their wall time summed; Billed rounds each up to the
+	// millisecond, as Lambda bills.
+	Duration, Billed time.Duration
+}
+
+type callStats struct{ n, nanos, billed atomic.Int64 }
+
+// Stats returns each registered function's CallStats so far.
+func (l *Local) Stats() map[string]CallStats {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make(map[string]CallStats, len(l.stats))
+	for name, s := range l.stats {
+		out[name] = CallStats{Invocations: s.n.Load(), Duration: time.Duration(s.nanos.Load()), Billed: time.Duration(s.billed.Load())}
+	}
+	return out
 }
 
 // Register adds a handler; fn is any function lambda.NewHandler accepts.
@@ -48,18 +73,29 @@ func (l *Local) Register(name string, h lambda.Handler) {
 	defer l.mu.Unlock()
 	if l.handlers == nil {
 		l.handlers = map[string]lambda.Handler{}
+		l.stats = map[string]*callStats{}
 	}
 	l.handlers[name] = h
+	if l.stats[name] == nil {
+		l.stats[name] = &callStats{}
+	}
 }
 
 // Invoke implements Invoker.
 func (l *Local) Invoke(ctx context.Context, function string, payload []byte) ([]byte, error) {
 	l.mu.RLock()
-	h := l.handlers[function]
+	h, st := l.handlers[function], l.stats[function]
 	l.mu.RUnlock()
 	if h == nil {
 		return nil, fmt.Errorf("invoke: no local function %q", function)
 	}
+	start := time.Now()
+	defer func() {
+		d := time.Since(start)
+		st.n.Add(1)
+		st.nanos.Add(int64(d))
+		st.billed.Add(int64((d + time.Millisecond - 1) / time.Millisecond * time.Millisecond))
+	}()
 	return h.Invoke(ctx, payload)
 }
 
