@@ -58,7 +58,7 @@ type Config struct {
 	// APIMaxConns (API_MAX_CONNS) bounds each HTTP front's client
 	// connections (connlimit.go).
 	APIMaxConns int
-	DBMaxConns      int           // DB_MAX_CONNS: pool size per function
+	DBMaxConns  int // DB_MAX_CONNS: pool size per function
 
 	// WorkerTimeout (WORKER_TIMEOUT) is the deadline of the worker's
 	// run-job invocations: the deployed worker's timeout, long enough for
