@@ -66,7 +66,7 @@ type options struct {
 	soakFor         time.Duration
 	overloadRate    int
 	overloadFor     time.Duration
-	overloadConns   int
+	maxOpen         int
 	parkJobs        int
 	parkSleep       time.Duration
 	parkWithin      time.Duration
@@ -94,7 +94,7 @@ func main() {
 	flag.DurationVar(&o.soakFor, "soak-for", 5*time.Minute, "soak scenario: how long it offers them")
 	flag.IntVar(&o.overloadRate, "overload-rate", 0, "overload scenario: offered jobs/s, one job per POST (0: twice the single-POST throughput measured in a short burst first)")
 	flag.DurationVar(&o.overloadFor, "overload-for", 2*time.Minute, "overload scenario: how long it offers them")
-	flag.IntVar(&o.overloadConns, "overload-conns", 1024, "overload scenario: most requests the generator has open at once (its own bound: a send that finds none free is counted as not offered in time, and no descriptor is opened for it)")
+	flag.IntVar(&o.maxOpen, "max-open", 1024, "open-loop scenarios (latency, fairness, soak, overload): most requests the load generator keeps open at once, over as many connections at most (its own bound: a send that finds none free is not made and is counted as not sent, so it never runs out of descriptors)")
 	flag.IntVar(&o.parkJobs, "park-jobs", 1000, "park scenario: DATA_PIPELINE jobs of one long SLEEP")
 	flag.DurationVar(&o.parkSleep, "park-sleep", 20*time.Second, "park scenario: the SLEEP of each job")
 	flag.DurationVar(&o.parkWithin, "park-within", 30*time.Second, "park scenario: floor: every job completes within this of its submission")
@@ -497,39 +497,21 @@ func (b *bench) terminalCount(ctx context.Context) (int, error) {
 }
 
 // openLoop submits at rate jobs/s for d, without waiting for answers to
-// pace the next send, and returns each job's send time.
-func (b *bench) openLoop(ctx context.Context, rate int, d time.Duration) (map[string]time.Time, error) {
-	interval := time.Second / time.Duration(rate)
-	total := int(d.Seconds() * float64(rate))
-	sent := make(map[string]time.Time, total)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	start := time.Now()
-	for i := 0; i < total; i++ {
-		at := start.Add(time.Duration(i) * interval)
-		if w := time.Until(at); w > 0 {
-			time.Sleep(w)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.Now()
-			id, err := b.submit(ctx)
-			if err != nil {
-				firstErr.CompareAndSwap(nil, err)
-				return
-			}
-			mu.Lock()
-			sent[id] = t
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		return nil, err
-	}
-	return sent, nil
+// pace the next send, from a generator that keeps at most
+// -max-open requests open, and returns each accepted job's send
+// time. Shed answers (503 API.OVERLOADED, 429) and errors are counted,
+// not fatal: shedOf reports them.
+func (b *bench) openLoop(ctx context.Context, rate int, d time.Duration) (map[string]time.Time, *generator) {
+	g := newGenerator(b.st.APIURL, logJob, b.o.maxOpen)
+	g.run(ctx, rate, d, nil)
+	return g.snapshot(), g
+}
+
+// shedOf is the row saying what an open loop offered and what was not
+// accepted.
+func shedOf(scenario string, g *generator) row {
+	v := fmt.Sprintf("%d / %d / %d / %d", g.offered.Load(), g.accepted.Load(), g.shed.Load(), g.errored.Load()+g.skipped.Load())
+	return row{scenario, "offered / accepted / shed (503, 429) / errors or not sent", v, "", "", ""}
 }
 
 func (b *bench) latency(ctx context.Context) ([]row, error) {
@@ -538,10 +520,7 @@ func (b *bench) latency(ctx context.Context) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	sent, err := b.openLoop(ctx, b.o.rate, b.o.duration)
-	if err != nil {
-		return nil, err
-	}
+	sent, g := b.openLoop(ctx, b.o.rate, b.o.duration)
 	if _, err := b.waitTerminal(ctx, base+len(sent), 5*time.Minute); err != nil {
 		return nil, err
 	}
@@ -560,6 +539,7 @@ func (b *bench) latency(ctx context.Context) ([]row, error) {
 	return []row{
 		{"latency", fmt.Sprintf("submit→completed p50 @ %d/s, %s", b.o.rate, b.o.duration), ms(p50), "≤ " + ms(f50), verdict(p50 <= f50), ""},
 		{"latency", fmt.Sprintf("submit→completed p99 @ %d/s, %s", b.o.rate, b.o.duration), ms(p99), "≤ " + ms(f99), verdict(p99 <= f99), ""},
+		shedOf("latency", g),
 	}, nil
 }
 
@@ -580,10 +560,7 @@ func (b *bench) fairness(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "bench: fairness: %d fresh jobs/s for %s behind the backlog…\n", b.o.freshRate, b.o.freshFor)
-	sent, err := b.openLoop(ctx, b.o.freshRate, b.o.freshFor)
-	if err != nil {
-		return nil, err
-	}
+	sent, g := b.openLoop(ctx, b.o.freshRate, b.o.freshFor)
 	if _, err := b.waitTerminal(ctx, base+n+len(sent), 10*time.Minute); err != nil {
 		return nil, err
 	}
@@ -596,6 +573,7 @@ func (b *bench) fairness(ctx context.Context) ([]row, error) {
 	return []row{
 		{"fairness", fmt.Sprintf("fresh-job wait p50 (%d retries due)", n), ms(p50), "", "", ""},
 		{"fairness", fmt.Sprintf("fresh-job wait p99 (%d retries due)", n), ms(p99), "≤ 250.0 ms", verdict(p99 <= 250*time.Millisecond), ""},
+		shedOf("fairness", g),
 	}, nil
 }
 

@@ -11,7 +11,7 @@ import (
 
 // overloadBench offers twice what the stack takes (o.overloadRate, or
 // twice the single-POST submit rate of a short calibration burst) for
-// o.overloadFor, from a generator that keeps at most o.overloadConns
+// o.overloadFor, from a generator that keeps at most o.maxOpen
 // requests open. It reports offered, accepted, shed (429/503 with
 // Retry-After) and errors, the most descriptors the process held, and
 // then checks that every accepted job completes.
@@ -27,12 +27,12 @@ func overloadBench(ctx context.Context, cfg devstack.Config, o options) ([]row, 
 			rate = int(2 * sub)
 			rows = append(rows, row{"overload", "calibration: single-POST submit rate (end to end)", fmt.Sprintf("%.0f jobs/s (%.0f)", sub, e2e), "", "", ""})
 		}
-		fmt.Fprintf(os.Stderr, "bench: overload: %d jobs/s offered for %s, at most %d requests open…\n", rate, o.overloadFor, o.overloadConns)
+		fmt.Fprintf(os.Stderr, "bench: overload: %d jobs/s offered for %s, at most %d requests open…\n", rate, o.overloadFor, o.maxOpen)
 		base, err := b.terminalCount(ctx)
 		if err != nil {
 			return nil, err
 		}
-		g := newGenerator(b.st.APIURL, logJob, o.overloadConns)
+		g := newGenerator(b.st.APIURL, logJob, o.maxOpen)
 		stop := make(chan struct{})
 		most := fdWatch(stop)
 		start := time.Now()
@@ -66,7 +66,7 @@ func overloadBench(ctx context.Context, cfg devstack.Config, o options) ([]row, 
 			row{"overload", "accepted (202)", fmt.Sprintf("%.0f jobs/s (%d, %.1f %%)", float64(accepted)/secs, accepted, pctOf(accepted)), "", "", ""},
 			row{"overload", "shed: 429/503 with Retry-After", fmt.Sprintf("%d (%.1f %%)", shed, pctOf(shed)), "", "", ""},
 			row{"overload", "errors (other answers, none, or shed without Retry-After)", fmt.Sprintf("%d (%s)", errored, g.statuses()), "0", verdict(errored == 0), ""},
-			row{"overload", fmt.Sprintf("not sent: all %d of the generator's requests open", o.overloadConns), fmt.Sprintf("%d (%.1f %%)", skipped, pctOf(skipped)), "", "", ""},
+			row{"overload", fmt.Sprintf("not sent: all %d of the generator's requests open", o.maxOpen), fmt.Sprintf("%d (%.1f %%)", skipped, pctOf(skipped)), "", "", ""},
 			row{"overload", "most descriptors open in the process (bench + stack)", fmt.Sprintf("%d of %s", fds, limit), "", "", ""},
 			row{"overload", "accepted jobs completed", fmt.Sprintf("%d of %d, %s after the offers stopped", len(done), len(sent), drained.Round(time.Second)), "all", verdict(len(done) == len(sent)), ""},
 			row{"overload", "accepted jobs: submit→completed p50", ms(pct(lat, 50)), "", "", ""},

@@ -109,7 +109,7 @@ func (b *bench) soak(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	defer closePools()
-	g := newGenerator(b.st.APIURL, logJob, b.o.overloadConns)
+	g := newGenerator(b.st.APIURL, logJob, b.o.maxOpen)
 	start := time.Now()
 	samples := []deadRows{}
 	s0, err := sampleDeadRows(ctx, pools)

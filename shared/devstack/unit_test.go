@@ -37,7 +37,7 @@ func TestConfigDefaults(t *testing.T) {
 		APIAddr: "127.0.0.1:8080", SchedulerAddr: "127.0.0.1:8081", WorkerAddr: "127.0.0.1:8082",
 		DashboardDir: "dashboard/dist",
 		TickInterval: time.Second, ESMBatchSize: 100, ESMBatchWindow: 5 * time.Millisecond, ESMPollers: 2, RunJobBatchSize: 500,
-		FunctionTimeout: 60 * time.Second, APIBodyLimit: 262144, DBMaxConns: 10, DatabasePrefix: "jobweaver",
+		FunctionTimeout: 60 * time.Second, APIBodyLimit: 262144, APIMaxConns: DefaultMaxConns, DBMaxConns: 10, DatabasePrefix: "jobweaver",
 		WorkerTimeout: 840 * time.Second,
 	}
 	got := cfg
@@ -144,6 +144,8 @@ func TestConfigBadValueNamesTheVariable(t *testing.T) {
 		"FUNCTION_TIMEOUT":     "1ms",
 		"API_BODY_LIMIT_BYTES": "x",
 		"DB_MAX_CONNS":         "0",
+		"API_MAX_CONNS":        "15",
+		"API_MAX_IN_FLIGHT":    "0",
 		"LOG_LEVEL":            "loud",
 		"METRICS":              "statsd",
 	} {
