@@ -400,7 +400,8 @@ func (c Config) Validate() error {
 		}
 	}
 	// What the api accepts must run: the worker's timeout holds the
-	// longest attempt (jobspec.MaxAttemptMs) and its margins.
+	// longest step (jobspec.MaxStepMs, or a SLEEP short enough to run
+	// inline) and its margins; longer jobs yield and resume.
 	if w, ok := c.Functions["worker"]; ok && w.TimeoutSeconds > 0 {
 		margin := worker.DefaultDeadlineMargin
 		if v, ok := w.Env["WORKER_DEADLINE_MARGIN"]; ok {
@@ -408,9 +409,15 @@ func (c Config) Validate() error {
 				margin = d
 			}
 		}
-		if min := worker.MinTimeout(margin); time.Duration(w.TimeoutSeconds)*time.Second < min {
-			bad("functions.worker.timeoutSeconds (%d) must be at least %d: the api accepts attempts of up to %d s, and steps stop %s before the deadline",
-				w.TimeoutSeconds, int((min+time.Second-1)/time.Second), jobspec.MaxAttemptMs/1000, margin)
+		park := worker.DefaultParkThreshold
+		if v, ok := w.Env["WORKER_PARK_THRESHOLD"]; ok {
+			if d, err := time.ParseDuration(v); err == nil {
+				park = d
+			}
+		}
+		if min := worker.MinTimeout(margin, park); time.Duration(w.TimeoutSeconds)*time.Second < min {
+			bad("functions.worker.timeoutSeconds (%d) must be at least %d: a step may run up to %d s (jobspec.MaxStepMs; a SLEEP up to WORKER_PARK_THRESHOLD %s runs inline), and steps stop %s before the deadline",
+				w.TimeoutSeconds, int((min+time.Second-1)/time.Second), jobspec.MaxStepMs/1000, park, margin)
 		}
 	}
 	// An attempt may run as long as the worker's timeout; its lease (from

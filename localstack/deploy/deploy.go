@@ -58,7 +58,7 @@ type settings struct {
 	MemoryMB        int
 	TimeoutSeconds  int // every function but the worker
 	// WorkerTimeoutSeconds is the worker's timeout: long enough for every
-	// attempt the api accepts (worker.MinTimeout), as in AWS.
+	// step the api accepts (worker.MinTimeout), as in AWS.
 	WorkerTimeoutSeconds int
 	LogLevel             string
 

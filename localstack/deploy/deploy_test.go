@@ -259,7 +259,7 @@ func TestSettingsErrorsNameTheVariable(t *testing.T) {
 	}{
 		{map[string]string{"FUNCTION_MEMORY_MB": "lots"}, nil, `localstack-deploy: config: FUNCTION_MEMORY_MB must be an integer from 128 to 10240 (got "lots")`},
 		{nil, []string{"--timeout=0"}, `localstack-deploy: config: FUNCTION_TIMEOUT_SECONDS must be an integer from 1 to 900 (got "0")`},
-		{nil, []string{"--worker-timeout=60"}, `localstack-deploy: config: WORKER_TIMEOUT_SECONDS (1m0s) must be at least 10m31s: the api accepts attempts of up to 10m0s (jobspec.MaxAttemptMs), and steps stop 1s before the deadline`},
+		{nil, []string{"--worker-timeout=60"}, `localstack-deploy: config: WORKER_TIMEOUT_SECONDS (1m0s) must be at least 1m31s: a step may run up to 1m0s (jobspec.MaxStepMs, or a SLEEP up to WORKER_PARK_THRESHOLD (2s) runs inline), steps stop 1s before the deadline, and an invocation needs 30s besides`},
 		{map[string]string{"LOCALSTACK_EDITION": "enterprise"}, nil, `localstack-deploy: config: LOCALSTACK_EDITION must be one of auto, community or pro (got "enterprise")`},
 		{map[string]string{"KAFKA_AUTH": "kerberos"}, nil, `localstack-deploy: config: KAFKA_AUTH must be one of none, tls, iam or scram (got "kerberos")`},
 	} {

@@ -170,7 +170,7 @@ func resolve(env *config.Env, getenv func(string) (string, bool), dryRun bool) (
 	if err := kenv.Err(); err != nil {
 		return s, err
 	}
-	if err := worker.CheckTimeout("WORKER_TIMEOUT_SECONDS", time.Duration(s.WorkerTimeoutSeconds)*time.Second, worker.DefaultDeadlineMargin); err != nil {
+	if err := worker.CheckTimeout("WORKER_TIMEOUT_SECONDS", time.Duration(s.WorkerTimeoutSeconds)*time.Second, worker.DefaultConfig()); err != nil {
 		return s, err
 	}
 	token, _ := getenv("LOCALSTACK_AUTH_TOKEN")

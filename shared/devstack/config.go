@@ -61,8 +61,8 @@ type Config struct {
 	DBMaxConns  int // DB_MAX_CONNS: pool size per function
 
 	// WorkerTimeout (WORKER_TIMEOUT) is the deadline of the worker's
-	// run-job invocations: the deployed worker's timeout, long enough for
-	// every attempt the api accepts (worker.CheckTimeout).
+	// run-job invocations, long enough for every step the api accepts
+	// (worker.CheckTimeout); a longer job yields and resumes.
 	WorkerTimeout time.Duration
 
 	// DatabasePrefix names the service databases: <prefix>_api, … .
@@ -227,7 +227,7 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 	if _, set := env.Lookup("SCHEDULER_MAX_IN_FLIGHT"); !set {
 		cfg.Scheduler.MaxInFlight = cfg.InFlight()
 	}
-	return cfg, worker.CheckTimeout("WORKER_TIMEOUT", cfg.WorkerTimeout, cfg.Worker.DeadlineMargin)
+	return cfg, worker.CheckTimeout("WORKER_TIMEOUT", cfg.WorkerTimeout, cfg.Worker)
 }
 
 // DefaultRunJobBatchSize is ESM_RUN_JOB_BATCH_SIZE's default.

@@ -506,9 +506,10 @@ func TestConfigLimitsAgree(t *testing.T) {
 		{"pollers and batches", map[string]string{"ESM_RUN_JOB_BATCH_SIZE": "16", "ESM_POLLERS": "3"}, 2 * 3 * 16, ""},
 		{"other mappings' batches do not count", map[string]string{"ESM_BATCH_SIZE": "16"}, 2 * 2 * 500, ""},
 		{"explicit", map[string]string{"SCHEDULER_MAX_IN_FLIGHT": "1000"}, 1000, ""},
-		{"worker timeout too short", map[string]string{"WORKER_TIMEOUT": "60s"}, 0, "WORKER_TIMEOUT (1m0s) must be at least 10m31s"},
-		{"a longer margin needs more", map[string]string{"WORKER_TIMEOUT": "631s", "WORKER_DEADLINE_MARGIN": "2s"}, 0, "WORKER_TIMEOUT"},
-		{"just enough", map[string]string{"WORKER_TIMEOUT": "631s"}, 2 * 2 * 500, ""},
+		{"worker timeout too short", map[string]string{"WORKER_TIMEOUT": "90s"}, 0, "WORKER_TIMEOUT (1m30s) must be at least 1m31s"},
+		{"a longer margin needs more", map[string]string{"WORKER_TIMEOUT": "91s", "WORKER_DEADLINE_MARGIN": "2s"}, 0, "WORKER_TIMEOUT"},
+		{"sleeps inline up to the park threshold", map[string]string{"WORKER_TIMEOUT": "91s", "WORKER_PARK_THRESHOLD": "90s"}, 0, "WORKER_TIMEOUT (1m31s) must be at least 2m1s"},
+		{"just enough", map[string]string{"WORKER_TIMEOUT": "91s"}, 2 * 2 * 500, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

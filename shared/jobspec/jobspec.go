@@ -24,13 +24,19 @@ const (
 	MaxSteps          = 100
 	MaxRetryCount     = 20
 	DefaultRetryCount = 3
-	// MaxAttemptMs caps an attempt's time budget: its steps' budgets
-	// (step.Step.Simulated: SLEEP, HTTP_CALL, COMPUTE) added up. Every
-	// deployment's worker timeout exceeds it with room to spare (840 s in
-	// AWS and locally; see worker.CheckTimeout), so what the api accepts
-	// can run wherever it is deployed. Longer work waits for durable
-	// resume.
+	// MaxAttemptMs caps the time budget of a job of a type that does not
+	// resume (Type.Resumes: SIMULATION, WEBHOOK): its steps' budgets
+	// (step.Step.Simulated: SLEEP, HTTP_CALL, COMPUTE, SCRIPT) added up,
+	// the original contract's limit. The worker need not hold it in one
+	// invocation: every attempt resumes after a deadline cut.
 	MaxAttemptMs = 600_000
+	// MaxStepMs caps one step's time budget in every job type (a SLEEP
+	// excepted: past the worker's park threshold it parks instead of
+	// running). It is the longest step kind's cap (HTTP_CALL latencyMs).
+	// A worker whose timeout holds it and its margins (worker.CheckTimeout)
+	// runs every step the api accepts; a longer job yields between steps
+	// and resumes in the next invocation.
+	MaxStepMs = 60_000
 )
 
 // JobTypes are the job types Default accepts (the api's ?type= filter).

@@ -13,14 +13,27 @@ import (
 var Simulation = StepList("SIMULATION", "SimulationPayload", step.Default, false)
 
 // StepList is a job type whose payload is {steps: [...]}, 1 to MaxSteps
-// steps of reg's kinds whose time budgets add up to at most MaxAttemptMs.
-// Step IDs, when reg allows them, must be unique.
+// steps of reg's kinds, each within MaxStepMs (a SLEEP excepted: it
+// parks), whose time budgets add up to at most MaxAttemptMs. Step IDs,
+// when reg allows them, must be unique.
 func StepList(name, schema string, reg *step.Registry, keepOutputs bool) Type {
-	return Type{Name: name, Schema: schema, KeepsOutputs: keepOutputs,
-		Parse: func(payload json.RawMessage) (Plan, []string) { return parseStepList(payload, reg) }}
+	return stepList(name, schema, reg, keepOutputs, false)
 }
 
-func parseStepList(raw json.RawMessage, reg *step.Registry) (Plan, []string) {
+// ResumingStepList is StepList without the total: a job of this type
+// (Type.Resumes) may run longer than one worker invocation, yielding
+// between steps and resuming at the first unfinished one, so only each
+// step must fit an invocation (MaxStepMs).
+func ResumingStepList(name, schema string, reg *step.Registry, keepOutputs bool) Type {
+	return stepList(name, schema, reg, keepOutputs, true)
+}
+
+func stepList(name, schema string, reg *step.Registry, keepOutputs, resumes bool) Type {
+	return Type{Name: name, Schema: schema, KeepsOutputs: keepOutputs, Resumes: resumes,
+		Parse: func(payload json.RawMessage) (Plan, []string) { return parseStepList(payload, reg, resumes) }}
+}
+
+func parseStepList(raw json.RawMessage, reg *step.Registry, resumes bool) (Plan, []string) {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	var p struct {
@@ -66,10 +79,14 @@ func parseStepList(raw json.RawMessage, reg *step.Registry) (Plan, []string) {
 			}
 			ids[id] = i
 		}
+		if _, sleep := step.SleepDuration(s); !sleep && s.Simulated() > MaxStepMs {
+			add("payload.steps[%d]: its time budget is %d ms; a step may take at most %d ms (it runs within one worker invocation)",
+				i, s.Simulated(), MaxStepMs)
+		}
 		total += s.Simulated()
 		steps = append(steps, s)
 	}
-	if total > MaxAttemptMs {
+	if !resumes && total > MaxAttemptMs {
 		add("payload.steps: the attempt time limit is %d ms; these steps' time budgets add up to %d ms "+
 			"(SLEEP durationMs, HTTP_CALL latencyMs or timeoutMs (10000 by default), COMPUTE at %d iterations per ms, SCRIPT timeoutMs): "+
 			"split the work into several jobs", MaxAttemptMs, total, step.ComputeIterationsPerMs)

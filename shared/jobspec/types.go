@@ -19,6 +19,10 @@ type Type struct {
 	// KeepsOutputs: the worker keeps its steps' outputs, shown in
 	// GET /api/jobs/{id}/executions as output.
 	KeepsOutputs bool
+	// Resumes: its jobs may run past one worker invocation (they yield
+	// between steps and resume, uncharged), so the api caps each step's
+	// time budget (MaxStepMs), not the attempt's (MaxAttemptMs).
+	Resumes bool
 	// Parse validates a payload (nil when absent) and returns its plan, or
 	// problems, each naming its field ("payload.url: ...").
 	Parse func(payload json.RawMessage) (Plan, []string)

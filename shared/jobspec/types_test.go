@@ -145,7 +145,7 @@ func TestDecodeJobTypes(t *testing.T) {
 		{name: "pipeline id twice in a step", body: pipeline(`{"id":"a","id":"b","action":"LOG","message":"x"}`), want: []string{"payload.steps[0].id: appears more than once"}},
 		{name: "pipeline id not a string", body: pipeline(`{"id":5,"action":"LOG","message":"x"}`), want: []string{"payload.steps[0].id: must be a string"}},
 		{name: "pipeline no steps", body: pipeline(``), want: []string{"payload.steps: must hold 1 to 100 steps"}},
-		{name: "pipeline budget", body: pipeline(nSteps(61, `{"action":"SCRIPT","source":"result = 1","timeoutMs":10000}`)), want: []string{"attempt time limit is 600000 ms"}},
+		{name: "pipeline past the attempt limit resumes", body: pipeline(nSteps(61, `{"action":"SCRIPT","source":"result = 1","timeoutMs":10000}`)), jobType: "DATA_PIPELINE", steps: 61},
 		{name: "pipeline http body", body: pipeline(`{"id":"p","action":"HTTP_CALL","url":"https://h.example","method":"POST","headers":{"Content-Type":"application/json"},"body":{"a":1}}`), jobType: "DATA_PIPELINE", steps: 1},
 		// SIMULATION stays as it was
 		{name: "simulation refuses SCRIPT", body: submit(`{"action":"SCRIPT","source":"result = 1"}`, ""), want: []string{`unknown action "SCRIPT"`}},

@@ -65,31 +65,44 @@ type Config struct {
 	Metrics *metrics.Emitter
 	// Durable tunes durable resume and parking (durable.go).
 	Durable DurableConfig
+	// CheckpointRetention (WORKER_CHECKPOINT_RETENTION, default 90 days)
+	// is how long a job's checkpoints are kept after its newest one, and
+	// a job_yields row after its last yield (prune.go).
+	CheckpointRetention time.Duration
 }
 
-// DefaultTimeout is the worker function's timeout: in AWS (infra's
-// functions.worker.timeoutSeconds, the longest a Kafka-triggered function
-// may have) and for the local stack's run-job mapping (WORKER_TIMEOUT).
+// DefaultTimeout is the worker function's timeout for the local stack's
+// run-job mapping (WORKER_TIMEOUT) and the emulator. A job longer than
+// one invocation yields between steps and resumes, uncharged, so the
+// timeout need only hold the longest step (MinTimeout); in AWS it is
+// infra's functions.worker.timeoutSeconds (cdk.json, per stage).
 const DefaultTimeout = 840 * time.Second
 
 // startSlack is what an invocation needs besides its attempts' steps:
 // decoding, start calls, commits and publishing.
 const startSlack = 30 * time.Second
 
-// MinTimeout is the shortest worker timeout that runs every attempt the
-// api accepts (jobspec.MaxAttemptMs) with steps stopping margin before the
-// deadline (WORKER_DEADLINE_MARGIN).
-func MinTimeout(margin time.Duration) time.Duration {
-	return time.Duration(jobspec.MaxAttemptMs)*time.Millisecond + margin + startSlack
+// MinTimeout is the shortest worker timeout that runs every step the api
+// accepts within one invocation, with steps stopping margin before the
+// deadline (WORKER_DEADLINE_MARGIN): the longest step (jobspec.MaxStepMs)
+// or the longest SLEEP that runs inline rather than parks (parkThreshold,
+// WORKER_PARK_THRESHOLD; negative: step.MaxSleepMs), whichever is longer.
+// A job's steps together may take longer: its attempt yields at the
+// deadline and the next resumes at the first unfinished step.
+func MinTimeout(margin, parkThreshold time.Duration) time.Duration {
+	inline := DurableConfig{ParkThreshold: parkThreshold}.withDefaults().parkAfter()
+	return max(time.Duration(jobspec.MaxStepMs)*time.Millisecond, inline) + margin + startSlack
 }
 
 // CheckTimeout reports, naming the variable that sets it, a worker timeout
-// too short for the attempts the api accepts.
-func CheckTimeout(name string, timeout, margin time.Duration) error {
-	if min := MinTimeout(margin); timeout < min {
-		return fmt.Errorf("config: %s (%s) must be at least %s: the api accepts attempts of up to %s (jobspec.MaxAttemptMs), "+
-			"and steps stop %s before the deadline", name, timeout, min,
-			time.Duration(jobspec.MaxAttemptMs)*time.Millisecond, margin)
+// too short for the steps the api accepts under c (its DeadlineMargin
+// and Durable.ParkThreshold).
+func CheckTimeout(name string, timeout time.Duration, c Config) error {
+	if min := MinTimeout(c.DeadlineMargin, c.Durable.ParkThreshold); timeout < min {
+		return fmt.Errorf("config: %s (%s) must be at least %s: a step may run up to %s (jobspec.MaxStepMs, or a SLEEP up to "+
+			"WORKER_PARK_THRESHOLD (%s) runs inline), steps stop %s before the deadline, and an invocation needs %s besides",
+			name, timeout, min, time.Duration(jobspec.MaxStepMs)*time.Millisecond,
+			c.Durable.withDefaults().parkAfter(), c.DeadlineMargin, startSlack)
 	}
 	return nil
 }
@@ -120,11 +133,14 @@ func DefaultConfig() Config {
 		PageSizeMax:    DefaultPageSizeMax,
 		Steps:          step.Default,
 		MetricsMode:    metrics.ModeOff,
+
+		CheckpointRetention: DefaultCheckpointRetention,
 	}
 }
 
 // ConfigFromEnv reads WORKER_CONCURRENCY, WORKER_IO_CONCURRENCY, WORKER_HTTP_ALLOWLIST,
-// WORKER_DEADLINE_MARGIN, WORKER_PAGE_SIZE_MAX, WEBHOOK_SIGNING_KEYS,
+// WORKER_DEADLINE_MARGIN, WORKER_PAGE_SIZE_MAX, WORKER_PARK_THRESHOLD,
+// WORKER_MAX_IDLE_YIELDS, WORKER_CHECKPOINT_RETENTION, WEBHOOK_SIGNING_KEYS,
 // WEBHOOK_SIGNING_KEYS_SECRET_ARN and METRICS. Problems, a bad allowlist entry included, are reported by
 // env.Err.
 func ConfigFromEnv(env *config.Env) Config {
@@ -137,6 +153,8 @@ func ConfigFromEnv(env *config.Env) Config {
 		PageSizeMax:    env.Int("WORKER_PAGE_SIZE_MAX", d.PageSizeMax, 1, 1000),
 		MetricsMode:    metrics.ModeFromEnv(env),
 		Durable:        durableFromEnv(env),
+
+		CheckpointRetention: retentionFromEnv(env),
 	}
 	// A bad entry stops the function before it connects to anything.
 	if err := checkAllowlist(c.HTTPAllowlist); err != nil {
@@ -172,6 +190,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PageSizeMax == 0 {
 		c.PageSizeMax = d.PageSizeMax
+	}
+	if c.CheckpointRetention == 0 {
+		c.CheckpointRetention = d.CheckpointRetention
 	}
 	if c.Steps == nil {
 		c.Steps = d.Steps
@@ -228,6 +249,8 @@ func (c Config) validate() error {
 		return config.Invalid("WORKER_DEADLINE_MARGIN", "0 or more", c.DeadlineMargin)
 	case c.PageSizeMax < 1 || c.PageSizeMax > 1000:
 		return config.Invalid("WORKER_PAGE_SIZE_MAX", "from 1 to 1000", c.PageSizeMax)
+	case c.CheckpointRetention < MinCheckpointRetention || c.CheckpointRetention > MaxCheckpointRetention:
+		return config.Invalid("WORKER_CHECKPOINT_RETENTION", "from 1h to 3650 days", c.CheckpointRetention)
 	}
 	if err := metrics.CheckMode(c.MetricsMode); err != nil {
 		return err

@@ -284,7 +284,7 @@ func (s *Service) noteYield(ctx context.Context, jobID string, progressed bool) 
 		return s.pool.QueryRow(ctx, `
 		INSERT INTO job_yields (job_id, idle) VALUES ($1::uuid, CASE WHEN $2::boolean THEN 0 ELSE 1 END)
 		ON CONFLICT (job_id) DO UPDATE
-		   SET idle = CASE WHEN $2::boolean THEN 0 ELSE job_yields.idle + 1 END
+		   SET idle = CASE WHEN $2::boolean THEN 0 ELSE job_yields.idle + 1 END, yielded_at = now()
 		RETURNING idle`, jobID, progressed).Scan(&idle)
 	})
 	if err != nil {

@@ -37,6 +37,8 @@ type Service struct {
 	triggers trigger.Router
 	// slots bounds the attempts running at once, by class (slots.go).
 	slots *slots
+	// pruner paces the pruning of checkpoints (prune.go).
+	pruner pruner
 }
 
 // New validates cfg and builds the worker from it and its connections.
@@ -131,6 +133,7 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 	noClaim := s.runBatch(ctx, runs, rep)
 	err := rep.close()
 	s.gaugeOutboxBacklog(ctx)
+	s.maybePrune(ctx)
 	if err != nil {
 		return err
 	}
