@@ -65,6 +65,8 @@ type Config struct {
 	Metrics *metrics.Emitter
 	// Durable tunes durable resume and parking (durable.go).
 	Durable DurableConfig
+	// Batch tunes BATCH_PROCESS jobs (batch.go).
+	Batch BatchConfig
 }
 
 // DefaultTimeout is the worker function's timeout: in AWS (infra's
@@ -137,6 +139,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		PageSizeMax:    env.Int("WORKER_PAGE_SIZE_MAX", d.PageSizeMax, 1, 1000),
 		MetricsMode:    metrics.ModeFromEnv(env),
 		Durable:        durableFromEnv(env),
+		Batch:          batchFromEnv(env),
 	}
 	// A bad entry stops the function before it connects to anything.
 	if err := checkAllowlist(c.HTTPAllowlist); err != nil {
@@ -177,6 +180,7 @@ func (c Config) withDefaults() Config {
 		c.Steps = d.Steps
 	}
 	c.Durable = c.Durable.withDefaults()
+	c.Batch = c.Batch.withDefaults()
 	if c.Types == nil {
 		c.Types = jobspec.Default.With(jobspec.StepList(jobspec.Simulation.Name, jobspec.Simulation.Schema, c.Steps, false))
 	}
