@@ -353,6 +353,7 @@ func (s *Service) routes() []route {
 		{http.MethodGet, "/api/jobs/{id}", s.getJob},
 		{http.MethodDelete, "/api/jobs/{id}", s.cancelJob},
 		{http.MethodGet, "/api/jobs/{id}/executions", s.listExecutions},
+		{http.MethodGet, "/api/jobs/{id}/items", s.listItems},
 		{http.MethodGet, "/api/jobs/{id}/history", s.jobHistory},
 		{http.MethodGet, "/api/dlq", s.listDeadLetters},
 		{http.MethodGet, "/api/dlq/{id}", s.getDeadLetter},

@@ -179,7 +179,7 @@ func TestJobTypes(t *testing.T) {
 	t.Run("submit-time errors", func(t *testing.T) {
 		for _, c := range []struct{ body, want string }{
 			{`{"jobType":"DATA_PIPELINE","payload":{"steps":[{"action":"SCRIPT","source":"x = 1\nresult = (x +\n"}]}}`, "payload.steps[0].source: line 3:"},
-			{`{"jobType":"BATCH_PROCESS","payload":{"steps":[{"action":"LOG","message":"x"}]}}`, `unknown job type "BATCH_PROCESS"; one of DATA_PIPELINE, SIMULATION, WEBHOOK`},
+			{`{"jobType":"BATCH","payload":{"steps":[{"action":"LOG","message":"x"}]}}`, `unknown job type "BATCH"; one of BATCH_PROCESS, DATA_PIPELINE, SIMULATION, WEBHOOK`},
 			{`{"jobType":"WEBHOOK","payload":{"url":"file:///etc/passwd"}}`, "payload.url: must be an absolute http or https URL"},
 			{`{"jobType":"SIMULATION","payload":{"steps":[{"action":"SCRIPT","source":"result = 1"}]}}`, `unknown action "SCRIPT"`},
 		} {

@@ -17,6 +17,7 @@ func TestPathsMatchTheirPatterns(t *testing.T) {
 		{PathJobStatus, "id", JobStatusPath},
 		{PathJobCancel, "id", JobCancelPath},
 		{PathExecutions, "jobId", ExecutionsPath},
+		{PathItems, "jobId", ItemsPath},
 		{PathDeadLetter, "id", DeadLetterPath},
 		{PathJobRetry, "id", JobRetryPath},
 		{PathJobHistory, "id", JobHistoryPath},

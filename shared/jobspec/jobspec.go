@@ -1,6 +1,7 @@
 // Package jobspec decodes and validates a job submission
 // {jobType, payload, maxRetryCount} through a registry of job types
-// (Registry; Default holds SIMULATION, WEBHOOK and DATA_PIPELINE). Each
+// (Registry; Default holds SIMULATION, WEBHOOK, DATA_PIPELINE and
+// BATCH_PROCESS). Each
 // job type validates its own payload, names its OpenAPI schema and says
 // which steps it runs; the api validates with the registry the worker
 // runs with.

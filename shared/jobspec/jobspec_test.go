@@ -102,7 +102,7 @@ var decodeCases = []decodeCase{
 	{name: "unknown payload field", body: `{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"x"}],"cron":"*"}}`, want: []string{"cron: is not a field"}},
 
 	// jobType
-	{name: "jobType missing", body: `{"payload":{"steps":[{"action":"LOG","message":"x"}]}}`, want: []string{"jobType: is required; one of DATA_PIPELINE, SIMULATION, WEBHOOK"}},
+	{name: "jobType missing", body: `{"payload":{"steps":[{"action":"LOG","message":"x"}]}}`, want: []string{"jobType: is required; one of BATCH_PROCESS, DATA_PIPELINE, SIMULATION, WEBHOOK"}},
 	{name: "jobType empty", body: `{"jobType":"","payload":{"steps":[{"action":"LOG","message":"x"}]}}`, want: []string{"jobType: is required"}},
 	{name: "jobType unknown", body: `{"jobType":"BATCH","payload":{"steps":[{"action":"LOG","message":"x"}]}}`, want: []string{`jobType: unknown job type "BATCH"`}},
 	{name: "jobType lower case", body: `{"jobType":"simulation","payload":{"steps":[{"action":"LOG","message":"x"}]}}`, want: []string{`unknown job type "simulation"`}},

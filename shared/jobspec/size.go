@@ -95,8 +95,21 @@ func (j Job) CheckSize() error {
 // separators counts the commas and colons of a JSON document outside its
 // strings.
 func separators(doc []byte) int {
-	n, in, esc := 0, false, false
-	for _, c := range doc {
+	n := 0
+	outsideStrings(doc, func(i int) bool {
+		if doc[i] == ',' || doc[i] == ':' {
+			n++
+		}
+		return true
+	})
+	return n
+}
+
+// outsideStrings calls f with the index of each byte of a JSON document
+// that is not inside a string (quotes included), until f returns false.
+func outsideStrings(doc []byte, f func(i int) bool) {
+	in, esc := false, false
+	for i, c := range doc {
 		switch {
 		case esc:
 			esc = false
@@ -104,9 +117,8 @@ func separators(doc []byte) int {
 			esc = true
 		case c == '"':
 			in = !in
-		case !in && (c == ',' || c == ':'):
-			n++
+		case !in && !f(i):
+			return
 		}
 	}
-	return n
 }

@@ -93,6 +93,7 @@ var Default = func() *Registry {
 	r.Register(Simulation)
 	r.Register(Webhook)
 	r.Register(DataPipeline)
+	r.Register(BatchProcess)
 	return r
 }()
 

@@ -17,7 +17,7 @@ import (
 )
 
 func TestRegistryNames(t *testing.T) {
-	if got, want := jobspec.Default.Names(), []string{"DATA_PIPELINE", "SIMULATION", "WEBHOOK"}; !reflect.DeepEqual(got, want) {
+	if got, want := jobspec.Default.Names(), []string{"BATCH_PROCESS", "DATA_PIPELINE", "SIMULATION", "WEBHOOK"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Names = %v; want %v", got, want)
 	}
 	for _, n := range jobspec.Default.Names() {
@@ -70,12 +70,22 @@ func TestRegistryMatchesOpenAPI(t *testing.T) {
 			t.Errorf("%s: not in the JobSubmission discriminator", n)
 		}
 	}
-	// Every step kind of the pipeline registry is in PipelineStep.
+	// Every step kind of the pipeline registry is in PipelineStep, and
+	// every batch item kind in BatchItemStep.
 	pm := schemas["PipelineStep"].Discriminator.Mapping
 	for _, a := range step.Pipeline.Actions() {
 		if pm[a] == "" {
 			t.Errorf("PipelineStep does not map %s", a)
 		}
+	}
+	bm := schemas["BatchItemStep"].Discriminator.Mapping
+	for _, a := range step.BatchItem.Actions() {
+		if bm[a] == "" {
+			t.Errorf("BatchItemStep does not map %s", a)
+		}
+	}
+	if len(bm) != len(step.BatchItem.Actions()) {
+		t.Errorf("BatchItemStep maps %v; registered %v", bm, step.BatchItem.Actions())
 	}
 }
 
@@ -151,7 +161,7 @@ func TestDecodeJobTypes(t *testing.T) {
 		{name: "simulation refuses SCRIPT", body: submit(`{"action":"SCRIPT","source":"result = 1"}`, ""), want: []string{`unknown action "SCRIPT"`}},
 		{name: "simulation refuses ids", body: submit(`{"id":"a","action":"LOG","message":"x"}`, ""), want: []string{"payload.steps[0].id: is not a field of this action; step IDs are for DATA_PIPELINE jobs"}},
 		// unknown types
-		{name: "unknown type lists the registered", body: `{"jobType":"BATCH_PROCESS","payload":{"steps":[{"action":"LOG","message":"x"}]}}`, want: []string{`jobType: unknown job type "BATCH_PROCESS"; one of DATA_PIPELINE, SIMULATION, WEBHOOK`}},
+		{name: "unknown type lists the registered", body: `{"jobType":"BATCH","payload":{"steps":[{"action":"LOG","message":"x"}]}}`, want: []string{`jobType: unknown job type "BATCH"; one of BATCH_PROCESS, DATA_PIPELINE, SIMULATION, WEBHOOK`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			job, err := jobspec.Decode([]byte(c.body), jobspec.Default)

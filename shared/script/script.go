@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/metrics"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -76,7 +77,12 @@ func isPredeclared(name string) bool { return predeclaredNames[name] || guardNam
 
 // Check parses, rewrites and compiles source. A syntax or name error
 // names its line.
-func Check(source string) (*Program, error) {
+func Check(source string) (*Program, error) { return CheckWith(source) }
+
+// CheckWith is Check for a script that may also read the globals named
+// vars (a BATCH_PROCESS item script reads item and index), bound by
+// RunWith.
+func CheckWith(source string, vars ...string) (*Program, error) {
 	if len(source) == 0 {
 		return nil, &Error{Msg: "source is empty"}
 	}
@@ -94,7 +100,9 @@ func Check(source string) (*Program, error) {
 	if err := rewrite(f); err != nil {
 		return nil, err
 	}
-	prog, err := starlark.FileProgram(f, isPredeclared)
+	prog, err := starlark.FileProgram(f, func(name string) bool {
+		return isPredeclared(name) || slices.Contains(vars, name)
+	})
 	if err != nil {
 		return nil, compileError(err)
 	}
@@ -125,11 +133,21 @@ func compileError(err error) error {
 // document) bound as outputs, within timeout (DefaultTimeout when 0) and
 // ctx, and returns the JSON encoding of its global result.
 func (p *Program) Run(ctx context.Context, outputs map[string]json.RawMessage, timeout time.Duration) (out json.RawMessage, err error) {
+	return p.RunWith(ctx, outputs, nil, timeout)
+}
+
+// RunWith is Run with vars (each a JSON document, decoded) bound as
+// globals of their names too, as CheckWith declared them; they count
+// against MaxInputBytes with the outputs.
+func (p *Program) RunWith(ctx context.Context, outputs, vars map[string]json.RawMessage, timeout time.Duration) (out json.RawMessage, err error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	var in int
 	for _, v := range outputs {
+		in += len(v)
+	}
+	for _, v := range vars {
 		in += len(v)
 	}
 	if in > MaxInputBytes {
@@ -172,6 +190,14 @@ func (p *Program) Run(ctx context.Context, outputs map[string]json.RawMessage, t
 		return nil, err
 	}
 	pre := starlark.StringDict{"outputs": od, "json": starjson.Module}
+	for name, raw := range vars {
+		v, err := starlark.Call(thread, starjson.Module.Members["decode"], starlark.Tuple{starlark.String(raw)}, nil)
+		if err != nil {
+			return nil, &Error{Msg: fmt.Sprintf("%s is not JSON: %v", name, err)}
+		}
+		v.Freeze()
+		pre[name] = v
+	}
 	for name, fn := range guards {
 		pre[name] = fn
 	}

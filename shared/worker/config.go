@@ -69,6 +69,8 @@ type Config struct {
 	// is how long a job's checkpoints are kept after its newest one, and
 	// a job_yields row after its last yield (prune.go).
 	CheckpointRetention time.Duration
+	// Batch tunes BATCH_PROCESS jobs (batch.go).
+	Batch BatchConfig
 }
 
 // DefaultTimeout is the worker function's timeout for the local stack's
@@ -155,6 +157,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		Durable:        durableFromEnv(env),
 
 		CheckpointRetention: retentionFromEnv(env),
+		Batch:          batchFromEnv(env),
 	}
 	// A bad entry stops the function before it connects to anything.
 	if err := checkAllowlist(c.HTTPAllowlist); err != nil {
@@ -198,6 +201,7 @@ func (c Config) withDefaults() Config {
 		c.Steps = d.Steps
 	}
 	c.Durable = c.Durable.withDefaults()
+	c.Batch = c.Batch.withDefaults()
 	if c.Types == nil {
 		c.Types = jobspec.Default.With(jobspec.StepList(jobspec.Simulation.Name, jobspec.Simulation.Schema, c.Steps, false))
 	}

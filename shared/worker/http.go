@@ -47,6 +47,7 @@ func (s *Service) routes() http.Handler {
 		Handlers: map[string]http.HandlerFunc{
 			"GET " + internalapi.PathExecutions: s.listExecutions,
 			"GET " + internalapi.PathStats:      s.serveStats,
+			"GET " + internalapi.PathItems:      s.listItems,
 		},
 		Health: pgdb.HealthHandler(s.pool, s.log),
 		Log:    s.log,

@@ -330,7 +330,7 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 			t0 := time.Now()
 			env := step.Env{Attempt: t.job.Attempt, Index: k, Log: s.log, HTTP: s.http, JobID: t.jobID,
 				Outputs: byID, SigningKey: s.signingKey}
-			out, err := runStep(ctx, st, env, t.keep)
+			out, err := s.runStepOrBatch(ctx, t, st, env, &progressed) // batch.go
 			sr.DurationMs = time.Since(t0).Milliseconds()
 			var kept json.RawMessage
 			if out != nil && t.keep {
