@@ -157,7 +157,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		Durable:        durableFromEnv(env),
 
 		CheckpointRetention: retentionFromEnv(env),
-		Batch:          batchFromEnv(env),
+		Batch:               batchFromEnv(env),
 	}
 	// A bad entry stops the function before it connects to anything.
 	if err := checkAllowlist(c.HTTPAllowlist); err != nil {
