@@ -86,7 +86,7 @@ func main() {
 	flag.StringVar(&o.dataDir, "data-dir", ".data/bench", "data folder for the bench's own stack (wiped at start)")
 	flag.StringVar(&o.databaseURL, "database-url", "", "measure on this external Postgres server instead of the bench's private cluster; refused if it runs unlike production (autovacuum, fsync, synchronous_commit or full_page_writes off) unless -allow-unlike-production. DATABASE_URL is not read: make run's server is often a CI one with autovacuum off")
 	flag.IntVar(&o.pgPort, "pg-port", 55441, "port of the bench's private Postgres cluster (under <data-dir>-pg; autovacuum, fsync on, shared_buffers 512MB, pg_stat_statements; printed in the header)")
-	flag.BoolVar(&o.allowUnlike, "allow-unlike-production", false, "measure on a -database-url server even if autovacuum (or fsync, …) is off there; the header and the table then carry a WARNING")
+	flag.BoolVar(&o.allowUnlike, "allow-unlike-production", false, "measure on a -database-url server even if autovacuum (or fsync, …) is off there; the header then carries a WARNING")
 	flag.StringVar(&o.compare, "compare", "", "a git ref (commit, branch, tag) to compare with: builds its ./bench in a temporary git worktree, then runs the two binaries alternately (this, other, this, other, … -rounds rounds) with the other flags given, on one private cluster, and prints each metric's median for both and the ratio this/other (make bench COMPARE=<ref> BENCH_ROUNDS=3)")
 	flag.IntVar(&o.rounds, "rounds", 3, "with -compare: rounds of alternating runs (each round runs both binaries once)")
 	flag.IntVar(&o.soakRate, "soak-rate", 2000, "soak scenario: offered jobs/s, one job per POST")
@@ -464,30 +464,8 @@ func (b *bench) submitBatch(ctx context.Context, per int) error {
 	if job == nil {
 		job = logJob
 	}
-	body := make([]byte, 0, per*len(job)+16)
-	body = append(body, `{"jobs":[`...)
-	for i := 0; i < per; i++ {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		body = append(body, job...)
-	}
-	body = append(body, "]}"...)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.st.APIURL+"/api/jobs/batch", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := b.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("POST /api/jobs/batch answered %d: %s", resp.StatusCode, out)
-	}
-	return nil
+	_, err := b.submitBatchIDs(ctx, job, per)
+	return err
 }
 
 func (b *bench) terminalCount(ctx context.Context) (int, error) {
