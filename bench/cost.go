@@ -103,6 +103,27 @@ func dbCPU() (time.Duration, bool) {
 	return time.Duration(ticks) * time.Second / hz, found
 }
 
+// selfCPU is this process's CPU time so far (user and system): the four
+// functions, the broker, the HTTP fronts and the load generator.
+func selfCPU() (time.Duration, bool) {
+	st, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0, false
+	}
+	s := string(st)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+k) * time.Second / 100, true
+}
+
 // statementTime is pg_stat_statements' total execution time so far, over
 // every database of the server (0, false without the extension).
 func (b *bench) statementTime(ctx context.Context) (time.Duration, bool) {
@@ -134,6 +155,7 @@ func (b *bench) cost(ctx context.Context) ([]row, error) {
 	for _, per := range []int{1, b.o.batch} {
 		before := b.st.Invoker.Stats()
 		cpu0, cpuOK := dbCPU()
+		self0, selfOK := selfCPU()
 		stmt0, stmtOK := b.statementTime(ctx)
 		n, _, rate, err := b.burstRate(ctx, b.o.jobs, per, "LOG-only (cost)")
 		if err != nil {
@@ -141,6 +163,7 @@ func (b *bench) cost(ctx context.Context) ([]row, error) {
 		}
 		after := b.st.Invoker.Stats()
 		cpu1, _ := dbCPU()
+		self1, _ := selfCPU()
 		stmt1, _ := b.statementTime(ctx)
 		how := "one job per POST"
 		if per > 1 {
@@ -169,6 +192,11 @@ func (b *bench) cost(ctx context.Context) ([]row, error) {
 			c := (cpu1 - cpu0).Seconds() * perM
 			rows = append(rows, row{"cost", fmt.Sprintf("%s: database CPU per million jobs (Postgres processes)", how),
 				fmt.Sprintf("%.0f CPU-s ($%.2f at an m7g.large's vCPU-second)", c, c*pricePerDBCPUSec), "", "", ""})
+		}
+		if selfOK {
+			c := (self1 - self0).Seconds() * perM
+			rows = append(rows, row{"cost", fmt.Sprintf("%s: CPU of the stack's process per million jobs (functions, broker, fronts and load generator)", how),
+				fmt.Sprintf("%.0f CPU-s", c), "", "", ""})
 		}
 		if stmtOK {
 			rows = append(rows, row{"cost", fmt.Sprintf("%s: statement execution time per million jobs (pg_stat_statements)", how),

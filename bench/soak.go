@@ -160,7 +160,7 @@ func (b *bench) soak(ctx context.Context) ([]row, error) {
 
 	minutes := int((b.o.soakFor + time.Minute - 1) / time.Minute)
 	type minute struct {
-		offered, completed int
+		offered, completed int // offered: accepted, by send time
 		lat                []time.Duration
 	}
 	mins := make([]minute, minutes+1) // the last holds completions after the run
@@ -178,7 +178,7 @@ func (b *bench) soak(ctx context.Context) ([]row, error) {
 		sort.Slice(m.lat, func(i, j int) bool { return m.lat[i] < m.lat[j] })
 		secs := min(time.Minute, b.o.soakFor-time.Duration(k)*time.Minute).Seconds()
 		rows = append(rows,
-			row{"soak", fmt.Sprintf("minute %d: completions/s (offered %.0f/s)", k+1, float64(m.offered)/secs), fmt.Sprintf("%.0f jobs/s", float64(m.completed)/secs), "", "", ""},
+			row{"soak", fmt.Sprintf("minute %d: completions/s (offered %d/s, accepted %.0f/s)", k+1, b.o.soakRate, float64(m.offered)/secs), fmt.Sprintf("%.0f jobs/s", float64(m.completed)/secs), "", "", ""},
 			row{"soak", fmt.Sprintf("minute %d: submit→completed p50", k+1), ms(pct(m.lat, 50)), "", "", ""},
 			row{"soak", fmt.Sprintf("minute %d: submit→completed p99", k+1), ms(pct(m.lat, 99)), "", "", ""},
 		)
@@ -196,7 +196,7 @@ func (b *bench) soak(ctx context.Context) ([]row, error) {
 		rows = append(rows, row{"soak", "completed after the offers stopped", fmt.Sprintf("%d jobs", mins[minutes].completed), "", "", ""})
 	}
 	first, lastM := mins[0].lat, mins[minutes-1].lat
-	if len(first) > 0 && len(lastM) > 0 && pct(first, 99) > 0 {
+	if minutes > 1 && len(first) > 0 && len(lastM) > 0 && pct(first, 99) > 0 {
 		r := float64(pct(lastM, 99)) / float64(pct(first, 99))
 		rows = append(rows, row{"soak", "last minute's p99 / first minute's p99", fmt.Sprintf("%.2f×", r), "≤ 1.30×", verdict(r <= 1.3), ""})
 	}

@@ -146,11 +146,11 @@ func TestRelayFailureAfterCommit(t *testing.T) {
 
 func TestConfigFromEnv(t *testing.T) {
 	env := config.FromMap(nil)
-	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 262144, PageSizeMax: 100, DefaultPageSize: 20, MetricsMode: "off", Source: SourceLocal, Auth: AuthNone, JWTRoleClaim: "cognito:groups", KeyCacheTTL: DefaultKeyCacheTTL}) {
+	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 262144, PageSizeMax: 100, DefaultPageSize: 20, MetricsMode: "off", Source: SourceLocal, Auth: AuthNone, JWTRoleClaim: "cognito:groups", KeyCacheTTL: DefaultKeyCacheTTL, MaxInFlight: DefaultMaxInFlight}) {
 		t.Fatalf("defaults = %+v, %v", c, env.Err())
 	}
 	env = config.FromMap(map[string]string{"API_BODY_LIMIT_BYTES": "65536", "API_PAGE_SIZE_MAX": "10"})
-	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 65536, PageSizeMax: 10, DefaultPageSize: 10, MetricsMode: "off", Source: SourceLocal, Auth: AuthNone, JWTRoleClaim: "cognito:groups", KeyCacheTTL: DefaultKeyCacheTTL}) {
+	if c := ConfigFromEnv(env); env.Err() != nil || c != (Config{BodyLimit: 65536, PageSizeMax: 10, DefaultPageSize: 10, MetricsMode: "off", Source: SourceLocal, Auth: AuthNone, JWTRoleClaim: "cognito:groups", KeyCacheTTL: DefaultKeyCacheTTL, MaxInFlight: DefaultMaxInFlight}) {
 		t.Fatalf("set = %+v, %v", c, env.Err())
 	}
 	// Inside Lambda, GET /api/system says aws.

@@ -31,7 +31,7 @@ func TestConnLimit(t *testing.T) {
 	srv := &http.Server{Handler: shedOverflow(h, "API", 2), ReadHeaderTimeout: 10 * time.Second, ConnContext: connContext}
 	lim := limitConns(ln, 2)
 	go func() { _ = srv.Serve(lim) }()
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 	url := "http://" + ln.Addr().String()
 
 	// Two clients, each with a connection of its own, hold the two places.
