@@ -58,13 +58,17 @@ const MaxBatchOutputBytes = 32 << 20
 
 // BatchConfig tunes BATCH_PROCESS.
 type BatchConfig struct {
-	// Concurrency (WORKER_BATCH_CONCURRENCY, default 32): how many items
+	// Concurrency (WORKER_BATCH_CONCURRENCY, default 10): how many items
 	// of a chunk may run at once, slots permitting.
 	Concurrency int
 }
 
-// DefaultBatchConcurrency is BatchConfig.Concurrency's default.
-const DefaultBatchConcurrency = 32
+// DefaultBatchConcurrency is BatchConfig.Concurrency's default: the
+// HTTP client's idle connections per host (package ssrf), so that items
+// calling one host reuse their connections. Past it, each call beyond
+// the tenth opens and closes a connection: 5,000 calls to a local target
+// took 2.9 s at 10, 5.3 s at 32 and 4.4 s at 1.
+const DefaultBatchConcurrency = 10
 
 func batchFromEnv(env *config.Env) BatchConfig {
 	return BatchConfig{Concurrency: env.Int("WORKER_BATCH_CONCURRENCY", DefaultBatchConcurrency, 1, 1000)}

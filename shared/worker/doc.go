@@ -86,4 +86,6 @@
 //
 // GET /internal/executions/{jobId}?page&size lists a job's attempts,
 // oldest first, with each step's outcome and kept output (see Execution).
+// GET /internal/items/{jobId}?limit&cursor&status pages a BATCH_PROCESS
+// job's item results by index (batch.go: chunks, checkpoints, retries).
 package worker

@@ -3,7 +3,7 @@
 /** WAITING: parked (a long SLEEP, a WAIT_FOR_CALLBACK) until `waitingUntil` or a callback; it costs no worker meanwhile. */
 export type JobStatus = 'PENDING' | 'RUNNING' | 'WAITING' | 'COMPLETED' | 'FAILED' | 'CANCELLED'
 export const JOB_STATUSES: JobStatus[] = ['PENDING', 'RUNNING', 'WAITING', 'COMPLETED', 'FAILED', 'CANCELLED']
-export const JOB_TYPES = ['SIMULATION', 'WEBHOOK', 'DATA_PIPELINE'] as const
+export const JOB_TYPES = ['SIMULATION', 'WEBHOOK', 'DATA_PIPELINE', 'BATCH_PROCESS'] as const
 export type JobType = (typeof JOB_TYPES)[number]
 
 export interface Page<T> {
@@ -98,6 +98,31 @@ export interface ExecutionStep {
   output?: unknown
   /** The page's outputs passed 4 MiB: this one was left out. */
   outputOmitted?: boolean
+}
+
+/** One finished item of a BATCH_PROCESS job (GET /api/jobs/{id}/items). */
+export interface BatchItem {
+  index: number
+  status: 'SUCCEEDED' | 'FAILED'
+  attempt: number
+  output?: unknown
+  outputOmitted?: boolean
+  errorCode?: string
+  error?: string
+}
+
+/** A BATCH_PROCESS step's output in /executions. */
+export interface BatchOutput {
+  total: number
+  succeeded: number
+  failed: number
+  pending?: number
+  maxFailedItems: number
+  chunkSize: number
+  chunks: number
+  pass: number
+  ranItems: number
+  firstError?: { index: number; errorCode: string; error: string }
 }
 
 export interface Execution {

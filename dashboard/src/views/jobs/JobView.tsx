@@ -17,6 +17,7 @@ import { useCan } from '../../auth/auth'
 import { Executions } from './Executions'
 import { RetryTimeline } from './RetryTimeline'
 import { PayloadView } from './PayloadView'
+import { BatchItems } from './BatchItems'
 import './jobs.css'
 
 const route = getRouteApi('/jobs/$jobId')
@@ -132,6 +133,8 @@ function JobPage({ jobId }: { jobId: string }) {
           )}
         </div>
       </div>
+
+      {j.jobType === 'BATCH_PROCESS' && <BatchItems job={j} executions={execs} />}
 
       <h2>Payload</h2>
       <PayloadView jobType={j.jobType} payload={j.payload} />

@@ -1,7 +1,7 @@
 // A job's payload as its type shapes it: SIMULATION's and DATA_PIPELINE's
 // steps (ids, a SCRIPT's source in a code block), a WEBHOOK's delivery (URL,
 // method, expected statuses, the signing key's name: a payload never holds a
-// secret), and the raw JSON for every type, a future one included.
+// secret), a BATCH_PROCESS's in short (items, chunk size, the item step), and the raw JSON for every type, a future one included.
 import type { JobPayload, PipelineStep, WebhookPayload } from '../../api/types'
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -24,6 +24,7 @@ export function PayloadView({ jobType, payload }: { jobType: string; payload: Jo
   const p: Record<string, unknown> = isObject(payload) ? payload : {}
   let body
   if (jobType === 'WEBHOOK' && typeof p.url === 'string') body = <WebhookView w={p as unknown as WebhookPayload} />
+  else if (jobType === 'BATCH_PROCESS' && Array.isArray(p.items)) body = <BatchPayloadView payload={p} />
   else if (Array.isArray(p.steps)) body = <StepsView steps={p.steps as PipelineStep[]} ids={jobType !== 'SIMULATION'} />
   else body = <p className="state empty">This console has no view of a {jobType} payload: see its JSON below.</p>
   return (
@@ -119,6 +120,39 @@ function WebhookView({ w }: { w: WebhookPayload }) {
       <div className="wide">
         <dt>Body</dt>
         <dd>{w.body === undefined ? '—' : <pre className="json">{typeof w.body === 'string' ? w.body : JSON.stringify(w.body, null, 2)}</pre>}</dd>
+      </div>
+    </dl>
+  )
+}
+
+/** A BATCH_PROCESS payload in short: how many items, the chunk size, the item step. */
+export function BatchPayloadView({ payload }: { payload: Record<string, unknown> }) {
+  const items = Array.isArray(payload.items) ? payload.items : []
+  const step = (payload.step ?? {}) as Record<string, unknown>
+  return (
+    <dl className="job-facts" data-testid="batch-payload">
+      <div>
+        <dt>Items</dt>
+        <dd>{items.length}</dd>
+      </div>
+      <div>
+        <dt>Chunk size</dt>
+        <dd>{typeof payload.chunkSize === 'number' ? payload.chunkSize : 100}</dd>
+      </div>
+      <div>
+        <dt>Failed items allowed</dt>
+        <dd>{typeof payload.maxFailedItems === 'number' ? payload.maxFailedItems : 0}</dd>
+      </div>
+      <div>
+        <dt>Each item runs</dt>
+        <dd>
+          <code>{String(step.action ?? '?')}</code> {stepParams(step)}
+          {step.action === 'SCRIPT' && typeof step.source === 'string' && (
+            <pre className="json" aria-label="Item script source">
+              {step.source}
+            </pre>
+          )}
+        </dd>
       </div>
     </dl>
   )

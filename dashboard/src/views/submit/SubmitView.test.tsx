@@ -141,6 +141,7 @@ describe('SubmitView job types', () => {
   it.each([
     ['DATA_PIPELINE', /"action": "SCRIPT"/],
     ['WEBHOOK', /"url": "https:\/\/hooks\.example\.com\/orders"/],
+    ['BATCH_PROCESS', /"items": \[/],
   ])('offers %s with an example payload, sent as it is previewed', async (type, shows) => {
     const JOB = '0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'
     const api = stubApi({

@@ -8,6 +8,8 @@ export const PAYLOAD_HELP: Record<Exclude<JobType, 'SIMULATION'>, string> = {
     'One delivery per attempt: {url, method?, headers?, body?, timeoutMs?, expectStatus?, signingKey?}. signingKey names a secret of the worker; never put a secret in a payload.',
   DATA_PIPELINE:
     'Steps in order, each with an optional id: SLEEP, LOG, COMPUTE, HTTP_CALL, FAIL and SCRIPT (Starlark: reads outputs["<id>"], sets result). Outputs show on the job page.',
+  BATCH_PROCESS:
+    'One step run once per item: {items (1 to 10,000), chunkSize?, maxFailedItems?, step}. A SCRIPT reads item and index; an HTTP_CALL or LOG fills in {{item}}, {{item.field}} and {{index}}. Items show on the job page.',
 }
 
 export const EXAMPLES: Record<Exclude<JobType, 'SIMULATION'>, unknown> = {
@@ -28,6 +30,15 @@ export const EXAMPLES: Record<Exclude<JobType, 'SIMULATION'>, unknown> = {
       },
       { action: 'LOG', message: 'pipeline done' },
     ],
+  },
+  BATCH_PROCESS: {
+    items: [
+      { sku: 'a-1', qty: 2, price: 3 },
+      { sku: 'b-2', qty: 1, price: 5 },
+      { sku: 'c-3', qty: 4, price: 2 },
+    ],
+    chunkSize: 2,
+    step: { action: 'SCRIPT', source: 'result = {"sku": item["sku"], "line": index, "total": item["qty"] * item["price"]}' },
   },
 }
 
