@@ -21,7 +21,7 @@ import (
 // HandleKafka consumes a batch of job-created, job-completed and
 // job-failed records (one batch may mix topics). It ingests new jobs,
 // applies new results and dead-letters poison records in one transaction,
-// then runs a dispatch pass and drains the outbox. An error means the
+// then runs a dispatch pass (dispatchSoon) and drains the outbox. An error means the
 // batch should be delivered again; everything is idempotent.
 func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 	recs := kafka.Flatten(ev)
@@ -61,7 +61,7 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 		}
 		s.metrics.Count("PoisonRecords", len(poison))
 	}
-	if _, _, err := s.dispatch(ctx); err != nil {
+	if err := s.dispatchSoon(ctx); err != nil {
 		return err
 	}
 	_, err := s.relay.Drain(ctx)

@@ -75,3 +75,38 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 	s.gaugeDueBacklog(ctx, due > fresh+retry || saturated)
 	return fresh, retry, nil
 }
+
+// dispatchSoon runs the dispatch pass that HandleKafka owes its batch,
+// unless one of this process is running already: then it asks that one to
+// run another after it and returns at once. The pass asked for starts
+// after the caller's batch committed, so it sees the batch's jobs. Passes
+// are serialized by the dispatch lock anyway; without this, the local
+// stack's concurrent invocations (every poller of every mapping, one
+// process) queued on that lock, each holding its batch, its offsets and a
+// connection, to find little left to claim. In Lambda a process runs one
+// invocation at a time, so every call runs its own pass, as before.
+//
+// A caller runs at most maxOwedPasses passes for others, so that a steady
+// stream of asks does not hold its own batch; what is still asked for
+// then, or after a failed pass (returned to the invocation that ran it),
+// goes to the next call or the tick's next pass.
+func (s *Service) dispatchSoon(ctx context.Context) error {
+	s.dispatchWanted.Store(true)
+	for passes := 0; passes < maxOwedPasses && s.dispatchWanted.Load(); {
+		if !s.dispatching.TryLock() {
+			return nil // the running pass's owner runs ours next
+		}
+		var err error
+		for ; err == nil && passes < maxOwedPasses && s.dispatchWanted.Swap(false); passes++ {
+			_, _, err = s.dispatch(ctx)
+		}
+		s.dispatching.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxOwedPasses bounds the dispatch passes one HandleKafka call runs.
+const maxOwedPasses = 4

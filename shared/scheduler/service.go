@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,10 @@ type Service struct {
 	lastBacklog atomic.Int64 // unix nanoseconds of the last backlog measurement
 
 	lastPrune atomic.Int64 // unix nanoseconds of the last prune
+
+	// dispatchSoon's state: a pass of HandleKafka running, and one asked for.
+	dispatching    sync.Mutex
+	dispatchWanted atomic.Bool
 
 	throughput      throughputCache // GET /internal/stats' settled minutes
 	lastDLQMaintain atomic.Int64    // unix nanoseconds of the last start of the dlq's maintenance
