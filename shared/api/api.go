@@ -355,6 +355,7 @@ func (s *Service) routes() []route {
 		{http.MethodGet, "/api/jobs/{id}/executions", s.listExecutions},
 		{http.MethodGet, "/api/jobs/{id}/items", s.listItems},
 		{http.MethodGet, "/api/jobs/{id}/history", s.jobHistory},
+		{http.MethodPost, "/api/jobs/{id}/callbacks/{token}", s.postCallback},
 		{http.MethodGet, "/api/dlq", s.listDeadLetters},
 		{http.MethodGet, "/api/dlq/{id}", s.getDeadLetter},
 		{http.MethodPost, "/api/dlq/{id}/retry", s.retryDeadLetter},

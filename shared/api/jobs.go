@@ -245,6 +245,7 @@ func (s *Service) getJob(w http.ResponseWriter, r *http.Request) error {
 	view := pendingView(sub)
 	if live != nil {
 		view = mergeView(sub, *live)
+		view.Callback = callbackView(r, sub.ID, live.Callback)
 	} else {
 		s.drain(r.Context(), stuckDrainTimeout)
 	}

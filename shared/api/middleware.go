@@ -78,7 +78,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.ErrorContext(trace.With(ctx, "", ri.jobID), "panic while serving a request",
-				"method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				"method", r.Method, "path", redactPath(r.URL.Path), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if !sw.wrote {
 				// A generic 500: the panic value and stack stay in the log.
 				apierror.Write(sw, r, nil, namespace, errors.New("panic"))
@@ -89,7 +89,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 		if sw.status() >= 500 {
 			level = slog.LevelWarn
 		}
-		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status(),
+		attrs := []any{"method", r.Method, "path", redactPath(r.URL.Path), "status", sw.status(),
 			"durationMs", time.Since(start).Milliseconds(), "bytes", sw.bytes}
 		if c := apigw.Caller(ctx); c != "" {
 			attrs = append(attrs, "caller", c)

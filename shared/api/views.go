@@ -34,6 +34,9 @@ type JobView struct {
 	CreatedBy     string          `json:"createdBy"` // the submitting caller
 	// WaitingUntil: a WAITING (parked) job's wake time; absent otherwise.
 	WaitingUntil *time.Time `json:"waitingUntil,omitempty"`
+	// Callback: while WAITING for a WAIT_FOR_CALLBACK step, its open wait
+	// (callbacks.go); absent otherwise.
+	Callback *CallbackView `json:"callback,omitempty"`
 }
 
 // JobSummary is a job as GET /api/jobs lists it: a JobView without the

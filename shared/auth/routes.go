@@ -21,6 +21,8 @@ var routes = map[string]Role{
 	"DELETE /api/keys/{id}":      Admin,
 	"GET /api/audit":             Admin,
 	"GET /api/whoami":            Viewer,
+	// The token in the path is the credential (WAIT_FOR_CALLBACK).
+	"POST /api/jobs/{id}/callbacks/{token}": Open,
 }
 
 // Required returns the minimum role of the route a ServeMux pattern

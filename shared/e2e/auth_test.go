@@ -50,6 +50,7 @@ var rbacRoutes = []rbacRoute{
 	{"DELETE", "/api/keys/{id}", "/api/keys/" + missing, "", auth.Admin, http.StatusNotFound},
 	{"GET", "/api/audit", "/api/audit", "", auth.Admin, http.StatusOK},
 	{"GET", "/api/whoami", "/api/whoami", "", auth.Viewer, http.StatusOK},
+	{"POST", "/api/jobs/{id}/callbacks/{token}", "/api/jobs/" + missing + "/callbacks/" + strings.Repeat("A", 32), `{}`, auth.Open, http.StatusNotFound},
 	{"GET", "/health", "/health", "", auth.Open, http.StatusOK},
 	{"GET", "/actuator/health", "/actuator/health", "", auth.Open, http.StatusOK},
 }

@@ -163,6 +163,9 @@ type RunJob struct {
 	// LeaseUntil is unset (omitted): the lease starts when a worker claims
 	// the attempt, not at dispatch. Older schedulers set it.
 	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
+	// Callback is the result of the job's last WAIT_FOR_CALLBACK wait, if
+	// it has one (callback.go).
+	Callback *CallbackResult `json:"callback,omitempty"`
 }
 
 // StepResult is the outcome of one step of an attempt.
@@ -199,6 +202,9 @@ type AttemptResult struct {
 	// dispatches it again to resume. Sent as a JobFailed (ErrorCode
 	// WORKER.PARKED).
 	ParkUntil *time.Time `json:"parkUntil,omitempty"`
+	// AwaitCallback is set with ParkUntil when the attempt parked for a
+	// callback (WAIT_FOR_CALLBACK): ParkUntil is then its timeout.
+	AwaitCallback *AwaitCallback `json:"awaitCallback,omitempty"`
 }
 
 // AttemptSummary is one attempt in a dead-letter event.

@@ -30,6 +30,8 @@ type JobStatus struct {
 	WaitingUntil  *time.Time      `json:"waitingUntil,omitempty"` // while WAITING: when it wakes
 	Version       int             `json:"version"`
 	CreatedBy     string          `json:"createdBy,omitempty"` // the submitting caller
+	// Callback: while WAITING for a WAIT_FOR_CALLBACK step, its open wait.
+	Callback *CallbackWait `json:"callback,omitempty"`
 }
 
 // JobSummary is a job as the scheduler's PathJobs lists it: its live

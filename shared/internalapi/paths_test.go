@@ -21,6 +21,7 @@ func TestPathsMatchTheirPatterns(t *testing.T) {
 		{PathDeadLetter, "id", DeadLetterPath},
 		{PathJobRetry, "id", JobRetryPath},
 		{PathJobHistory, "id", JobHistoryPath},
+		{PathJobCallback, "id", JobCallbackPath},
 	} {
 		for _, id := range []string{"6f1c0a52-8a55-4c35-9d62-0c4f0e0c2b1a", "a/b c"} {
 			mux := http.NewServeMux()

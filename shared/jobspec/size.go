@@ -1,6 +1,8 @@
 package jobspec
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
@@ -56,6 +58,10 @@ func (j Job) EventSizes() EventSizes {
 	code := envelope.EncodedStringBound(ErrorCodeBytes)
 	s.JobCreated = EnvelopeBytes + SpecBytes + s.Payload
 	s.RunJob = EnvelopeBytes + SpecBytes + s.Payload
+	if waitsForCallback(j.Steps) {
+		// Its run-jobs carry the callback's body (envelope.CallbackResult).
+		s.RunJob += envelope.CallbackBytes
+	}
 	// A failed step's error and the attempt's error, which quotes it.
 	s.Result = EnvelopeBytes + SpecBytes + len(j.Steps)*(StepResultBytes+envelope.EncodedStringBound(100)) + 2*errText + code
 	s.DeadLetter = EnvelopeBytes + SpecBytes + s.Payload + code + errText +
@@ -90,6 +96,20 @@ func (j Job) CheckSize() error {
 		return &SizeError{s}
 	}
 	return nil
+}
+
+// waitsForCallback reports whether a step is WAIT_FOR_CALLBACK.
+func waitsForCallback(steps []json.RawMessage) bool {
+	for _, raw := range steps {
+		var head struct {
+			Action string `json:"action"`
+		}
+		if bytes.Contains(raw, []byte("WAIT_FOR_CALLBACK")) && json.Unmarshal(raw, &head) == nil &&
+			head.Action == "WAIT_FOR_CALLBACK" {
+			return true
+		}
+	}
+	return false
 }
 
 // separators counts the commas and colons of a JSON document outside its

@@ -45,6 +45,8 @@ type pendingJob struct {
 	// the job gives up so that its attempt row records it (the history
 	// links to the dlq entry) in the statement that finishes the attempt.
 	deadLetterID string
+	// callback: the job parked for a callback (callback.go).
+	callback *envelope.AwaitCallback
 }
 
 func (s *Service) newOutcomeBatch(m *metrics.Pending) *outcomeBatch {
@@ -70,6 +72,7 @@ func (b *outcomeBatch) add(ctx context.Context, j *jobState, o attemptOutcome) b
 	}
 	j.Status = t.Status
 	p.update.Status = t.Status
+	p.callback = nil
 	p.update.Delay = nil
 	f := attemptFinish{JobID: j.ID, Attempt: o.Attempt, Outcome: o.Outcome, DurationMs: o.DurationMs}
 	jt := metrics.Dim("JobType", j.JobType)
@@ -84,6 +87,7 @@ func (b *outcomeBatch) add(ctx context.Context, j *jobState, o attemptOutcome) b
 		if t.Status == internalapi.StatusWaiting {
 			until := o.ParkUntil
 			p.update.RunAt = &until
+			p.callback = o.AwaitCallback
 			wait := time.Until(until)
 			f.RetryDelay = &wait // the attempt row's retry_at: the wake time
 			b.m.Count("JobsParked", 1, jt)
@@ -162,6 +166,9 @@ func (b *outcomeBatch) write(ctx context.Context, tx pgx.Tx) ([]envelope.Envelop
 	}
 	finished, err := jobUpdateMany(ctx, tx, ups)
 	if err != nil {
+		return nil, err
+	}
+	if err := b.writeCallbacks(ctx, tx); err != nil {
 		return nil, err
 	}
 	if len(dead) == 0 {

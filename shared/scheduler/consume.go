@@ -186,7 +186,7 @@ func resultOutcome(in inbound) attemptOutcome {
 		o.ErrorCode, o.Error, o.Permanent = pgtext.Clean(r.ErrorCode, 200), pgtext.Clean(r.Error, envelope.MaxErrorBytes), r.Permanent
 		switch {
 		case r.ParkUntil != nil && !r.Permanent:
-			o.Outcome, o.ParkUntil = OutcomeParked, *r.ParkUntil
+			o.Outcome, o.ParkUntil, o.AwaitCallback = OutcomeParked, *r.ParkUntil, r.AwaitCallback
 		case r.Yielded && !r.Permanent:
 			o.Outcome = OutcomeYielded
 		}

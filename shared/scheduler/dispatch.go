@@ -47,6 +47,9 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 		if err != nil {
 			return err
 		}
+		if err := attachClaimedCallbacks(ctx, tx, claimed); err != nil {
+			return err
+		}
 		envs := make([]envelope.Envelope, 0, len(claimed))
 		for _, c := range claimed {
 			e, err := c.runJob()

@@ -102,6 +102,19 @@
 // (PENDING, due now) before it dispatches, so they go out on the same
 // fair queues as retries. A WAITING job can be cancelled.
 //
+// # Callbacks (WAIT_FOR_CALLBACK)
+//
+// A park with awaitCallback also opens a wait in job_callbacks: a fresh
+// one-use token (crypto/rand) for the step, expiring at the park's wake
+// time. POST internalapi.PathJobCallback takes a callback if the job is
+// WAITING with that token, unexpired: under the job's row lock it clears
+// the token, keeps the body and makes the job PENDING, due now, and then
+// dispatches at once. The wake pass takes the same lock and needs WAITING
+// too, so a callback and the timeout never both win. Every later run-job
+// of the job carries the wait's result (the body, or timedOut once an
+// unanswered wait's time has passed) until the job waits again; a manual
+// retry forgets a timed-out wait. See callback.go.
+//
 // # Housekeeping
 //
 // Result event IDs are kept in processed_events for 14 days, well past

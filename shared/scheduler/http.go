@@ -33,6 +33,7 @@ func (s *Service) routes() http.Handler {
 			"GET " + internalapi.PathJobStatus:        s.serveStatus,
 			"GET " + internalapi.PathJobs:             s.serveList,
 			"POST " + internalapi.PathJobCancel:       s.serveCancel,
+			"POST " + internalapi.PathJobCallback:     s.serveCallback,
 			"POST " + internalapi.PathJobRetry:        s.serveRetry,
 			"GET " + internalapi.PathJobHistory:       s.serveHistory,
 			"POST " + internalapi.PathAttemptsStart:   s.serveStart,
@@ -75,6 +76,9 @@ func (s *Service) serveStatus(w http.ResponseWriter, r *http.Request) {
 	st, err := jobGetByID(r.Context(), s.pool, id)
 	if errors.Is(err, errJobNotFound) {
 		err = notFound(id)
+	}
+	if err == nil {
+		err = openCallback(r.Context(), s.pool, &st)
 	}
 	if err != nil {
 		s.fail(w, r, err)

@@ -138,6 +138,9 @@ type dispatch struct {
 	jobState
 	DispatchID   string // the run-job event ID: only that record may start the attempt
 	DispatchedAt time.Time
+	// Callback: the result of the job's wait for a callback, if it has
+	// one (attachCallbacks).
+	Callback *envelope.CallbackResult
 }
 
 // runJob is the run-job event of d: the record is the dispatch, so a
@@ -147,6 +150,7 @@ func (d dispatch) runJob() (envelope.Envelope, error) {
 		JobSpec:      envelope.JobSpec{JobType: d.JobType, Payload: d.Payload, MaxRetryCount: d.MaxRetryCount},
 		Attempt:      d.Attempts,
 		DispatchedAt: d.DispatchedAt.UTC(),
+		Callback:     d.Callback,
 	})
 	e.EventID = d.DispatchID
 	return e, err

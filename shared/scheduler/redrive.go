@@ -27,6 +27,13 @@ func (s *Service) Redrive(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
+		ds := make([]*dispatch, len(jobs))
+		for i := range jobs {
+			ds[i] = &jobs[i]
+		}
+		if err := attachCallbacks(ctx, tx, ds); err != nil {
+			return err
+		}
 		envs := make([]envelope.Envelope, 0, len(jobs))
 		for _, j := range jobs {
 			e, err := j.runJob()

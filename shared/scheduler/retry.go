@@ -127,6 +127,9 @@ func (s *Service) retry(ctx context.Context, id string, req internalapi.JobRetry
 		if tag.RowsAffected() != 1 {
 			return errVersionConflict
 		}
+		if err := dropTimedOutCallback(ctx, tx, id); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO job_manual_retries (job_id, dlq_id, retried_by, after_attempt)
 			VALUES ($1::uuid, $2::uuid, $3, $4)`, id, req.DLQID, req.By, attempts); err != nil {

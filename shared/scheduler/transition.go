@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 )
 
@@ -41,6 +42,8 @@ type attemptOutcome struct {
 	EventID    string // for logs; "" for a rescue
 	// ParkUntil is the wake time of an OutcomeParked attempt.
 	ParkUntil time.Time
+	// AwaitCallback: the park waits for a callback (callback.go).
+	AwaitCallback *envelope.AwaitCallback
 }
 
 // transition is the state a job moves to.

@@ -32,6 +32,8 @@ var ioActions = map[string]bool{
 	"WEBHOOK":   true,
 	"LOG":       true,
 	"FAIL":      true,
+	// Parks, or hands on its callback's body.
+	"WAIT_FOR_CALLBACK": true,
 }
 
 // Classify returns a step's class, by its kind (Action).

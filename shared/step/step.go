@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/strictjson"
 )
 
@@ -40,6 +41,9 @@ type Env struct {
 	// SigningKey looks up a webhook signing secret by name
 	// (WEBHOOK_SIGNING_KEYS); nil knows none.
 	SigningKey func(name string) ([]byte, bool)
+	// Callback is the result of the job's WAIT_FOR_CALLBACK wait, if any
+	// (for the step at its StepIndex).
+	Callback *envelope.CallbackResult
 }
 
 // Producer is a step with an output. Produce runs the step and returns
@@ -339,8 +343,9 @@ var Default = func() *Registry {
 
 // Pipeline is the registry of DATA_PIPELINE jobs: Default's kinds and
 // SCRIPT, with step IDs; its SLEEP may last up to MaxParkedSleepMs (it
-// parks).
-var Pipeline = Default.WithIDs(map[string]Parser{"SCRIPT": parseScript, "SLEEP": parseLongSleep})
+// parks), and WAIT_FOR_CALLBACK parks until a callback (callback.go).
+var Pipeline = Default.WithIDs(map[string]Parser{"SCRIPT": parseScript, "SLEEP": parseLongSleep,
+	"WAIT_FOR_CALLBACK": parseCallback})
 
 // Limits on step fields.
 const (

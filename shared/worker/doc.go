@@ -79,6 +79,11 @@
 //   - A SLEEP longer than DurableConfig.ParkThreshold is checkpointed with
 //     its wake time and the attempt ends PARKED (WORKER.PARKED, parkUntil):
 //     the scheduler keeps the job WAITING until then, holding no worker.
+//   - A WAIT_FOR_CALLBACK step without its result in the run-job
+//     (envelope.RunJob.Callback) ends the attempt PARKED with parkUntil
+//     its timeout and awaitCallback naming it (callback.go); with the
+//     result, the step's output is the callback's body, or it fails with
+//     WORKER.CALLBACK_TIMEOUT, permanently.
 //
 // See docs/reliability.md, Durable resume.
 //

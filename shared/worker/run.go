@@ -277,6 +277,7 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 		sr := envelope.StepResult{Index: k, Action: st.Action()}
 		cp, done := cps[k]
 		sleep, isSleep := step.SleepDuration(st)
+		wait, isWait := step.CallbackWait(st)
 		switch {
 		case failed:
 			sr.Status = StepSkipped
@@ -312,6 +313,9 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 			}
 			sr.Status = StepSucceeded
 			sr.Resumed = true
+		case isWait && !step.HasCallback(t.job.Callback, k):
+			failed = true
+			parkForCallback(&res, &sr, k, st, wait) // callback.go
 		case isSleep && sleep > park:
 			until := time.Now().Add(sleep).UTC()
 			failed = true
@@ -329,7 +333,7 @@ func (s *Service) runAttempt(ctx context.Context, i int, t *task) outcome {
 		default:
 			t0 := time.Now()
 			env := step.Env{Attempt: t.job.Attempt, Index: k, Log: s.log, HTTP: s.http, JobID: t.jobID,
-				Outputs: byID, SigningKey: s.signingKey}
+				Outputs: byID, SigningKey: s.signingKey, Callback: t.job.Callback}
 			out, err := s.runStepOrBatch(ctx, t, st, env, &progressed) // batch.go
 			sr.DurationMs = time.Since(t0).Milliseconds()
 			var kept json.RawMessage

@@ -71,6 +71,17 @@ export type JobPayload = { steps: PipelineStep[] } | WebhookPayload | Record<str
 
 export interface Job extends JobSummary {
   payload: JobPayload
+  /** While WAITING at a WAIT_FOR_CALLBACK step: its open wait. */
+  callback?: JobCallback | null
+}
+
+/** A WAIT_FOR_CALLBACK step's open wait: POST any JSON to `url` (no API key; the token is the credential, good once). */
+export interface JobCallback {
+  token: string
+  url: string
+  stepIndex: number
+  stepId?: string
+  expiresAt: string
 }
 
 export interface JobSubmission {

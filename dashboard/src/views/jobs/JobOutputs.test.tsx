@@ -185,6 +185,36 @@ describe('WAITING', () => {
     expect(await screen.findByTestId('waiting-note')).toHaveTextContent('waiting for a callback')
   })
 
+  it('shows the callback URL of a job waiting at WAIT_FOR_CALLBACK', async () => {
+    const expiresAt = new Date(Date.now() + 2 * 3600_000 + 30_000).toISOString()
+    const url = `http://localhost:8080/api/jobs/${JOB_ID}/callbacks/AbCdEfGhIjKlMnOpQrStUvWxYz012345`
+    stubApi(
+      route('GET', JOB_PATH, {
+        body: job({
+          status: 'WAITING', finishedAt: null, waitingUntil: expiresAt, lastError: null, lastErrorCode: null,
+          callback: { token: 'AbCdEfGhIjKlMnOpQrStUvWxYz012345', url, stepIndex: 1, stepId: 'approval', expiresAt },
+        }),
+      }),
+      route('GET', `${JOB_PATH}/executions`, { body: page([]) }),
+    )
+    renderAt(`/jobs/${JOB_ID}`)
+    const note = await screen.findByTestId('callback-note')
+    expect(note).toHaveTextContent('step 1 (approval)')
+    expect(note).toHaveTextContent(/times out .+ \(in 2\.0 h\)/)
+    expect(screen.getByTestId('callback-url')).toHaveTextContent(url)
+    expect(within(note).getByRole('button', { name: 'Copy callback URL' })).toBeInTheDocument()
+  })
+
+  it('shows no callback URL for a parked SLEEP', async () => {
+    stubApi(
+      route('GET', JOB_PATH, { body: job({ status: 'WAITING', finishedAt: null, waitingUntil: new Date(Date.now() + 60_000).toISOString() }) }),
+      route('GET', `${JOB_PATH}/executions`, { body: page([]) }),
+    )
+    renderAt(`/jobs/${JOB_ID}`)
+    await screen.findByTestId('waiting-note')
+    expect(screen.queryByTestId('callback-note')).toBeNull()
+  })
+
   it('has a WAITING filter in the jobs list, and shows the wake time in the row', async () => {
     const until = '2026-12-05T01:03:00.000Z'
     const { calls } = stubApi(

@@ -18,6 +18,7 @@ import { Executions } from './Executions'
 import { RetryTimeline } from './RetryTimeline'
 import { PayloadView } from './PayloadView'
 import { BatchItems } from './BatchItems'
+import { CallbackNote } from './CallbackNote'
 import './jobs.css'
 
 const route = getRouteApi('/jobs/$jobId')
@@ -98,6 +99,7 @@ function JobPage({ jobId }: { jobId: string }) {
       </header>
 
       {j.status === 'WAITING' && <WaitingNote job={j} now={now} />}
+      {j.status === 'WAITING' && j.callback && <CallbackNote callback={j.callback} now={now} />}
 
       <JobFacts job={j} />
 
@@ -169,7 +171,12 @@ export function WaitingNote({ job: j, now }: { job: Job; now: number }) {
   return (
     <p className="waiting-note" data-testid="waiting-note">
       <StatusBadge status="WAITING" />{' '}
-      {j.waitingUntil ? (
+      {j.callback ? (
+        <>
+          Parked at a WAIT_FOR_CALLBACK step until its callback, or its timeout{' '}
+          <time dateTime={j.callback.expiresAt}>{fmtWhen(j.callback.expiresAt)}</time>. It holds no worker meanwhile.
+        </>
+      ) : j.waitingUntil ? (
         <>
           Parked, waiting until <time dateTime={j.waitingUntil}>{fmtWhen(j.waitingUntil)}</time> ({fmtFromNow(j.waitingUntil, now)}). It holds
           no worker meanwhile; the scheduler wakes it when it is due.
