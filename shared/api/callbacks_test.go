@@ -95,6 +95,7 @@ func TestPostCallback(t *testing.T) {
 		{"not a job ID", "/api/jobs/nope/callbacks/" + tok, `{}`, 404, "API.CALLBACK_NOT_FOUND"},
 		{"empty body", path, ``, 400, "API.INVALID_JSON"},
 		{"two values", path, `{} {}`, 400, "API.INVALID_JSON"},
+		{"lone surrogate", path, `{"a":"\udc00"}`, 400, "API.INVALID_JSON"},
 		{"too big", path, `"` + strings.Repeat("a", 65535) + `"`, 413, "API.PAYLOAD_TOO_LARGE"},
 	} {
 		wantError(t, b.do("POST", c.target, c.body), c.status, c.code)

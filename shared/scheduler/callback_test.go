@@ -71,6 +71,8 @@ func TestDecodeCallback(t *testing.T) {
 		{"largest", `{"token":"t","body":` + big + `}`, big},
 		{"one byte over", `{"token":"t","body":"a` + big[1:] + `}`, ""},
 		{"NUL escape", `{"token":"t","body":"\u0000"}`, ""},
+		{"lone surrogate", `{"token":"t","body":["\ud800"]}`, ""},
+		{"surrogate pair", `{"token":"t","body":"\ud83d\ude00"}`, `"\ud83d\ude00"`},
 		{"no token", `{"body":{}}`, ""},
 		{"no body", `{"token":"t"}`, ""},
 		{"unknown field", `{"token":"t","body":{},"x":1}`, ""},
