@@ -68,3 +68,36 @@ test("a WEBHOOK job's page shows its delivery and the response it recorded", asy
   expect(recorded.status).toBe(200)
   expect(recorded.bytes).toBeGreaterThan(0)
 })
+
+test('a job WAITING at WAIT_FOR_CALLBACK shows its callback URL; a POST to it resumes the job', async ({ page, request, playwright }) => {
+  const res = await request.post('/api/jobs', {
+    data: {
+      jobType: 'DATA_PIPELINE',
+      maxRetryCount: 0,
+      payload: {
+        steps: [
+          { id: 'approval', action: 'WAIT_FOR_CALLBACK', timeoutMs: 600000 },
+          { id: 'decide', action: 'SCRIPT', source: 'result = "pay" if outputs["approval"]["approved"] else "drop"' },
+        ],
+      },
+    },
+    headers: { 'X-Trace-Id': uniqueTrace('callback') },
+  })
+  expect(res.status(), await res.text()).toBe(202)
+  const { jobId } = (await res.json()) as { jobId: string }
+  await page.goto(`/jobs/${jobId}`)
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('WAITING', { timeout: 60_000 })
+  const url = page.getByTestId('callback-url')
+  await expect(url).toHaveText(new RegExp(`/api/jobs/${jobId}/callbacks/[A-Za-z0-9_-]{32}$`))
+  await expect(page.getByTestId('callback-note')).toContainText('step 0 (approval)')
+  // The approver has no credential: a fresh request context.
+  const approver = await playwright.request.newContext()
+  const answer = await approver.post((await url.textContent()) ?? '', { data: { approved: true, by: 'ann' } })
+  expect(answer.status(), await answer.text()).toBe(202)
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('COMPLETED', { timeout: 60_000 })
+  await expect(page.getByTestId('callback-note')).toHaveCount(0)
+  const out = page.getByLabel('Output of step 1 (decide), attempt 2', { exact: true })
+  await expect(out).toBeVisible()
+  expect(JSON.parse((await out.textContent()) ?? '')).toBe('pay')
+  await approver.dispose()
+})

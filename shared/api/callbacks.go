@@ -173,6 +173,10 @@ func readCallbackBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err := strictjson.CheckText(body); err != nil {
 		return nil, invalidJSON("it holds " + err.Error() + "; send UTF-8 text without NUL characters")
 	}
+	// The step's output is kept as jsonb, which refuses these.
+	if err := strictjson.CheckSurrogates(body); err != nil {
+		return nil, invalidJSON("it holds " + err.Error() + "; send UTF-8 text")
+	}
 	var c bytes.Buffer
 	if err := json.Compact(&c, body); err != nil {
 		return nil, invalidJSON(err.Error())

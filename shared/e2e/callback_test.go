@@ -74,8 +74,10 @@ func TestWaitForCallbackOnTheStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Ticks of 250 ms (each may take that long) wake the timed-out wait
+	// even on a busy machine.
 	s := startStack(t, map[string]string{"API_AUTH": "keys", "API_ADMIN_KEY": admin,
-		"API_RATE_LIMIT": "1", "API_RATE_BURST": "6"})
+		"API_RATE_LIMIT": "1", "API_RATE_BURST": "6", "TICK_INTERVAL": "250ms"})
 	r := s.Do(t, http.MethodPost, "/api/keys", `{"name":"cb","role":"operator","rateLimit":10000,"rateBurst":10000}`,
 		"Authorization", "Bearer "+admin)
 	key, _ := r.JSON(t)["key"].(string)

@@ -108,6 +108,9 @@ func decodeCallback(body []byte) (internalapi.CallbackRequest, error) {
 	if err := strictjson.CheckText(req.Body); err != nil {
 		return req, invalid("body holds %v", err)
 	}
+	if err := strictjson.CheckSurrogates(req.Body); err != nil {
+		return req, invalid("body holds %v", err)
+	}
 	var c bytes.Buffer
 	if err := json.Compact(&c, req.Body); err != nil {
 		return req, invalid("body: %v", err)

@@ -71,6 +71,8 @@ func TestDecodeCallback(t *testing.T) {
 		{"largest", `{"token":"t","body":` + big + `}`, big},
 		{"one byte over", `{"token":"t","body":"a` + big[1:] + `}`, ""},
 		{"NUL escape", `{"token":"t","body":"\u0000"}`, ""},
+		{"lone surrogate", `{"token":"t","body":["\ud800"]}`, ""},
+		{"surrogate pair", `{"token":"t","body":"\ud83d\ude00"}`, `"\ud83d\ude00"`},
 		{"no token", `{"body":{}}`, ""},
 		{"no body", `{"token":"t"}`, ""},
 		{"unknown field", `{"token":"t","body":{},"x":1}`, ""},
@@ -140,6 +142,20 @@ func (b *testBundle) callback(t *testing.T, id, token, body string) int {
 		}
 	}
 	return rec.Code
+}
+
+// waitingJob ingests a pipeline job whose attempt 1 parks for step 1's
+// callback, an hour away, and returns its ID and token.
+func (b *testBundle) waitingJob(t *testing.T) (id, token string) {
+	t.Helper()
+	created := newPipelineCreated(t)
+	b.consume(t, b.svc, created)
+	b.consume(t, b.svc, awaitResult(t, created.JobID, 1, 1, "approval", time.Now().Add(time.Hour).UTC()))
+	c := b.status(t, created.JobID).Callback
+	if c == nil {
+		t.Fatal("the parked job has no open callback")
+	}
+	return created.JobID, c.Token
 }
 
 // lastRunJob is the newest run-job record.
@@ -217,11 +233,7 @@ func TestCallbackTakenOnceAndCarriedToTheNextAttempts(t *testing.T) {
 // the job with timedOut, once; a manual retry waits again.
 func TestCallbackTimesOut(t *testing.T) {
 	b := setup(t, nil)
-	created := newPipelineCreated(t)
-	id := created.JobID
-	b.consume(t, b.svc, created)
-	b.consume(t, b.svc, awaitResult(t, id, 1, 1, "approval", time.Now().Add(time.Hour).UTC()))
-	tok := b.status(t, id).Callback.Token
+	id, tok := b.waitingJob(t)
 	b.exec(t, `UPDATE jobs SET next_run_at = now() - interval '1 second' WHERE id = $1`, id)
 	b.exec(t, `UPDATE job_callbacks SET expires_at = now() - interval '1 second' WHERE job_id = $1`, id)
 	if st := b.status(t, id); st.Callback != nil {
@@ -261,11 +273,7 @@ func TestCallbackTimesOut(t *testing.T) {
 // the job, and its run-job says which.
 func TestCallbackRaces(t *testing.T) {
 	b := setup(t, nil)
-	created := newPipelineCreated(t)
-	id := created.JobID
-	b.consume(t, b.svc, created)
-	b.consume(t, b.svc, awaitResult(t, id, 1, 1, "approval", time.Now().Add(time.Hour).UTC()))
-	tok := b.status(t, id).Callback.Token
+	id, tok := b.waitingJob(t)
 	// The timeout and the callbacks meet: the wait ends in 100 ms.
 	b.exec(t, `UPDATE jobs SET next_run_at = now() + interval '100 ms' WHERE id = $1`, id)
 	b.exec(t, `UPDATE job_callbacks SET expires_at = now() + interval '100 ms' WHERE job_id = $1`, id)
@@ -320,11 +328,7 @@ func TestCallbackRaces(t *testing.T) {
 // A WAITING job cancelled: its token is refused and no longer shown.
 func TestCallbackAfterCancel(t *testing.T) {
 	b := setup(t, nil)
-	created := newPipelineCreated(t)
-	id := created.JobID
-	b.consume(t, b.svc, created)
-	b.consume(t, b.svc, awaitResult(t, id, 1, 1, "approval", time.Now().Add(time.Hour).UTC()))
-	tok := b.status(t, id).Callback.Token
+	id, tok := b.waitingJob(t)
 	if rec := b.serve(t, http.MethodPost, internalapi.JobCancelPath(id), ""); rec.Code != http.StatusOK {
 		t.Fatalf("cancel = %d %s", rec.Code, rec.Body)
 	}
