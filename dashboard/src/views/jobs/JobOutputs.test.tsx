@@ -140,11 +140,11 @@ describe('PayloadView', () => {
   it('shows the JSON of a payload it has no view for (a type this console does not know)', async () => {
     const payload = { items: [1, 2], step: { action: 'SCRIPT', source: 'result = item' } }
     stubApi(
-      route('GET', JOB_PATH, { body: job({ jobType: 'BATCH_PROCESS', payload }) }),
+      route('GET', JOB_PATH, { body: job({ jobType: 'FUTURE_TYPE', payload }) }),
       route('GET', `${JOB_PATH}/executions`, { body: page([]) }),
     )
     renderAt(`/jobs/${JOB_ID}`)
-    expect(await screen.findByText('This console has no view of a BATCH_PROCESS payload: see its JSON below.')).toBeInTheDocument()
+    expect(await screen.findByText('This console has no view of a FUTURE_TYPE payload: see its JSON below.')).toBeInTheDocument()
     expect(JSON.parse(screen.getByText('Payload as JSON').nextElementSibling!.textContent!)).toEqual(payload)
     expect(screen.queryByText('The payload has no steps.')).not.toBeInTheDocument()
   })
