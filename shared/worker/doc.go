@@ -79,6 +79,9 @@
 //   - A SLEEP longer than DurableConfig.ParkThreshold is checkpointed with
 //     its wake time and the attempt ends PARKED (WORKER.PARKED, parkUntil):
 //     the scheduler keeps the job WAITING until then, holding no worker.
+//   - The run-job invocations prune (prune.go) the checkpoints of jobs
+//     whose newest one is older than Config.CheckpointRetention, and old
+//     job_yields rows, in bounded batches at most every 30 s.
 //
 // See docs/reliability.md, Durable resume.
 //
