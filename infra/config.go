@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"github.com/jobweaver/jobweaver/shared/apiauth"
+	"github.com/jobweaver/jobweaver/shared/config"
+	"github.com/jobweaver/jobweaver/shared/dlq"
 	"github.com/jobweaver/jobweaver/shared/flow"
 	"github.com/jobweaver/jobweaver/shared/jobspec"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
+	"github.com/jobweaver/jobweaver/shared/step"
 	"github.com/jobweaver/jobweaver/shared/worker"
 )
 
@@ -401,23 +404,28 @@ func (c Config) Validate() error {
 	}
 	// What the api accepts must run: the worker's timeout holds the
 	// longest step (jobspec.MaxStepMs, or a SLEEP short enough to run
-	// inline) and its margins; longer jobs yield and resume.
+	// inline) and its margins; longer jobs yield and resume. The worker's
+	// settings are read as the function will read them, so a bad value
+	// stops the synth rather than the function's cold start.
 	if w, ok := c.Functions["worker"]; ok && w.TimeoutSeconds > 0 {
-		margin := worker.DefaultDeadlineMargin
-		if v, ok := w.Env["WORKER_DEADLINE_MARGIN"]; ok {
-			if d, err := time.ParseDuration(v); err == nil {
-				margin = d
-			}
+		env := config.FromMap(w.Env)
+		wc := worker.ConfigFromEnv(env)
+		if err := env.Err(); err != nil {
+			bad("functions.worker.env: %v", err)
 		}
-		park := worker.DefaultParkThreshold
-		if v, ok := w.Env["WORKER_PARK_THRESHOLD"]; ok {
-			if d, err := time.ParseDuration(v); err == nil {
-				park = d
-			}
+		if min := worker.MinTimeout(wc.DeadlineMargin, wc.Durable.ParkThreshold); time.Duration(w.TimeoutSeconds)*time.Second < min {
+			bad("functions.worker.timeoutSeconds (%d) must be at least %d: a step may run up to %d s (jobspec.MaxStepMs, or a SLEEP up to WORKER_PARK_THRESHOLD runs inline), "+
+				"steps stop WORKER_DEADLINE_MARGIN (%s) before the deadline, and an invocation needs 30 s besides; longer jobs yield and resume",
+				w.TimeoutSeconds, int((min+time.Second-1)/time.Second), jobspec.MaxStepMs/1000, wc.DeadlineMargin)
 		}
-		if min := worker.MinTimeout(margin, park); time.Duration(w.TimeoutSeconds)*time.Second < min {
-			bad("functions.worker.timeoutSeconds (%d) must be at least %d: a step may run up to %d s (jobspec.MaxStepMs; a SLEEP up to WORKER_PARK_THRESHOLD %s runs inline), and steps stop %s before the deadline",
-				w.TimeoutSeconds, int((min+time.Second-1)/time.Second), jobspec.MaxStepMs/1000, park, margin)
+		// A job's checkpoints must outlive every way it may resume: a
+		// dead letter is retried from the DLQ up to twice DLQ_RETENTION
+		// after it arrived, and the job may have parked for up to 7 days.
+		denv := config.FromMap(c.Functions["dlq"].Env)
+		keep := 2*dlq.ConfigFromEnv(denv).Retention + time.Duration(step.MaxParkedSleepMs)*time.Millisecond
+		if denv.Err() == nil && wc.CheckpointRetention < keep {
+			bad("functions.worker.env.WORKER_CHECKPOINT_RETENTION (%s) must be at least %s: twice the dlq's DLQ_RETENTION (a dead letter may be retried "+
+				"until then, and resumes from its checkpoints) plus the longest park (7 days)", wc.CheckpointRetention, keep)
 		}
 	}
 	// An attempt may run as long as the worker's timeout; its lease (from

@@ -62,8 +62,8 @@ func TestInFlightFollowsTheWorkers(t *testing.T) {
 		want    int
 		refused bool // Validate refuses it (a reservation below the run-job partitions), InFlight still follows
 	}{
-		{"dev", func(map[string]any) {}, 2 * 6 * 16, false},
-		{"reserved concurrency below the partitions", func(ctx map[string]any) { worker(ctx)["reservedConcurrency"] = 3 }, 2 * 3 * 16, true},
+		{"dev", func(map[string]any) {}, 2 * 6 * 500, false},
+		{"reserved concurrency below the partitions", func(ctx map[string]any) { worker(ctx)["reservedConcurrency"] = 3 }, 2 * 3 * 500, true},
 		{"smaller batches", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["mappings"].(map[string]any)["run-job"].(map[string]any)["batchSize"] = 8
 		}, 2 * 6 * 8, false},
@@ -115,7 +115,7 @@ func TestConfigRejects(t *testing.T) {
 			stageOf(ctx, "dev")["kafka"].(map[string]any)["brokers"] = 3
 		}},
 		{"lease shorter than a job", "must exceed the worker's timeout", func(ctx map[string]any) {
-			stageOf(ctx, "dev")["functions"].(map[string]any)["scheduler"].(map[string]any)["env"].(map[string]any)["SCHEDULER_LEASE"] = "10m"
+			stageOf(ctx, "dev")["functions"].(map[string]any)["scheduler"].(map[string]any)["env"].(map[string]any)["SCHEDULER_LEASE"] = "2m"
 		}},
 		{"env the stack sets", "functions.api.env.KAFKA_AUTH is set by the stack", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["functions"].(map[string]any)["api"].(map[string]any)["env"].(map[string]any)["KAFKA_AUTH"] = "none"
@@ -155,8 +155,17 @@ func TestConfigRejects(t *testing.T) {
 			m := stageOf(ctx, "dev")["mappings"].(map[string]any)["run-job"].(map[string]any)
 			m["minPollers"], m["maxPollers"] = 1, 2
 		}},
-		{"worker timeout below what the api accepts", "functions.worker.timeoutSeconds (300) must be at least 631", func(ctx map[string]any) {
-			stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)["timeoutSeconds"] = 300
+		{"worker timeout below the longest step", "functions.worker.timeoutSeconds (90) must be at least 91: a step may run up to 60 s", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)["timeoutSeconds"] = 90
+		}},
+		{"inline sleeps need a longer timeout", "functions.worker.timeoutSeconds (120) must be at least 331", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)["env"].(map[string]any)["WORKER_PARK_THRESHOLD"] = "-1s"
+		}},
+		{"a bad worker setting", "functions.worker.env: config: WORKER_MAX_IDLE_YIELDS", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)["env"].(map[string]any)["WORKER_MAX_IDLE_YIELDS"] = "0"
+		}},
+		{"checkpoints kept shorter than a dead letter may be retried", "WORKER_CHECKPOINT_RETENTION (1440h0m0s) must be at least 1608h0m0s", func(ctx map[string]any) {
+			stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)["env"].(map[string]any)["WORKER_CHECKPOINT_RETENTION"] = "60d"
 		}},
 		{"Kafka consumer timeout", "functions.worker.timeoutSeconds must be at most 840", func(ctx map[string]any) {
 			stageOf(ctx, "dev")["functions"].(map[string]any)["worker"].(map[string]any)["timeoutSeconds"] = 900

@@ -58,7 +58,7 @@ var Routes = []Route{
 	// 500 ms to fill a batch); a worker's batch is the attempts it runs
 	// at once (and sets the scheduler's in-flight bound, infra InFlight).
 	{Topic: envelope.TopicJobCreated, Producers: []string{API}, Consumer: Scheduler, BatchSize: 500},
-	{Topic: envelope.TopicRunJob, Producers: []string{Scheduler}, Consumer: Worker, BatchSize: 16},
+	{Topic: envelope.TopicRunJob, Producers: []string{Scheduler}, Consumer: Worker, BatchSize: 500},
 	{Topic: envelope.TopicJobCompleted, Producers: []string{Worker}, Consumer: Scheduler, BatchSize: 500},
 	{Topic: envelope.TopicJobFailed, Producers: []string{Worker}, Consumer: Scheduler, BatchSize: 500},
 	// Dead letters: from the scheduler (a job out of retries, a poison

@@ -84,6 +84,9 @@
 //     its timeout and awaitCallback naming it (callback.go); with the
 //     result, the step's output is the callback's body, or it fails with
 //     WORKER.CALLBACK_TIMEOUT, permanently.
+//   - The run-job invocations prune (prune.go) the checkpoints of jobs
+//     whose newest one is older than Config.CheckpointRetention, and old
+//     job_yields rows, in bounded batches at most every 30 s.
 //
 // See docs/reliability.md, Durable resume.
 //

@@ -33,22 +33,22 @@ func yieldAt(ctx context.Context, tb testing.TB, b *bundle, job string, ago time
 	}
 }
 
-func checkpointsOf(ctx context.Context, tb testing.TB, b *bundle, job string) int {
+// rowsOf counts job's rows in table.
+func rowsOf(ctx context.Context, tb testing.TB, b *bundle, table, job string) int {
 	tb.Helper()
 	var n int
-	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM step_checkpoints WHERE job_id = $1`, job).Scan(&n); err != nil {
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE job_id = $1`, job).Scan(&n); err != nil {
 		tb.Fatal(err)
 	}
 	return n
 }
 
+func checkpointsOf(ctx context.Context, tb testing.TB, b *bundle, job string) int {
+	return rowsOf(ctx, tb, b, "step_checkpoints", job)
+}
+
 func yieldsOf(ctx context.Context, tb testing.TB, b *bundle, job string) int {
-	tb.Helper()
-	var n int
-	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM job_yields WHERE job_id = $1`, job).Scan(&n); err != nil {
-		tb.Fatal(err)
-	}
-	return n
+	return rowsOf(ctx, tb, b, "job_yields", job)
 }
 
 // Prune deletes a job's checkpoints only once its newest is past the
