@@ -52,15 +52,17 @@ func (b *bench) park(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	submitted := time.Now()
-	// Watch how many are parked at once while they sleep.
+	// Watch how many are parked at once while they sleep, until every
+	// job is terminal in the scheduler (the stack is fresh: its jobs are
+	// ours; a job not yet ingested is not there at all).
 	mostParked := 0
 	for time.Since(submitted) < b.o.parkSleep+b.o.parkWithin+5*time.Minute {
-		var parked, open int
-		if err := b.scheduler.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'WAITING'), count(*) FILTER (WHERE status NOT IN ('COMPLETED','FAILED','CANCELLED')) FROM jobs`).Scan(&parked, &open); err != nil {
+		var parked, terminal int
+		if err := b.scheduler.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'WAITING'), count(*) FILTER (WHERE status IN ('COMPLETED','FAILED','CANCELLED')) FROM jobs`).Scan(&parked, &terminal); err != nil {
 			return nil, err
 		}
 		mostParked = max(mostParked, parked)
-		if open == 0 {
+		if terminal >= len(sent) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
