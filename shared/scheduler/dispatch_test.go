@@ -198,3 +198,52 @@ func TestBrokerOutageFailsTheBatchAndALaterPassPublishes(t *testing.T) {
 		t.Fatalf("job = %+v", j)
 	}
 }
+
+// Concurrent Kafka invocations of one process share dispatch passes
+// (dispatchSoon): every job they ingest is dispatched exactly once, by the
+// passes they ran, unless the last caller stopped at maxOwedPasses with a
+// pass still asked for, which the next call or the tick runs.
+func TestConcurrentKafkaCallsDispatchEveryJobOnce(t *testing.T) {
+	const calls, per = 12, 5
+	b := setup(t, nil)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for range calls {
+		envs := make([]envelope.Envelope, per)
+		for i := range envs {
+			envs[i] = newJobCreated(t, jobOpts{})
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := b.svc.HandleKafka(b.ctx, kafkaEvent(envs...)); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("HandleKafka errors: %v", errs)
+	}
+	running := b.count(t, `SELECT count(*) FROM jobs WHERE status = 'RUNNING' AND attempts = 1`)
+	if running < calls*per && !b.svc.dispatchWanted.Load() {
+		t.Fatalf("%d of %d jobs dispatched and no pass asked for: an ask was lost", running, calls*per)
+	}
+	b.runOnce(t, b.svc) // the tick
+	if c := b.count(t, `SELECT count(*) FROM jobs WHERE status = 'RUNNING' AND attempts = 1 AND version = 1`); c != calls*per {
+		t.Fatalf("dispatched once = %d, want %d", c, calls*per)
+	}
+	runs := b.read(t, envelope.TopicRunJob, calls*per)
+	seen := map[string]bool{}
+	for _, e := range runs {
+		if seen[e.JobID] {
+			t.Fatalf("job %s dispatched twice", e.JobID)
+		}
+		seen[e.JobID] = true
+	}
+}
