@@ -21,7 +21,7 @@ import (
 // item (step.Batch); the worker checkpoints the items' results chunk by
 // chunk and keeps the batch's output {total, succeeded, failed, ...}.
 // The whole payload must also fit the job's events (Job.CheckSize).
-var BatchProcess = Type{Name: "BATCH_PROCESS", Schema: "BatchProcessPayload", KeepsOutputs: true, Parse: parseBatch}
+var BatchProcess = Type{Name: "BATCH_PROCESS", Schema: "BatchProcessPayload", KeepsOutputs: true, Resumes: true, Parse: parseBatch}
 
 type batchPayload struct {
 	Items          []json.RawMessage `json:"items"`
@@ -100,8 +100,10 @@ func parseBatch(raw json.RawMessage) (Plan, []string) {
 			problems = append(problems, fieldProblem("payload.step.", err))
 			break
 		}
-		if s.Simulated() > MaxAttemptMs {
-			add("payload.step: one item's time budget is %d ms, over the attempt time limit of %d ms", s.Simulated(), MaxAttemptMs)
+		// An item runs within one invocation (items do not park): its
+		// budget is a step's (MaxStepMs), which the worker's timeout holds.
+		if s.Simulated() > MaxStepMs {
+			add("payload.step: one item's time budget is %d ms, over the step time limit of %d ms: shorten the step, or split it into a DATA_PIPELINE", s.Simulated(), MaxStepMs)
 		}
 		item = s
 	}

@@ -31,7 +31,7 @@ func parseSlow(raw json.RawMessage) (step.Step, error) {
 // attempt limit.
 func TestResumingTypesCapEachStepNotTheAttempt(t *testing.T) {
 	t.Parallel()
-	if !jobspec.DataPipeline.Resumes || jobspec.Simulation.Resumes || jobspec.Webhook.Resumes {
+	if !jobspec.DataPipeline.Resumes || !jobspec.BatchProcess.Resumes || jobspec.Simulation.Resumes || jobspec.Webhook.Resumes {
 		t.Fatalf("Resumes: DATA_PIPELINE %v, SIMULATION %v, WEBHOOK %v; want true, false, false",
 			jobspec.DataPipeline.Resumes, jobspec.Simulation.Resumes, jobspec.Webhook.Resumes)
 	}

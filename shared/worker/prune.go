@@ -11,8 +11,8 @@ import (
 	"github.com/jobweaver/jobweaver/shared/config"
 )
 
-// Pruning of durable resume's tables. step_checkpoints and job_yields
-// gain rows with every job and lose none otherwise. The worker has no
+// Pruning of durable resume's tables. step_checkpoints, job_yields and
+// batch_items gain rows with every job and lose none otherwise. The worker has no
 // schedule of its own, so the run-job invocations prune as they go: at
 // most every pruneInterval per process, after the batch's results are
 // recorded, in statements of at most pruneBatch rows each, for at most
@@ -23,8 +23,10 @@ import (
 // A job's checkpoints go together once the newest of them is older than
 // Config.CheckpointRetention: a job still running (or parked: a parked
 // SLEEP's checkpoint holds its wake time, in the future) keeps every
-// checkpoint, however old its first steps are. A job_yields row goes once
-// its job last yielded longer ago than the retention.
+// checkpoint, however old its first steps are. A BATCH_PROCESS job's
+// item results go the same way, once its newest is past the retention. A
+// job_yields row goes once its job last yielded longer ago than the
+// retention.
 const (
 	pruneInterval = 30 * time.Second
 	pruneBatch    = 1000
@@ -47,6 +49,7 @@ const (
 type PruneResult struct {
 	Checkpoints int64 // step_checkpoints rows
 	Yields      int64 // job_yields rows
+	Items       int64 // batch_items rows
 }
 
 // pruner remembers when this process last pruned.
@@ -78,8 +81,8 @@ func (s *Service) maybePrune(ctx context.Context) {
 	if err != nil && pctx.Err() == nil {
 		s.log.WarnContext(ctx, "checkpoints not pruned; tried again later", "error", err.Error())
 	}
-	if res.Checkpoints > 0 || res.Yields > 0 {
-		s.log.DebugContext(ctx, "checkpoints pruned", "checkpoints", res.Checkpoints, "yields", res.Yields)
+	if res != (PruneResult{}) {
+		s.log.DebugContext(ctx, "checkpoints pruned", "checkpoints", res.Checkpoints, "items", res.Items, "yields", res.Yields)
 	}
 }
 
@@ -93,7 +96,7 @@ func (s *Service) Prune(ctx context.Context, retention time.Duration, batch int)
 	for _, p := range []struct {
 		n   *int64
 		sql string
-	}{{&res.Checkpoints, pruneCheckpoints}, {&res.Yields, pruneYields}} {
+	}{{&res.Checkpoints, pruneCheckpoints}, {&res.Items, pruneItems}, {&res.Yields, pruneYields}} {
 		for {
 			tag, err := s.pool.Exec(ctx, p.sql, float64(retention.Microseconds()), batch)
 			if err != nil {
@@ -121,6 +124,17 @@ DELETE FROM step_checkpoints d USING (
      ORDER BY c.finished_at LIMIT $2
      FOR UPDATE OF c SKIP LOCKED) x
  WHERE d.job_id = x.job_id AND d.step_index = x.step_index`
+
+// pruneItems is pruneCheckpoints for batch_items (batch_items_finished_idx).
+const pruneItems = `
+DELETE FROM batch_items d USING (
+    SELECT c.job_id, c.item_index FROM batch_items c
+     WHERE c.finished_at < now() - $1::float8 * interval '1 microsecond'
+       AND NOT EXISTS (SELECT 1 FROM batch_items n
+                        WHERE n.job_id = c.job_id AND n.finished_at >= now() - $1::float8 * interval '1 microsecond')
+     ORDER BY c.finished_at LIMIT $2
+     FOR UPDATE OF c SKIP LOCKED) x
+ WHERE d.job_id = x.job_id AND d.item_index = x.item_index`
 
 // pruneYields deletes up to $2 job_yields rows, oldest first, last
 // updated before now() - $1 µs.

@@ -195,3 +195,34 @@ func TestCheckTimeout(t *testing.T) {
 		}
 	}
 }
+
+// A BATCH_PROCESS job's item results go with the same rule as the
+// checkpoints: all of a job's once its newest is past the retention.
+func TestPruneBatchItems(t *testing.T) {
+	ctx := context.Background()
+	b := setup(t, worker.Config{})
+	day := 24 * time.Hour
+	dead, live := uuid.NewString(), uuid.NewString()
+	itemAt := func(job string, i int, ago time.Duration) {
+		t.Helper()
+		if _, err := b.pool.Exec(ctx, `INSERT INTO batch_items (job_id, item_index, pass, attempt, status, finished_at)
+			VALUES ($1, $2, 1, 1, 'SUCCEEDED', now() - $3::float8 * interval '1 microsecond')`, job, i, float64(ago.Microseconds())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		itemAt(dead, i, 100*day)
+	}
+	itemAt(live, 0, 200*day)
+	itemAt(live, 1, time.Hour)
+	res, err := b.svc.Prune(ctx, 90*day, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != (worker.PruneResult{Items: 3}) {
+		t.Errorf("Prune = %+v; want 3 items", res)
+	}
+	if d, l := rowsOf(ctx, t, b, "batch_items", dead), rowsOf(ctx, t, b, "batch_items", live); d != 0 || l != 2 {
+		t.Errorf("batch_items left: expired job %d, live job %d; want 0, 2", d, l)
+	}
+}
