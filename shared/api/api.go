@@ -30,6 +30,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/ratelimit"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
@@ -238,6 +239,7 @@ type Service struct {
 	keys    *keyCache
 	jwt     *auth.JWTVerifier // nil unless cfg.JWTOn()
 	limiter *rateLimiter
+	tracing *tracing.Provider // nil: none; its Store serves GET /api/jobs/{id}/trace
 	// lastSweep is when publish last swept the outbox (UnixNano); a sweep
 	// runs at most every sweepEvery, for rows older than sweepAge.
 	lastSweep            atomic.Int64
@@ -279,6 +281,7 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 		sweepAge:   sweepAge,
 		metrics:    m,
 		keys:       newKeyCache(cfg.KeyCacheTTL),
+		tracing:    deps.Tracing,
 	}
 	s.limiter = s.newRateLimiter(ratelimit.PG{Pool: s.pool})
 	if cfg.JWTOn() {
@@ -341,6 +344,7 @@ func (s *Service) routes() []route {
 		{http.MethodDelete, "/api/jobs/{id}", s.cancelJob},
 		{http.MethodGet, "/api/jobs/{id}/executions", s.listExecutions},
 		{http.MethodGet, "/api/jobs/{id}/history", s.jobHistory},
+		{http.MethodGet, "/api/jobs/{id}/trace", s.jobTrace},
 		{http.MethodGet, "/api/dlq", s.listDeadLetters},
 		{http.MethodGet, "/api/dlq/{id}", s.getDeadLetter},
 		{http.MethodPost, "/api/dlq/{id}/retry", s.retryDeadLetter},

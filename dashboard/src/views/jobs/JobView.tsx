@@ -17,6 +17,7 @@ import { useCan } from '../../auth/auth'
 import { Executions } from './Executions'
 import { RetryTimeline } from './RetryTimeline'
 import { PayloadView } from './PayloadView'
+import { TraceWaterfall } from './TraceWaterfall'
 import './jobs.css'
 
 const route = getRouteApi('/jobs/$jobId')
@@ -132,6 +133,9 @@ function JobPage({ jobId }: { jobId: string }) {
           )}
         </div>
       </div>
+
+      <h2>Trace</h2>
+      <TraceWaterfall job={j} />
 
       <h2>Payload</h2>
       <PayloadView jobType={j.jobType} payload={j.payload} />
