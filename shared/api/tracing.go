@@ -65,7 +65,7 @@ const MaxTraceSpans = 10_000
 // (or was dropped from the store) has no spans. Where spans go to OTLP
 // and none are kept in process, the answer is 404 API.TRACE_NOT_KEPT.
 func (s *Service) jobTrace(w http.ResponseWriter, r *http.Request) error {
-	r, sub, err := s.jobRequest(r)
+	_, sub, err := s.jobRequest(r)
 	if err != nil {
 		return err
 	}

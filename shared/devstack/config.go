@@ -78,7 +78,8 @@ type Config struct {
 
 	// Tracing is the functions' OpenTelemetry settings (the OTEL_*
 	// variables, tracing.ConfigFromEnv); in-process functions share one
-	// span store. The zero value traces every job into that store.
+	// span store. The zero value traces every job into that store;
+	// ConfigFromEnv's default traces nothing until asked for.
 	Tracing tracing.Config
 
 	// The services' own settings, read from the same environment.
@@ -144,10 +145,10 @@ var Vars = []Var{
 	{"DB_MAX_CONNS", "10", "Postgres pool size per function", false},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", false},
 	{"OTEL_TRACES_SAMPLER", "parentbased_traceidratio", "which jobs are traced: always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio; decided once per job from its trace ID (docs/tracing.md)", false},
-	{"OTEL_TRACES_SAMPLER_ARG", "1", "the share of jobs traced by the ratio samplers: 0 to 1, or a percentage such as 1%", false},
+	{"OTEL_TRACES_SAMPLER_ARG", "0.01", "the share of jobs traced by the ratio samplers: 0 to 1, or a percentage such as 1%; 1 traces every job (GET /api/jobs/{id}/trace, the console's waterfall)", false},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "sends spans over OTLP/HTTP (http://host:4318); empty: they are kept in process, for GET /api/jobs/{id}/trace", false},
 	{"TRACE_STORE_SPANS", "100000", "spans kept in process for GET /api/jobs/{id}/trace; the oldest traces go first", false},
-	{"OTEL_SDK_DISABLED", "false", "true: no tracing at all", false},
+	{"OTEL_SDK_DISABLED", "true unless an OTEL_TRACES_SAMPLER* or OTLP endpoint variable is set", "true: no tracing at all (no cost); tracing is off until asked for (docs/tracing.md)", false},
 	{"METRICS", "off", "emf writes the functions' CloudWatch metrics as Embedded Metric Format lines on stdout; off writes none (docs/metrics.md)", false},
 	{"API_PAGE_SIZE_MAX", "100", "cap on the page size of lists", false},
 	{"API_AUTH", "none", "none: every caller of the API may do anything, as anonymous; keys: every route but the health checks needs an API key (Authorization: Bearer jw_...) with a role (viewer, operator, admin; docs/security.md); jwt: a JWT from AUTH_JWT_ISSUER instead; keys,jwt: either", false},

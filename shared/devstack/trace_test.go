@@ -23,7 +23,7 @@ import (
 // descendant of the one before, and every record the job caused carries
 // a traceparent in that trace.
 func TestJobIsOneTraceAcrossTheFourFunctions(t *testing.T) {
-	s := start(t, testConfig(t))
+	s := start(t, testConfigWith(t, map[string]string{"OTEL_TRACES_SAMPLER_ARG": "1"}))
 	traceID := fmt.Sprintf("e2e-trace-%d", time.Now().UnixNano())
 	want := tracing.IDOf(traceID).String()
 

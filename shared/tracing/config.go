@@ -31,8 +31,8 @@ type Config struct {
 	Disabled bool
 	// Sampler is one of the OTEL_TRACES_SAMPLER names; Ratio is its
 	// argument for the ratio samplers (OTEL_TRACES_SAMPLER_ARG, 0 to 1).
-	// An empty Sampler is DefaultSampler at DefaultRatio, whatever Ratio
-	// says.
+	// An empty Sampler (a hand-built Config) traces every job:
+	// parentbased_always_on, whatever Ratio says.
 	Sampler string
 	Ratio   float64
 	// Endpoint (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else
@@ -49,10 +49,20 @@ type Config struct {
 // ConfigFromEnv reads the standard OpenTelemetry variables
 // (OTEL_SDK_DISABLED, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG,
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT) and
-// TRACE_STORE_SPANS. A bad value is env's error, naming the variable.
+// TRACE_STORE_SPANS. Tracing is off unless one of the sampler or
+// endpoint variables is set (or OTEL_SDK_DISABLED=false). A bad value is
+// env's error, naming the variable.
 func ConfigFromEnv(env *config.Env) Config {
+	// Off until asked for: the untraced jobs' hops still cost CPU
+	// (docs/tracing.md, Overhead).
+	asked := false
+	for _, name := range []string{"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"} {
+		if v, ok := env.Lookup(name); ok && strings.TrimSpace(v) != "" {
+			asked = true
+		}
+	}
 	c := Config{
-		Disabled:   env.Bool("OTEL_SDK_DISABLED", false),
+		Disabled:   env.Bool("OTEL_SDK_DISABLED", !asked),
 		Sampler:    env.OneOf("OTEL_TRACES_SAMPLER", DefaultSampler, samplers...),
 		Endpoint:   env.String("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", env.String("OTEL_EXPORTER_OTLP_ENDPOINT", "")),
 		StoreSpans: env.Int("TRACE_STORE_SPANS", DefaultStoreSpans, 0, 10_000_000),

@@ -18,12 +18,13 @@ func TestConfigFromEnv(t *testing.T) {
 		ep      string
 		err     string // a substring of env's error
 	}{
-		{name: "defaults", sampler: DefaultSampler, ratio: DefaultRatio},
-		{name: "ratio", env: map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.01"}, sampler: SamplerParentTraceIDRatio, ratio: 0.01},
+		{name: "off until asked for", sampler: DefaultSampler, ratio: DefaultRatio, disable: true},
+		{name: "asked for", env: map[string]string{"OTEL_SDK_DISABLED": "false"}, sampler: DefaultSampler, ratio: DefaultRatio},
+		{name: "ratio", env: map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.5"}, sampler: SamplerParentTraceIDRatio, ratio: 0.5},
 		{name: "percentage", env: map[string]string{"OTEL_TRACES_SAMPLER_ARG": "5%"}, sampler: DefaultSampler, ratio: 0.05},
 		{name: "upper case", env: map[string]string{"OTEL_TRACES_SAMPLER": "ALWAYS_ON"}, sampler: SamplerAlwaysOn, ratio: DefaultRatio},
 		{name: "off", env: map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_always_off"}, sampler: SamplerParentAlwaysOff, ratio: DefaultRatio},
-		{name: "disabled", env: map[string]string{"OTEL_SDK_DISABLED": "true"}, sampler: DefaultSampler, ratio: DefaultRatio, disable: true},
+		{name: "disabled", env: map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_SAMPLER_ARG": "1"}, sampler: DefaultSampler, ratio: 1, disable: true},
 		{name: "endpoint", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318"}, sampler: DefaultSampler, ratio: DefaultRatio, ep: "http://localhost:4318"},
 		{name: "traces endpoint wins", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://b:4318/v1/traces"}, sampler: DefaultSampler, ratio: DefaultRatio, ep: "http://b:4318/v1/traces"},
 		{name: "unknown sampler", env: map[string]string{"OTEL_TRACES_SAMPLER": "jaeger_remote"}, err: "OTEL_TRACES_SAMPLER must be one of always_on"},

@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -134,13 +135,22 @@ func TraceParentFor(ctx context.Context, traceID string) string {
 	return format(sc)
 }
 
+// format is sc's W3C traceparent (version 00), as Propagator writes it,
+// without its map.
 func format(sc trace.SpanContext) string {
 	if !sc.IsValid() {
 		return ""
 	}
-	c := propagation.MapCarrier{}
-	Propagator.Inject(trace.ContextWithSpanContext(context.Background(), sc), c)
-	return c[HeaderTraceParent]
+	tid, sid := sc.TraceID(), sc.SpanID()
+	var b [55]byte
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	flags := sc.TraceFlags() & trace.FlagsSampled
+	hex.Encode(b[53:55], []byte{byte(flags)})
+	return string(b[:])
 }
 
 func parse(tp string) trace.SpanContext {

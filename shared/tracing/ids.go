@@ -2,7 +2,6 @@ package tracing
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"strings"
 
 	"go.opentelemetry.io/otel/trace"
@@ -56,6 +55,3 @@ func spanIDOf(key string) trace.SpanID {
 	}
 	return id
 }
-
-// hexOf is id in lower-case hex.
-func hexOf(id trace.TraceID) string { return hex.EncodeToString(id[:]) }

@@ -29,7 +29,7 @@ func TestIDOf(t *testing.T) {
 			t.Errorf("IDOf(%q) = %s; want %s", c.in, got, c.want)
 		}
 	}
-	if IDOf("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz") != IDOf("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz") {
+	if a, b := IDOf("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"), IDOf(string([]byte("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"))); a != b {
 		t.Error("IDOf is not stable")
 	}
 	if IDOf("").IsValid() {

@@ -14,7 +14,6 @@ func Pool(p *Provider) func(*pgxpool.Config) {
 	return func(cfg *pgxpool.Config) {
 		cfg.ConnConfig.Tracer = otelpgx.NewTracer(
 			otelpgx.WithTracerProvider(p.TracerProvider()),
-			otelpgx.WithTrimSQLInSpanName(),
 			otelpgx.WithDisableConnectionDetailsInAttributes(),
 		)
 	}

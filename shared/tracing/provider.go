@@ -72,8 +72,8 @@ func samplerOf(cfg Config) (sampler, root sdktrace.Sampler, err error) {
 		return nil, nil, fmt.Errorf("tracing: sampling ratio must be from 0 to 1 (got %g)", cfg.Ratio)
 	}
 	name, ratio := cfg.Sampler, cfg.Ratio
-	if name == "" { // a hand-built Config: the defaults
-		name, ratio = DefaultSampler, DefaultRatio
+	if name == "" { // a hand-built Config: every job
+		name = SamplerParentAlwaysOn
 	}
 	switch name {
 	case SamplerAlwaysOn, SamplerParentAlwaysOn:
