@@ -184,6 +184,9 @@ var StackEnv = []string{
 	// WEBHOOK jobs' signing keys (WebhookSigningKeys): from the generated
 	// secret, never as values in the context.
 	"WEBHOOK_SIGNING_KEYS", "WEBHOOK_SIGNING_KEYS_SECRET_ARN",
+	// Spans go to the ADOT collector layer, which sends them to X-Ray
+	// (AddTracing). The sampler stays a stage's to set.
+	"OTEL_EXPORTER_OTLP_ENDPOINT", "OPENTELEMETRY_COLLECTOR_CONFIG_URI",
 }
 
 // The platform's functions, in flow order, and the deploy-time one.

@@ -246,6 +246,7 @@ func NewFunctions(scope constructs.Construct, id string, cfg Config, net *Networ
 			jsii.String(r.Topic + "="), f.Mappings[r.Topic].EventSourceMappingId(),
 		}))
 	}
+	AddTracing(c, cfg, f.ByName)
 	apiFn.AddEnvironment(jsii.String("LAG_SOURCE"), jsii.String("cloudwatch"), nil)
 	apiFn.AddEnvironment(jsii.String("KAFKA_GROUP_PREFIX"), jsii.String(resourceName(cfg, "")), nil)
 	apiFn.AddEnvironment(jsii.String("LAG_MAPPINGS"), awscdk.Fn_Join(jsii.String(","), &pairs), nil)

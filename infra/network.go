@@ -23,6 +23,8 @@ import (
 //     topic.
 //   - CloudWatch (monitoring): the api function reads the mappings'
 //     OffsetLag for GET /api/system (GetMetricData).
+//   - X-Ray: each function's ADOT collector sends its spans to X-Ray's
+//     OTLP endpoint (AddTracing).
 //
 // CloudWatch Logs needs none: Lambda ships the functions' logs (and the
 // EMF metrics in them) from outside the VPC.
@@ -86,6 +88,7 @@ func NewNetwork(scope constructs.Construct, id string, cfg Config) *Network {
 		{"Sqs", awsec2.InterfaceVpcEndpointAwsService_SQS()},
 		{"Sns", awsec2.InterfaceVpcEndpointAwsService_SNS()},
 		{"CloudWatch", awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_MONITORING()},
+		{"XRay", awsec2.InterfaceVpcEndpointAwsService_XRAY()},
 	} {
 		// Open: the endpoint's security group takes HTTPS from the VPC's
 		// CIDR, which covers the functions and the MSK mappings' pollers.

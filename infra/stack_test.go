@@ -1006,14 +1006,14 @@ func TestNetwork(t *testing.T) {
 	// Secrets Manager for the functions; Lambda for the api's invokes and
 	// the mappings; STS for the mappings; SQS for the mappings' on-failure
 	// destination; SNS for the dlq's notifications; CloudWatch for the api's
-	// GET /api/system (OffsetLag).
-	for _, svc := range []string{".secretsmanager", ".lambda", ".sts", ".sqs", ".sns", ".monitoring"} {
+	// GET /api/system (OffsetLag); X-Ray for the functions' spans (OTLP).
+	for _, svc := range []string{".secretsmanager", ".lambda", ".sts", ".sqs", ".sns", ".monitoring", ".xray"} {
 		if !strings.Contains(joined, svc) {
 			t.Errorf("no %s endpoint among %v", svc, services)
 		}
 	}
-	if len(services) != 6 {
-		t.Errorf("%d VPC endpoints, want 6: %v", len(services), services)
+	if len(services) != 7 {
+		t.Errorf("%d VPC endpoints, want 7: %v", len(services), services)
 	}
 	// No two ingress rules alike: EC2 refuses a duplicate rule.
 	seen := map[string]string{}

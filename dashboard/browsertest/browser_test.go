@@ -84,7 +84,9 @@ func TestBrowser(t *testing.T) {
 	// WORKER_HTTP_ALLOWLIST: e2e/outputs.spec.ts's HTTP_CALL and WEBHOOK
 	// call this stack's own /health on 127.0.0.1, which the SSRF guard
 	// refuses otherwise.
-	st := startStack(t, dir, "browser", logPath, map[string]string{"TICK_INTERVAL": "250ms", "WORKER_HTTP_ALLOWLIST": "127.0.0.1/32"})
+	// OTEL_TRACES_SAMPLER_ARG: e2e/trace.spec.ts draws a job's trace, so
+	// every job is traced.
+	st := startStack(t, dir, "browser", logPath, map[string]string{"TICK_INTERVAL": "250ms", "WORKER_HTTP_ALLOWLIST": "127.0.0.1/32", "OTEL_TRACES_SAMPLER_ARG": "1"})
 
 	// A second stack with access control on, for e2e/auth.spec.ts (the
 	// "auth" project): API keys, its admin key seeded, and a key cache of

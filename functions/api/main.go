@@ -33,6 +33,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/invoke"
 	"github.com/jobweaver/jobweaver/shared/lag"
 	"github.com/jobweaver/jobweaver/shared/oidcstatic"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
@@ -83,5 +84,5 @@ func main() {
 	if err != nil {
 		wiring.Fail(name, err)
 	}
-	lambda.Start(trigger.HandleFunc(svc.Handle))
+	lambda.Start(trigger.HandleFunc(tracing.Wrap(deps.Tracing, svc.Handle)))
 }

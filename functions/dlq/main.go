@@ -17,6 +17,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/dlq"
 	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
@@ -48,5 +49,5 @@ func main() {
 	if err != nil {
 		wiring.Fail(name, err)
 	}
-	lambda.Start(trigger.HandleFunc(svc.Handle))
+	lambda.Start(trigger.HandleFunc(tracing.Wrap(deps.Tracing, svc.Handle)))
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/config"
 	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 	"github.com/jobweaver/jobweaver/shared/worker"
@@ -50,5 +51,5 @@ func main() {
 	if err != nil {
 		wiring.Fail(name, err)
 	}
-	lambda.Start(trigger.HandleFunc(svc.Handle))
+	lambda.Start(trigger.HandleFunc(tracing.Wrap(deps.Tracing, svc.Handle)))
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/metrics"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/ratelimit"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
@@ -250,6 +251,7 @@ type Service struct {
 	jwt     *auth.JWTVerifier // nil unless cfg.JWTOn()
 	limiter *rateLimiter
 	shed    shedder // API_MAX_IN_FLIGHT
+	tracing *tracing.Provider // nil: none; its Store serves GET /api/jobs/{id}/trace
 	// lastSweep is when publish last swept the outbox (UnixNano); a sweep
 	// runs at most every sweepEvery, for rows older than sweepAge.
 	lastSweep            atomic.Int64
@@ -291,6 +293,7 @@ func New(cfg Config, deps *wiring.Deps, inv invoke.Invoker) (*Service, error) {
 		sweepAge:   sweepAge,
 		metrics:    m,
 		keys:       newKeyCache(cfg.KeyCacheTTL),
+		tracing:    deps.Tracing,
 	}
 	s.limiter = s.newRateLimiter(ratelimit.PG{Pool: s.pool})
 	s.shed.max = int64(cfg.MaxInFlight)
@@ -356,6 +359,7 @@ func (s *Service) routes() []route {
 		{http.MethodGet, "/api/jobs/{id}/items", s.listItems},
 		{http.MethodGet, "/api/jobs/{id}/history", s.jobHistory},
 		{http.MethodPost, "/api/jobs/{id}/callbacks/{token}", s.postCallback},
+		{http.MethodGet, "/api/jobs/{id}/trace", s.jobTrace},
 		{http.MethodGet, "/api/dlq", s.listDeadLetters},
 		{http.MethodGet, "/api/dlq/{id}", s.getDeadLetter},
 		{http.MethodPost, "/api/dlq/{id}/retry", s.retryDeadLetter},

@@ -95,7 +95,7 @@ func TestETagOnEveryGet(t *testing.T) {
 		if path == "/api/operations/{id}" {
 			path = "/api/operations/" + opID
 		}
-		if path == "/api/jobs/{id}" || path == "/api/jobs/{id}/executions" || path == "/api/jobs/{id}/history" || path == "/api/jobs/{id}/items" {
+		if path == "/api/jobs/{id}" || path == "/api/jobs/{id}/executions" || path == "/api/jobs/{id}/history" || path == "/api/jobs/{id}/items" || path == "/api/jobs/{id}/trace" {
 			path = "/api/jobs/" + a.JobID + path[len("/api/jobs/{id}"):]
 		}
 		if path == "/api/operations/{id}" {

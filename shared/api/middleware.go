@@ -66,6 +66,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(trace.HTTPHeader, id)
 	ri := &requestInfo{}
 	ctx := trace.WithTraceID(context.WithValue(r.Context(), requestInfoKey{}, ri), id)
+	ctx, span := s.startRequestSpan(ctx, r, id)
 	r = r.WithContext(ctx)
 	if replaced {
 		w.Header().Set(trace.ReplacedHeader, "true")
@@ -98,6 +99,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 			attrs = append(attrs, "keyId", ri.caller)
 		}
 		s.log.Log(lctx, level, "request", attrs...)
+		endRequestSpan(span, r, sw.status(), ri.jobID)
 		_ = s.metrics.Flush()
 	}()
 	// Past API_MAX_IN_FLIGHT: 503 API.OVERLOADED, health aside (shed.go).

@@ -18,6 +18,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 	"github.com/jobweaver/jobweaver/shared/paging"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 )
 
 // openAPI loads docs/openapi.yaml from the module root.
@@ -143,6 +144,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"Health", pgdb.Health{}, true},
 		{"JobHistory", JobHistory{}, true},
 		{"HistoryEvent", HistoryEvent{}, true},
+		{"JobTrace", JobTrace{}, true},
+		{"TraceSpan", tracing.Span{}, true},
 		{"DeadLetterAction", internalapi.ActionResponse{}, true},
 		{"DeadLetterFilter", internalapi.DLQFilter{}, true},
 		{"BulkRequest", bulkRequest{}, true},

@@ -24,6 +24,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/pgtest"
 	"github.com/jobweaver/jobweaver/shared/trace"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 )
 
@@ -187,7 +188,11 @@ func setup(tb testing.TB, cfg Config) *bundle {
 // publishing through relay.
 func (b *bundle) service(tb testing.TB, relay *outbox.Relay) *Service {
 	tb.Helper()
-	svc, err := New(b.cfg, &wiring.Deps{Pool: b.pool, Producer: relay.Producer, Relay: relay, Log: logging.New("api", b.logs)}, b.local)
+	tp, err := tracing.New(context.Background(), "api", tracing.Config{StoreSpans: 10_000})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc, err := New(b.cfg, &wiring.Deps{Pool: b.pool, Producer: relay.Producer, Relay: relay, Log: logging.New("api", b.logs), Tracing: tp}, b.local)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 	"github.com/jobweaver/jobweaver/shared/trigger"
 	"github.com/jobweaver/jobweaver/shared/wiring"
 	"github.com/jobweaver/jobweaver/shared/worker"
@@ -60,10 +61,15 @@ func openFunctions(ctx context.Context, cfg Config, in *infra, names []string, i
 			}
 		}
 	}()
+	tcfg := sharedStore(cfg.Tracing)
 	for _, name := range names {
 		kcfg := in.kafka
 		kcfg.ClientID = "jobweaver-" + name
-		deps, err := wiring.Open(ctx, name, urls[name], int32(cfg.DBMaxConns), true, migrations(name), kcfg, logging.NewAt(name, logs, cfg.LogLevel))
+		tp, err := tracing.New(ctx, name, tcfg)
+		if err != nil {
+			return nil, fmt.Errorf("devstack: %s: %w", name, err)
+		}
+		deps, err := wiring.Open(ctx, name, urls[name], int32(cfg.DBMaxConns), true, migrations(name), kcfg, logging.NewAt(name, logs, cfg.LogLevel), wiring.WithTracing(tp))
 		if err != nil {
 			return nil, fmt.Errorf("devstack: %s: %w", name, err)
 		}
@@ -72,12 +78,22 @@ func openFunctions(ctx context.Context, cfg Config, in *infra, names []string, i
 		if err != nil {
 			return nil, fmt.Errorf("devstack: %s: %w", name, err)
 		}
-		inv.Register(name, trigger.HandleFunc(h))
+		inv.Register(name, trigger.HandleFunc(tracing.Wrap(tp, h)))
 	}
 	return all, nil
 }
 
 type handleFunc = func(context.Context, json.RawMessage) (any, error)
+
+// sharedStore gives the in-process functions one span store, so that the
+// api's GET /api/jobs/{id}/trace sees every function's spans (unless
+// spans go to OTLP).
+func sharedStore(c tracing.Config) tracing.Config {
+	if c.Endpoint == "" && c.Store == nil && !c.Disabled {
+		c.Store = tracing.NewStore(c.StoreSpans)
+	}
+	return c
+}
 
 func newHandler(cfg Config, name string, deps *wiring.Deps, inv invoke.Invoker) (handleFunc, error) {
 	switch name {

@@ -116,6 +116,7 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 	s.metrics.Value("BatchSize", float64(len(recs)), metrics.Count)
 	now := time.Now().UTC()
 	rows := make([]row, 0, len(recs))
+	kept := make([]events.KafkaRecord, 0, len(recs)) // rows[i]'s record
 	seen := make(map[string]bool, len(recs))
 	for _, rec := range recs {
 		r := decodeRecord(rec, now)
@@ -123,13 +124,16 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 			continue
 		}
 		seen[r.eventID] = true
+		kept = append(kept, rec)
 		if r.reason == ReasonPoisonRecord && r.errorCode == CodePoisonRecord {
 			s.log.WarnContext(ctx, "undecodable dead-letter record stored as poison", "topic", rec.Topic,
 				"partition", rec.Partition, "offset", rec.Offset, "id", r.eventID, "error", r.lastError)
 		}
 		rows = append(rows, r)
 	}
+	endSpans := startStoreSpans(ctx, kept, rows)
 	stored, err := s.store(ctx, rows)
+	endSpans(err)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,7 @@ var rbacRoutes = []rbacRoute{
 	{"GET", "/api/jobs/{id}/executions", "/api/jobs/" + missing + "/executions", "", auth.Viewer, http.StatusNotFound},
 	{"GET", "/api/jobs/{id}/history", "/api/jobs/" + missing + "/history", "", auth.Viewer, http.StatusNotFound},
 	{"GET", "/api/jobs/{id}/items", "/api/jobs/" + missing + "/items", "", auth.Viewer, http.StatusNotFound},
+	{"GET", "/api/jobs/{id}/trace", "/api/jobs/" + missing + "/trace", "", auth.Viewer, http.StatusNotFound},
 	{"GET", "/api/dlq", "/api/dlq", "", auth.Viewer, http.StatusOK},
 	{"GET", "/api/dlq/{id}", "/api/dlq/" + missing, "", auth.Viewer, http.StatusNotFound},
 	{"POST", "/api/dlq/{id}/retry", "/api/dlq/" + missing + "/retry", "", auth.Operator, http.StatusNotFound},

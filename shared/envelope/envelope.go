@@ -60,6 +60,10 @@ type Envelope struct {
 	TraceID string          `json:"traceId"`
 	JobID   string          `json:"jobId"`
 	Payload json.RawMessage `json:"payload"`
+	// TraceParent is the W3C traceparent of the span that caused the
+	// event: it travels as the record's traceparent header (and in the
+	// outbox row's headers), not in the envelope.
+	TraceParent string `json:"-"`
 }
 
 // New builds an envelope with a fresh event ID around payload.

@@ -132,7 +132,7 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, topics []Topic) error {
 }
 
 // Record turns an envelope into a record keyed by job ID with the trace,
-// event and type headers.
+// event and type headers, and traceparent when the envelope has one.
 func Record(e envelope.Envelope) *kgo.Record {
 	r := &kgo.Record{
 		Topic: e.Topic(),
@@ -145,6 +145,9 @@ func Record(e envelope.Envelope) *kgo.Record {
 	}
 	if e.JobID != "" {
 		r.Key = []byte(e.JobID)
+	}
+	if e.TraceParent != "" {
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: "traceparent", Value: []byte(e.TraceParent)})
 	}
 	return r
 }
@@ -217,5 +220,9 @@ func Decode(r events.KafkaRecord) (envelope.Envelope, error) {
 	if err != nil {
 		return envelope.Envelope{}, fmt.Errorf("%w: value is not base64: %v", envelope.ErrInvalid, err)
 	}
-	return envelope.Decode(b)
+	e, err := envelope.Decode(b)
+	if err == nil {
+		e.TraceParent = Header(r, "traceparent")
+	}
+	return e, err
 }

@@ -22,8 +22,8 @@ const (
 	// MaxEventBytes is the one limit every event is held to: its encoded
 	// envelope (the record value). The 48,576 bytes left to MaxRecordBytes
 	// cover the key (a 36-byte job ID), the headers (traceId, eventId,
-	// type: under 300 bytes) and the record and batch framing (under 100
-	// bytes) many times over.
+	// type, traceparent: under 400 bytes) and the record and batch
+	// framing (under 100 bytes) many times over.
 	MaxEventBytes = 1_000_000
 )
 

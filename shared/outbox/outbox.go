@@ -29,6 +29,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/pgtext"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 )
 
 // RowValues are the columns of one outbox row.
@@ -58,6 +59,9 @@ func Add(ctx context.Context, tx pgx.Tx, envs ...envelope.Envelope) error {
 	}
 	rows := make([][]any, len(envs))
 	for i, e := range envs {
+		if e.TraceParent == "" {
+			e.TraceParent = tracing.TraceParentFor(ctx, e.TraceID)
+		}
 		r := Row(e)
 		rows[i] = []any{r.Topic, r.Key, r.Value, r.Headers}
 	}
@@ -171,7 +175,7 @@ func (r *Relay) pass(ctx context.Context, age time.Duration) (claimed, published
 		}
 		var h map[string]string
 		_ = json.Unmarshal(c.headers, &h) // written by Row: a flat object
-		for _, k := range []string{"traceId", "eventId", "type"} {
+		for _, k := range []string{"traceId", "eventId", "type", tracing.HeaderTraceParent} {
 			if v, ok := h[k]; ok {
 				rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
 			}
@@ -276,11 +280,13 @@ func (r *Relay) produce(ctx context.Context, recs []*kgo.Record) []error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	end := tracing.Relay(ctx, send)
 	for _, pr := range r.Producer.ProduceSync(pctx, send...) {
 		if i, ok := at[pr.Record]; ok {
 			errs[i] = pr.Err
 		}
 	}
+	defer func() { end(collect(send, at, errs)) }()
 	if len(send) == 1 {
 		return errs
 	}
@@ -294,6 +300,15 @@ func (r *Relay) produce(ctx context.Context, recs []*kgo.Record) []error {
 		}
 	}
 	return errs
+}
+
+// collect is the errors of send, in its order.
+func collect(send []*kgo.Record, at map[*kgo.Record]int, errs []error) []error {
+	out := make([]error, len(send))
+	for k, rec := range send {
+		out[k] = errs[at[rec]]
+	}
+	return out
 }
 
 // park moves the claimed rows cs, which the broker refused for good, to

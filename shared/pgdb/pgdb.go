@@ -21,13 +21,16 @@ import (
 
 // Open returns a pool for url and checks that the server answers.
 // maxConns of 0 keeps pgx's default.
-func Open(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error) {
+func Open(ctx context.Context, dsn string, maxConns int32, opts ...func(*pgxpool.Config)) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("pgdb: parse database URL: %w", err)
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

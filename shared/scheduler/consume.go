@@ -75,6 +75,7 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 // consume writes a parsed batch in one transaction.
 func (s *Service) consume(ctx context.Context, created, results []inbound, poison []envelope.Envelope) error {
 	var m metrics.Pending // the outcomes' metrics count once the transaction commits
+	spans := startConsumeSpans(ctx, created, results)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n, err := s.ingest(ctx, tx, created)
 		if err != nil {
@@ -84,6 +85,7 @@ func (s *Service) consume(ctx context.Context, created, results []inbound, poiso
 		if err != nil {
 			return err
 		}
+		spans.stamp(dead)
 		if err := outbox.Add(ctx, tx, append(poison, dead...)...); err != nil {
 			return err
 		}
@@ -91,6 +93,7 @@ func (s *Service) consume(ctx context.Context, created, results []inbound, poiso
 			"results", len(results), "poison", len(poison), "deadLetters", len(dead))
 		return nil
 	})
+	spans.end(err)
 	if err == nil {
 		s.metrics.Commit(&m)
 	}

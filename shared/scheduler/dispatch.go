@@ -29,6 +29,8 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 		due       int             // due jobs counted (each queue up to BatchSize)
 		saturated bool            // a queue has at least BatchSize due
 	)
+	spans := &batchSpans{}
+	defer func() { spans.end(err) }()
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, dispatchLockKey); err != nil {
 			return fmt.Errorf("scheduler: take dispatch lock: %w", err)
@@ -56,6 +58,7 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 			if err != nil {
 				return err
 			}
+			e.TraceParent = spans.startDispatchSpan(ctx, c)
 			envs = append(envs, e)
 			jt := metrics.Dim("JobType", c.JobType)
 			m.Count("JobsDispatched", 1, jt)

@@ -4,6 +4,7 @@ package trace
 
 import (
 	"context"
+	"encoding/hex"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -21,8 +22,12 @@ const (
 type traceKey struct{}
 type jobKey struct{}
 
-// NewID returns a fresh random trace ID.
-func NewID() string { return uuid.NewString() }
+// NewID returns a fresh random trace ID: 32 lower-case hex digits, a W3C
+// trace ID, so that it is the OpenTelemetry trace ID as it is.
+func NewID() string {
+	id := uuid.New()
+	return hex.EncodeToString(id[:])
+}
 
 // WithTraceID returns a context that carries id.
 func WithTraceID(ctx context.Context, id string) context.Context {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jobweaver/jobweaver/shared/apigw"
 	"github.com/jobweaver/jobweaver/shared/kafka"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 )
 
 // Router is the entry point of a function fed by several triggers: it
@@ -46,7 +47,10 @@ func (r Router) Handle(ctx context.Context, payload json.RawMessage) (any, error
 		if err != nil {
 			return nil, fmt.Errorf("%s: decode Kafka event: %w", r.Name, err)
 		}
-		return nil, r.Kafka(ctx, ev)
+		ctx, end := tracing.Invocation(ctx, r.Name, &ev)
+		err = r.Kafka(ctx, ev)
+		end(err)
+		return nil, err
 	case kind == Schedule && r.Schedule != nil:
 		return r.Schedule(ctx)
 	case kind == HTTP && r.HTTP != nil:

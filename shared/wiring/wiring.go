@@ -22,6 +22,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 )
 
 // Deps are a function's connections.
@@ -33,7 +34,19 @@ type Deps struct {
 	Kafka kafka.Config
 	Relay *outbox.Relay
 	Log   *slog.Logger
+	// Tracing is the function's OpenTelemetry provider (nil: none). Its
+	// pool's queries and its producer's records are traced (otelpgx,
+	// kotel); the function's entry point is wrapped with tracing.Wrap.
+	Tracing *tracing.Provider
 }
+
+// Option adjusts Open.
+type Option func(*options)
+
+type options struct{ tracing *tracing.Provider }
+
+// WithTracing traces the function's queries and produced records with p.
+func WithTracing(p *tracing.Provider) Option { return func(o *options) { o.tracing = p } }
 
 // Close deletes the outbox rows already published and releases the
 // connections.
@@ -49,11 +62,17 @@ func (d *Deps) Close() {
 	if d.Pool != nil {
 		d.Pool.Close()
 	}
+	if d.Tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = d.Tracing.Shutdown(ctx) // spans not exported by now are lost, not fatal
+		cancel()
+	}
 }
 
 // FromEnv reads DATABASE_URL (completed from the secret DB_SECRET_ARN when
-// set), DB_MAX_CONNS, DB_MIGRATE, KAFKA_BROKERS and LOG_LEVEL
-// for a function's main, and connects: the pool pings the database once,
+// set), DB_MAX_CONNS, DB_MIGRATE, KAFKA_BROKERS, LOG_LEVEL and the
+// OpenTelemetry settings (tracing.ConfigFromEnv) for a function's main,
+// and connects: the pool pings the database once,
 // the Kafka client dials nothing until the first produce.
 //
 // DB_MIGRATE defaults to false: in Lambda the migrations run once at
@@ -68,7 +87,12 @@ func FromEnv(ctx context.Context, service string, env *config.Env, migrations fs
 	secretARN := env.String("DB_SECRET_ARN", "")
 	kcfg := kafka.ConfigFromEnv(env, "jobweaver-"+service)
 	level := logging.LevelFromEnv(env)
+	tcfg := tracing.ConfigFromEnv(env)
 	if err := env.Err(); err != nil {
+		return nil, err
+	}
+	tp, err := tracing.New(ctx, service, tcfg)
+	if err != nil {
 		return nil, err
 	}
 	if secretARN != "" {
@@ -77,12 +101,24 @@ func FromEnv(ctx context.Context, service string, env *config.Env, migrations fs
 			return nil, fmt.Errorf("config: DB_SECRET_ARN: %w", err)
 		}
 	}
-	return Open(ctx, service, dsn, int32(maxConns), migrate, migrations, kcfg, logging.NewAt(service, nil, level))
+	return Open(ctx, service, dsn, int32(maxConns), migrate, migrations, kcfg, logging.NewAt(service, nil, level), WithTracing(tp))
 }
 
 // Open connects with explicit settings.
-func Open(ctx context.Context, service, dsn string, maxConns int32, migrate bool, migrations fs.FS, kcfg kafka.Config, log *slog.Logger) (*Deps, error) {
-	pool, err := pgdb.Open(ctx, dsn, maxConns)
+func Open(ctx context.Context, service, dsn string, maxConns int32, migrate bool, migrations fs.FS, kcfg kafka.Config, log *slog.Logger, opts ...Option) (*Deps, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	var (
+		poolOpts []func(*pgxpool.Config)
+		kgoOpts  []kgo.Opt
+	)
+	if o.tracing != nil {
+		poolOpts = append(poolOpts, tracing.Pool(o.tracing))
+		kgoOpts = append(kgoOpts, tracing.Producer(o.tracing))
+	}
+	pool, err := pgdb.Open(ctx, dsn, maxConns, poolOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +128,7 @@ func Open(ctx context.Context, service, dsn string, maxConns int32, migrate bool
 			return nil, err
 		}
 	}
-	prod, err := kafka.NewProducer(kcfg)
+	prod, err := kafka.NewProducer(kcfg, kgoOpts...)
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -103,6 +139,7 @@ func Open(ctx context.Context, service, dsn string, maxConns int32, migrate bool
 		Kafka:    kcfg,
 		Relay:    &outbox.Relay{Pool: pool, Producer: prod, Service: service, Log: log},
 		Log:      log,
+		Tracing:  o.tracing,
 	}, nil
 }
 

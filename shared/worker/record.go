@@ -68,6 +68,9 @@ type task struct {
 	cpsLoaded bool
 
 	poison error // non-nil for a poison record
+
+	// traceparent is the attempt span's (tracing), for the result event.
+	traceparent string
 }
 
 // decodeRecord classifies a record. It never fails: a record that is not

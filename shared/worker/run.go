@@ -14,6 +14,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/pgtext"
 	"github.com/jobweaver/jobweaver/shared/step"
 	"github.com/jobweaver/jobweaver/shared/trace"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 )
 
 // outcome is the result of one attempt.
@@ -148,7 +149,9 @@ func (s *Service) runBatch(ctx context.Context, tasks []*task, rep *reporter) (n
 					actx, cancel = context.WithDeadline(runCtx, leaseStop(leaseUntil, s.cfg.DeadlineMargin))
 					defer cancel()
 				}
+				actx, endSpan := startAttemptSpan(actx, t)
 				o := s.runAttempt(actx, i, t)
+				endSpan(o)
 				if states[i].CompareAndSwap(taskRunning, taskDone) {
 					rep.add(t, o)
 				}
@@ -456,10 +459,12 @@ func (s *Service) finish(ctx context.Context, i int, t *task, res envelope.Attem
 // panic into an error: one bad step kind must not crash the function and
 // so fail every delivery of the batch.
 func runStep(ctx context.Context, st step.Step, env step.Env, keep bool) (out json.RawMessage, err error) {
+	ctx, span := startStepSpan(ctx, st, env)
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("%w: panic: %v", step.ErrStepFailed, r)
 		}
+		tracing.End(span, err)
 	}()
 	if p, ok := st.(step.Producer); ok && keep {
 		return p.Produce(ctx, env)

@@ -131,6 +131,8 @@ func resultEvent(t *task, o outcome) envelope.Envelope {
 		TraceID: t.traceID,
 		JobID:   t.jobID,
 		Payload: p,
+
+		TraceParent: t.traceparent,
 	}
 }
 

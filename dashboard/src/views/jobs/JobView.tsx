@@ -19,6 +19,7 @@ import { RetryTimeline } from './RetryTimeline'
 import { PayloadView } from './PayloadView'
 import { BatchItems } from './BatchItems'
 import { CallbackNote } from './CallbackNote'
+import { TraceWaterfall } from './TraceWaterfall'
 import './jobs.css'
 
 const route = getRouteApi('/jobs/$jobId')
@@ -137,6 +138,8 @@ function JobPage({ jobId }: { jobId: string }) {
       </div>
 
       {j.jobType === 'BATCH_PROCESS' && <BatchItems job={j} executions={execs} />}
+      <h2>Trace</h2>
+      <TraceWaterfall job={j} />
 
       <h2>Payload</h2>
       <PayloadView jobType={j.jobType} payload={j.payload} />

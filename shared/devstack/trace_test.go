@@ -1,0 +1,173 @@
+package devstack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/jobweaver/jobweaver/shared/envelope"
+	"github.com/jobweaver/jobweaver/shared/testwait"
+	"github.com/jobweaver/jobweaver/shared/tracing"
+)
+
+// A job submitted with an X-Trace-Id is one trace from the API request
+// to the dlq's store: GET /api/jobs/{id}/trace shows the spans of all
+// four functions with the trace ID the X-Trace-Id maps to, each hop the
+// descendant of the one before, and every record the job caused carries
+// a traceparent in that trace.
+func TestJobIsOneTraceAcrossTheFourFunctions(t *testing.T) {
+	s := start(t, testConfigWith(t, map[string]string{"OTEL_TRACES_SAMPLER_ARG": "1"}))
+	traceID := fmt.Sprintf("e2e-trace-%d", time.Now().UnixNano())
+	want := tracing.IDOf(traceID).String()
+
+	code, created := callWith(t, "POST", s.APIURL+"/api/jobs",
+		`{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"traced"},{"action":"FAIL","message":"to the dlq"}]},"maxRetryCount":0}`,
+		map[string]string{"X-Trace-Id": traceID})
+	id, _ := created["jobId"].(string)
+	if code != 202 || id == "" || created["traceId"] != traceID {
+		t.Fatalf("POST /api/jobs = %d %v; want 202 with traceId %s", code, created, traceID)
+	}
+	waitStatus(t, s.APIURL, id, "FAILED")
+
+	var got struct {
+		TraceID string         `json:"traceId"`
+		Spans   []tracing.Span `json:"spans"`
+	}
+	testwait.EventuallyState(t, bound, "the trace reaches the dlq", func() bool {
+		got.Spans = nil
+		getJSON(t, s.APIURL+"/api/jobs/"+id+"/trace", &got)
+		return find(got.Spans, "dlq store") != nil
+	}, func() string { return describeSpans(got.Spans) })
+
+	t.Logf("trace %s:\n%s", got.TraceID, describeSpans(got.Spans))
+	if got.TraceID != want {
+		t.Errorf("traceId = %s; want %s (the OpenTelemetry ID of X-Trace-Id %s)", got.TraceID, want, traceID)
+	}
+	services := map[string]bool{}
+	for _, sp := range got.Spans {
+		services[sp.Service] = true
+		if sp.TraceID != want {
+			t.Errorf("span %s (%s) is in trace %s; want %s", sp.Name, sp.Service, sp.TraceID, want)
+		}
+		if sp.End.Before(sp.Start) {
+			t.Errorf("span %s ends before it starts", sp.Name)
+		}
+	}
+	for _, svc := range []string{"api", "scheduler", "worker", "dlq"} {
+		if !services[svc] {
+			t.Errorf("no span of the %s function; spans:\n%s", svc, describeSpans(got.Spans))
+		}
+	}
+	// Each hop below the one before (direct children where no record sits
+	// between them).
+	chain := []struct {
+		child, parent string
+		direct        bool
+	}{
+		{"outbox relay job-created", "api ", false},
+		{"job-created record", "outbox relay job-created", false},
+		{"scheduler ingest", "job-created record", true},
+		{"scheduler dispatch", "scheduler ingest", true},
+		{"outbox relay run-job", "scheduler dispatch", true},
+		{"worker attempt", "outbox relay run-job", false},
+		{"worker step LOG", "worker attempt", true},
+		{"worker step FAIL", "worker attempt", true},
+		{"outbox relay job-failed", "worker attempt", true},
+		{"scheduler result", "outbox relay job-failed", false},
+		{"outbox relay job-dead-letter", "scheduler result", true},
+		{"dlq store", "outbox relay job-dead-letter", false},
+	}
+	for _, c := range chain {
+		child := find(got.Spans, c.child)
+		if child == nil {
+			t.Errorf("no span %q; spans:\n%s", c.child, describeSpans(got.Spans))
+			continue
+		}
+		if !descends(got.Spans, child, c.parent, c.direct) {
+			t.Errorf("span %q is not below %q (direct: %t); spans:\n%s", c.child, c.parent, c.direct, describeSpans(got.Spans))
+		}
+	}
+
+	// The records carry traceparent in the job's trace.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Brokers...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.ConsumeTopics(envelope.TopicJobCreated, envelope.TopicRunJob, envelope.TopicJobFailed, envelope.TopicJobDeadLetter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[string]string{}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	for len(seen) < 4 && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if string(r.Key) == id {
+				seen[r.Topic] = tracing.RecordHeader(r, tracing.HeaderTraceParent)
+			}
+		})
+	}
+	for _, topic := range []string{envelope.TopicJobCreated, envelope.TopicRunJob, envelope.TopicJobFailed, envelope.TopicJobDeadLetter} {
+		tp, ok := seen[topic]
+		if !ok || !strings.HasPrefix(tp, "00-"+want+"-") || len(tp) != 55 {
+			t.Errorf("%s record of job %s: traceparent %q (found: %t); want 00-%s-<span>-<flags>", topic, id, tp, ok, want)
+		}
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s = %d %s", url, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("GET %s: %v in %s", url, err, b)
+	}
+}
+
+// find is the first span whose name starts with prefix.
+func find(spans []tracing.Span, prefix string) *tracing.Span {
+	for i := range spans {
+		if strings.HasPrefix(spans[i].Name, prefix) {
+			return &spans[i]
+		}
+	}
+	return nil
+}
+
+// descends reports whether a span named with prefix is child's parent
+// (direct) or ancestor.
+func descends(spans []tracing.Span, child *tracing.Span, prefix string, direct bool) bool {
+	byID := map[string]*tracing.Span{}
+	for i := range spans {
+		byID[spans[i].SpanID] = &spans[i]
+	}
+	for p, hops := byID[child.ParentSpanID], 0; p != nil && hops < 64; p, hops = byID[p.ParentSpanID], hops+1 {
+		if strings.HasPrefix(p.Name, prefix) {
+			return true
+		}
+		if direct {
+			return false
+		}
+	}
+	return false
+}
+
+func describeSpans(spans []tracing.Span) string {
+	var b strings.Builder
+	for _, sp := range spans {
+		fmt.Fprintf(&b, "  %s %s/%s <- %s %q\n", sp.Service, sp.TraceID, sp.SpanID, sp.ParentSpanID, sp.Name)
+	}
+	return b.String()
+}

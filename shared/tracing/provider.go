@@ -1,0 +1,215 @@
+package tracing
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// instrumentation is the tracer's name.
+const instrumentation = "github.com/jobweaver/jobweaver/shared/tracing"
+
+// Provider is one function's OpenTelemetry tracer provider. A nil
+// *Provider is valid and records nothing.
+type Provider struct {
+	service  string
+	tp       *sdktrace.TracerProvider
+	tracer   trace.Tracer
+	store    *Store
+	root     sdktrace.Sampler
+	exported bool // spans go to OTLP: flush at each invocation's end
+}
+
+// New builds service's provider from cfg. Disabled gives nil.
+func New(ctx context.Context, service string, cfg Config) (*Provider, error) {
+	if cfg.Disabled {
+		return nil, nil
+	}
+	sampler, root, err := samplerOf(cfg)
+	if err != nil {
+		return nil, err
+	}
+	res := resource.NewSchemaless(attribute.String("service.name", service),
+		attribute.String("service.namespace", "jobweaver"))
+	opts := []sdktrace.TracerProviderOption{
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sampler),
+		sdktrace.WithIDGenerator(idGenerator{}),
+	}
+	p := &Provider{service: service, store: cfg.Store, root: root}
+	if cfg.Endpoint != "" {
+		exp, err := otlptracehttp.New(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("tracing: OTLP exporter for %s: %w", cfg.Endpoint, err)
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp))
+		p.exported = true
+	} else if p.store == nil && cfg.StoreSpans > 0 {
+		p.store = NewStore(cfg.StoreSpans)
+	}
+	if p.store != nil {
+		opts = append(opts, sdktrace.WithSpanProcessor(p.store))
+	}
+	p.tp = sdktrace.NewTracerProvider(opts...)
+	p.tracer = p.tp.Tracer(instrumentation)
+	return p, nil
+}
+
+// samplerOf returns the provider's sampler and the root decision it uses
+// (for parents rebuilt from a trace ID).
+func samplerOf(cfg Config) (sampler, root sdktrace.Sampler, err error) {
+	if cfg.Ratio < 0 || cfg.Ratio > 1 || math.IsNaN(cfg.Ratio) {
+		return nil, nil, fmt.Errorf("tracing: sampling ratio must be from 0 to 1 (got %g)", cfg.Ratio)
+	}
+	name, ratio := cfg.Sampler, cfg.Ratio
+	if name == "" { // a hand-built Config: every job
+		name = SamplerParentAlwaysOn
+	}
+	switch name {
+	case SamplerAlwaysOn, SamplerParentAlwaysOn:
+		root = sdktrace.AlwaysSample()
+	case SamplerAlwaysOff, SamplerParentAlwaysOff:
+		root = sdktrace.NeverSample()
+	case SamplerTraceIDRatio, SamplerParentTraceIDRatio:
+		root = sdktrace.TraceIDRatioBased(ratio)
+	default:
+		return nil, nil, fmt.Errorf("tracing: unknown sampler %q", name)
+	}
+	parentBased := name == SamplerParentAlwaysOn || name == SamplerParentAlwaysOff || name == SamplerParentTraceIDRatio
+	return hopSampler{root: root, parentBased: parentBased}, root, nil
+}
+
+// hopSampler samples a root span only where a hop starts one (StartHop,
+// Start with a hop root): the queries and produces of a pass that serves
+// no job in particular (a tick's housekeeping) record nothing, so the
+// store holds jobs' traces and not noise. Below a root it follows the
+// parent when parentBased, as the parentbased_* samplers do.
+type hopSampler struct {
+	root        sdktrace.Sampler
+	parentBased bool
+}
+
+func (s hopSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	psc := trace.SpanContextFromContext(p.ParentContext)
+	if psc.IsValid() {
+		if s.parentBased {
+			d := sdktrace.Drop
+			if psc.IsSampled() {
+				d = sdktrace.RecordAndSample
+			}
+			return sdktrace.SamplingResult{Decision: d, Tracestate: psc.TraceState()}
+		}
+		return s.root.ShouldSample(p)
+	}
+	if _, ok := p.ParentContext.Value(rootKey{}).(rootIDs); !ok {
+		return sdktrace.SamplingResult{Decision: sdktrace.Drop}
+	}
+	return s.root.ShouldSample(p)
+}
+
+func (s hopSampler) Description() string {
+	return fmt.Sprintf("JobWeaverHops{parentBased:%t,root:%s}", s.parentBased, s.root.Description())
+}
+
+// sampled reports the root decision for a trace ID: whether a parent
+// rebuilt from it (JobParent) is sampled.
+func (p *Provider) sampled(id trace.TraceID) bool {
+	return p.root.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: id}).Decision == sdktrace.RecordAndSample
+}
+
+// Service is the provider's service name.
+func (p *Provider) Service() string {
+	if p == nil {
+		return ""
+	}
+	return p.service
+}
+
+// Store is where the provider keeps spans in process, or nil.
+func (p *Provider) Store() *Store {
+	if p == nil {
+		return nil
+	}
+	return p.store
+}
+
+// TracerProvider is the provider for instrumentation libraries (otelpgx,
+// kotel); a nil Provider gives a no-op one.
+func (p *Provider) TracerProvider() trace.TracerProvider {
+	if p == nil {
+		return noop.NewTracerProvider()
+	}
+	return p.tp
+}
+
+// Flush exports what is buffered, when spans go to OTLP: Lambda may
+// freeze the environment once the invocation returns.
+func (p *Provider) Flush(ctx context.Context) error {
+	if p == nil || !p.exported {
+		return nil
+	}
+	return p.tp.ForceFlush(ctx)
+}
+
+// Shutdown flushes and stops the provider.
+func (p *Provider) Shutdown(ctx context.Context) error {
+	if p == nil {
+		return nil
+	}
+	return p.tp.Shutdown(ctx)
+}
+
+// Propagator is the W3C trace-context propagator used on Kafka headers
+// and HTTP.
+var Propagator propagation.TextMapPropagator = propagation.TraceContext{}
+
+// rootKey marks a context whose next root span is a hop's: its IDs.
+type rootKey struct{}
+
+type rootIDs struct {
+	trace trace.TraceID
+	span  trace.SpanID // zero: random
+}
+
+// idGenerator gives a hop's root span the job's trace ID (and, for an
+// ingest span, its derived span ID); other IDs are random.
+type idGenerator struct{}
+
+func (idGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
+	r, _ := ctx.Value(rootKey{}).(rootIDs)
+	tid := r.trace
+	for !tid.IsValid() {
+		binary.NativeEndian.PutUint64(tid[:8], rand.Uint64())
+		binary.NativeEndian.PutUint64(tid[8:], rand.Uint64())
+	}
+	sid := r.span
+	if !sid.IsValid() {
+		sid = randomSpanID()
+	}
+	return tid, sid
+}
+
+func (idGenerator) NewSpanID(ctx context.Context, _ trace.TraceID) trace.SpanID {
+	if r, ok := ctx.Value(rootKey{}).(rootIDs); ok && r.span.IsValid() {
+		return r.span
+	}
+	return randomSpanID()
+}
+
+func randomSpanID() trace.SpanID {
+	var id trace.SpanID
+	for !id.IsValid() {
+		binary.NativeEndian.PutUint64(id[:], rand.Uint64())
+	}
+	return id
+}
