@@ -250,7 +250,7 @@ type Service struct {
 	keys    *keyCache
 	jwt     *auth.JWTVerifier // nil unless cfg.JWTOn()
 	limiter *rateLimiter
-	shed    shedder // API_MAX_IN_FLIGHT
+	shed    shedder           // API_MAX_IN_FLIGHT
 	tracing *tracing.Provider // nil: none; its Store serves GET /api/jobs/{id}/trace
 	// lastSweep is when publish last swept the outbox (UnixNano); a sweep
 	// runs at most every sweepEvery, for rows older than sweepAge.

@@ -274,9 +274,12 @@ func TestCallbackTimesOut(t *testing.T) {
 func TestCallbackRaces(t *testing.T) {
 	b := setup(t, nil)
 	id, tok := b.waitingJob(t)
-	// The timeout and the callbacks meet: the wait ends in 100 ms.
-	b.exec(t, `UPDATE jobs SET next_run_at = now() + interval '100 ms' WHERE id = $1`, id)
-	b.exec(t, `UPDATE job_callbacks SET expires_at = now() + interval '100 ms' WHERE job_id = $1`, id)
+	// The timeout and the callbacks meet: the wait ends in 100 ms. The
+	// wake time and the expiry are one value, as a park sets them (two
+	// now()s would leave a gap in which the job wakes unexpired).
+	until := time.Now().Add(100 * time.Millisecond)
+	b.exec(t, `UPDATE jobs SET next_run_at = $2 WHERE id = $1`, id, until)
+	b.exec(t, `UPDATE job_callbacks SET expires_at = $2 WHERE job_id = $1`, id, until)
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex

@@ -17,7 +17,7 @@ const (
 	SamplerParentAlwaysOff            = "parentbased_always_off"
 	SamplerParentTraceIDRatio         = "parentbased_traceidratio"
 	DefaultSampler                    = SamplerParentTraceIDRatio
-	DefaultRatio              float64 = 1
+	DefaultRatio              float64 = 0.01
 	// DefaultStoreSpans is how many spans an in-process Store keeps.
 	DefaultStoreSpans = 100_000
 )
