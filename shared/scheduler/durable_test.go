@@ -96,3 +96,24 @@ func TestParkedJobWaitsWakesAndCancels(t *testing.T) {
 	}
 	b.read(t, envelope.TopicJobDeadLetter, 0)
 }
+
+// One pass wakes more parked jobs than it dispatches (wakeFactor ×
+// BatchSize): jobs parked until the same moment do not wake one batch per
+// tick. The woken ones wait their turn on the fair queues.
+func TestOnePassWakesMoreThanABatch(t *testing.T) {
+	b := setup(t, func(c *Config) { c.BatchSize = 2 })
+	until := time.Now().Add(500 * time.Millisecond).UTC().Truncate(time.Microsecond)
+	const n = 5
+	for range n {
+		created := newJobCreated(t, jobOpts{MaxRetries: 0})
+		b.consume(t, b.svc, created)
+		b.consume(t, b.svc, durableResult(t, created.JobID, 1, &until))
+	}
+	time.Sleep(time.Until(until) + 50*time.Millisecond)
+	if r := b.runOnce(t, b.svc); r.Woken != n || r.Dispatched > 2*b.svc.cfg.BatchSize {
+		t.Fatalf("pass after the wake time: %+v; want all %d woken, at most a dispatch pass's worth dispatched", r, n)
+	}
+	if left := b.count(t, `SELECT count(*) FROM jobs WHERE status = 'WAITING'`); left != 0 {
+		t.Fatalf("%d jobs still WAITING after one pass", left)
+	}
+}
