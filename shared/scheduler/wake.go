@@ -13,7 +13,11 @@ import (
 // bench: 1,000 took 10 ticks, p50 25 s for a 20 s SLEEP, before).
 const wakeFactor = 10
 
-// wake makes up to wakeFactor × BatchSize WAITING jobs whose wake time
+// maxWake bounds one wake statement (SCHEDULER_BATCH_SIZE goes to 10,000;
+// ten times that in one UPDATE would hold its locks too long).
+const maxWake = 10_000
+
+// wake makes up to wakeFactor × BatchSize (at most maxWake) WAITING jobs whose wake time
 // has come PENDING, due now: the dispatch passes that follow claim them
 // from the retry queue (they have attempts), on the same fair queues as
 // every other job. Jobs other transactions hold are skipped.
@@ -22,7 +26,7 @@ func (s *Service) wake(ctx context.Context) (int, error) {
 		UPDATE jobs j SET status = 'PENDING', updated_at = now(), version = j.version + 1
 		  FROM (SELECT id FROM jobs WHERE status = 'WAITING' AND next_run_at <= now()
 		         ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
-		 WHERE j.id = due.id`, wakeFactor*s.cfg.BatchSize)
+		 WHERE j.id = due.id`, min(wakeFactor*s.cfg.BatchSize, maxWake))
 	if err != nil {
 		return 0, fmt.Errorf("scheduler: wake parked jobs: %w", err)
 	}

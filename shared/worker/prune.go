@@ -115,26 +115,25 @@ func (s *Service) Prune(ctx context.Context, retention time.Duration, batch int)
 // with no checkpoint newer than now() - $1 µs. It walks
 // step_checkpoints_finished_idx; a still running job's old rows are
 // passed over, not deleted, so they never stall the walk.
-const pruneCheckpoints = `
-DELETE FROM step_checkpoints d USING (
-    SELECT c.job_id, c.step_index FROM step_checkpoints c
-     WHERE c.finished_at < now() - $1::float8 * interval '1 microsecond'
-       AND NOT EXISTS (SELECT 1 FROM step_checkpoints n
-                        WHERE n.job_id = c.job_id AND n.finished_at >= now() - $1::float8 * interval '1 microsecond')
-     ORDER BY c.finished_at LIMIT $2
-     FOR UPDATE OF c SKIP LOCKED) x
- WHERE d.job_id = x.job_id AND d.step_index = x.step_index`
+var pruneCheckpoints = pruneByNewest("step_checkpoints", "step_index")
 
 // pruneItems is pruneCheckpoints for batch_items (batch_items_finished_idx).
-const pruneItems = `
-DELETE FROM batch_items d USING (
-    SELECT c.job_id, c.item_index FROM batch_items c
+var pruneItems = pruneByNewest("batch_items", "item_index")
+
+// pruneByNewest is the statement that deletes up to $2 rows of table,
+// oldest finished_at first, of jobs none of whose rows finished after
+// now() - $1 µs; key is the column that, with job_id, names a row.
+func pruneByNewest(table, key string) string {
+	return `
+DELETE FROM ` + table + ` d USING (
+    SELECT c.job_id, c.` + key + ` FROM ` + table + ` c
      WHERE c.finished_at < now() - $1::float8 * interval '1 microsecond'
-       AND NOT EXISTS (SELECT 1 FROM batch_items n
+       AND NOT EXISTS (SELECT 1 FROM ` + table + ` n
                         WHERE n.job_id = c.job_id AND n.finished_at >= now() - $1::float8 * interval '1 microsecond')
      ORDER BY c.finished_at LIMIT $2
      FOR UPDATE OF c SKIP LOCKED) x
- WHERE d.job_id = x.job_id AND d.item_index = x.item_index`
+ WHERE d.job_id = x.job_id AND d.` + key + ` = x.` + key
+}
 
 // pruneYields deletes up to $2 job_yields rows, oldest first, last
 // updated before now() - $1 µs.
