@@ -2,6 +2,8 @@ package api
 
 import (
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -80,6 +82,9 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		if op["operationId"] == nil {
 			t.Errorf("%s %s: no operationId", rt.method, rt.path)
 		}
+		if !neverShed(&http.Request{URL: &url.URL{Path: rt.path}}) {
+			checkDocumentsShedding(t, doc, rt.method+" "+rt.path, responses["503"])
+		}
 	}
 	for p, item := range paths {
 		for method := range item.(map[string]any) {
@@ -90,6 +95,27 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// checkDocumentsShedding fails unless resp (an operation's 503, inline or
+// a $ref) names API.OVERLOADED and its Retry-After header: the shedder
+// (shed.go) answers so on every route but the health checks.
+func checkDocumentsShedding(t *testing.T, doc map[string]any, op string, resp any) {
+	t.Helper()
+	m, _ := resp.(map[string]any)
+	if ref, ok := m["$ref"].(string); ok {
+		m = mapAt(t, doc, strings.Split(strings.TrimPrefix(ref, "#/"), "/")...)
+	}
+	if m == nil {
+		t.Errorf("%s: no 503 documented; every route but health is shed with 503 API.OVERLOADED", op)
+		return
+	}
+	if d, _ := m["description"].(string); !strings.Contains(d, "API.OVERLOADED") {
+		t.Errorf("%s: its 503 does not name API.OVERLOADED: %q", op, d)
+	}
+	if h, _ := m["headers"].(map[string]any); h["Retry-After"] == nil {
+		t.Errorf("%s: its 503 documents no Retry-After header", op)
 	}
 }
 
