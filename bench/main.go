@@ -300,13 +300,7 @@ type bench struct {
 }
 
 func newBench(ctx context.Context, st *devstack.Stack, cfg devstack.Config, o options) (*bench, error) {
-	open := func(svc string) (*pgxpool.Pool, error) {
-		u, err := pgdb.WithDatabase(st.DatabaseURL, cfg.DatabasePrefix+"_"+svc)
-		if err != nil {
-			return nil, err
-		}
-		return pgdb.Open(ctx, u, 4)
-	}
+	open := func(svc string) (*pgxpool.Pool, error) { return openDB(ctx, st, cfg.DatabasePrefix, svc, 4) }
 	sp, err := open("scheduler")
 	if err != nil {
 		return nil, err
@@ -524,11 +518,16 @@ func (b *bench) latency(ctx context.Context) ([]row, error) {
 	if b.o.rate > 500 {
 		f50, f99 = 60*time.Millisecond, 150*time.Millisecond
 	}
-	return []row{
+	rows := []row{
 		{"latency", fmt.Sprintf("submit→completed p50 @ %d/s", b.o.rate), ms(p50), "≤ " + ms(f50), verdict(p50 <= f50), ""},
 		{"latency", fmt.Sprintf("submit→completed p99 @ %d/s", b.o.rate), ms(p99), "≤ " + ms(f99), verdict(p99 <= f99), ""},
 		shedOf("latency", g),
-	}, nil
+	}
+	hopRows, err := b.hopRows(ctx, "latency", sent)
+	if err != nil {
+		return nil, err
+	}
+	return append(rows, hopRows...), nil
 }
 
 func (b *bench) fairness(ctx context.Context) ([]row, error) {
