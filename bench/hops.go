@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -64,6 +65,7 @@ func (b *bench) hopRows(ctx context.Context, scenario string, sent map[string]ti
 	}
 	out := make([]row, 0, len(hops))
 	for _, h := range hops {
+		fmt.Fprintf(os.Stderr, "bench: hop %s: %s\n", h.name, h.what)
 		d := diffs(stamps[h.from], stamps[h.to])
 		out = append(out, row{scenario, "hop " + h.name + " p50 / p99",
 			fmt.Sprintf("%s / %s", ms(pct(d, 50)), ms(pct(d, 99))), "-", "-", ""})
