@@ -557,11 +557,16 @@ func (b *bench) fairness(ctx context.Context) ([]row, error) {
 	}
 	wait := diffs(sent, started)
 	p50, p99 := pct(wait, 50), pct(wait, 99)
-	return []row{
+	rows := []row{
 		{"fairness", fmt.Sprintf("fresh-job wait p50 (%d retries due)", n), ms(p50), "", "", ""},
 		{"fairness", fmt.Sprintf("fresh-job wait p99 (%d retries due)", n), ms(p99), "≤ 250.0 ms", verdict(p99 <= 250*time.Millisecond), ""},
 		shedOf("fairness", g),
-	}, nil
+	}
+	hopRows, err := b.hopRows(ctx, "fairness", sent)
+	if err != nil {
+		return nil, err
+	}
+	return append(rows, hopRows...), nil
 }
 
 func (b *bench) times(ctx context.Context, pool *pgxpool.Pool, sql string, ids []string) (map[string]time.Time, error) {
