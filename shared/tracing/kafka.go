@@ -68,11 +68,15 @@ func Invocation(ctx context.Context, function string, ev *events.KafkaEvent) (co
 	ctx, inv := StartRoot(ctx, function+" invocation", trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.Int("messaging.batch.message_count", n)))
 	link := trace.WithLinks(trace.Link{SpanContext: inv.SpanContext()})
-	spans := make([]trace.Span, 0, n)
+	var spans []trace.Span
 	for k, rs := range ev.Records {
 		for i := range rs {
 			r := &ev.Records[k][i]
-			_, sp := StartHop(ctx, r.Topic+" record", kafka.Header(*r, headerTraceID), kafka.Header(*r, HeaderTraceParent),
+			traceID, tp := kafka.Header(*r, headerTraceID), kafka.Header(*r, HeaderTraceParent)
+			if !HopTraced(ctx, traceID, tp) {
+				continue // a job sampled out: no span, its headers as they are
+			}
+			_, sp := StartHop(ctx, r.Topic+" record", traceID, tp,
 				trace.WithSpanKind(trace.SpanKindConsumer), link, Job(b64(r.Key), kafka.Header(*r, headerEventID)),
 				trace.WithAttributes(attribute.String(AttrTopic, r.Topic),
 					attribute.Int64("messaging.kafka.destination.partition", r.Partition),
@@ -117,8 +121,20 @@ func Relay(ctx context.Context, recs []*kgo.Record) (end func(errs []error)) {
 		return func([]error) {}
 	}
 	spans := make([]trace.Span, len(recs))
+	var skipped context.Context
 	for i, r := range recs {
-		rctx, sp := StartHop(ctx, "outbox relay "+r.Topic, RecordHeader(r, headerTraceID), RecordHeader(r, HeaderTraceParent),
+		traceID, tp := RecordHeader(r, headerTraceID), RecordHeader(r, HeaderTraceParent)
+		if !HopTraced(ctx, traceID, tp) {
+			// A job sampled out: no span, and a context without one, so
+			// that kotel's hook passes the record by (Producer).
+			if skipped == nil {
+				skipped = unsampled(ctx)
+			}
+			r.Context = skipped
+			spans[i] = noSpan
+			continue
+		}
+		rctx, sp := StartHop(ctx, "outbox relay "+r.Topic, traceID, tp,
 			trace.WithSpanKind(trace.SpanKindProducer), Job(string(r.Key), RecordHeader(r, headerEventID)),
 			trace.WithAttributes(attribute.String(AttrTopic, r.Topic)))
 		if tp := format(sp.SpanContext()); tp != "" {
