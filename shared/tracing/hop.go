@@ -143,12 +143,23 @@ func StartRoot(ctx context.Context, name string, opts ...trace.SpanStartOption) 
 	if p == nil {
 		return ctx, noSpan
 	}
-	// The trace ID is drawn here, so that the root decision is taken
-	// before the SDK is called: an invocation sampled out costs nothing.
-	tid := randomTraceID()
-	if !p.sampled(tid) {
+	tid, ok := p.rootTrace()
+	if !ok {
 		return unsampled(ctx), noSpan
 	}
+	return p.startRoot(ctx, tid, name, opts...)
+}
+
+// rootTrace draws the trace ID of a root span of its own and takes its
+// root decision, before the SDK is called: a root sampled out costs
+// nothing (and its caller builds no options for it).
+func (p *Provider) rootTrace() (trace.TraceID, bool) {
+	tid := randomTraceID()
+	return tid, p.sampled(tid)
+}
+
+// startRoot starts a root span in the trace tid (rootTrace's).
+func (p *Provider) startRoot(ctx context.Context, tid trace.TraceID, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	ctx = trace.ContextWithSpanContext(ctx, trace.SpanContext{})
 	ctx = context.WithValue(ctx, rootKey{}, rootIDs{trace: tid})
 	ctx, span := p.tracer.Start(ctx, name, opts...)

@@ -58,16 +58,25 @@ const (
 // record's traceparent in ev so that the handler's spans hang below it.
 // end ends them all. Without a provider in ctx it does nothing.
 func Invocation(ctx context.Context, function string, ev *events.KafkaEvent) (context.Context, func(error)) {
-	if FromContext(ctx) == nil {
+	p := FromContext(ctx)
+	if p == nil {
 		return ctx, func(error) {}
 	}
-	n := 0
-	for _, rs := range ev.Records {
-		n += len(rs)
+	// The invocation's own span, sampled as a root of its own trace:
+	// options and link are built only when it records.
+	inv := noSpan
+	var opts []trace.SpanStartOption
+	if tid, ok := p.rootTrace(); ok {
+		n := 0
+		for _, rs := range ev.Records {
+			n += len(rs)
+		}
+		ctx, inv = p.startRoot(ctx, tid, function+" invocation", trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.Int("messaging.batch.message_count", n)))
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: inv.SpanContext()}))
+	} else {
+		ctx = unsampled(ctx)
 	}
-	ctx, inv := StartRoot(ctx, function+" invocation", trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attribute.Int("messaging.batch.message_count", n)))
-	link := trace.WithLinks(trace.Link{SpanContext: inv.SpanContext()})
 	var spans []trace.Span
 	for k, rs := range ev.Records {
 		for i := range rs {
@@ -76,11 +85,12 @@ func Invocation(ctx context.Context, function string, ev *events.KafkaEvent) (co
 			if !HopTraced(ctx, traceID, tp) {
 				continue // a job sampled out: no span, its headers as they are
 			}
+			// opts is full (len = cap): each append makes its own.
 			_, sp := StartHop(ctx, r.Topic+" record", traceID, tp,
-				trace.WithSpanKind(trace.SpanKindConsumer), link, Job(b64(r.Key), kafka.Header(*r, headerEventID)),
-				trace.WithAttributes(attribute.String(AttrTopic, r.Topic),
-					attribute.Int64("messaging.kafka.destination.partition", r.Partition),
-					attribute.Int64("messaging.kafka.message.offset", r.Offset)))
+				append(opts, trace.WithSpanKind(trace.SpanKindConsumer), Job(b64(r.Key), kafka.Header(*r, headerEventID)),
+					trace.WithAttributes(attribute.String(AttrTopic, r.Topic),
+						attribute.Int64("messaging.kafka.destination.partition", r.Partition),
+						attribute.Int64("messaging.kafka.message.offset", r.Offset)))...)
 			if tp := format(sp.SpanContext()); tp != "" {
 				setHeader(r, HeaderTraceParent, tp)
 			}

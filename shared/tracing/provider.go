@@ -32,7 +32,7 @@ type Provider struct {
 	// parentbased_* samplers); else the trace ID decides every span.
 	parentBased bool
 	sampling    string // the sampler and its share, for people
-	exported    bool // spans go to OTLP: flush at each invocation's end
+	exported    bool   // spans go to OTLP: flush at each invocation's end
 }
 
 // New builds service's provider from cfg. Disabled gives nil.
