@@ -11,6 +11,7 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		name    string
+		local   bool // LocalConfigFromEnv
 		env     map[string]string
 		sampler string
 		ratio   float64
@@ -19,6 +20,8 @@ func TestConfigFromEnv(t *testing.T) {
 		err     string // a substring of env's error
 	}{
 		{name: "off until asked for", sampler: DefaultSampler, ratio: DefaultRatio, disable: true},
+		{name: "local: on by default", local: true, sampler: DefaultSampler, ratio: DefaultRatio},
+		{name: "local: off when disabled", local: true, env: map[string]string{"OTEL_SDK_DISABLED": "true"}, sampler: DefaultSampler, ratio: DefaultRatio, disable: true},
 		{name: "asked for", env: map[string]string{"OTEL_SDK_DISABLED": "false"}, sampler: DefaultSampler, ratio: DefaultRatio},
 		{name: "ratio", env: map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.5"}, sampler: SamplerParentTraceIDRatio, ratio: 0.5},
 		{name: "percentage", env: map[string]string{"OTEL_TRACES_SAMPLER_ARG": "5%"}, sampler: DefaultSampler, ratio: 0.05},
@@ -38,6 +41,9 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			env := config.FromMap(c.env)
 			got := ConfigFromEnv(env)
+			if c.local {
+				got = LocalConfigFromEnv(env)
+			}
 			err := env.Err()
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
