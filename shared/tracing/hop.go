@@ -10,7 +10,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Attribute keys JobWeaver sets on its spans.
@@ -42,15 +41,6 @@ func WithProvider(ctx context.Context, p *Provider) context.Context {
 func FromContext(ctx context.Context) *Provider {
 	p, _ := ctx.Value(providerKey{}).(*Provider)
 	return p
-}
-
-var noopTracer = noop.NewTracerProvider().Tracer("")
-
-func tracerOf(ctx context.Context) trace.Tracer {
-	if p := FromContext(ctx); p != nil {
-		return p.tracer
-	}
-	return noopTracer
 }
 
 // noSpan is the span of a hop or child that records nothing: the

@@ -54,71 +54,64 @@ func (q *sampledQueries) on(ctx context.Context) bool {
 	return q.p.recordsUnder(trace.SpanContextFromContext(ctx))
 }
 
-// TraceQueryStart implements pgx.QueryTracer.
-func (q *sampledQueries) TraceQueryStart(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+// start hands a start hook (otelpgx's f) on in a sampled context.
+func start[C, D any](q *sampledQueries, ctx context.Context, c C, d D, f func(context.Context, C, D) context.Context) context.Context {
 	if !q.on(ctx) {
 		return ctx
 	}
-	return q.t.TraceQueryStart(ctx, c, d)
+	return f(ctx, c, d)
+}
+
+// end hands an end hook (otelpgx's f) on in a sampled context.
+func end[C, D any](q *sampledQueries, ctx context.Context, c C, d D, f func(context.Context, C, D)) {
+	if q.on(ctx) {
+		f(ctx, c, d)
+	}
+}
+
+// TraceQueryStart implements pgx.QueryTracer.
+func (q *sampledQueries) TraceQueryStart(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	return start(q, ctx, c, d, q.t.TraceQueryStart)
 }
 
 // TraceQueryEnd implements pgx.QueryTracer.
 func (q *sampledQueries) TraceQueryEnd(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryEndData) {
-	if q.on(ctx) {
-		q.t.TraceQueryEnd(ctx, c, d)
-	}
+	end(q, ctx, c, d, q.t.TraceQueryEnd)
 }
 
 // TraceBatchStart implements pgx.BatchTracer.
 func (q *sampledQueries) TraceBatchStart(ctx context.Context, c *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
-	if !q.on(ctx) {
-		return ctx
-	}
-	return q.t.TraceBatchStart(ctx, c, d)
+	return start(q, ctx, c, d, q.t.TraceBatchStart)
 }
 
 // TraceBatchQuery implements pgx.BatchTracer.
 func (q *sampledQueries) TraceBatchQuery(ctx context.Context, c *pgx.Conn, d pgx.TraceBatchQueryData) {
-	if q.on(ctx) {
-		q.t.TraceBatchQuery(ctx, c, d)
-	}
+	end(q, ctx, c, d, q.t.TraceBatchQuery)
 }
 
 // TraceBatchEnd implements pgx.BatchTracer.
 func (q *sampledQueries) TraceBatchEnd(ctx context.Context, c *pgx.Conn, d pgx.TraceBatchEndData) {
-	if q.on(ctx) {
-		q.t.TraceBatchEnd(ctx, c, d)
-	}
+	end(q, ctx, c, d, q.t.TraceBatchEnd)
 }
 
 // TraceCopyFromStart implements pgx.CopyFromTracer.
 func (q *sampledQueries) TraceCopyFromStart(ctx context.Context, c *pgx.Conn, d pgx.TraceCopyFromStartData) context.Context {
-	if !q.on(ctx) {
-		return ctx
-	}
-	return q.t.TraceCopyFromStart(ctx, c, d)
+	return start(q, ctx, c, d, q.t.TraceCopyFromStart)
 }
 
 // TraceCopyFromEnd implements pgx.CopyFromTracer.
 func (q *sampledQueries) TraceCopyFromEnd(ctx context.Context, c *pgx.Conn, d pgx.TraceCopyFromEndData) {
-	if q.on(ctx) {
-		q.t.TraceCopyFromEnd(ctx, c, d)
-	}
+	end(q, ctx, c, d, q.t.TraceCopyFromEnd)
 }
 
 // TracePrepareStart implements pgx.PrepareTracer.
 func (q *sampledQueries) TracePrepareStart(ctx context.Context, c *pgx.Conn, d pgx.TracePrepareStartData) context.Context {
-	if !q.on(ctx) {
-		return ctx
-	}
-	return q.t.TracePrepareStart(ctx, c, d)
+	return start(q, ctx, c, d, q.t.TracePrepareStart)
 }
 
 // TracePrepareEnd implements pgx.PrepareTracer.
 func (q *sampledQueries) TracePrepareEnd(ctx context.Context, c *pgx.Conn, d pgx.TracePrepareEndData) {
-	if q.on(ctx) {
-		q.t.TracePrepareEnd(ctx, c, d)
-	}
+	end(q, ctx, c, d, q.t.TracePrepareEnd)
 }
 
 // TraceConnectStart implements pgx.ConnectTracer.
@@ -138,17 +131,12 @@ func (q *sampledQueries) TraceConnectEnd(ctx context.Context, d pgx.TraceConnect
 
 // TraceAcquireStart implements pgxpool.AcquireTracer.
 func (q *sampledQueries) TraceAcquireStart(ctx context.Context, pool *pgxpool.Pool, d pgxpool.TraceAcquireStartData) context.Context {
-	if !q.on(ctx) {
-		return ctx
-	}
-	return q.t.TraceAcquireStart(ctx, pool, d)
+	return start(q, ctx, pool, d, q.t.TraceAcquireStart)
 }
 
 // TraceAcquireEnd implements pgxpool.AcquireTracer.
 func (q *sampledQueries) TraceAcquireEnd(ctx context.Context, pool *pgxpool.Pool, d pgxpool.TraceAcquireEndData) {
-	if q.on(ctx) {
-		q.t.TraceAcquireEnd(ctx, pool, d)
-	}
+	end(q, ctx, pool, d, q.t.TraceAcquireEnd)
 }
 
 // Producer traces a franz-go client's produced records with kotel: a
