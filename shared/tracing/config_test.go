@@ -1,8 +1,13 @@
 package tracing
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jobweaver/jobweaver/shared/config"
 )
@@ -110,6 +115,30 @@ func TestParseRatio(t *testing.T) {
 		got, err := ParseRatio(c.in)
 		if (err == nil) != c.ok || (c.ok && got != c.want) {
 			t.Errorf("ParseRatio(%q) = %g, %v; want %g (ok %t)", c.in, got, err, c.want, c.ok)
+		}
+	}
+}
+
+// The provider's own root decision (sampled) is the root sampler's, for
+// every sampler and at the edges of the ratio.
+func TestRootDecisionIsTheSamplers(t *testing.T) {
+	t.Parallel()
+	ids := []trace.TraceID{IDOf(sampledTrace), IDOf(unsampledTrace), IDOf("00000000000000000000000000000000"[:31] + "1")}
+	for i := range 2000 {
+		ids = append(ids, IDOf(fmt.Sprintf("trace-%d", i)))
+	}
+	for _, sampler := range samplers {
+		for _, ratio := range []float64{0, 1e-9, 0.01, 0.5, 0.999999, 1} {
+			p, err := New(t.Context(), "test", Config{Sampler: sampler, Ratio: ratio, StoreSpans: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range ids {
+				want := p.root.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: id}).Decision == sdktrace.RecordAndSample
+				if got := p.sampled(id); got != want {
+					t.Fatalf("%s at %g: sampled(%s) = %t; the sampler says %t", sampler, ratio, id, got, want)
+				}
+			}
 		}
 	}
 }

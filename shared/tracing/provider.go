@@ -28,6 +28,11 @@ type Provider struct {
 	tracer  trace.Tracer
 	store   *Store
 	root    sdktrace.Sampler
+	// below: the root decision without the SDK, as TraceIDRatioBased
+	// takes it (sampled): a trace is in when the last 8 bytes of its ID,
+	// shifted right once, are below it. 0: none; all: every trace.
+	below uint64
+	all   bool
 	// parentBased: a span follows its parent's decision (the
 	// parentbased_* samplers); else the trace ID decides every span.
 	parentBased bool
@@ -53,6 +58,7 @@ func New(ctx context.Context, service string, cfg Config) (*Provider, error) {
 	}
 	p := &Provider{service: service, store: cfg.Store, root: root, parentBased: sampler.(hopSampler).parentBased,
 		sampling: describeSampling(cfg)}
+	p.below, p.all = rootBound(cfg)
 	if cfg.Endpoint != "" {
 		exp, err := otlptracehttp.New(ctx)
 		if err != nil {
@@ -128,9 +134,30 @@ func (s hopSampler) Description() string {
 }
 
 // sampled reports the root decision for a trace ID: whether a parent
-// rebuilt from it (JobParent) is sampled.
+// rebuilt from it (JobParent) is sampled. It is the root sampler's
+// decision (TestRootDecisionIsTheSamplers), taken without its interface
+// and parameters: every hop of every job asks.
 func (p *Provider) sampled(id trace.TraceID) bool {
-	return p.root.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: id}).Decision == sdktrace.RecordAndSample
+	return p.all || binary.BigEndian.Uint64(id[8:16])>>1 < p.below
+}
+
+// rootBound is the bound sampled compares with, as the SDK's
+// TraceIDRatioBased computes it, or all.
+func rootBound(cfg Config) (below uint64, all bool) {
+	switch cfg.Sampler {
+	case "", SamplerAlwaysOn, SamplerParentAlwaysOn:
+		return 0, true
+	case SamplerTraceIDRatio, SamplerParentTraceIDRatio:
+		if cfg.Ratio >= 1 {
+			return 0, true
+		}
+		if cfg.Ratio <= 0 {
+			return 0, false
+		}
+		return uint64(cfg.Ratio * (1 << 63)), false
+	default:
+		return 0, false
+	}
 }
 
 // Samples reports the root decision for a job's trace ID (X-Trace-Id):
