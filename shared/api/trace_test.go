@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jobweaver/jobweaver/shared/logging"
 	"github.com/jobweaver/jobweaver/shared/tracing"
+	"github.com/jobweaver/jobweaver/shared/wiring"
 )
 
 // GET /api/jobs/{id}/trace answers the OpenTelemetry trace ID of the
@@ -53,5 +55,56 @@ func TestJobTraceShowsTheSubmission(t *testing.T) {
 	// An unknown job is a 404.
 	if r := b.do(http.MethodGet, "/api/jobs/0193a6a0-0000-7000-8000-0000000000ff/trace", ""); r.Code != http.StatusNotFound {
 		t.Errorf("unknown job: %d %s", r.Code, r.Body)
+	}
+}
+
+// For a job sampled out (at the default 1 %) GET /api/jobs/{id}/trace
+// says so: no spans, sampled false and a note naming the sampling; with
+// tracing off, a note saying that; a sampled job still has its spans.
+func TestJobTraceOfAJobSampledOut(t *testing.T) {
+	b := setup(t, Config{})
+	const in, out = "00000000000000000000000000000001", "0000000000000000ffffffffffffffff"
+	for _, c := range []struct {
+		name    string
+		cfg     tracing.Config
+		off     bool
+		traceID string
+		sampled bool
+		spans   bool
+		inNote  string
+	}{
+		{name: "sampled out", cfg: tracing.Config{Sampler: tracing.DefaultSampler, Ratio: tracing.DefaultRatio, StoreSpans: 100}, traceID: out, inNote: "not sampled"},
+		{name: "sampled in", cfg: tracing.Config{Sampler: tracing.DefaultSampler, Ratio: tracing.DefaultRatio, StoreSpans: 100}, traceID: in, sampled: true, spans: true},
+		{name: "tracing off", off: true, traceID: in, inNote: "tracing is off"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var tp *tracing.Provider
+			if !c.off {
+				var err error
+				if tp, err = tracing.New(t.Context(), "api", c.cfg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			svc, err := New(b.cfg, &wiring.Deps{Pool: b.pool, Producer: b.relay.Producer, Relay: b.relay, Log: logging.New("api", b.logs), Tracing: tp}, b.local)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := serve(svc.HTTPHandler(), http.MethodPost, "/api/jobs", sampleJob, "Content-Type", "application/json", "X-Trace-Id", c.traceID)
+			a := accepted(t, w)
+			r := serve(svc.HTTPHandler(), http.MethodGet, "/api/jobs/"+a.JobID+"/trace", "")
+			if r.Code != http.StatusOK {
+				t.Fatalf("GET trace = %d %s", r.Code, r.Body)
+			}
+			var got JobTrace
+			if err := json.Unmarshal(r.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.TraceID != c.traceID || got.Sampled != c.sampled || (len(got.Spans) > 0) != c.spans || got.Spans == nil {
+				t.Errorf("got %s; want traceId %s, sampled %t, spans %t", r.Body, c.traceID, c.sampled, c.spans)
+			}
+			if !strings.Contains(got.Note, c.inNote) || (c.inNote == "" && got.Note != "") {
+				t.Errorf("note %q; want one containing %q", got.Note, c.inNote)
+			}
+		})
 	}
 }

@@ -23,7 +23,13 @@ func (s *Service) startRequestSpan(ctx context.Context, r *http.Request, traceID
 	if tracing.FromContext(ctx) == nil {
 		ctx = tracing.WithProvider(ctx, s.tracing)
 	}
-	return tracing.StartHop(ctx, "api request", traceID, r.Header.Get(tracing.HeaderTraceParent),
+	tp := r.Header.Get(tracing.HeaderTraceParent)
+	if !tracing.HopTraced(ctx, traceID, tp) {
+		// Sampled out (or tracing off): no span, and no traceparent in
+		// the outbox rows the request writes.
+		return tracing.StartHop(ctx, "", traceID, tp)
+	}
+	return tracing.StartHop(ctx, "api request", traceID, tp,
 		oteltrace.WithSpanKind(oteltrace.SpanKindServer),
 		oteltrace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
 }
@@ -54,6 +60,12 @@ func endRequestSpan(span oteltrace.Span, r *http.Request, status int, jobID stri
 type JobTrace struct {
 	TraceID string         `json:"traceId"`
 	Spans   []tracing.Span `json:"spans"`
+	// Sampled is whether the job's trace was sampled: it has spans, or
+	// the sampler's decision for its trace ID is "in".
+	Sampled bool `json:"sampled"`
+	// Note says why a job has no spans: tracing off, the job sampled
+	// out, or its spans not (or no longer) in the store.
+	Note string `json:"note,omitempty"`
 }
 
 // MaxTraceSpans caps the spans GET /api/jobs/{id}/trace answers.
@@ -64,18 +76,33 @@ const MaxTraceSpans = 10_000
 // part of that trace (tracing.JobTrace). A job whose trace was not sampled
 // (or was dropped from the store) has no spans. Where spans go to OTLP
 // and none are kept in process, the answer is 404 API.TRACE_NOT_KEPT.
+// With no spans, sampled and note say why: tracing off, the job sampled
+// out, or its spans gone from the store (or not there yet).
 func (s *Service) jobTrace(w http.ResponseWriter, r *http.Request) error {
 	_, sub, err := s.jobRequest(r)
 	if err != nil {
 		return err
 	}
 	tid := tracing.IDOf(sub.TraceID)
+	if s.tracing == nil {
+		httpjson.Write(w, http.StatusOK, JobTrace{TraceID: tid.String(), Spans: []tracing.Span{},
+			Note: "tracing is off in this stack: no job has spans. Set OTEL_TRACES_SAMPLER_ARG (1 traces every job; docs/tracing.md)"})
+		return nil
+	}
 	store := s.tracing.Store()
 	if store == nil {
 		return apierror.New(http.StatusNotFound, "API.TRACE_NOT_KEPT",
 			fmt.Sprintf("this api keeps no spans in process: they are exported over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT); look trace %s up there (in AWS: CloudWatch, X-Ray traces)", tid)).WithJob(sub.ID)
 	}
-	spans := tracing.JobTrace(store.Trace(tid), sub.ID, MaxTraceSpans)
-	httpjson.Write(w, http.StatusOK, JobTrace{TraceID: tid.String(), Spans: spans})
+	out := JobTrace{TraceID: tid.String(), Spans: tracing.JobTrace(store.Trace(tid), sub.ID, MaxTraceSpans)}
+	out.Sampled = len(out.Spans) > 0 || s.tracing.Samples(sub.TraceID)
+	switch {
+	case !out.Sampled:
+		out.Note = "this job was not sampled, so no hop recorded a span: tracing keeps " + s.tracing.Sampling() +
+			", decided once per job from its trace ID. Set OTEL_TRACES_SAMPLER_ARG=1 to trace every job (docs/tracing.md)"
+	case len(out.Spans) == 0:
+		out.Note = fmt.Sprintf("this job was sampled, but the store holds none of its spans: they are not there yet, or the store (%d spans, TRACE_STORE_SPANS) has dropped them for newer traces", store.Max())
+	}
+	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }

@@ -81,9 +81,10 @@ type Config struct {
 	Remote Remote
 
 	// Tracing is the functions' OpenTelemetry settings (the OTEL_*
-	// variables, tracing.ConfigFromEnv); in-process functions share one
-	// span store. The zero value traces every job into that store;
-	// ConfigFromEnv's default traces nothing until asked for.
+	// variables, tracing.LocalConfigFromEnv); in-process functions share
+	// one span store. The zero value traces every job into that store;
+	// ConfigFromEnv's default traces 1 % of jobs (OTEL_SDK_DISABLED=true:
+	// none).
 	Tracing tracing.Config
 
 	// The services' own settings, read from the same environment.
@@ -153,7 +154,7 @@ var Vars = []Var{
 	{"OTEL_TRACES_SAMPLER_ARG", "0.01", "the share of jobs traced by the ratio samplers: 0 to 1, or a percentage such as 1%; 1 traces every job (GET /api/jobs/{id}/trace, the console's waterfall)", false},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "sends spans over OTLP/HTTP (http://host:4318); empty: they are kept in process, for GET /api/jobs/{id}/trace", false},
 	{"TRACE_STORE_SPANS", "100000", "spans kept in process for GET /api/jobs/{id}/trace; the oldest traces go first", false},
-	{"OTEL_SDK_DISABLED", "true unless an OTEL_TRACES_SAMPLER* or OTLP endpoint variable is set", "true: no tracing at all (no cost); tracing is off until asked for (docs/tracing.md)", false},
+	{"OTEL_SDK_DISABLED", "false", "true: no tracing at all; on by default, at the default 1 %, the jobs sampled out cost their hops next to nothing (docs/tracing.md, Overhead)", false},
 	{"METRICS", "off", "emf writes the functions' CloudWatch metrics as Embedded Metric Format lines on stdout; off writes none (docs/metrics.md)", false},
 	{"API_PAGE_SIZE_MAX", "100", "cap on the page size of lists", false},
 	{"API_AUTH", "none", "none: every caller of the API may do anything, as anonymous; keys: every route but the health checks needs an API key (Authorization: Bearer jw_...) with a role (viewer, operator, admin; docs/security.md); jwt: a JWT from AUTH_JWT_ISSUER instead; keys,jwt: either", false},
@@ -233,7 +234,7 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 		cfg.Kafka = kafka.ConfigFromEnv(env, "")
 	}
 	cfg.API = api.ConfigFromEnv(env)
-	cfg.Tracing = tracing.ConfigFromEnv(env)
+	cfg.Tracing = tracing.LocalConfigFromEnv(env)
 	cfg.Scheduler = scheduler.ConfigFromEnv(env)
 	cfg.Worker = worker.ConfigFromEnv(env)
 	cfg.DLQ = dlq.ConfigFromEnv(env)

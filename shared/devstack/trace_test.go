@@ -23,10 +23,52 @@ import (
 // descendant of the one before, and every record the job caused carries
 // a traceparent in that trace.
 func TestJobIsOneTraceAcrossTheFourFunctions(t *testing.T) {
-	s := start(t, testConfigWith(t, map[string]string{"OTEL_TRACES_SAMPLER_ARG": "1"}))
-	traceID := fmt.Sprintf("e2e-trace-%d", time.Now().UnixNano())
-	want := tracing.IDOf(traceID).String()
+	jobIsOneTrace(t, map[string]string{"OTEL_TRACES_SAMPLER_ARG": "1"}, fmt.Sprintf("e2e-trace-%d", time.Now().UnixNano()))
+}
 
+// At the default 1 % (the local default), a job the ratio samples in is
+// as whole a trace as at 100 %.
+func TestSampledJobIsWholeAtTheDefaultRatio(t *testing.T) {
+	// The ratio sampler keeps a trace ID whose last 8 bytes are small.
+	jobIsOneTrace(t, nil, fmt.Sprintf("%016x%016x", time.Now().UnixNano(), 1))
+}
+
+// At the default 1 %, a job the ratio samples out runs as any other, but
+// no hop of any function records a span, its records carry its traceId
+// and no traceparent, and GET /api/jobs/{id}/trace says it was not
+// sampled.
+func TestJobSampledOutRecordsNothing(t *testing.T) {
+	s := start(t, testConfig(t))
+	traceID := fmt.Sprintf("%016x%016x", time.Now().UnixNano(), ^uint64(0))
+	id := deadLetteredJob(t, s, traceID)
+
+	headers := jobRecordHeaders(t, s, id)
+	for _, topic := range []string{envelope.TopicJobCreated, envelope.TopicRunJob, envelope.TopicJobFailed, envelope.TopicJobDeadLetter} {
+		h, ok := headers[topic]
+		if !ok {
+			t.Errorf("no %s record of job %s", topic, id)
+			continue
+		}
+		if h[tracing.HeaderTraceParent] != "" || h["traceId"] != traceID {
+			t.Errorf("%s record of job %s: headers %v; want traceId %s and no traceparent", topic, id, h, traceID)
+		}
+	}
+	var got struct {
+		TraceID string         `json:"traceId"`
+		Spans   []tracing.Span `json:"spans"`
+		Sampled bool           `json:"sampled"`
+		Note    string         `json:"note"`
+	}
+	getJSON(t, s.APIURL+"/api/jobs/"+id+"/trace", &got)
+	if got.TraceID != traceID || len(got.Spans) != 0 || got.Sampled || !strings.Contains(got.Note, "not sampled") {
+		t.Errorf("GET trace = %+v; want no spans, sampled false and a note", got)
+	}
+}
+
+// deadLetteredJob submits a job with X-Trace-Id traceID that fails to
+// the dlq, and waits until it has failed: its ID.
+func deadLetteredJob(t *testing.T, s *Stack, traceID string) string {
+	t.Helper()
 	code, created := callWith(t, "POST", s.APIURL+"/api/jobs",
 		`{"jobType":"SIMULATION","payload":{"steps":[{"action":"LOG","message":"traced"},{"action":"FAIL","message":"to the dlq"}]},"maxRetryCount":0}`,
 		map[string]string{"X-Trace-Id": traceID})
@@ -35,6 +77,43 @@ func TestJobIsOneTraceAcrossTheFourFunctions(t *testing.T) {
 		t.Fatalf("POST /api/jobs = %d %v; want 202 with traceId %s", code, created, traceID)
 	}
 	waitStatus(t, s.APIURL, id, "FAILED")
+	return id
+}
+
+// jobRecordHeaders reads the job's records on the topics it crosses
+// until it has one of each: topic -> header -> value.
+func jobRecordHeaders(t *testing.T, s *Stack, id string) map[string]map[string]string {
+	t.Helper()
+	topics := []string{envelope.TopicJobCreated, envelope.TopicRunJob, envelope.TopicJobFailed, envelope.TopicJobDeadLetter}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Brokers...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ConsumeTopics(topics...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[string]map[string]string{}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	for len(seen) < len(topics) && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if string(r.Key) == id {
+				h := map[string]string{}
+				for _, kv := range r.Headers {
+					h[kv.Key] = string(kv.Value)
+				}
+				seen[r.Topic] = h
+			}
+		})
+	}
+	return seen
+}
+
+// jobIsOneTrace submits a job with X-Trace-Id traceID to a stack read
+// from env and checks that it is one trace across the four functions.
+func jobIsOneTrace(t *testing.T, env map[string]string, traceID string) {
+	s := start(t, testConfigWith(t, env))
+	want := tracing.IDOf(traceID).String()
+
+	id := deadLetteredJob(t, s, traceID)
 
 	var got struct {
 		TraceID string         `json:"traceId"`
@@ -95,27 +174,12 @@ func TestJobIsOneTraceAcrossTheFourFunctions(t *testing.T) {
 		}
 	}
 
-	// The records carry traceparent in the job's trace.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Brokers...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.ConsumeTopics(envelope.TopicJobCreated, envelope.TopicRunJob, envelope.TopicJobFailed, envelope.TopicJobDeadLetter))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	seen := map[string]string{}
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
-	defer cancel()
-	for len(seen) < 4 && ctx.Err() == nil {
-		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-			if string(r.Key) == id {
-				seen[r.Topic] = tracing.RecordHeader(r, tracing.HeaderTraceParent)
-			}
-		})
-	}
+	// The records carry traceparent in the job's trace, sampled.
+	headers := jobRecordHeaders(t, s, id)
 	for _, topic := range []string{envelope.TopicJobCreated, envelope.TopicRunJob, envelope.TopicJobFailed, envelope.TopicJobDeadLetter} {
-		tp, ok := seen[topic]
-		if !ok || !strings.HasPrefix(tp, "00-"+want+"-") || len(tp) != 55 {
-			t.Errorf("%s record of job %s: traceparent %q (found: %t); want 00-%s-<span>-<flags>", topic, id, tp, ok, want)
+		tp, ok := headers[topic][tracing.HeaderTraceParent]
+		if !ok || !strings.HasPrefix(tp, "00-"+want+"-") || !strings.HasSuffix(tp, "-01") || len(tp) != 55 {
+			t.Errorf("%s record of job %s: traceparent %q (found: %t); want 00-%s-<span>-01", topic, id, tp, ok, want)
 		}
 	}
 }

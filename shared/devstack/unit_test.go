@@ -40,8 +40,8 @@ func TestConfigDefaults(t *testing.T) {
 		TickInterval: time.Second, ESMBatchSize: 100, ESMBatchWindow: 5 * time.Millisecond, ESMLingerMin: 10, ESMPollers: 2, RunJobBatchSize: 500,
 		FunctionTimeout: 60 * time.Second, APIBodyLimit: 262144, APIMaxConns: DefaultMaxConns, DBMaxConns: 10, DatabasePrefix: "jobweaver",
 		WorkerTimeout: 840 * time.Second,
-		// Tracing off until asked for (docs/tracing.md).
-		Tracing: tracing.Config{Disabled: true, Sampler: tracing.DefaultSampler, Ratio: tracing.DefaultRatio, StoreSpans: tracing.DefaultStoreSpans},
+		// Tracing on at 1 % (docs/tracing.md, Overhead).
+		Tracing: tracing.Config{Sampler: tracing.DefaultSampler, Ratio: tracing.DefaultRatio, StoreSpans: tracing.DefaultStoreSpans},
 	}
 	got := cfg
 	got.API, got.Scheduler, got.Worker, got.DLQ = want.API, want.Scheduler, want.Worker, want.DLQ

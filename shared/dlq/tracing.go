@@ -18,6 +18,10 @@ func startStoreSpans(ctx context.Context, recs []events.KafkaRecord, rows []row)
 	}
 	spans := make([]oteltrace.Span, len(rows))
 	for i, r := range rows {
+		spans[i] = oteltrace.SpanFromContext(context.Background())
+		if !tracing.HopTraced(ctx, r.traceID, tracing.RecordTraceParent(recs[i])) {
+			continue // sampled out
+		}
 		_, spans[i] = tracing.StartHop(ctx, "dlq store", r.traceID, tracing.RecordTraceParent(recs[i]), tracing.Job(r.jobID, r.eventID))
 	}
 	return func(err error) {

@@ -28,11 +28,17 @@ func startConsumeSpans(ctx context.Context, created, results []inbound) *batchSp
 	}
 	b.tp = make(map[string]string, len(results))
 	for _, in := range created {
+		if !tracing.HopTraced(ctx, in.Env.TraceID, in.Env.TraceParent) {
+			continue // sampled out: no span
+		}
 		_, sp := tracing.StartIngest(ctx, "scheduler ingest", in.Env.TraceID, in.Env.JobID, in.Env.TraceParent,
 			tracing.Job(in.Env.JobID, in.Env.EventID))
 		b.spans = append(b.spans, sp)
 	}
 	for _, in := range results {
+		if !tracing.HopTraced(ctx, in.Env.TraceID, in.Env.TraceParent) {
+			continue // sampled out: no span, and no traceparent to stamp
+		}
 		sctx, sp := tracing.StartHop(ctx, "scheduler result", in.Env.TraceID, in.Env.TraceParent,
 			tracing.Job(in.Env.JobID, in.Env.EventID), oteltrace.WithAttributes(
 				attribute.Int(tracing.AttrAttempt, in.Result.Attempt), attribute.String("jobweaver.result", in.Env.Type)))
@@ -45,10 +51,11 @@ func startConsumeSpans(ctx context.Context, created, results []inbound) *batchSp
 // startDispatchSpan starts the dispatch span of a claimed job, below its
 // ingest span, and returns the traceparent its run-job event carries.
 func (b *batchSpans) startDispatchSpan(ctx context.Context, c claimedJob) string {
-	if tracing.FromContext(ctx) == nil {
-		return ""
+	parent := tracing.JobParent(ctx, c.TraceID, c.ID)
+	if parent == "" {
+		return "" // tracing off, or the job sampled out: no span
 	}
-	sctx, sp := tracing.StartHop(ctx, "scheduler dispatch", c.TraceID, tracing.JobParent(ctx, c.TraceID, c.ID),
+	sctx, sp := tracing.StartHop(ctx, "scheduler dispatch", c.TraceID, parent,
 		tracing.Job(c.ID, ""), oteltrace.WithAttributes(attribute.Int(tracing.AttrAttempt, c.Attempts)))
 	b.spans = append(b.spans, sp)
 	return tracing.TraceParent(sctx)

@@ -49,13 +49,24 @@ type Config struct {
 // ConfigFromEnv reads the standard OpenTelemetry variables
 // (OTEL_SDK_DISABLED, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG,
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT) and
-// TRACE_STORE_SPANS. Tracing is off unless one of the sampler or
-// endpoint variables is set (or OTEL_SDK_DISABLED=false). A bad value is
-// env's error, naming the variable.
+// TRACE_STORE_SPANS, for a function's main. Tracing is off unless one of
+// the sampler or endpoint variables is set (or OTEL_SDK_DISABLED=false):
+// in AWS the stack sets the OTLP endpoint. A bad value is env's error,
+// naming the variable.
 func ConfigFromEnv(env *config.Env) Config {
-	// Off until asked for: the untraced jobs' hops still cost CPU
-	// (docs/tracing.md, Overhead).
-	asked := false
+	return configFromEnv(env, false)
+}
+
+// LocalConfigFromEnv is ConfigFromEnv for the local stack (make run, the
+// bench, the tests' stacks), where tracing is on by default, at the
+// default 1 %: a job sampled out costs its hops next to nothing
+// (docs/tracing.md, Overhead). OTEL_SDK_DISABLED=true turns it off.
+func LocalConfigFromEnv(env *config.Env) Config {
+	return configFromEnv(env, true)
+}
+
+func configFromEnv(env *config.Env, on bool) Config {
+	asked := on
 	for _, name := range []string{"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"} {
 		if v, ok := env.Lookup(name); ok && strings.TrimSpace(v) != "" {
 			asked = true

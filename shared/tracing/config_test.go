@@ -1,8 +1,13 @@
 package tracing
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jobweaver/jobweaver/shared/config"
 )
@@ -11,6 +16,7 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		name    string
+		local   bool // LocalConfigFromEnv
 		env     map[string]string
 		sampler string
 		ratio   float64
@@ -19,6 +25,8 @@ func TestConfigFromEnv(t *testing.T) {
 		err     string // a substring of env's error
 	}{
 		{name: "off until asked for", sampler: DefaultSampler, ratio: DefaultRatio, disable: true},
+		{name: "local: on by default", local: true, sampler: DefaultSampler, ratio: DefaultRatio},
+		{name: "local: off when disabled", local: true, env: map[string]string{"OTEL_SDK_DISABLED": "true"}, sampler: DefaultSampler, ratio: DefaultRatio, disable: true},
 		{name: "asked for", env: map[string]string{"OTEL_SDK_DISABLED": "false"}, sampler: DefaultSampler, ratio: DefaultRatio},
 		{name: "ratio", env: map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.5"}, sampler: SamplerParentTraceIDRatio, ratio: 0.5},
 		{name: "percentage", env: map[string]string{"OTEL_TRACES_SAMPLER_ARG": "5%"}, sampler: DefaultSampler, ratio: 0.05},
@@ -38,6 +46,9 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			env := config.FromMap(c.env)
 			got := ConfigFromEnv(env)
+			if c.local {
+				got = LocalConfigFromEnv(env)
+			}
 			err := env.Err()
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
@@ -104,6 +115,30 @@ func TestParseRatio(t *testing.T) {
 		got, err := ParseRatio(c.in)
 		if (err == nil) != c.ok || (c.ok && got != c.want) {
 			t.Errorf("ParseRatio(%q) = %g, %v; want %g (ok %t)", c.in, got, err, c.want, c.ok)
+		}
+	}
+}
+
+// The provider's own root decision (sampled) is the root sampler's, for
+// every sampler and at the edges of the ratio.
+func TestRootDecisionIsTheSamplers(t *testing.T) {
+	t.Parallel()
+	ids := []trace.TraceID{IDOf(sampledTrace), IDOf(unsampledTrace), IDOf("00000000000000000000000000000000"[:31] + "1")}
+	for i := range 2000 {
+		ids = append(ids, IDOf(fmt.Sprintf("trace-%d", i)))
+	}
+	for _, sampler := range samplers {
+		for _, ratio := range []float64{0, 1e-9, 0.01, 0.5, 0.999999, 1} {
+			p, err := New(t.Context(), "test", Config{Sampler: sampler, Ratio: ratio, StoreSpans: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range ids {
+				want := p.root.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: id}).Decision == sdktrace.RecordAndSample
+				if got := p.sampled(id); got != want {
+					t.Fatalf("%s at %g: sampled(%s) = %t; the sampler says %t", sampler, ratio, id, got, want)
+				}
+			}
 		}
 	}
 }

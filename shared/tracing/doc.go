@@ -13,7 +13,11 @@
 //
 // Sampling is parent-based and decided once per trace, at its root, from
 // the trace ID (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG): every hop of
-// a sampled job records, every hop of the others records nothing. Spans go
+// a sampled job records, every hop of the others records nothing and
+// hands no traceparent on. That decision is taken before the SDK is
+// called, and otelpgx and kotel see only the queries and produces of
+// sampled spans, so that a job sampled out costs its hops next to nothing
+// (HopTraced, Traced; docs/tracing.md, Overhead). Spans go
 // to OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set (in AWS: the ADOT collector
 // layer, which forwards them to X-Ray), and else to an in-process Store

@@ -10,7 +10,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Attribute keys JobWeaver sets on its spans.
@@ -44,30 +43,116 @@ func FromContext(ctx context.Context) *Provider {
 	return p
 }
 
-var noopTracer = noop.NewTracerProvider().Tracer("")
-
-func tracerOf(ctx context.Context) trace.Tracer {
-	if p := FromContext(ctx); p != nil {
-		return p.tracer
-	}
-	return noopTracer
-}
+// noSpan is the span of a hop or child that records nothing: the
+// OpenTelemetry API's no-op span, shared, so that returning it allocates
+// nothing.
+var noSpan = trace.SpanFromContext(context.Background())
 
 // Start starts a span under ctx's span with the provider in ctx. With no
-// span in ctx it is a root that records nothing (see StartHop).
+// span in ctx it is a root that records nothing (see StartHop). Under a
+// span that does not record (a job sampled out) it returns ctx and a
+// no-op span at once: the SDK is not called.
 func Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	return tracerOf(ctx).Start(ctx, name, opts...)
+	p := FromContext(ctx)
+	if p == nil || !p.recordsUnder(trace.SpanContextFromContext(ctx)) {
+		return ctx, noSpan
+	}
+	return p.tracer.Start(ctx, name, opts...)
+}
+
+// Traced reports whether Start under ctx records a span: callers that
+// build attributes or names for a child span check it first, so that an
+// untraced job pays for neither.
+func Traced(ctx context.Context) bool {
+	p := FromContext(ctx)
+	return p != nil && p.recordsUnder(trace.SpanContextFromContext(ctx))
+}
+
+// HopTraced reports whether StartHop (or StartIngest) would do anything
+// for this hop of the job traceID, whose incoming traceparent is
+// traceparent: false without a provider and for a job the root decision
+// samples out (unless a sampled traceparent of the job's trace overrides
+// it, with the parent-based samplers). Callers check it before building
+// the hop's options; StartHop checks it again itself. It allocates
+// nothing for a 32-hex or UUID trace ID and a version-00 traceparent.
+func HopTraced(ctx context.Context, traceID, traceparent string) bool {
+	p := FromContext(ctx)
+	return p != nil && !p.skipsHop(ctx, IDOf(traceID), traceparent)
+}
+
+// skipsHop reports whether a hop of the job tid records nothing and hands
+// nothing on: the root decision for tid is "out" and no sampled parent in
+// the job's trace (traceparent, else ctx's span) overrides it. The
+// decision is the one the sampler would take, taken without the SDK;
+// what it cannot tell alone (no valid trace ID: a random root) goes the
+// SDK's way. A job the root decision samples in whose parent says "out"
+// (a client's unsampled traceparent) goes the SDK's way too, so that its
+// "-00" traceparent travels on and the later hops agree.
+func (p *Provider) skipsHop(ctx context.Context, tid trace.TraceID, traceparent string) bool {
+	if !tid.IsValid() || p.sampled(tid) {
+		return false
+	}
+	if !p.parentBased {
+		return true // the trace ID decides every span
+	}
+	if sc := parse(traceparent); sc.IsValid() && sc.TraceID() == tid {
+		return !sc.IsSampled()
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && sc.TraceID() == tid {
+		return !sc.IsSampled()
+	}
+	return true
+}
+
+// recordsUnder reports whether a child of sc records: what hopSampler
+// decides for a span that is not a hop's root.
+func (p *Provider) recordsUnder(sc trace.SpanContext) bool {
+	if !sc.IsValid() {
+		return false // a root that is not a hop's: dropped
+	}
+	if p.parentBased {
+		return sc.IsSampled()
+	}
+	return p.sampled(sc.TraceID())
+}
+
+// unsampled is ctx for the rest of a hop that records nothing: without a
+// span, so that nothing below it (a query, a produce, a step) records
+// under a span of another trace (an invocation's), and TraceParent is "".
+func unsampled(ctx context.Context) context.Context {
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		return trace.ContextWithSpanContext(ctx, trace.SpanContext{})
+	}
+	return ctx
 }
 
 // StartRoot starts a hop's root span in a trace of its own (an
 // invocation that serves many jobs), sampled as a root.
 func StartRoot(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	if FromContext(ctx) == nil {
-		return ctx, trace.SpanFromContext(context.Background())
+	p := FromContext(ctx)
+	if p == nil {
+		return ctx, noSpan
 	}
+	tid, ok := p.rootTrace()
+	if !ok {
+		return unsampled(ctx), noSpan
+	}
+	return p.startRoot(ctx, tid, name, opts...)
+}
+
+// rootTrace draws the trace ID of a root span of its own and takes its
+// root decision, before the SDK is called: a root sampled out costs
+// nothing (and its caller builds no options for it).
+func (p *Provider) rootTrace() (trace.TraceID, bool) {
+	tid := randomTraceID()
+	return tid, p.sampled(tid)
+}
+
+// startRoot starts a root span in the trace tid (rootTrace's).
+func (p *Provider) startRoot(ctx context.Context, tid trace.TraceID, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	ctx = trace.ContextWithSpanContext(ctx, trace.SpanContext{})
-	ctx = context.WithValue(ctx, rootKey{}, rootIDs{})
-	ctx, span := tracerOf(ctx).Start(ctx, name, opts...)
+	ctx = context.WithValue(ctx, rootKey{}, rootIDs{trace: tid})
+	ctx, span := p.tracer.Start(ctx, name, opts...)
 	return context.WithValue(ctx, rootKey{}, nil), span
 }
 
@@ -82,9 +167,12 @@ func StartHop(ctx context.Context, name, traceID, traceparent string, opts ...tr
 func startHop(ctx context.Context, name, traceID, traceparent string, forced trace.SpanID, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	p := FromContext(ctx)
 	if p == nil {
-		return ctx, trace.SpanFromContext(context.Background())
+		return ctx, noSpan
 	}
 	tid := IDOf(traceID)
+	if p.skipsHop(ctx, tid, traceparent) {
+		return unsampled(ctx), noSpan
+	}
 	parent := ctx
 	if sc := parse(traceparent); sc.IsValid() && (!tid.IsValid() || sc.TraceID() == tid) {
 		parent = trace.ContextWithRemoteSpanContext(ctx, sc)
@@ -111,12 +199,13 @@ func JobParent(ctx context.Context, traceID, jobID string) string {
 	if p == nil || !tid.IsValid() {
 		return ""
 	}
-	var flags trace.TraceFlags
-	if p.sampled(tid) {
-		flags = trace.FlagsSampled
+	if !p.sampled(tid) {
+		// The ingest span of a job sampled out did not record: a hop
+		// below it records nothing either, and needs no parent.
+		return ""
 	}
 	return format(trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID: tid, SpanID: spanIDOf("ingest/" + jobID), TraceFlags: flags, Remote: true,
+		TraceID: tid, SpanID: spanIDOf("ingest/" + jobID), TraceFlags: trace.FlagsSampled, Remote: true,
 	}))
 }
 
@@ -157,6 +246,9 @@ func parse(tp string) trace.SpanContext {
 	if tp == "" {
 		return trace.SpanContext{}
 	}
+	if sc, ok := parse00(tp); ok {
+		return sc
+	}
 	ctx := Propagator.Extract(context.Background(), propagation.MapCarrier{HeaderTraceParent: tp})
 	return trace.SpanContextFromContext(ctx)
 }
@@ -191,4 +283,42 @@ func b64(s string) string {
 		return ""
 	}
 	return string(b)
+}
+
+// parse00 reads a version-00 traceparent in its canonical form (lower-case
+// hex, as format and every W3C propagator write it) without the
+// propagator's map; ok is false for anything else, which parse hands to
+// the propagator.
+func parse00(tp string) (trace.SpanContext, bool) {
+	if len(tp) != 55 || tp[0] != '0' || tp[1] != '0' || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' {
+		return trace.SpanContext{}, false
+	}
+	var tid trace.TraceID
+	var sid trace.SpanID
+	var flags [1]byte
+	if !lowerHex(tp[3:35]) || !lowerHex(tp[36:52]) || !lowerHex(tp[53:55]) {
+		return trace.SpanContext{}, false
+	}
+	if _, err := hex.Decode(tid[:], []byte(tp[3:35])); err != nil {
+		return trace.SpanContext{}, false
+	}
+	if _, err := hex.Decode(sid[:], []byte(tp[36:52])); err != nil {
+		return trace.SpanContext{}, false
+	}
+	if _, err := hex.Decode(flags[:], []byte(tp[53:55])); err != nil {
+		return trace.SpanContext{}, false
+	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: tid, SpanID: sid, TraceFlags: trace.TraceFlags(flags[0]), Remote: true,
+	})
+	return sc, sc.IsValid()
+}
+
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -58,25 +58,39 @@ const (
 // record's traceparent in ev so that the handler's spans hang below it.
 // end ends them all. Without a provider in ctx it does nothing.
 func Invocation(ctx context.Context, function string, ev *events.KafkaEvent) (context.Context, func(error)) {
-	if FromContext(ctx) == nil {
+	p := FromContext(ctx)
+	if p == nil {
 		return ctx, func(error) {}
 	}
-	n := 0
-	for _, rs := range ev.Records {
-		n += len(rs)
+	// The invocation's own span, sampled as a root of its own trace:
+	// options and link are built only when it records.
+	inv := noSpan
+	var opts []trace.SpanStartOption
+	if tid, ok := p.rootTrace(); ok {
+		n := 0
+		for _, rs := range ev.Records {
+			n += len(rs)
+		}
+		ctx, inv = p.startRoot(ctx, tid, function+" invocation", trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.Int("messaging.batch.message_count", n)))
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: inv.SpanContext()}))
+	} else {
+		ctx = unsampled(ctx)
 	}
-	ctx, inv := StartRoot(ctx, function+" invocation", trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attribute.Int("messaging.batch.message_count", n)))
-	link := trace.WithLinks(trace.Link{SpanContext: inv.SpanContext()})
-	spans := make([]trace.Span, 0, n)
+	var spans []trace.Span
 	for k, rs := range ev.Records {
 		for i := range rs {
 			r := &ev.Records[k][i]
-			_, sp := StartHop(ctx, r.Topic+" record", kafka.Header(*r, headerTraceID), kafka.Header(*r, HeaderTraceParent),
-				trace.WithSpanKind(trace.SpanKindConsumer), link, Job(b64(r.Key), kafka.Header(*r, headerEventID)),
-				trace.WithAttributes(attribute.String(AttrTopic, r.Topic),
-					attribute.Int64("messaging.kafka.destination.partition", r.Partition),
-					attribute.Int64("messaging.kafka.message.offset", r.Offset)))
+			traceID, tp := kafka.Header(*r, headerTraceID), kafka.Header(*r, HeaderTraceParent)
+			if !HopTraced(ctx, traceID, tp) {
+				continue // a job sampled out: no span, its headers as they are
+			}
+			// opts is full (len = cap): each append makes its own.
+			_, sp := StartHop(ctx, r.Topic+" record", traceID, tp,
+				append(opts, trace.WithSpanKind(trace.SpanKindConsumer), Job(b64(r.Key), kafka.Header(*r, headerEventID)),
+					trace.WithAttributes(attribute.String(AttrTopic, r.Topic),
+						attribute.Int64("messaging.kafka.destination.partition", r.Partition),
+						attribute.Int64("messaging.kafka.message.offset", r.Offset)))...)
 			if tp := format(sp.SpanContext()); tp != "" {
 				setHeader(r, HeaderTraceParent, tp)
 			}
@@ -117,8 +131,20 @@ func Relay(ctx context.Context, recs []*kgo.Record) (end func(errs []error)) {
 		return func([]error) {}
 	}
 	spans := make([]trace.Span, len(recs))
+	var skipped context.Context
 	for i, r := range recs {
-		rctx, sp := StartHop(ctx, "outbox relay "+r.Topic, RecordHeader(r, headerTraceID), RecordHeader(r, HeaderTraceParent),
+		traceID, tp := RecordHeader(r, headerTraceID), RecordHeader(r, HeaderTraceParent)
+		if !HopTraced(ctx, traceID, tp) {
+			// A job sampled out: no span, and a context without one, so
+			// that kotel's hook passes the record by (Producer).
+			if skipped == nil {
+				skipped = unsampled(ctx)
+			}
+			r.Context = skipped
+			spans[i] = noSpan
+			continue
+		}
+		rctx, sp := StartHop(ctx, "outbox relay "+r.Topic, traceID, tp,
 			trace.WithSpanKind(trace.SpanKindProducer), Job(string(r.Key), RecordHeader(r, headerEventID)),
 			trace.WithAttributes(attribute.String(AttrTopic, r.Topic)))
 		if tp := format(sp.SpanContext()); tp != "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -22,12 +23,21 @@ const instrumentation = "github.com/jobweaver/jobweaver/shared/tracing"
 // Provider is one function's OpenTelemetry tracer provider. A nil
 // *Provider is valid and records nothing.
 type Provider struct {
-	service  string
-	tp       *sdktrace.TracerProvider
-	tracer   trace.Tracer
-	store    *Store
-	root     sdktrace.Sampler
-	exported bool // spans go to OTLP: flush at each invocation's end
+	service string
+	tp      *sdktrace.TracerProvider
+	tracer  trace.Tracer
+	store   *Store
+	root    sdktrace.Sampler
+	// below: the root decision without the SDK, as TraceIDRatioBased
+	// takes it (sampled): a trace is in when the last 8 bytes of its ID,
+	// shifted right once, are below it. 0: none; all: every trace.
+	below uint64
+	all   bool
+	// parentBased: a span follows its parent's decision (the
+	// parentbased_* samplers); else the trace ID decides every span.
+	parentBased bool
+	sampling    string // the sampler and its share, for people
+	exported    bool   // spans go to OTLP: flush at each invocation's end
 }
 
 // New builds service's provider from cfg. Disabled gives nil.
@@ -46,7 +56,9 @@ func New(ctx context.Context, service string, cfg Config) (*Provider, error) {
 		sdktrace.WithSampler(sampler),
 		sdktrace.WithIDGenerator(idGenerator{}),
 	}
-	p := &Provider{service: service, store: cfg.Store, root: root}
+	p := &Provider{service: service, store: cfg.Store, root: root, parentBased: sampler.(hopSampler).parentBased,
+		sampling: describeSampling(cfg)}
+	p.below, p.all = rootBound(cfg)
 	if cfg.Endpoint != "" {
 		exp, err := otlptracehttp.New(ctx)
 		if err != nil {
@@ -122,9 +134,58 @@ func (s hopSampler) Description() string {
 }
 
 // sampled reports the root decision for a trace ID: whether a parent
-// rebuilt from it (JobParent) is sampled.
+// rebuilt from it (JobParent) is sampled. It is the root sampler's
+// decision (TestRootDecisionIsTheSamplers), taken without its interface
+// and parameters: every hop of every job asks.
 func (p *Provider) sampled(id trace.TraceID) bool {
-	return p.root.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: id}).Decision == sdktrace.RecordAndSample
+	return p.all || binary.BigEndian.Uint64(id[8:16])>>1 < p.below
+}
+
+// rootBound is the bound sampled compares with, as the SDK's
+// TraceIDRatioBased computes it, or all.
+func rootBound(cfg Config) (below uint64, all bool) {
+	switch cfg.Sampler {
+	case "", SamplerAlwaysOn, SamplerParentAlwaysOn:
+		return 0, true
+	case SamplerTraceIDRatio, SamplerParentTraceIDRatio:
+		if cfg.Ratio >= 1 {
+			return 0, true
+		}
+		if cfg.Ratio <= 0 {
+			return 0, false
+		}
+		return uint64(cfg.Ratio * (1 << 63)), false
+	default:
+		return 0, false
+	}
+}
+
+// Samples reports the root decision for a job's trace ID (X-Trace-Id):
+// whether the job is traced, unless a client's traceparent decided
+// otherwise. False for a nil provider.
+func (p *Provider) Samples(traceID string) bool {
+	return p != nil && p.sampled(IDOf(traceID))
+}
+
+// Sampling says which jobs the provider traces, for people: the sampler
+// and the share of jobs.
+func (p *Provider) Sampling() string {
+	if p == nil {
+		return "tracing off"
+	}
+	return p.sampling
+}
+
+func describeSampling(cfg Config) string {
+	switch cfg.Sampler {
+	case "":
+		return "every job"
+	case SamplerTraceIDRatio, SamplerParentTraceIDRatio:
+		return fmt.Sprintf("%s: %s of jobs (OTEL_TRACES_SAMPLER_ARG=%s)", cfg.Sampler,
+			strconv.FormatFloat(cfg.Ratio*100, 'f', -1, 64)+" %", strconv.FormatFloat(cfg.Ratio, 'f', -1, 64))
+	default:
+		return cfg.Sampler
+	}
 }
 
 // Service is the provider's service name.
@@ -188,9 +249,8 @@ type idGenerator struct{}
 func (idGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
 	r, _ := ctx.Value(rootKey{}).(rootIDs)
 	tid := r.trace
-	for !tid.IsValid() {
-		binary.NativeEndian.PutUint64(tid[:8], rand.Uint64())
-		binary.NativeEndian.PutUint64(tid[8:], rand.Uint64())
+	if !tid.IsValid() {
+		tid = randomTraceID()
 	}
 	sid := r.span
 	if !sid.IsValid() {
@@ -204,6 +264,15 @@ func (idGenerator) NewSpanID(ctx context.Context, _ trace.TraceID) trace.SpanID 
 		return r.span
 	}
 	return randomSpanID()
+}
+
+func randomTraceID() trace.TraceID {
+	var id trace.TraceID
+	for !id.IsValid() {
+		binary.NativeEndian.PutUint64(id[:8], rand.Uint64())
+		binary.NativeEndian.PutUint64(id[8:], rand.Uint64())
+	}
+	return id
 }
 
 func randomSpanID() trace.SpanID {

@@ -120,6 +120,9 @@ func (s *Store) Trace(id trace.TraceID) []Span {
 	return spans
 }
 
+// Max is how many spans the store keeps at most.
+func (s *Store) Max() int { return s.max }
+
 // Len is how many spans the store holds.
 func (s *Store) Len() int {
 	s.mu.Lock()
