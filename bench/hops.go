@@ -4,12 +4,17 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jobweaver/jobweaver/shared/devstack"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 )
 
 // A hop is one leg of a job's way from the client's send to the
@@ -70,7 +75,97 @@ func (b *bench) hopRows(ctx context.Context, scenario string, sent map[string]ti
 		out = append(out, row{scenario, "hop " + h.name + " p50 / p99",
 			fmt.Sprintf("%s / %s", ms(pct(d, 50)), ms(pct(d, 99))), "-", "-", ""})
 	}
+	if b.spans == nil {
+		return out, nil
+	}
+	spanRows, err := b.spanRows(ctx, scenario, ids)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, spanRows...), nil
+}
+
+// spanRows returns a row per span name (with its service) over the
+// traces of the jobs ids that were sampled: how many, and their p50 and
+// p99 durations, slowest p50 first. It is the inside of the hops above:
+// which statement, produce or handler the time of a hop is.
+func (b *bench) spanRows(ctx context.Context, scenario string, ids []string) ([]row, error) {
+	traceIDs, err := b.strings(ctx, b.scheduler, `SELECT DISTINCT trace_id FROM jobs WHERE id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string][]time.Duration{}
+	traced := 0
+	for _, t := range traceIDs {
+		sp := b.spans.Trace(tracing.IDOf(t))
+		if len(sp) > 0 {
+			traced++
+		}
+		for _, s := range sp {
+			k := s.Service + ": " + s.Name
+			byName[k] = append(byName[k], s.End.Sub(s.Start))
+		}
+	}
+	if len(traceIDs) > 0 {
+		printWaterfall(b.spans.Trace(tracing.IDOf(traceIDs[len(traceIDs)/2])))
+	}
+	names := make([]string, 0, len(byName))
+	for k, d := range byName {
+		slices.Sort(d)
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool { return pct(byName[names[i]], 50) > pct(byName[names[j]], 50) })
+	out := []row{{scenario, "traces kept of the jobs' trace IDs", fmt.Sprintf("%d of %d", traced, len(traceIDs)), "-", "-", ""}}
+	for _, k := range names {
+		d := byName[k]
+		out = append(out, row{scenario, fmt.Sprintf("span %s p50 / p99 (%d)", k, len(d)),
+			fmt.Sprintf("%s / %s", ms(pct(d, 50)), ms(pct(d, 99))), "-", "-", ""})
+	}
 	return out, nil
+}
+
+// printWaterfall prints one trace's spans to stderr, each under its
+// parent, with its start from the trace's first span and its duration.
+func printWaterfall(spans []tracing.Span) {
+	if len(spans) == 0 {
+		return
+	}
+	slices.SortFunc(spans, func(a, b tracing.Span) int { return a.Start.Compare(b.Start) })
+	t0 := spans[0].Start
+	children := map[string][]tracing.Span{}
+	ids := map[string]bool{}
+	for _, s := range spans {
+		ids[s.SpanID] = true
+	}
+	var roots []tracing.Span
+	for _, s := range spans {
+		if s.ParentSpanID == "" || !ids[s.ParentSpanID] {
+			roots = append(roots, s)
+		} else {
+			children[s.ParentSpanID] = append(children[s.ParentSpanID], s)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "bench: one job's trace %s (start ms, duration ms):\n", spans[0].TraceID)
+	var walk func(s tracing.Span, depth int)
+	walk = func(s tracing.Span, depth int) {
+		fmt.Fprintf(os.Stderr, "  %8.1f %7.1f  %s%s: %s\n", float64(s.Start.Sub(t0).Microseconds())/1000,
+			float64(s.End.Sub(s.Start).Microseconds())/1000, strings.Repeat("  ", depth), s.Service, s.Name)
+		for _, c := range children[s.SpanID] {
+			walk(c, depth+1)
+		}
+	}
+	for _, r := range roots {
+		walk(r, 0)
+	}
+}
+
+// strings runs a query of one text column with ids as $1.
+func (b *bench) strings(ctx context.Context, pool *pgxpool.Pool, sql string, ids []string) ([]string, error) {
+	rows, err := pool.Query(ctx, sql, ids)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // openDB opens a small pool on one of the stack's databases.

@@ -34,6 +34,7 @@ import (
 	"github.com/jobweaver/jobweaver/shared/devstack"
 	"github.com/jobweaver/jobweaver/shared/kafka"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 )
 
 type options struct {
@@ -50,6 +51,7 @@ type options struct {
 	databaseURL string
 	keepLogs    bool
 	cpuProfile  string
+	spans       bool
 	keep        bool
 	listRows    int
 	listRuns    int
@@ -106,6 +108,7 @@ func main() {
 	flag.IntVar(&o.ioJobs, "io-jobs", 10000, "io scenario: jobs in each burst")
 	flag.IntVar(&o.ioRounds, "io-rounds", 1, "io scenario: rounds of no-op, SLEEP and HTTP_CALL bursts, alternating; the table shows medians")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (stack included) to this file")
+	flag.BoolVar(&o.spans, "spans", false, "latency and fairness: also print each span's p50 and p99 duration, by name, over the sampled jobs' traces (OTEL_TRACES_SAMPLER_ARG=1 samples every job; the default 1 % gives a few hundred at 500/s)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), `Usage: go run ./bench [flags]
 
@@ -263,6 +266,9 @@ func withStack(ctx context.Context, cfg devstack.Config, o options, run func(*be
 	}
 	cfg.DatabasePrefix = fmt.Sprintf("jobweaver_bench_%d", time.Now().UnixNano())
 	fmt.Fprintln(os.Stderr, "bench: starting a private local stack…")
+	if o.spans && !cfg.Tracing.Disabled && cfg.Tracing.Endpoint == "" {
+		cfg.Tracing.Store = tracing.NewStore(cfg.Tracing.StoreSpans)
+	}
 	st, err := devstack.Start(ctx, cfg, io.Discard)
 	if err != nil {
 		return nil, err
@@ -279,6 +285,7 @@ func withStack(ctx context.Context, cfg devstack.Config, o options, run func(*be
 	if err != nil {
 		return nil, err
 	}
+	b.spans = cfg.Tracing.Store
 	defer b.close()
 	return run(b, ctx)
 }
@@ -295,8 +302,9 @@ type bench struct {
 	http      *http.Client
 	scheduler *pgxpool.Pool
 	worker    *pgxpool.Pool
-	job       []byte // the job the bursts submit in batches; nil: logJob
-	prefix    string // the stack's database prefix
+	job       []byte         // the job the bursts submit in batches; nil: logJob
+	spans     *tracing.Store // the stack's spans with -spans, else nil
+	prefix    string         // the stack's database prefix
 }
 
 func newBench(ctx context.Context, st *devstack.Stack, cfg devstack.Config, o options) (*bench, error) {
