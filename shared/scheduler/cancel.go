@@ -151,9 +151,10 @@ func (s *Service) cancel(ctx context.Context, id string, sub *internalapi.Cancel
 				fmt.Sprintf("job %s is already %s; only PENDING or RUNNING jobs can be cancelled", id, status)).WithJob(id)
 		}
 		tag, err := tx.Exec(ctx, `
-			UPDATE jobs SET status = 'CANCELLED', lease_until = NULL, finished_at = now(),
-			       updated_at = now(), version = version + 1, cancelled_by = $3
-			 WHERE id = $1::uuid AND version = $2`, id, version, by)
+			UPDATE jobs j SET status = 'CANCELLED', lease_until = NULL, finished_at = now(),
+			       started_at = coalesce(j.started_at, `+currentAttemptStart+`),
+			       updated_at = now(), version = j.version + 1, cancelled_by = $3
+			 WHERE j.id = $1::uuid AND j.version = $2`, id, version, by)
 		if err != nil {
 			return fmt.Errorf("scheduler: cancel job %s: %w", id, err)
 		}

@@ -189,7 +189,9 @@ func TestClaimSkipsJobsAnotherTransactionHolds(t *testing.T) {
 func TestLeaseRescueSkipsJobsAnotherTransactionHolds(t *testing.T) {
 	b := setup(t, paused)
 	b.insertDueJobs(t, 5, 1)
-	b.exec(t, `UPDATE jobs SET status = 'RUNNING', lease_until = now() - interval '1 minute'`)
+	b.exec(t, `UPDATE jobs SET status = 'RUNNING'`)
+	b.exec(t, `INSERT INTO job_attempts (job_id, attempt, dispatched_at, started_at, lease_until)
+		SELECT id, attempts, now() - interval '2 minutes', now() - interval '2 minutes', now() - interval '1 minute' FROM jobs`)
 	tx1, tx2 := b.beginNoWait(t), b.beginNoWait(t)
 	first, err := jobLeaseExpiredLock(b.ctx, tx1, 2)
 	if err != nil || len(first) != 2 {

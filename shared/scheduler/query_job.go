@@ -93,12 +93,34 @@ func jobLockMany(ctx context.Context, q querier, ids []string) (map[string]*jobS
 	return out, nil
 }
 
-// jobLeaseExpiredLock locks up to limit RUNNING jobs whose lease has run
-// out, oldest first, skipping jobs other transactions hold.
+// currentAttemptStart and currentAttemptLease are the start time and
+// lease of the current attempt of the job row j (aliased j), as scalar
+// subqueries: a start writes them to the attempt row only.
+const (
+	currentAttemptStart = `(SELECT ca.started_at FROM job_attempts ca WHERE ca.job_id = j.id AND ca.attempt = j.attempts)`
+	currentAttemptLease = `(SELECT ca.lease_until FROM job_attempts ca WHERE ca.job_id = j.id AND ca.attempt = j.attempts)`
+)
+
+// leaseExpiredQuery is jobLeaseExpiredLock's statement ($1: the limit).
+const leaseExpiredQuery = `
+	SELECT j.id::text, j.job_type, j.payload, j.max_retry_count, j.trace_id, j.status, j.attempts,
+	       j.version, j.budget_base
+	  FROM job_attempts a
+	  JOIN jobs j ON j.id = a.job_id AND j.attempts = a.attempt
+	 WHERE a.outcome IS NULL AND j.status = 'RUNNING'
+	   AND greatest(a.lease_until, j.lease_until) < now()
+	 ORDER BY greatest(a.lease_until, j.lease_until) LIMIT $1
+	   FOR UPDATE OF j, a SKIP LOCKED`
+
+// jobLeaseExpiredLock locks up to limit RUNNING jobs whose current
+// attempt's lease has run out, oldest first, with that attempt row,
+// skipping jobs and attempts other transactions hold: a start renewing
+// the lease holds the attempt row, and one that committed meanwhile is
+// seen when the row is locked. It reads the open attempts
+// (job_attempts_open_idx, at most SCHEDULER_MAX_IN_FLIGHT); the lease is
+// the later of the attempt's and the job's (set before migration 00012).
 func jobLeaseExpiredLock(ctx context.Context, q querier, limit int) ([]jobState, error) {
-	rows, err := q.Query(ctx, `SELECT `+jobStateColumns+` FROM jobs
-		WHERE status = 'RUNNING' AND lease_until < now()
-		ORDER BY lease_until LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+	rows, err := q.Query(ctx, leaseExpiredQuery, limit)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: find expired leases: %w", err)
 	}
@@ -158,8 +180,8 @@ type claimedJob struct {
 // jobClaimDue claims up to fresh jobs from the fresh queue and up to retry
 // from the retry queue, oldest due first, skipping locked rows: each
 // becomes RUNNING with its next attempt and a new dispatch ID, and gets
-// its job_attempts row. It has no lease yet: the lease starts when a
-// worker claims the attempt (jobStartMany).
+// its job_attempts row with that dispatch ID. It has no lease yet: the
+// lease starts when a worker claims the attempt (jobStartMany).
 func jobClaimDue(ctx context.Context, q querier, fresh, retry int) ([]claimedJob, error) {
 	rows, err := q.Query(ctx, `
 		WITH fresh AS (
@@ -182,8 +204,8 @@ func jobClaimDue(ctx context.Context, q querier, fresh, retry int) ([]claimedJob
 		 RETURNING j.id, j.job_type, j.payload, j.max_retry_count, j.trace_id, j.status,
 		           j.attempts, j.version, j.dispatch_id, j.next_run_at, j.created_at
 		), attempt AS (
-		    INSERT INTO job_attempts (job_id, attempt, dispatched_at)
-		    SELECT id, attempts, now() FROM claimed
+		    INSERT INTO job_attempts (job_id, attempt, dispatched_at, dispatch_id)
+		    SELECT id, attempts, now(), dispatch_id FROM claimed
 		)
 		SELECT id::text, job_type, payload, max_retry_count, trace_id, status, attempts, version,
 		       dispatch_id::text, now(), next_run_at, created_at
@@ -218,6 +240,8 @@ type jobUpdate struct {
 
 // jobUpdateMany writes updates, each only if the job still has the
 // version read, and returns each job's finished_at (zero when unset).
+// A job whose first started attempt ends here gets that attempt's start
+// time as its started_at.
 func jobUpdateMany(ctx context.Context, q querier, ups []jobUpdate) (map[string]time.Time, error) {
 	if len(ups) == 0 {
 		return nil, nil
@@ -247,6 +271,7 @@ func jobUpdateMany(ctx context.Context, q querier, ups []jobUpdate) (map[string]
 		                          ELSE now() + u.delay_us * interval '1 microsecond' END,
 		       budget_base = j.budget_base + u.bump,
 		       lease_until = NULL,
+		       started_at = coalesce(j.started_at, `+currentAttemptStart+`),
 		       last_error = coalesce(u.last_error, j.last_error),
 		       last_error_code = coalesce(u.last_error_code, j.last_error_code),
 		       finished_at = CASE WHEN u.status IN ('COMPLETED', 'FAILED') THEN now() ELSE j.finished_at END,
@@ -282,9 +307,19 @@ func jobUpdateMany(ctx context.Context, q querier, ups []jobUpdate) (map[string]
 	return out, nil
 }
 
-const jobStatusColumns = `id::text, job_type, payload, max_retry_count, trace_id, status, attempts,
-	last_error, last_error_code, created_at, started_at, finished_at, updated_at, next_run_at,
-	lease_until, version, created_by`
+// jobStatusColumns read a job row aliased j. startedAt is the job's
+// first start: a RUNNING job's current attempt's until that attempt ends
+// (jobUpdateMany, cancel and the returns copy it to the job). leaseUntil
+// is the current attempt's lease (or one set on the job before migration
+// 00012).
+const jobStatusColumns = `j.id::text, job_type, payload, max_retry_count, trace_id, status, attempts,
+	last_error, last_error_code, created_at, ` + liveColumns + `, version, created_by`
+
+// liveColumns are started_at, finished_at, updated_at, next_run_at and
+// lease_until of the job row j, with its current attempt's start and lease.
+const liveColumns = `coalesce(j.started_at, CASE WHEN status = 'RUNNING' THEN ` + currentAttemptStart + ` END),
+	finished_at, updated_at, next_run_at,
+	CASE WHEN status = 'RUNNING' THEN greatest(j.lease_until, ` + currentAttemptLease + `) END`
 
 func scanJobStatus(row pgx.Row) (internalapi.JobStatus, error) {
 	var (
@@ -356,7 +391,7 @@ func callerOrAnonymous(c string) string {
 
 // jobGetByID returns a job's status, or errJobNotFound.
 func jobGetByID(ctx context.Context, q querier, id string) (internalapi.JobStatus, error) {
-	s, err := scanJobStatus(q.QueryRow(ctx, `SELECT `+jobStatusColumns+` FROM jobs WHERE id = $1::uuid`, id))
+	s, err := scanJobStatus(q.QueryRow(ctx, `SELECT `+jobStatusColumns+` FROM jobs j WHERE j.id = $1::uuid`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, errJobNotFound
 	}

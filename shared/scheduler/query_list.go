@@ -17,9 +17,10 @@ import (
 // item carries; GET internalapi.PathJobStatus has all of it.
 const MaxListErrorLen = 512
 
-var jobSummaryColumns = `id::text, job_type, max_retry_count, trace_id, status, attempts,
+// jobSummaryColumns read a job row aliased j (see jobStatusColumns).
+var jobSummaryColumns = `j.id::text, job_type, max_retry_count, trace_id, status, attempts,
 	left(last_error, ` + strconv.Itoa(MaxListErrorLen) + `), coalesce(length(last_error) > ` + strconv.Itoa(MaxListErrorLen) + `, false),
-	last_error_code, created_at, started_at, finished_at, updated_at, next_run_at, lease_until, version, created_by`
+	last_error_code, created_at, ` + liveColumns + `, version, created_by`
 
 func scanJobSummary(row pgx.CollectableRow) (internalapi.JobSummary, error) {
 	var (
@@ -182,7 +183,7 @@ func jobListPage(ctx context.Context, q querier, lq jobListQuery) (res jobListRe
 		args = append(args, lq.Offset)
 		ids += ` OFFSET $` + strconv.Itoa(len(args))
 	}
-	sql := `SELECT ` + jobSummaryColumns + ` FROM jobs WHERE id IN (` + ids + `)` + order
+	sql := `SELECT ` + jobSummaryColumns + ` FROM jobs j WHERE j.id IN (` + ids + `)` + order
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return res, fmt.Errorf("scheduler: list jobs: %w", err)

@@ -41,23 +41,41 @@ const lockCurrentDispatches = `
 // clock) and its start time. Starting an attempt again (a redelivery
 // after a worker crash) renews its lease. It returns the dispatch IDs
 // that may run.
+//
+// It writes only the attempt rows, and changes no indexed column of
+// job_attempts (lease_until and started_at are in no index), so each
+// update is HOT; the job row is read, not written (see "Leases" in
+// docs/architecture.md). The attempt rows are locked in ID order and
+// checked on the latest row version: every change that ends an attempt
+// or supersedes its dispatch (a result, a rescue, a cancel, a return, a
+// re-drive) writes or deletes that row, so a start that waited for one
+// sees it and refuses. The job's own check (RUNNING, the attempt
+// current, the dispatch ID the latest) guards attempts dispatched before
+// migration 00012, whose rows carry no dispatch ID.
 func jobStartMany(ctx context.Context, q querier, refs []internalapi.AttemptRef, lease time.Duration) ([]string, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
 	ids, attempts, dispatches := attemptRefArrays(refs)
 	rows, err := q.Query(ctx, `
-		WITH `+lockCurrentDispatches+`, started AS (
-		    UPDATE jobs j
+		WITH locked AS (
+		    SELECT a.job_id, a.attempt, c.dispatch_id AS ref
+		      FROM unnest($1::text[], $2::int[], $3::text[]) AS c(job_id, attempt, dispatch_id)
+		      JOIN job_attempts a ON a.job_id = c.job_id::uuid AND a.attempt = c.attempt
+		      JOIN jobs j ON j.id = a.job_id
+		     WHERE a.outcome IS NULL
+		       AND (a.dispatch_id = c.dispatch_id::uuid OR a.dispatch_id IS NULL)
+		       AND j.status = 'RUNNING' AND j.attempts = a.attempt
+		       AND (j.dispatch_id = c.dispatch_id::uuid OR j.dispatch_id IS NULL)
+		     ORDER BY a.job_id
+		       FOR NO KEY UPDATE OF a
+		), started AS (
+		    UPDATE job_attempts a
 		       SET lease_until = now() + $4::float8 * interval '1 microsecond',
-		           started_at = coalesce(j.started_at, now()), updated_at = now(),
-		           version = j.version + 1
+		           started_at = coalesce(a.started_at, now())
 		      FROM locked
-		     WHERE j.id = locked.id
-		 RETURNING j.id, j.attempts, locked.ref
-		), attempt AS (
-		    UPDATE job_attempts a SET started_at = coalesce(a.started_at, now())
-		      FROM started WHERE a.job_id = started.id AND a.attempt = started.attempts
+		     WHERE a.job_id = locked.job_id AND a.attempt = locked.attempt
+		 RETURNING locked.ref
 		)
 		SELECT ref FROM started`,
 		ids, attempts, dispatches, float64(lease.Microseconds()))
@@ -75,12 +93,14 @@ func jobStartMany(ctx context.Context, q querier, refs []internalapi.AttemptRef,
 // attempts back without charging them: the jobs in `locked` become
 // PENDING again with their attempt count lowered and their attempt row
 // deleted. They keep next_run_at, so they are at the head of their queue
-// for the next dispatch pass. It yields the refs returned.
+// for the next dispatch pass, and the attempt's start time if it had one
+// (startedAt is the job's first start). It yields the refs returned.
 const returnDispatches = `
 	returned AS (
 	    UPDATE jobs j
 	       SET status = 'PENDING', attempts = j.attempts - 1, lease_until = NULL,
 	           dispatch_id = NULL, dispatched_at = NULL, updated_at = now(),
+	           started_at = coalesce(j.started_at, ` + currentAttemptStart + `),
 	           version = j.version + 1
 	      FROM locked
 	     WHERE j.id = locked.id
@@ -110,18 +130,29 @@ func jobReleaseMany(ctx context.Context, q querier, refs []internalapi.AttemptRe
 	return out, nil
 }
 
+// unstartedQuery is jobReturnUnstarted's statement ($1: the timeout in
+// microseconds, $2: the limit).
+const unstartedQuery = `
+	WITH locked AS (
+	    SELECT j.id, j.dispatch_id::text AS ref
+	      FROM job_attempts a
+	      JOIN jobs j ON j.id = a.job_id AND j.attempts = a.attempt
+	     WHERE a.outcome IS NULL AND a.dispatched_at < now() - $1::float8 * interval '1 microsecond'
+	       AND a.lease_until IS NULL AND j.lease_until IS NULL AND j.status = 'RUNNING'
+	       AND j.dispatched_at < now() - $1::float8 * interval '1 microsecond'
+	     ORDER BY j.dispatched_at LIMIT $2
+	       FOR UPDATE OF j, a SKIP LOCKED
+	),` + returnDispatches
+
 // jobReturnUnstarted takes back up to limit attempts dispatched more than
-// timeout ago that no worker started, oldest first, skipping jobs other
-// transactions hold. It returns how many it took back.
+// timeout ago that no worker started, oldest first, skipping jobs (and
+// attempts) other transactions hold. It reads the open attempts
+// (job_attempts_open_idx), only those dispatched before the cutoff: a
+// re-drive moves the job's dispatched_at on, never back. A lease on
+// either row means started (jobs.lease_until: by the code before
+// migration 00012). It returns how many it took back.
 func jobReturnUnstarted(ctx context.Context, q querier, timeout time.Duration, limit int) (int, error) {
-	rows, err := q.Query(ctx, `
-		WITH locked AS (
-		    SELECT id, dispatch_id::text AS ref FROM jobs
-		     WHERE status = 'RUNNING' AND lease_until IS NULL
-		       AND dispatched_at < now() - $1::float8 * interval '1 microsecond'
-		     ORDER BY dispatched_at LIMIT $2
-		       FOR UPDATE SKIP LOCKED
-		),`+returnDispatches, float64(timeout.Microseconds()), limit)
+	rows, err := q.Query(ctx, unstartedQuery, float64(timeout.Microseconds()), limit)
 	if err != nil {
 		return 0, fmt.Errorf("scheduler: return unstarted attempts: %w", err)
 	}
@@ -157,18 +188,27 @@ func (d dispatch) runJob() (envelope.Envelope, error) {
 }
 
 // jobRedispatchRunning gives every RUNNING job a new dispatch of its
-// current attempt, not yet started, and returns them.
+// current attempt, not yet started, and returns them. The attempt row
+// gets the new dispatch ID and loses its lease: a start of an old record
+// then finds its dispatch superseded.
 func jobRedispatchRunning(ctx context.Context, q querier) ([]dispatch, error) {
 	rows, err := q.Query(ctx, `
 		WITH locked AS (
 		    SELECT id FROM jobs WHERE status = 'RUNNING' ORDER BY id FOR UPDATE
+		), redispatched AS (
+		    UPDATE jobs j
+		       SET lease_until = NULL, dispatch_id = gen_random_uuid(), dispatched_at = now(),
+		           updated_at = now(), version = j.version + 1
+		      FROM locked WHERE j.id = locked.id
+		    RETURNING j.id, j.job_type, j.payload, j.max_retry_count, j.trace_id, j.status,
+		              j.attempts, j.version, j.dispatch_id, j.dispatched_at
+		), attempt AS (
+		    UPDATE job_attempts a SET lease_until = NULL, dispatch_id = r.dispatch_id
+		      FROM redispatched r WHERE a.job_id = r.id AND a.attempt = r.attempts
 		)
-		UPDATE jobs j
-		   SET lease_until = NULL, dispatch_id = gen_random_uuid(), dispatched_at = now(),
-		       updated_at = now(), version = j.version + 1
-		  FROM locked WHERE j.id = locked.id
-		RETURNING j.id::text, j.job_type, j.payload, j.max_retry_count, j.trace_id, j.status,
-		          j.attempts, j.version, j.dispatch_id::text, j.dispatched_at`)
+		SELECT id::text, job_type, payload, max_retry_count, trace_id, status,
+		       attempts, version, dispatch_id::text, dispatched_at
+		  FROM redispatched`)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: redispatch running jobs: %w", err)
 	}

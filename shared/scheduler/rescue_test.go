@@ -8,10 +8,11 @@ import (
 	"github.com/jobweaver/jobweaver/shared/internalapi"
 )
 
-// expire moves a job's lease into the past.
+// expire moves the lease of a job's current attempt into the past.
 func (b *testBundle) expire(t *testing.T, id string) {
 	t.Helper()
-	b.exec(t, `UPDATE jobs SET lease_until = now() - interval '1 second' WHERE id = $1`, id)
+	b.exec(t, `UPDATE job_attempts a SET lease_until = now() - interval '1 second'
+		  FROM jobs j WHERE j.id = $1 AND a.job_id = j.id AND a.attempt = j.attempts`, id)
 }
 
 func TestExpiredLeaseIsRetriedThenFailed(t *testing.T) {

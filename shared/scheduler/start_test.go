@@ -39,6 +39,13 @@ func (b *testBundle) runJobsOf(t *testing.T, jobID string) []envelope.Envelope {
 	return out
 }
 
+// age moves every dispatch d into the past.
+func (b *testBundle) age(t *testing.T, d time.Duration) {
+	t.Helper()
+	b.exec(t, `UPDATE jobs SET dispatched_at = dispatched_at - $1::float8 * interval '1 microsecond'`, float64(d.Microseconds()))
+	b.exec(t, `UPDATE job_attempts SET dispatched_at = dispatched_at - $1::float8 * interval '1 microsecond'`, float64(d.Microseconds()))
+}
+
 func (b *testBundle) start(t *testing.T, refs ...internalapi.AttemptRef) []string {
 	t.Helper()
 	resp, err := b.svc.StartAttempts(b.ctx, refs)
@@ -57,7 +64,7 @@ func TestDispatchedJobHasNoLeaseUntilStarted(t *testing.T) {
 		t.Fatalf("dispatched job: %+v; want RUNNING without lease or start time", j)
 	}
 	// Far past any lease: the job is still only dispatched.
-	b.exec(t, `UPDATE jobs SET dispatched_at = now() - interval '1 hour' WHERE id = $1`, id)
+	b.age(t, time.Hour)
 	if r := b.runOnce(t, b.svc); r.Rescued != 0 || r.Returned != 0 {
 		t.Fatalf("pass on an unstarted job: %+v; want nothing rescued or returned", r)
 	}
@@ -85,7 +92,7 @@ func TestStartedAttemptThatHangsIsRescued(t *testing.T) {
 	b := setup(t, nil)
 	id, ref := b.dispatchOne(t, 0)
 	b.start(t, ref)
-	b.exec(t, `UPDATE jobs SET lease_until = now() - interval '1 second' WHERE id = $1`, id)
+	b.expire(t, id)
 	if r := b.runOnce(t, b.svc); r.Rescued != 1 {
 		t.Fatalf("pass: %+v; want one rescue", r)
 	}
@@ -183,7 +190,7 @@ func TestQueueTimeoutTakesBackUnstartedAttempts(t *testing.T) {
 	lost, lostRef := b.dispatchOne(t, 0)
 	running, runningRef := b.dispatchOne(t, 0)
 	b.start(t, runningRef)
-	b.exec(t, `UPDATE jobs SET dispatched_at = now() - interval '2 minutes'`)
+	b.age(t, 2*time.Minute)
 	r := b.runOnce(t, b.svc)
 	if r.Returned != 1 || r.Rescued != 0 || r.Fresh != 1 {
 		t.Fatalf("pass: %+v; want one attempt returned and dispatched again", r)
