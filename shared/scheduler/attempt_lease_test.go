@@ -114,16 +114,19 @@ func TestStartIsAHOTUpdateOfTheAttemptRowOnly(t *testing.T) {
 	}
 }
 
-// A lease set on the job row (by a start before migration 00012, or by a
-// scheduler still running that code during an update) still counts: the
-// job is not taken back as unstarted, its view shows the lease, and it is
-// rescued once the lease runs out.
+// A lease set on the job row by a scheduler still running the code from
+// before migration 00012 during an update (its start wrote the job's
+// lease_until and started_at and the attempt's started_at) still counts:
+// the job is not taken back as unstarted, its view shows the lease, and
+// it is rescued once the later lease runs out.
 func TestLeaseOnTheJobRowStillCounts(t *testing.T) {
 	b := setup(t, func(c *Config) { paused(c); c.QueueTimeout = time.Minute })
 	b.insertDueJobs(t, 2, 0)
 	refs := b.claimRefs(t, 2)
 	old, unstarted := refs[0].JobID, refs[1].JobID
+	// What the old code's start wrote.
 	b.exec(t, `UPDATE jobs SET lease_until = now() + interval '1 hour', started_at = now() WHERE id = $1`, old)
+	b.exec(t, `UPDATE job_attempts SET started_at = now() WHERE job_id = $1`, old)
 	b.age(t, 2*time.Minute)
 	if r := b.runOnce(t, b.svc); r.Returned != 1 || r.Rescued != 0 {
 		t.Fatalf("pass: %+v; want the unstarted job returned, the other left to its lease", r)

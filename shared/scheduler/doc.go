@@ -65,6 +65,26 @@
 // [Service.Redrive] dispatches every RUNNING job again, uncharged, for a
 // broker that lost its log.
 //
+// The lease and the start time live on the attempt row
+// (job_attempts.lease_until, started_at), next to its dispatch ID: a
+// start (or a renewal, the same dispatch started again) updates that
+// row only, changing no indexed column, so the update is HOT and the
+// wide jobs row with its indexes is not rewritten (migration 00012). The
+// start locks the attempt row and checks it on its latest version: every
+// change that ends an attempt or supersedes its dispatch (a result, a
+// rescue, a cancel, a return, a re-drive) writes or deletes that row
+// under its job's lock, so a start and such a change exclude each other.
+// The rescue and the queue timeout find their candidates among the open
+// attempts (outcome IS NULL: job_attempts_open_idx, at most MaxInFlight
+// rows on a few recent pages), then check and lock the job and the
+// attempt, skipping either if held. The job's views show its current
+// attempt's lease and, while the first started attempt runs, its start
+// time (jobs.started_at gets it when that attempt ends); a start changes
+// neither the job's version nor its updated_at. Migration 00012 copies running jobs'
+// leases to their attempts; a lease the older code sets on
+// jobs.lease_until during an update still counts: the later of the two
+// is the lease.
+//
 // # Dispatch
 //
 // A pass claims up to min(BatchSize, MaxInFlight - running) due jobs

@@ -102,12 +102,19 @@ const (
 )
 
 // leaseExpiredQuery is jobLeaseExpiredLock's statement ($1: the limit).
+// The candidates come from the open attempt rows alone (a few recent
+// pages, through job_attempts_open_idx): those whose lease ran out, and
+// those started with no lease on the attempt (by the code before
+// migration 00012, whose lease is on the job; or re-driven). Only they
+// are looked up in jobs, by ID, and checked and locked.
 const leaseExpiredQuery = `
 	SELECT j.id::text, j.job_type, j.payload, j.max_retry_count, j.trace_id, j.status, j.attempts,
 	       j.version, j.budget_base
-	  FROM job_attempts a
-	  JOIN jobs j ON j.id = a.job_id AND j.attempts = a.attempt
-	 WHERE a.outcome IS NULL AND j.status = 'RUNNING'
+	  FROM jobs j
+	  JOIN job_attempts a ON a.job_id = j.id AND a.attempt = j.attempts
+	 WHERE j.id = ANY(ARRAY(SELECT c.job_id FROM job_attempts c WHERE c.outcome IS NULL
+	                          AND (c.lease_until < now() OR (c.lease_until IS NULL AND c.started_at IS NOT NULL))))
+	   AND a.outcome IS NULL AND j.status = 'RUNNING'
 	   AND greatest(a.lease_until, j.lease_until) < now()
 	 ORDER BY greatest(a.lease_until, j.lease_until) LIMIT $1
 	   FOR UPDATE OF j, a SKIP LOCKED`

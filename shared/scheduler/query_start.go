@@ -131,14 +131,18 @@ func jobReleaseMany(ctx context.Context, q querier, refs []internalapi.AttemptRe
 }
 
 // unstartedQuery is jobReturnUnstarted's statement ($1: the timeout in
-// microseconds, $2: the limit).
+// microseconds, $2: the limit). The candidates come from the open
+// attempt rows alone (job_attempts_open_idx, from its oldest dispatch to
+// the cutoff); only they are looked up in jobs, checked and locked.
 const unstartedQuery = `
 	WITH locked AS (
 	    SELECT j.id, j.dispatch_id::text AS ref
-	      FROM job_attempts a
-	      JOIN jobs j ON j.id = a.job_id AND j.attempts = a.attempt
-	     WHERE a.outcome IS NULL AND a.dispatched_at < now() - $1::float8 * interval '1 microsecond'
-	       AND a.lease_until IS NULL AND j.lease_until IS NULL AND j.status = 'RUNNING'
+	      FROM jobs j
+	      JOIN job_attempts a ON a.job_id = j.id AND a.attempt = j.attempts
+	     WHERE j.id = ANY(ARRAY(SELECT c.job_id FROM job_attempts c
+	                             WHERE c.outcome IS NULL AND c.lease_until IS NULL
+	                               AND c.dispatched_at < now() - $1::float8 * interval '1 microsecond'))
+	       AND a.outcome IS NULL AND a.lease_until IS NULL AND j.lease_until IS NULL AND j.status = 'RUNNING'
 	       AND j.dispatched_at < now() - $1::float8 * interval '1 microsecond'
 	     ORDER BY j.dispatched_at LIMIT $2
 	       FOR UPDATE OF j, a SKIP LOCKED
@@ -147,8 +151,8 @@ const unstartedQuery = `
 // jobReturnUnstarted takes back up to limit attempts dispatched more than
 // timeout ago that no worker started, oldest first, skipping jobs (and
 // attempts) other transactions hold. It reads the open attempts
-// (job_attempts_open_idx), only those dispatched before the cutoff: a
-// re-drive moves the job's dispatched_at on, never back. A lease on
+// dispatched before the cutoff (the attempt's dispatched_at is never
+// later than its job's: a re-drive moves only the job's on). A lease on
 // either row means started (jobs.lease_until: by the code before
 // migration 00012). It returns how many it took back.
 func jobReturnUnstarted(ctx context.Context, q querier, timeout time.Duration, limit int) (int, error) {

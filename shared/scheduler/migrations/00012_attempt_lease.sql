@@ -10,11 +10,17 @@
 -- it). dispatch_id: the dispatch that may start it, as jobs.dispatch_id
 -- (NULL for attempts dispatched before this migration: their job's
 -- dispatch ID fences them). Neither has a default: adding them rewrites
--- no rows. Leases set on jobs.lease_until before this migration (or by a
--- scheduler still running the old code during the update) still count:
--- the rescue and the job view read the later of the two.
+-- no rows. Leases set on jobs.lease_until by a scheduler still running
+-- the old code during the update still count: the rescue, the queue
+-- timeout and the job view read the later of the two.
 ALTER TABLE job_attempts ADD COLUMN IF NOT EXISTS lease_until timestamptz,
                          ADD COLUMN IF NOT EXISTS dispatch_id uuid;
+-- The leases of attempts started so far (and the dispatch-time leases
+-- of jobs from before migration 00005), on their attempt rows.
+UPDATE job_attempts a SET lease_until = j.lease_until
+  FROM jobs j
+ WHERE a.job_id = j.id AND a.attempt = j.attempts AND j.status = 'RUNNING'
+   AND j.lease_until IS NOT NULL AND a.outcome IS NULL AND a.lease_until IS NULL;
 -- Room on each page for the start's new row version next to the old
 -- one: a HOT update needs it. (Applies to pages filled from now on.)
 ALTER TABLE job_attempts SET (fillfactor = 80);
