@@ -62,11 +62,7 @@ func TestStartIsAHOTUpdateOfTheAttemptRowOnly(t *testing.T) {
 	}
 	before := b.job(t, refs[0].JobID)
 
-	tx, err := b.pool.Begin(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(b.ctx)
+	tx := b.begin(t)
 	base := readXactUpdates(t, b, tx)
 	started, err := jobStartMany(b.ctx, tx, refs, time.Minute)
 	if err != nil || len(started) != n {
@@ -151,20 +147,34 @@ func TestLeaseOnTheJobRowStillCounts(t *testing.T) {
 	}
 }
 
-// A start renewing a lease holds the attempt row: a rescue running then
-// skips the job, and after the start commits finds the lease renewed.
-func TestRescueSkipsAnAttemptAStartHolds(t *testing.T) {
+// startedAndExpired dispatches and starts one job and moves its lease
+// into the past.
+func startedAndExpired(t *testing.T) (*testBundle, []internalapi.AttemptRef) {
+	t.Helper()
 	b := setup(t, paused)
 	b.insertDueJobs(t, 1, 0)
 	refs := b.claimRefs(t, 1)
 	b.start(t, refs...)
 	b.expire(t, refs[0].JobID)
+	return b, refs
+}
 
-	starting, err := b.pool.Begin(b.ctx)
+// begin starts a transaction, rolled back at the test's end if still open.
+func (b *testBundle) begin(t *testing.T) pgx.Tx {
+	t.Helper()
+	tx, err := b.pool.Begin(b.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer starting.Rollback(b.ctx)
+	t.Cleanup(func() { _ = tx.Rollback(b.ctx) })
+	return tx
+}
+
+// A start renewing a lease holds the attempt row: a rescue running then
+// skips the job, and after the start commits finds the lease renewed.
+func TestRescueSkipsAnAttemptAStartHolds(t *testing.T) {
+	b, refs := startedAndExpired(t)
+	starting := b.begin(t)
 	if got, err := jobStartMany(b.ctx, starting, refs, time.Minute); err != nil || len(got) != 1 {
 		t.Fatalf("renewal: %v, %v", got, err)
 	}
@@ -183,17 +193,8 @@ func TestRescueSkipsAnAttemptAStartHolds(t *testing.T) {
 // and once the rescue commits, refuses the attempt: it never runs an
 // attempt that was already failed as LEASE_EXPIRED.
 func TestStartWaitingForARescueRefuses(t *testing.T) {
-	b := setup(t, paused)
-	b.insertDueJobs(t, 1, 0)
-	refs := b.claimRefs(t, 1)
-	b.start(t, refs...)
-	b.expire(t, refs[0].JobID)
-
-	rescuing, err := b.pool.Begin(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rescuing.Rollback(b.ctx)
+	b, refs := startedAndExpired(t)
+	rescuing := b.begin(t)
 	if held, err := jobLeaseExpiredLock(b.ctx, rescuing, 10); err != nil || len(held) != 1 {
 		t.Fatalf("rescue: %d jobs, %v; want 1", len(held), err)
 	}

@@ -126,11 +126,7 @@ func claimIDs(cs []claimedJob) []string {
 // rows would fail instead of hanging.
 func (b *testBundle) beginNoWait(t *testing.T) pgx.Tx {
 	t.Helper()
-	tx, err := b.pool.Begin(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tx.Rollback(b.ctx) })
+	tx := b.begin(t)
 	if _, err := tx.Exec(b.ctx, `SET LOCAL lock_timeout = '100ms'`); err != nil {
 		t.Fatal(err)
 	}
