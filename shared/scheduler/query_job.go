@@ -125,7 +125,8 @@ const leaseExpiredQuery = `
 // the lease holds the attempt row, and one that committed meanwhile is
 // seen when the row is locked. It reads the open attempts
 // (job_attempts_open_idx, at most SCHEDULER_MAX_IN_FLIGHT); the lease is
-// the later of the attempt's and the job's (set before migration 00012).
+// the later of the attempt's and the job's (set by the code before
+// migration 00012).
 func jobLeaseExpiredLock(ctx context.Context, q querier, limit int) ([]jobState, error) {
 	rows, err := q.Query(ctx, leaseExpiredQuery, limit)
 	if err != nil {
