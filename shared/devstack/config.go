@@ -53,7 +53,6 @@ type Config struct {
 	// (WORKER_IO_CONCURRENCY).
 	RunJobBatchSize int
 	ESMBatchWindow  time.Duration // ESM_BATCH_WINDOW
-	ESMLingerMin    int           // ESM_LINGER_MIN: the window waits only for a poll of this many records (esm.Mapping.LingerMin)
 	ESMPollers      int           // ESM_POLLERS: consumers per mapping
 	FunctionTimeout time.Duration // FUNCTION_TIMEOUT: deadline of every invocation but the tick and the worker's
 	APIBodyLimit    int64         // API_BODY_LIMIT_BYTES
@@ -142,7 +141,6 @@ var Vars = []Var{
 	{"TICK_INTERVAL", "1s", "how often the local EventBridge schedule invokes the scheduler (each tick's deadline)", true},
 	{"ESM_BATCH_SIZE", "100", "event-source mappings: records per invocation at most", true},
 	{"ESM_BATCH_WINDOW", "5ms", "event-source mappings: how long to wait to fill a batch", true},
-	{"ESM_LINGER_MIN", "10", "event-source mappings: wait out ESM_BATCH_WINDOW only when a poll brought at least this many records (a busy stream); a sparser poll is delivered at once (0: always wait, as AWS does)", true},
 	{"ESM_POLLERS", "2", "event-source mappings: consumer-group members per mapping", true},
 	{"ESM_RUN_JOB_BATCH_SIZE", "500", "the run-job mapping's (the worker's) records per invocation at most: ESM_POLLERS × this many attempts may run at once, 1,000 by default (WORKER_IO_CONCURRENCY)", true},
 	{"FUNCTION_TIMEOUT", "60s", "deadline of each local invocation (HTTP and Kafka) but the worker's run-job batches", true},
@@ -216,7 +214,6 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 		TickInterval:    env.Duration("TICK_INTERVAL", time.Second, 10*time.Millisecond, time.Hour),
 		ESMBatchSize:    env.Int("ESM_BATCH_SIZE", 100, 1, 10000),
 		ESMBatchWindow:  env.Duration("ESM_BATCH_WINDOW", 5*time.Millisecond, 0, 300*time.Second),
-		ESMLingerMin:    env.Int("ESM_LINGER_MIN", 10, 0, 10000),
 		ESMPollers:      env.Int("ESM_POLLERS", 2, 1, 64),
 		RunJobBatchSize: env.Int("ESM_RUN_JOB_BATCH_SIZE", DefaultRunJobBatchSize, 1, 10000),
 		FunctionTimeout: env.Duration("FUNCTION_TIMEOUT", 60*time.Second, time.Second, 15*time.Minute),

@@ -284,7 +284,6 @@ func mappings(cfg Config, in *infra, inv invoke.Invoker, log *slog.Logger) []*es
 			Function:        r.Consumer,
 			BatchSize:       batch,
 			Window:          cfg.ESMBatchWindow,
-			LingerMin:       cfg.ESMLingerMin,
 			Pollers:         cfg.ESMPollers,
 			Brokers:         in.brokers,
 			ClientOpts:      in.kafkaOpts,
@@ -336,8 +335,8 @@ func (s *Stack) printSummary() {
 	fmt.Fprintf(w, "  Kafka        %s  (%s)\n", strings.Join(s.Brokers, ","), kafkaNote)
 	fmt.Fprintf(w, "  Postgres     %s  (%s)\n", pgdb.Redact(s.DatabaseURL), pgNote)
 	fmt.Fprintf(w, "  data folder  %s\n", s.DataDir)
-	fmt.Fprintf(w, "  schedule every %s; event-source mappings: batch %d (run-job %d), window %s (for polls of %d+ records), %d pollers; function timeout %s (worker %s); at most %d jobs in flight\n",
-		cfg.TickInterval, cfg.ESMBatchSize, cfg.RunJobBatchSize, cfg.ESMBatchWindow, cfg.ESMLingerMin, cfg.ESMPollers, cfg.FunctionTimeout, cfg.WorkerTimeout, cfg.Scheduler.MaxInFlight)
+	fmt.Fprintf(w, "  schedule every %s; event-source mappings: batch %d (run-job %d), window %s, %d pollers; function timeout %s (worker %s); at most %d jobs in flight\n",
+		cfg.TickInterval, cfg.ESMBatchSize, cfg.RunJobBatchSize, cfg.ESMBatchWindow, cfg.ESMPollers, cfg.FunctionTimeout, cfg.WorkerTimeout, cfg.Scheduler.MaxInFlight)
 	fmt.Fprintf(w, "\nTry:\n")
 	// With auth on, the examples carry the credentials they need: the
 	// caller's key (KEY, set first) on the public API, the internal

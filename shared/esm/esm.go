@@ -9,9 +9,7 @@
 //   - Batching. A batch holds at most BatchSize records (AWS default 100).
 //     When fewer are available the mapping keeps gathering for up to
 //     Window (MaximumBatchingWindowInSeconds) from the first record, then
-//     invokes with what it has. With LingerMin set (the local stack's
-//     default), only a poll of at least LingerMin records waits for more:
-//     a busy stream gets fuller batches, a lone record goes at once. A batch also stays under MaxPayloadBytes
+//     invokes with what it has. A batch also stays under MaxPayloadBytes
 //     (Lambda's 6 MB synchronous payload limit); records that do not fit
 //     open the next batch.
 //   - Shape. Records are grouped by "topic-partition", in offset order,
@@ -85,18 +83,11 @@ type Mapping struct {
 	// Window is how long to keep gathering records for a batch that is not
 	// full, counted from its first record; 0 invokes with whatever one
 	// poll returned.
-	Window time.Duration
-	// LingerMin makes the window adaptive: a batch is gathered for up to
-	// Window only when its first poll returned at least LingerMin records
-	// (a busy stream, where fuller batches save invocations); a sparser
-	// poll is delivered at once, so a lone record does not wait out the
-	// window at every hop. 0 always waits, as AWS's
-	// MaximumBatchingWindowInSeconds does.
-	LingerMin int
-	Pollers   int      // consumer-group members; 0 means 1
-	Brokers   []string // seed brokers
-	Invoker   invoke.Invoker
-	Log       *slog.Logger // nil discards
+	Window  time.Duration
+	Pollers int      // consumer-group members; 0 means 1
+	Brokers []string // seed brokers
+	Invoker invoke.Invoker
+	Log     *slog.Logger // nil discards
 	// RetryBackoff is the first pause before retrying a failed batch; it
 	// doubles up to 5 s. 0 means 200 ms.
 	RetryBackoff time.Duration
@@ -242,7 +233,7 @@ func (p *poller) gather(ctx context.Context) []*kgo.Record {
 	p.pending = nil
 	if len(recs) == 0 {
 		recs = p.poll(ctx, m.BatchSize)
-		if len(recs) > 0 && len(recs) < m.BatchSize && len(recs) >= m.LingerMin && m.Window > 0 {
+		if len(recs) > 0 && len(recs) < m.BatchSize && m.Window > 0 {
 			wctx, cancel := context.WithTimeout(ctx, m.Window)
 			for len(recs) < m.BatchSize && wctx.Err() == nil {
 				recs = append(recs, p.poll(wctx, m.BatchSize-len(recs))...)

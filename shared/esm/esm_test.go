@@ -262,36 +262,6 @@ func TestBatchSizeIsRespected(t *testing.T) {
 	}
 }
 
-// With LingerMin, the window is adaptive: a busy poll (300 records
-// waiting) still fills whole batches under a window far longer than the
-// test, and a lone record that follows is delivered at once instead of
-// waiting out that window.
-func TestLingerMinWaitsOnlyForBusyPolls(t *testing.T) {
-	brokers := kafkatest.Cluster(t)
-	prod := manualProducer(t, brokers)
-	var rs []*kgo.Record
-	for i := 0; i < 300; i++ {
-		rs = append(rs, &kgo.Record{Topic: envelope.TopicJobCreated, Partition: 0, Value: []byte(fmt.Sprint(i))})
-	}
-	produce(t, prod, rs...)
-
-	rec := newRecorder()
-	stop := run(t, &esm.Mapping{
-		Topics: []string{envelope.TopicJobCreated}, Group: "linger-test", Function: "fn",
-		BatchSize: 100, Window: time.Hour, LingerMin: 5, Brokers: brokers,
-	}, rec)
-	cs := rec.waitFor(t, "300 records", func(cs []call) bool { return uniqueRecords(cs) == 300 })
-	if len(cs) != 3 {
-		t.Fatalf("got %d invocations for 300 waiting records, want 3 full batches", len(cs))
-	}
-	produce(t, prod, &kgo.Record{Topic: envelope.TopicJobCreated, Partition: 0, Value: []byte("lone")})
-	cs = rec.waitFor(t, "the lone record, under a window of an hour", func(cs []call) bool { return uniqueRecords(cs) == 301 })
-	stop()
-	if last := cs[len(cs)-1]; len(last.records) != 1 || last.records[0].Offset != 300 {
-		t.Errorf("last invocation: %d records; want the lone record at offset 300", len(last.records))
-	}
-}
-
 func TestFailedBatchIsRetriedWholeAndNotCommitted(t *testing.T) {
 	brokers := kafkatest.Cluster(t)
 	prod := manualProducer(t, brokers)
