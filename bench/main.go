@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -147,6 +148,9 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	if o.spans && (cfg.Tracing.Disabled || cfg.Tracing.Endpoint != "") {
+		return errors.New("-spans reads the stack's own span store: tracing must be on and kept in process (unset OTEL_SDK_DISABLED and OTEL_EXPORTER_OTLP_ENDPOINT)")
+	}
 	cfg.DataDir = o.dataDir
 	cfg.Kafka = kafka.Config{} // the embedded broker
 	cfg.KafkaPort = 0
@@ -266,7 +270,7 @@ func withStack(ctx context.Context, cfg devstack.Config, o options, run func(*be
 	}
 	cfg.DatabasePrefix = fmt.Sprintf("jobweaver_bench_%d", time.Now().UnixNano())
 	fmt.Fprintln(os.Stderr, "bench: starting a private local stack…")
-	if o.spans && !cfg.Tracing.Disabled && cfg.Tracing.Endpoint == "" {
+	if o.spans {
 		cfg.Tracing.Store = tracing.NewStore(cfg.Tracing.StoreSpans)
 	}
 	st, err := devstack.Start(ctx, cfg, io.Discard)

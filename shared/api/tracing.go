@@ -86,7 +86,7 @@ func (s *Service) jobTrace(w http.ResponseWriter, r *http.Request) error {
 	tid := tracing.IDOf(sub.TraceID)
 	if s.tracing == nil {
 		httpjson.Write(w, http.StatusOK, JobTrace{TraceID: tid.String(), Spans: []tracing.Span{},
-			Note: "tracing is off in this stack: no job has spans. Set OTEL_TRACES_SAMPLER_ARG (1 traces every job; docs/tracing.md)"})
+			Note: "tracing is off in this stack, so no job has spans: OTEL_SDK_DISABLED=true is set, or the function runs on its own without OTEL_* settings. Unset OTEL_SDK_DISABLED (the local stack traces 1 % of jobs) or set OTEL_TRACES_SAMPLER_ARG=1 to trace every job (docs/tracing.md)"})
 		return nil
 	}
 	store := s.tracing.Store()
