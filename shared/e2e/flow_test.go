@@ -96,27 +96,53 @@ func TestFailureRetriesWithGrowingDelaysThenDeadLetters(t *testing.T) {
 		t.Fatalf("attempts = %v, want 3", job["attempts"])
 	}
 
-	// Three attempts, each dispatched later than the one before by a
-	// growing delay (base 300 ms: ~300 ms, then ~600 ms, ±20 %).
+	// Three attempts. Each failure scheduled the next one after a growing
+	// delay (base 300 ms: 300 ms, then 600 ms, ±20 % jitter), and no retry
+	// was dispatched before it was due. The delay is read from the attempt
+	// row (retry_at and finished_at share one now()), not from the gaps
+	// between dispatches: those add the attempt's run and the result's hops,
+	// which a loaded machine stretches by hundreds of milliseconds.
 	rows, err := s.DBs["scheduler"].Query(context.Background(),
-		`SELECT dispatched_at FROM job_attempts WHERE job_id = $1 ORDER BY attempt`, id)
+		`SELECT dispatched_at, finished_at, retry_at FROM job_attempts WHERE job_id = $1 ORDER BY attempt`, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var at []time.Time
+	type attemptTimes struct {
+		dispatched      time.Time
+		finished, retry *time.Time
+	}
+	var at []attemptTimes
 	for rows.Next() {
-		var d time.Time
-		if err := rows.Scan(&d); err != nil {
+		var a attemptTimes
+		if err := rows.Scan(&a.dispatched, &a.finished, &a.retry); err != nil {
 			t.Fatal(err)
 		}
-		at = append(at, d)
+		at = append(at, a)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	if len(at) != 3 {
 		t.Fatalf("attempt rows = %d", len(at))
 	}
-	gap1, gap2 := at[1].Sub(at[0]), at[2].Sub(at[1])
-	if gap1 < 240*time.Millisecond || gap2 <= gap1 {
-		t.Errorf("retry gaps %v then %v: want ≥240ms and growing", gap1, gap2)
+	wantDelay := []struct{ lo, hi time.Duration }{
+		{240 * time.Millisecond, 360 * time.Millisecond},
+		{480 * time.Millisecond, 720 * time.Millisecond},
+	}
+	for i, w := range wantDelay {
+		a, next := at[i], at[i+1]
+		if a.finished == nil || a.retry == nil {
+			t.Fatalf("attempt %d: finished_at %v retry_at %v, want both set", i+1, a.finished, a.retry)
+		}
+		if d := a.retry.Sub(*a.finished); d < w.lo || d > w.hi {
+			t.Errorf("attempt %d scheduled its retry after %v, want %v–%v", i+1, d, w.lo, w.hi)
+		}
+		if next.dispatched.Before(*a.retry) {
+			t.Errorf("attempt %d dispatched at %v, before its retry was due at %v", i+2, next.dispatched, *a.retry)
+		}
+	}
+	if at[2].retry != nil {
+		t.Errorf("the last attempt scheduled a retry at %v, want none (dead-lettered)", *at[2].retry)
 	}
 
 	testwait.Eventually(t, stacktest.Bound, "the dead letter is persisted", func() bool {
