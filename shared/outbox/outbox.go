@@ -52,17 +52,16 @@ func Row(e envelope.Envelope) RowValues {
 	return RowValues{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: hb}
 }
 
-// Add writes envelopes to the outbox inside tx.
+// Add writes envelopes to the outbox inside tx. The relay's Drain
+// publishes them once tx commits; Insert is Add for a caller that
+// publishes them itself.
 func Add(ctx context.Context, tx pgx.Tx, envs ...envelope.Envelope) error {
 	if len(envs) == 0 {
 		return nil
 	}
 	rows := make([][]any, len(envs))
 	for i, e := range envs {
-		if e.TraceParent == "" {
-			e.TraceParent = tracing.TraceParentFor(ctx, e.TraceID)
-		}
-		r := Row(e)
+		r := rowFor(ctx, e)
 		rows[i] = []any{r.Topic, r.Key, r.Value, r.Headers}
 	}
 	if len(rows) == 1 {
@@ -76,6 +75,52 @@ func Add(ctx context.Context, tx pgx.Tx, envs ...envelope.Envelope) error {
 		return fmt.Errorf("outbox: insert %d rows: %w", len(rows), err)
 	}
 	return nil
+}
+
+// Insert writes envelopes to the outbox inside tx, like Add, in one
+// statement, and returns the new rows' IDs in the order of envs: once tx
+// commits, the caller hands both to Relay.Publish, which sends them with
+// no claim, so that no relay has to scan the table for them. Rows whose
+// publish fails stay for a Drain or DrainOlder.
+func Insert(ctx context.Context, tx pgx.Tx, envs ...envelope.Envelope) ([]int64, error) {
+	if len(envs) == 0 {
+		return nil, nil
+	}
+	var (
+		topics       = make([]string, len(envs))
+		keys, values = make([][]byte, len(envs)), make([][]byte, len(envs))
+		headers      = make([]string, len(envs))
+	)
+	for i, e := range envs {
+		r := rowFor(ctx, e)
+		topics[i], keys[i], values[i], headers[i] = r.Topic, r.Key, r.Value, string(r.Headers)
+	}
+	// INSERT … SELECT inserts, and RETURNING returns, in the order of the
+	// arrays (the api's batch submit relies on the same).
+	rows, err := tx.Query(ctx, `
+		INSERT INTO outbox (topic, key, value, headers)
+		SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[])
+		RETURNING id`, topics, keys, values, headers)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: insert %d rows: %w", len(envs), err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("outbox: insert %d rows: %w", len(envs), err)
+	}
+	if len(ids) != len(envs) {
+		return nil, fmt.Errorf("outbox: insert %d rows: %d went in", len(envs), len(ids))
+	}
+	return ids, nil
+}
+
+// rowFor is e's outbox row, with the traceparent of the span in ctx when e
+// carries none.
+func rowFor(ctx context.Context, e envelope.Envelope) RowValues {
+	if e.TraceParent == "" {
+		e.TraceParent = tracing.TraceParentFor(ctx, e.TraceID)
+	}
+	return Row(e)
 }
 
 // Relay publishes unsent outbox rows.

@@ -112,3 +112,63 @@ func TestPublishedRowsAreDeletedWithoutAnotherCall(t *testing.T) {
 		return n == 0
 	})
 }
+
+// Insert returns each envelope's row ID in the order given, so that
+// Publish deletes exactly the rows it sent.
+func TestInsertReturnsTheRowsIDsInOrder(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.Pool(t, worker.Migrations())
+	tests := []struct {
+		name string
+		n    int
+	}{
+		{"none", 0},
+		{"one", 1},
+		{"many", 40},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var envs []envelope.Envelope
+			for i := 0; i < tt.n; i++ {
+				typ := envelope.TypeJobCompleted
+				if i%3 == 1 {
+					typ = envelope.TypeJobFailed // another topic in between
+				}
+				e, err := envelope.New(typ, "trace-insert", "7b0c0c5e-4d0f-4e0f-9a47-0c9f4f1f2e3d", envelope.AttemptResult{Attempt: i + 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				envs = append(envs, e)
+			}
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			ids, err := outbox.Insert(ctx, tx, envs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if len(ids) != tt.n {
+				t.Fatalf("%d IDs for %d envelopes", len(ids), tt.n)
+			}
+			for i, id := range ids {
+				var topic string
+				var value []byte
+				if err := pool.QueryRow(ctx, `SELECT topic, value FROM outbox WHERE id = $1`, id).Scan(&topic, &value); err != nil {
+					t.Fatalf("row %d (id %d): %v", i, id, err)
+				}
+				got, err := envelope.Decode(value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := outbox.Row(envs[i]); topic != want.Topic || got.EventID != envs[i].EventID {
+					t.Fatalf("row %d (id %d) holds %s %s, want %s %s", i, id, topic, got.EventID, want.Topic, envs[i].EventID)
+				}
+			}
+		})
+	}
+}

@@ -18,7 +18,9 @@
 // ends. Each result is stored (an executions row and its result event in
 // the outbox, in one transaction with whatever other results are waiting)
 // and published as soon as its attempt ends, never held behind a slower
-// neighbour. Records that get no slot before the invocation's step
+// neighbour: by its outbox row's ID (outbox.Insert, Relay.Publish), with
+// no scan of the outbox; a redelivered batch, or one whose publish failed,
+// drains the whole outbox before it returns. Records that get no slot before the invocation's step
 // deadline are released to the scheduler, which dispatches them again
 // without charging an attempt. If storing or publishing fails, the handler
 // returns the error, the mapping retries the batch, the finished attempts

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,21 +15,35 @@ import (
 // attempt ends, never held behind a slower neighbour of its batch. One
 // goroutine commits whatever results are waiting in one transaction (an
 // executions row each, plus its result event in the outbox); another
-// drains the outbox after each commit. Results that end during a commit
-// go together in the next one, and commits go on while a drain publishes,
-// so the groups grow with the load and nothing waits for its neighbours.
+// publishes what the commits wrote, by their outbox rows' IDs
+// (Relay.Publish), with no claim and no scan of the outbox. Results that
+// end during a commit go together in the next one, and commits go on
+// while a publish runs, so the groups grow with the load and nothing waits
+// for its neighbours.
+//
+// Rows a publish could not send, and rows an earlier delivery of the batch
+// committed but never sent (a crash, a failed invocation), go out with a
+// full drain of the outbox at the end of the invocation; see finish.
 type reporter struct {
 	s       *Service
 	ctx     context.Context
 	in      chan report
 	running atomic.Int32  // attempts started and not yet added
-	kick    chan struct{} // a commit went in: drain (buffered 1)
+	kick    chan struct{} // a commit went in: publish (buffered 1)
 	done    chan struct{}
 	poison  []envelope.Envelope // written with the first commit
 
+	mu      sync.Mutex
+	pending []*committed // committed, not yet handed to Publish
+
+	// redelivered: some of the batch finished in an earlier delivery,
+	// whose result events may still wait in the outbox.
+	redelivered bool
+
 	// Read after done is closed.
-	storeErr error // the commits that failed
-	drainErr error // the last drain's error
+	storeErr   error // the commits that failed
+	publishErr error // the first publish that failed
+	drainErr   error // the final drain's error
 }
 
 type report struct {
@@ -37,26 +52,82 @@ type report struct {
 }
 
 // newReporter starts the reporter for a batch of n tasks; the poison
-// records' dead letters go out with its first commit.
-func (s *Service) newReporter(ctx context.Context, n int, poison []envelope.Envelope) *reporter {
+// records' dead letters go out with its first commit. redelivered says
+// that some of the batch finished in an earlier delivery.
+func (s *Service) newReporter(ctx context.Context, n int, poison []envelope.Envelope, redelivered bool) *reporter {
 	r := &reporter{s: s, ctx: ctx, in: make(chan report, n), kick: make(chan struct{}, 1),
-		done: make(chan struct{}), poison: poison}
-	drained := make(chan struct{})
+		done: make(chan struct{}), poison: poison, redelivered: redelivered}
+	published := make(chan struct{})
 	go func() {
-		defer close(drained)
+		defer close(published)
 		for range r.kick {
-			_, r.drainErr = r.s.relay.Drain(r.ctx)
+			r.publish()
 		}
 	}()
 	go func() {
 		defer close(r.done)
 		r.loop()
-		r.signal() // a last drain after the last commit (and for earlier leftovers)
+		r.signal() // a last publish after the last commit
 		close(r.kick)
-		<-drained
+		<-published
+		r.finish()
 	}()
 	return r
 }
+
+// publish sends what the commits so far wrote to the outbox, in one
+// Publish.
+func (r *reporter) publish() {
+	r.mu.Lock()
+	cs := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+	var (
+		ids  []int64
+		envs []envelope.Envelope
+	)
+	for _, c := range cs {
+		ids, envs = append(ids, c.ids...), append(envs, c.envs...)
+	}
+	if err := r.s.relay.Publish(r.ctx, ids, envs...); err != nil && r.publishErr == nil {
+		r.publishErr = err
+	}
+}
+
+// finish drains the whole outbox when this invocation owes it: a publish
+// failed (its rows stayed), or the batch is a redelivery (an earlier
+// delivery may have committed results it never sent). Otherwise it sweeps
+// rows older than sweepAge, at most once per sweepEvery per process, for
+// whatever a crashed process left; a failed sweep is only logged.
+func (r *reporter) finish() {
+	if r.publishErr != nil || r.redelivered {
+		if _, err := r.s.relay.Drain(r.ctx); err != nil {
+			r.drainErr = err
+			if r.publishErr != nil {
+				r.drainErr = fmt.Errorf("%w (after: %w)", err, r.publishErr)
+			}
+		}
+		return
+	}
+	now := time.Now().UnixNano()
+	last := r.s.lastSweep.Load()
+	if now-last < int64(sweepEvery) || !r.s.lastSweep.CompareAndSwap(last, now) {
+		return
+	}
+	if n, err := r.s.relay.DrainOlder(r.ctx, sweepAge); err != nil {
+		r.s.log.WarnContext(r.ctx, "outbox sweep failed; the rows stay for the next sweep", "published", n, "error", err.Error())
+	} else if n > 0 {
+		r.s.log.InfoContext(r.ctx, "outbox sweep published left-over result events", "published", n)
+	}
+}
+
+// The sweep for rows a crashed or failed process left: at most every
+// sweepEvery per process, rows at least sweepAge old (younger ones may be
+// in a Publish of a concurrent invocation right now).
+const (
+	sweepEvery = time.Second
+	sweepAge   = 2 * time.Second
+)
 
 // started counts an attempt that will be added.
 func (r *reporter) started() { r.running.Add(1) }
@@ -143,11 +214,17 @@ func (r *reporter) commit(batch []report) {
 	for i, b := range batch {
 		tasks[i], outs[i] = b.t, b.o
 	}
-	if err := r.s.record(r.ctx, tasks, outs, r.poison); err != nil {
+	c, err := r.s.record(r.ctx, tasks, outs, r.poison)
+	if err != nil {
 		r.storeErr = errors.Join(r.storeErr, err)
 		return
 	}
 	r.s.countAttempts(tasks, outs, len(r.poison))
 	r.poison = nil
-	r.signal()
+	if c != nil && len(c.envs) > 0 {
+		r.mu.Lock()
+		r.pending = append(r.pending, c)
+		r.mu.Unlock()
+		r.signal()
+	}
 }

@@ -45,14 +45,16 @@ RETURNING event_id::text`
 
 // record writes, in one transaction, an executions row per attempt, the
 // result events of the rows that went in (a racing delivery that inserted
-// first keeps its own), and the poison records' dead letters.
-func (s *Service) record(ctx context.Context, tasks []*task, outs []outcome, poison []envelope.Envelope) error {
+// first keeps its own), and the poison records' dead letters. It returns
+// the events it committed to the outbox and their rows' IDs, for
+// Relay.Publish.
+func (s *Service) record(ctx context.Context, tasks []*task, outs []outcome, poison []envelope.Envelope) (*committed, error) {
 	if len(tasks) == 0 && len(poison) == 0 {
-		return nil
+		return nil, nil
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("worker: begin: %w", err)
+		return nil, fmt.Errorf("worker: begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
@@ -82,21 +84,21 @@ func (s *Service) record(ctx context.Context, tasks []*task, outs []outcome, poi
 		rows, err := tx.Query(ctx, insertExecutions, eventIDs, jobIDs, attempts, traceIDs, statuses,
 			started, finished, durations, codes, errs, steps)
 		if err != nil {
-			return fmt.Errorf("worker: insert executions: %w", err)
+			return nil, fmt.Errorf("worker: insert executions: %w", err)
 		}
 		ins, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
-			return fmt.Errorf("worker: insert executions: %w", err)
+			return nil, fmt.Errorf("worker: insert executions: %w", err)
 		}
 		inserted := make(map[string]bool, len(ins))
 		for _, id := range ins {
 			inserted[id] = true
 		}
 		if err := insertOutputs(ctx, tx, tasks, outs, inserted); err != nil {
-			return err
+			return nil, err
 		}
 		if err := insertLastCheckpoints(ctx, tx, tasks, outs, inserted); err != nil {
-			return err
+			return nil, err
 		}
 		envs = make([]envelope.Envelope, 0, len(poison)+len(ins))
 		envs = append(envs, poison...)
@@ -107,13 +109,20 @@ func (s *Service) record(ctx context.Context, tasks []*task, outs []outcome, poi
 			envs = append(envs, resultEvent(t, outs[i]))
 		}
 	}
-	if err := outbox.Add(ctx, tx, envs...); err != nil {
-		return fmt.Errorf("worker: %w", err)
+	ids, err := outbox.Insert(ctx, tx, envs...)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("worker: commit: %w", err)
+		return nil, fmt.Errorf("worker: commit: %w", err)
 	}
-	return nil
+	return &committed{ids: ids, envs: envs}, nil
+}
+
+// committed are events a commit wrote to the outbox, with their rows' IDs.
+type committed struct {
+	ids  []int64
+	envs []envelope.Envelope
 }
 
 // resultEvent is the job-completed or job-failed event of an attempt.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -39,6 +40,9 @@ type Service struct {
 	slots *slots
 	// pruner paces the pruning of checkpoints (prune.go).
 	pruner pruner
+	// lastSweep is when this process last swept the outbox for rows a
+	// failed or crashed publish left (unix nanoseconds; report.go).
+	lastSweep atomic.Int64
 }
 
 // New validates cfg and builds the worker from it and its connections.
@@ -110,12 +114,14 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 		}
 	}
 
+	redelivered := false
 	if len(runs) > 0 {
 		done, err := s.finished(ctx, runs)
 		if err != nil {
 			return err
 		}
 		if len(done) > 0 {
+			redelivered = true
 			fresh := runs[:0]
 			for _, t := range runs {
 				if done[t.eventID] {
@@ -129,7 +135,7 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 		s.loadBatchCheckpoints(ctx, runs)
 	}
 
-	rep := s.newReporter(ctx, len(runs), poison)
+	rep := s.newReporter(ctx, len(runs), poison, redelivered)
 	noClaim := s.runBatch(ctx, runs, rep)
 	err := rep.close()
 	s.gaugeOutboxBacklog(ctx)
