@@ -189,7 +189,36 @@ func (r *Relay) batch() int {
 	return 500
 }
 
+// DrainRows publishes the rows ids, which the caller has just committed,
+// as one Drain pass would: it claims them by primary key (FOR UPDATE SKIP
+// LOCKED), publishes them and deletes them in one transaction, with no
+// scan of the table. A row that a concurrent Drain claimed first is left
+// to it, so no row is published twice by two relays, unlike Publish. It
+// returns how many it published; rows that failed stay for a Drain (a
+// transient failure, returned as an error) or are parked, as in Drain.
+func (r *Relay) DrainRows(ctx context.Context, ids []int64) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	_, n, err := r.claimAndPublish(ctx, `
+		DELETE FROM outbox WHERE id IN (
+			SELECT id FROM outbox WHERE id = ANY($1) FOR UPDATE SKIP LOCKED)
+		RETURNING id, topic, key, value, headers, created_at`, ids)
+	return n, err
+}
+
 func (r *Relay) pass(ctx context.Context, age time.Duration) (claimed, published int, err error) {
+	return r.claimAndPublish(ctx, `
+		DELETE FROM outbox WHERE id IN (
+			SELECT id FROM outbox WHERE created_at <= now() - $2::interval
+			ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+		RETURNING id, topic, key, value, headers, created_at`, r.batch(), age)
+}
+
+// claimAndPublish runs one pass: claimSQL, a statement that deletes rows and
+// returns them; publish them; commit, with the rows that failed put back
+// or parked.
+func (r *Relay) claimAndPublish(ctx context.Context, claimSQL string, args ...any) (claimed, published int, err error) {
 	tx, err := r.Pool.Begin(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("outbox: begin: %w", err)
@@ -197,11 +226,7 @@ func (r *Relay) pass(ctx context.Context, age time.Duration) (claimed, published
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	// One statement claims and deletes; rows that must stay are put back
 	// below, in the same transaction (only when a produce failed).
-	rows, err := tx.Query(ctx, `
-		DELETE FROM outbox WHERE id IN (
-			SELECT id FROM outbox WHERE created_at <= now() - $2::interval
-			ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-		RETURNING id, topic, key, value, headers, created_at`, r.batch(), age)
+	rows, err := tx.Query(ctx, claimSQL, args...)
 	if err != nil {
 		return 0, 0, fmt.Errorf("outbox: claim: %w", err)
 	}

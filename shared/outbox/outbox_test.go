@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -170,5 +171,80 @@ func TestInsertReturnsTheRowsIDsInOrder(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// DrainRows publishes exactly the rows named, and leaves a row that
+// another relay has claimed (locked) to that relay, so that no row goes
+// out twice.
+func TestDrainRowsPublishesOnlyTheRowsNamedAndSkipsClaimedOnes(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.Pool(t, worker.Migrations())
+	brokers := kafkatest.Cluster(t)
+	relay := &outbox.Relay{Pool: pool, Producer: kafkatest.Producer(t, brokers)}
+
+	var envs []envelope.Envelope
+	for i := 0; i < 5; i++ {
+		e, err := envelope.New(envelope.TypeJobCompleted, "trace-rows", "7b0c0c5e-4d0f-4e0f-9a47-0c9f4f1f2e3d", envelope.AttemptResult{Attempt: i + 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, e)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := outbox.Insert(ctx, tx, envs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another relay has claimed row 2 and not committed yet.
+	other, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback(ctx)
+	if _, err := other.Exec(ctx, `SELECT 1 FROM outbox WHERE id = $1 FOR UPDATE`, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := relay.DrainRows(ctx, ids[:3])
+	if err != nil || n != 2 {
+		t.Fatalf("DrainRows = %d, %v; want 2 (rows 0 and 1; row 2 is another relay's)", n, err)
+	}
+	var left []int64
+	rows, err := pool.Query(ctx, `SELECT id FROM outbox ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, id)
+	}
+	if want := []int64{ids[2], ids[3], ids[4]}; fmt.Sprint(left) != fmt.Sprint(want) {
+		t.Fatalf("rows left %v, want %v", left, want)
+	}
+	recs := kafkatest.ReadAll(t, brokers, envelope.TopicJobCompleted, 2, 10*time.Second)
+	got := map[string]bool{}
+	for _, r := range recs {
+		e, err := envelope.Decode(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[e.EventID] = true
+	}
+	if len(recs) != 2 || !got[envs[0].EventID] || !got[envs[1].EventID] {
+		t.Fatalf("published %d records %v, want rows 0 and 1", len(recs), got)
+	}
+	if n, err := relay.DrainRows(ctx, nil); n != 0 || err != nil {
+		t.Fatalf("DrainRows(nil) = %d, %v", n, err)
 	}
 }
