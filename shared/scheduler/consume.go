@@ -19,9 +19,11 @@ import (
 )
 
 // HandleKafka consumes a batch of job-created, job-completed and
-// job-failed records (one batch may mix topics). It ingests new jobs,
-// applies new results and dead-letters poison records in one transaction,
-// then runs a dispatch pass (dispatchSoon) and drains the outbox. An error means the
+// job-failed records (one batch may mix topics). It applies new results,
+// ingests new jobs (dispatching them at once when nothing older is due
+// and there is room: see consume) and dead-letters poison records in one
+// transaction, then runs a dispatch pass (dispatchSoon) unless the
+// transaction left none owed, and drains the outbox. An error means the
 // batch should be delivered again; everything is idempotent.
 func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 	recs := kafka.Flatten(ev)
@@ -55,13 +57,17 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 			results = append(results, in)
 		}
 	}
+	settled := false
 	if len(recs) > 0 {
-		if err := s.consume(ctx, created, results, poison); err != nil {
+		var err error
+		if settled, err = s.consume(ctx, created, results, poison); err != nil {
 			return err
 		}
 		s.metrics.Count("PoisonRecords", len(poison))
 	}
-	if err := s.dispatchSoon(ctx); err != nil {
+	if settled {
+		s.gaugeDueBacklog(ctx, false) // as the pass that found nothing due would
+	} else if err := s.dispatchSoon(ctx); err != nil {
 		return err
 	}
 	_, err := s.relay.Drain(ctx)
@@ -72,40 +78,65 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 	return nil
 }
 
-// consume writes a parsed batch in one transaction.
-func (s *Service) consume(ctx context.Context, created, results []inbound, poison []envelope.Envelope) error {
+// consume writes a parsed batch in one transaction: results first, then
+// the new jobs (ingest), then the dead letters and run-job events to the
+// outbox. It returns whether the batch owes no dispatch pass (settled):
+// it applied no results (a result may free a slot or make a retry due),
+// and its ingest found nothing due and dispatched every job it inserted.
+func (s *Service) consume(ctx context.Context, created, results []inbound, poison []envelope.Envelope) (settled bool, err error) {
 	var m metrics.Pending // the outcomes' metrics count once the transaction commits
 	spans := startConsumeSpans(ctx, created, results)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		n, err := s.ingest(ctx, tx, created)
-		if err != nil {
-			return err
-		}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		dead, err := s.applyResults(ctx, tx, results, &m)
 		if err != nil {
 			return err
 		}
 		spans.stamp(dead)
-		if err := outbox.Add(ctx, tx, append(poison, dead...)...); err != nil {
+		in, err := s.ingest(ctx, tx, created, spans, &m)
+		if err != nil {
 			return err
 		}
-		s.log.DebugContext(ctx, "batch consumed", "created", len(created), "ingested", n,
-			"results", len(results), "poison", len(poison), "deadLetters", len(dead))
+		settled = len(results) == 0 && in.settled
+		if err := outbox.Add(ctx, tx, append(append(poison, dead...), in.runJobs...)...); err != nil {
+			return err
+		}
+		s.log.DebugContext(ctx, "batch consumed", "created", len(created), "ingested", in.inserted,
+			"dispatched", len(in.runJobs), "results", len(results), "poison", len(poison), "deadLetters", len(dead))
 		return nil
 	})
 	spans.end(err)
-	if err == nil {
-		s.metrics.Commit(&m)
+	if err != nil {
+		return false, err
 	}
-	return err
+	s.metrics.Commit(&m)
+	return settled, nil
 }
 
-// ingest inserts the jobs of job-created events as PENDING; a job that
-// exists (a redelivery, or a job cancelled before it arrived) is left as
-// it is.
-func (s *Service) ingest(ctx context.Context, tx pgx.Tx, created []inbound) (int64, error) {
+// ingested is what ingest did.
+type ingested struct {
+	inserted int                 // new jobs (the rest existed)
+	runJobs  []envelope.Envelope // the run-job events of those it dispatched
+	settled  bool                // it saw nothing due and dispatched every job it inserted
+}
+
+// ingest inserts the jobs of job-created events; a job that exists (a
+// redelivery, or a job cancelled before it arrived) is left as it is. If
+// no job is due in either queue, before and after it gets the dispatch
+// lock without waiting (so none jumps the queue and the fair split is
+// not touched), it inserts up to min(BatchSize, MaxInFlight - running)
+// of them RUNNING at once, dispatched just as a dispatch pass would
+// claim them (jobIngestDispatched), and returns their run-job events;
+// the rest are PENDING, for the pass.
+//
+// The lock is tried, never waited for, and taken after the batch's
+// results locked their jobs: holding it, the transaction waits for no
+// lock another transaction holds while waiting for this lock (dispatch
+// passes take it first and skip locked rows), so it adds no deadlock; a
+// pass or another ingest holding it means the batch's jobs go PENDING
+// and its pass (dispatchSoon) dispatches them, as without this.
+func (s *Service) ingest(ctx context.Context, tx pgx.Tx, created []inbound, spans *batchSpans, m *metrics.Pending) (ingested, error) {
 	if len(created) == 0 {
-		return 0, nil
+		return ingested{}, nil
 	}
 	jobs := make([]newJob, 0, len(created))
 	seen := make(map[string]bool, len(created))
@@ -124,7 +155,53 @@ func (s *Service) ingest(ctx context.Context, tx pgx.Tx, created []inbound) (int
 		jobs = append(jobs, j)
 	}
 	slices.SortFunc(jobs, func(a, b newJob) int { return strings.Compare(a.ID, b.ID) })
-	return jobInsertMany(ctx, tx, jobs)
+	room, err := s.ingestRoom(ctx, tx)
+	if err != nil {
+		return ingested{}, err
+	}
+	if room <= 0 {
+		n, err := jobInsertMany(ctx, tx, jobs)
+		return ingested{inserted: int(n)}, err
+	}
+	claimed, pending, err := jobIngestDispatched(ctx, tx, jobs, room)
+	if err != nil {
+		return ingested{}, err
+	}
+	envs, _, _, err := s.dispatched(ctx, claimed, spans, m)
+	if err != nil {
+		return ingested{}, err
+	}
+	return ingested{inserted: len(claimed) + pending, runJobs: envs, settled: pending == 0}, nil
+}
+
+// ingestRoom tries the dispatch lock, unless a job is due, and returns
+// how many new jobs the ingest may dispatch: min(BatchSize, MaxInFlight
+// - running). It is 0 or less (dispatch none, and owe a pass) when
+// dispatch is paused, a job is due, the lock is held or no slot is free.
+func (s *Service) ingestRoom(ctx context.Context, tx pgx.Tx) (int, error) {
+	if s.cfg.MaxInFlight <= 0 {
+		return -1, nil
+	}
+	// A job due already means no dispatch here: then the lock is not
+	// taken, so that passes do not wait for this transaction. The
+	// counts that decide are read after the lock is held (a pass that
+	// committed meanwhile has released it only after its jobs became
+	// visible).
+	var locked bool
+	if err := tx.QueryRow(ctx, `
+		SELECT CASE WHEN EXISTS (SELECT 1 FROM jobs WHERE status = 'PENDING' AND attempts = 0 AND next_run_at <= now())
+		              OR EXISTS (SELECT 1 FROM jobs WHERE status = 'PENDING' AND attempts > 0 AND next_run_at <= now())
+		            THEN false ELSE pg_try_advisory_xact_lock($1) END`, dispatchLockKey).Scan(&locked); err != nil {
+		return 0, fmt.Errorf("scheduler: try the dispatch lock: %w", err)
+	}
+	if !locked {
+		return -1, nil
+	}
+	running, freshDue, retryDue, err := jobDueCounts(ctx, tx, 1)
+	if err != nil || freshDue+retryDue > 0 {
+		return -1, err
+	}
+	return min(s.cfg.BatchSize, s.cfg.MaxInFlight-running), nil
 }
 
 // applyResults applies the results whose event IDs are new to the jobs'

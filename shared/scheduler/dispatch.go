@@ -52,25 +52,10 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 		if err := attachClaimedCallbacks(ctx, tx, claimed); err != nil {
 			return err
 		}
-		envs := make([]envelope.Envelope, 0, len(claimed))
-		for _, c := range claimed {
-			e, err := c.runJob()
-			if err != nil {
-				return err
-			}
-			e.TraceParent = spans.startDispatchSpan(ctx, c)
-			envs = append(envs, e)
-			jt := metrics.Dim("JobType", c.JobType)
-			m.Count("JobsDispatched", 1, jt)
-			m.Value("DispatchLatency", millis(c.DispatchedAt.Sub(c.NextRunAt)), metrics.Milliseconds, jt)
-			if c.Attempts == 1 {
-				fresh++
-				m.Value("FreshJobWait", millis(c.DispatchedAt.Sub(c.CreatedAt)), metrics.Milliseconds, jt)
-			} else {
-				retry++
-			}
-			s.log.DebugContext(trace.With(ctx, c.TraceID, c.ID), "job dispatched",
-				"attempt", c.Attempts, "eventId", e.EventID)
+		var envs []envelope.Envelope
+		envs, fresh, retry, err = s.dispatched(ctx, claimed, spans, &m)
+		if err != nil {
+			return err
 		}
 		return outbox.Add(ctx, tx, envs...)
 	})
@@ -80,6 +65,38 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 	s.metrics.Commit(&m)
 	s.gaugeDueBacklog(ctx, due > fresh+retry || saturated)
 	return fresh, retry, nil
+}
+
+// dispatched builds the run-job events of claimed jobs, each with its
+// dispatch span's traceparent, and counts and logs their dispatch (the
+// metrics go to m). It returns the events and how many of the jobs are
+// fresh (attempt 1) and how many retries. A dispatch pass and an ingest
+// that dispatches (consume) share it, so that their dispatches look the
+// same downstream.
+func (s *Service) dispatched(ctx context.Context, claimed []claimedJob, spans *batchSpans, m *metrics.Pending) (
+	envs []envelope.Envelope, fresh, retry int, err error,
+) {
+	envs = make([]envelope.Envelope, 0, len(claimed))
+	for _, c := range claimed {
+		e, err := c.runJob()
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		e.TraceParent = spans.startDispatchSpan(ctx, c)
+		envs = append(envs, e)
+		jt := metrics.Dim("JobType", c.JobType)
+		m.Count("JobsDispatched", 1, jt)
+		m.Value("DispatchLatency", millis(c.DispatchedAt.Sub(c.NextRunAt)), metrics.Milliseconds, jt)
+		if c.Attempts == 1 {
+			fresh++
+			m.Value("FreshJobWait", millis(c.DispatchedAt.Sub(c.CreatedAt)), metrics.Milliseconds, jt)
+		} else {
+			retry++
+		}
+		s.log.DebugContext(trace.With(ctx, c.TraceID, c.ID), "job dispatched",
+			"attempt", c.Attempts, "eventId", e.EventID)
+	}
+	return envs, fresh, retry, nil
 }
 
 // dispatchSoon runs the dispatch pass that HandleKafka owes its batch,

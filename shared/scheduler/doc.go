@@ -23,8 +23,10 @@
 // One function serves three triggers, routed by [Service.Handle]:
 //
 //   - Kafka (job-created, job-completed, job-failed): [Service.HandleKafka]
-//     applies the whole batch in one transaction with set-based SQL, then
-//     runs a dispatch pass, so a fresh job goes out at once, and drains the
+//     applies the whole batch in one transaction with set-based SQL (its
+//     results, then its new jobs, which it may dispatch at once: see
+//     Dispatch), then runs a dispatch pass unless that transaction
+//     left none owed, so a fresh job goes out at once, and drains the
 //     outbox. Job-created is idempotent on the job ID; results are
 //     idempotent on the event ID (processed_events). Undecodable records are
 //     poison: they become a POISON_RECORD dead letter and never fail the
@@ -96,6 +98,20 @@
 // a transaction-scoped advisory lock, so concurrent passes never overshoot
 // MaxInFlight; SKIP LOCKED keeps them from waiting on rows that result or
 // cancel transactions hold.
+//
+// The Kafka batch that ingests new jobs dispatches them itself when it
+// can do so as a pass would: after applying its results it tries the
+// same lock (without waiting: a pass or another ingest holding it means
+// the jobs go PENDING for the pass; nor at all when a job is due), and
+// if neither queue has a job due once it holds the lock, it inserts up
+// to min(BatchSize, MaxInFlight - running) of them RUNNING with their
+// attempt rows and run-job events, exactly as a claim would leave them
+// (the rest PENDING). A redelivered job-created, whatever its
+// job's state, is never dispatched again (ON CONFLICT DO NOTHING). A
+// batch that applied no results, found nothing due and dispatched every
+// job it inserted owes no pass and runs none. The lock is taken after
+// the batch's job rows and only tried, and passes take it before rows
+// they skip if locked, so the order has no cycle.
 //
 // # Results and retries
 //

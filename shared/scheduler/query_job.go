@@ -66,6 +66,84 @@ func jobInsertMany(ctx context.Context, q querier, jobs []newJob) (int64, error)
 	return tag.RowsAffected(), nil
 }
 
+// jobIngestDispatched ingests jobs like jobInsertMany, except that the
+// first run of them (in ID order) not yet in the table are inserted
+// RUNNING at once, as jobClaimDue would leave them claimed from PENDING:
+// attempt 1 with its job_attempts row, a new dispatch ID, dispatched
+// now, version 1. The caller holds the dispatch lock and has seen no
+// job due and room for run more RUNNING. It returns those dispatched, in
+// ID order, and how many it inserted PENDING.
+func jobIngestDispatched(ctx context.Context, q querier, jobs []newJob, run int) ([]claimedJob, int, error) {
+	if len(jobs) == 0 {
+		return nil, 0, nil
+	}
+	n := len(jobs)
+	ids, types, payloads, traces := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	retries, created, by := make([]int32, n), make([]*time.Time, n), make([]string, n)
+	for i, j := range jobs {
+		ids[i], types[i], payloads[i], traces[i] = j.ID, j.JobType, string(j.Payload), j.TraceID
+		retries[i], created[i], by[i] = int32(j.MaxRetryCount), j.CreatedAt, callerOrAnonymous(j.CreatedBy)
+	}
+	// A job that exists (a redelivery, a cancel before the job arrived)
+	// takes no slot and is left as it is; one inserted concurrently (a
+	// cancel) takes a slot and is skipped by ON CONFLICT.
+	rows, err := q.Query(ctx, `
+		WITH u AS (
+		    SELECT u.*, row_number() OVER (ORDER BY u.id) <= $8 AS run
+		      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::timestamptz[], $7::text[])
+		           AS u(id, job_type, payload, max_retry_count, trace_id, created_at, created_by)
+		     WHERE NOT EXISTS (SELECT 1 FROM jobs e WHERE e.id = u.id::uuid)
+		), ingested AS (
+		    INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, status, attempts, next_run_at,
+		                      created_at, created_by, dispatch_id, dispatched_at, version)
+		    SELECT u.id::uuid, u.job_type, u.payload::jsonb, u.max_retry_count, u.trace_id,
+		           CASE WHEN u.run THEN 'RUNNING' ELSE 'PENDING' END, CASE WHEN u.run THEN 1 ELSE 0 END,
+		           now(), coalesce(u.created_at, now()), u.created_by,
+		           CASE WHEN u.run THEN gen_random_uuid() END, CASE WHEN u.run THEN now() END,
+		           CASE WHEN u.run THEN 1 ELSE 0 END
+		      FROM u
+		     ORDER BY u.id
+		    ON CONFLICT (id) DO NOTHING
+		 RETURNING id, job_type, payload, max_retry_count, trace_id, status, attempts, version, dispatch_id,
+		           next_run_at, created_at
+		), attempt AS (
+		    INSERT INTO job_attempts (job_id, attempt, dispatched_at, dispatch_id)
+		    SELECT id, attempts, now(), dispatch_id FROM ingested WHERE status = 'RUNNING'
+		)
+		SELECT id::text, job_type, CASE WHEN status = 'RUNNING' THEN payload END, max_retry_count, trace_id,
+		       status, attempts, version, dispatch_id::text, now(), next_run_at, created_at
+		  FROM ingested ORDER BY id`,
+		ids, types, payloads, retries, traces, created, by, run)
+	if err != nil {
+		return nil, 0, fmt.Errorf("scheduler: ingest %d jobs: %w", len(jobs), err)
+	}
+	var (
+		out     []claimedJob
+		pending int
+	)
+	for rows.Next() {
+		var (
+			c  claimedJob
+			id *string
+		)
+		if err := rows.Scan(&c.ID, &c.JobType, &c.Payload, &c.MaxRetryCount, &c.TraceID, &c.Status,
+			&c.Attempts, &c.Version, &id, &c.DispatchedAt, &c.NextRunAt, &c.CreatedAt); err != nil {
+			rows.Close()
+			return nil, 0, fmt.Errorf("scheduler: ingest %d jobs: %w", len(jobs), err)
+		}
+		if id == nil {
+			pending++
+			continue
+		}
+		c.DispatchID = *id
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("scheduler: ingest %d jobs: %w", len(jobs), err)
+	}
+	return out, pending, nil
+}
+
 const jobStateColumns = `id::text, job_type, payload, max_retry_count, trace_id, status, attempts, version, budget_base`
 
 func scanJobState(row pgx.CollectableRow) (jobState, error) {
