@@ -19,7 +19,8 @@ const dispatchLockKey int64 = 0x4a57_5343_4844 // "JWSCHD"
 // dispatch runs one dispatch pass: it claims up to min(BatchSize,
 // MaxInFlight - running) due jobs, split fairly between the fresh and
 // retry queues, and writes their run-job events to the outbox in the same
-// transaction. It does not publish them.
+// transaction. It does not publish them. With no job due it claims
+// nothing and takes no lock.
 func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 	if s.cfg.MaxInFlight <= 0 {
 		return 0, 0, nil
@@ -32,8 +33,19 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 	spans := &batchSpans{}
 	defer func() { spans.end(err) }()
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, dispatchLockKey); err != nil {
+		// With no job due there is nothing to claim: the pass ends
+		// without taking the lock, so that it keeps no ingest from
+		// dispatching (consume). A job that becomes due later is seen
+		// by the pass its ingest or result owes, or by the tick's.
+		var locked bool
+		if err := tx.QueryRow(ctx, `
+			SELECT CASE WHEN EXISTS (SELECT 1 FROM jobs WHERE status = 'PENDING' AND attempts = 0 AND next_run_at <= now())
+			              OR EXISTS (SELECT 1 FROM jobs WHERE status = 'PENDING' AND attempts > 0 AND next_run_at <= now())
+			            THEN (SELECT true FROM pg_advisory_xact_lock($1)) ELSE false END`, dispatchLockKey).Scan(&locked); err != nil {
 			return fmt.Errorf("scheduler: take dispatch lock: %w", err)
+		}
+		if !locked {
+			return nil
 		}
 		running, freshDue, retryDue, err := jobDueCounts(ctx, tx, s.cfg.BatchSize)
 		if err != nil {

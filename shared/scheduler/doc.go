@@ -97,7 +97,8 @@
 // share gives the rest to the other (work-conserving). Dispatch passes take
 // a transaction-scoped advisory lock, so concurrent passes never overshoot
 // MaxInFlight; SKIP LOCKED keeps them from waiting on rows that result or
-// cancel transactions hold.
+// cancel transactions hold. A pass that finds no job due ends without
+// taking the lock.
 //
 // The Kafka batch that ingests new jobs dispatches them itself when it
 // can do so as a pass would: after applying its results it tries the
