@@ -121,19 +121,21 @@ type ingested struct {
 
 // ingest inserts the jobs of job-created events; a job that exists (a
 // redelivery, or a job cancelled before it arrived) is left as it is. If
-// no job is due in either queue, before and after it gets the dispatch
-// lock without waiting (so none jumps the queue and the fair split is
-// not touched), it inserts up to min(BatchSize, MaxInFlight - running)
-// of them RUNNING at once, dispatched just as a dispatch pass would
-// claim them (jobIngestDispatched), and returns their run-job events;
-// the rest are PENDING, for the pass.
+// no job is due in either queue, before it takes the dispatch lock and
+// once it holds it (so none jumps the queue and the fair split is not
+// touched), it inserts up to min(BatchSize, MaxInFlight - running) of
+// them RUNNING at once, dispatched just as a dispatch pass would claim
+// them (jobIngestDispatched), and returns their run-job events; the rest
+// are PENDING, for the pass.
 //
-// The lock is tried, never waited for, and taken after the batch's
-// results locked their jobs: holding it, the transaction waits for no
-// lock another transaction holds while waiting for this lock (dispatch
-// passes take it first and skip locked rows), so it adds no deadlock; a
-// pass or another ingest holding it means the batch's jobs go PENDING
-// and its pass (dispatchSoon) dispatches them, as without this.
+// Lock order: the lock is taken after the batch's results locked their
+// rows, and a transaction holding it waits for no lock a waiter for it
+// may hold. A dispatch pass takes it first and skips locked rows; an
+// ingest holding it reads, then inserts only IDs it did not see (a
+// redelivered job's row, which a result may be updating, is not
+// touched), so it can wait only for a concurrent insert of the same ID:
+// a cancel of a job not yet ingested, or an ingest that found a job due
+// and so takes no lock. Neither waits for the lock.
 func (s *Service) ingest(ctx context.Context, tx pgx.Tx, created []inbound, spans *batchSpans, m *metrics.Pending) (ingested, error) {
 	if len(created) == 0 {
 		return ingested{}, nil
@@ -174,25 +176,25 @@ func (s *Service) ingest(ctx context.Context, tx pgx.Tx, created []inbound, span
 	return ingested{inserted: len(claimed) + pending, runJobs: envs, settled: pending == 0}, nil
 }
 
-// ingestRoom tries the dispatch lock, unless a job is due, and returns
+// ingestRoom takes the dispatch lock, unless a job is due, and returns
 // how many new jobs the ingest may dispatch: min(BatchSize, MaxInFlight
 // - running). It is 0 or less (dispatch none, and owe a pass) when
-// dispatch is paused, a job is due, the lock is held or no slot is free.
+// dispatch is paused, a job is due or no slot is free.
 func (s *Service) ingestRoom(ctx context.Context, tx pgx.Tx) (int, error) {
 	if s.cfg.MaxInFlight <= 0 {
 		return -1, nil
 	}
 	// A job due already means no dispatch here: then the lock is not
 	// taken, so that passes do not wait for this transaction. The
-	// counts that decide are read after the lock is held (a pass that
-	// committed meanwhile has released it only after its jobs became
-	// visible).
+	// counts that decide are read after the lock is held (a pass or
+	// ingest that committed meanwhile released it only after its jobs
+	// became visible).
 	var locked bool
 	if err := tx.QueryRow(ctx, `
 		SELECT CASE WHEN EXISTS (SELECT 1 FROM jobs WHERE status = 'PENDING' AND attempts = 0 AND next_run_at <= now())
 		              OR EXISTS (SELECT 1 FROM jobs WHERE status = 'PENDING' AND attempts > 0 AND next_run_at <= now())
-		            THEN false ELSE pg_try_advisory_xact_lock($1) END`, dispatchLockKey).Scan(&locked); err != nil {
-		return 0, fmt.Errorf("scheduler: try the dispatch lock: %w", err)
+		            THEN false ELSE (SELECT true FROM pg_advisory_xact_lock($1)) END`, dispatchLockKey).Scan(&locked); err != nil {
+		return 0, fmt.Errorf("scheduler: take the dispatch lock: %w", err)
 	}
 	if !locked {
 		return -1, nil

@@ -34,8 +34,8 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 	defer func() { spans.end(err) }()
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// With no job due there is nothing to claim: the pass ends
-		// without taking the lock, so that it keeps no ingest from
-		// dispatching (consume). A job that becomes due later is seen
+		// without taking the lock, so that no ingest that dispatches
+		// (consume) waits for it. A job that becomes due later is seen
 		// by the pass its ingest or result owes, or by the tick's.
 		var locked bool
 		if err := tx.QueryRow(ctx, `

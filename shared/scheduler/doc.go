@@ -101,18 +101,17 @@
 // taking the lock.
 //
 // The Kafka batch that ingests new jobs dispatches them itself when it
-// can do so as a pass would: after applying its results it tries the
-// same lock (without waiting: a pass or another ingest holding it means
-// the jobs go PENDING for the pass; nor at all when a job is due), and
-// if neither queue has a job due once it holds the lock, it inserts up
-// to min(BatchSize, MaxInFlight - running) of them RUNNING with their
-// attempt rows and run-job events, exactly as a claim would leave them
-// (the rest PENDING). A redelivered job-created, whatever its
-// job's state, is never dispatched again (ON CONFLICT DO NOTHING). A
-// batch that applied no results, found nothing due and dispatched every
-// job it inserted owes no pass and runs none. The lock is taken after
-// the batch's job rows and only tried, and passes take it before rows
-// they skip if locked, so the order has no cycle.
+// can do so as a pass would: after applying its results, unless a job is
+// due, it takes the same lock, and if neither queue has a job due once it
+// holds it, it inserts up to min(BatchSize, MaxInFlight - running) of
+// them RUNNING with their attempt rows and run-job events, exactly as a
+// claim would leave them (the rest PENDING). A redelivered job-created,
+// whatever its job's state, is never dispatched again (only IDs the
+// insert returns are). A batch that applied no results, found nothing
+// due and dispatched every job it inserted owes no pass and runs none.
+// The lock comes after the batch's result rows, and its holders wait
+// for no lock its waiters hold (see ingest in consume.go), so the order
+// has no cycle.
 //
 // # Results and retries
 //

@@ -369,33 +369,59 @@ func TestRedeliveredJobCreatedIsNotDispatchedAgain(t *testing.T) {
 	}
 }
 
-// With the dispatch lock held (a pass, or another ingest), an ingest
-// does not wait for it: its jobs go PENDING and it owes a pass.
-func TestIngestWithTheDispatchLockHeldLeavesJobsPending(t *testing.T) {
-	b := setup(t, nil)
-	tx, err := b.pool.Begin(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(b.ctx) }()
-	if _, err := tx.Exec(b.ctx, `SELECT pg_advisory_xact_lock($1)`, dispatchLockKey); err != nil {
-		t.Fatal(err)
-	}
-	e := newJobCreated(t, jobOpts{})
-	created, _ := inbounds(t, e)
-	settled, err := b.svc.consume(b.ctx, created, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if j := b.job(t, e.JobID); settled || j.Status != internalapi.StatusPending {
-		t.Fatalf("with the lock held: settled %v, job %s; want a pass owed and the job PENDING", settled, j.Status)
-	}
-	if err := tx.Rollback(b.ctx); err != nil {
-		t.Fatal(err)
-	}
-	b.consume(t, b.svc, newJobCreated(t, jobOpts{})) // its pass claims the first job
-	if j := b.job(t, e.JobID); j.Status != internalapi.StatusRunning || j.Attempts != 1 {
-		t.Fatalf("job after the pass = %+v", j)
+// An ingest waits for the dispatch lock, and counts the RUNNING jobs
+// only once it holds it: what a pass (or another ingest) holding it
+// dispatched counts against MaxInFlight.
+func TestIngestCountsRunningJobsOnceItHoldsTheLock(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		maxInFlight int
+		wantAtOnce  bool
+	}{
+		{name: "the pass took the last slots", maxInFlight: 2},
+		{name: "a slot left", maxInFlight: 3, wantAtOnce: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := setup(t, func(c *Config) { c.MaxInFlight = tc.maxInFlight })
+			// A pass in progress: it holds the lock and dispatches two jobs.
+			tx, err := b.pool.Begin(b.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tx.Rollback(b.ctx) }()
+			if _, err := tx.Exec(b.ctx, `SELECT pg_advisory_xact_lock($1)`, dispatchLockKey); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(b.ctx, `
+				INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, status, attempts, next_run_at,
+				                  created_at, dispatch_id, dispatched_at, version)
+				SELECT gen_random_uuid(), 'SIMULATION', '{"steps":[]}', 5, 'trace-pass', 'RUNNING', 1, now(),
+				       now(), gen_random_uuid(), now(), 1
+				  FROM generate_series(1, 2)`); err != nil {
+				t.Fatal(err)
+			}
+			e := newJobCreated(t, jobOpts{})
+			created, _ := inbounds(t, e)
+			done := make(chan error, 1)
+			go func() { _, err := b.svc.consume(b.ctx, created, nil, nil); done <- err }()
+			select {
+			case err := <-done:
+				t.Fatalf("the ingest did not wait for the lock (err %v)", err)
+			case <-time.After(300 * time.Millisecond):
+			}
+			if err := tx.Commit(b.ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if got := b.dispatchedAtIngest(t, e.JobID); got != tc.wantAtOnce {
+				t.Fatalf("dispatched at ingest = %v, want %v", got, tc.wantAtOnce)
+			}
+			if n := b.count(t, `SELECT count(*) FROM jobs WHERE status = 'RUNNING'`); n > tc.maxInFlight {
+				t.Fatalf("running = %d, over MaxInFlight %d", n, tc.maxInFlight)
+			}
+		})
 	}
 }
 

@@ -85,8 +85,10 @@ func jobIngestDispatched(ctx context.Context, q querier, jobs []newJob, run int)
 		retries[i], created[i], by[i] = int32(j.MaxRetryCount), j.CreatedAt, callerOrAnonymous(j.CreatedBy)
 	}
 	// A job that exists (a redelivery, a cancel before the job arrived)
-	// takes no slot and is left as it is; one inserted concurrently (a
-	// cancel) takes a slot and is skipped by ON CONFLICT.
+	// is not inserted at all, so it takes no slot and its row, which a
+	// result may be updating, is not waited for; one inserted
+	// concurrently (a cancel, or an ingest that found a job due) takes a
+	// slot and is skipped by ON CONFLICT.
 	rows, err := q.Query(ctx, `
 		WITH u AS (
 		    SELECT u.*, row_number() OVER (ORDER BY u.id) <= $8 AS run
