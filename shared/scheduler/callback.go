@@ -81,7 +81,7 @@ func (s *Service) serveCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	// The job is due now: dispatched at once, as ingestion does, not at
 	// the next tick. A failure only leaves it to the next pass.
-	if _, _, err := s.dispatch(ctx); err != nil {
+	if _, _, _, err := s.dispatch(ctx); err != nil {
 		s.log.WarnContext(ctx, "dispatch after a callback failed; the next pass dispatches the job", "error", err.Error())
 	} else if _, err := s.relay.Drain(ctx); err != nil {
 		s.log.WarnContext(ctx, "relay after a callback failed; the next pass publishes the run-job", "error", err.Error())

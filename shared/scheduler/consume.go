@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5"
@@ -23,8 +24,9 @@ import (
 // ingests new jobs (dispatching them at once when nothing older is due
 // and there is room: see consume) and dead-letters poison records in one
 // transaction, then runs a dispatch pass (dispatchSoon) unless the
-// transaction left none owed, and drains the outbox. An error means the
-// batch should be delivered again; everything is idempotent.
+// transaction left none owed, and publishes the outbox rows it committed
+// by their IDs (publish). An error means the batch should be delivered
+// again; everything is idempotent.
 func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 	recs := kafka.Flatten(ev)
 	defer s.metrics.Flush()
@@ -57,33 +59,60 @@ func (s *Service) HandleKafka(ctx context.Context, ev events.KafkaEvent) error {
 			results = append(results, in)
 		}
 	}
-	settled := false
+	var (
+		settled bool
+		rows    []int64 // outbox rows committed here, published below by ID
+	)
 	if len(recs) > 0 {
 		var err error
-		if settled, err = s.consume(ctx, created, results, poison); err != nil {
+		if settled, rows, err = s.consume(ctx, created, results, poison); err != nil {
 			return err
 		}
 		s.metrics.Count("PoisonRecords", len(poison))
 	}
+	var dispatchErr error
 	if settled {
 		s.gaugeDueBacklog(ctx, false) // as the pass that found nothing due would
-	} else if err := s.dispatchSoon(ctx); err != nil {
-		return err
+	} else {
+		var more []int64
+		more, dispatchErr = s.dispatchSoon(ctx)
+		rows = append(rows, more...)
 	}
-	_, err := s.relay.Drain(ctx)
+	err := s.publish(ctx, rows)
 	s.gaugeOutboxBacklog(ctx)
-	if err != nil {
-		return fmt.Errorf("scheduler: relay outbox: %w", err)
+	return errors.Join(dispatchErr, err)
+}
+
+// publish sends the outbox rows this invocation committed, by ID
+// (Relay.DrainRows: no scan of the outbox, and no row sent by two relays).
+// It drains the whole outbox when that failed, and otherwise at most once
+// per sweepEvery in the process, for rows a failed or crashed invocation
+// left (a redelivered batch commits nothing new, so it has no rows of its
+// own to send).
+func (s *Service) publish(ctx context.Context, rows []int64) error {
+	_, err := s.relay.DrainRows(ctx, rows)
+	now := time.Now().UnixNano()
+	last := s.lastSweep.Load()
+	if err == nil && (now-last < int64(sweepEvery) || !s.lastSweep.CompareAndSwap(last, now)) {
+		return nil
+	}
+	if _, derr := s.relay.Drain(ctx); derr != nil {
+		return fmt.Errorf("scheduler: relay outbox: %w", errors.Join(err, derr))
 	}
 	return nil
 }
+
+// sweepEvery is how often, at most, a process's Kafka invocations drain
+// the whole outbox besides publishing their own rows.
+const sweepEvery = time.Second
 
 // consume writes a parsed batch in one transaction: results first, then
 // the new jobs (ingest), then the dead letters and run-job events to the
 // outbox. It returns whether the batch owes no dispatch pass (settled):
 // it applied no results (a result may free a slot or make a retry due),
 // and its ingest found nothing due and dispatched every job it inserted.
-func (s *Service) consume(ctx context.Context, created, results []inbound, poison []envelope.Envelope) (settled bool, err error) {
+// It also returns the IDs of the outbox rows it committed, for publish.
+func (s *Service) consume(ctx context.Context, created, results []inbound, poison []envelope.Envelope) (settled bool, rows []int64, err error) {
 	var m metrics.Pending // the outcomes' metrics count once the transaction commits
 	spans := startConsumeSpans(ctx, created, results)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -97,7 +126,7 @@ func (s *Service) consume(ctx context.Context, created, results []inbound, poiso
 			return err
 		}
 		settled = len(results) == 0 && in.settled
-		if err := outbox.Add(ctx, tx, append(append(poison, dead...), in.runJobs...)...); err != nil {
+		if rows, err = outbox.Insert(ctx, tx, append(append(poison, dead...), in.runJobs...)...); err != nil {
 			return err
 		}
 		s.log.DebugContext(ctx, "batch consumed", "created", len(created), "ingested", in.inserted,
@@ -106,10 +135,10 @@ func (s *Service) consume(ctx context.Context, created, results []inbound, poiso
 	})
 	spans.end(err)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	s.metrics.Commit(&m)
-	return settled, nil
+	return settled, rows, nil
 }
 
 // ingested is what ingest did.

@@ -19,11 +19,12 @@ const dispatchLockKey int64 = 0x4a57_5343_4844 // "JWSCHD"
 // dispatch runs one dispatch pass: it claims up to min(BatchSize,
 // MaxInFlight - running) due jobs, split fairly between the fresh and
 // retry queues, and writes their run-job events to the outbox in the same
-// transaction. It does not publish them. With no job due it claims
-// nothing and takes no lock.
-func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
+// transaction. It does not publish them: it returns their outbox rows'
+// IDs, for Relay.DrainRows. With no job due it claims nothing and takes
+// no lock.
+func (s *Service) dispatch(ctx context.Context) (fresh, retry int, rows []int64, err error) {
 	if s.cfg.MaxInFlight <= 0 {
-		return 0, 0, nil
+		return 0, 0, nil, nil
 	}
 	var (
 		m         metrics.Pending // counts once the transaction commits
@@ -69,14 +70,15 @@ func (s *Service) dispatch(ctx context.Context) (fresh, retry int, err error) {
 		if err != nil {
 			return err
 		}
-		return outbox.Add(ctx, tx, envs...)
+		rows, err = outbox.Insert(ctx, tx, envs...)
+		return err
 	})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	s.metrics.Commit(&m)
 	s.gaugeDueBacklog(ctx, due > fresh+retry || saturated)
-	return fresh, retry, nil
+	return fresh, retry, rows, nil
 }
 
 // dispatched builds the run-job events of claimed jobs, each with its
@@ -125,22 +127,26 @@ func (s *Service) dispatched(ctx context.Context, claimed []claimedJob, spans *b
 // stream of asks does not hold its own batch; what is still asked for
 // then, or after a failed pass (returned to the invocation that ran it),
 // goes to the next call or the tick's next pass.
-func (s *Service) dispatchSoon(ctx context.Context) error {
+//
+// It returns the outbox rows of the passes it ran, for the caller to
+// publish (Relay.DrainRows), even when a later pass failed.
+func (s *Service) dispatchSoon(ctx context.Context) (rows []int64, err error) {
 	s.dispatchWanted.Store(true)
 	for passes := 0; passes < maxOwedPasses && s.dispatchWanted.Load(); {
 		if !s.dispatching.TryLock() {
-			return nil // the running pass's owner runs ours next
+			return rows, nil // the running pass's owner runs ours next
 		}
-		var err error
 		for ; err == nil && passes < maxOwedPasses && s.dispatchWanted.Swap(false); passes++ {
-			_, _, err = s.dispatch(ctx)
+			var more []int64
+			_, _, more, err = s.dispatch(ctx)
+			rows = append(rows, more...)
 		}
 		s.dispatching.Unlock()
 		if err != nil {
-			return err
+			return rows, err
 		}
 	}
-	return nil
+	return rows, nil
 }
 
 // maxOwedPasses bounds the dispatch passes one HandleKafka call runs.

@@ -140,7 +140,7 @@ func TestDispatchCommittedButNotPublishedIsRelayedLater(t *testing.T) {
 	b := setup(t, nil)
 	b.insertDueJobs(t, 3, 0)
 	// The dispatch commits, then the function dies before relaying.
-	if f, r, err := b.svc.dispatch(b.ctx); err != nil || f != 3 || r != 0 {
+	if f, r, _, err := b.svc.dispatch(b.ctx); err != nil || f != 3 || r != 0 {
 		t.Fatalf("dispatch = %d, %d, %v", f, r, err)
 	}
 	if c := b.count(t, `SELECT count(*) FROM outbox`); c != 3 {

@@ -26,8 +26,10 @@
 //     applies the whole batch in one transaction with set-based SQL (its
 //     results, then its new jobs, which it may dispatch at once: see
 //     Dispatch), then runs a dispatch pass unless that transaction
-//     left none owed, so a fresh job goes out at once, and drains the
-//     outbox. Job-created is idempotent on the job ID; results are
+//     left none owed, so a fresh job goes out at once, and publishes the
+//     outbox rows it committed by their IDs (no scan of the outbox; at
+//     most once a second a process drains it whole, for rows a failed or
+//     crashed invocation left). Job-created is idempotent on the job ID; results are
 //     idempotent on the event ID (processed_events). Undecodable records are
 //     poison: they become a POISON_RECORD dead letter and never fail the
 //     batch.

@@ -403,7 +403,7 @@ func TestIngestCountsRunningJobsOnceItHoldsTheLock(t *testing.T) {
 			e := newJobCreated(t, jobOpts{})
 			created, _ := inbounds(t, e)
 			done := make(chan error, 1)
-			go func() { _, err := b.svc.consume(b.ctx, created, nil, nil); done <- err }()
+			go func() { _, _, err := b.svc.consume(b.ctx, created, nil, nil); done <- err }()
 			select {
 			case err := <-done:
 				t.Fatalf("the ingest did not wait for the lock (err %v)", err)
@@ -477,7 +477,7 @@ func TestConsumeSettlesOnlyWhenNoPassIsOwed(t *testing.T) {
 				tc.before(t, b)
 			}
 			created, results := inbounds(t, tc.batch(t, b)...)
-			settled, err := b.svc.consume(b.ctx, created, results, nil)
+			settled, _, err := b.svc.consume(b.ctx, created, results, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

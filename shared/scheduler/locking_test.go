@@ -232,7 +232,7 @@ func TestDispatchLockKeepsConcurrentPassesUnderTheCap(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		fresh, _, err := b.svc.dispatch(b.ctx)
+		fresh, _, _, err := b.svc.dispatch(b.ctx)
 		done <- result{fresh, err}
 	}()
 	// The signal that it waits: its backend waits for the advisory lock.

@@ -35,6 +35,7 @@ type Service struct {
 	lastBacklog atomic.Int64 // unix nanoseconds of the last backlog measurement
 
 	lastPrune atomic.Int64 // unix nanoseconds of the last prune
+	lastSweep atomic.Int64 // unix nanoseconds of HandleKafka's last full drain (publish)
 
 	// dispatchSoon's state: a pass of HandleKafka running, and one asked for.
 	dispatching    sync.Mutex

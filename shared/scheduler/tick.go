@@ -61,7 +61,7 @@ func (s *Service) RunOnce(ctx context.Context) (PassResult, error) {
 	if r.Woken, err = s.wake(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	if r.Fresh, r.Retry, err = s.dispatch(ctx); err != nil {
+	if r.Fresh, r.Retry, _, err = s.dispatch(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	r.Dispatched = r.Fresh + r.Retry
