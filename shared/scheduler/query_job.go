@@ -38,18 +38,25 @@ type newJob struct {
 	CreatedBy     string     // "": anonymous
 }
 
-// jobInsertMany ingests jobs as PENDING and due now, skipping IDs that
-// already exist, and returns how many it inserted.
-func jobInsertMany(ctx context.Context, q querier, jobs []newJob) (int64, error) {
-	if len(jobs) == 0 {
-		return 0, nil
-	}
+// newJobArrays are jobs as the ingest statements' unnest arrays $1..$7:
+// IDs, types, payloads, max retry counts, trace IDs, creation times and
+// creators.
+func newJobArrays(jobs []newJob) []any {
 	n := len(jobs)
 	ids, types, payloads, traces := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	retries, created, by := make([]int32, n), make([]*time.Time, n), make([]string, n)
 	for i, j := range jobs {
 		ids[i], types[i], payloads[i], traces[i] = j.ID, j.JobType, string(j.Payload), j.TraceID
 		retries[i], created[i], by[i] = int32(j.MaxRetryCount), j.CreatedAt, callerOrAnonymous(j.CreatedBy)
+	}
+	return []any{ids, types, payloads, retries, traces, created, by}
+}
+
+// jobInsertMany ingests jobs as PENDING and due now, skipping IDs that
+// already exist, and returns how many it inserted.
+func jobInsertMany(ctx context.Context, q querier, jobs []newJob) (int64, error) {
+	if len(jobs) == 0 {
+		return 0, nil
 	}
 	tag, err := q.Exec(ctx, `
 		INSERT INTO jobs (id, job_type, payload, max_retry_count, trace_id, status, attempts, next_run_at, created_at, created_by)
@@ -59,7 +66,7 @@ func jobInsertMany(ctx context.Context, q querier, jobs []newJob) (int64, error)
 		       AS u(id, job_type, payload, max_retry_count, trace_id, created_at, created_by)
 		 ORDER BY u.id
 		ON CONFLICT (id) DO NOTHING`,
-		ids, types, payloads, retries, traces, created, by)
+		newJobArrays(jobs)...)
 	if err != nil {
 		return 0, fmt.Errorf("scheduler: insert %d jobs: %w", len(jobs), err)
 	}
@@ -76,13 +83,6 @@ func jobInsertMany(ctx context.Context, q querier, jobs []newJob) (int64, error)
 func jobIngestDispatched(ctx context.Context, q querier, jobs []newJob, run int) ([]claimedJob, int, error) {
 	if len(jobs) == 0 {
 		return nil, 0, nil
-	}
-	n := len(jobs)
-	ids, types, payloads, traces := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	retries, created, by := make([]int32, n), make([]*time.Time, n), make([]string, n)
-	for i, j := range jobs {
-		ids[i], types[i], payloads[i], traces[i] = j.ID, j.JobType, string(j.Payload), j.TraceID
-		retries[i], created[i], by[i] = int32(j.MaxRetryCount), j.CreatedAt, callerOrAnonymous(j.CreatedBy)
 	}
 	// A job that exists (a redelivery, a cancel before the job arrived)
 	// is not inserted at all, so it takes no slot and its row, which a
@@ -115,7 +115,7 @@ func jobIngestDispatched(ctx context.Context, q querier, jobs []newJob, run int)
 		SELECT id::text, job_type, CASE WHEN status = 'RUNNING' THEN payload END, max_retry_count, trace_id,
 		       status, attempts, version, dispatch_id::text, now(), next_run_at, created_at
 		  FROM ingested ORDER BY id`,
-		ids, types, payloads, retries, traces, created, by, run)
+		append(newJobArrays(jobs), run)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("scheduler: ingest %d jobs: %w", len(jobs), err)
 	}
