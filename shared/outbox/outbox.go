@@ -81,7 +81,10 @@ func Add(ctx context.Context, tx pgx.Tx, envs ...envelope.Envelope) error {
 // statement, and returns the new rows' IDs in the order of envs: once tx
 // commits, the caller hands both to Relay.Publish, which sends them with
 // no claim, so that no relay has to scan the table for them. Rows whose
-// publish fails stay for a Drain or DrainOlder.
+// publish fails stay for a Drain or DrainOlder. An envelope without a
+// traceparent gets the one its row stores (that of ctx's span, when it is
+// in the envelope's trace), written into envs, so that the record Publish
+// sends and the row agree.
 func Insert(ctx context.Context, tx pgx.Tx, envs ...envelope.Envelope) ([]int64, error) {
 	if len(envs) == 0 {
 		return nil, nil
@@ -91,8 +94,13 @@ func Insert(ctx context.Context, tx pgx.Tx, envs ...envelope.Envelope) ([]int64,
 		keys, values = make([][]byte, len(envs)), make([][]byte, len(envs))
 		headers      = make([]string, len(envs))
 	)
-	for i, e := range envs {
-		r := rowFor(ctx, e)
+	for i := range envs {
+		// The traceparent the row gets goes back into envs[i], so that
+		// Publish sends the record the row holds.
+		if envs[i].TraceParent == "" {
+			envs[i].TraceParent = tracing.TraceParentFor(ctx, envs[i].TraceID)
+		}
+		r := Row(envs[i])
 		topics[i], keys[i], values[i], headers[i] = r.Topic, r.Key, r.Value, string(r.Headers)
 	}
 	// INSERT … SELECT inserts, and RETURNING returns, in the order of the

@@ -6,11 +6,14 @@ import (
 	"testing"
 	"time"
 
+	oteltrace "go.opentelemetry.io/otel/trace"
+
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/pgtest"
 	"github.com/jobweaver/jobweaver/shared/testwait"
+	"github.com/jobweaver/jobweaver/shared/tracing"
 	"github.com/jobweaver/jobweaver/shared/worker"
 )
 
@@ -246,5 +249,42 @@ func TestDrainRowsPublishesOnlyTheRowsNamedAndSkipsClaimedOnes(t *testing.T) {
 	}
 	if n, err := relay.DrainRows(ctx, nil); n != 0 || err != nil {
 		t.Fatalf("DrainRows(nil) = %d, %v", n, err)
+	}
+}
+
+// An envelope Insert stores without a traceparent gets the one its row
+// holds (ctx's span, in the envelope's trace), so the record Publish sends
+// and the row agree.
+func TestInsertGivesTheEnvelopeItsRowsTraceParent(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.Pool(t, worker.Migrations())
+	sc := oteltrace.NewSpanContext(oteltrace.SpanContextConfig{
+		TraceID: tracing.IDOf("trace-tp"), SpanID: oteltrace.SpanID{1, 2, 3, 4, 5, 6, 7, 8}, TraceFlags: oteltrace.FlagsSampled,
+	})
+	sctx := oteltrace.ContextWithSpanContext(ctx, sc)
+	e, err := envelope.New(envelope.TypeJobCompleted, "trace-tp", "7b0c0c5e-4d0f-4e0f-9a47-0c9f4f1f2e3d", envelope.AttemptResult{Attempt: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs := []envelope.Envelope{e}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	ids, err := outbox.Insert(sctx, tx, envs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tracing.TraceParent(sctx)
+	if want == "" || envs[0].TraceParent != want {
+		t.Fatalf("envelope traceparent %q, want %q", envs[0].TraceParent, want)
+	}
+	var stored string
+	if err := tx.QueryRow(ctx, `SELECT headers->>$2 FROM outbox WHERE id = $1`, ids[0], tracing.HeaderTraceParent).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != want {
+		t.Fatalf("row traceparent %q, want %q", stored, want)
 	}
 }
