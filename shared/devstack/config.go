@@ -18,6 +18,13 @@ import (
 	"github.com/jobweaver/jobweaver/shared/worker"
 )
 
+// DefaultDBMaxConns is DB_MAX_CONNS's default: each function's pool opens
+// up to this many connections, as its load asks. 20 rather than 10: with
+// 10, one-job POSTs queued for the api's pool at ~1,900 jobs/s, and at
+// 2,000/s offered the front shed some (docs/performance.md, fourth
+// session).
+const DefaultDBMaxConns = 20
+
 // Config is the local stack's configuration.
 type Config struct {
 	DataDir     string // DATA_DIR: kafka/ and postgres/ live here
@@ -140,13 +147,13 @@ var Vars = []Var{
 	{"DASHBOARD_DIR", "dashboard/dist", "the web dashboard's build (npm run build in dashboard/; make run and make build make it), served on API_ADDR at / beside the API; read at each request, so a rebuild shows on reload", true},
 	{"TICK_INTERVAL", "1s", "how often the local EventBridge schedule invokes the scheduler (each tick's deadline)", true},
 	{"ESM_BATCH_SIZE", "100", "event-source mappings: records per invocation at most", true},
-	{"ESM_BATCH_WINDOW", "5ms", "event-source mappings: how long to wait to fill a batch", true},
+	{"ESM_BATCH_WINDOW", "2ms", "event-source mappings: how long to wait to fill a batch", true},
 	{"ESM_POLLERS", "2", "event-source mappings: consumer-group members per mapping", true},
 	{"ESM_RUN_JOB_BATCH_SIZE", "500", "the run-job mapping's (the worker's) records per invocation at most: ESM_POLLERS × this many attempts may run at once, 1,000 by default (WORKER_IO_CONCURRENCY)", true},
 	{"FUNCTION_TIMEOUT", "60s", "deadline of each local invocation (HTTP and Kafka) but the worker's run-job batches", true},
 	{"WORKER_TIMEOUT", "840s", "deadline of the worker's run-job batches, as in AWS; at least 631s, so that every attempt the API accepts (600 s of steps) can run", true},
 	{"API_BODY_LIMIT_BYTES", "262144", "larger request bodies get 413", false},
-	{"DB_MAX_CONNS", "10", "Postgres pool size per function", false},
+	{"DB_MAX_CONNS", "20", "Postgres pool size per function (opened as needed)", false},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", false},
 	{"OTEL_TRACES_SAMPLER", "parentbased_traceidratio", "which jobs are traced: always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio; decided once per job from its trace ID (docs/tracing.md)", false},
 	{"OTEL_TRACES_SAMPLER_ARG", "0.01", "the share of jobs traced by the ratio samplers: 0 to 1, or a percentage such as 1%; 1 traces every job (GET /api/jobs/{id}/trace, the console's waterfall)", false},
@@ -213,14 +220,14 @@ func ConfigFromEnv(env *config.Env) (Config, error) {
 		DashboardDir:    env.String("DASHBOARD_DIR", "dashboard/dist"),
 		TickInterval:    env.Duration("TICK_INTERVAL", time.Second, 10*time.Millisecond, time.Hour),
 		ESMBatchSize:    env.Int("ESM_BATCH_SIZE", 100, 1, 10000),
-		ESMBatchWindow:  env.Duration("ESM_BATCH_WINDOW", 5*time.Millisecond, 0, 300*time.Second),
+		ESMBatchWindow:  env.Duration("ESM_BATCH_WINDOW", 2*time.Millisecond, 0, 300*time.Second),
 		ESMPollers:      env.Int("ESM_POLLERS", 2, 1, 64),
 		RunJobBatchSize: env.Int("ESM_RUN_JOB_BATCH_SIZE", DefaultRunJobBatchSize, 1, 10000),
 		FunctionTimeout: env.Duration("FUNCTION_TIMEOUT", 60*time.Second, time.Second, 15*time.Minute),
 		WorkerTimeout:   env.Duration("WORKER_TIMEOUT", worker.DefaultTimeout, time.Second, 15*time.Minute),
 		APIBodyLimit:    int64(env.Int("API_BODY_LIMIT_BYTES", 262144, 1<<10, 6<<20)),
 		APIMaxConns:     env.Int("API_MAX_CONNS", DefaultMaxConns, 16, 1000000),
-		DBMaxConns:      env.Int("DB_MAX_CONNS", 10, 1, 1000),
+		DBMaxConns:      env.Int("DB_MAX_CONNS", DefaultDBMaxConns, 1, 1000),
 		LogLevel:        logging.LevelFromEnv(env),
 		DatabasePrefix:  "jobweaver",
 	}
@@ -285,7 +292,7 @@ func (c Config) withDefaults() Config {
 		c.APIBodyLimit = 262144
 	}
 	if c.DBMaxConns <= 0 {
-		c.DBMaxConns = 10
+		c.DBMaxConns = DefaultDBMaxConns
 	}
 	if c.APIMaxConns <= 0 {
 		c.APIMaxConns = DefaultMaxConns

@@ -37,8 +37,8 @@ func TestConfigDefaults(t *testing.T) {
 		DataDir: ".data", DatabaseURL: pgserver.DefaultURL, KafkaPort: 9092,
 		APIAddr: "127.0.0.1:8080", SchedulerAddr: "127.0.0.1:8081", WorkerAddr: "127.0.0.1:8082",
 		DashboardDir: "dashboard/dist",
-		TickInterval: time.Second, ESMBatchSize: 100, ESMBatchWindow: 5 * time.Millisecond, ESMPollers: 2, RunJobBatchSize: 500,
-		FunctionTimeout: 60 * time.Second, APIBodyLimit: 262144, APIMaxConns: DefaultMaxConns, DBMaxConns: 10, DatabasePrefix: "jobweaver",
+		TickInterval: time.Second, ESMBatchSize: 100, ESMBatchWindow: 2 * time.Millisecond, ESMPollers: 2, RunJobBatchSize: 500,
+		FunctionTimeout: 60 * time.Second, APIBodyLimit: 262144, APIMaxConns: DefaultMaxConns, DBMaxConns: 20, DatabasePrefix: "jobweaver",
 		WorkerTimeout: 840 * time.Second,
 		// Tracing on at 1 % (docs/tracing.md, Overhead).
 		Tracing: tracing.Config{Sampler: tracing.DefaultSampler, Ratio: tracing.DefaultRatio, StoreSpans: tracing.DefaultStoreSpans},
