@@ -273,9 +273,9 @@ const GroupPrefix = "jobweaver-"
 func mappings(cfg Config, in *infra, inv invoke.Invoker, log *slog.Logger) []*esm.Mapping {
 	var ms []*esm.Mapping
 	for _, r := range flow.Routes {
-		timeout, batch := cfg.FunctionTimeout, cfg.ESMBatchSize
+		timeout, batch, pollers := cfg.FunctionTimeout, cfg.ESMBatchSize, cfg.ESMPollers
 		if r.Consumer == invoke.Worker {
-			timeout, batch = cfg.WorkerTimeout, cfg.RunJobBatchSize
+			timeout, batch, pollers = cfg.WorkerTimeout, cfg.RunJobBatchSize, cfg.RunJobPollers
 		}
 		ms = append(ms, &esm.Mapping{
 			Name:            r.Topic + "->" + r.Consumer,
@@ -284,7 +284,7 @@ func mappings(cfg Config, in *infra, inv invoke.Invoker, log *slog.Logger) []*es
 			Function:        r.Consumer,
 			BatchSize:       batch,
 			Window:          cfg.ESMBatchWindow,
-			Pollers:         cfg.ESMPollers,
+			Pollers:         pollers,
 			Brokers:         in.brokers,
 			ClientOpts:      in.kafkaOpts,
 			Invoker:         inv,
@@ -335,8 +335,8 @@ func (s *Stack) printSummary() {
 	fmt.Fprintf(w, "  Kafka        %s  (%s)\n", strings.Join(s.Brokers, ","), kafkaNote)
 	fmt.Fprintf(w, "  Postgres     %s  (%s)\n", pgdb.Redact(s.DatabaseURL), pgNote)
 	fmt.Fprintf(w, "  data folder  %s\n", s.DataDir)
-	fmt.Fprintf(w, "  schedule every %s; event-source mappings: batch %d (run-job %d), window %s, %d pollers; function timeout %s (worker %s); at most %d jobs in flight\n",
-		cfg.TickInterval, cfg.ESMBatchSize, cfg.RunJobBatchSize, cfg.ESMBatchWindow, cfg.ESMPollers, cfg.FunctionTimeout, cfg.WorkerTimeout, cfg.Scheduler.MaxInFlight)
+	fmt.Fprintf(w, "  schedule every %s; event-source mappings: batch %d (run-job %d), window %s, %d pollers (run-job %d); function timeout %s (worker %s); at most %d jobs in flight\n",
+		cfg.TickInterval, cfg.ESMBatchSize, cfg.RunJobBatchSize, cfg.ESMBatchWindow, cfg.ESMPollers, cfg.RunJobPollers, cfg.FunctionTimeout, cfg.WorkerTimeout, cfg.Scheduler.MaxInFlight)
 	fmt.Fprintf(w, "\nTry:\n")
 	// With auth on, the examples carry the credentials they need: the
 	// caller's key (KEY, set first) on the public API, the internal

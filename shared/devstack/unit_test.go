@@ -37,7 +37,7 @@ func TestConfigDefaults(t *testing.T) {
 		DataDir: ".data", DatabaseURL: pgserver.DefaultURL, KafkaPort: 9092,
 		APIAddr: "127.0.0.1:8080", SchedulerAddr: "127.0.0.1:8081", WorkerAddr: "127.0.0.1:8082",
 		DashboardDir: "dashboard/dist",
-		TickInterval: time.Second, ESMBatchSize: 100, ESMBatchWindow: 2 * time.Millisecond, ESMPollers: 2, RunJobBatchSize: 500,
+		TickInterval: time.Second, ESMBatchSize: 100, ESMBatchWindow: 2 * time.Millisecond, ESMPollers: 1, RunJobPollers: 2, RunJobBatchSize: 500,
 		FunctionTimeout: 60 * time.Second, APIBodyLimit: 262144, APIMaxConns: DefaultMaxConns, DBMaxConns: 20, DatabasePrefix: "jobweaver",
 		WorkerTimeout: 840 * time.Second,
 		// Tracing on at 1 % (docs/tracing.md, Overhead).
@@ -63,7 +63,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.DataDir != "/tmp/x" || strings.Join(cfg.Kafka.Brokers, "|") != "a:9092|b:9092" || cfg.TickInterval != 250*time.Millisecond ||
-		cfg.ESMBatchSize != 10 || cfg.ESMBatchWindow != 0 || cfg.ESMPollers != 3 || cfg.FunctionTimeout != 5*time.Second ||
+		cfg.ESMBatchSize != 10 || cfg.ESMBatchWindow != 0 || cfg.ESMPollers != 3 || cfg.RunJobPollers != 3 || cfg.FunctionTimeout != 5*time.Second ||
 		cfg.DashboardDir != "/srv/dist" {
 		t.Errorf("cfg = %+v", cfg)
 	}
@@ -507,6 +507,8 @@ func TestConfigLimitsAgree(t *testing.T) {
 	}{
 		{"defaults", nil, 2 * 2 * 500, ""},
 		{"pollers and batches", map[string]string{"ESM_RUN_JOB_BATCH_SIZE": "16", "ESM_POLLERS": "3"}, 2 * 3 * 16, ""},
+		{"run-job pollers", map[string]string{"ESM_RUN_JOB_BATCH_SIZE": "16", "ESM_POLLERS": "3", "ESM_RUN_JOB_POLLERS": "4"}, 2 * 4 * 16, ""},
+		{"other mappings' pollers do not count", map[string]string{"ESM_RUN_JOB_POLLERS": "1"}, 2 * 1 * 500, ""},
 		{"other mappings' batches do not count", map[string]string{"ESM_BATCH_SIZE": "16"}, 2 * 2 * 500, ""},
 		{"explicit", map[string]string{"SCHEDULER_MAX_IN_FLIGHT": "1000"}, 1000, ""},
 		{"worker timeout too short", map[string]string{"WORKER_TIMEOUT": "90s"}, 0, "WORKER_TIMEOUT (1m30s) must be at least 1m31s"},
