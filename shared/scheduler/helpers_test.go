@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -60,7 +61,33 @@ func setup(t testing.TB, mutate func(*Config)) *testBundle {
 			Relay: &outbox.Relay{Pool: pool, Producer: prod}},
 	}
 	b.svc = b.service(t, mutate)
+	t.Cleanup(func() { checkRunningCount(t, pool) })
 	return b
+}
+
+// checkRunningCount fails t unless the running count the triggers keep
+// (jobs_running, migration 00013) is the number of RUNNING jobs: every
+// test that sets up a scheduler checks it when it ends, whatever its jobs
+// went through.
+func checkRunningCount(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	// A connection of its own: some tests close the pool.
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pool.Config().ConnConfig.ConnString())
+	if err != nil {
+		t.Errorf("check the running count: %v", err)
+		return
+	}
+	defer conn.Close(ctx)
+	var kept, counted int
+	if err := conn.QueryRow(ctx, `
+		SELECT (SELECT coalesce(sum(n), 0) FROM jobs_running), (SELECT count(*) FROM jobs WHERE status = 'RUNNING')`).Scan(&kept, &counted); err != nil {
+		t.Errorf("check the running count: %v", err)
+		return
+	}
+	if kept != counted {
+		t.Errorf("jobs_running sums to %d, but %d jobs are RUNNING", kept, counted)
+	}
 }
 
 // service builds another service on the bundle's deps.

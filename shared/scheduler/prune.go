@@ -30,8 +30,28 @@ func processedEventDeleteExpired(ctx context.Context, q querier, age time.Durati
 	return tag.RowsAffected(), nil
 }
 
-// prune deletes expired event IDs if the last prune of this service is
-// pruneInterval old.
+// runningCountFold folds the jobs_running rows of backends that have
+// ended into the row of pid 0, so that the sum jobDueCounts reads stays
+// a handful of rows (one per live connection). A row of a live backend
+// is left alone: its transactions may still add to it. A backend that
+// later gets a folded row's pid starts a row of its own.
+func runningCountFold(ctx context.Context, q querier) error {
+	_, err := q.Exec(ctx, `
+		WITH gone AS (
+		    DELETE FROM jobs_running
+		     WHERE pid <> 0 AND pid NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)
+		    RETURNING n)
+		INSERT INTO jobs_running (pid, n) SELECT 0, coalesce(sum(n), 0) FROM gone
+		ON CONFLICT (pid) DO UPDATE SET n = jobs_running.n + excluded.n`)
+	if err != nil {
+		return fmt.Errorf("scheduler: fold the running count: %w", err)
+	}
+	return nil
+}
+
+// prune deletes expired event IDs, and folds the running count's rows of
+// ended backends, if the last prune of this service is pruneInterval
+// old.
 func (s *Service) prune(ctx context.Context) error {
 	now := s.now().UnixNano()
 	last := s.lastPrune.Load()
@@ -42,5 +62,8 @@ func (s *Service) prune(ctx context.Context) error {
 	if n > 0 {
 		s.log.DebugContext(ctx, "processed events pruned", "deleted", n)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return runningCountFold(ctx, s.pool)
 }

@@ -220,10 +220,13 @@ func jobLeaseExpiredLock(ctx context.Context, q querier, limit int) ([]jobState,
 }
 
 // jobDueCounts returns how many jobs are RUNNING and how many are due in
-// each queue (counted up to limit).
+// each queue (counted up to limit). The RUNNING count is the sum of
+// jobs_running, which triggers keep (migration 00013): O(1), where
+// counting the jobs visits every entry left RUNNING since the last
+// vacuum.
 func jobDueCounts(ctx context.Context, q querier, limit int) (running, fresh, retry int, err error) {
 	err = q.QueryRow(ctx, `
-		SELECT (SELECT count(*) FROM jobs WHERE status = 'RUNNING'),
+		SELECT (SELECT coalesce(sum(n), 0) FROM jobs_running),
 		       (SELECT count(*) FROM (SELECT 1 FROM jobs
 		          WHERE status = 'PENDING' AND attempts = 0 AND next_run_at <= now() LIMIT $1) f),
 		       (SELECT count(*) FROM (SELECT 1 FROM jobs
