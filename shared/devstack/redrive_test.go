@@ -12,10 +12,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/invoke"
+	"github.com/jobweaver/jobweaver/shared/kafkatest"
 	"github.com/jobweaver/jobweaver/shared/outbox"
 	"github.com/jobweaver/jobweaver/shared/pgdb"
 	"github.com/jobweaver/jobweaver/shared/scheduler"
@@ -244,4 +248,58 @@ func schedulerOn(t *testing.T, cfg Config) (*scheduler.Service, *pgxpool.Pool) {
 		t.Fatal(err)
 	}
 	return svc, pool
+}
+
+// A start sends what the outboxes hold before the mappings start: rows a
+// crash left committed but unsent, or sent but not yet deleted, which the
+// api's and the worker's relays would otherwise keep until a request or a
+// batch comes.
+func TestStartSendsLeftoverOutboxRows(t *testing.T) {
+	cfg := testConfig(t)
+	s := start(t, cfg)
+	id := submit(t, s.APIURL)
+	waitStatus(t, s.APIURL, id, "COMPLETED")
+	s.Close()
+
+	left := map[string]envelope.Envelope{}
+	for _, fn := range []string{invoke.API, invoke.Worker} {
+		e, err := envelope.New(envelope.TypeJobCompleted, "trace-left", uuid.NewString(), envelope.AttemptResult{Attempt: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := dbPool(t, cfg, fn)
+		tx, err := pool.Begin(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := outbox.Add(context.Background(), tx, e); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		left[fn] = e
+	}
+
+	s2 := start(t, cfg)
+	for fn, e := range left {
+		var n int
+		if err := dbPool(t, cfg, fn).QueryRow(context.Background(), `SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("the %s outbox holds %d rows once the stack is up, want 0 (the left row of job %s sent)", fn, n, e.JobID)
+		}
+	}
+	sent := map[string]bool{}
+	for _, r := range kafkatest.ReadTopic(t, s2.Brokers, envelope.TopicJobCompleted, 10*time.Second) {
+		if e, err := envelope.Decode(r.Value); err == nil {
+			sent[e.JobID] = true
+		}
+	}
+	for fn, e := range left {
+		if !sent[e.JobID] {
+			t.Errorf("the %s outbox's left row (job %s) is not on job-completed", fn, e.JobID)
+		}
+	}
 }

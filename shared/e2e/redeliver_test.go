@@ -23,6 +23,14 @@ import (
 // snapshot is every piece of state the platform keeps, as text.
 func (s *stack) snapshot(t *testing.T) map[string]int {
 	t.Helper()
+	// A published row's delete is grouped and runs up to 50 ms later
+	// (outbox.Relay.Publish), so the outboxes may still hold rows the
+	// consumers have already read: wait until they are empty, as they
+	// must become.
+	testwait.Eventually(t, stacktest.Bound, "every outbox to be empty", func() bool {
+		return s.Count(t, "api", `SELECT count(*) FROM outbox`)+s.Count(t, "scheduler", `SELECT count(*) FROM outbox`)+
+			s.Count(t, "worker", `SELECT count(*) FROM outbox`) == 0
+	})
 	q := map[string][2]string{
 		"api jobs":           {"api", `SELECT count(*) FROM jobs`},
 		"scheduler jobs":     {"scheduler", `SELECT count(*) FROM jobs`},

@@ -91,8 +91,9 @@
 //
 // # Dispatch
 //
-// A pass claims up to min(BatchSize, MaxInFlight - running) due jobs
-// (next_run_at <= now(), Postgres' clock) from two queues, fresh
+// A pass claims up to min(BatchSize, MaxInFlight - running) jobs due
+// (next_run_at <= now(), Postgres' clock; running: the sum of
+// jobs_running, which triggers on jobs keep) from two queues, fresh
 // (attempts = 0) and retries (attempts > 0), each with FOR UPDATE SKIP
 // LOCKED in next_run_at order. ceil(n·FreshRatio) slots are reserved for
 // fresh jobs and the rest for retries; a queue with fewer due jobs than its
