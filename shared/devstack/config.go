@@ -270,9 +270,9 @@ const DefaultRunJobBatchSize = 500
 // means a function's invocations from a topic never run side by side:
 // each takes what arrived while the last ran, so under load the batches
 // grow instead of the invocations, which queued on the same locks and
-// rows. Against two (docs/performance.md, fourth session): 17 % less
-// CPU per job, and at 2,000 jobs/s offered a p50 of 48–67 ms instead
-// of 67–353 ms.
+// rows. Against two, with the run-job mapping's two kept
+// (docs/performance.md, fourth session): 8 % less CPU for the same work,
+// and a latency p99 at 500 jobs/s of 36–37 ms instead of 47–80 ms.
 const DefaultESMPollers = 1
 
 // DefaultRunJobPollers is ESM_RUN_JOB_POLLERS' default: the worker's

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/jobweaver/jobweaver/shared/envelope"
 	"github.com/jobweaver/jobweaver/shared/kafkatest"
@@ -15,76 +14,13 @@ import (
 	"github.com/jobweaver/jobweaver/shared/worker"
 )
 
-// outboxRows counts the worker's outbox rows.
-func outboxRows(t *testing.T, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}) int {
-	t.Helper()
-	var n int
-	if err := q.QueryRow(context.Background(), `SELECT count(*) FROM outbox`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// addForeignResult commits a result event to the outbox, as another
-// process would that has not published it yet, and returns it.
-func addForeignResult(t *testing.T, b *bundle) envelope.Envelope {
-	t.Helper()
-	ctx := context.Background()
-	other, err := envelope.New(envelope.TypeJobCompleted, "trace-other", uuid.NewString(), envelope.AttemptResult{Attempt: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := b.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := outbox.Add(ctx, tx, other); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return other
-}
-
-// A process's first invocation sweeps rows of any age: a young row an
-// earlier process left (killed between its publish and the delete) goes
-// out at once, not after the next run-job that comes sweepAge later.
-func TestAFreshProcessSweepsWhatAnEarlierOneLeft(t *testing.T) {
-	b := setup(t, worker.Config{})
-	other := addForeignResult(t, b)
-	run := runJob(t, 1, `{"action":"LOG","message":"first"}`)
-	if err := b.svc.HandleKafka(context.Background(), batch(run)); err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]bool{}
-	envs, _ := read(t, b.brokers, envelope.TopicJobCompleted, 2)
-	for _, e := range envs {
-		got[e.JobID] = true
-	}
-	if !got[other.JobID] || !got[run.JobID] {
-		t.Fatalf("job-completed holds %v, want both the left row's job %s and the batch's %s", got, other.JobID, run.JobID)
-	}
-	testwait.Eventually(t, 10*time.Second, "the outbox is empty", func() bool { return outboxRows(t, b.pool) == 0 })
-}
-
 // An invocation publishes the results it committed by their outbox rows'
 // IDs and does not drain the table: a young row it did not write (another
-// invocation's, mid-publish) is left alone, once the process has made its
-// first sweep. A redelivered batch, whose earlier delivery may have
-// committed results it never sent, drains it.
+// invocation's, mid-publish) is left alone. A redelivered batch, whose
+// earlier delivery may have committed results it never sent, drains it.
 func TestResultsArePublishedByIDAndRedeliveriesDrain(t *testing.T) {
 	b := setup(t, worker.Config{})
 	ctx := context.Background()
-
-	// The process's first invocation: its sweep takes rows of any age.
-	warm := runJob(t, 1, `{"action":"LOG","message":"warm"}`)
-	if err := b.svc.HandleKafka(ctx, batch(warm)); err != nil {
-		t.Fatal(err)
-	}
-	read(t, b.brokers, envelope.TopicJobCompleted, 1)
 
 	other, err := envelope.New(envelope.TypeJobCompleted, "trace-other", uuid.NewString(), envelope.AttemptResult{Attempt: 1})
 	if err != nil {
@@ -105,9 +41,9 @@ func TestResultsArePublishedByIDAndRedeliveriesDrain(t *testing.T) {
 	if err := b.svc.HandleKafka(ctx, batch(run)); err != nil {
 		t.Fatal(err)
 	}
-	envs, _ := read(t, b.brokers, envelope.TopicJobCompleted, 2)
-	if envs[1].JobID != run.JobID {
-		t.Fatalf("published %+v, want the result of job %s", envs[1], run.JobID)
+	envs, _ := read(t, b.brokers, envelope.TopicJobCompleted, 1)
+	if envs[0].JobID != run.JobID {
+		t.Fatalf("published %+v, want the result of job %s", envs[0], run.JobID)
 	}
 	testwait.Eventually(t, 10*time.Second, "the published result's row is deleted", func() bool {
 		var n int
@@ -123,8 +59,8 @@ func TestResultsArePublishedByIDAndRedeliveriesDrain(t *testing.T) {
 	if left != other.JobID {
 		t.Fatalf("the row left is job %s's, want the other row (job %s) untouched", left, other.JobID)
 	}
-	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobCompleted); n != 2 {
-		t.Fatalf("%d job-completed records after the first delivery, want 2 (the warm-up's and this one's; the other row is not this invocation's)", n)
+	if n := kafkatest.Count(t, b.brokers, envelope.TopicJobCompleted); n != 1 {
+		t.Fatalf("%d job-completed records after the first delivery, want 1 (the other row is not this invocation's)", n)
 	}
 
 	// The same batch again: nothing runs twice, and the outbox is drained.
@@ -138,7 +74,7 @@ func TestResultsArePublishedByIDAndRedeliveriesDrain(t *testing.T) {
 		t.Fatalf("outbox backlog after the redelivery = %d, want 0", n)
 	}
 	got := map[string]bool{}
-	for _, e := range kafkatest.ReadAll(t, b.brokers, envelope.TopicJobCompleted, 3, 10*time.Second) {
+	for _, e := range kafkatest.ReadAll(t, b.brokers, envelope.TopicJobCompleted, 2, 10*time.Second) {
 		d, err := envelope.Decode(e.Value)
 		if err != nil {
 			t.Fatal(err)

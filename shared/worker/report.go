@@ -98,13 +98,7 @@ func (r *reporter) publish() {
 // failed (its rows stayed), or the batch is a redelivery (an earlier
 // delivery may have committed results it never sent). Otherwise it sweeps
 // rows older than sweepAge, at most once per sweepEvery per process, for
-// whatever a crashed process left; a failed sweep is only logged. A
-// process's first sweep takes rows of any age: a process killed within
-// deleteDelay of a publish leaves rows it sent but never deleted, and its
-// successor's batches may all end before those rows are sweepAge old,
-// which left them in the table until the next run-job (the fault suite's
-// SIGKILL test). A row of a concurrent invocation in mid-publish is then
-// sent twice, which the scheduler absorbs (it deduplicates results).
+// whatever a crashed process left; a failed sweep is only logged.
 func (r *reporter) finish() {
 	if r.publishErr != nil || r.redelivered {
 		if _, err := r.s.relay.Drain(r.ctx); err != nil {
@@ -120,11 +114,7 @@ func (r *reporter) finish() {
 	if now-last < int64(sweepEvery) || !r.s.lastSweep.CompareAndSwap(last, now) {
 		return
 	}
-	age := sweepAge
-	if last == 0 {
-		age = 0 // this process's first sweep: see above
-	}
-	if n, err := r.s.relay.DrainOlder(r.ctx, age); err != nil {
+	if n, err := r.s.relay.DrainOlder(r.ctx, sweepAge); err != nil {
 		r.s.log.WarnContext(r.ctx, "outbox sweep failed; the rows stay for the next sweep", "published", n, "error", err.Error())
 	} else if n > 0 {
 		r.s.log.InfoContext(r.ctx, "outbox sweep published left-over result events", "published", n)
