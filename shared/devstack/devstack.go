@@ -201,9 +201,6 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 		fmt.Fprintf(out, "The Kafka broker is new (cluster %s; the databases had sent their records to %s): re-drove %d RUNNING jobs at once (same attempt, no attempt charged), sent %d accepted jobs the scheduler had not ingested and %d dead letters the dlq had not stored again, and re-sent %d outbox rows in all.\n",
 			bc.ClusterID, orNone(bc.Recorded), bc.Redriven, bc.Reingested, bc.DeadLettered, bc.Resent)
 	}
-	if !bc.New {
-		s.sendLeftovers(ctx, logging.New("devstack", logs))
-	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	esmLog := logging.New("esm", logs)
@@ -264,28 +261,6 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Stack, err error)
 	}
 	s.printSummary()
 	return s, nil
-}
-
-// sendLeftovers publishes what the functions' outboxes hold, before the
-// mappings start. A start may follow a crash, which can leave rows
-// committed but not sent, or sent but not yet deleted (a publish deletes
-// its rows up to 50 ms later, grouped). The scheduler's tick would find
-// its own, but the api's and the worker's relays sweep only when a
-// request or a batch comes, and none may come. A row sent twice is
-// absorbed downstream. A failure is only logged: the rows stay for the
-// functions' own sweeps.
-func (s *Stack) sendLeftovers(ctx context.Context, log *slog.Logger) {
-	for _, d := range s.deps {
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		n, err := d.Relay.Drain(dctx)
-		cancel()
-		switch {
-		case err != nil:
-			log.Warn("sending an outbox's left-over rows failed; its relay will retry", "sent", n, "error", err.Error())
-		case n > 0:
-			log.Info("sent outbox rows an earlier run left", "sent", n)
-		}
-	}
 }
 
 // GroupPrefix prefixes the mappings' consumer groups:

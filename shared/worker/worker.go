@@ -73,7 +73,24 @@ func New(cfg Config, deps *wiring.Deps) (*Service, error) {
 		slots: newSlots(cfg.Concurrency, cfg.IOConcurrency)}
 	s.handler = s.routes()
 	s.triggers = trigger.Router{Name: "worker", Kafka: s.HandleKafka, HTTP: s.handler}
+	// What a killed predecessor sent but never deleted (a publish deletes
+	// its rows up to 50 ms later), or committed and never sent, goes out
+	// once sweepAge after the start, as the api's does, without waiting
+	// for a run-job batch, which may never come.
+	time.AfterFunc(sweepAge, s.startSweep)
 	return s, nil
+}
+
+// startSweep publishes the rows at least sweepAge old, once; a failure is
+// only logged (the rows stay for the batches' sweeps).
+func (s *Service) startSweep() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if n, err := s.relay.DrainOlder(ctx, sweepAge); err != nil {
+		s.log.Warn("outbox sweep at start failed; the rows stay for the next sweep", "published", n, "error", err.Error())
+	} else if n > 0 {
+		s.log.Info("outbox sweep at start published result events an earlier process left", "published", n)
+	}
 }
 
 // Handle is the Lambda entry point (trigger.Router): Kafka events go to
