@@ -43,7 +43,7 @@ func TestWhoami(t *testing.T) {
 		{"an operator key", keys, bearer(operator.Key), Whoami{Caller: operator.ID, Role: "operator", Auth: "keys", Name: "on call"}, 200, "", ""},
 		{"a JWT", jwt, bearer(token), Whoami{Caller: "jwt:u-42", Role: "operator", Auth: "jwt"}, 200, "", ""},
 		{"no credentials", keys, nil, Whoami{}, 401, "API.UNAUTHENTICATED", "needs an API key"},
-		{"a mistyped key", keys, bearer(viewer.Key[:len(viewer.Key)-1] + "x"), Whoami{}, 401, "API.UNAUTHENTICATED", "checksum"},
+		{"a mistyped key", keys, bearer(viewer.Key[:len(viewer.Key)-1] + flipChar(viewer.Key[len(viewer.Key)-1])), Whoami{}, 401, "API.UNAUTHENTICATED", "checksum"},
 		{"a revoked key", keys, bearer(revoked.Key), Whoami{}, 401, "API.UNAUTHENTICATED", "revoked"},
 		{"a JWT naming no role", jwt, bearer(noRole), Whoami{}, 403, "API.FORBIDDEN", "no role"},
 	} {
